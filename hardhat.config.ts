@@ -1,0 +1,36 @@
+import path from "node:path";
+import { subtask } from "hardhat/config";
+import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task-names";
+import type { HardhatUserConfig } from "hardhat/config";
+import "@nomicfoundation/hardhat-toolbox";
+
+import "./tasks";
+
+/** The compiler ships with the `solc` npm package (pinned in package.json); nothing is downloaded. */
+const SOLC_VERSION = "0.8.28";
+
+subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string }, _hre, runSuper) => {
+  if (args.solcVersion !== SOLC_VERSION) return runSuper();
+  const solcPackage = require("solc/package.json") as { version: string };
+  if (solcPackage.version !== SOLC_VERSION) {
+    throw new Error(`solc npm package is ${solcPackage.version}, hardhat.config.ts pins ${SOLC_VERSION}`);
+  }
+  const compilerPath = path.join(path.dirname(require.resolve("solc/package.json")), "soljson.js");
+  return { compilerPath, isSolcJs: true, version: SOLC_VERSION, longVersion: `${SOLC_VERSION}-solcjs` };
+});
+
+const config: HardhatUserConfig = {
+  solidity: {
+    version: SOLC_VERSION,
+    settings: { optimizer: { enabled: true, runs: 1000 }, evmVersion: "cancun" },
+  },
+  networks: {
+    hardhat: { chainId: 31337, initialBaseFeePerGas: 0 },
+    localhost: { url: process.env.RPC_URL ?? "http://127.0.0.1:8545", chainId: 31337 },
+  },
+  mocha: { timeout: 300_000 },
+  gasReporter: { enabled: process.env.REPORT_GAS === "1" },
+  typechain: { outDir: "typechain-types", target: "ethers-v6" },
+};
+
+export default config;

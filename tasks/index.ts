@@ -1,0 +1,2 @@
+// Hardhat tasks (perp:*, simulate, walkthrough) register themselves on import.
+export {};
