@@ -1,0 +1,457 @@
+/**
+ * Scenario files (scenarios/*.json): the schema, the cross-field checks and `loadScenario`.
+ *
+ * The JSON holds human numbers: USD amounts, prices, base-unit sizes, fractions (0.005 = 0.5%),
+ * leverage, hours and minutes; decimals may be JSON numbers or decimal strings. The parsed
+ * `Scenario` holds what the runner feeds the chain: WAD bigints (read exactly, never through float
+ * arithmetic) for every price, size, USD amount, fraction and leverage; integer seconds for every
+ * time, in fields renamed to say so (`durationHours` -> `durationSec`, `atHours` -> `atSec`);
+ * plain integers for counts, blocks and basis points.
+ *
+ * Every problem is reported with the file and the JSON path of the field, e.g.
+ * `scenarios/x.json: markets[0].tiers[1].mmr: must be > tiers[0].mmr (0.02) (got 0.015)`.
+ */
+import fs from "node:fs";
+import { z } from "zod";
+import { DecimalError, formatWad, toWad, WAD } from "./decimal";
+
+const SECONDS_PER_MINUTE = 60n;
+const SECONDS_PER_HOUR = 3600n;
+const BPS_PER_UNIT = 10_000;
+/** Upper bound on steps per run, so a slip in stepMinutes cannot start a run of hours. */
+export const MAX_STEPS = 50_000;
+const MAX_PUSHED_FEEDS = 16;
+const MAX_LATENCY_BLOCKS = 1_000;
+
+/** One problem: the JSON path of the field ("" for the whole file) and what is wrong. */
+export interface ScenarioIssue {
+  path: string;
+  message: string;
+}
+
+/** Bad scenario input; the message has one line per issue, each naming the file and the field. */
+export class ScenarioError extends Error {
+  override name = "ScenarioError";
+
+  constructor(
+    readonly source: string,
+    readonly issues: readonly ScenarioIssue[],
+  ) {
+    super(issues.map((issue) => [source, issue.path, issue.message].filter((part) => part !== "").join(": ")).join("\n"));
+  }
+}
+
+/* FIELD BUILDERS */
+
+/** Inclusive (gte/lte) or exclusive (gt/lt) bounds, in WAD of the human unit. */
+interface Bounds {
+  gt?: bigint;
+  gte?: bigint;
+  lt?: bigint;
+  lte?: bigint;
+}
+
+type Checked<T> = { ok: true; value: T } | { ok: false; message: string };
+
+function boundsProblem(value: bigint, bounds: Bounds): string | undefined {
+  const got = ` (got ${formatWad(value)})`;
+  if (bounds.gt !== undefined && value <= bounds.gt) return `must be > ${formatWad(bounds.gt)}${got}`;
+  if (bounds.gte !== undefined && value < bounds.gte) return `must be >= ${formatWad(bounds.gte)}${got}`;
+  if (bounds.lt !== undefined && value >= bounds.lt) return `must be < ${formatWad(bounds.lt)}${got}`;
+  if (bounds.lte !== undefined && value > bounds.lte) return `must be <= ${formatWad(bounds.lte)}${got}`;
+  return undefined;
+}
+
+function readDecimal(input: unknown, bounds: Bounds): Checked<bigint> {
+  if (input === undefined) return { ok: false, message: "is required" };
+  if (typeof input !== "number" && typeof input !== "string") {
+    return { ok: false, message: `must be a number or a decimal string (got ${input === null ? "null" : typeof input})` };
+  }
+  let value: bigint;
+  try {
+    value = toWad(input);
+  } catch (error) {
+    if (error instanceof DecimalError) return { ok: false, message: error.message };
+    throw error;
+  }
+  const problem = boundsProblem(value, bounds);
+  return problem === undefined ? { ok: true, value } : { ok: false, message: problem };
+}
+
+/** A decimal field: read exactly, checked against bounds, then converted. */
+function decimalField<T>(bounds: Bounds, convert: (value: bigint) => Checked<T>) {
+  return z.unknown().transform((input, ctx): T => {
+    const read = readDecimal(input, bounds);
+    const converted = read.ok ? convert(read.value) : read;
+    if (converted.ok) return converted.value;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: converted.message, fatal: true });
+    return z.NEVER;
+  });
+}
+
+const wad = (bounds: Bounds = {}) => decimalField(bounds, (value) => ({ ok: true, value }));
+
+function wholeSeconds(secondsWad: bigint): Checked<number> {
+  if (secondsWad % WAD !== 0n) return { ok: false, message: `must be a whole number of seconds (got ${formatWad(secondsWad)} s)` };
+  return { ok: true, value: Number(secondsWad / WAD) };
+}
+
+const hoursAsSeconds = (bounds: Bounds) => decimalField(bounds, (hours) => wholeSeconds(hours * SECONDS_PER_HOUR));
+const minutesAsSeconds = (bounds: Bounds) => decimalField(bounds, (minutes) => wholeSeconds(minutes * SECONDS_PER_MINUTE));
+
+const integer = (min: number, max: number) =>
+  z.number().int("must be an integer").min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
+
+/** An object that refuses unknown keys, so a misspelt field is an error rather than a default. */
+const strict = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
+
+const fraction = wad({ gte: 0n, lt: WAD });
+const positive = wad({ gt: 0n });
+const leverage = wad({ gte: WAD });
+const side = z.enum(["long", "short"]);
+const symbol = z.string().regex(/^[A-Z0-9]+-USD$/, 'must look like "ALT-USD"');
+
+function range(bound: ReturnType<typeof wad>) {
+  return strict({ min: bound, max: bound }).superRefine((r, ctx) => {
+    if (r.max < r.min) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["max"], message: `must be >= min (${formatWad(r.min)}) (got ${formatWad(r.max)})` });
+  });
+}
+
+/* MARKETS */
+
+const tierSchema = strict({
+  /** Largest position notional (USD) this tier holds; tier i holds (cap[i-1], cap[i]]. */
+  notionalCap: positive,
+  mmr: wad({ gt: 0n, lt: WAD }),
+  maxLeverage: leverage,
+}).superRefine((tier, ctx) => {
+  // Opening at max leverage must leave the position above maintenance: 1 / maxLeverage > mmr.
+  if (tier.mmr * tier.maxLeverage >= WAD * WAD) {
+    const limit = formatWad((WAD * WAD) / tier.maxLeverage);
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["mmr"], message: `must be < 1 / maxLeverage (${limit}) (got ${formatWad(tier.mmr)})` });
+  }
+});
+
+type TierInput = z.output<typeof tierSchema>;
+
+/** A maintenance tier with its derived maintenance amount: MM = notional * mmr - maintenanceAmount. */
+export type Tier = TierInput & { maintenanceAmount: bigint };
+
+/**
+ * Maintenance amounts that make MM continuous at every cap:
+ * amt[0] = 0, amt[i] = amt[i-1] + cap[i-1] * (mmr[i] - mmr[i-1]), rounded down (a smaller amount
+ * is a larger maintenance margin: the protocol's side).
+ */
+export function withMaintenanceAmounts(tiers: readonly TierInput[]): Tier[] {
+  let amount = 0n;
+  return tiers.map((tier, i) => {
+    const previous = tiers[i - 1];
+    if (previous !== undefined) amount += (previous.notionalCap * (tier.mmr - previous.mmr)) / WAD;
+    return { ...tier, maintenanceAmount: amount };
+  });
+}
+
+const tiersSchema = z
+  .array(tierSchema)
+  .min(1, "must list at least one tier")
+  .superRefine((tiers, ctx) => {
+    tiers.forEach((tier, i) => {
+      const previous = tiers[i - 1];
+      if (previous === undefined) return;
+      const issue = (field: keyof TierInput, relation: string, bound: bigint) =>
+        ctx.addIssue({
+          code: z.ZodIssueCode.custom,
+          path: [i, field],
+          message: `must be ${relation} tiers[${i - 1}].${field} (${formatWad(bound)}) (got ${formatWad(tier[field])})`,
+        });
+      if (tier.notionalCap <= previous.notionalCap) issue("notionalCap", ">", previous.notionalCap);
+      if (tier.mmr <= previous.mmr) issue("mmr", ">", previous.mmr);
+      if (tier.maxLeverage > previous.maxLeverage) issue("maxLeverage", "<=", previous.maxLeverage);
+    });
+  })
+  .transform(withMaintenanceAmounts);
+
+const marketSchema = strict({
+  symbol,
+  /** USD per base unit at the start, for the spot pool, the feeds and the perp. */
+  initialPrice: positive,
+  /** USD on each side of the constant-product spot pool at the start. */
+  spotLiquidityUsd: positive,
+  /** Skew scale S, base units: P_last = index * (1 + K / S). */
+  skewScale: positive,
+  /** Open-interest cap per side, base units. */
+  maxOpenInterest: positive,
+  tiers: tiersSchema,
+  fees: strict({ taker: fraction, maker: fraction }).superRefine((fees, ctx) => {
+    if (fees.maker > fees.taker) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["maker"], message: `must be <= taker (${formatWad(fees.taker)}) (got ${formatWad(fees.maker)})` });
+    }
+  }),
+  fundingIntervalHours: hoursAsSeconds({ gt: 0n }),
+  protections: strict({
+    /** TWAP window of the spot adapter; 0 reads the spot price itself. */
+    twapWindowSeconds: integer(0, Number.MAX_SAFE_INTEGER),
+    /** Mark clamped to index * (1 +/- band); 0 = off. */
+    priceBand: fraction,
+    /** Largest index change one oracle update may make, as a fraction; 0 = off. */
+    maxPriceDeviationPerUpdate: fraction,
+    /** Tighter open-interest cap per side, base units, as a protection; 0 = off (maxOpenInterest applies). */
+    oiCap: wad({ gte: 0n }),
+  }),
+  feeds: strict({
+    /** Pushed feeds (stand-ins for external exchanges) besides the spot-TWAP adapter. */
+    pushed: integer(0, MAX_PUSHED_FEEDS),
+    /** Whether the pushed feeds follow the spot pool (a market moved everywhere) or stay put. */
+    followSpot: z.boolean(),
+    /** Noise each pushed feed adds around its reference, basis points. */
+    noiseBps: integer(0, BPS_PER_UNIT - 1),
+  }),
+})
+  .superRefine((market, ctx) => {
+    if (market.protections.oiCap > market.maxOpenInterest) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["protections", "oiCap"],
+        message: `must be <= maxOpenInterest (${formatWad(market.maxOpenInterest)}) (got ${formatWad(market.protections.oiCap)})`,
+      });
+    }
+  })
+  .transform(({ fundingIntervalHours, protections: { twapWindowSeconds, ...protections }, ...market }) => ({
+    ...market,
+    fundingIntervalSec: fundingIntervalHours,
+    protections: { ...protections, twapWindowSec: twapWindowSeconds },
+  }));
+
+/* AGENTS */
+
+const retailSchema = strict({
+  market: symbol,
+  side,
+  count: integer(1, 10_000),
+  leverage: range(leverage),
+  marginUsd: range(positive),
+  /** Traders enter at times drawn uniformly in [from, to]. */
+  entryWindowHours: strict({ from: hoursAsSeconds({ gte: 0n }), to: hoursAsSeconds({ gte: 0n }) }),
+  /** Take profit at this price move in the trader's favour from entry, as a fraction. */
+  takeProfitPct: wad({ gt: 0n }).optional(),
+  /** Stop loss at this price move against the trader from entry, as a fraction. */
+  stopLossPct: wad({ gt: 0n }).optional(),
+  /** Share of the group, as a fraction, that adds margin when close to liquidation. */
+  addMarginBelowPct: wad({ gte: 0n, lte: WAD }).optional(),
+})
+  .superRefine((group, ctx) => {
+    if (group.entryWindowHours.to < group.entryWindowHours.from) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["entryWindowHours", "to"], message: `must be >= from (${hours(group.entryWindowHours.from)}) (got ${hours(group.entryWindowHours.to)})` });
+    }
+    // A price can fall by less than 100%: a short's take profit and a long's stop loss are below 1.
+    const falling = group.side === "short" ? "takeProfitPct" : "stopLossPct";
+    const move = group[falling];
+    if (move !== undefined && move >= WAD) {
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [falling], message: `must be < 1 for a ${group.side} (got ${formatWad(move)})` });
+    }
+  })
+  .transform(({ entryWindowHours, ...group }) => ({ ...group, entryWindowSec: entryWindowHours }));
+
+const pushSchema = strict({
+  atHours: hoursAsSeconds({ gte: 0n }),
+  side: z.enum(["buy", "sell"]),
+  /** USD bought, or the USD value of the coins sold at the spot price of the moment. */
+  usd: positive,
+}).transform(({ atHours, ...push }) => ({ ...push, atSec: atHours }));
+
+const perpPositionSchema = strict({
+  side,
+  marginUsd: positive,
+  leverage,
+  atHours: hoursAsSeconds({ gte: 0n }),
+}).transform(({ atHours, ...position }) => ({ ...position, atSec: atHours }));
+
+const marketMakerSchema = strict({
+  market: symbol,
+  /** USD available for spot buys and the perp position's margin. */
+  budgetUsd: positive,
+  pushes: z.array(pushSchema),
+  perpPosition: perpPositionSchema.optional(),
+});
+
+const arbitrageurSchema = strict({
+  market: symbol,
+  enabled: z.boolean(),
+  /** Largest perp position the arbitrageur holds, USD notional. */
+  maxNotionalUsd: positive,
+  /** Trades when |last - index| / index exceeds this, basis points. */
+  thresholdBps: integer(0, BPS_PER_UNIT - 1),
+});
+
+/* SCENARIO */
+
+const baseSchema = strict({
+  name: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "must be lower-case words joined by '-' (it names the report folder)"),
+  description: z.string().min(1, "must not be empty"),
+  seed: integer(0, Number.MAX_SAFE_INTEGER),
+  durationHours: hoursAsSeconds({ gt: 0n }),
+  stepMinutes: minutesAsSeconds({ gt: 0n }),
+  keeper: strict({ enabled: z.boolean(), latencyBlocks: integer(0, MAX_LATENCY_BLOCKS) }),
+  markets: z.array(marketSchema).min(1, "must list at least one market"),
+  lp: strict({ depositUsd: positive }),
+  insuranceFundUsd: wad({ gte: 0n }),
+  agents: strict({
+    retail: z.array(retailSchema),
+    marketMaker: marketMakerSchema.optional(),
+    arbitrageur: arbitrageurSchema.optional(),
+  }),
+}).transform(({ durationHours, stepMinutes, ...scenario }) => ({ ...scenario, durationSec: durationHours, stepSec: stepMinutes }));
+
+type ParsedScenario = z.output<typeof baseSchema>;
+type Market = ParsedScenario["markets"][number];
+
+function hours(seconds: number): string {
+  return formatWad((BigInt(seconds) * WAD) / SECONDS_PER_HOUR);
+}
+
+function tierFor(tiers: readonly Tier[], notional: bigint): Tier | undefined {
+  return tiers.find((tier) => notional <= tier.notionalCap);
+}
+
+/** The problem with a position of this margin and leverage on this market, if any. */
+function leverageProblem(market: Market, marketIndex: number, marginUsd: bigint, lev: bigint): string | undefined {
+  const notional = (marginUsd * lev) / WAD;
+  const tier = tierFor(market.tiers, notional);
+  const tiersPath = `markets[${marketIndex}].tiers`;
+  if (tier === undefined) {
+    const cap = market.tiers[market.tiers.length - 1]!.notionalCap;
+    return `a ${formatWad(notional)} USD position exceeds the last ${tiersPath} notionalCap (${formatWad(cap)})`;
+  }
+  if (lev > tier.maxLeverage) {
+    return `${formatWad(lev)}x on ${formatWad(marginUsd)} USD falls in ${tiersPath}[${market.tiers.indexOf(tier)}], which allows at most ${formatWad(tier.maxLeverage)}x`;
+  }
+  return undefined;
+}
+
+/** Checks between sections: time grid, references to markets, plans inside the run, budgets, tiers. */
+function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
+  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+  const duration = hours(s.durationSec);
+
+  if (s.stepSec > s.durationSec) issue(["stepMinutes"], `must be <= durationHours (${duration} h) (got ${s.stepSec / 60} min)`);
+  else if (s.durationSec % s.stepSec !== 0) issue(["stepMinutes"], `must divide durationHours (${duration} h) into whole steps (got ${s.stepSec / 60} min)`);
+  else if (s.durationSec / s.stepSec > MAX_STEPS) issue(["stepMinutes"], `gives ${s.durationSec / s.stepSec} steps over ${duration} h; at most ${MAX_STEPS}`);
+
+  const marketIndex = new Map<string, number>();
+  s.markets.forEach((market, i) => {
+    const first = marketIndex.get(market.symbol);
+    if (first !== undefined) issue(["markets", i, "symbol"], `duplicates markets[${first}].symbol (${market.symbol})`);
+    else marketIndex.set(market.symbol, i);
+  });
+  const known = [...marketIndex.keys()].join(", ");
+  const marketOf = (path: (string | number)[], symbolName: string): [Market, number] | undefined => {
+    const i = marketIndex.get(symbolName);
+    if (i === undefined) {
+      issue(path, `names no market in markets (${known}) (got ${symbolName})`);
+      return undefined;
+    }
+    return [s.markets[i]!, i];
+  };
+  const withinRun = (path: (string | number)[], atSec: number, inclusive: boolean) => {
+    if (inclusive ? atSec > s.durationSec : atSec >= s.durationSec) {
+      issue(path, `must be ${inclusive ? "<=" : "<"} durationHours (${duration}) (got ${hours(atSec)})`);
+    }
+  };
+
+  s.agents.retail.forEach((group, i) => {
+    const path = ["agents", "retail", i];
+    withinRun([...path, "entryWindowHours", "to"], group.entryWindowSec.to, true);
+    const found = marketOf([...path, "market"], group.market);
+    if (found === undefined) return;
+    const problem = leverageProblem(found[0], found[1], group.marginUsd.max, group.leverage.max);
+    if (problem !== undefined) issue([...path, "leverage", "max"], `${problem} (at marginUsd.max)`);
+  });
+
+  const mm = s.agents.marketMaker;
+  if (mm !== undefined) {
+    const path = ["agents", "marketMaker"];
+    const found = marketOf([...path, "market"], mm.market);
+    mm.pushes.forEach((push, i) => {
+      withinRun([...path, "pushes", i, "atHours"], push.atSec, false);
+      const previous = mm.pushes[i - 1];
+      if (previous !== undefined && push.atSec < previous.atSec) {
+        issue([...path, "pushes", i, "atHours"], `must be >= pushes[${i - 1}].atHours (${hours(previous.atSec)}) (got ${hours(push.atSec)})`);
+      }
+    });
+    const perp = mm.perpPosition;
+    if (perp !== undefined) {
+      withinRun([...path, "perpPosition", "atHours"], perp.atSec, false);
+      const problem = found === undefined ? undefined : leverageProblem(found[0], found[1], perp.marginUsd, perp.leverage);
+      if (problem !== undefined) issue([...path, "perpPosition", "leverage"], problem);
+    }
+    const buys = mm.pushes.filter((push) => push.side === "buy").reduce((sum, push) => sum + push.usd, 0n);
+    const margin = perp?.marginUsd ?? 0n;
+    if (buys + margin > mm.budgetUsd) {
+      issue([...path, "budgetUsd"], `must cover the buys (${formatWad(buys)}) and the perp margin (${formatWad(margin)}): ${formatWad(buys + margin)} (got ${formatWad(mm.budgetUsd)})`);
+    }
+  }
+
+  const arb = s.agents.arbitrageur;
+  if (arb !== undefined) marketOf(["agents", "arbitrageur", "market"], arb.market);
+}
+
+const scenarioSchema = baseSchema.superRefine(checkAcrossFields);
+
+/** A validated scenario in chain units: WAD bigints, integer seconds. */
+export type Scenario = z.output<typeof scenarioSchema>;
+export type MarketConfig = Scenario["markets"][number];
+export type RetailGroup = Scenario["agents"]["retail"][number];
+export type MarketMakerPlan = NonNullable<Scenario["agents"]["marketMaker"]>;
+export type ArbitrageurPlan = NonNullable<Scenario["agents"]["arbitrageur"]>;
+export type Side = z.output<typeof side>;
+
+/* ERRORS AND LOADING */
+
+const errorMap: z.ZodErrorMap = (issue, ctx) => {
+  if (issue.code === z.ZodIssueCode.invalid_type) {
+    if (issue.received === "undefined") return { message: "is required" };
+    const article = /^[aeiou]/.test(issue.expected) ? "an" : "a";
+    return { message: `must be ${article} ${issue.expected} (got ${issue.received})` };
+  }
+  if (issue.code === z.ZodIssueCode.invalid_enum_value) {
+    const options = issue.options.map((option) => JSON.stringify(option)).join(" or ");
+    return { message: `must be ${options} (got ${JSON.stringify(issue.received)})` };
+  }
+  return { message: ctx.defaultError };
+};
+
+function formatPath(path: readonly (string | number)[]): string {
+  return path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out === "" ? key : `${out}.${key}`), "");
+}
+
+function toIssues(error: z.ZodError): ScenarioIssue[] {
+  return error.issues.flatMap((issue) =>
+    issue.code === z.ZodIssueCode.unrecognized_keys
+      ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: "is not a known field" }))
+      : [{ path: formatPath(issue.path), message: issue.message }],
+  );
+}
+
+/** Validates parsed JSON; `source` names the input in errors. Throws ScenarioError. */
+export function parseScenario(json: unknown, source: string): Scenario {
+  const result = scenarioSchema.safeParse(json, { errorMap });
+  if (!result.success) throw new ScenarioError(source, toIssues(result.error));
+  return result.data;
+}
+
+/** Reads and validates a scenario file. Throws ScenarioError naming the file and the field. */
+export function loadScenario(file: string): Scenario {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new ScenarioError(file, [{ path: "", message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})` }]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    throw new ScenarioError(file, [{ path: "", message: `is not valid JSON (${(error as Error).message})` }]);
+  }
+  return parseScenario(json, file);
+}
