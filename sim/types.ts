@@ -1,0 +1,156 @@
+/**
+ * What a simulation run produces: a timeline row per step, every liquidation, the agents' PnL
+ * series and a summary per market. The runner fills these; sim/output.ts writes them to disk and
+ * sim/report.ts draws them.
+ *
+ * Units: every bigint is a WAD (18 decimals): prices in USD per base unit, sizes and open interest
+ * in base units, money in USD, rates and moves as fractions (0.05 = 5%). `t` is whole seconds since
+ * the scenario's start; blocks, steps and counts are plain numbers.
+ * Signs: `*Pnl` and `*Delta` are positive when the named party gains; `*Loss`, `*Cost`, `*Paid` and
+ * `badDebt` are positive when it loses or pays.
+ */
+import type { Scenario, Side } from "./scenario";
+
+/** A WAD: 18-decimal fixed point. */
+export type Wad = bigint;
+
+/** One market at the end of a step. */
+export interface MarketStep {
+  symbol: string;
+  /** Spot pool price. */
+  spot: Wad;
+  /** Oracle index: median of the fresh sources. */
+  index: Wad;
+  /** Mark price, the one liquidations use. */
+  mark: Wad;
+  /** Perp last price: index * (1 + skew / skewScale). */
+  last: Wad;
+  /** Funding rate per interval the market would settle now; > 0: longs pay shorts. */
+  fundingRate: Wad;
+  /** Open interest, base units. */
+  oiLong: Wad;
+  oiShort: Wad;
+  /** Insurance fund backing this market, USD (the whole fund when there is one for all markets). */
+  insuranceFund: Wad;
+  /** LP pool value (assets plus its PnL against traders), USD. */
+  poolValue: Wad;
+  /** Liquidations executed during this step. */
+  liquidations: number;
+}
+
+export interface TimelineRow {
+  /** Seconds since the start. */
+  t: number;
+  /** 0 for the state before the first step, then 1, 2, ... */
+  step: number;
+  block: number;
+  /** In the scenario's market order. */
+  markets: MarketStep[];
+}
+
+export interface LiquidationEvent {
+  /** Seconds since the start. */
+  t: number;
+  block: number;
+  market: string;
+  positionId: bigint;
+  side: Side;
+  /** Size closed, base units (> 0). */
+  size: Wad;
+  /** Mark price the position closed at. */
+  price: Wad;
+  /** size * price, USD. */
+  notional: Wad;
+  /** Address of the liquidating keeper. */
+  keeper: string;
+  /** Cascade round: 1 for a liquidation nothing else liquidated caused, n + 1 for one that round n led to. */
+  round: number;
+  /** Seconds since the start when the mark first crossed this position's liquidation price; null if not observed. */
+  crossedAt: number | null;
+}
+
+export type AgentKind = "retail" | "marketMaker" | "arbitrageur" | "lp";
+
+export interface PnlPoint {
+  /** Seconds since the start. */
+  t: number;
+  /** Cumulative PnL (realised and unrealised, after fees and funding), USD. */
+  pnl: Wad;
+}
+
+/** One line of the agents' PnL chart: an agent, or a group of agents summed. */
+export interface AgentPnlSeries {
+  agent: string;
+  kind: AgentKind;
+  points: PnlPoint[];
+}
+
+/** Largest move of a price from its value at the start, as fractions: up >= 0, down <= 0. */
+export interface PeakMove {
+  up: Wad;
+  down: Wad;
+}
+
+/** Squeeze economics at one move size, from the spot pool and the open positions at one moment. */
+export interface SqueezePoint {
+  /** The move, in whole percent: 5 means +5% for the *Up fields and -5% for the *Down fields. */
+  movePct: number;
+  /** USD a trader must spend on the spot pool to lift the price by movePct. */
+  costUp: Wad;
+  /** USD value (at the pre-push price) of the coins to sell to lower the price by movePct. */
+  costDown: Wad;
+  /** Short notional, USD, whose liquidation price lies within the rise. */
+  liquidatableUp: Wad;
+  /** Long notional, USD, whose liquidation price lies within the fall. */
+  liquidatableDown: Wad;
+}
+
+export interface MarketSummary {
+  symbol: string;
+  /** Retail positions opened, and how many of them were liquidated. */
+  traders: number;
+  tradersLiquidated: number;
+  /** All liquidations on this market, whoever owned the position. */
+  liquidations: number;
+  liquidatedNotional: Wad;
+  /** Retail traders' net loss, USD, after fees and funding. */
+  tradersLoss: Wad;
+  /** USD the market maker spent on spot buys. */
+  marketMakerCost: Wad;
+  /** Market maker's end value (cash, coins at the final spot, perp equity) minus its start. */
+  marketMakerPnl: Wad;
+  insuranceFundDelta: Wad;
+  poolPnl: Wad;
+  fundingPaidLongs: Wad;
+  fundingPaidShorts: Wad;
+  /** Losses beyond positions' margins, USD, before the insurance fund covered them. */
+  badDebt: Wad;
+  adlCount: number;
+  peakMove: { spot: PeakMove; index: PeakMove; mark: PeakMove; last: PeakMove };
+  /** Longest chain of liquidation rounds, each caused by the one before. */
+  cascadeDepth: number;
+  maxLiquidationsPerBlock: number;
+  /** Median seconds from the mark crossing a liquidation price to the liquidation; null without any. */
+  medianCrossingToLiquidationSec: number | null;
+  /** One point per move in SQUEEZE_MOVES_PCT. */
+  squeeze: SqueezePoint[];
+}
+
+export interface Summary {
+  scenario: string;
+  seed: number;
+  durationSec: number;
+  stepSec: number;
+  blocks: number;
+  /** In the scenario's market order. */
+  markets: MarketSummary[];
+}
+
+/** Everything one run produced, as the report needs it. */
+export interface SimulationResult {
+  scenario: Scenario;
+  summary: Summary;
+  timeline: TimelineRow[];
+  liquidations: LiquidationEvent[];
+  pnl: AgentPnlSeries[];
+}
