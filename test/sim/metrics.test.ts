@@ -108,7 +108,7 @@ describe("summary metrics", () => {
     });
 
     it("grosses the cost up by the fee, rounding up", () => {
-      // 20,000 / (1 - 0.003) = 20,060.1805416248746238716148445336...
+      // 20,000 / (1 - 0.003) = 20,060.180541624874623871614...: rounded up at the 18th decimal
       expect(costToMoveSpot(reserve, toWad("0.21"), fee)).to.equal(20_060_180_541_624_874_623_872n);
     });
 
