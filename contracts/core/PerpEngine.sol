@@ -1,0 +1,552 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IVault, Settlement} from "../interfaces/IVault.sol";
+import {IOracle} from "../interfaces/IOracle.sol";
+import {WadMath} from "../libraries/WadMath.sol";
+import {Pricing} from "../libraries/Pricing.sol";
+import {MarginMath, Tier} from "../libraries/MarginMath.sol";
+import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
+import {Position, PositionLib} from "../libraries/PositionLib.sol";
+import {PerpEngineStorage} from "./PerpEngineStorage.sol";
+
+/// @title PerpEngine
+/// @notice Markets and isolated positions: market orders at the skew fill price, margin, funding,
+/// liquidation (full, partial, batched) and auto-deleveraging. The liquidity pool is the counterparty:
+/// every trade, fee, funding payment and liquidation is booked in the vault as one zero-sum settlement
+/// between the trader's free balance, locked margin, the pool and the insurance fund.
+///
+/// Every entry point has one shape: load the market into memory, `sync` it to now (index, funding
+/// boundaries, premium, EMA: pure functions in MarketLib, the same the lens uses), checks, the math,
+/// storage writes, events, then the single vault call.
+contract PerpEngine is PerpEngineStorage {
+    using WadMath for uint256;
+    using PositionLib for Position;
+
+    /// @notice The module that runs market administration and raw getters on this contract's storage.
+    address public immutable adminModule;
+    IVault public immutable vault;
+    IOracle public immutable oracle;
+
+    /// @dev A market loaded into memory and synced to now.
+    struct Ctx {
+        uint256 marketId;
+        MarketConfig cfg;
+        MarketState st;
+        Tier[] tiers;
+        uint256 index;
+        uint256 mark;
+    }
+
+    /// @dev Ledger movements accumulated over one call (a batch of liquidations books once).
+    struct Booking {
+        int256 account;
+        int256 counterparty;
+        int256 margin;
+        int256 insurance;
+        int256 insuranceAvailable; // the fund as seen by this call, for bad-debt cover
+        bool insuranceLoaded;
+    }
+
+    /// @dev A market order's execution.
+    struct Execution {
+        uint256 fill;
+        uint256 fee;
+        int256 owed; // funding realised into margin by this touch
+        int256 realized; // PnL of the closed part
+    }
+
+    constructor(IVault vault_, IOracle oracle_, address adminModule_, address admin) {
+        adminModule = adminModule_;
+        vault = vault_;
+        oracle = oracle_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(CONFIG_ROLE, admin);
+    }
+
+    /* ------------------------------------------------------------------ TRADING */
+
+    /// @notice Opens or increases the caller's position by a market order: `sizeDelta` base units
+    /// (positive long, negative short), adding `margin` (WAD USD) from the free balance; the fee is
+    /// paid from the free balance. Reverts unless the fill is at or better than `acceptablePrice`.
+    function increasePosition(uint256 marketId, int256 sizeDelta, uint256 margin, uint256 acceptablePrice)
+        external
+        nonReentrant
+    {
+        _increase(msg.sender, marketId, sizeDelta, margin, acceptablePrice);
+    }
+
+    /// @notice Decreases the caller's position by `size` base units (absolute) by a market order.
+    function decreasePosition(uint256 marketId, uint256 size, uint256 acceptablePrice) external nonReentrant {
+        _decrease(msg.sender, marketId, size, acceptablePrice);
+    }
+
+    /// @notice Closes the caller's whole position by a market order.
+    function closePosition(uint256 marketId, uint256 acceptablePrice) external nonReentrant {
+        _decrease(msg.sender, marketId, type(uint256).max, acceptablePrice);
+    }
+
+    /// @notice As increasePosition, for `account`; executor role (the order book) only.
+    function increasePositionFor(
+        address account,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 margin,
+        uint256 acceptablePrice
+    ) external onlyRole(EXECUTOR_ROLE) nonReentrant {
+        _increase(account, marketId, sizeDelta, margin, acceptablePrice);
+    }
+
+    /// @notice As decreasePosition, for `account` (`size` = type(uint256).max closes all); executor role only.
+    function decreasePositionFor(address account, uint256 marketId, uint256 size, uint256 acceptablePrice)
+        external
+        onlyRole(EXECUTOR_ROLE)
+        nonReentrant
+    {
+        _decrease(account, marketId, size, acceptablePrice);
+    }
+
+    /// @notice Adds `amount` (WAD USD) of free balance to the caller's position margin.
+    function addMargin(uint256 marketId, uint256 amount) external nonReentrant {
+        _changeMargin(marketId, int256(amount));
+    }
+
+    /// @notice Removes `amount` (WAD USD) of margin to the free balance; the position must keep its
+    /// initial margin (leverage within its tier) and the market's minimum margin.
+    function removeMargin(uint256 marketId, uint256 amount) external nonReentrant {
+        _changeMargin(marketId, -int256(amount));
+    }
+
+    /* ------------------------------------------------------------------ KEEPERS */
+
+    /// @notice Settles every funding boundary passed (a no-op before the next one) and refreshes the
+    /// market's premium and EMA samples. Permissionless; O(1) in the number of positions.
+    function settleFunding(uint256 marketId) external nonReentrant {
+        Ctx memory c = _load(marketId, false);
+        _sync(c);
+        _states[marketId] = c.st;
+    }
+
+    /// @notice Liquidates a position that is liquidatable at the current mark; the caller earns the reward.
+    function liquidate(uint256 id) external nonReentrant returns (uint256 reward) {
+        Position memory p = _positions[id];
+        if (p.size == 0) revert PositionNotFound(id);
+        Ctx memory c = _load(p.marketId, false);
+        _sync(c);
+        Booking memory b;
+        if (!_liquidate(c, id, p, b)) revert PositionHealthy(id, c.mark);
+        _states[c.marketId] = c.st;
+        reward = uint256(b.counterparty);
+        _book(address(0), msg.sender, b);
+    }
+
+    /// @notice Liquidates every listed position that is liquidatable now, skipping the rest; each
+    /// liquidation moves the skew and the mark before the next is checked. Returns how many it liquidated.
+    function liquidateMany(uint256[] calldata ids) external nonReentrant returns (uint256 count) {
+        Ctx memory c;
+        Booking memory b;
+        for (uint256 i; i < ids.length; ++i) {
+            Position memory p = _positions[ids[i]];
+            if (p.size == 0) continue;
+            if (p.marketId != c.marketId) {
+                if (c.marketId != 0) _states[c.marketId] = c.st;
+                c = _load(p.marketId, false);
+                _sync(c);
+            }
+            if (_liquidate(c, ids[i], p, b)) ++count;
+        }
+        if (c.marketId != 0) _states[c.marketId] = c.st;
+        if (count != 0) _book(address(0), msg.sender, b);
+    }
+
+    /// @notice Closes `size` of a profitable position on the winning side at mark, with no fee, while the
+    /// market's ADL condition holds (uncovered bad debt, or traders' unrealised profit above the
+    /// configured share of the pool). Uncovered bad debt is repaid from the realised profit first.
+    function autoDeleverage(uint256 id, uint256 size) external nonReentrant {
+        Position memory p = _positions[id];
+        if (p.size == 0) revert PositionNotFound(id);
+        if (size == 0) revert ZeroSize();
+        uint256 absSize = WadMath.abs(p.size);
+        if (size > absSize) revert SizeExceedsPosition(size, absSize);
+        Ctx memory c = _load(p.marketId, false);
+        _sync(c);
+        if (!_adlActive(c)) revert AdlNotActive(c.marketId);
+        bool isLong = p.size > 0;
+        int256 net = p.netMargin(c.st.fundingIndex);
+        int256 profit = PositionLib.pnl(p.size, p.entryPrice, c.mark) - (int256(uint256(p.margin)) - net);
+        if (profit <= 0) revert NotProfitable(id, profit);
+        if (_sidePnl(c, isLong) <= 0) revert NotWinningSide(id);
+
+        int256 closed = isLong ? int256(size) : -int256(size);
+        int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
+        uint256 haircut = realized > 0 ? WadMath.min(uint256(realized), c.st.uncoveredBadDebt) : 0;
+        c.st.uncoveredBadDebt -= uint128(haircut);
+        int256 value = net + realized - int256(haircut);
+        if (value <= 0) revert NotProfitable(id, value);
+        int256 payout = size == absSize ? value : (value * int256(size)) / int256(absSize);
+
+        _removeOpenInterest(c.st, p);
+        Booking memory b;
+        b.account = payout;
+        b.margin = value - payout - int256(uint256(p.margin));
+        _writeReduced(c, id, p, closed, uint256(value - payout));
+        emit AutoDeleveraged(id, p.owner, c.marketId, closed, c.mark, realized, haircut);
+        _states[c.marketId] = c.st;
+        _book(p.owner, address(0), b);
+    }
+
+    /* ------------------------------------------------------------------ INTERNAL: TRADES */
+
+    function _increase(address account, uint256 marketId, int256 sizeDelta, uint256 marginIn, uint256 acceptable)
+        private
+    {
+        if (sizeDelta == 0) revert ZeroSize();
+        Ctx memory c = _load(marketId, true);
+        if (c.st.paused) revert MarketIsPaused(marketId);
+        _sync(c);
+        uint256 id = PositionLib.id(account, marketId);
+        Position memory p = _positions[id];
+        if (p.size != 0 && (p.size > 0) != (sizeDelta > 0)) revert SideMismatch(p.size, sizeDelta);
+
+        Execution memory e = _execute(c, p, sizeDelta, acceptable);
+        int256 margin = int256(uint256(p.margin)) + int256(marginIn) - e.owed;
+        if (margin < int256(uint256(c.cfg.minMargin))) revert MarginTooLow(margin, c.cfg.minMargin);
+        uint256 entry = _averageEntry(p, sizeDelta, e.fill);
+
+        _removeOpenInterest(c.st, p);
+        p.owner = account;
+        p.marketId = uint32(marketId);
+        p.size += int128(sizeDelta);
+        p.entryPrice = uint128(entry);
+        p.margin = uint128(uint256(margin));
+        p.fundingSnapshot = c.st.fundingIndex;
+        _addOpenInterest(c, p, true);
+        MarketLib.samplePremium(c.cfg, c.st, c.index);
+        _checkInitialMargin(c, p);
+
+        _positions[id] = p;
+        _states[marketId] = c.st;
+        _emitPosition(id, p);
+        emit Trade(id, account, marketId, sizeDelta, e.fill, e.fee, 0, e.owed);
+
+        Booking memory b;
+        b.account = -int256(marginIn + e.fee);
+        b.margin = int256(marginIn) - e.owed;
+        b.insurance = int256(e.fee.mulDown(c.cfg.insuranceFeeShare));
+        _book(account, address(0), b);
+    }
+
+    function _decrease(address account, uint256 marketId, uint256 size, uint256 acceptable) private {
+        uint256 id = PositionLib.id(account, marketId);
+        Position memory p = _positions[id];
+        if (p.size == 0) revert NoPosition(account, marketId);
+        uint256 absSize = WadMath.abs(p.size);
+        if (size == type(uint256).max) size = absSize;
+        if (size == 0) revert ZeroSize();
+        if (size > absSize) revert SizeExceedsPosition(size, absSize);
+        Ctx memory c = _load(marketId, false);
+        _sync(c);
+
+        int256 closed = p.size > 0 ? int256(size) : -int256(size);
+        Execution memory e = _execute(c, p, -closed, acceptable);
+        e.realized = PositionLib.pnl(closed, p.entryPrice, e.fill);
+        int256 value = int256(uint256(p.margin)) - e.owed + e.realized - int256(e.fee);
+        emit Trade(id, account, marketId, -closed, e.fill, e.fee, e.realized, e.owed);
+
+        _removeOpenInterest(c.st, p);
+        Booking memory b;
+        b.margin = -int256(uint256(p.margin));
+        if (size == absSize) {
+            b.account = value > 0 ? value : int256(0);
+            if (value >= 0) b.insurance = int256(e.fee.mulDown(c.cfg.insuranceFeeShare));
+            else _coverBadDebt(c, uint256(-value), b);
+            _writeReduced(c, id, p, closed, 0);
+        } else {
+            if (value <= 0) revert WouldBeLiquidatable(id);
+            b.account = (value * int256(size)) / int256(absSize);
+            b.margin += value - b.account;
+            b.insurance = int256(e.fee.mulDown(c.cfg.insuranceFeeShare));
+            _writeReduced(c, id, p, closed, uint256(value - b.account));
+            if (MarginMath.isLiquidatable(c.tiers, p.size, p.entryPrice, int256(uint256(p.margin)), _markOf(c))) {
+                revert WouldBeLiquidatable(id);
+            }
+        }
+        _states[marketId] = c.st;
+        _book(account, address(0), b);
+    }
+
+    function _changeMargin(uint256 marketId, int256 amount) private {
+        if (amount == 0) revert ZeroAmount();
+        uint256 id = PositionLib.id(msg.sender, marketId);
+        Position memory p = _positions[id];
+        if (p.size == 0) revert NoPosition(msg.sender, marketId);
+        Ctx memory c = _load(marketId, amount < 0);
+        _sync(c);
+        int256 owed = PositionLib.pendingFunding(p.size, p.fundingSnapshot, c.st.fundingIndex);
+        int256 margin = int256(uint256(p.margin)) - owed + amount;
+        if (amount < 0) {
+            if (margin < int256(uint256(c.cfg.minMargin))) revert MarginTooLow(margin, c.cfg.minMargin);
+        } else if (margin <= 0) {
+            revert MarginTooLow(margin, c.cfg.minMargin);
+        }
+        p.margin = uint128(uint256(margin));
+        p.fundingSnapshot = c.st.fundingIndex;
+        if (amount < 0) _checkInitialMargin(c, p);
+
+        _positions[id] = p;
+        _states[marketId] = c.st;
+        _emitPosition(id, p);
+        emit MarginChanged(id, msg.sender, amount, owed);
+        Booking memory b;
+        b.account = -amount;
+        b.margin = amount - owed;
+        _book(msg.sender, address(0), b);
+    }
+
+    /* ------------------------------------------------------------------ INTERNAL: LIQUIDATION */
+
+    /// @dev What a liquidation does to a position.
+    struct LiquidationPlan {
+        int256 closed; // signed size closed at mark
+        uint256 reward; // to the keeper
+        uint256 remainingMargin; // of a partial liquidation's remainder
+        bool full;
+    }
+
+    /// @dev Liquidates `p` if it is liquidatable at `c.mark`; books into `b`; re-marks the market after.
+    function _liquidate(Ctx memory c, uint256 id, Position memory p, Booking memory b) private returns (bool) {
+        int256 net = p.netMargin(c.st.fundingIndex);
+        if (!MarginMath.isLiquidatable(c.tiers, p.size, p.entryPrice, net, c.mark)) return false;
+        int256 equity = net + PositionLib.pnl(p.size, p.entryPrice, c.mark);
+        LiquidationPlan memory plan = _planLiquidation(c, p, net, equity);
+
+        _removeOpenInterest(c.st, p);
+        b.counterparty += int256(plan.reward);
+        if (plan.full) {
+            b.margin -= int256(uint256(p.margin));
+            if (equity > 0) b.insurance += equity - int256(plan.reward);
+            else if (equity < 0) _coverBadDebt(c, uint256(-equity), b);
+        } else {
+            b.margin += int256(plan.remainingMargin) - int256(uint256(p.margin));
+        }
+        emit Liquidation(
+            id, p.owner, c.marketId, msg.sender, plan.closed, c.mark, equity, plan.reward, equity < 0 ? uint256(-equity) : 0
+        );
+        _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
+        c.mark = _markOf(c); // the closed size left the skew: the cascade
+        return true;
+    }
+
+    /// @dev Closes all of `p`, unless it is above the first tier and a smaller size restores health with
+    /// the market's buffer: checked, not assumed, on the remainder as it will be after the reward.
+    function _planLiquidation(Ctx memory c, Position memory p, int256 net, int256 equity)
+        private
+        pure
+        returns (LiquidationPlan memory plan)
+    {
+        uint256 absSize = WadMath.abs(p.size);
+        uint256 notional = absSize.mulDown(c.mark);
+        if (equity > 0 && notional > c.tiers[0].notionalCap) {
+            uint256 keep = MarginMath.partialRemainder(
+                c.tiers, notional, equity, c.cfg.liquidationFeeRate, c.cfg.partialLiquidationBuffer
+            ).divDown(c.mark);
+            if (keep != 0) {
+                plan.closed = p.size > 0 ? int256(absSize - keep) : -int256(absSize - keep);
+                plan.reward = _liquidationReward(c, absSize - keep, equity);
+                int256 remaining = net + PositionLib.pnl(plan.closed, p.entryPrice, c.mark) - int256(plan.reward);
+                if (remaining > 0 && !MarginMath.isLiquidatable(c.tiers, p.size - plan.closed, p.entryPrice, remaining, c.mark)) {
+                    plan.remainingMargin = uint256(remaining);
+                    return plan;
+                }
+            }
+        }
+        plan.full = true;
+        plan.closed = p.size;
+        plan.reward = _liquidationReward(c, absSize, equity);
+    }
+
+    /// @dev min(equity, max(rate * closed notional, minimum fee)); nothing when equity is gone.
+    function _liquidationReward(Ctx memory c, uint256 closeSize, int256 equity) private pure returns (uint256) {
+        if (equity <= 0) return 0;
+        uint256 fee = WadMath.max(closeSize.mulDown(c.mark).mulUp(c.cfg.liquidationFeeRate), c.cfg.minLiquidationFee);
+        return WadMath.min(uint256(equity), fee);
+    }
+
+    /// @dev Pays `amount` of bad debt to the pool from the insurance fund; the pool absorbs the rest,
+    /// which opens ADL on the market.
+    function _coverBadDebt(Ctx memory c, uint256 amount, Booking memory b) private {
+        if (!b.insuranceLoaded) {
+            b.insuranceAvailable = int256(vault.insuranceFund());
+            b.insuranceLoaded = true;
+        }
+        int256 available = b.insuranceAvailable + b.insurance;
+        uint256 cover = available > 0 ? WadMath.min(amount, uint256(available)) : 0;
+        b.insurance -= int256(cover);
+        uint256 uncovered = amount - cover;
+        c.st.uncoveredBadDebt += uint128(uncovered);
+        emit BadDebt(c.marketId, amount, cover, uncovered);
+    }
+
+    function _adlActive(Ctx memory c) private view returns (bool) {
+        if (c.st.uncoveredBadDebt != 0) return true;
+        int256 traderPnl = _sidePnl(c, true) + _sidePnl(c, false);
+        return traderPnl > 0 && uint256(traderPnl) > vault.poolAssets().mulDown(c.cfg.adlProfitShare);
+    }
+
+    /// @dev Unrealised PnL of one side at mark, from the aggregate entry notionals.
+    function _sidePnl(Ctx memory c, bool isLong) private pure returns (int256) {
+        int256 atMark = int256(uint256(isLong ? c.st.longOpenInterest : c.st.shortOpenInterest).mulDown(c.mark));
+        int256 atEntry = int256(uint256(isLong ? c.st.longEntryNotional : c.st.shortEntryNotional));
+        return isLong ? atMark - atEntry : atEntry - atMark;
+    }
+
+    /* ------------------------------------------------------------------ INTERNAL: SHARED */
+
+    function _load(uint256 marketId, bool riskIncreasing) private view returns (Ctx memory c) {
+        c.cfg = _configs[marketId];
+        if (c.cfg.symbol == 0) revert UnknownMarket(marketId);
+        c.marketId = marketId;
+        c.st = _states[marketId];
+        c.tiers = _tiers[marketId];
+        (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
+        if (fresh != 0) {
+            c.index = index;
+            c.st.lastIndex = uint128(index);
+            c.st.lastIndexTime = uint40(block.timestamp);
+        } else if (riskIncreasing || c.st.lastIndex == 0 || block.timestamp - c.st.lastIndexTime > c.cfg.oracleGracePeriod) {
+            revert NoFreshPrice(marketId);
+        } else {
+            c.index = c.st.lastIndex;
+        }
+    }
+
+    function _sync(Ctx memory c) private {
+        MarketLib.FundingResult memory r = MarketLib.sync(c.cfg, c.st, c.index, block.timestamp);
+        if (r.intervals != 0) emit FundingSettled(c.marketId, r.rate, c.st.fundingIndex, r.boundary, r.intervals);
+        c.mark = _markOf(c);
+    }
+
+    function _markOf(Ctx memory c) private view returns (uint256) {
+        return MarketLib.markPrice(c.cfg, c.st, c.index, MarketLib.lastPrice(c.cfg, c.st, c.index), block.timestamp);
+    }
+
+    /// @dev Shrinks `p` by the signed `closed` size with `margin` left, writes it and emits its state.
+    function _writeReduced(Ctx memory c, uint256 id, Position memory p, int256 closed, uint256 margin) private {
+        p.size -= int128(closed);
+        p.margin = uint128(margin);
+        p.fundingSnapshot = c.st.fundingIndex;
+        if (p.size == 0) {
+            delete _positions[id];
+            p.entryPrice = 0;
+        } else {
+            _addOpenInterest(c, p, false);
+            _positions[id] = p;
+        }
+        MarketLib.samplePremium(c.cfg, c.st, c.index);
+        _emitPosition(id, p);
+    }
+
+    /// @dev Takes `p` whole out of its side's open interest and entry notional; `_writeReduced` or
+    /// `_addOpenInterest` puts back what stays.
+    function _removeOpenInterest(MarketState memory st, Position memory p) private pure {
+        uint256 absSize = WadMath.abs(p.size);
+        uint256 notional = absSize.mulDown(p.entryPrice);
+        if (p.size > 0) {
+            st.longOpenInterest -= uint128(absSize);
+            st.longEntryNotional -= uint128(notional);
+        } else if (p.size < 0) {
+            st.shortOpenInterest -= uint128(absSize);
+            st.shortEntryNotional -= uint128(notional);
+        }
+    }
+
+    /// @dev Adds `p` whole to its side's open interest and entry notional; the cap binds only when
+    /// the position grows, so a lowered cap never blocks a reduction.
+    function _addOpenInterest(Ctx memory c, Position memory p, bool enforceCap) private pure {
+        uint256 absSize = WadMath.abs(p.size);
+        uint256 notional = absSize.mulDown(p.entryPrice);
+        if (p.size > 0) {
+            uint256 oi = c.st.longOpenInterest + absSize;
+            if (enforceCap && oi > c.cfg.maxOpenInterest) revert OpenInterestCapExceeded(true, oi, c.cfg.maxOpenInterest);
+            c.st.longOpenInterest = uint128(oi);
+            c.st.longEntryNotional += uint128(notional);
+        } else {
+            uint256 oi = c.st.shortOpenInterest + absSize;
+            if (enforceCap && oi > c.cfg.maxOpenInterest) revert OpenInterestCapExceeded(false, oi, c.cfg.maxOpenInterest);
+            c.st.shortOpenInterest = uint128(oi);
+            c.st.shortEntryNotional += uint128(notional);
+        }
+    }
+
+    function _checkInitialMargin(Ctx memory c, Position memory p) private view {
+        uint256 mark = _markOf(c);
+        uint256 absSize = WadMath.abs(p.size);
+        uint256 notional = absSize.mulUp(mark);
+        if (MarginMath.aboveMaxTier(c.tiers, notional)) {
+            revert PositionTooLarge(notional, c.tiers[c.tiers.length - 1].notionalCap);
+        }
+        int256 equity = int256(uint256(p.margin)) + PositionLib.pnl(p.size, p.entryPrice, mark);
+        (bool ok, uint256 leverage, uint256 maxLeverage) = MarginMath.meetsInitialMargin(c.tiers, absSize, mark, equity);
+        if (!ok) revert LeverageTooHigh(leverage, maxLeverage);
+    }
+
+    /// @dev Fill price and fee of a market order of signed `delta` on `p`, checked against the acceptable
+    /// price (a buy may not fill above it, a sell not below), and the funding `p` owes.
+    function _execute(Ctx memory c, Position memory p, int256 delta, uint256 acceptable)
+        private
+        pure
+        returns (Execution memory e)
+    {
+        int256 skew = MarketLib.skew(c.st);
+        e.fill = Pricing.fillPrice(c.index, skew, delta, c.cfg.skewScale);
+        if (delta > 0 ? e.fill > acceptable : e.fill < acceptable) revert SlippageExceeded(e.fill, acceptable);
+        e.fee = Pricing.fee(skew, delta, e.fill, c.cfg.takerFee, c.cfg.makerFee);
+        e.owed = PositionLib.pendingFunding(p.size, p.fundingSnapshot, c.st.fundingIndex);
+    }
+
+    /// @dev Size-weighted entry after adding `delta` at `fill`; rounds against the trader (up for a long).
+    function _averageEntry(Position memory p, int256 delta, uint256 fill) private pure returns (uint256) {
+        uint256 absOld = WadMath.abs(p.size);
+        uint256 absNew = absOld + WadMath.abs(delta);
+        uint256 num = absOld * p.entryPrice + WadMath.abs(delta) * fill;
+        return delta > 0 ? WadMath.divRoundUp(num, absNew) : num / absNew;
+    }
+
+    function _emitPosition(uint256 id, Position memory p) private {
+        emit PositionUpdated(id, p.owner, p.marketId, p.size, p.entryPrice, p.margin, p.fundingSnapshot);
+    }
+
+    /// @dev One vault call per entry point; the pool takes the balancing delta, so the settlement is
+    /// zero-sum by construction and every rounding above lands in the pool.
+    function _book(address account, address counterparty, Booking memory b) private {
+        int256 pool = -(b.account + b.counterparty + b.margin + b.insurance);
+        vault.settle(
+            Settlement({
+                account: account,
+                accountDelta: b.account,
+                counterparty: counterparty,
+                counterpartyDelta: b.counterparty,
+                marginDelta: b.margin,
+                escrowDelta: 0,
+                poolDelta: pool,
+                insuranceDelta: b.insurance
+            })
+        );
+    }
+
+
+    /* ------------------------------------------------------------------ ADMIN MODULE */
+
+    /// @notice Runs market administration and getters (PerpEngineAdmin's ABI) on this contract's storage.
+    fallback() external {
+        address module = adminModule;
+        assembly {
+            calldatacopy(0, 0, calldatasize())
+            let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
+            returndatacopy(0, 0, returndatasize())
+            switch ok
+            case 0 { revert(0, returndatasize()) }
+            default { return(0, returndatasize()) }
+        }
+    }
+}

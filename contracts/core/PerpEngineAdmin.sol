@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {WadMath} from "../libraries/WadMath.sol";
+import {MarginMath, Tier} from "../libraries/MarginMath.sol";
+import {MarketConfig, MarketState} from "../libraries/MarketLib.sol";
+import {Position, PositionLib} from "../libraries/PositionLib.sol";
+import {PerpEngineStorage} from "./PerpEngineStorage.sol";
+
+/// @title PerpEngineAdmin
+/// @notice Market administration and raw getters of the engine. It is never called directly: the
+/// engine delegates every selector it does not know to it, so it runs on the engine's storage and
+/// roles. It keeps the engine under the contract size limit without touching the trading paths.
+/// Call it through the engine's address with this ABI.
+contract PerpEngineAdmin is PerpEngineStorage {
+    using WadMath for uint256;
+
+    /* ------------------------------------------------------------------ MARKET CONFIGURATION */
+
+    /// @notice Creates a market; config role only. Tiers' maintenance amounts are derived, not taken.
+    function createMarket(MarketConfig calldata cfg, Tier[] calldata tierList)
+        external
+        onlyRole(CONFIG_ROLE)
+        returns (uint256 marketId)
+    {
+        if (marketIdBySymbol[cfg.symbol] != 0) revert DuplicateSymbol(cfg.symbol);
+        marketId = ++marketCount;
+        marketIdBySymbol[cfg.symbol] = marketId;
+        MarketState storage st = _states[marketId];
+        st.lastFundingTime = uint40((block.timestamp / cfg.fundingInterval) * cfg.fundingInterval);
+        st.premiumStart = uint40(block.timestamp);
+        st.lastSampleTime = uint40(block.timestamp);
+        emit MarketCreated(marketId, cfg.symbol);
+        _setTiers(marketId, tierList);
+        _setConfig(marketId, cfg);
+    }
+
+    /// @notice Replaces a market's configuration (same symbol); config role only.
+    function setMarketConfig(uint256 marketId, MarketConfig calldata cfg) external onlyRole(CONFIG_ROLE) {
+        if (_configs[marketId].symbol != cfg.symbol || cfg.symbol == 0) revert UnknownMarket(marketId);
+        _setConfig(marketId, cfg);
+    }
+
+    /// @notice Replaces a market's maintenance tiers; config role only.
+    function setTiers(uint256 marketId, Tier[] calldata tierList) external onlyRole(CONFIG_ROLE) {
+        if (_configs[marketId].symbol == 0) revert UnknownMarket(marketId);
+        _setTiers(marketId, tierList);
+        _validateLiquidationFee(_configs[marketId], _tiers[marketId]);
+    }
+
+    /// @notice Pauses or resumes new risk on a market; closing, margin and liquidation keep working.
+    function setPaused(uint256 marketId, bool paused) external onlyRole(CONFIG_ROLE) {
+        if (_configs[marketId].symbol == 0) revert UnknownMarket(marketId);
+        _states[marketId].paused = paused;
+        emit MarketPaused(marketId, paused);
+    }
+
+    /* ------------------------------------------------------------------ VIEWS */
+
+    /// @notice The id of `account`'s position on `marketId` (whether open or not).
+    function positionId(address account, uint256 marketId) external pure returns (uint256) {
+        return PositionLib.id(account, marketId);
+    }
+
+    function position(uint256 id) external view returns (Position memory) {
+        return _positions[id];
+    }
+
+    function marketConfig(uint256 marketId) external view returns (MarketConfig memory) {
+        return _configs[marketId];
+    }
+
+    function marketState(uint256 marketId) external view returns (MarketState memory) {
+        return _states[marketId];
+    }
+
+    function tiers(uint256 marketId) external view returns (Tier[] memory) {
+        return _tiers[marketId];
+    }
+
+    /// @notice Pool assets reserved for open interest (WAD USD): per market, the larger side's notional
+    /// at the last good index times the market's reserve factor. LP redemptions cannot take them.
+    function reservedAssets() external view returns (uint256 reserved) {
+        for (uint256 id = 1; id <= marketCount; ++id) {
+            MarketState storage st = _states[id];
+            uint256 oi = WadMath.max(st.longOpenInterest, st.shortOpenInterest);
+            reserved += oi.mulUp(st.lastIndex).mulUp(_configs[id].reserveFactor);
+        }
+    }
+
+    /* ------------------------------------------------------------------ INTERNAL: CONFIG */
+
+    function _setConfig(uint256 marketId, MarketConfig calldata cfg) private {
+        if (cfg.skewScale == 0) revert InvalidConfig("skewScale");
+        if (cfg.maxOpenInterest == 0 || cfg.maxOpenInterest >= cfg.skewScale) revert InvalidConfig("maxOpenInterest");
+        if (cfg.takerFee > MAX_FEE || cfg.makerFee > cfg.takerFee) revert InvalidConfig("fees");
+        if (cfg.insuranceFeeShare > WadMath.WAD) revert InvalidConfig("insuranceFeeShare");
+        if (cfg.fundingInterval == 0) revert InvalidConfig("fundingInterval");
+        if (cfg.fundingCap > MAX_FUNDING_CAP) revert InvalidConfig("fundingCap");
+        if (cfg.markBand >= WadMath.WAD) revert InvalidConfig("markBand");
+        if (address(cfg.markModel).code.length == 0) revert InvalidConfig("markModel");
+        if (address(cfg.fundingModel).code.length == 0) revert InvalidConfig("fundingModel");
+        if (cfg.minMargin == 0) revert InvalidConfig("minMargin");
+        _validateLiquidationFee(cfg, _tiers[marketId]);
+        _configs[marketId] = cfg;
+        emit MarketConfigured(marketId, cfg);
+    }
+
+    /// @dev The keeper's reward rate must stay below the first tier's maintenance rate, or a partial
+    /// liquidation could never restore health.
+    function _validateLiquidationFee(MarketConfig memory cfg, Tier[] storage tiers_) private view {
+        if (cfg.liquidationFeeRate >= tiers_[0].mmr) revert InvalidConfig("liquidationFeeRate");
+    }
+
+    function _setTiers(uint256 marketId, Tier[] calldata input) private {
+        if (input.length == 0 || input.length > MAX_TIERS) revert InvalidTiers(input.length, "count");
+        Tier[] memory t = input;
+        for (uint256 i; i < t.length; ++i) {
+            if (t[i].mmr == 0 || t[i].mmr >= WadMath.WAD) revert InvalidTiers(i, "mmr");
+            if (t[i].maxLeverage < WadMath.WAD || uint256(t[i].maxLeverage).mulDown(t[i].mmr) >= WadMath.WAD) {
+                revert InvalidTiers(i, "maxLeverage");
+            }
+            if (i > 0) {
+                if (t[i].notionalCap <= t[i - 1].notionalCap) revert InvalidTiers(i, "notionalCap");
+                if (t[i].mmr < t[i - 1].mmr) revert InvalidTiers(i, "mmr");
+                if (t[i].maxLeverage > t[i - 1].maxLeverage) revert InvalidTiers(i, "maxLeverage");
+            }
+        }
+        MarginMath.deriveMaintenanceAmounts(t);
+        delete _tiers[marketId];
+        for (uint256 i; i < t.length; ++i) _tiers[marketId].push(t[i]);
+        emit TiersSet(marketId, t);
+    }
+}

@@ -1,0 +1,9 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/// @title IOracle
+/// @notice Index prices per market: the median of the market's fresh sources.
+interface IOracle {
+    /// @notice The index (WAD USD) and how many sources were fresh; price is 0 when none was.
+    function indexPrice(uint256 marketId) external view returns (uint256 price, uint256 freshSources);
+}

@@ -1,0 +1,36 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {WadMath} from "./WadMath.sol";
+
+/// @title Ema
+/// @notice Exponential moving average over irregular samples with a half-life in seconds:
+/// ema' = sample + (ema - sample) * 2^(-dt / halfLife). The decay factor is computed in WAD with
+/// whole halvings as shifts and the fractional part as a Taylor series of e^(-f ln 2), which the
+/// TypeScript mirror (lib/math) reproduces to the unit.
+library Ema {
+    uint256 private constant LN2 = 693147180559945309; // ln(2) in WAD
+    uint256 private constant TAYLOR_TERMS = 12;
+    uint256 private constant MAX_HALVINGS = 64;
+
+    /// @notice 2^(-dt / halfLife) in WAD, rounded down; 0 when halfLife is 0 (no smoothing).
+    function decay(uint256 dt, uint256 halfLife) internal pure returns (uint256) {
+        if (halfLife == 0) return 0;
+        uint256 halvings = dt / halfLife;
+        if (halvings >= MAX_HALVINGS) return 0;
+        uint256 y = ((dt % halfLife) * LN2) / halfLife; // f * ln2 in WAD, in [0, ln2)
+        // e^(-y) = sum (-y)^k / k!
+        uint256 term = WadMath.WAD;
+        int256 sum = int256(WadMath.WAD);
+        for (uint256 k = 1; k <= TAYLOR_TERMS; ++k) {
+            term = (term * y) / WadMath.WAD / k;
+            sum = k % 2 == 1 ? sum - int256(term) : sum + int256(term);
+        }
+        return uint256(sum) >> halvings;
+    }
+
+    /// @notice The EMA advanced by dt seconds toward `sample`; rounds toward zero.
+    function update(int256 ema, int256 sample, uint256 dt, uint256 halfLife) internal pure returns (int256) {
+        return sample + ((ema - sample) * int256(decay(dt, halfLife))) / WadMath.IWAD;
+    }
+}

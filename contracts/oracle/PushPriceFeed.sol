@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+
+/// @title PushPriceFeed
+/// @notice A pushed price source with Chainlink's AggregatorV3Interface: a stand-in for an external
+/// exchange's price, updated by the oracle role. An optional per-update deviation limit refuses a push
+/// that moves the price by more than `maxDeviation` (WAD fraction) at once.
+contract PushPriceFeed is AggregatorV3Interface, AccessControl {
+    bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
+    uint256 private constant WAD = 1e18;
+
+    uint8 public immutable override decimals;
+    string public override description;
+    uint256 public maxDeviation;
+
+    uint80 private _roundId;
+    int256 private _answer;
+    uint256 private _updatedAt;
+
+    event PriceUpdated(uint80 indexed roundId, int256 answer, uint256 updatedAt);
+    event MaxDeviationSet(uint256 maxDeviation);
+
+    error NonPositivePrice(int256 answer);
+    error DeviationTooLarge(int256 previous, int256 answer, uint256 maxDeviation);
+    error RoundNotAvailable(uint80 roundId);
+
+    constructor(uint8 decimals_, string memory description_, address admin) {
+        decimals = decimals_;
+        description = description_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(ORACLE_ROLE, admin);
+    }
+
+    /// @notice Pushes a new answer (in `decimals`); oracle role only.
+    function setPrice(int256 answer) external onlyRole(ORACLE_ROLE) {
+        if (answer <= 0) revert NonPositivePrice(answer);
+        int256 previous = _answer;
+        if (maxDeviation != 0 && previous != 0) {
+            uint256 move = uint256(answer > previous ? answer - previous : previous - answer);
+            if (move * WAD > uint256(previous) * maxDeviation) revert DeviationTooLarge(previous, answer, maxDeviation);
+        }
+        uint80 roundId = _roundId + 1;
+        _roundId = roundId;
+        _answer = answer;
+        _updatedAt = block.timestamp;
+        emit PriceUpdated(roundId, answer, block.timestamp);
+    }
+
+    /// @notice Sets the per-update deviation limit (WAD fraction, 0 = off); admin only.
+    function setMaxDeviation(uint256 maxDeviation_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        maxDeviation = maxDeviation_;
+        emit MaxDeviationSet(maxDeviation_);
+    }
+
+    /// @inheritdoc AggregatorV3Interface
+    function version() external pure returns (uint256) {
+        return 1;
+    }
+
+    /// @inheritdoc AggregatorV3Interface
+    function getRoundData(uint80 roundId) external view returns (uint80, int256, uint256, uint256, uint80) {
+        if (roundId != _roundId || roundId == 0) revert RoundNotAvailable(roundId);
+        return (roundId, _answer, _updatedAt, _updatedAt, roundId);
+    }
+
+    /// @inheritdoc AggregatorV3Interface
+    function latestRoundData() external view returns (uint80, int256, uint256, uint256, uint80) {
+        return (_roundId, _answer, _updatedAt, _updatedAt, _roundId);
+    }
+}

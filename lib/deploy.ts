@@ -1,0 +1,187 @@
+/**
+ * Deploys a complete local exchange: collateral token, vault, oracle, engine (with its admin module),
+ * lens, LP pool, strategies, and per market a coin, a seeded spot pool, pushed feeds and a spot-TWAP
+ * adapter. Used by `npm run deploy`, the test fixtures, the simulator and the bench, so all of them run
+ * the same wiring. Takes an ethers signer: works in-process and against any JSON-RPC node.
+ */
+import type { Signer } from "ethers";
+import {
+  CoinToken__factory,
+  CollateralToken__factory,
+  IndexMarkModel__factory,
+  LiquidityPool__factory,
+  MedianMarkModel__factory,
+  Oracle__factory,
+  PerpEngineAdmin__factory,
+  PerpEngine__factory,
+  PerpLens__factory,
+  PremiumFundingModel__factory,
+  PushPriceFeed__factory,
+  SpotPool__factory,
+  SpotTwapFeed__factory,
+  Vault__factory,
+} from "../typechain-types";
+import type { MarketConfigStruct } from "../typechain-types/contracts/core/PerpEngineAdmin";
+import { connectExchange, type Deployment, type Exchange, type MarketRecord } from "./contracts";
+import { DEFAULT_MARKETS, type MarketSpec } from "./markets";
+import { FEED_DECIMALS, toFeedAnswer, usd6, wad } from "./units";
+
+export interface SystemSpec {
+  markets: MarketSpec[];
+  /** USD the deployer deposits into the LP pool */
+  lpDepositUsd: string;
+  /** USD the deployer puts in the insurance fund */
+  insuranceFundUsd: string;
+}
+
+export const DEFAULT_SYSTEM: SystemSpec = {
+  markets: DEFAULT_MARKETS,
+  lpDepositUsd: "5000000",
+  insuranceFundUsd: "100000",
+};
+
+const FAUCET_LIMIT_USD = 1_000_000n;
+
+export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_SYSTEM): Promise<Exchange> {
+  const admin = await deployer.getAddress();
+  const provider = deployer.provider;
+  if (!provider) throw new Error("deployer has no provider");
+  const { chainId } = await provider.getNetwork();
+  const deploymentBlock = await provider.getBlockNumber();
+
+  const collateral = await new CollateralToken__factory(deployer).deploy();
+  const vault = await new Vault__factory(deployer).deploy(collateral, admin);
+  const oracle = await new Oracle__factory(deployer).deploy(admin);
+  const adminModule = await new PerpEngineAdmin__factory(deployer).deploy();
+  const engine = await new PerpEngine__factory(deployer).deploy(vault, oracle, adminModule, admin);
+  const engineAdmin = PerpEngineAdmin__factory.connect(await engine.getAddress(), deployer);
+  const lens = await new PerpLens__factory(deployer).deploy(engine, oracle);
+  const pool = await new LiquidityPool__factory(deployer).deploy(collateral, vault, engine, 10n ** 12n);
+  const medianMark = await new MedianMarkModel__factory(deployer).deploy();
+  const indexMark = await new IndexMarkModel__factory(deployer).deploy();
+  const fundingModel = await new PremiumFundingModel__factory(deployer).deploy();
+
+  await (await vault.grantRole(await vault.OPERATOR_ROLE(), engine)).wait();
+  await (await vault.grantRole(await vault.POOL_ROLE(), pool)).wait();
+
+  const markets: MarketRecord[] = [];
+  for (const m of spec.markets) {
+    const coin = await new CoinToken__factory(deployer).deploy(m.coinName, m.coinSymbol, admin);
+    const spotPool = await new SpotPool__factory(deployer).deploy(coin, collateral);
+    const price = wad(m.initialPrice);
+    const usdSide = usd6(m.spotLiquidityUsd);
+    const coinSide = (wad(m.spotLiquidityUsd) * 10n ** 18n) / price;
+    await mintCollateral(collateral, admin, usdSide);
+    await (await coin.mint(admin, coinSide)).wait();
+    await (await coin.approve(spotPool, coinSide)).wait();
+    await (await collateral.approve(spotPool, usdSide)).wait();
+    await (await spotPool.addLiquidity(coinSide, usdSide)).wait();
+
+    const feeds = [];
+    for (let i = 0; i < m.pushedFeeds; i++) {
+      const feed = await new PushPriceFeed__factory(deployer).deploy(FEED_DECIMALS, `${m.symbol} feed ${i + 1}`, admin);
+      await (await feed.setPrice(toFeedAnswer(price))).wait();
+      if (m.maxPriceDeviation !== "0") await (await feed.setMaxDeviation(wad(m.maxPriceDeviation))).wait();
+      feeds.push(feed);
+    }
+    const twapFeed = await new SpotTwapFeed__factory(deployer).deploy(spotPool, m.twapWindowSeconds, admin);
+    const marketId = BigInt(markets.length + 1);
+    const sources = [...feeds.map((f) => f.getAddress()), twapFeed.getAddress()];
+    const heartbeats = [...feeds.map(() => m.pushedFeedHeartbeatSeconds), 3600];
+    await (await oracle.setSources(marketId, await Promise.all(sources), heartbeats)).wait();
+
+    const markModel = m.markModel === "index" ? indexMark : medianMark;
+    await (await engineAdmin.createMarket(await marketConfig(m, await markModel.getAddress(), await fundingModel.getAddress()), tiersOf(m))).wait();
+    markets.push({
+      symbol: m.symbol,
+      marketId: Number(marketId),
+      coin: await coin.getAddress(),
+      spotPool: await spotPool.getAddress(),
+      pushedFeeds: await Promise.all(feeds.map((f) => f.getAddress())),
+      twapFeed: await twapFeed.getAddress(),
+    });
+  }
+
+  const lpDeposit = usd6(spec.lpDepositUsd);
+  if (lpDeposit > 0n) {
+    await mintCollateral(collateral, admin, lpDeposit);
+    await (await collateral.approve(pool, lpDeposit)).wait();
+    await (await pool.deposit(lpDeposit, admin)).wait();
+  }
+  const insurance = usd6(spec.insuranceFundUsd);
+  if (insurance > 0n) {
+    await mintCollateral(collateral, admin, insurance);
+    await (await collateral.approve(vault, insurance)).wait();
+    await (await vault.fundInsurance(insurance)).wait();
+  }
+
+  const deployment: Deployment = {
+    chainId: Number(chainId),
+    deploymentBlock,
+    contracts: {
+      collateral: await collateral.getAddress(),
+      vault: await vault.getAddress(),
+      oracle: await oracle.getAddress(),
+      engine: await engine.getAddress(),
+      engineAdmin: await adminModule.getAddress(),
+      lens: await lens.getAddress(),
+      pool: await pool.getAddress(),
+      markModel: await medianMark.getAddress(),
+      fundingModel: await fundingModel.getAddress(),
+    },
+    markets,
+  };
+  return connectExchange(deployment, deployer);
+}
+
+export async function marketConfig(m: MarketSpec, markModel: string, fundingModel: string): Promise<MarketConfigStruct> {
+  return {
+    symbol: symbolBytes(m.symbol),
+    skewScale: wad(m.skewScale),
+    maxOpenInterest: wad(m.maxOpenInterest),
+    takerFee: wad(m.takerFee),
+    makerFee: wad(m.makerFee),
+    liquidationFeeRate: wad(m.liquidationFeeRate),
+    insuranceFeeShare: wad(m.insuranceFeeShare),
+    minLiquidationFee: wad(m.minLiquidationFee),
+    minMargin: wad(m.minMargin),
+    fundingInterestRate: wad(m.fundingInterestRate),
+    fundingClamp: wad(m.fundingClamp),
+    fundingCap: wad(m.fundingCap),
+    fundingInterval: m.fundingIntervalSeconds,
+    emaHalfLife: m.emaHalfLifeSeconds,
+    markBand: wad(m.markBand),
+    reserveFactor: wad(m.reserveFactor),
+    adlProfitShare: wad(m.adlProfitShare),
+    partialLiquidationBuffer: wad(m.partialLiquidationBuffer),
+    oracleGracePeriod: m.oracleGracePeriodSeconds,
+    markModel,
+    fundingModel,
+  };
+}
+
+export function tiersOf(m: MarketSpec) {
+  return m.tiers.map((t) => ({
+    notionalCap: wad(t.notionalCap),
+    maintenanceAmount: 0n,
+    mmr: wad(t.mmr),
+    maxLeverage: wad(t.maxLeverage),
+  }));
+}
+
+export function symbolBytes(symbol: string): string {
+  const bytes = Buffer.from(symbol, "utf8");
+  if (bytes.length > 32) throw new Error(`market symbol too long: ${symbol}`);
+  return "0x" + bytes.toString("hex").padEnd(64, "0");
+}
+
+async function mintCollateral(
+  collateral: { faucet(to: string, amount: bigint): Promise<{ wait(): Promise<unknown> }> },
+  to: string,
+  amount: bigint,
+): Promise<void> {
+  const limit = usd6(FAUCET_LIMIT_USD);
+  for (let left = amount; left > 0n; left -= limit) {
+    await (await collateral.faucet(to, left < limit ? left : limit)).wait();
+  }
+}
