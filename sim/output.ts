@@ -1,0 +1,96 @@
+/**
+ * A run's files: summary.json and timeline.csv rendered as strings (pure), and `writeRunFiles`,
+ * which puts them beside report.html in a folder.
+ *
+ * summary.json is canonical, so that one seed gives a byte-identical file: object keys sorted,
+ * two-space indent, a final newline, undefined fields left out, non-finite numbers refused, and
+ * every bigint (all WADs in a Summary) written as a string holding its exact decimal value with
+ * trailing zeros trimmed: 150000 USD is "150000", a 38.12% move is "0.3812". Strings, not JSON
+ * numbers, because a double cannot hold 18 decimals.
+ * timeline.csv has a header and one line per row, each WAD as the same exact decimal.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { formatWad } from "./decimal";
+import type { MarketStep, Summary, TimelineRow } from "./types";
+
+/** The columns each market contributes to timeline.csv, in order; each prefixed "SYMBOL.". */
+export const TIMELINE_MARKET_COLUMNS = [
+  "spot",
+  "index",
+  "mark",
+  "last",
+  "fundingRate",
+  "oiLong",
+  "oiShort",
+  "insuranceFund",
+  "poolValue",
+  "liquidations",
+] as const satisfies readonly (keyof MarketStep)[];
+
+function toCanonical(value: unknown, at: string): unknown {
+  if (typeof value === "bigint") return formatWad(value);
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new TypeError(`${at}: ${value} cannot be written to JSON`);
+    return value;
+  }
+  if (value === null || typeof value === "string" || typeof value === "boolean") return value;
+  if (Array.isArray(value)) return value.map((item, i) => toCanonical(item, `${at}[${i}]`));
+  if (typeof value === "object") {
+    const record = value as Record<string, unknown>;
+    const out: Record<string, unknown> = {};
+    for (const key of Object.keys(record).sort()) {
+      if (record[key] !== undefined) out[key] = toCanonical(record[key], `${at}.${key}`);
+    }
+    return out;
+  }
+  throw new TypeError(`${at}: a ${typeof value} cannot be written to JSON`);
+}
+
+/** Canonical JSON of a value (see the header): equal input, byte-identical text. */
+export function canonicalJson(value: unknown): string {
+  return `${JSON.stringify(toCanonical(value, "$"), null, 2)}\n`;
+}
+
+/** The text of summary.json. */
+export function summaryJson(summary: Summary): string {
+  return canonicalJson(summary);
+}
+
+/** The text of timeline.csv: t,step,block then TIMELINE_MARKET_COLUMNS for each market. */
+export function timelineCsv(rows: readonly TimelineRow[]): string {
+  const symbols = rows[0]?.markets.map((market) => market.symbol) ?? [];
+  const header = ["t", "step", "block", ...symbols.flatMap((symbol) => TIMELINE_MARKET_COLUMNS.map((column) => `${symbol}.${column}`))];
+  const lines = rows.map((row) => {
+    const found = row.markets.map((market) => market.symbol);
+    if (found.join() !== symbols.join()) throw new Error(`timeline step ${row.step}: markets ${found.join(", ")}, expected ${symbols.join(", ")}`);
+    const cells = row.markets.flatMap((market) =>
+      TIMELINE_MARKET_COLUMNS.map((column) => {
+        const cell = market[column];
+        return typeof cell === "bigint" ? formatWad(cell) : String(cell);
+      }),
+    );
+    return [String(row.t), String(row.step), String(row.block), ...cells].join(",");
+  });
+  return [header.join(","), ...lines].map((line) => `${line}\n`).join("");
+}
+
+export interface RunFiles {
+  summary: string;
+  timeline: string;
+  report: string;
+}
+
+/** Writes summary.json, timeline.csv and report.html into `dir` (created if missing); returns their paths. */
+export function writeRunFiles(dir: string, run: { summary: Summary; timeline: readonly TimelineRow[]; reportHtml: string }): RunFiles {
+  fs.mkdirSync(dir, { recursive: true });
+  const files: RunFiles = {
+    summary: path.join(dir, "summary.json"),
+    timeline: path.join(dir, "timeline.csv"),
+    report: path.join(dir, "report.html"),
+  };
+  fs.writeFileSync(files.summary, summaryJson(run.summary));
+  fs.writeFileSync(files.timeline, timelineCsv(run.timeline));
+  fs.writeFileSync(files.report, run.reportHtml);
+  return files;
+}

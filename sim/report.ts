@@ -1,0 +1,482 @@
+/**
+ * report.html for one run and the comparison page for several (reports/latest/index.html).
+ *
+ * Each page is one self-contained file that opens offline: Chart.js is read from node_modules at
+ * render time and inlined, the data sits in a JSON script tag, and a small inline script draws one
+ * chart per <canvas data-chart>, counting them in window.__chartsRendered for the browser test.
+ * The prose explaining the outcome is generated from the summary (`explainOutcome`).
+ *
+ * Values become floats only here, for drawing and for display text; the files the numbers come
+ * from (summary.json, timeline.csv) keep them exact.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { formatWad, formatWadFixed, WAD } from "./decimal";
+import type { MarketConfig, Scenario } from "./scenario";
+import type { MarketSummary, PeakMove, SimulationResult, SqueezePoint, Wad } from "./types";
+
+const SECONDS_PER_HOUR = 3600;
+/** Below this many USD, amounts are shown with cents. */
+const CENTS_BELOW_USD = 100n * WAD;
+/** The squeeze point quoted in the prose. */
+const QUOTED_MOVE_PCT = 10;
+
+/* NUMBERS AS TEXT */
+
+function groupThousands(text: string): string {
+  const [whole = "", fraction] = text.split(".");
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return fraction === undefined ? grouped : `${grouped}.${fraction}`;
+}
+
+/** "$150,000", "$12.50", "$0"; with signed, "+$1,234" (a loss is always "-$1,234"). */
+export function formatUsd(value: Wad, signed = false): string {
+  if (value === 0n) return "$0";
+  const magnitude = value < 0n ? -value : value;
+  const text = `$${groupThousands(formatWadFixed(magnitude, magnitude < CENTS_BELOW_USD ? 2 : 0))}`;
+  if (value < 0n) return `-${text}`;
+  return signed && value > 0n ? `+${text}` : text;
+}
+
+/** A fraction as a signed percentage with one decimal: 0.3812 -> "+38.1%". */
+export function formatPct(fraction: Wad): string {
+  const text = formatWadFixed(fraction * 100n, 1);
+  return fraction > 0n && !/^0\.0$/.test(text) ? `+${text}%` : `${text}%`;
+}
+
+function formatAmount(value: Wad): string {
+  return groupThousands(formatWadFixed(value, 0));
+}
+
+function wadToNumber(value: Wad): number {
+  return Number(formatWad(value));
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+}
+
+/* THE PROSE */
+
+function marketConfig(scenario: Scenario, symbol: string): MarketConfig {
+  const market = scenario.markets.find((m) => m.symbol === symbol);
+  if (market === undefined) throw new Error(`summary names market ${symbol}, which scenario ${scenario.name} does not have`);
+  return market;
+}
+
+function retailNoun(scenario: Scenario, symbol: string): string {
+  const sides = new Set(scenario.agents.retail.filter((group) => group.market === symbol).map((group) => group.side));
+  if (sides.size !== 1) return "retail positions";
+  return sides.has("short") ? "retail shorts" : "retail longs";
+}
+
+/** Which way the market went: the larger of spot's peak rise and peak fall. */
+function direction(move: PeakMove): "up" | "down" {
+  return move.up >= -move.down ? "up" : "down";
+}
+
+function paidOrReceived(paid: Wad): string {
+  return paid >= 0n ? `paid ${formatUsd(paid)}` : `received ${formatUsd(-paid)}`;
+}
+
+function explainMarket(scenario: Scenario, m: MarketSummary): string {
+  const market = marketConfig(scenario, m.symbol);
+  const way = direction(m.peakMove.spot);
+  const peak = (move: PeakMove) => formatPct(move[way]);
+  const pool = `a spot pool of ${formatUsd(market.spotLiquidityUsd)} per side`;
+  const sentences: string[] = [];
+
+  const mm = scenario.agents.marketMaker?.market === m.symbol ? scenario.agents.marketMaker : undefined;
+  const buys = mm?.pushes.filter((push) => push.side === "buy") ?? [];
+  if (mm !== undefined && buys.length > 0) {
+    const bought = buys.reduce((sum, push) => sum + push.usd, 0n);
+    sentences.push(
+      `A ${formatUsd(mm.budgetUsd)} market-maker budget, ${formatUsd(bought)} of it in ${buys.length} spot buy${buys.length === 1 ? "" : "s"}, ` +
+        `moved ${m.symbol} spot ${peak(m.peakMove.spot)} at its peak on ${pool}; ` +
+        `the index went to ${peak(m.peakMove.index)}, the mark to ${peak(m.peakMove.mark)} and the last price to ${peak(m.peakMove.last)}.`,
+    );
+  } else {
+    sentences.push(
+      `No market maker pushed ${m.symbol}: on ${pool}, spot moved at most ${peak(m.peakMove.spot)}, ` +
+        `the index ${peak(m.peakMove.index)}, the mark ${peak(m.peakMove.mark)} and the last price ${peak(m.peakMove.last)}.`,
+    );
+  }
+
+  const noun = retailNoun(scenario, m.symbol);
+  if (m.tradersLiquidated === 0) {
+    sentences.push(`None of the ${m.traders} ${noun} was liquidated${m.liquidations > 0 ? ` (${m.liquidations} other positions were)` : ""}.`);
+  } else {
+    let text = `${m.tradersLiquidated} of ${m.traders} ${noun} were liquidated`;
+    text += m.liquidations > m.tradersLiquidated ? ` (${m.liquidations} liquidations in all, ` : " (";
+    text += `${formatUsd(m.liquidatedNotional)} of notional)`;
+    if (m.cascadeDepth > 1) text += `; the longest cascade ran ${m.cascadeDepth} rounds, up to ${m.maxLiquidationsPerBlock} liquidations in one block`;
+    if (m.medianCrossingToLiquidationSec !== null) text += `; the keeper closed them a median ${m.medianCrossingToLiquidationSec} s after the mark crossed`;
+    sentences.push(`${text}.`);
+  }
+
+  const loss = m.tradersLoss >= 0n ? `Traders lost ${formatUsd(m.tradersLoss)}` : `Traders gained ${formatUsd(-m.tradersLoss)}`;
+  let money = `${loss} in all; in funding, longs ${paidOrReceived(m.fundingPaidLongs)} and shorts ${paidOrReceived(m.fundingPaidShorts)}`;
+  if (mm !== undefined) money += `; the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on ${formatUsd(m.marketMakerCost)} of spot buys`;
+  money += `; the insurance fund changed by ${formatUsd(m.insuranceFundDelta, true)} and the LP pool by ${formatUsd(m.poolPnl, true)}`;
+  if (m.badDebt > 0n || m.adlCount > 0) money += `, with ${formatUsd(m.badDebt)} of bad debt and ${m.adlCount} ADL close${m.adlCount === 1 ? "" : "s"}`;
+  sentences.push(`${money}.`);
+
+  const quoted = m.squeeze.find((point) => point.movePct === QUOTED_MOVE_PCT);
+  if (quoted !== undefined) {
+    const [verb, cost, atRisk, side] =
+      way === "up" ? ["Lifting", quoted.costUp, quoted.liquidatableUp, "short"] : ["Pushing down", quoted.costDown, quoted.liquidatableDown, "long"];
+    sentences.push(`${verb} this spot pool ${QUOTED_MOVE_PCT}% costs about ${formatUsd(cost)} and puts ${formatUsd(atRisk)} of ${side} notional within liquidation.`);
+  }
+  return sentences.join(" ");
+}
+
+/** The paragraph that explains a run's outcome with its numbers, one passage per market. */
+export function explainOutcome(result: SimulationResult): string {
+  return result.summary.markets.map((m) => explainMarket(result.scenario, m)).join(" ");
+}
+
+/* TABLES */
+
+type MetricRow = [label: string, value: (m: MarketSummary, scenario: Scenario) => string];
+
+const peakText = (move: PeakMove) => `${formatPct(move.up)} / ${formatPct(move.down)}`;
+
+const METRIC_ROWS: MetricRow[] = [
+  ["Spot pool per side", (m, s) => formatUsd(marketConfig(s, m.symbol).spotLiquidityUsd)],
+  ["Skew scale", (m, s) => formatAmount(marketConfig(s, m.symbol).skewScale)],
+  ["Market-maker budget", (m, s) => (s.agents.marketMaker?.market === m.symbol ? formatUsd(s.agents.marketMaker.budgetUsd) : "none")],
+  ["Retail liquidated", (m) => `${m.tradersLiquidated} of ${m.traders}`],
+  ["Liquidations (all) / notional", (m) => `${m.liquidations} / ${formatUsd(m.liquidatedNotional)}`],
+  ["Peak spot move (up / down)", (m) => peakText(m.peakMove.spot)],
+  ["Peak index move", (m) => peakText(m.peakMove.index)],
+  ["Peak mark move", (m) => peakText(m.peakMove.mark)],
+  ["Peak last-price move", (m) => peakText(m.peakMove.last)],
+  ["Traders' loss", (m) => formatUsd(m.tradersLoss)],
+  ["Market maker: spot buys / PnL", (m) => `${formatUsd(m.marketMakerCost)} / ${formatUsd(m.marketMakerPnl, true)}`],
+  ["Insurance fund change", (m) => formatUsd(m.insuranceFundDelta, true)],
+  ["LP pool PnL", (m) => formatUsd(m.poolPnl, true)],
+  ["Funding paid: longs / shorts", (m) => `${formatUsd(m.fundingPaidLongs)} / ${formatUsd(m.fundingPaidShorts)}`],
+  ["Bad debt / ADL closes", (m) => `${formatUsd(m.badDebt)} / ${m.adlCount}`],
+  ["Cascade depth / most per block", (m) => `${m.cascadeDepth} / ${m.maxLiquidationsPerBlock}`],
+  ["Median crossing to liquidation", (m) => (m.medianCrossingToLiquidationSec === null ? "n/a" : `${m.medianCrossingToLiquidationSec} s`)],
+];
+
+function metricTable(columns: readonly { title: string; market: MarketSummary; scenario: Scenario }[]): string {
+  const head = columns.map((column) => `<th>${escapeHtml(column.title)}</th>`).join("");
+  const body = METRIC_ROWS.map(
+    ([label, value]) => `<tr><th>${escapeHtml(label)}</th>${columns.map((c) => `<td>${escapeHtml(value(c.market, c.scenario))}</td>`).join("")}</tr>`,
+  ).join("\n");
+  return `<table class="metrics"><thead><tr><th></th>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
+}
+
+function squeezeTable(points: readonly SqueezePoint[]): string {
+  const rows = points
+    .map(
+      (p) =>
+        `<tr><td>${p.movePct}%</td><td>${formatUsd(p.costUp)}</td><td>${formatUsd(p.liquidatableUp)}</td>` +
+        `<td>${formatUsd(p.costDown)}</td><td>${formatUsd(p.liquidatableDown)}</td></tr>`,
+    )
+    .join("\n");
+  return (
+    `<table class="squeeze"><thead><tr><th>Move</th><th>Cost to lift spot</th><th>Short notional within reach</th>` +
+    `<th>Cost to push spot down</th><th>Long notional within reach</th></tr></thead><tbody>\n${rows}\n</tbody></table>`
+  );
+}
+
+/* CHARTS */
+
+type ChartKind = "price" | "funding" | "open-interest" | "insurance" | "pnl";
+
+interface DatasetSpec {
+  label: string;
+  color: string;
+  /** [hours, value] pairs. */
+  points: [number, number][];
+  style: "line" | "step" | "markers";
+  axis: "y" | "y2";
+}
+
+interface ChartSpec {
+  id: string;
+  kind: ChartKind;
+  market: string;
+  title: string;
+  yTitle: string;
+  y2Title: string | null;
+  xMax: number;
+  datasets: DatasetSpec[];
+}
+
+const COLORS = {
+  spot: "#6b7280",
+  index: "#2563eb",
+  mark: "#ea580c",
+  last: "#9333ea",
+  shortLiquidated: "#dc2626",
+  longLiquidated: "#16a34a",
+  funding: "#0891b2",
+  oiLong: "#16a34a",
+  oiShort: "#dc2626",
+  insurance: "#ca8a04",
+  pool: "#4b5563",
+};
+const PNL_COLORS = ["#dc2626", "#2563eb", "#16a34a", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#4b5563"];
+
+const hours = (t: number) => t / SECONDS_PER_HOUR;
+
+function line(label: string, color: string, points: [number, number][], style: DatasetSpec["style"] = "line", axis: DatasetSpec["axis"] = "y"): DatasetSpec {
+  return { label, color, points, style, axis };
+}
+
+function marketSeries(result: SimulationResult, symbol: string, pick: (step: SimulationResult["timeline"][number]["markets"][number]) => Wad): [number, number][] {
+  return result.timeline.map((row) => {
+    const step = row.markets.find((m) => m.symbol === symbol);
+    if (step === undefined) throw new Error(`timeline step ${row.step} has no market ${symbol}`);
+    return [hours(row.t), wadToNumber(pick(step))];
+  });
+}
+
+function slug(text: string): string {
+  return text.toLowerCase().replace(/[^a-z0-9]+/g, "-");
+}
+
+function priceChart(result: SimulationResult, symbol: string, id: string, xMax: number): ChartSpec {
+  const base = symbol.split("-")[0] ?? symbol;
+  const markers = (side: "short" | "long", label: string, color: string): DatasetSpec[] => {
+    const points = result.liquidations
+      .filter((event) => event.market === symbol && event.side === side)
+      .map((event): [number, number] => [hours(event.t), wadToNumber(event.price)]);
+    return points.length === 0 ? [] : [line(label, color, points, "markers")];
+  };
+  return {
+    id,
+    kind: "price",
+    market: symbol,
+    title: `${symbol}: spot, index, mark and last price, with liquidations`,
+    yTitle: `USD per ${base}`,
+    y2Title: null,
+    xMax,
+    datasets: [
+      line("spot", COLORS.spot, marketSeries(result, symbol, (s) => s.spot)),
+      line("index", COLORS.index, marketSeries(result, symbol, (s) => s.index)),
+      line("mark", COLORS.mark, marketSeries(result, symbol, (s) => s.mark)),
+      line("last", COLORS.last, marketSeries(result, symbol, (s) => s.last)),
+      ...markers("short", "short liquidated", COLORS.shortLiquidated),
+      ...markers("long", "long liquidated", COLORS.longLiquidated),
+    ],
+  };
+}
+
+function marketCharts(result: SimulationResult, symbol: string, xMax: number): ChartSpec[] {
+  const prefix = slug(symbol);
+  const base = symbol.split("-")[0] ?? symbol;
+  return [
+    priceChart(result, symbol, `${prefix}-price`, xMax),
+    {
+      id: `${prefix}-funding`,
+      kind: "funding",
+      market: symbol,
+      title: `${symbol}: funding rate per interval (> 0: longs pay shorts)`,
+      yTitle: "% per interval",
+      y2Title: null,
+      xMax,
+      datasets: [line("funding rate", COLORS.funding, marketSeries(result, symbol, (s) => s.fundingRate * 100n), "step")],
+    },
+    {
+      id: `${prefix}-open-interest`,
+      kind: "open-interest",
+      market: symbol,
+      title: `${symbol}: open interest`,
+      yTitle: base,
+      y2Title: null,
+      xMax,
+      datasets: [
+        line("long", COLORS.oiLong, marketSeries(result, symbol, (s) => s.oiLong)),
+        line("short", COLORS.oiShort, marketSeries(result, symbol, (s) => s.oiShort)),
+      ],
+    },
+    {
+      id: `${prefix}-insurance`,
+      kind: "insurance",
+      market: symbol,
+      title: `${symbol}: insurance fund and LP pool`,
+      yTitle: "insurance fund, USD",
+      y2Title: "LP pool, USD",
+      xMax,
+      datasets: [
+        line("insurance fund", COLORS.insurance, marketSeries(result, symbol, (s) => s.insuranceFund)),
+        line("LP pool", COLORS.pool, marketSeries(result, symbol, (s) => s.poolValue), "line", "y2"),
+      ],
+    },
+  ];
+}
+
+function pnlChart(result: SimulationResult, xMax: number): ChartSpec {
+  return {
+    id: "agents-pnl",
+    kind: "pnl",
+    market: "",
+    title: "Agents' PnL",
+    yTitle: "USD",
+    y2Title: null,
+    xMax,
+    datasets: result.pnl.map((series, i) =>
+      line(series.agent, PNL_COLORS[i % PNL_COLORS.length]!, series.points.map((p): [number, number] => [hours(p.t), wadToNumber(p.pnl)])),
+    ),
+  };
+}
+
+function canvas(chart: ChartSpec): string {
+  return (
+    `<figure class="chart"><div class="frame"><canvas id="${escapeHtml(chart.id)}" data-chart="${chart.kind}" ` +
+    `data-market="${escapeHtml(chart.market)}" role="img" aria-label="${escapeHtml(chart.title)}"></canvas></div></figure>`
+  );
+}
+
+/* THE PAGE */
+
+/** Draws every chart in the data, then counts it in window.__chartsRendered. Runs in the browser. */
+const CLIENT_SCRIPT = `
+(function () {
+  "use strict";
+  var data = JSON.parse(document.getElementById("report-data").textContent);
+  window.__chartsRendered = 0;
+  Chart.defaults.font.family = "system-ui, sans-serif";
+  data.charts.forEach(function (spec) {
+    var datasets = spec.datasets.map(function (d) {
+      var markers = d.style === "markers";
+      return {
+        label: d.label,
+        data: d.points.map(function (p) { return { x: p[0], y: p[1] }; }),
+        borderColor: d.color,
+        backgroundColor: d.color,
+        borderWidth: markers ? 1 : 1.5,
+        showLine: !markers,
+        pointRadius: markers ? 4 : 0,
+        pointStyle: markers ? "triangle" : "circle",
+        stepped: d.style === "step",
+        yAxisID: d.axis
+      };
+    });
+    var scales = {
+      x: { type: "linear", min: 0, max: spec.xMax, title: { display: true, text: "hours" } },
+      y: { title: { display: true, text: spec.yTitle } }
+    };
+    if (spec.y2Title) scales.y2 = { position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: spec.y2Title } };
+    new Chart(document.getElementById(spec.id), {
+      type: "line",
+      data: { datasets: datasets },
+      options: {
+        animation: false,
+        responsive: true,
+        maintainAspectRatio: false,
+        interaction: { mode: "nearest", intersect: false },
+        plugins: { title: { display: true, text: spec.title }, legend: { position: "bottom" } },
+        scales: scales
+      }
+    });
+    window.__chartsRendered += 1;
+  });
+})();
+`;
+
+const STYLE = `
+body { font: 15px/1.5 system-ui, sans-serif; color: #111827; margin: 0 auto; max-width: 1200px; padding: 24px; }
+h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 32px 0 8px; }
+.description { color: #4b5563; } .outcome { font-size: 16px; background: #f3f4f6; padding: 12px 16px; border-radius: 6px; }
+table { border-collapse: collapse; margin: 12px 0; } th, td { padding: 4px 12px; border-bottom: 1px solid #e5e7eb; text-align: right; }
+tbody th { text-align: left; font-weight: normal; color: #374151; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
+figure.chart { margin: 0; } .frame { position: relative; height: 300px; }
+footer { margin-top: 32px; color: #6b7280; font-size: 13px; }
+`;
+
+function chartJsSource(): string {
+  // The package exports only its entry points; the UMD build sits beside the CommonJS one.
+  const file = path.join(path.dirname(require.resolve("chart.js")), "chart.umd.js");
+  return fs.readFileSync(file, "utf8");
+}
+
+function page(title: string, body: string, charts: readonly ChartSpec[]): string {
+  const data = JSON.stringify({ charts }).replace(/</g, "\\u003c");
+  const library = chartJsSource().replace(/<\/script/gi, "<\\/script");
+  return [
+    "<!doctype html>",
+    '<html lang="en">',
+    "<head>",
+    '<meta charset="utf-8">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${escapeHtml(title)}</title>`,
+    `<style>${STYLE}</style>`,
+    "</head>",
+    "<body>",
+    body,
+    `<script type="application/json" id="report-data">${data}</script>`,
+    `<script>${library}</script>`,
+    `<script>${CLIENT_SCRIPT}</script>`,
+    "</body>",
+    "</html>",
+    "",
+  ].join("\n");
+}
+
+function runFacts(result: SimulationResult): string {
+  const s = result.summary;
+  return `seed ${s.seed} · ${formatWad((BigInt(s.durationSec) * WAD) / 3600n)} h in steps of ${s.stepSec / 60} min · ${s.blocks} blocks`;
+}
+
+/** report.html for one run: the outcome in words, a table and charts per market, the agents' PnL. */
+export function renderReport(result: SimulationResult): string {
+  const { scenario, summary } = result;
+  const xMax = hours(summary.durationSec);
+  const charts: ChartSpec[] = [];
+  const sections = summary.markets.map((m) => {
+    const own = marketCharts(result, m.symbol, xMax);
+    charts.push(...own);
+    return [
+      `<h2>${escapeHtml(m.symbol)}</h2>`,
+      metricTable([{ title: m.symbol, market: m, scenario }]),
+      `<div class="grid">${own.map(canvas).join("\n")}</div>`,
+      "<h3>Squeeze economics</h3>",
+      squeezeTable(m.squeeze),
+    ].join("\n");
+  });
+  const pnl = pnlChart(result, xMax);
+  charts.push(pnl);
+  const body = [
+    `<h1>${escapeHtml(scenario.name)}</h1>`,
+    `<p class="description">${escapeHtml(scenario.description)}</p>`,
+    `<p class="outcome">${escapeHtml(explainOutcome(result))}</p>`,
+    ...sections,
+    "<h2>Agents</h2>",
+    `<div class="grid">${canvas(pnl)}</div>`,
+    `<footer>${escapeHtml(runFacts(result))} · perpsim</footer>`,
+  ].join("\n");
+  return page(`perpsim: ${scenario.name}`, body, charts);
+}
+
+/** The comparison page: runs side by side, a table of each run's first market, and their price charts. */
+export function renderComparison(results: readonly SimulationResult[]): string {
+  if (results.length < 2) throw new Error(`renderComparison needs at least two runs, got ${results.length}`);
+  const columns = results.map((result) => {
+    const market = result.summary.markets[0];
+    if (market === undefined) throw new Error(`run ${result.scenario.name} has no market in its summary`);
+    return { result, market };
+  });
+  const charts = columns.map(({ result, market }, i) => priceChart(result, market.symbol, `run-${i}-${slug(result.scenario.name)}-price`, hours(result.summary.durationSec)));
+  const names = results.map((result) => result.scenario.name);
+  const panels = columns.map(({ result }, i) =>
+    [
+      `<section><h2>${escapeHtml(result.scenario.name)}</h2>`,
+      canvas(charts[i]!),
+      `<p class="outcome">${escapeHtml(explainOutcome(result))}</p>`,
+      `<footer>${escapeHtml(runFacts(result))}</footer></section>`,
+    ].join("\n"),
+  );
+  const body = [
+    `<h1>${escapeHtml(names.join(" vs "))}</h1>`,
+    metricTable(columns.map(({ result, market }) => ({ title: `${result.scenario.name} (${market.symbol})`, market, scenario: result.scenario }))),
+    `<div class="grid">${panels.join("\n")}</div>`,
+  ].join("\n");
+  return page(`perpsim: ${names.join(" vs ")}`, body, charts);
+}
