@@ -36,7 +36,8 @@ export function maxLiquidationsPerBlock(events: readonly LiquidationEvent[]): nu
  * With a keeper latency of L blocks, L + 1 is the natural gap. Returns copies, sorted by block.
  */
 export function assignCascadeRounds(events: readonly LiquidationEvent[], maxGapBlocks: number): LiquidationEvent[] {
-  if (!Number.isInteger(maxGapBlocks) || maxGapBlocks < 1) throw new RangeError(`maxGapBlocks must be an integer >= 1, got ${maxGapBlocks}`);
+  if (!Number.isInteger(maxGapBlocks) || maxGapBlocks < 1)
+    throw new RangeError(`maxGapBlocks must be an integer >= 1, got ${maxGapBlocks}`);
   const sorted = [...events].sort((a, b) => a.block - b.block);
   const previous = new Map<string, { block: number; round: number }>();
   return sorted.map((event) => {
@@ -142,12 +143,21 @@ export interface PositionAtRisk {
 export function liquidatableWithin(positions: readonly PositionAtRisk[], reference: Wad, move: Wad): Wad {
   const target = (reference * (WAD + move)) / WAD;
   return positions
-    .filter((p) => (move > 0n ? p.side === "short" && p.liquidationPrice <= target : move < 0n && p.side === "long" && p.liquidationPrice >= target))
+    .filter((p) =>
+      move > 0n
+        ? p.side === "short" && p.liquidationPrice <= target
+        : move < 0n && p.side === "long" && p.liquidationPrice >= target
+    )
     .reduce((sum, p) => sum + p.notional, 0n);
 }
 
 /** The squeeze economics at each of SQUEEZE_MOVES_PCT, for a pool reserve, its fee and the open positions. */
-export function squeezeEconomics(reserveUsd: Wad, feeRate: Wad, reference: Wad, positions: readonly PositionAtRisk[]): SqueezePoint[] {
+export function squeezeEconomics(
+  reserveUsd: Wad,
+  feeRate: Wad,
+  reference: Wad,
+  positions: readonly PositionAtRisk[]
+): SqueezePoint[] {
   return SQUEEZE_MOVES_PCT.map((movePct) => {
     const move = BigInt(movePct) * PERCENT;
     return {

@@ -60,15 +60,21 @@ export function summaryJson(summary: Summary): string {
 /** The text of timeline.csv: t,step,block then TIMELINE_MARKET_COLUMNS for each market. */
 export function timelineCsv(rows: readonly TimelineRow[]): string {
   const symbols = rows[0]?.markets.map((market) => market.symbol) ?? [];
-  const header = ["t", "step", "block", ...symbols.flatMap((symbol) => TIMELINE_MARKET_COLUMNS.map((column) => `${symbol}.${column}`))];
+  const header = [
+    "t",
+    "step",
+    "block",
+    ...symbols.flatMap((symbol) => TIMELINE_MARKET_COLUMNS.map((column) => `${symbol}.${column}`)),
+  ];
   const lines = rows.map((row) => {
     const found = row.markets.map((market) => market.symbol);
-    if (found.join() !== symbols.join()) throw new Error(`timeline step ${row.step}: markets ${found.join(", ")}, expected ${symbols.join(", ")}`);
+    if (found.join() !== symbols.join())
+      throw new Error(`timeline step ${row.step}: markets ${found.join(", ")}, expected ${symbols.join(", ")}`);
     const cells = row.markets.flatMap((market) =>
       TIMELINE_MARKET_COLUMNS.map((column) => {
         const cell = market[column];
         return typeof cell === "bigint" ? formatWad(cell) : String(cell);
-      }),
+      })
     );
     return [String(row.t), String(row.step), String(row.block), ...cells].join(",");
   });
@@ -82,7 +88,10 @@ export interface RunFiles {
 }
 
 /** Writes summary.json, timeline.csv and report.html into `dir` (created if missing); returns their paths. */
-export function writeRunFiles(dir: string, run: { summary: Summary; timeline: readonly TimelineRow[]; reportHtml: string }): RunFiles {
+export function writeRunFiles(
+  dir: string,
+  run: { summary: Summary; timeline: readonly TimelineRow[]; reportHtml: string }
+): RunFiles {
   fs.mkdirSync(dir, { recursive: true });
   const files: RunFiles = {
     summary: path.join(dir, "summary.json"),

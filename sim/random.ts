@@ -44,10 +44,7 @@ function toSeed(seed: number | bigint): bigint {
 }
 
 export class Random {
-  private constructor(
-    private readonly seed: bigint,
-    private readonly state: State,
-  ) {}
+  private constructor(private readonly seed: bigint, private readonly state: State) {}
 
   /** A generator whose state is splitmix64(seed), as xoshiro's authors recommend. */
   static fromSeed(seed: number | bigint): Random {
@@ -63,7 +60,7 @@ export class Random {
     return new Random(value, words);
   }
 
-  /** A generator from raw xoshiro128** state (not all zero), for reference vectors. */
+  /** A generator from raw xoshiro128** state (not all zero), for reference vectors; its forks derive from seed 0. */
   static fromState(words: readonly [number, number, number, number]): Random {
     if (words.every((word) => word === 0)) throw new RangeError("xoshiro128** state must not be all zero");
     return new Random(0n, words.map((word) => word >>> 0) as State);

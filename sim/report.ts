@@ -16,6 +16,7 @@ import type { MarketConfig, Scenario } from "./scenario";
 import type { MarketSummary, PeakMove, SimulationResult, SqueezePoint, Wad } from "./types";
 
 const SECONDS_PER_HOUR = 3600;
+const SECONDS_PER_MINUTE = 60;
 /** Below this many USD, amounts are shown with cents. */
 const CENTS_BELOW_USD = 100n * WAD;
 /** The squeeze point quoted in the prose. */
@@ -60,7 +61,8 @@ function escapeHtml(text: string): string {
 
 function marketConfig(scenario: Scenario, symbol: string): MarketConfig {
   const market = scenario.markets.find((m) => m.symbol === symbol);
-  if (market === undefined) throw new Error(`summary names market ${symbol}, which scenario ${scenario.name} does not have`);
+  if (market === undefined)
+    throw new Error(`summary names market ${symbol}, which scenario ${scenario.name} does not have`);
   return market;
 }
 
@@ -91,41 +93,69 @@ function explainMarket(scenario: Scenario, m: MarketSummary): string {
   if (mm !== undefined && buys.length > 0) {
     const bought = buys.reduce((sum, push) => sum + push.usd, 0n);
     sentences.push(
-      `A ${formatUsd(mm.budgetUsd)} market-maker budget, ${formatUsd(bought)} of it in ${buys.length} spot buy${buys.length === 1 ? "" : "s"}, ` +
+      `A ${formatUsd(mm.budgetUsd)} market-maker budget, ${formatUsd(bought)} of it in ${buys.length} spot buy${
+        buys.length === 1 ? "" : "s"
+      }, ` +
         `moved ${m.symbol} spot ${peak(m.peakMove.spot)} at its peak on ${pool}; ` +
-        `the index went to ${peak(m.peakMove.index)}, the mark to ${peak(m.peakMove.mark)} and the last price to ${peak(m.peakMove.last)}.`,
+        `the index went to ${peak(m.peakMove.index)}, the mark to ${peak(m.peakMove.mark)} and the last price to ${peak(
+          m.peakMove.last
+        )}.`
     );
   } else {
     sentences.push(
       `No market maker pushed ${m.symbol}: on ${pool}, spot moved at most ${peak(m.peakMove.spot)}, ` +
-        `the index ${peak(m.peakMove.index)}, the mark ${peak(m.peakMove.mark)} and the last price ${peak(m.peakMove.last)}.`,
+        `the index ${peak(m.peakMove.index)}, the mark ${peak(m.peakMove.mark)} and the last price ${peak(
+          m.peakMove.last
+        )}.`
     );
   }
 
   const noun = retailNoun(scenario, m.symbol);
   if (m.tradersLiquidated === 0) {
-    sentences.push(`None of the ${m.traders} ${noun} was liquidated${m.liquidations > 0 ? ` (${m.liquidations} other positions were)` : ""}.`);
+    sentences.push(
+      `None of the ${m.traders} ${noun} was liquidated${
+        m.liquidations > 0 ? ` (${m.liquidations} other positions were)` : ""
+      }.`
+    );
   } else {
     let text = `${m.tradersLiquidated} of ${m.traders} ${noun} were liquidated`;
     text += m.liquidations > m.tradersLiquidated ? ` (${m.liquidations} liquidations in all, ` : " (";
     text += `${formatUsd(m.liquidatedNotional)} of notional)`;
-    if (m.cascadeDepth > 1) text += `; the longest cascade ran ${m.cascadeDepth} rounds, up to ${m.maxLiquidationsPerBlock} liquidations in one block`;
-    if (m.medianCrossingToLiquidationSec !== null) text += `; the keeper closed them a median ${m.medianCrossingToLiquidationSec} s after the mark crossed`;
+    if (m.cascadeDepth > 1)
+      text += `; the longest cascade ran ${m.cascadeDepth} rounds, up to ${m.maxLiquidationsPerBlock} liquidations in one block`;
+    if (m.medianCrossingToLiquidationSec !== null)
+      text += `; the keeper closed them a median ${m.medianCrossingToLiquidationSec} s after the mark crossed`;
     sentences.push(`${text}.`);
   }
 
-  const loss = m.tradersLoss >= 0n ? `Traders lost ${formatUsd(m.tradersLoss)}` : `Traders gained ${formatUsd(-m.tradersLoss)}`;
-  let money = `${loss} in all; in funding, longs ${paidOrReceived(m.fundingPaidLongs)} and shorts ${paidOrReceived(m.fundingPaidShorts)}`;
-  if (mm !== undefined) money += `; the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on ${formatUsd(m.marketMakerCost)} of spot buys`;
-  money += `; the insurance fund changed by ${formatUsd(m.insuranceFundDelta, true)} and the LP pool by ${formatUsd(m.poolPnl, true)}`;
-  if (m.badDebt > 0n || m.adlCount > 0) money += `, with ${formatUsd(m.badDebt)} of bad debt and ${m.adlCount} ADL close${m.adlCount === 1 ? "" : "s"}`;
+  const loss =
+    m.tradersLoss >= 0n ? `Traders lost ${formatUsd(m.tradersLoss)}` : `Traders gained ${formatUsd(-m.tradersLoss)}`;
+  let money = `${loss} in all; in funding, longs ${paidOrReceived(m.fundingPaidLongs)} and shorts ${paidOrReceived(
+    m.fundingPaidShorts
+  )}`;
+  if (mm !== undefined)
+    money += `; the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on ${formatUsd(
+      m.marketMakerCost
+    )} of spot buys`;
+  money += `; the insurance fund changed by ${formatUsd(m.insuranceFundDelta, true)} and the LP pool by ${formatUsd(
+    m.poolPnl,
+    true
+  )}`;
+  if (m.badDebt > 0n || m.adlCount > 0)
+    money += `, with ${formatUsd(m.badDebt)} of bad debt and ${m.adlCount} ADL close${m.adlCount === 1 ? "" : "s"}`;
   sentences.push(`${money}.`);
 
   const quoted = m.squeeze.find((point) => point.movePct === QUOTED_MOVE_PCT);
   if (quoted !== undefined) {
     const [verb, cost, atRisk, side] =
-      way === "up" ? ["Lifting", quoted.costUp, quoted.liquidatableUp, "short"] : ["Pushing down", quoted.costDown, quoted.liquidatableDown, "long"];
-    sentences.push(`${verb} this spot pool ${QUOTED_MOVE_PCT}% costs about ${formatUsd(cost)} and puts ${formatUsd(atRisk)} of ${side} notional within liquidation.`);
+      way === "up"
+        ? ["Lifting", quoted.costUp, quoted.liquidatableUp, "short"]
+        : ["Pushing down", quoted.costDown, quoted.liquidatableDown, "long"];
+    sentences.push(
+      `${verb} this spot pool ${QUOTED_MOVE_PCT}% costs about ${formatUsd(cost)} and puts ${formatUsd(
+        atRisk
+      )} of ${side} notional within liquidation.`
+    );
   }
   return sentences.join(" ");
 }
@@ -144,7 +174,10 @@ const peakText = (move: PeakMove) => `${formatPct(move.up)} / ${formatPct(move.d
 const METRIC_ROWS: MetricRow[] = [
   ["Spot pool per side", (m, s) => formatUsd(marketConfig(s, m.symbol).spotLiquidityUsd)],
   ["Skew scale", (m, s) => formatAmount(marketConfig(s, m.symbol).skewScale)],
-  ["Market-maker budget", (m, s) => (s.agents.marketMaker?.market === m.symbol ? formatUsd(s.agents.marketMaker.budgetUsd) : "none")],
+  [
+    "Market-maker budget",
+    (m, s) => (s.agents.marketMaker?.market === m.symbol ? formatUsd(s.agents.marketMaker.budgetUsd) : "none"),
+  ],
   ["Retail liquidated", (m) => `${m.tradersLiquidated} of ${m.traders}`],
   ["Liquidations (all) / notional", (m) => `${m.liquidations} / ${formatUsd(m.liquidatedNotional)}`],
   ["Peak spot move (up / down)", (m) => peakText(m.peakMove.spot)],
@@ -158,13 +191,19 @@ const METRIC_ROWS: MetricRow[] = [
   ["Funding paid: longs / shorts", (m) => `${formatUsd(m.fundingPaidLongs)} / ${formatUsd(m.fundingPaidShorts)}`],
   ["Bad debt / ADL closes", (m) => `${formatUsd(m.badDebt)} / ${m.adlCount}`],
   ["Cascade depth / most per block", (m) => `${m.cascadeDepth} / ${m.maxLiquidationsPerBlock}`],
-  ["Median crossing to liquidation", (m) => (m.medianCrossingToLiquidationSec === null ? "n/a" : `${m.medianCrossingToLiquidationSec} s`)],
+  [
+    "Median crossing to liquidation",
+    (m) => (m.medianCrossingToLiquidationSec === null ? "n/a" : `${m.medianCrossingToLiquidationSec} s`),
+  ],
 ];
 
 function metricTable(columns: readonly { title: string; market: MarketSummary; scenario: Scenario }[]): string {
   const head = columns.map((column) => `<th>${escapeHtml(column.title)}</th>`).join("");
   const body = METRIC_ROWS.map(
-    ([label, value]) => `<tr><th>${escapeHtml(label)}</th>${columns.map((c) => `<td>${escapeHtml(value(c.market, c.scenario))}</td>`).join("")}</tr>`,
+    ([label, value]) =>
+      `<tr><th>${escapeHtml(label)}</th>${columns
+        .map((c) => `<td>${escapeHtml(value(c.market, c.scenario))}</td>`)
+        .join("")}</tr>`
   ).join("\n");
   return `<table class="metrics"><thead><tr><th></th>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
@@ -174,7 +213,7 @@ function squeezeTable(points: readonly SqueezePoint[]): string {
     .map(
       (p) =>
         `<tr><td>${p.movePct}%</td><td>${formatUsd(p.costUp)}</td><td>${formatUsd(p.liquidatableUp)}</td>` +
-        `<td>${formatUsd(p.costDown)}</td><td>${formatUsd(p.liquidatableDown)}</td></tr>`,
+        `<td>${formatUsd(p.costDown)}</td><td>${formatUsd(p.liquidatableDown)}</td></tr>`
     )
     .join("\n");
   return (
@@ -224,11 +263,21 @@ const PNL_COLORS = ["#dc2626", "#2563eb", "#16a34a", "#9333ea", "#ea580c", "#089
 
 const hours = (t: number) => t / SECONDS_PER_HOUR;
 
-function line(label: string, color: string, points: [number, number][], style: DatasetSpec["style"] = "line", axis: DatasetSpec["axis"] = "y"): DatasetSpec {
+function line(
+  label: string,
+  color: string,
+  points: [number, number][],
+  style: DatasetSpec["style"] = "line",
+  axis: DatasetSpec["axis"] = "y"
+): DatasetSpec {
   return { label, color, points, style, axis };
 }
 
-function marketSeries(result: SimulationResult, symbol: string, pick: (step: SimulationResult["timeline"][number]["markets"][number]) => Wad): [number, number][] {
+function marketSeries(
+  result: SimulationResult,
+  symbol: string,
+  pick: (step: SimulationResult["timeline"][number]["markets"][number]) => Wad
+): [number, number][] {
   return result.timeline.map((row) => {
     const step = row.markets.find((m) => m.symbol === symbol);
     if (step === undefined) throw new Error(`timeline step ${row.step} has no market ${symbol}`);
@@ -257,10 +306,26 @@ function priceChart(result: SimulationResult, symbol: string, id: string, xMax: 
     y2Title: null,
     xMax,
     datasets: [
-      line("spot", COLORS.spot, marketSeries(result, symbol, (s) => s.spot)),
-      line("index", COLORS.index, marketSeries(result, symbol, (s) => s.index)),
-      line("mark", COLORS.mark, marketSeries(result, symbol, (s) => s.mark)),
-      line("last", COLORS.last, marketSeries(result, symbol, (s) => s.last)),
+      line(
+        "spot",
+        COLORS.spot,
+        marketSeries(result, symbol, (s) => s.spot)
+      ),
+      line(
+        "index",
+        COLORS.index,
+        marketSeries(result, symbol, (s) => s.index)
+      ),
+      line(
+        "mark",
+        COLORS.mark,
+        marketSeries(result, symbol, (s) => s.mark)
+      ),
+      line(
+        "last",
+        COLORS.last,
+        marketSeries(result, symbol, (s) => s.last)
+      ),
       ...markers("short", "short liquidated", COLORS.shortLiquidated),
       ...markers("long", "long liquidated", COLORS.longLiquidated),
     ],
@@ -280,7 +345,14 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
       yTitle: "% per interval",
       y2Title: null,
       xMax,
-      datasets: [line("funding rate", COLORS.funding, marketSeries(result, symbol, (s) => s.fundingRate * 100n), "step")],
+      datasets: [
+        line(
+          "funding rate",
+          COLORS.funding,
+          marketSeries(result, symbol, (s) => s.fundingRate * 100n),
+          "step"
+        ),
+      ],
     },
     {
       id: `${prefix}-open-interest`,
@@ -291,8 +363,16 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
       y2Title: null,
       xMax,
       datasets: [
-        line("long", COLORS.oiLong, marketSeries(result, symbol, (s) => s.oiLong)),
-        line("short", COLORS.oiShort, marketSeries(result, symbol, (s) => s.oiShort)),
+        line(
+          "long",
+          COLORS.oiLong,
+          marketSeries(result, symbol, (s) => s.oiLong)
+        ),
+        line(
+          "short",
+          COLORS.oiShort,
+          marketSeries(result, symbol, (s) => s.oiShort)
+        ),
       ],
     },
     {
@@ -304,8 +384,18 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
       y2Title: "LP pool, USD",
       xMax,
       datasets: [
-        line("insurance fund", COLORS.insurance, marketSeries(result, symbol, (s) => s.insuranceFund)),
-        line("LP pool", COLORS.pool, marketSeries(result, symbol, (s) => s.poolValue), "line", "y2"),
+        line(
+          "insurance fund",
+          COLORS.insurance,
+          marketSeries(result, symbol, (s) => s.insuranceFund)
+        ),
+        line(
+          "LP pool",
+          COLORS.pool,
+          marketSeries(result, symbol, (s) => s.poolValue),
+          "line",
+          "y2"
+        ),
       ],
     },
   ];
@@ -321,7 +411,11 @@ function pnlChart(result: SimulationResult, xMax: number): ChartSpec {
     y2Title: null,
     xMax,
     datasets: result.pnl.map((series, i) =>
-      line(series.agent, PNL_COLORS[i % PNL_COLORS.length]!, series.points.map((p): [number, number] => [hours(p.t), wadToNumber(p.pnl)])),
+      line(
+        series.agent,
+        PNL_COLORS[i % PNL_COLORS.length]!,
+        series.points.map((p): [number, number] => [hours(p.t), wadToNumber(p.pnl)])
+      )
     ),
   };
 }
@@ -329,7 +423,9 @@ function pnlChart(result: SimulationResult, xMax: number): ChartSpec {
 function canvas(chart: ChartSpec): string {
   return (
     `<figure class="chart"><div class="frame"><canvas id="${escapeHtml(chart.id)}" data-chart="${chart.kind}" ` +
-    `data-market="${escapeHtml(chart.market)}" role="img" aria-label="${escapeHtml(chart.title)}"></canvas></div></figure>`
+    `data-market="${escapeHtml(chart.market)}" role="img" aria-label="${escapeHtml(
+      chart.title
+    )}"></canvas></div></figure>`
   );
 }
 
@@ -422,7 +518,9 @@ function page(title: string, body: string, charts: readonly ChartSpec[]): string
 
 function runFacts(result: SimulationResult): string {
   const s = result.summary;
-  return `seed ${s.seed} · ${formatWad((BigInt(s.durationSec) * WAD) / 3600n)} h in steps of ${s.stepSec / 60} min · ${s.blocks} blocks`;
+  return `seed ${s.seed} · ${hours(s.durationSec)} h in steps of ${s.stepSec / SECONDS_PER_MINUTE} min · ${
+    s.blocks
+  } blocks`;
 }
 
 /** report.html for one run: the outcome in words, a table and charts per market, the agents' PnL. */
@@ -463,7 +561,9 @@ export function renderComparison(results: readonly SimulationResult[]): string {
     if (market === undefined) throw new Error(`run ${result.scenario.name} has no market in its summary`);
     return { result, market };
   });
-  const charts = columns.map(({ result, market }, i) => priceChart(result, market.symbol, `run-${i}-${slug(result.scenario.name)}-price`, hours(result.summary.durationSec)));
+  const charts = columns.map(({ result, market }, i) =>
+    priceChart(result, market.symbol, `run-${i}-${slug(result.scenario.name)}-price`, hours(result.summary.durationSec))
+  );
   const names = results.map((result) => result.scenario.name);
   const panels = columns.map(({ result }, i) =>
     [
@@ -471,11 +571,17 @@ export function renderComparison(results: readonly SimulationResult[]): string {
       canvas(charts[i]!),
       `<p class="outcome">${escapeHtml(explainOutcome(result))}</p>`,
       `<footer>${escapeHtml(runFacts(result))}</footer></section>`,
-    ].join("\n"),
+    ].join("\n")
   );
   const body = [
     `<h1>${escapeHtml(names.join(" vs "))}</h1>`,
-    metricTable(columns.map(({ result, market }) => ({ title: `${result.scenario.name} (${market.symbol})`, market, scenario: result.scenario }))),
+    metricTable(
+      columns.map(({ result, market }) => ({
+        title: `${result.scenario.name} (${market.symbol})`,
+        market,
+        scenario: result.scenario,
+      }))
+    ),
     `<div class="grid">${panels.join("\n")}</div>`,
   ].join("\n");
   return page(`perpsim: ${names.join(" vs ")}`, body, charts);

@@ -33,11 +33,10 @@ export interface ScenarioIssue {
 export class ScenarioError extends Error {
   override name = "ScenarioError";
 
-  constructor(
-    readonly source: string,
-    readonly issues: readonly ScenarioIssue[],
-  ) {
-    super(issues.map((issue) => [source, issue.path, issue.message].filter((part) => part !== "").join(": ")).join("\n"));
+  constructor(readonly source: string, readonly issues: readonly ScenarioIssue[]) {
+    super(
+      issues.map((issue) => [source, issue.path, issue.message].filter((part) => part !== "").join(": ")).join("\n")
+    );
   }
 }
 
@@ -65,7 +64,10 @@ function boundsProblem(value: bigint, bounds: Bounds): string | undefined {
 function readDecimal(input: unknown, bounds: Bounds): Checked<bigint> {
   if (input === undefined) return { ok: false, message: "is required" };
   if (typeof input !== "number" && typeof input !== "string") {
-    return { ok: false, message: `must be a number or a decimal string (got ${input === null ? "null" : typeof input})` };
+    return {
+      ok: false,
+      message: `must be a number or a decimal string (got ${input === null ? "null" : typeof input})`,
+    };
   }
   let value: bigint;
   try {
@@ -92,12 +94,14 @@ function decimalField<T>(bounds: Bounds, convert: (value: bigint) => Checked<T>)
 const wad = (bounds: Bounds = {}) => decimalField(bounds, (value) => ({ ok: true, value }));
 
 function wholeSeconds(secondsWad: bigint): Checked<number> {
-  if (secondsWad % WAD !== 0n) return { ok: false, message: `must be a whole number of seconds (got ${formatWad(secondsWad)} s)` };
+  if (secondsWad % WAD !== 0n)
+    return { ok: false, message: `must be a whole number of seconds (got ${formatWad(secondsWad)} s)` };
   return { ok: true, value: Number(secondsWad / WAD) };
 }
 
 const hoursAsSeconds = (bounds: Bounds) => decimalField(bounds, (hours) => wholeSeconds(hours * SECONDS_PER_HOUR));
-const minutesAsSeconds = (bounds: Bounds) => decimalField(bounds, (minutes) => wholeSeconds(minutes * SECONDS_PER_MINUTE));
+const minutesAsSeconds = (bounds: Bounds) =>
+  decimalField(bounds, (minutes) => wholeSeconds(minutes * SECONDS_PER_MINUTE));
 
 const integer = (min: number, max: number) =>
   z.number().int("must be an integer").min(min, `must be >= ${min}`).max(max, `must be <= ${max}`);
@@ -113,7 +117,12 @@ const symbol = z.string().regex(/^[A-Z0-9]+-USD$/, 'must look like "ALT-USD"');
 
 function range(bound: ReturnType<typeof wad>) {
   return strict({ min: bound, max: bound }).superRefine((r, ctx) => {
-    if (r.max < r.min) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["max"], message: `must be >= min (${formatWad(r.min)}) (got ${formatWad(r.max)})` });
+    if (r.max < r.min)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["max"],
+        message: `must be >= min (${formatWad(r.min)}) (got ${formatWad(r.max)})`,
+      });
   });
 }
 
@@ -128,7 +137,11 @@ const tierSchema = strict({
   // Opening at max leverage must leave the position above maintenance: 1 / maxLeverage > mmr.
   if (tier.mmr * tier.maxLeverage >= WAD * WAD) {
     const limit = formatWad((WAD * WAD) / tier.maxLeverage);
-    ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["mmr"], message: `must be < 1 / maxLeverage (${limit}) (got ${formatWad(tier.mmr)})` });
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ["mmr"],
+      message: `must be < 1 / maxLeverage (${limit}) (got ${formatWad(tier.mmr)})`,
+    });
   }
 });
 
@@ -184,7 +197,11 @@ const marketSchema = strict({
   tiers: tiersSchema,
   fees: strict({ taker: fraction, maker: fraction }).superRefine((fees, ctx) => {
     if (fees.maker > fees.taker) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["maker"], message: `must be <= taker (${formatWad(fees.taker)}) (got ${formatWad(fees.maker)})` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["maker"],
+        message: `must be <= taker (${formatWad(fees.taker)}) (got ${formatWad(fees.maker)})`,
+      });
     }
   }),
   fundingIntervalHours: hoursAsSeconds({ gt: 0n }),
@@ -212,7 +229,9 @@ const marketSchema = strict({
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
         path: ["protections", "oiCap"],
-        message: `must be <= maxOpenInterest (${formatWad(market.maxOpenInterest)}) (got ${formatWad(market.protections.oiCap)})`,
+        message: `must be <= maxOpenInterest (${formatWad(market.maxOpenInterest)}) (got ${formatWad(
+          market.protections.oiCap
+        )})`,
       });
     }
   })
@@ -241,13 +260,21 @@ const retailSchema = strict({
 })
   .superRefine((group, ctx) => {
     if (group.entryWindowHours.to < group.entryWindowHours.from) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ["entryWindowHours", "to"], message: `must be >= from (${hours(group.entryWindowHours.from)}) (got ${hours(group.entryWindowHours.to)})` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["entryWindowHours", "to"],
+        message: `must be >= from (${hours(group.entryWindowHours.from)}) (got ${hours(group.entryWindowHours.to)})`,
+      });
     }
     // A price can fall by less than 100%: a short's take profit and a long's stop loss are below 1.
     const falling = group.side === "short" ? "takeProfitPct" : "stopLossPct";
     const move = group[falling];
     if (move !== undefined && move >= WAD) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [falling], message: `must be < 1 for a ${group.side} (got ${formatWad(move)})` });
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: [falling],
+        message: `must be < 1 for a ${group.side} (got ${formatWad(move)})`,
+      });
     }
   })
   .transform(({ entryWindowHours, ...group }) => ({ ...group, entryWindowSec: entryWindowHours }));
@@ -286,7 +313,9 @@ const arbitrageurSchema = strict({
 /* SCENARIO */
 
 const baseSchema = strict({
-  name: z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "must be lower-case words joined by '-' (it names the report folder)"),
+  name: z
+    .string()
+    .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "must be lower-case words joined by '-' (it names the report folder)"),
   description: z.string().min(1, "must not be empty"),
   seed: integer(0, Number.MAX_SAFE_INTEGER),
   durationHours: hoursAsSeconds({ gt: 0n }),
@@ -300,13 +329,21 @@ const baseSchema = strict({
     marketMaker: marketMakerSchema.optional(),
     arbitrageur: arbitrageurSchema.optional(),
   }),
-}).transform(({ durationHours, stepMinutes, ...scenario }) => ({ ...scenario, durationSec: durationHours, stepSec: stepMinutes }));
+}).transform(({ durationHours, stepMinutes, ...scenario }) => ({
+  ...scenario,
+  durationSec: durationHours,
+  stepSec: stepMinutes,
+}));
 
 type ParsedScenario = z.output<typeof baseSchema>;
 type Market = ParsedScenario["markets"][number];
 
 function hours(seconds: number): string {
   return formatWad((BigInt(seconds) * WAD) / SECONDS_PER_HOUR);
+}
+
+function minutes(seconds: number): string {
+  return formatWad((BigInt(seconds) * WAD) / SECONDS_PER_MINUTE);
 }
 
 function tierFor(tiers: readonly Tier[], notional: bigint): Tier | undefined {
@@ -323,19 +360,28 @@ function leverageProblem(market: Market, marketIndex: number, marginUsd: bigint,
     return `a ${formatWad(notional)} USD position exceeds the last ${tiersPath} notionalCap (${formatWad(cap)})`;
   }
   if (lev > tier.maxLeverage) {
-    return `${formatWad(lev)}x on ${formatWad(marginUsd)} USD falls in ${tiersPath}[${market.tiers.indexOf(tier)}], which allows at most ${formatWad(tier.maxLeverage)}x`;
+    return `${formatWad(lev)}x on ${formatWad(marginUsd)} USD falls in ${tiersPath}[${market.tiers.indexOf(
+      tier
+    )}], which allows at most ${formatWad(tier.maxLeverage)}x`;
   }
   return undefined;
 }
 
 /** Checks between sections: time grid, references to markets, plans inside the run, budgets, tiers. */
 function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
-  const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
+  const issue = (path: (string | number)[], message: string) =>
+    ctx.addIssue({ code: z.ZodIssueCode.custom, path, message });
   const duration = hours(s.durationSec);
 
-  if (s.stepSec > s.durationSec) issue(["stepMinutes"], `must be <= durationHours (${duration} h) (got ${s.stepSec / 60} min)`);
-  else if (s.durationSec % s.stepSec !== 0) issue(["stepMinutes"], `must divide durationHours (${duration} h) into whole steps (got ${s.stepSec / 60} min)`);
-  else if (s.durationSec / s.stepSec > MAX_STEPS) issue(["stepMinutes"], `gives ${s.durationSec / s.stepSec} steps over ${duration} h; at most ${MAX_STEPS}`);
+  if (s.stepSec > s.durationSec)
+    issue(["stepMinutes"], `must be <= durationHours (${duration} h) (got ${minutes(s.stepSec)} min)`);
+  else if (s.durationSec % s.stepSec !== 0)
+    issue(
+      ["stepMinutes"],
+      `must divide durationHours (${duration} h) into whole steps (got ${minutes(s.stepSec)} min)`
+    );
+  else if (s.durationSec / s.stepSec > MAX_STEPS)
+    issue(["stepMinutes"], `gives ${s.durationSec / s.stepSec} steps over ${duration} h; at most ${MAX_STEPS}`);
 
   const marketIndex = new Map<string, number>();
   s.markets.forEach((market, i) => {
@@ -375,19 +421,28 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
       withinRun([...path, "pushes", i, "atHours"], push.atSec, false);
       const previous = mm.pushes[i - 1];
       if (previous !== undefined && push.atSec < previous.atSec) {
-        issue([...path, "pushes", i, "atHours"], `must be >= pushes[${i - 1}].atHours (${hours(previous.atSec)}) (got ${hours(push.atSec)})`);
+        issue(
+          [...path, "pushes", i, "atHours"],
+          `must be >= pushes[${i - 1}].atHours (${hours(previous.atSec)}) (got ${hours(push.atSec)})`
+        );
       }
     });
     const perp = mm.perpPosition;
     if (perp !== undefined) {
       withinRun([...path, "perpPosition", "atHours"], perp.atSec, false);
-      const problem = found === undefined ? undefined : leverageProblem(found[0], found[1], perp.marginUsd, perp.leverage);
+      const problem =
+        found === undefined ? undefined : leverageProblem(found[0], found[1], perp.marginUsd, perp.leverage);
       if (problem !== undefined) issue([...path, "perpPosition", "leverage"], problem);
     }
     const buys = mm.pushes.filter((push) => push.side === "buy").reduce((sum, push) => sum + push.usd, 0n);
     const margin = perp?.marginUsd ?? 0n;
     if (buys + margin > mm.budgetUsd) {
-      issue([...path, "budgetUsd"], `must cover the buys (${formatWad(buys)}) and the perp margin (${formatWad(margin)}): ${formatWad(buys + margin)} (got ${formatWad(mm.budgetUsd)})`);
+      issue(
+        [...path, "budgetUsd"],
+        `must cover the buys (${formatWad(buys)}) and the perp margin (${formatWad(margin)}): ${formatWad(
+          buys + margin
+        )} (got ${formatWad(mm.budgetUsd)})`
+      );
     }
   }
 
@@ -421,14 +476,17 @@ const errorMap: z.ZodErrorMap = (issue, ctx) => {
 };
 
 function formatPath(path: readonly (string | number)[]): string {
-  return path.reduce<string>((out, key) => (typeof key === "number" ? `${out}[${key}]` : out === "" ? key : `${out}.${key}`), "");
+  return path.reduce<string>(
+    (out, key) => (typeof key === "number" ? `${out}[${key}]` : out === "" ? key : `${out}.${key}`),
+    ""
+  );
 }
 
 function toIssues(error: z.ZodError): ScenarioIssue[] {
   return error.issues.flatMap((issue) =>
     issue.code === z.ZodIssueCode.unrecognized_keys
       ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: "is not a known field" }))
-      : [{ path: formatPath(issue.path), message: issue.message }],
+      : [{ path: formatPath(issue.path), message: issue.message }]
   );
 }
 
@@ -445,7 +503,9 @@ export function loadScenario(file: string): Scenario {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (error) {
-    throw new ScenarioError(file, [{ path: "", message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})` }]);
+    throw new ScenarioError(file, [
+      { path: "", message: `cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})` },
+    ]);
   }
   let json: unknown;
   try {

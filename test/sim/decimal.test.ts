@@ -22,7 +22,9 @@ describe("decimal <-> WAD", () => {
 
     it("keeps all 18 decimals of a string", () => {
       expect(toWad("0.000000000000000001")).to.equal(1n);
-      expect(toWad("123456789012345678901234.123456789012345678")).to.equal(123456789012345678901234123456789012345678n);
+      expect(toWad("123456789012345678901234.123456789012345678")).to.equal(
+        123456789012345678901234123456789012345678n
+      );
     });
 
     it("refuses a 19th decimal instead of rounding it away", () => {
@@ -34,7 +36,8 @@ describe("decimal <-> WAD", () => {
     });
 
     it("refuses text that is not a plain decimal", () => {
-      for (const text of ["1%", "", "0x10", "1,000", ".5", "Infinity"]) expect(() => toWad(text), text).to.throw(DecimalError);
+      for (const text of ["1%", "", "0x10", "1,000", ".5", "Infinity"])
+        expect(() => toWad(text), text).to.throw(DecimalError);
       expect(() => toWad(Number.NaN)).to.throw(DecimalError, /not a finite number/);
       expect(() => toWad("1e999")).to.throw(DecimalError, /exponent out of range/);
     });
@@ -49,7 +52,8 @@ describe("decimal <-> WAD", () => {
     });
 
     it("round-trips through toWad", () => {
-      for (const text of ["0.3812", "-42.000000000000000001", "1000000000"]) expect(formatWad(toWad(text))).to.equal(text);
+      for (const text of ["0.3812", "-42.000000000000000001", "1000000000"])
+        expect(formatWad(toWad(text))).to.equal(text);
     });
   });
 

@@ -39,7 +39,13 @@ describe("summary metrics", () => {
     const events = [10, 10, 11, 12, 12, 12, 20, 21].map((block) => liquidation(block));
 
     it("counts liquidations per block and finds the busiest block", () => {
-      expect([...liquidationsPerBlock(events)]).to.deep.equal([[10, 2], [11, 1], [12, 3], [20, 1], [21, 1]]);
+      expect([...liquidationsPerBlock(events)]).to.deep.equal([
+        [10, 2],
+        [11, 1],
+        [12, 3],
+        [20, 1],
+        [21, 1],
+      ]);
       expect(maxLiquidationsPerBlock(events)).to.equal(3);
       expect(maxLiquidationsPerBlock([])).to.equal(0);
     });
@@ -57,7 +63,12 @@ describe("summary metrics", () => {
     });
 
     it("keeps each market's cascade to itself", () => {
-      const mixed = [liquidation(10), liquidation(11, { market: "BTC-USD" }), liquidation(12, { market: "BTC-USD" }), liquidation(13)];
+      const mixed = [
+        liquidation(10),
+        liquidation(11, { market: "BTC-USD" }),
+        liquidation(12, { market: "BTC-USD" }),
+        liquidation(13),
+      ];
       const rounds = assignCascadeRounds(mixed, 1).map((event) => `${event.market}:${event.round}`);
       expect(rounds).to.deep.equal(["ALT-USD:1", "BTC-USD:1", "BTC-USD:2", "ALT-USD:1"]);
     });
@@ -75,7 +86,11 @@ describe("summary metrics", () => {
     });
 
     it("measures crossing-to-liquidation only where the crossing was seen", () => {
-      const events = [liquidation(10, { t: 120, crossedAt: 100 }), liquidation(11, { t: 200, crossedAt: 140 }), liquidation(12, { t: 300 })];
+      const events = [
+        liquidation(10, { t: 120, crossedAt: 100 }),
+        liquidation(11, { t: 200, crossedAt: 140 }),
+        liquidation(12, { t: 300 }),
+      ];
       expect(medianCrossingToLiquidationSec(events)).to.equal(40); // (20 + 60) / 2
     });
   });

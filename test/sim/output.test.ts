@@ -10,7 +10,9 @@ import { syntheticRun } from "./synthetic";
 describe("run output files", () => {
   describe("summary.json", () => {
     it("is byte-identical for two runs of one seed", () => {
-      expect(summaryJson(syntheticRun("squeeze-thin").summary)).to.equal(summaryJson(syntheticRun("squeeze-thin").summary));
+      expect(summaryJson(syntheticRun("squeeze-thin").summary)).to.equal(
+        summaryJson(syntheticRun("squeeze-thin").summary)
+      );
     });
 
     it("sorts keys, so the order fields were set in does not matter", () => {
@@ -20,7 +22,12 @@ describe("run output files", () => {
 
     it("writes each WAD as its exact decimal string", () => {
       const text = canonicalJson({ budget: toWad(150_000), move: toWad("0.3812"), dust: 1n, loss: -toWad("12.5") });
-      expect(JSON.parse(text)).to.deep.equal({ budget: "150000", move: "0.3812", dust: "0.000000000000000001", loss: "-12.5" });
+      expect(JSON.parse(text)).to.deep.equal({
+        budget: "150000",
+        move: "0.3812",
+        dust: "0.000000000000000001",
+        loss: "-12.5",
+      });
     });
 
     it("leaves undefined fields out and keeps null", () => {
@@ -34,7 +41,10 @@ describe("run output files", () => {
     });
 
     it("holds the per-market fields issue 6 asks for", () => {
-      const [market] = JSON.parse(summaryJson(syntheticRun("squeeze-thin").summary)).markets as Record<string, unknown>[];
+      const [market] = JSON.parse(summaryJson(syntheticRun("squeeze-thin").summary)).markets as Record<
+        string,
+        unknown
+      >[];
       for (const field of [
         "liquidations",
         "liquidatedNotional",
@@ -82,7 +92,9 @@ describe("run output files", () => {
 
     it("has a header and one line per step, with human decimals", () => {
       const lines = timelineCsv([row(0), row(1)]).split("\n");
-      expect(lines[0]).to.equal(["t", "step", "block", ...TIMELINE_MARKET_COLUMNS.map((column) => `ALT-USD.${column}`)].join(","));
+      expect(lines[0]).to.equal(
+        ["t", "step", "block", ...TIMELINE_MARKET_COLUMNS.map((column) => `ALT-USD.${column}`)].join(",")
+      );
       expect(lines[2]).to.equal("300,1,4,0.5,0.5001,0.49995,0.4999,-0.0001,1000,250000,50000,2000000,1");
       expect(lines).to.have.length(4); // header, two rows, and the empty string after the final newline
     });
@@ -94,7 +106,9 @@ describe("run output files", () => {
     });
 
     it("refuses rows whose markets differ from the first row's", () => {
-      expect(() => timelineCsv([row(0), row(1, "BTC-USD")])).to.throw(/timeline step 1: markets BTC-USD, expected ALT-USD/);
+      expect(() => timelineCsv([row(0), row(1, "BTC-USD")])).to.throw(
+        /timeline step 1: markets BTC-USD, expected ALT-USD/
+      );
     });
   });
 
@@ -103,7 +117,11 @@ describe("run output files", () => {
       const run = syntheticRun("squeeze-thin");
       const dir = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "perpsim-out-")), "squeeze-thin");
       try {
-        const files = writeRunFiles(dir, { summary: run.summary, timeline: run.timeline, reportHtml: "<!doctype html>" });
+        const files = writeRunFiles(dir, {
+          summary: run.summary,
+          timeline: run.timeline,
+          reportHtml: "<!doctype html>",
+        });
         expect(fs.readFileSync(files.summary, "utf8")).to.equal(summaryJson(run.summary));
         expect(fs.readFileSync(files.timeline, "utf8")).to.equal(timelineCsv(run.timeline));
         expect(fs.readFileSync(files.report, "utf8")).to.equal("<!doctype html>");

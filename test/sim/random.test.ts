@@ -6,7 +6,9 @@ const draws = (random: Random, n: number) => Array.from({ length: n }, () => ran
 
 describe("seeded random", () => {
   it("matches the xoshiro128** reference output for state [1, 2, 3, 4]", () => {
-    const reference = [11520, 0, 5927040, 70819200, 2031721883, 1637235492, 1287239034, 3734860849, 3729100597, 4258142804];
+    const reference = [
+      11520, 0, 5927040, 70819200, 2031721883, 1637235492, 1287239034, 3734860849, 3729100597, 4258142804,
+    ];
     expect(draws(Random.fromState([1, 2, 3, 4]), 10)).to.deep.equal(reference);
   });
 
@@ -21,7 +23,8 @@ describe("seeded random", () => {
   });
 
   it("refuses seeds that are not integers in [0, 2^64)", () => {
-    for (const seed of [-1, 1.5, Number.NaN, 2n ** 64n]) expect(() => Random.fromSeed(seed), String(seed)).to.throw(RangeError);
+    for (const seed of [-1, 1.5, Number.NaN, 2n ** 64n])
+      expect(() => Random.fromSeed(seed), String(seed)).to.throw(RangeError);
   });
 
   it("forks streams by label, independent of the parent's draws so far", () => {

@@ -62,8 +62,11 @@ describe("report.html in a real browser", function () {
 
   before(async function () {
     if (!fs.existsSync(CHROMIUM)) {
-      if (process.env.CI) throw new Error(`${CHROMIUM} is missing; CI must install Debian's chromium (apt-get install -y chromium)`);
-      console.warn(`      skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this test fails instead`);
+      if (process.env.CI !== undefined)
+        throw new Error(`${CHROMIUM} is missing; CI must install Debian's chromium (apt-get install -y chromium)`);
+      console.warn(
+        `      skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this test fails instead`
+      );
       this.skip();
     }
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -101,14 +104,19 @@ describe("report.html in a real browser", function () {
       expect(canvas.dataColour, `${canvas.id} shows no data`).to.equal(true);
     }
     expect(errors).to.deep.equal([]);
-    expect(requests.filter((url) => !url.startsWith("file:")), "requests beyond the file itself").to.deep.equal([]);
+    expect(
+      requests.filter((url) => !url.startsWith("file:")),
+      "requests beyond the file itself"
+    ).to.deep.equal([]);
   }
 
   it("draws all five charts of a run's report offline, without console errors, and saves a screenshot", async () => {
     const opened = await open(renderReport(syntheticRun("squeeze-thin")), "report.html");
     // ALT-USD: price with liquidations, funding, open interest, insurance fund; then the agents' PnL
     await expectAllChartsDrawn(opened, 5);
-    const kinds = await opened.page.locator("canvas[data-chart]").evaluateAll((nodes) => nodes.map((node) => node.getAttribute("data-chart")));
+    const kinds = await opened.page
+      .locator("canvas[data-chart]")
+      .evaluateAll((nodes) => nodes.map((node) => node.getAttribute("data-chart")));
     expect(kinds).to.deep.equal(["price", "funding", "open-interest", "insurance", "pnl"]);
 
     fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
@@ -117,7 +125,10 @@ describe("report.html in a real browser", function () {
   });
 
   it("draws both price charts of the thin-vs-deep comparison", async () => {
-    const opened = await open(renderComparison([syntheticRun("squeeze-thin"), syntheticRun("squeeze-deep")]), "index.html");
+    const opened = await open(
+      renderComparison([syntheticRun("squeeze-thin"), syntheticRun("squeeze-deep")]),
+      "index.html"
+    );
     await expectAllChartsDrawn(opened, 2);
     expect(await opened.page.locator("table.metrics thead th").allTextContents()).to.deep.equal([
       "",

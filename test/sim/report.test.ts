@@ -38,9 +38,15 @@ describe("report pages", () => {
       const m = thin.summary.markets[0]!;
       expect(text).to.contain("A $175,000 market-maker budget, $150,000 of it in 5 spot buys, moved ALT-USD spot");
       expect(text).to.contain(`${formatPct(m.peakMove.spot.up)} at its peak on a spot pool of $200,000 per side`);
-      expect(text).to.contain(`${m.tradersLiquidated} of ${m.traders} retail positions were liquidated (${formatUsd(m.liquidatedNotional)} of notional)`);
+      expect(text).to.contain(
+        `${m.tradersLiquidated} of ${m.traders} retail positions were liquidated (${formatUsd(
+          m.liquidatedNotional
+        )} of notional)`
+      );
       expect(text).to.contain(`the longest cascade ran ${m.cascadeDepth} rounds`);
-      expect(text).to.contain(`the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on $150,000 of spot buys`);
+      expect(text).to.contain(
+        `the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on $150,000 of spot buys`
+      );
       expect(text).to.contain("longs received $12.50 and shorts paid $12.50");
     });
 
@@ -52,8 +58,13 @@ describe("report pages", () => {
     });
 
     it("says when no market maker pushed the price", () => {
-      const quiet: SimulationResult = { ...thin, scenario: { ...thin.scenario, agents: { ...thin.scenario.agents, marketMaker: undefined } } };
-      expect(explainOutcome(quiet)).to.match(/^No market maker pushed ALT-USD: on a spot pool of \$200,000 per side, spot moved at most \+/);
+      const quiet: SimulationResult = {
+        ...thin,
+        scenario: { ...thin.scenario, agents: { ...thin.scenario.agents, marketMaker: undefined } },
+      };
+      expect(explainOutcome(quiet)).to.match(
+        /^No market maker pushed ALT-USD: on a spot pool of \$200,000 per side, spot moved at most \+/
+      );
       expect(explainOutcome(quiet)).not.to.contain("market maker's PnL");
     });
   });
@@ -79,8 +90,14 @@ describe("report pages", () => {
       const twoMarkets: SimulationResult = {
         ...thin,
         scenario: { ...thin.scenario, markets: [market, { ...market, symbol: "BTC-USD" }] },
-        summary: { ...thin.summary, markets: [thin.summary.markets[0]!, { ...thin.summary.markets[0]!, symbol: "BTC-USD" }] },
-        timeline: thin.timeline.map((row) => ({ ...row, markets: [row.markets[0]!, { ...row.markets[0]!, symbol: "BTC-USD" }] })),
+        summary: {
+          ...thin.summary,
+          markets: [thin.summary.markets[0]!, { ...thin.summary.markets[0]!, symbol: "BTC-USD" }],
+        },
+        timeline: thin.timeline.map((row) => ({
+          ...row,
+          markets: [row.markets[0]!, { ...row.markets[0]!, symbol: "BTC-USD" }],
+        })),
       };
       expect(chartKinds(renderReport(twoMarkets))).to.deep.equal([
         ...["price", "funding", "open-interest", "insurance"],
@@ -94,7 +111,10 @@ describe("report pages", () => {
     });
 
     it("escapes scenario text", () => {
-      const hostile: SimulationResult = { ...thin, scenario: { ...thin.scenario, description: '</p><script>alert("x")</script>' } };
+      const hostile: SimulationResult = {
+        ...thin,
+        scenario: { ...thin.scenario, description: '</p><script>alert("x")</script>' },
+      };
       const page = renderReport(hostile);
       expect(page).to.contain("&lt;/p&gt;&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;");
       expect(page).not.to.contain('<script>alert("x")');

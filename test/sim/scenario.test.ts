@@ -82,7 +82,9 @@ describe("scenario files", () => {
       const guarded = loadScenario(path.join(SCENARIOS, "protections.json"));
       const { protections, ...market } = guarded.markets[0]!;
       expect(protections.twapWindowSec).to.be.greaterThan(0);
-      expect(protections.priceBand > 0n && protections.maxPriceDeviationPerUpdate > 0n && protections.oiCap > 0n).to.equal(true);
+      expect(
+        protections.priceBand > 0n && protections.maxPriceDeviationPerUpdate > 0n && protections.oiCap > 0n
+      ).to.equal(true);
       const { protections: _thinProtections, ...thinMarket } = thin.markets[0]!;
       expect(market).to.deep.equal(thinMarket);
       expect(guarded.agents).to.deep.equal(thin.agents);
@@ -98,7 +100,8 @@ describe("scenario files", () => {
   });
 
   describe("parsing", () => {
-    const valid = () => JSON.parse(fs.readFileSync(path.join(FIXTURES, "valid.json"), "utf8")) as Record<string, unknown>;
+    const valid = () =>
+      JSON.parse(fs.readFileSync(path.join(FIXTURES, "valid.json"), "utf8")) as Record<string, unknown>;
 
     it("accepts the valid fixture that every malformed one is derived from", () => {
       expect(() => loadScenario(path.join(FIXTURES, "valid.json"))).not.to.throw();
@@ -114,7 +117,11 @@ describe("scenario files", () => {
       expect(scenario.durationSec).to.equal(36 * 3600);
       expect(scenario.stepSec).to.equal(5 * 60);
       expect(scenario.agents.retail[0]!.entryWindowSec).to.deep.equal({ from: 0, to: 10 * 3600 });
-      expect(scenario.agents.marketMaker!.pushes.map((push) => push.atSec)).to.deep.equal([12 * 3600, 13 * 3600, 18 * 3600]);
+      expect(scenario.agents.marketMaker!.pushes.map((push) => push.atSec)).to.deep.equal([
+        12 * 3600,
+        13 * 3600,
+        18 * 3600,
+      ]);
     });
 
     it("takes decimal strings as exactly as numbers", () => {
@@ -127,7 +134,10 @@ describe("scenario files", () => {
       const json = valid();
       delete json.seed;
       delete json.name;
-      expect(() => parseScenario(json, "inline.json")).to.throw(ScenarioError, /^inline\.json: name: is required\ninline\.json: seed: is required$/);
+      expect(() => parseScenario(json, "inline.json")).to.throw(
+        ScenarioError,
+        /^inline\.json: name: is required\ninline\.json: seed: is required$/
+      );
     });
 
     it("reports a missing file by name", () => {
@@ -138,7 +148,10 @@ describe("scenario files", () => {
 
   describe("malformed fixtures", () => {
     it("has one fixture per error, and an expectation for each fixture", () => {
-      const files = fs.readdirSync(FIXTURES).filter((file) => file !== "valid.json").map((file) => path.basename(file, ".json"));
+      const files = fs
+        .readdirSync(FIXTURES)
+        .filter((file) => file !== "valid.json")
+        .map((file) => path.basename(file, ".json"));
       expect(files.sort()).to.deep.equal(Object.keys(MALFORMED).sort());
     });
 

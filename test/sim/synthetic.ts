@@ -112,7 +112,8 @@ export function syntheticRun(name: string): SimulationResult {
       mark: priceAt(markBps),
       last: priceAt(lastBps),
       fundingRate: ((lastBps - indexBps) * WAD) / BPS / 8n,
-      oiLong: t >= (mm.perpPosition?.atSec ?? Infinity) ? (mm.perpPosition!.marginUsd * mm.perpPosition!.leverage) / p0 : 0n,
+      oiLong:
+        t >= (mm.perpPosition?.atSec ?? Infinity) ? (mm.perpPosition!.marginUsd * mm.perpPosition!.leverage) / p0 : 0n,
       oiShort: alive.reduce((sum, s) => sum + s.size, 0n),
       insuranceFund: insurance,
       poolValue: pool,
@@ -121,7 +122,7 @@ export function syntheticRun(name: string): SimulationResult {
     timeline.push({ t, step, block: 1 + step * BLOCKS_PER_STEP, markets: [row] });
     retail.points.push({ t, pnl: retailPnl });
     lp.points.push({ t, pnl: pool - scenario.lp.depositUsd });
-    maker.points.push({ t, pnl: ((row.oiLong * (row.mark - p0)) / WAD) + (usdSide - y0) / 10n });
+    maker.points.push({ t, pnl: (row.oiLong * (row.mark - p0)) / WAD + (usdSide - y0) / 10n });
   }
 
   const rounded = assignCascadeRounds(events, scenario.keeper.latencyBlocks + 1);
@@ -156,10 +157,22 @@ export function syntheticRun(name: string): SimulationResult {
           badDebt: 0n,
           adlCount: 0,
           peakMove: {
-            spot: peakMove(series((s) => s.spot), p0),
-            index: peakMove(series((s) => s.index), p0),
-            mark: peakMove(series((s) => s.mark), p0),
-            last: peakMove(series((s) => s.last), p0),
+            spot: peakMove(
+              series((s) => s.spot),
+              p0
+            ),
+            index: peakMove(
+              series((s) => s.index),
+              p0
+            ),
+            mark: peakMove(
+              series((s) => s.mark),
+              p0
+            ),
+            last: peakMove(
+              series((s) => s.last),
+              p0
+            ),
           },
           cascadeDepth: cascadeDepth(rounded),
           maxLiquidationsPerBlock: maxLiquidationsPerBlock(rounded),
@@ -168,7 +181,11 @@ export function syntheticRun(name: string): SimulationResult {
             y0,
             SPOT_FEE,
             p0,
-            shorts.map((s) => ({ side: "short" as const, notional: (s.size * p0) / WAD, liquidationPrice: priceAt(s.liquidationBps) })),
+            shorts.map((s) => ({
+              side: "short" as const,
+              notional: (s.size * p0) / WAD,
+              liquidationPrice: priceAt(s.liquidationBps),
+            }))
           ),
         },
       ],
