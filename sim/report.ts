@@ -243,6 +243,8 @@ interface ChartSpec {
   yTitle: string;
   y2Title: string | null;
   xMax: number;
+  /** A fixed y range, so that charts side by side share one scale; null lets Chart.js choose. */
+  yRange: [number, number] | null;
   datasets: DatasetSpec[];
 }
 
@@ -305,6 +307,7 @@ function priceChart(result: SimulationResult, symbol: string, id: string, xMax: 
     yTitle: `USD per ${base}`,
     y2Title: null,
     xMax,
+    yRange: null,
     datasets: [
       line(
         "spot",
@@ -345,6 +348,7 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
       yTitle: "% per interval",
       y2Title: null,
       xMax,
+      yRange: null,
       datasets: [
         line(
           "funding rate",
@@ -362,6 +366,7 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
       yTitle: base,
       y2Title: null,
       xMax,
+      yRange: null,
       datasets: [
         line(
           "long",
@@ -383,6 +388,7 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
       yTitle: "insurance fund, USD",
       y2Title: "LP pool, USD",
       xMax,
+      yRange: null,
       datasets: [
         line(
           "insurance fund",
@@ -410,6 +416,7 @@ function pnlChart(result: SimulationResult, xMax: number): ChartSpec {
     yTitle: "USD",
     y2Title: null,
     xMax,
+    yRange: null,
     datasets: result.pnl.map((series, i) =>
       line(
         series.agent,
@@ -458,6 +465,7 @@ const CLIENT_SCRIPT = `
       x: { type: "linear", min: 0, max: spec.xMax, title: { display: true, text: "hours" } },
       y: { title: { display: true, text: spec.yTitle } }
     };
+    if (spec.yRange) { scales.y.min = spec.yRange[0]; scales.y.max = spec.yRange[1]; }
     if (spec.y2Title) scales.y2 = { position: "right", grid: { drawOnChartArea: false }, title: { display: true, text: spec.y2Title } };
     new Chart(document.getElementById(spec.id), {
       type: "line",
@@ -564,6 +572,13 @@ export function renderComparison(results: readonly SimulationResult[]): string {
   const charts = columns.map(({ result, market }, i) =>
     priceChart(result, market.symbol, `run-${i}-${slug(result.scenario.name)}-price`, hours(result.summary.durationSec))
   );
+  // One y scale for all, so a flat deep market looks flat beside a squeezed thin one.
+  const ys = charts.flatMap((chart) => chart.datasets.flatMap((d) => d.points.map(([, y]) => y)));
+  const shared = ys.reduce<[number, number]>(
+    ([low, high], y) => [Math.min(low, y), Math.max(high, y)],
+    [Infinity, -Infinity]
+  );
+  for (const chart of charts) chart.yRange = shared;
   const names = results.map((result) => result.scenario.name);
   const panels = columns.map(({ result }, i) =>
     [

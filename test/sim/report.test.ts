@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
-import { toWad } from "../../sim/decimal";
+import { formatWad, toWad } from "../../sim/decimal";
 import { explainOutcome, formatPct, formatUsd, renderComparison, renderReport } from "../../sim/report";
 import type { SimulationResult } from "../../sim/types";
 import { syntheticRun } from "./synthetic";
@@ -128,6 +128,17 @@ describe("report pages", () => {
       expect(html).to.contain("<th>squeeze-thin (ALT-USD)</th><th>squeeze-deep (ALT-USD)</th>");
       expect(html).to.contain("<tr><th>Spot pool per side</th><td>$200,000</td><td>$50,000,000</td></tr>");
       expect(html).to.contain(CHART_JS.slice(0, 200));
+    });
+
+    it("draws the price charts on one y scale, so the deep market's flat line looks flat", () => {
+      const html = renderComparison([thin, deep]);
+      const json = /<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(html)![1]!;
+      const charts = (JSON.parse(json) as { charts: { yRange: [number, number] }[] }).charts;
+      const peak = Number(
+        formatWad(thin.timeline.reduce((max, row) => (row.markets[0]!.spot > max ? row.markets[0]!.spot : max), 0n))
+      );
+      expect(charts[0]!.yRange).to.deep.equal(charts[1]!.yRange);
+      expect(charts[0]!.yRange[1]).to.be.at.least(peak);
     });
 
     it("needs two runs at least", () => {
