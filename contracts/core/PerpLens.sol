@@ -100,9 +100,13 @@ contract PerpLens {
         for (uint256 i; i < count; ++i) list[i] = market(i + 1);
     }
 
-    /// @notice The trader's panel for one position.
-    function position(uint256 id) external view returns (PositionView memory) {
+    /// @notice The trader's panel for one position; size 0 (and nothing else) when it is not open.
+    function position(uint256 id) external view returns (PositionView memory v) {
         Position memory p = engine.position(id);
+        if (p.size == 0) {
+            v.id = id;
+            return v;
+        }
         return _positionView(id, p, _project(p.marketId));
     }
 

@@ -1,0 +1,80 @@
+/**
+ * The simulator's terminal front: runs scenarios with a progress bar, writes each run's files under
+ * reports/<scenario>/, and for the default pair also reports/latest/ with a side-by-side index.html,
+ * then prints the comparison table.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import cliProgress from "cli-progress";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { loadScenario } from "./scenario";
+import { runScenario } from "./runner";
+import { writeRunFiles } from "./output";
+import { renderComparison, renderReport, formatUsd, formatPct } from "./report";
+import type { SimulationResult } from "./types";
+
+export const DEFAULT_PAIR = ["scenarios/squeeze-thin.json", "scenarios/squeeze-deep.json"];
+
+export interface SimulateArgs {
+  scenario: string;
+  seed?: number;
+  out?: string;
+  quiet?: boolean;
+}
+
+export async function simulateOne(hre: HardhatRuntimeEnvironment, args: SimulateArgs): Promise<SimulationResult> {
+  const scenario = loadScenario(args.scenario);
+  const bar = args.quiet
+    ? undefined
+    : new cliProgress.SingleBar(
+        { format: `${scenario.name.padEnd(16)} {bar} {percentage}% | step {value}/{total} | {duration}s`, hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      );
+  bar?.start(Math.floor(scenario.durationSec / scenario.stepSec), 0);
+  const result = await runScenario(hre, scenario, {
+    seed: args.seed,
+    onStep: (step) => bar?.update(step),
+  });
+  bar?.stop();
+  const dir = args.out ?? path.join("reports", scenario.name);
+  writeRunFiles(dir, { summary: result.summary, timeline: result.timeline, reportHtml: renderReport(result) });
+  return result;
+}
+
+export async function simulatePair(hre: HardhatRuntimeEnvironment, files = DEFAULT_PAIR): Promise<SimulationResult[]> {
+  const results: SimulationResult[] = [];
+  for (const file of files) results.push(await simulateOne(hre, { scenario: file }));
+  const latest = path.join("reports", "latest");
+  fs.mkdirSync(latest, { recursive: true });
+  for (const r of results) {
+    const dir = path.join(latest, r.scenario.name);
+    writeRunFiles(dir, { summary: r.summary, timeline: r.timeline, reportHtml: renderReport(r) });
+  }
+  fs.writeFileSync(path.join(latest, "index.html"), renderComparison(results));
+  return results;
+}
+
+/** The comparison table, one column per run. */
+export function comparisonTable(results: readonly SimulationResult[]): string {
+  const rows: [string, (r: SimulationResult) => string][] = [
+    ["market", (r) => r.summary.markets[0]!.symbol],
+    ["retail positions", (r) => String(r.summary.markets[0]!.traders)],
+    ["retail liquidated", (r) => String(r.summary.markets[0]!.tradersLiquidated)],
+    ["liquidations (all)", (r) => String(r.summary.markets[0]!.liquidations)],
+    ["liquidated notional", (r) => formatUsd(r.summary.markets[0]!.liquidatedNotional)],
+    ["traders' loss", (r) => formatUsd(r.summary.markets[0]!.tradersLoss)],
+    ["market maker spent", (r) => formatUsd(r.summary.markets[0]!.marketMakerCost)],
+    ["market maker PnL", (r) => formatUsd(r.summary.markets[0]!.marketMakerPnl, true)],
+    ["peak spot move", (r) => formatPct(r.summary.markets[0]!.peakMove.spot.up)],
+    ["peak mark move", (r) => formatPct(r.summary.markets[0]!.peakMove.mark.up)],
+    ["cascade depth", (r) => String(r.summary.markets[0]!.cascadeDepth)],
+    ["insurance fund change", (r) => formatUsd(r.summary.markets[0]!.insuranceFundDelta, true)],
+    ["pool PnL", (r) => formatUsd(r.summary.markets[0]!.poolPnl, true)],
+    ["bad debt", (r) => formatUsd(r.summary.markets[0]!.badDebt)],
+  ];
+  const header = ["", ...results.map((r) => r.summary.scenario)];
+  const body = rows.map(([label, f]) => [label, ...results.map(f)]);
+  const widths = header.map((_, i) => Math.max(...[header, ...body].map((row) => row[i]!.length)));
+  const line = (row: string[]) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
+}
