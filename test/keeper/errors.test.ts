@@ -85,7 +85,7 @@ describe("chain error classification", () => {
     });
 
     it("lets a revert win over a transport-looking wrapper", () => {
-      const wrapped = makeError("server error", "SERVER_ERROR", {
+      const wrapped = Object.assign(makeError("server error", "SERVER_ERROR", { request: new FetchRequest("http://x") }), {
         error: callException(ENGINE_ERRORS.encodeErrorResult("PositionNotFound", [9])),
       });
       expect(isRevert(wrapped)).to.equal(true);
