@@ -9,6 +9,7 @@ import {
   CollateralToken__factory,
   LiquidityPool__factory,
   Oracle__factory,
+  OrderBook__factory,
   PerpEngineAdmin__factory,
   PerpEngine__factory,
   PerpLens__factory,
@@ -22,6 +23,7 @@ import type {
   CollateralToken,
   LiquidityPool,
   Oracle,
+  OrderBook,
   PerpEngine,
   PerpEngineAdmin,
   PerpLens,
@@ -51,6 +53,7 @@ export interface Deployment {
     engineAdmin: string;
     lens: string;
     pool: string;
+    orderBook: string;
     markModel: string;
     fundingModel: string;
   };
@@ -76,6 +79,7 @@ export interface Exchange {
   admin: PerpEngineAdmin;
   lens: PerpLens;
   pool: LiquidityPool;
+  orderBook: OrderBook;
   markets: Map<string, MarketHandles>;
 }
 
@@ -101,6 +105,7 @@ export function connectExchange(deployment: Deployment, runner: ContractRunner):
     admin: PerpEngineAdmin__factory.connect(c.engine, runner),
     lens: PerpLens__factory.connect(c.lens, runner),
     pool: LiquidityPool__factory.connect(c.pool, runner),
+    orderBook: OrderBook__factory.connect(c.orderBook, runner),
     markets,
   };
 }

@@ -11,6 +11,7 @@ import {
   IndexMarkModel__factory,
   LiquidityPool__factory,
   MedianMarkModel__factory,
+  OrderBook__factory,
   Oracle__factory,
   PerpEngineAdmin__factory,
   PerpEngine__factory,
@@ -32,7 +33,12 @@ export interface SystemSpec {
   lpDepositUsd: string;
   /** USD the deployer puts in the insurance fund */
   insuranceFundUsd: string;
+  /** the order book's minimum execution fee in USD; DEFAULT_MIN_EXECUTION_FEE_USD when absent */
+  minExecutionFeeUsd?: string;
 }
+
+/** The smallest fee a limit/TP/SL order must escrow for the keeper that executes it. */
+export const DEFAULT_MIN_EXECUTION_FEE_USD = "0.5";
 
 export const DEFAULT_SYSTEM: SystemSpec = {
   markets: DEFAULT_MARKETS,
@@ -115,6 +121,13 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
     await (await vault.fundInsurance(insurance)).wait();
   }
 
+  // Deployed last, so adding it left every other address where it was.
+  const minExecutionFee = wad(spec.minExecutionFeeUsd ?? DEFAULT_MIN_EXECUTION_FEE_USD);
+  const orderBook = await new OrderBook__factory(deployer).deploy(engine, vault, admin, minExecutionFee);
+  // The order book books escrow in the vault and trades for the accounts whose orders it executes.
+  await (await vault.grantRole(await vault.OPERATOR_ROLE(), orderBook)).wait();
+  await (await engine.grantRole(await engine.EXECUTOR_ROLE(), orderBook)).wait();
+
   const deployment: Deployment = {
     chainId: Number(chainId),
     deploymentBlock,
@@ -126,6 +139,7 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
       engineAdmin: await adminModule.getAddress(),
       lens: await lens.getAddress(),
       pool: await pool.getAddress(),
+      orderBook: await orderBook.getAddress(),
       markModel: await medianMark.getAddress(),
       fundingModel: await fundingModel.getAddress(),
     },
