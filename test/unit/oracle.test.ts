@@ -1,0 +1,78 @@
+/**
+ * SPEC section 4, Oracle: index = median of the fresh sources; a source is stale once more than its
+ * heartbeat has passed since its update; with an even count the median is the mean of the middle two
+ * (rounded down).
+ */
+import { expect } from "chai";
+import { ethers } from "hardhat";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { Oracle__factory, PushPriceFeed__factory } from "../../typechain-types";
+import { toFeedAnswer, wad } from "../../lib/units";
+import { exchangeFixture, FEED_HEARTBEAT, openSize } from "../helpers/fixtures";
+import { expectConservation } from "../helpers/conservation";
+
+describe("oracle: index median of fresh sources", () => {
+  it("drops a pushed feed one second after its heartbeat and takes the mean of the two left", async () => {
+    const { ex, traders, alt, accounts } = await loadFixture(exchangeFixture);
+    const [feed1, feed2] = alt.pushedFeeds;
+    // Sources: feed1, feed2 and the spot TWAP (the pool has not traded: exactly 2).
+    await (await feed1.setPrice(toFeedAnswer(wad("2.2")))).wait();
+    const tA = BigInt(await time.latest());
+    await time.setNextBlockTimestamp(tA + 1_000n);
+    await (await feed2.setPrice(toFeedAnswer(wad("2.1")))).wait();
+
+    // Three fresh: median(2.2, 2.1, 2.0) = 2.1
+    let [index, fresh] = await ex.oracle.indexPrice(alt.marketId);
+    expect([index, fresh]).to.deep.equal([wad("2.1"), 3n]);
+
+    // At exactly the heartbeat feed1 is still fresh.
+    await time.increaseTo(tA + FEED_HEARTBEAT);
+    [index, fresh] = await ex.oracle.indexPrice(alt.marketId);
+    expect([index, fresh]).to.deep.equal([wad("2.1"), 3n]);
+
+    // One second later it is dropped: median(2.1, 2.0) = (2.1 + 2.0) / 2 = 2.05
+    await time.increaseTo(tA + FEED_HEARTBEAT + 1n);
+    [index, fresh] = await ex.oracle.indexPrice(alt.marketId);
+    expect([index, fresh]).to.deep.equal([wad("2.05"), 2n]);
+    const view = await ex.lens.market(alt.marketId);
+    expect(view.indexPrice).to.equal(wad("2.05"));
+    expect(view.indexFresh).to.equal(true);
+
+    // The engine trades on it: a buy of 1,000 ALT at K = 0 fills at 2.05 * (1 + 1,000 / 10,000,000) = 2.050205
+    const { id, trade } = await openSize(ex, traders[0], alt.marketId, wad(1_000), wad(100));
+    expect(trade.fillPrice).to.equal(wad("2.050205"));
+    await expectConservation(ex, [id], accounts);
+  });
+
+  it("takes the middle of an odd count and the rounded-down mean of an even count, across decimals", async () => {
+    const [admin] = await ethers.getSigners();
+    const oracle = await new Oracle__factory(admin).deploy(admin.address);
+    const feedFactory = new PushPriceFeed__factory(admin);
+    const exact = await Promise.all([0, 1, 2].map(() => feedFactory.deploy(18, "exact", admin.address)));
+    const eightDecimals = await feedFactory.deploy(8, "8 decimals", admin.address);
+    await (await exact[0].setPrice(wad(100))).wait();
+    await (await exact[1].setPrice(wad(103))).wait();
+    await (await exact[2].setPrice(wad(250))).wait();
+    await (await eightDecimals.setPrice(101_00000001n)).wait(); // 101.00000001
+    const feeds = await Promise.all([...exact, eightDecimals].map((f) => f.getAddress()));
+    const heartbeats = [3_600, 3_600, 60, 3_600];
+    const read = async (marketId: number) => [...(await oracle.indexPrice(marketId))];
+    await (await oracle.setSources(7, feeds, heartbeats)).wait();
+
+    // Four fresh, sorted 100, 101.00000001, 103, 250: (101.00000001 + 103) / 2 = 102.000000005
+    expect(await read(7)).to.deep.equal([wad("102.000000005"), 4n]);
+
+    // The 250 source has a 60 s heartbeat: after 61 s three are left, median 101.00000001.
+    await time.increase(61);
+    expect(await read(7)).to.deep.equal([wad("101.00000001"), 3n]);
+
+    // An even mean that does not divide: 100 and 100 + 1 wei -> 100 (rounded down).
+    await (await exact[1].setPrice(wad(100) + 1n)).wait();
+    await (await oracle.setSources(8, [feeds[0], feeds[1]], [3_600, 3_600])).wait();
+    expect(await read(8)).to.deep.equal([wad(100), 2n]);
+
+    // No fresh source at all: price 0 and a fresh count of 0.
+    await time.increase(3_601);
+    expect(await read(8)).to.deep.equal([0n, 0n]);
+  });
+});
