@@ -18,6 +18,7 @@ import { ALT_USD, type MarketSpec } from "../lib/markets";
 import { USD6_TO_WAD, WAD } from "../lib/units";
 import { Keeper } from "../keeper/keeper";
 import { Random } from "./random";
+import { BlockClock } from "./clock";
 import { formatWad } from "./decimal";
 import type { Scenario, RetailGroup } from "./scenario";
 import type {
@@ -125,10 +126,26 @@ export async function runScenario(
 ): Promise<SimulationResult> {
   const seed = options.seed ?? scenario.seed;
   const provider = hre.ethers.provider;
-  if (hre.network.name === "hardhat") {
-    await provider.send("hardhat_reset", []);
-    await provider.send("evm_setNextBlockTimestamp", [SIM_EPOCH_SEC]);
+  const inProcess = hre.network.name === "hardhat";
+  if (inProcess) await provider.send("hardhat_reset", []);
+  const latest = Number((await provider.getBlock("latest"))!.timestamp);
+  const clock = new BlockClock(hre.network.provider, inProcess ? SIM_EPOCH_SEC : latest + 1);
+  clock.install();
+  try {
+    return await run(hre, scenario, seed, clock, options);
+  } finally {
+    clock.uninstall();
   }
+}
+
+async function run(
+  hre: HardhatRuntimeEnvironment,
+  scenario: Scenario,
+  seed: number,
+  clock: BlockClock,
+  options: RunOptions,
+): Promise<SimulationResult> {
+  const provider = hre.ethers.provider;
   const [deployer] = await hre.ethers.getSigners();
   const ex = await deploySystem(deployer!, systemSpecOf(scenario));
   const start = Number((await provider.getBlock("latest"))!.timestamp);
@@ -216,8 +233,8 @@ export async function runScenario(
   const total = Math.floor(scenario.durationSec / scenario.stepSec);
   const pnlEvery = Math.max(1, Math.ceil(total / PNL_POINTS));
   for (let step = 1; step <= total; step++) {
-    await provider.send("evm_increaseTime", [scenario.stepSec]);
     const t = step * scenario.stepSec;
+    clock.advanceTo(start + t);
     const due = (atSec: number) => atSec > t - scenario.stepSec && atSec <= t;
     for (const tr of tracks) tr.liquidationsInStep = 0;
 

@@ -129,6 +129,24 @@ contract PerpLens {
         }
     }
 
+    /// @notice Whether each position is liquidatable now (closed ids: false). Cheaper than `positions`:
+    /// only the health predicate, for keepers confirming candidates.
+    function liquidatable(uint256[] calldata ids) external view returns (bool[] memory flags) {
+        flags = new bool[](ids.length);
+        Projection memory m;
+        uint256 projected;
+        for (uint256 i; i < ids.length; ++i) {
+            Position memory p = engine.position(ids[i]);
+            if (p.size == 0) continue;
+            if (p.marketId != projected) {
+                m = _project(p.marketId);
+                projected = p.marketId;
+            }
+            int256 net = int256(uint256(p.margin)) - PositionLib.pendingFunding(p.size, p.fundingSnapshot, m.st.fundingIndex);
+            flags[i] = MarginMath.isLiquidatable(m.tiers, p.size, p.entryPrice, net, m.mark);
+        }
+    }
+
     /// @notice ADL ranking inputs: PnL% of margin and effective leverage; score = pnl% * leverage (WAD).
     function adlScore(uint256 id) external view returns (int256 pnlPercent, uint256 leverage, int256 score) {
         Position memory p = engine.position(id);

@@ -46,8 +46,8 @@ export class LiquidationJob {
   async scan(ids: readonly bigint[]): Promise<bigint[]> {
     const chunks: bigint[][] = [];
     for (let i = 0; i < ids.length; i += this.options.scanChunk) chunks.push(ids.slice(i, i + this.options.scanChunk));
-    const views = await Promise.all(chunks.map((c) => this.lens.positions(c)));
-    return views.flat().filter((v) => v.liquidatable && v.size !== 0n).map((v) => v.id);
+    const flags = await Promise.all(chunks.map((c) => this.lens.liquidatable(c)));
+    return chunks.flat().filter((_, i) => flags.flat()[i]);
   }
 
   /** Liquidates round after round until nothing is liquidatable; in dry-run only the first scan. */
