@@ -1,0 +1,120 @@
+/**
+ * SPEC section 4, SpotPool: x * y = k with a 0.3% fee, a minimum out, and a TWAP from a cumulative
+ * price. The deployed ALT pool holds 100,000 ALT and 200,000 USD: spot 2.
+ */
+import { expect } from "chai";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
+import { usd6, wad, WAD } from "../../lib/units";
+import type { MarketHandles } from "../../lib/contracts";
+import { exchangeFixture } from "../helpers/fixtures";
+
+const FEE_BPS = 30n;
+const BPS = 10_000n;
+const USD6_SCALE = 10n ** 12n;
+
+/** out = rOut * in * (1 - 0.3%) / (rIn + in * (1 - 0.3%)), rounded down. */
+function quoteOut(rIn: bigint, rOut: bigint, amountIn: bigint): bigint {
+  const inAfterFee = amountIn * (BPS - FEE_BPS);
+  return (rOut * inAfterFee) / (rIn * BPS + inAfterFee);
+}
+
+/** Spot = USD reserve (6 decimals, scaled to WAD) per coin (18 decimals), WAD, rounded down. */
+async function spotOf(market: MarketHandles): Promise<bigint> {
+  const [rCoin, rUsd] = [await market.spotPool.reserveCoin(), await market.spotPool.reserveUsd()];
+  return (rUsd * USD6_SCALE * WAD) / rCoin;
+}
+
+async function spotFixture() {
+  const f = await exchangeFixture();
+  const swapper = f.keeper;
+  await (await f.ex.collateral.faucet(swapper.address, usd6(1_000_000))).wait();
+  await (await f.ex.collateral.connect(swapper).approve(f.alt.spotPool, usd6(1_000_000))).wait();
+  await (await f.alt.coin.connect(f.deployer).mint(swapper.address, wad(100_000))).wait();
+  await (await f.alt.coin.connect(swapper).approve(f.alt.spotPool, wad(100_000))).wait();
+  return { ...f, swapper };
+}
+
+async function buy(market: MarketHandles, swapper: HardhatEthersSigner, usd: bigint) {
+  return (await market.spotPool.connect(swapper).swap(true, usd, 0n, swapper.address)).wait();
+}
+
+describe("spot pool: constant product with a 0.3% fee", () => {
+  it("pays the x*y=k quote net of the fee, to the unit, both ways, and keeps the fee in the pool", async () => {
+    const { ex, alt, swapper } = await loadFixture(spotFixture);
+    const pool = alt.spotPool.connect(swapper);
+    const rCoin = await pool.reserveCoin();
+    const rUsd = await pool.reserveUsd();
+    expect([rCoin, rUsd]).to.deep.equal([wad(100_000), usd6(200_000)]);
+
+    // Buy with 10,000 USD: out = 100,000 * 10,000 * 0.997 / (200,000 + 10,000 * 0.997) ALT
+    const usdIn = usd6(10_000);
+    const coinOut = quoteOut(rUsd, rCoin, usdIn);
+    expect(await pool.quote(true, usdIn)).to.equal(coinOut);
+    const coinBefore = await alt.coin.balanceOf(swapper.address);
+    await (await pool.swap(true, usdIn, coinOut, swapper.address)).wait();
+    expect((await alt.coin.balanceOf(swapper.address)) - coinBefore).to.equal(coinOut);
+    expect(await pool.reserveCoin()).to.equal(rCoin - coinOut);
+    expect(await pool.reserveUsd()).to.equal(rUsd + usdIn);
+    // The fee stays in: k grew.
+    expect((rCoin - coinOut) * (rUsd + usdIn)).to.be.gt(rCoin * rUsd);
+
+    // Sell 3,000 ALT back: out = rUsd' * 3,000 * 0.997 / (rCoin' + 3,000 * 0.997) USD
+    const coinIn = wad(3_000);
+    const usdOut = quoteOut(rCoin - coinOut, rUsd + usdIn, coinIn);
+    const usdBefore = await ex.collateral.balanceOf(swapper.address);
+    await (await pool.swap(false, coinIn, usdOut, swapper.address)).wait();
+    expect((await ex.collateral.balanceOf(swapper.address)) - usdBefore).to.equal(usdOut);
+    expect(await pool.spotPrice()).to.equal(await spotOf(alt));
+  });
+
+  it("refuses a swap below the minimum out and moves nothing", async () => {
+    const { alt, swapper } = await loadFixture(spotFixture);
+    const pool = alt.spotPool.connect(swapper);
+    const out = await pool.quote(true, usd6(1_000));
+    const reserves = [await pool.reserveCoin(), await pool.reserveUsd()];
+    await expect(pool.swap(true, usd6(1_000), out + 1n, swapper.address))
+      .to.be.revertedWithCustomError(pool, "SlippageExceeded")
+      .withArgs(out, out + 1n);
+    expect([await pool.reserveCoin(), await pool.reserveUsd()]).to.deep.equal(reserves);
+  });
+});
+
+describe("spot pool: TWAP", () => {
+  it("ignores a single-block pump over a 600 s window, while the spot (window 0) shows it", async () => {
+    const { alt, swapper } = await loadFixture(spotFixture);
+    await time.increase(1_000); // more history than the window, all at 2
+    await buy(alt, swapper, usd6(50_000));
+    const pumped = await spotOf(alt);
+    expect(pumped).to.be.gt(wad(3));
+    expect(await alt.spotPool.twap(600)).to.equal(wad(2));
+    expect(await alt.spotPool.twap(0)).to.equal(pumped);
+    // The oracle adapter reads the 600 s window.
+    expect((await alt.twapFeed.latestRoundData())[1]).to.equal(wad(2));
+  });
+
+  it("averages the price over the window, weighted by how long each price held", async () => {
+    const { alt, swapper } = await loadFixture(spotFixture);
+    await time.increase(1_000);
+    const t1 = BigInt(await time.latest()) + 10n;
+    await time.setNextBlockTimestamp(t1);
+    await buy(alt, swapper, usd6(50_000));
+    const p1 = await spotOf(alt);
+    await time.setNextBlockTimestamp(t1 + 100n);
+    await (await alt.spotPool.connect(swapper).swap(false, wad(20_000), 0n, swapper.address)).wait();
+    const p2 = await spotOf(alt);
+    await time.increaseTo(t1 + 250n);
+
+    // Over the last 600 s: 2 for 350 s, p1 for 100 s, p2 for 150 s.
+    expect(await alt.spotPool.twap(600)).to.equal((wad(2) * 350n + p1 * 100n + p2 * 150n) / 600n);
+    // Over the last 200 s: p1 for 50 s, p2 for 150 s.
+    expect(await alt.spotPool.twap(200)).to.equal((p1 * 50n + p2 * 150n) / 200n);
+    // A window longer than the pool's history averages the history it has, from the seeding t0.
+    const [seeded] = await alt.spotPool.queryFilter(alt.spotPool.filters.LiquidityAdded());
+    const t0 = BigInt((await seeded.getBlock()).timestamp);
+    const now = t1 + 250n;
+    expect(await alt.spotPool.twap(now - t0 + 100n)).to.equal(
+      (wad(2) * (t1 - t0) + p1 * 100n + p2 * 150n) / (now - t0)
+    );
+  });
+});
