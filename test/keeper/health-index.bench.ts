@@ -1,0 +1,102 @@
+/**
+ * Measures HealthIndex for 10k and 100k synthetic positions (a benchmark, not a test: mocha's
+ * *.test.ts glob skips it, and nothing here asserts a time).
+ *
+ *   npx ts-node --transpile-only test/keeper/health-index.bench.ts
+ *
+ * Positions: half long, half short, entries around 2000 USD, leverage 2x to 50x, so liquidation
+ * prices spread from about 2% to 50% away from entry. Marks: a seeded random walk of 0.2% steps,
+ * which keeps crossing liquidation prices the way a volatile market does. Per mark update it times
+ * candidates(mark) (the health scan), then removes the candidates (as their liquidation would) and
+ * opens as many fresh positions at the new mark, so the set stays at n.
+ */
+import { HealthIndex } from "../../keeper/health-index";
+import type { Side } from "../../keeper/health-index";
+
+const WAD = 10n ** 18n;
+const BPS = 10_000n;
+const ENTRY_PRICE = 2_000n * WAD;
+const MAINTENANCE_BPS = 50n;
+const MARK_UPDATES = 2_000;
+const STEP_BPS = 20n;
+
+/** xorshift32: deterministic, so every run measures the same work. */
+function random(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state >>>= 0;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    state >>>= 0;
+    return state / 2 ** 32;
+  };
+}
+
+/** Isolated-margin liquidation price with a flat maintenance rate (enough for a benchmark). */
+function liquidationPrice(side: Side, entry: bigint, leverage: bigint): bigint {
+  const distanceBps = BPS / leverage - MAINTENANCE_BPS;
+  return side === "long" ? (entry * (BPS - distanceBps)) / BPS : (entry * (BPS + distanceBps)) / BPS;
+}
+
+function openPosition(index: HealthIndex, id: bigint, entry: bigint, next: () => number): void {
+  const side: Side = next() < 0.5 ? "long" : "short";
+  const leverage = 2n + BigInt(Math.floor(next() * 49));
+  index.upsert(id, side, liquidationPrice(side, entry, leverage));
+}
+
+const percentile = (sorted: readonly number[], p: number): number =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
+const ms = (ns: bigint): number => Number(ns) / 1e6;
+
+function measure(n: number): void {
+  const next = random(n);
+  const index = new HealthIndex();
+  const loadStart = process.hrtime.bigint();
+  for (let i = 0; i < n; i++) {
+    const jitterBps = BigInt(Math.floor(next() * 200)) - 100n;
+    openPosition(index, BigInt(i), (ENTRY_PRICE * (BPS + jitterBps)) / BPS, next);
+  }
+  const loadMs = ms(process.hrtime.bigint() - loadStart);
+
+  let nextId = BigInt(n);
+  let mark = ENTRY_PRICE;
+  const scanMs: number[] = [];
+  const churnMs: number[] = [];
+  const crossed: number[] = [];
+  for (let update = 0; update < MARK_UPDATES; update++) {
+    const step = next() < 0.5 ? -STEP_BPS : STEP_BPS;
+    mark = (mark * (BPS + step)) / BPS;
+    const scanStart = process.hrtime.bigint();
+    const ids = index.candidates(mark);
+    scanMs.push(ms(process.hrtime.bigint() - scanStart));
+    crossed.push(ids.length);
+
+    const churnStart = process.hrtime.bigint();
+    for (const id of ids) index.remove(id);
+    for (let i = 0; i < ids.length; i++) openPosition(index, nextId++, mark, next);
+    churnMs.push(ids.length === 0 ? 0 : ms(process.hrtime.bigint() - churnStart) / (2 * ids.length));
+  }
+
+  const sortedScan = [...scanMs].sort((a, b) => a - b);
+  const sortedCrossed = [...crossed].sort((a, b) => a - b);
+  const churn = churnMs.filter((value) => value > 0).sort((a, b) => a - b);
+  console.log(
+    [
+      `n=${n.toLocaleString("en-US")}:`,
+      `load ${loadMs.toFixed(1)} ms (${((loadMs * 1000) / n).toFixed(2)} us/upsert);`,
+      `candidates() per mark update: median ${percentile(sortedScan, 0.5).toFixed(4)} ms,`,
+      `p99 ${percentile(sortedScan, 0.99).toFixed(3)} ms, max ${sortedScan[sortedScan.length - 1].toFixed(3)} ms;`,
+      `crossed per update: median ${percentile(sortedCrossed, 0.5)}, max ${sortedCrossed[sortedCrossed.length - 1]};`,
+      `remove/upsert median ${churn.length === 0 ? "-" : (percentile(churn, 0.5) * 1000).toFixed(2)} us`,
+    ].join(" ")
+  );
+
+  // The worst case: one update that crosses every position on one side.
+  const everyLong = process.hrtime.bigint();
+  const all = index.candidates(1n);
+  console.log(`n=${n.toLocaleString("en-US")}: a mark of 1 wei crosses ${all.length} longs in ${ms(process.hrtime.bigint() - everyLong).toFixed(2)} ms`);
+}
+
+measure(10_000); // warm-up, so the JIT has compiled the hot paths before the measured runs
+for (const n of [10_000, 100_000]) measure(n);
