@@ -365,10 +365,11 @@ contract PerpEngine is PerpEngineStorage {
         plan.reward = _liquidationReward(c, absSize, equity);
     }
 
-    /// @dev min(equity, max(rate * closed notional, minimum fee)); nothing when equity is gone.
+    /// @dev min(equity, max(rate * closed notional, minimum fee)); nothing when equity is gone. A credit
+    /// to the caller, so rounded down: the unit goes to the insurance fund (or stays in the remainder).
     function _liquidationReward(Ctx memory c, uint256 closeSize, int256 equity) private pure returns (uint256) {
         if (equity <= 0) return 0;
-        uint256 fee = WadMath.max(closeSize.mulDown(c.mark).mulUp(c.cfg.liquidationFeeRate), c.cfg.minLiquidationFee);
+        uint256 fee = WadMath.max(closeSize.mulDown(c.mark).mulDown(c.cfg.liquidationFeeRate), c.cfg.minLiquidationFee);
         return WadMath.min(uint256(equity), fee);
     }
 
