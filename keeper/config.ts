@@ -102,11 +102,7 @@ const FALSE_TEXT = new Set(["0", "false", "no", "off"]);
 /* SCHEMAS */
 
 function integerText(min: number, max: number) {
-  return z
-    .string()
-    .regex(/^\d+$/)
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  return z.string().regex(/^\d+$/).transform(Number).pipe(z.number().int().min(min).max(max));
 }
 
 /** A flag's presence arrives as `true`; a variable as text. */
@@ -200,8 +196,8 @@ export function parseKeeperConfig(argv: readonly string[], env: NodeJS.ProcessEn
       flags[spec.flag] !== undefined
         ? [flags[spec.flag], "flag"]
         : fromEnv !== undefined && fromEnv !== ""
-          ? [fromEnv, "env"]
-          : [spec.fallback, "default"];
+        ? [fromEnv, "env"]
+        : [spec.fallback, "default"];
     raw[key] = value;
     sources[key] = source;
   }
@@ -212,7 +208,7 @@ export function parseKeeperConfig(argv: readonly string[], env: NodeJS.ProcessEn
     throw new ConfigError(keys.map((key) => optionProblem(key, raw[key], sources[key] ?? "default")).join("\n"));
   }
   const { deployment: deploymentPath, ...options } = parsed.data;
-  const deploymentLabel = sources.deployment === "env" ? OPTIONS.deployment.env : `--${OPTIONS.deployment.flag}`;
+  const deploymentLabel = sourceLabel(OPTIONS.deployment, sources.deployment ?? "default");
   return { ...options, deploymentPath, deployment: loadDeployment(deploymentPath, deploymentLabel) };
 }
 
@@ -237,12 +233,16 @@ function readFlags(argv: readonly string[]): Record<string, RawValue> {
   }
 }
 
+/** How the user set an option: the variable's name if it came from there, else the flag. */
+function sourceLabel(spec: OptionSpec, source: Source): string {
+  return source === "env" ? spec.env : `--${spec.flag}`;
+}
+
 function optionProblem(key: OptionKey, value: RawValue, source: Source): string {
   const spec: OptionSpec = OPTIONS[key];
   if (value === undefined) return `--${spec.flag} (or ${spec.env}) is required; expected ${spec.allowed}`;
-  const label = source === "env" ? spec.env : `--${spec.flag}`;
   const shown = spec.secret ? `(hidden, ${String(value).length} characters)` : JSON.stringify(value);
-  return `${label}: ${shown} is not allowed; expected ${spec.allowed}`;
+  return `${sourceLabel(spec, source)}: ${shown} is not allowed; expected ${spec.allowed}`;
 }
 
 /** Reads and validates a deployment file; `label` names where its path came from. */

@@ -37,7 +37,8 @@ const NONCE_MESSAGE =
 const ALREADY_KNOWN_MESSAGE = /already known|known transaction|already imported/i;
 
 /** Hardhat's wording for a revert, where no ethers CALL_EXCEPTION wraps it. */
-const HARDHAT_REVERT_MESSAGE = /reverted with (?:custom error|reason string|panic code)|execution reverted|VM Exception/i;
+const HARDHAT_REVERT_MESSAGE =
+  /reverted with (?:custom error|reason string|panic code)|execution reverted|VM Exception/i;
 const HARDHAT_CUSTOM_ERROR = /reverted with custom error '([A-Za-z_$][\w$]*)\(/;
 
 const MAX_CAUSE_DEPTH = 8;
@@ -124,7 +125,10 @@ export function revertInfo(error: unknown, errors?: Interface): RevertInfo | und
     if (exception.revert !== null) {
       return { errorName: exception.revert.name, reason: exception.reason ?? exception.revert.signature, data };
     }
-    return { reason: exception.reason ?? (data === undefined ? "reverted without data" : `reverted with ${data}`), data };
+    return {
+      reason: exception.reason ?? (data === undefined ? "reverted without data" : `reverted with ${data}`),
+      data,
+    };
   }
   const hardhat = chain.map(messageOf).find((message) => HARDHAT_REVERT_MESSAGE.test(message));
   if (hardhat === undefined) return undefined;

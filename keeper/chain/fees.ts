@@ -20,7 +20,9 @@ export function feesFrom(feeData: FeeData): Fees {
 
 /** Only the fee fields of a transaction. */
 export function feesOf(tx: Fees): Fees {
-  return "gasPrice" in tx ? { gasPrice: tx.gasPrice } : { maxFeePerGas: tx.maxFeePerGas, maxPriorityFeePerGas: tx.maxPriorityFeePerGas };
+  return "gasPrice" in tx
+    ? { gasPrice: tx.gasPrice }
+    : { maxFeePerGas: tx.maxFeePerGas, maxPriorityFeePerGas: tx.maxPriorityFeePerGas };
 }
 
 function bumpUp(fee: bigint): bigint {

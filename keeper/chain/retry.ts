@@ -44,7 +44,10 @@ export function backoffDelay(
  * Runs `fn` until it succeeds, fails with an error that is not retryable, or has failed
  * `retries + 1` times; then throws the last error.
  */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, options: RetryOptions = DEFAULT_RETRY): Promise<T> {
+export async function withRetry<T>(
+  fn: (attempt: number) => Promise<T>,
+  options: RetryOptions = DEFAULT_RETRY
+): Promise<T> {
   const { retries, isRetryable = isRpcTransportError, onRetry, sleep = defaultSleep, signal } = options;
   for (let attempt = 0; ; attempt++) {
     try {

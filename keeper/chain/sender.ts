@@ -60,7 +60,11 @@ export type SendOutcome =
   | { kind: "lostRace"; errorName: string; reason: string; receipt?: TransactionReceipt }
   /** --dry-run: the transaction as it would have been sent (without a nonce). */
   | { kind: "dryRun"; tx: TransactionRequest }
-  /** Nothing was broadcast (or the broadcast failed and its nonce was given back). */
+  /**
+   * Not sent, as far as the sender can tell: a broadcast that failed with `rpcError` or
+   * `circuitOpen` may still have reached the node, so once a nonce was taken the next send reads
+   * the count from the chain again.
+   */
   | { kind: "notSent"; reason: "circuitOpen" | "rpcError" | "rejected" | "aborted"; error: unknown }
   /** Another transaction took the nonce (one signed with this key elsewhere). */
   | { kind: "dropped"; nonce: number; hashes: string[] }
@@ -150,8 +154,7 @@ export class TxSender {
     const { chain } = this.#options;
     const from = await this.#from();
     const call = { from, to: request.to, data: request.data, value: request.value ?? 0n };
-    const gasLimit =
-      request.gasLimit ?? withHeadroom(await this.#rpc(() => chain.estimateGas(call)));
+    const gasLimit = request.gasLimit ?? withHeadroom(await this.#rpc(() => chain.estimateGas(call)));
     const fees = feesFrom(await this.#rpc(() => chain.getFeeData()));
     // An explicit type: left to infer, ethers signs a gas-price transaction as EIP-2930 (type 1).
     const type = "gasPrice" in fees ? LEGACY_TX_TYPE : EIP1559_TX_TYPE;
@@ -234,7 +237,10 @@ export class TxSender {
             latest = await this.#sign({ ...tx, ...fees }, nonce);
             hashes.push(latest.hash);
             bumps += 1;
-            log.info({ nonce, hash: latest.hash, bumps, ...fees }, "transaction not mined; replacing it with higher fees");
+            log.info(
+              { nonce, hash: latest.hash, bumps, ...fees },
+              "transaction not mined; replacing it with higher fees"
+            );
           }
           broadcastBlock = head;
           await this.#rebroadcast(latest.raw, log);
@@ -263,8 +269,15 @@ export class TxSender {
   }
 
   /** `dropped` when a transaction that is not ours took the nonce; undefined while it is free. */
-  async #checkNonceTaken(tx: Prepared, nonce: number, hashes: string[], bumps: number): Promise<SendOutcome | undefined> {
-    const confirmed = await this.#read(async () => this.#options.chain.getTransactionCount(await this.#from(), "latest"));
+  async #checkNonceTaken(
+    tx: Prepared,
+    nonce: number,
+    hashes: string[],
+    bumps: number
+  ): Promise<SendOutcome | undefined> {
+    const confirmed = await this.#read(async () =>
+      this.#options.chain.getTransactionCount(await this.#from(), "latest")
+    );
     if (confirmed <= nonce) return undefined;
     // Ours may have been mined between the receipt poll and the count.
     const receipt = await this.#receiptOf(hashes);
@@ -289,7 +302,9 @@ export class TxSender {
     if (receipt.status === 1) return { kind: "mined", hash: receipt.hash, receipt, bumps };
     const { from, to, data, value, gasLimit } = tx;
     try {
-      await this.#read(() => this.#options.chain.call({ from, to, data, value, gasLimit, blockTag: receipt.blockNumber }));
+      await this.#read(() =>
+        this.#options.chain.call({ from, to, data, value, gasLimit, blockTag: receipt.blockNumber })
+      );
     } catch (error) {
       const revert = revertInfo(error, this.#options.errors);
       if (revert !== undefined) return this.#revertOutcome(revert.reason, revert.errorName, receipt);
@@ -336,7 +351,11 @@ export class TxSender {
   /** A call through the circuit, retried with backoff on transport faults. */
   #rpc<T>(fn: (attempt: number) => Promise<T>): Promise<T> {
     const retry = this.#options.retry ?? DEFAULT_RETRY;
-    return withRetry((attempt) => this.#read(() => fn(attempt)), { sleep: this.#sleep, ...retry, signal: this.#options.signal });
+    return withRetry((attempt) => this.#read(() => fn(attempt)), {
+      sleep: this.#sleep,
+      ...retry,
+      signal: this.#options.signal,
+    });
   }
 }
 

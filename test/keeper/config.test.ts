@@ -72,7 +72,9 @@ describe("keeper config", () => {
       expect(config.deployment.chainId).to.equal(31337);
       expect(config.deployment.deploymentBlock).to.equal(7);
       expect(config.deployment.contracts.Vault, "checksummed").to.equal(VAULT);
-      expect(config.deployment.markets, "fields beyond the required ones are kept").to.deep.equal([{ symbol: "ALT-USD" }]);
+      expect(config.deployment.markets, "fields beyond the required ones are kept").to.deep.equal([
+        { symbol: "ALT-USD" },
+      ]);
     });
 
     it("reads every option from its PERP_* variable", () => {
@@ -135,11 +137,17 @@ describe("keeper config", () => {
     });
 
     it("reports every bad option, one per line", () => {
-      const error = errorOf(() => parseKeeperConfig(["--batch-size", "0", "--rpc-url", "ftp://x"], { PERP_DRY_RUN: "maybe" }));
+      const error = errorOf(() =>
+        parseKeeperConfig(["--batch-size", "0", "--rpc-url", "ftp://x"], { PERP_DRY_RUN: "maybe" })
+      );
       const lines = error.message.split("\n");
       expect(lines).to.have.length(4);
-      expect(lines[0]).to.match(/^--rpc-url: "ftp:\/\/x" is not allowed; expected an http\(s\):\/\/ or ws\(s\):\/\/ JSON-RPC URL$/);
-      expect(lines[1]).to.match(/^--deployment \(or PERP_DEPLOYMENT\) is required; expected the path of a deployment JSON file/);
+      expect(lines[0]).to.match(
+        /^--rpc-url: "ftp:\/\/x" is not allowed; expected an http\(s\):\/\/ or ws\(s\):\/\/ JSON-RPC URL$/
+      );
+      expect(lines[1]).to.match(
+        /^--deployment \(or PERP_DEPLOYMENT\) is required; expected the path of a deployment JSON file/
+      );
       expect(lines[2]).to.match(/^PERP_DRY_RUN: "maybe" is not allowed; expected a boolean/);
       expect(lines[3]).to.match(/^--batch-size: "0" is not allowed; expected an integer from 1 to 500$/);
     });
@@ -165,7 +173,9 @@ describe("keeper config", () => {
       const missing = path.join(dir, "nope.json");
       const error = errorOf(() => parseKeeperConfig(["--rpc-url", "http://x", "--deployment", missing], {}));
       expect(error.message).to.equal(
-        `--deployment: ${JSON.stringify(missing)} does not exist; expected the path of a deployment JSON file {chainId, deploymentBlock, contracts}`
+        `--deployment: ${JSON.stringify(
+          missing
+        )} does not exist; expected the path of a deployment JSON file {chainId, deploymentBlock, contracts}`
       );
     });
 
@@ -181,7 +191,9 @@ describe("keeper config", () => {
         JSON.stringify({ chainId: "31337", contracts: { Vault: "0x1234", Pool: VAULT } })
       );
       const error = errorOf(() => parseKeeperConfig(["--rpc-url", "http://x", "--deployment", file], {}));
-      const lines = error.message.split("\n").map((line) => line.replace(`--deployment: ${JSON.stringify(file)}: `, ""));
+      const lines = error.message
+        .split("\n")
+        .map((line) => line.replace(`--deployment: ${JSON.stringify(file)}: `, ""));
       expect(lines).to.deep.equal([
         'chainId: must be a number (got "31337")',
         "deploymentBlock: is required",
@@ -191,14 +203,20 @@ describe("keeper config", () => {
 
     it("refuses an address with a bad EIP-55 checksum", () => {
       const badChecksum = VAULT.replace("F", "f");
-      const file = writeJson("checksum.json", JSON.stringify({ chainId: 1, deploymentBlock: 0, contracts: { Vault: badChecksum } }));
+      const file = writeJson(
+        "checksum.json",
+        JSON.stringify({ chainId: 1, deploymentBlock: 0, contracts: { Vault: badChecksum } })
+      );
       const error = errorOf(() => parseKeeperConfig(["--rpc-url", "http://x", "--deployment", file], {}));
       expect(error.message).to.contain(`contracts.Vault: has a bad EIP-55 checksum (got "${badChecksum}")`);
     });
   });
 
   describe("checks against the chain", () => {
-    const config = (overrides: Partial<KeeperConfig> = {}): KeeperConfig => ({ ...parseKeeperConfig(baseArgs(), {}), ...overrides });
+    const config = (overrides: Partial<KeeperConfig> = {}): KeeperConfig => ({
+      ...parseKeeperConfig(baseArgs(), {}),
+      ...overrides,
+    });
 
     it("uses --private-key on any chain", () => {
       expect(resolveSignerKey(config({ privateKey: KEY }), 1n)).to.equal(KEY);
@@ -207,7 +225,10 @@ describe("keeper config", () => {
 
     it("falls back to a local Hardhat key on chain id 31337 only", () => {
       expect(resolveSignerKey(config(), 31337n)).to.equal(LOCAL_KEEPER_KEY);
-      expect(() => resolveSignerKey(config(), 11155111n)).to.throw(ConfigError, "--private-key is required on chain id 11155111");
+      expect(() => resolveSignerKey(config(), 11155111n)).to.throw(
+        ConfigError,
+        "--private-key is required on chain id 11155111"
+      );
     });
 
     it("the local key is account #19 of Hardhat's default mnemonic", () => {
@@ -219,7 +240,9 @@ describe("keeper config", () => {
       expect(() => assertDeploymentChain(config(), 31337n)).not.to.throw();
       expect(() => assertDeploymentChain(config(), 1)).to.throw(
         ConfigError,
-        `--deployment: ${JSON.stringify(deploymentFile)} is for chain id 31337, but http://127.0.0.1:8545 serves chain id 1`
+        `--deployment: ${JSON.stringify(
+          deploymentFile
+        )} is for chain id 31337, but http://127.0.0.1:8545 serves chain id 1`
       );
     });
   });
@@ -260,7 +283,9 @@ describe("keeper config", () => {
 
     it("prints the problem and exits with code 2", () => {
       const { io, err } = recordingIo();
-      expect(exitCode(() => loadConfigOrExit(["--rpc-url", "http://x"], {}, io))).to.equal(CONFIG_EXIT_CODE).and.to.equal(2);
+      expect(exitCode(() => loadConfigOrExit(["--rpc-url", "http://x"], {}, io)))
+        .to.equal(CONFIG_EXIT_CODE)
+        .and.to.equal(2);
       expect(err).to.have.length(1);
       expect(err[0]).to.contain("--deployment (or PERP_DEPLOYMENT) is required");
     });
@@ -269,7 +294,18 @@ describe("keeper config", () => {
       const { io, out } = recordingIo();
       expect(exitCode(() => loadConfigOrExit(["--help"], {}, io))).to.equal(0);
       expect(out).to.deep.equal([keeperUsage()]);
-      for (const flag of ["--rpc-url", "--deployment", "--private-key", "--dry-run", "--metrics-port", "--poll-ms", "--batch-size", "--log-pretty", "--gas-bump-blocks", "--max-block-lag"]) {
+      for (const flag of [
+        "--rpc-url",
+        "--deployment",
+        "--private-key",
+        "--dry-run",
+        "--metrics-port",
+        "--poll-ms",
+        "--batch-size",
+        "--log-pretty",
+        "--gas-bump-blocks",
+        "--max-block-lag",
+      ]) {
         expect(out[0]).to.contain(flag);
       }
     });
@@ -277,7 +313,9 @@ describe("keeper config", () => {
     it("exits with code 2 when the deployment path cannot be read (a directory)", () => {
       const { io, err } = recordingIo();
       const directory = fs.mkdtempSync(path.join(dir, "a-directory-"));
-      expect(exitCode(() => loadConfigOrExit(["--rpc-url", "http://x", "--deployment", directory], {}, io))).to.equal(2);
+      expect(exitCode(() => loadConfigOrExit(["--rpc-url", "http://x", "--deployment", directory], {}, io))).to.equal(
+        2
+      );
       expect(err[0]).to.contain(`--deployment: ${JSON.stringify(directory)} cannot be read`);
     });
   });

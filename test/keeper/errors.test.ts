@@ -64,11 +64,14 @@ describe("chain error classification", () => {
         makeError("bad gateway", "SERVER_ERROR", { request: new FetchRequest("http://x") }),
         Object.assign(new Error("read ECONNRESET"), { code: "ECONNRESET" }),
         Object.assign(new Error("connect ETIMEDOUT"), { code: "ETIMEDOUT" }),
-        new TypeError("fetch failed", { cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }) }),
+        new TypeError("fetch failed", {
+          cause: Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }),
+        }),
         { code: "UNKNOWN_ERROR", error: Object.assign(new Error("socket hang up"), { code: "ECONNRESET" }) },
         { code: "UNKNOWN_ERROR", info: { error: { code: "ECONNREFUSED" } } },
       ];
-      for (const error of transport) expect(isRpcTransportError(error), String((error as Error).message ?? JSON.stringify(error))).to.equal(true);
+      for (const error of transport)
+        expect(isRpcTransportError(error), String((error as Error).message ?? JSON.stringify(error))).to.equal(true);
     });
 
     it("is false for reverts, nonce errors and other answers", () => {
@@ -85,9 +88,12 @@ describe("chain error classification", () => {
     });
 
     it("lets a revert win over a transport-looking wrapper", () => {
-      const wrapped = Object.assign(makeError("server error", "SERVER_ERROR", { request: new FetchRequest("http://x") }), {
-        error: callException(ENGINE_ERRORS.encodeErrorResult("PositionNotFound", [9])),
-      });
+      const wrapped = Object.assign(
+        makeError("server error", "SERVER_ERROR", { request: new FetchRequest("http://x") }),
+        {
+          error: callException(ENGINE_ERRORS.encodeErrorResult("PositionNotFound", [9])),
+        }
+      );
       expect(isRevert(wrapped)).to.equal(true);
       expect(isRpcTransportError(wrapped)).to.equal(false);
     });
@@ -122,7 +128,10 @@ describe("chain error classification", () => {
   describe("revertInfo", () => {
     it("decodes a custom error with the contracts' interface", () => {
       const error = callException(ENGINE_ERRORS.encodeErrorResult("PositionHealthy", [7, -5, 12]));
-      expect(revertInfo(error, ENGINE_ERRORS)).to.deep.include({ errorName: "PositionHealthy", reason: "PositionHealthy(7, -5, 12)" });
+      expect(revertInfo(error, ENGINE_ERRORS)).to.deep.include({
+        errorName: "PositionHealthy",
+        reason: "PositionHealthy(7, -5, 12)",
+      });
     });
 
     it("keeps the raw data when the error is not in the interface", () => {
@@ -135,19 +144,26 @@ describe("chain error classification", () => {
 
     it("names the built-in Error(string) and Panic(uint256)", () => {
       const message = AbiCoder.defaultAbiCoder().encode(["string"], ["paused"]).slice(2);
-      expect(revertInfo(callException(`0x08c379a0${message}`))).to.deep.include({ errorName: "Error", reason: "paused" });
+      expect(revertInfo(callException(`0x08c379a0${message}`))).to.deep.include({
+        errorName: "Error",
+        reason: "paused",
+      });
       const panic = AbiCoder.defaultAbiCoder().encode(["uint256"], [0x11]).slice(2);
       expect(revertInfo(callException(`0x4e487b71${panic}`))?.errorName).to.equal("Panic");
     });
 
     it("reads the custom error's name from Hardhat's message when there is no data", () => {
-      const error = { error: new Error("VM Exception while processing transaction: reverted with custom error 'PositionNotFound(4)'") };
+      const error = {
+        error: new Error("VM Exception while processing transaction: reverted with custom error 'PositionNotFound(4)'"),
+      };
       expect(revertInfo(error)?.errorName).to.equal("PositionNotFound");
       expect(isRevert(error)).to.equal(true);
     });
 
     it("is undefined for what is not a revert", () => {
-      expect(revertInfo(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).to.equal(undefined);
+      expect(revertInfo(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).to.equal(
+        undefined
+      );
       expect(revertInfo(undefined)).to.equal(undefined);
     });
   });

@@ -92,7 +92,11 @@ export async function startEvm(): Promise<Evm> {
     rpc,
     provider: () => {
       const network = Network.from(EVM_CHAIN_ID);
-      const provider = new JsonRpcProvider(url, network, { staticNetwork: network, cacheTimeout: -1, batchMaxCount: 1 });
+      const provider = new JsonRpcProvider(url, network, {
+        staticNetwork: network,
+        cacheTimeout: -1,
+        batchMaxCount: 1,
+      });
       providers.push(provider);
       return provider;
     },

@@ -95,7 +95,11 @@ function measure(n: number): void {
   // The worst case: one update that crosses every position on one side.
   const everyLong = process.hrtime.bigint();
   const all = index.candidates(1n);
-  console.log(`n=${n.toLocaleString("en-US")}: a mark of 1 wei crosses ${all.length} longs in ${ms(process.hrtime.bigint() - everyLong).toFixed(2)} ms`);
+  console.log(
+    `n=${n.toLocaleString("en-US")}: a mark of 1 wei crosses ${all.length} longs in ${ms(
+      process.hrtime.bigint() - everyLong
+    ).toFixed(2)} ms`
+  );
 }
 
 measure(10_000); // warm-up, so the JIT has compiled the hot paths before the measured runs

@@ -78,28 +78,33 @@ describe("HealthIndex", () => {
       remove: fc.boolean(),
     });
     fc.assert(
-      fc.property(fc.array(position, { maxLength: 600 }), fc.bigInt({ min: usd(40), max: usd(160) }), (operations, mark) => {
-        const index = new HealthIndex();
-        const model = new Map<bigint, { side: Side; price: bigint }>();
-        for (const { id, side, price, remove } of operations) {
-          if (remove) {
-            index.remove(id);
-            model.delete(id);
-          } else {
-            index.upsert(id, side, price);
-            model.set(id, { side, price });
+      fc.property(
+        fc.array(position, { maxLength: 600 }),
+        fc.bigInt({ min: usd(40), max: usd(160) }),
+        (operations, mark) => {
+          const index = new HealthIndex();
+          const model = new Map<bigint, { side: Side; price: bigint }>();
+          for (const { id, side, price, remove } of operations) {
+            if (remove) {
+              index.remove(id);
+              model.delete(id);
+            } else {
+              index.upsert(id, side, price);
+              model.set(id, { side, price });
+            }
           }
+          const crossed = [...model].filter(([, p]) => (p.side === "long" ? mark <= p.price : mark >= p.price));
+          const depth = ([, p]: [bigint, { side: Side; price: bigint }]) =>
+            p.side === "long" ? p.price - mark : mark - p.price;
+          const candidates = index.candidates(mark);
+          expect(index.size).to.equal(model.size);
+          expect([...candidates].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).to.deep.equal(
+            crossed.map(([id]) => id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+          );
+          const depths = candidates.map((id) => depth([id, model.get(id) ?? { side: "long", price: 0n }]));
+          for (let i = 1; i < depths.length; i++) expect(depths[i - 1] >= depths[i], "deepest first").to.equal(true);
         }
-        const crossed = [...model].filter(([, p]) => (p.side === "long" ? mark <= p.price : mark >= p.price));
-        const depth = ([, p]: [bigint, { side: Side; price: bigint }]) => (p.side === "long" ? p.price - mark : mark - p.price);
-        const candidates = index.candidates(mark);
-        expect(index.size).to.equal(model.size);
-        expect([...candidates].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).to.deep.equal(
-          crossed.map(([id]) => id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
-        );
-        const depths = candidates.map((id) => depth([id, model.get(id) ?? { side: "long", price: 0n }]));
-        for (let i = 1; i < depths.length; i++) expect(depths[i - 1] >= depths[i], "deepest first").to.equal(true);
-      }),
+      ),
       { numRuns: 200 }
     );
   });

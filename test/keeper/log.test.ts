@@ -20,7 +20,13 @@ describe("keeper log", () => {
     const log = createLogger({ destination: stream });
     log.info({ market: "ALT-USD", batch: 3 }, "liquidations sent");
     const line = JSON.parse(text().trim()) as Record<string, unknown>;
-    expect(line).to.deep.include({ level: LOG_LEVELS.info, name: "keeper", market: "ALT-USD", batch: 3, msg: "liquidations sent" });
+    expect(line).to.deep.include({
+      level: LOG_LEVELS.info,
+      name: "keeper",
+      market: "ALT-USD",
+      batch: 3,
+      msg: "liquidations sent",
+    });
   });
 
   it("writes bigints as exact decimal strings, also inside objects and arrays", () => {

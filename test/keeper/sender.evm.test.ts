@@ -86,7 +86,8 @@ describe("TxSender on a real EVM", function () {
       // Each poll mines a block; for the first blocks the base fee is out of our transaction's reach.
       sleep: async () => {
         polls += 1;
-        if (polls <= GAS_BUMP_BLOCKS) await evm.rpc("hardhat_setNextBlockBaseFeePerGas", [`0x${(100n * baseFee).toString(16)}`]);
+        if (polls <= GAS_BUMP_BLOCKS)
+          await evm.rpc("hardhat_setNextBlockBaseFeePerGas", [`0x${(100n * baseFee).toString(16)}`]);
         await evm.rpc("evm_mine");
       },
     });
@@ -94,7 +95,9 @@ describe("TxSender on a real EVM", function () {
     expect(outcome.bumps).to.be.greaterThan(0);
     const mined = await provider.getTransaction(outcome.hash);
     expect(mined?.nonce).to.equal(0);
-    expect((mined?.maxFeePerGas ?? 0n) > 100n * baseFee, "the replacement follows the network's new fee").to.equal(true);
+    expect((mined?.maxFeePerGas ?? 0n) > 100n * baseFee, "the replacement follows the network's new fee").to.equal(
+      true
+    );
     expect(await provider.getTransactionCount(wallet.address, "latest")).to.equal(1);
   });
 

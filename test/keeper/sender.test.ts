@@ -16,7 +16,11 @@ const CALLDATA = "0x12345678";
 const GAS_BUMP_BLOCKS = 3;
 
 const revertWith = (name: string, id: bigint) =>
-  AbiCoder.getBuiltinCallException("estimateGas", { to: TARGET, data: CALLDATA }, ENGINE_ERRORS.encodeErrorResult(name, [id]));
+  AbiCoder.getBuiltinCallException(
+    "estimateGas",
+    { to: TARGET, data: CALLDATA },
+    ENGINE_ERRORS.encodeErrorResult(name, [id])
+  );
 
 /**
  * A sender on a fake chain. Its sleep is the chain's clock: each poll runs `onPoll` (by default
@@ -51,11 +55,24 @@ function setup(overrides: Partial<TxSenderOptions> = {}) {
     ...overrides,
   });
   const send = (label = "liquidateMany(1)") => sender.send({ to: TARGET, data: CALLDATA, label });
-  return { chain, sender, send, memory, circuit, rpcErrors, retrySleeps, polls, advanceMs: (ms: number) => (nowMs += ms) };
+  return {
+    chain,
+    sender,
+    send,
+    memory,
+    circuit,
+    rpcErrors,
+    retrySleeps,
+    polls,
+    advanceMs: (ms: number) => (nowMs += ms),
+  };
 }
 
 function expectKind<K extends SendOutcome["kind"]>(outcome: SendOutcome, kind: K): Extract<SendOutcome, { kind: K }> {
-  expect(outcome.kind, JSON.stringify(outcome, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))).to.equal(kind);
+  expect(
+    outcome.kind,
+    JSON.stringify(outcome, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))
+  ).to.equal(kind);
   return outcome as Extract<SendOutcome, { kind: K }>;
 }
 
@@ -227,7 +244,12 @@ describe("TxSender", () => {
     it("estimates and returns the transaction it would send, but never signs or broadcasts", async () => {
       const { chain, send } = setup({ dryRun: true });
       const outcome = expectKind(await send(), "dryRun");
-      expect(outcome.tx).to.deep.include({ to: TARGET, data: CALLDATA, gasLimit: (ESTIMATE * 120n) / 100n, maxFeePerGas: 2n * GWEI });
+      expect(outcome.tx).to.deep.include({
+        to: TARGET,
+        data: CALLDATA,
+        gasLimit: (ESTIMATE * 120n) / 100n,
+        maxFeePerGas: 2n * GWEI,
+      });
       expect(chain.calls.broadcastTransaction).to.equal(0);
       expect(chain.calls.getNonce).to.equal(0);
     });
@@ -286,7 +308,10 @@ describe("TxSender", () => {
       const rejected = expectKind(await send(), "notSent");
       expect(rejected.reason).to.equal("rejected");
       expectKind(await send(), "mined");
-      expect(chain.accepted.map(({ tx }) => tx.nonce), "nonce 0 is reused, leaving no gap").to.deep.equal([0]);
+      expect(
+        chain.accepted.map(({ tx }) => tx.nonce),
+        "nonce 0 is reused, leaving no gap"
+      ).to.deep.equal([0]);
     });
 
     it("reports rpcError when the retries run out, and sends nothing", async () => {
