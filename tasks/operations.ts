@@ -1,0 +1,434 @@
+/**
+ * Moving the world around a position: perp:price (push the oracle feeds), perp:spot-swap (move the
+ * spot pool), perp:advance-time (local chains only), and the permissionless keeper actions
+ * perp:settle-funding and perp:liquidate, run by hand.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { HardhatPluginError } from "hardhat/plugins";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import * as f from "../lib/format";
+import { toFeedAnswer, USD6_TO_WAD, WAD } from "../lib/units";
+import type { FundingSettledEvent, LiquidationEvent } from "../typechain-types/contracts/core/PerpEngine";
+import type { SwapEvent } from "../typechain-types/contracts/spot/SpotPool";
+import {
+  accountLabel,
+  chainTime,
+  connect,
+  decimalArg,
+  defaultDeploymentFile,
+  fail,
+  eventArgs,
+  LOCAL_CHAIN_ID,
+  marketArg,
+  out,
+  percentArg,
+  positionIdArg,
+  positionIdHex,
+  send,
+  view,
+  type ConnectionArgs,
+  type TaskContext,
+} from "./common";
+import { baseSymbol, distance } from "./trading";
+
+/** 10^(18 - 8): one unit of an 8-decimal feed answer in WAD. */
+const FEED_UNIT = 10n ** 10n;
+const SECONDS_PER_HOUR = 3600n;
+
+/* ------------------------------------------------------------------ ORACLE AND SPOT */
+
+export interface PriceArgs extends ConnectionArgs {
+  market: string;
+  price: string;
+}
+
+export interface PriceResult {
+  market: string;
+  /** the pushed price, WAD */
+  price: bigint;
+  feeds: number;
+  indexPrice: bigint;
+  markPrice: bigint;
+  lastPrice: bigint;
+  hashes: string[];
+}
+
+/** Pushes `price` to every pushed feed of the market (oracle role), then shows index, mark and last. */
+export async function pushPrice(args: PriceArgs, hre: HardhatRuntimeEnvironment): Promise<PriceResult> {
+  const price = decimalArg("price", args.price, { unit: "USD", example: "2.15" });
+  if (price % FEED_UNIT !== 0n) fail(`--price ${args.price}: the feeds have 8 decimals`);
+  const ctx = await connect(hre, args);
+  const market = marketArg(ctx, args.market);
+  if (market.pushedFeeds.length === 0) fail(`--market ${market.symbol}: the market has no pushed feeds`);
+  const role = await market.pushedFeeds[0].ORACLE_ROLE();
+  for (const feed of market.pushedFeeds) {
+    if (!(await feed.hasRole(role, ctx.address))) {
+      fail(
+        `${accountLabel(ctx)} lacks ORACLE_ROLE on the ${
+          market.symbol
+        } feed ${await feed.getAddress()}; the deployer (account 0) has it`
+      );
+    }
+  }
+  const hashes: string[] = [];
+  for (const [i, feed] of market.pushedFeeds.entries()) {
+    const sent = await send(`push ${market.symbol} feed ${i + 1}`, () => feed.setPrice(toFeedAnswer(price)));
+    hashes.push(sent.hash);
+  }
+  const m = await view("market view", () => ctx.exchange.lens.market(market.marketId));
+  out(
+    `Pushed ${f.price(price)} to ${market.pushedFeeds.length} ${market.symbol} feeds`,
+    ...f.panel([
+      ["index price", `${f.price(m.indexPrice)} (median of the fresh feeds and the spot TWAP)`],
+      ["mark price", f.price(m.markPrice)],
+      ["last price", f.price(m.lastPrice)],
+    ])
+  );
+  return {
+    market: market.symbol,
+    price,
+    feeds: market.pushedFeeds.length,
+    indexPrice: m.indexPrice,
+    markPrice: m.markPrice,
+    lastPrice: m.lastPrice,
+    hashes,
+  };
+}
+
+export interface SpotSwapArgs extends ConnectionArgs {
+  market: string;
+  buy: boolean;
+  sell: boolean;
+  usd: string;
+  slippage: string;
+  mint: boolean;
+}
+
+export interface SpotSwapResult {
+  market: string;
+  side: "buy" | "sell";
+  /** collateral units spent (buy) or coin units sold (sell) */
+  amountIn: bigint;
+  /** coin units received (buy) or collateral units received (sell) */
+  amountOut: bigint;
+  /** coin minted to the caller first (--mint) */
+  minted: bigint;
+  spotBefore: bigint;
+  spotAfter: bigint;
+  indexPrice: bigint;
+  hash: string;
+}
+
+/**
+ * Moves the spot pool: --buy spends N USD of wallet collateral on coin; --sell sells coin worth N USD
+ * at the current spot price. Selling needs coin in the wallet; --mint lets a minter (the deployer)
+ * mint the shortfall first, for local experiments.
+ */
+export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironment): Promise<SpotSwapResult> {
+  if (args.buy === args.sell) fail("pass exactly one of --buy or --sell");
+  const usd6 = decimalArg("usd", args.usd, { decimals: 6, unit: "USD" });
+  const slippage = percentArg("slippage", args.slippage);
+  const ctx = await connect(hre, args);
+  const market = marketArg(ctx, args.market);
+  const { spotPool, coin, twapFeed } = market;
+  const { collateral } = ctx.exchange;
+  const base = baseSymbol(market.symbol);
+  const poolAddress = await spotPool.getAddress();
+  const spotBefore = await spotPool.spotPrice();
+
+  let amountIn: bigint;
+  let minted = 0n;
+  if (args.buy) {
+    if (args.mint) fail("--mint applies to --sell only; get collateral for --buy with perp:faucet");
+    const wallet6 = await collateral.balanceOf(ctx.address);
+    if (wallet6 < usd6)
+      fail(`--usd ${args.usd}: the wallet of ${accountLabel(ctx)} holds ${f.usd6(wallet6)}; get more with perp:faucet`);
+    amountIn = usd6;
+    if ((await collateral.allowance(ctx.address, poolAddress)) < amountIn) {
+      await send("approve", () => collateral.approve(poolAddress, amountIn));
+    }
+  } else {
+    amountIn = (usd6 * USD6_TO_WAD * WAD) / spotBefore;
+    if (amountIn === 0n) fail(`--usd ${args.usd}: rounds to zero ${base}`);
+    const held = await coin.balanceOf(ctx.address);
+    if (held < amountIn) {
+      const shortfall = amountIn - held;
+      if (!args.mint) {
+        fail(
+          `--usd ${args.usd}: selling needs ${f.size(amountIn)} ${base}, ${accountLabel(ctx)} holds ${f.size(held)}; ` +
+            `buy some first (--buy), or as the deployer add --mint`
+        );
+      }
+      if (!(await coin.hasRole(await coin.MINTER_ROLE(), ctx.address))) {
+        fail(`--mint: ${accountLabel(ctx)} lacks MINTER_ROLE on ${base}; only the deployer (account 0) may mint`);
+      }
+      await send(`mint ${base}`, () => coin.mint(ctx.address, shortfall));
+      minted = shortfall;
+    }
+    if ((await coin.allowance(ctx.address, poolAddress)) < amountIn) {
+      await send("approve", () => coin.approve(poolAddress, amountIn));
+    }
+  }
+  const quoted = await spotPool.quote(args.buy, amountIn);
+  const minOut = (quoted * (WAD - slippage)) / WAD;
+  if (minOut === 0n) fail(`--usd ${args.usd}: the swap would return nothing`);
+  const sent = await send(`spot ${args.buy ? "buy" : "sell"} on ${market.symbol}`, () =>
+    spotPool.swap(args.buy, amountIn, minOut, ctx.address)
+  );
+  const swap = eventArgs<SwapEvent.OutputObject>(sent.receipt, spotPool.interface, poolAddress, "Swap");
+  if (!swap) fail("spot-swap: the transaction emitted no Swap event");
+  const amountOut = swap.amountOut;
+  const spotAfter = await spotPool.spotPrice();
+  const [m, window] = await Promise.all([
+    view("market view", () => ctx.exchange.lens.market(market.marketId)),
+    twapFeed.window(),
+  ]);
+  out(
+    args.buy
+      ? `Bought ${f.size(amountOut)} ${base} for ${f.usd6(amountIn)} on the ${market.symbol} spot pool`
+      : `Sold ${f.size(amountIn)} ${base} for ${f.usd6(amountOut)} on the ${market.symbol} spot pool` +
+          (minted > 0n ? ` (minted ${f.size(minted)} ${base} first)` : ""),
+    ...f.panel([
+      [
+        "spot price",
+        `${f.price(spotBefore)} -> ${f.price(spotAfter)} (${f.pct(distance(spotAfter, spotBefore), 2, true)})`,
+      ],
+      ["index price", `${f.price(m.indexPrice)} (the spot source is a ${window}s TWAP)`],
+    ])
+  );
+  return {
+    market: market.symbol,
+    side: args.buy ? "buy" : "sell",
+    amountIn,
+    amountOut,
+    minted,
+    spotBefore,
+    spotAfter,
+    indexPrice: m.indexPrice,
+    hash: sent.hash,
+  };
+}
+
+/* ------------------------------------------------------------------ TIME */
+
+export interface AdvanceTimeArgs {
+  hours: string;
+  deployment?: string;
+}
+
+export interface StaleFeed {
+  market: string;
+  feed: string;
+  ageSeconds: bigint;
+  heartbeatSeconds: bigint;
+}
+
+export interface AdvanceTimeResult {
+  seconds: bigint;
+  chainTime: bigint;
+  /** pushed feeds older than their heartbeat after the jump (when a deployment is known) */
+  staleFeeds: StaleFeed[];
+}
+
+/** Moves the local chain's clock forward and mines a block; refuses on any other chain. */
+export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvironment): Promise<AdvanceTimeResult> {
+  const hours = decimalArg("hours", args.hours, { unit: "hours", example: "8" });
+  const seconds = (hours * SECONDS_PER_HOUR) / WAD;
+  if (seconds === 0n) fail(`--hours ${args.hours}: less than one second`);
+  const { chainId } = await hre.ethers.provider.getNetwork();
+  if (chainId !== LOCAL_CHAIN_ID) {
+    fail(
+      `perp:advance-time works only on a local chain (id ${LOCAL_CHAIN_ID}); network "${hre.network.name}" is chain ${chainId}`
+    );
+  }
+  await hre.network.provider.send("evm_increaseTime", [Number(seconds)]);
+  await hre.network.provider.send("evm_mine", []);
+  const block = await hre.ethers.provider.getBlock("latest");
+  if (!block) fail("the node returned no latest block");
+  const now = BigInt(block.timestamp);
+  out(`Advanced the chain clock by ${f.duration(seconds)}; chain time ${new Date(Number(now) * 1000).toISOString()}`);
+
+  const staleFeeds: StaleFeed[] = [];
+  const file = args.deployment ? path.resolve(args.deployment) : defaultDeploymentFile(hre);
+  if (!existsSync(file)) return { seconds, chainTime: now, staleFeeds };
+  // The clock has moved: a deployment that does not match this chain only skips the report.
+  let ctx: TaskContext;
+  try {
+    ctx = await connect(hre, { account: "0", deployment: file });
+  } catch (err) {
+    if (!HardhatPluginError.isHardhatPluginError(err)) throw err;
+    out(`  (no market report: ${err.message})`);
+    return { seconds, chainTime: now, staleFeeds };
+  }
+  for (const market of ctx.exchange.markets.values()) {
+    const sources = await ctx.exchange.oracle.sources(market.marketId);
+    for (const feed of market.pushedFeeds) {
+      const address = await feed.getAddress();
+      const source = sources.find((s) => s.feed.toLowerCase() === address.toLowerCase());
+      if (!source) continue;
+      const [, , , updatedAt] = await feed.latestRoundData();
+      if (now - updatedAt > source.heartbeat) {
+        staleFeeds.push({
+          market: market.symbol,
+          feed: address,
+          ageSeconds: now - updatedAt,
+          heartbeatSeconds: source.heartbeat,
+        });
+      }
+    }
+    const stale = staleFeeds.filter((s) => s.market === market.symbol);
+    const m = await view("market view", () => ctx.exchange.lens.market(market.marketId));
+    const [state, cfg] = await Promise.all([
+      ctx.exchange.admin.marketState(market.marketId),
+      ctx.exchange.admin.marketConfig(market.marketId),
+    ]);
+    const notes: [string, string][] = [
+      [market.symbol, `index ${f.price(m.indexPrice)}${m.indexFresh ? "" : " (no fresh source)"}`],
+    ];
+    if (stale.length > 0) {
+      notes.push([
+        "",
+        `${stale.length} pushed feed(s) stale (heartbeat ${f.duration(
+          stale[0].heartbeatSeconds
+        )}): the index uses the fresh sources only; ` + `push with perp:price --market ${market.symbol}`,
+      ]);
+    }
+    if (state.lastFundingTime + cfg.fundingInterval <= now) {
+      notes.push([
+        "",
+        `a funding boundary has passed: perp:settle-funding --market ${market.symbol} (or any trade) settles it`,
+      ]);
+    }
+    out(...f.panel(notes));
+  }
+  return { seconds, chainTime: now, staleFeeds };
+}
+
+/* ------------------------------------------------------------------ KEEPER ACTIONS BY HAND */
+
+export interface SettleFundingArgs extends ConnectionArgs {
+  market: string;
+}
+
+export interface SettleFundingResult {
+  market: string;
+  /** boundaries settled; 0 when none had passed (the call is then a no-op for funding) */
+  intervals: bigint;
+  rate: bigint;
+  fundingIndex: bigint;
+  nextFundingTime: bigint;
+  hash: string;
+}
+
+export async function settleFunding(
+  args: SettleFundingArgs,
+  hre: HardhatRuntimeEnvironment
+): Promise<SettleFundingResult> {
+  const ctx = await connect(hre, args);
+  const market = marketArg(ctx, args.market);
+  const { engine, lens } = ctx.exchange;
+  const sent = await send(`settle funding on ${market.symbol}`, () => engine.settleFunding(market.marketId));
+  const settled = eventArgs<FundingSettledEvent.OutputObject>(
+    sent.receipt,
+    engine.interface,
+    await engine.getAddress(),
+    "FundingSettled"
+  );
+  const [m, now] = await Promise.all([view("market view", () => lens.market(market.marketId)), chainTime(ctx)]);
+  const next = `in ${f.duration(m.nextFundingTime > now ? m.nextFundingTime - now : 0n)}`;
+  if (!settled) {
+    out(`No funding boundary has passed on ${market.symbol}; the next one is ${next}`);
+    return {
+      market: market.symbol,
+      intervals: 0n,
+      rate: m.lastFundingRate,
+      fundingIndex: m.fundingIndex,
+      nextFundingTime: m.nextFundingTime,
+      hash: sent.hash,
+    };
+  }
+  const { rate, fundingIndex, intervals } = settled;
+  out(
+    `Settled ${intervals} funding interval(s) on ${market.symbol}`,
+    ...f.panel([
+      ["rate", `${f.pct(rate, 4, true)} ${rate >= 0n ? "(longs pay shorts)" : "(shorts pay longs)"}`],
+      ["funding index", `${f.amount(fundingIndex, 6)} USD per ${baseSymbol(market.symbol)}`],
+      ["next boundary", next],
+    ])
+  );
+  return { market: market.symbol, intervals, rate, fundingIndex, nextFundingTime: m.nextFundingTime, hash: sent.hash };
+}
+
+export interface LiquidateArgs extends ConnectionArgs {
+  id: string;
+}
+
+export interface LiquidateResult {
+  positionId: bigint;
+  market: string;
+  owner: string;
+  /** signed size closed */
+  closedSize: bigint;
+  full: boolean;
+  markPrice: bigint;
+  equity: bigint;
+  reward: bigint;
+  badDebt: bigint;
+  hash: string;
+  gasUsed: bigint;
+}
+
+/** Liquidates a position that is liquidatable at the current mark; the caller's account earns the reward. */
+export async function liquidate(args: LiquidateArgs, hre: HardhatRuntimeEnvironment): Promise<LiquidateResult> {
+  const id = positionIdArg(args.id);
+  const ctx = await connect(hre, args);
+  const { engine, lens } = ctx.exchange;
+  const p = await view("position view", () => lens.position(id));
+  if (p.size === 0n) fail(`--id ${args.id}: no open position with this id`);
+  const market = [...ctx.exchange.markets.values()].find((m) => m.marketId === p.marketId);
+  const symbol = market?.symbol ?? `market ${p.marketId}`;
+  if (!p.liquidatable) {
+    fail(
+      `--id ${args.id}: the ${symbol} position is healthy at mark ${f.price(p.markPrice)} ` +
+        `(equity ${f.usd(p.equity)}, maintenance ${f.usd(p.maintenanceMargin)}, liquidation price ${f.price(
+          p.liquidationPrice
+        )})`
+    );
+  }
+  const sent = await send(`liquidate ${positionIdHex(id)}`, () => engine.liquidate(id));
+  const e = eventArgs<LiquidationEvent.OutputObject>(
+    sent.receipt,
+    engine.interface,
+    await engine.getAddress(),
+    "Liquidation"
+  );
+  if (!e) fail("liquidate: the transaction emitted no Liquidation event");
+  const full = e.closedSize === p.size;
+  const base = baseSymbol(symbol);
+  out(
+    `Liquidated the ${symbol} ${p.size > 0n ? "long" : "short"} of ${p.owner} (${
+      full ? "whole position" : "partially"
+    })`,
+    ...f.panel([
+      ["closed", `${f.size(e.closedSize < 0n ? -e.closedSize : e.closedSize)} ${base} at mark ${f.price(e.markPrice)}`],
+      ["equity", f.usd(e.equity)],
+      ["reward", `${f.usd(e.reward)} to ${accountLabel(ctx)}`],
+      ["bad debt", f.usd(e.badDebt)],
+      ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
+    ])
+  );
+  return {
+    positionId: id,
+    market: symbol,
+    owner: p.owner,
+    closedSize: e.closedSize,
+    full,
+    markPrice: e.markPrice,
+    equity: e.equity,
+    reward: e.reward,
+    badDebt: e.badDebt,
+    hash: sent.hash,
+    gasUsed: sent.gasUsed,
+  };
+}

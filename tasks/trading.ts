@@ -1,0 +1,379 @@
+/**
+ * A trader's actions: perp:faucet, perp:deposit, perp:withdraw, perp:open, perp:close, perp:margin.
+ * Each action parses its arguments, checks what it can before sending (balances, sides) so the common
+ * mistakes get a precise message, sends, prints a human summary and returns the numbers.
+ * Amounts: WAD USD unless the name ends in 6 (collateral token units).
+ */
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import * as f from "../lib/format";
+import { fillPrice, tradeFee } from "../lib/pricing";
+import type { TradeEvent } from "../typechain-types/contracts/core/PerpEngine";
+import { USD6_TO_WAD, WAD } from "../lib/units";
+import {
+  accountLabel,
+  connect,
+  decimalArg,
+  fail,
+  eventArgs,
+  marketArg,
+  out,
+  percentArg,
+  positionIdHex,
+  requireLocalChain,
+  send,
+  sideArg,
+  view,
+  type ConnectionArgs,
+} from "./common";
+
+/* ------------------------------------------------------------------ WALLET AND VAULT */
+
+export interface AmountArgs extends ConnectionArgs {
+  amount: string;
+}
+
+export interface FaucetResult {
+  account: string;
+  amount6: bigint;
+  walletBalance6: bigint;
+  hash: string;
+}
+
+export async function faucet(args: AmountArgs, hre: HardhatRuntimeEnvironment): Promise<FaucetResult> {
+  const ctx = await connect(hre, args);
+  requireLocalChain(ctx, "perp:faucet");
+  const { collateral } = ctx.exchange;
+  const limit6 = await collateral.FAUCET_LIMIT();
+  const amount6 = decimalArg("amount", args.amount, { decimals: 6, unit: "USD", max: limit6 });
+  const sent = await send("faucet", () => collateral.faucet(ctx.address, amount6));
+  const walletBalance6 = await collateral.balanceOf(ctx.address);
+  out(`Minted ${f.usd6(amount6)} to ${accountLabel(ctx)}; wallet ${f.usd6(walletBalance6)}`);
+  return { account: ctx.address, amount6, walletBalance6, hash: sent.hash };
+}
+
+export interface BalanceResult {
+  account: string;
+  amount6: bigint;
+  /** free balance in the vault after the action, WAD */
+  freeBalance: bigint;
+  walletBalance6: bigint;
+  hash: string;
+}
+
+export async function deposit(args: AmountArgs, hre: HardhatRuntimeEnvironment): Promise<BalanceResult> {
+  const amount6 = decimalArg("amount", args.amount, { decimals: 6, unit: "USD" });
+  const ctx = await connect(hre, args);
+  const { collateral, vault } = ctx.exchange;
+  const wallet6 = await collateral.balanceOf(ctx.address);
+  if (wallet6 < amount6) {
+    fail(
+      `--amount ${args.amount}: the wallet of ${accountLabel(ctx)} holds ${f.usd6(wallet6)}; get more with perp:faucet`
+    );
+  }
+  const vaultAddress = await vault.getAddress();
+  if ((await collateral.allowance(ctx.address, vaultAddress)) < amount6) {
+    await send("approve", () => collateral.approve(vaultAddress, amount6));
+  }
+  const sent = await send("deposit", () => vault.deposit(amount6));
+  const freeBalance = await vault.freeBalance(ctx.address);
+  const walletBalance6 = await collateral.balanceOf(ctx.address);
+  out(`Deposited ${f.usd6(amount6)} for ${accountLabel(ctx)}; free balance ${f.usd(freeBalance)}`);
+  return { account: ctx.address, amount6, freeBalance, walletBalance6, hash: sent.hash };
+}
+
+/** `--amount all` withdraws the whole free balance, rounded down to the token's unit. */
+export async function withdraw(args: AmountArgs, hre: HardhatRuntimeEnvironment): Promise<BalanceResult> {
+  const all =
+    String(args.amount ?? "")
+      .trim()
+      .toLowerCase() === "all";
+  const requested6 = all ? 0n : decimalArg("amount", args.amount, { decimals: 6, unit: "USD (or all)" });
+  const ctx = await connect(hre, args);
+  const { collateral, vault } = ctx.exchange;
+  const free = await vault.freeBalance(ctx.address);
+  const amount6 = all ? free / USD6_TO_WAD : requested6;
+  if (amount6 === 0n)
+    fail(`--amount all: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}; nothing to withdraw`);
+  if (amount6 * USD6_TO_WAD > free) {
+    fail(`--amount ${args.amount}: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}`);
+  }
+  const sent = await send("withdraw", () => vault.withdraw(amount6, ctx.address));
+  const freeBalance = await vault.freeBalance(ctx.address);
+  const walletBalance6 = await collateral.balanceOf(ctx.address);
+  out(
+    `Withdrew ${f.usd6(amount6)} to ${accountLabel(ctx)}; free balance ${f.usd(freeBalance)}, wallet ${f.usd6(
+      walletBalance6
+    )}`
+  );
+  return { account: ctx.address, amount6, freeBalance, walletBalance6, hash: sent.hash };
+}
+
+/* ------------------------------------------------------------------ POSITIONS */
+
+export interface OpenArgs extends ConnectionArgs {
+  market: string;
+  side: string;
+  margin: string;
+  leverage: string;
+  /** percent, "0.5" = 0.5% */
+  slippage: string;
+}
+
+export interface OpenResult {
+  market: string;
+  positionId: bigint;
+  /** the order's signed size, base units */
+  sizeDelta: bigint;
+  /** the position's signed size after the order */
+  size: bigint;
+  fillPrice: bigint;
+  acceptablePrice: bigint;
+  fee: bigint;
+  margin: bigint;
+  entryPrice: bigint;
+  markPrice: bigint;
+  leverage: bigint;
+  liquidationPrice: bigint;
+  /** (liquidation price - mark) / mark, signed WAD fraction */
+  liquidationDistance: bigint;
+  hash: string;
+  gasUsed: bigint;
+}
+
+/**
+ * Opens (or adds to) a position by a market order: size = margin * leverage / mark, filled at the skew
+ * price quoted from the lens's index and skew, with the acceptable price `slippage` percent worse.
+ */
+export async function open(args: OpenArgs, hre: HardhatRuntimeEnvironment): Promise<OpenResult> {
+  const side = sideArg(args.side);
+  const margin = decimalArg("margin", args.margin, { unit: "USD" });
+  const leverage = decimalArg("leverage", args.leverage, { example: "10" });
+  const slippage = percentArg("slippage", args.slippage);
+  const ctx = await connect(hre, args);
+  const market = marketArg(ctx, args.market);
+  const { engine, admin, lens, vault } = ctx.exchange;
+
+  const [m, cfg] = await Promise.all([lens.market(market.marketId), admin.marketConfig(market.marketId)]);
+  if (!m.indexFresh)
+    fail(`${market.symbol} has no fresh oracle price; push one with perp:price --market ${market.symbol}`);
+  const notional = (margin * leverage) / WAD;
+  const sizeDelta = (side * ((notional * WAD) / m.markPrice)) as bigint;
+  if (sizeDelta === 0n) fail(`--margin ${args.margin} --leverage ${args.leverage}: the size rounds to zero`);
+  const fill = fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
+  const fee = tradeFee(m.skew, sizeDelta, fill, cfg.takerFee, cfg.makerFee);
+  const acceptablePrice = acceptable(fill, sizeDelta > 0n, slippage);
+
+  const id = await admin.positionId(ctx.address, market.marketId);
+  const existing = await admin.position(id);
+  if (existing.size !== 0n && existing.size > 0n !== sizeDelta > 0n) {
+    fail(
+      `--side ${args.side}: ${accountLabel(ctx)} holds a ${existing.size > 0n ? "long" : "short"} on ${
+        market.symbol
+      }; ` + `close it first (perp:close --market ${market.symbol})`
+    );
+  }
+  const free = await vault.freeBalance(ctx.address);
+  if (free < margin + fee) {
+    fail(
+      `--margin ${args.margin}: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}, ` +
+        `the order needs ${f.usd(margin)} margin + ${f.usd(fee)} fee; deposit with perp:deposit`
+    );
+  }
+
+  const sent = await send(`open ${market.symbol}`, () =>
+    engine.increasePosition(market.marketId, sizeDelta, margin, acceptablePrice)
+  );
+  const trade = eventArgs<TradeEvent.OutputObject>(sent.receipt, engine.interface, await engine.getAddress(), "Trade");
+  if (!trade) fail("open: the transaction emitted no Trade event");
+  const p = await view("position view", () => lens.position(id));
+  const result: OpenResult = {
+    market: market.symbol,
+    positionId: id,
+    sizeDelta,
+    size: p.size,
+    fillPrice: trade.fillPrice,
+    acceptablePrice,
+    fee: trade.fee,
+    margin: p.margin,
+    entryPrice: p.entryPrice,
+    markPrice: p.markPrice,
+    leverage: p.leverage,
+    liquidationPrice: p.liquidationPrice,
+    liquidationDistance: distance(p.liquidationPrice, p.markPrice),
+    hash: sent.hash,
+    gasUsed: sent.gasUsed,
+  };
+  const base = baseSymbol(market.symbol);
+  out(
+    `${existing.size === 0n ? "Opened" : "Increased"} a ${side > 0n ? "long" : "short"} on ${
+      market.symbol
+    } for ${accountLabel(ctx)}`,
+    ...f.panel([
+      [
+        "filled",
+        `${f.size(abs(sizeDelta))} ${base} at ${f.price(result.fillPrice)} (acceptable ${f.price(acceptablePrice)})`,
+      ],
+      ["fee", f.usd(result.fee)],
+      ["position", `${f.size(abs(p.size))} ${base} ${p.size > 0n ? "long" : "short"}, entry ${f.price(p.entryPrice)}`],
+      ["margin", `${f.usd(p.margin)}, leverage ${f.leverage(p.leverage)}`],
+      ["mark price", f.price(p.markPrice)],
+      ["LIQUIDATION PRICE", `${f.price(p.liquidationPrice)} (${f.pct(result.liquidationDistance, 2, true)} from mark)`],
+      ["position id", positionIdHex(id)],
+      ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
+    ])
+  );
+  return result;
+}
+
+export interface CloseArgs extends ConnectionArgs {
+  market: string;
+  slippage: string;
+}
+
+export interface CloseResult {
+  market: string;
+  positionId: bigint;
+  /** the closing order's signed size (opposite to the position) */
+  sizeDelta: bigint;
+  fillPrice: bigint;
+  acceptablePrice: bigint;
+  fee: bigint;
+  realizedPnl: bigint;
+  fundingPaid: bigint;
+  /** what came back to the free balance: margin - funding + PnL - fee, floored at 0 */
+  returned: bigint;
+  freeBalance: bigint;
+  hash: string;
+  gasUsed: bigint;
+}
+
+/** Closes the whole position by a market order at the quoted fill, `slippage` percent of tolerance. */
+export async function close(args: CloseArgs, hre: HardhatRuntimeEnvironment): Promise<CloseResult> {
+  const slippage = percentArg("slippage", args.slippage);
+  const ctx = await connect(hre, args);
+  const market = marketArg(ctx, args.market);
+  const { engine, admin, lens, vault } = ctx.exchange;
+  const id = await admin.positionId(ctx.address, market.marketId);
+  const p = await admin.position(id);
+  if (p.size === 0n) fail(`--market ${market.symbol}: ${accountLabel(ctx)} has no open position there`);
+
+  const [m, cfg] = await Promise.all([lens.market(market.marketId), admin.marketConfig(market.marketId)]);
+  const sizeDelta = -p.size;
+  const fill = fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
+  const acceptablePrice = acceptable(fill, sizeDelta > 0n, slippage);
+  const freeBefore = await vault.freeBalance(ctx.address);
+  const sent = await send(`close ${market.symbol}`, () => engine.closePosition(market.marketId, acceptablePrice));
+  const trade = eventArgs<TradeEvent.OutputObject>(sent.receipt, engine.interface, await engine.getAddress(), "Trade");
+  if (!trade) fail("close: the transaction emitted no Trade event");
+  const freeBalance = await vault.freeBalance(ctx.address);
+  const result: CloseResult = {
+    market: market.symbol,
+    positionId: id,
+    sizeDelta,
+    fillPrice: trade.fillPrice,
+    acceptablePrice,
+    fee: trade.fee,
+    realizedPnl: trade.realizedPnl,
+    fundingPaid: trade.fundingPaid,
+    returned: freeBalance - freeBefore,
+    freeBalance,
+    hash: sent.hash,
+    gasUsed: sent.gasUsed,
+  };
+  out(
+    `Closed the ${p.size > 0n ? "long" : "short"} on ${market.symbol} for ${accountLabel(ctx)}`,
+    ...f.panel([
+      ["filled", `${f.size(abs(sizeDelta))} ${baseSymbol(market.symbol)} at ${f.price(result.fillPrice)}`],
+      ["realised PnL", f.signedUsd(result.realizedPnl)],
+      ["fee", f.usd(result.fee)],
+      ["funding paid", f.signedUsd(result.fundingPaid)],
+      ["returned", `${f.usd(result.returned)}; free balance ${f.usd(freeBalance)}`],
+      ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
+    ])
+  );
+  return result;
+}
+
+export interface MarginArgs extends ConnectionArgs {
+  market: string;
+  add?: string;
+  remove?: string;
+}
+
+export interface MarginResult {
+  market: string;
+  positionId: bigint;
+  /** signed: positive added, negative removed */
+  amount: bigint;
+  margin: bigint;
+  leverage: bigint;
+  liquidationPrice: bigint;
+  freeBalance: bigint;
+  hash: string;
+}
+
+/** Moves margin between the free balance and a position: exactly one of --add N or --remove N. */
+export async function changeMargin(args: MarginArgs, hre: HardhatRuntimeEnvironment): Promise<MarginResult> {
+  if ((args.add === undefined) === (args.remove === undefined)) fail("pass exactly one of --add N or --remove N (USD)");
+  const adding = args.add !== undefined;
+  const amount = decimalArg(adding ? "add" : "remove", adding ? args.add : args.remove, { unit: "USD" });
+  const ctx = await connect(hre, args);
+  const market = marketArg(ctx, args.market);
+  const { engine, admin, lens, vault } = ctx.exchange;
+  const id = await admin.positionId(ctx.address, market.marketId);
+  const before = await admin.position(id);
+  if (before.size === 0n) fail(`--market ${market.symbol}: ${accountLabel(ctx)} has no open position there`);
+  if (adding) {
+    const free = await vault.freeBalance(ctx.address);
+    if (free < amount) fail(`--add ${args.add}: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}`);
+  }
+  const sent = await send(`${adding ? "add" : "remove"} margin`, () =>
+    adding ? engine.addMargin(market.marketId, amount) : engine.removeMargin(market.marketId, amount)
+  );
+  const p = await view("position view", () => lens.position(id));
+  const freeBalance = await vault.freeBalance(ctx.address);
+  out(
+    `${adding ? "Added" : "Removed"} ${f.usd(amount)} ${adding ? "to" : "from"} the ${
+      market.symbol
+    } position of ${accountLabel(ctx)}`,
+    ...f.panel([
+      ["margin", `${f.usd(p.margin)}, leverage ${f.leverage(p.leverage)}`],
+      [
+        "liquidation price",
+        `${f.price(p.liquidationPrice)} (${f.pct(distance(p.liquidationPrice, p.markPrice), 2, true)} from mark)`,
+      ],
+      ["free balance", f.usd(freeBalance)],
+    ])
+  );
+  return {
+    market: market.symbol,
+    positionId: id,
+    amount: adding ? amount : -amount,
+    margin: p.margin,
+    leverage: p.leverage,
+    liquidationPrice: p.liquidationPrice,
+    freeBalance,
+    hash: sent.hash,
+  };
+}
+
+/* ------------------------------------------------------------------ HELPERS */
+
+/** The fill moved `slippage` (WAD fraction) against the trader: up for a buy, down for a sell. */
+export function acceptable(fill: bigint, isBuy: boolean, slippage: bigint): bigint {
+  return isBuy ? (fill * (WAD + slippage) + WAD - 1n) / WAD : (fill * (WAD - slippage)) / WAD;
+}
+
+/** (price - mark) / mark as a signed WAD fraction; 0 when either is 0. */
+export function distance(priceWad: bigint, mark: bigint): bigint {
+  return priceWad === 0n || mark === 0n ? 0n : ((priceWad - mark) * WAD) / mark;
+}
+
+/** "ALT-USD" -> "ALT" */
+export function baseSymbol(symbol: string): string {
+  return symbol.split("-")[0];
+}
+
+function abs(x: bigint): bigint {
+  return x < 0n ? -x : x;
+}
