@@ -17,14 +17,21 @@ import {
 const ADL_PROFIT_SHARE = "0.01";
 
 async function adlFixture() {
-  return deployRiskSystem({ market: { adlProfitShare: ADL_PROFIT_SHARE }, lpDepositUsd: "500000", insuranceFundUsd: "1000" });
+  return deployRiskSystem({
+    market: { adlProfitShare: ADL_PROFIT_SHARE },
+    lpDepositUsd: "500000",
+    insuranceFundUsd: "1000",
+  });
 }
 
 /** Traders' aggregate unrealised PnL at `mark` from the market's aggregates (the lens's formula). */
 async function traderPnlAt(s: RiskSystem, mark: bigint): Promise<bigint> {
   const st = await s.ex.admin.marketState(s.marketId);
   return (
-    mulDown(st.longOpenInterest, mark) - st.longEntryNotional + st.shortEntryNotional - mulDown(st.shortOpenInterest, mark)
+    mulDown(st.longOpenInterest, mark) -
+    st.longEntryNotional +
+    st.shortEntryNotional -
+    mulDown(st.shortOpenInterest, mark)
   );
 }
 
@@ -69,7 +76,9 @@ describe("auto-deleveraging (SPEC 5: profitable winners closed at mark, no fee, 
     const traderPnl = await traderPnlAt(s, mark);
     expect((await s.ex.lens.market(s.marketId)).traderPnl).to.equal(traderPnl);
     // ... but 20,000 * ~$0.1 - 2,000 * ~$0.1, about $1,800, is under 1% of the pool (about $5,000)
-    expect(traderPnl).to.be.gt(0n).and.lt(await threshold(s));
+    expect(traderPnl)
+      .to.be.gt(0n)
+      .and.lt(await threshold(s));
     expect((await s.ex.admin.marketState(s.marketId)).uncoveredBadDebt).to.equal(0n);
     await expect(s.ex.engine.autoDeleverage(id, wad(1_000)))
       .to.be.revertedWithCustomError(s.ex.engine, "AdlNotActive")
@@ -157,7 +166,9 @@ describe("auto-deleveraging (SPEC 5: profitable winners closed at mark, no fee, 
       expect(pnlAfter).to.equal(await traderPnlAt(s, mark));
       expect(pnlAfter).to.be.lt(pnlBefore);
       const drop = pnlBefore - pnlAfter;
-      expect(drop - realized).to.be.gte(-2n).and.lte(2n);
+      expect(drop - realized)
+        .to.be.gte(-2n)
+        .and.lte(2n);
     }
     // about $7,200 of profit against a $5,000 line: two 5,000 ALT chunks of ~$1,980 each bring it under
     expect(calls).to.equal(2);
@@ -178,7 +189,10 @@ describe("auto-deleveraging (SPEC 5: profitable winners closed at mark, no fee, 
     await setIndex(s, mark);
     // before the liquidation the traders as a whole are losing: no ADL
     expect(await traderPnlAt(s, mark)).to.be.lt(0n);
-    await expect(s.ex.engine.autoDeleverage(aliceId, wad(1_000))).to.be.revertedWithCustomError(s.ex.engine, "AdlNotActive");
+    await expect(s.ex.engine.autoDeleverage(aliceId, wad(1_000))).to.be.revertedWithCustomError(
+      s.ex.engine,
+      "AdlNotActive"
+    );
 
     await (await s.ex.engine.connect(s.keeper).liquidate(frankId)).wait();
     let uncovered = (await s.ex.admin.marketState(s.marketId)).uncoveredBadDebt;

@@ -94,7 +94,8 @@ describe("funding (SPEC 5: F = clamp(p + clamp(I - p, -0.05%, +0.05%), -cap, +ca
     it("writes the arithmetic out for the band edges and the cap", async () => {
       const [deployer] = await ethers.getSigners();
       const model = await new PremiumFundingModel__factory(deployer).deploy();
-      const rate = (p: string) => model.fundingRate({ avgPremium: wad(p), interestRate: I, clampRate: CLAMP, cap: CAP });
+      const rate = (p: string) =>
+        model.fundingRate({ avgPremium: wad(p), interestRate: I, clampRate: CLAMP, cap: CAP });
       // p = 0.03%: I - p = -0.02% is inside the band, F = 0.03% - 0.02% = 0.01%
       expect(await rate("0.0003")).to.equal(wad("0.0001"));
       // p = 0.2%: I - p = -0.19% clamps to -0.05%, F = 0.2% - 0.05% = 0.15%
@@ -125,7 +126,7 @@ describe("funding (SPEC 5: F = clamp(p + clamp(I - p, -0.05%, +0.05%), -cap, +ca
         await time.setNextBlockTimestamp(b1);
         if (c.skew !== 0n) {
           // opened exactly at the boundary: the premium K/S holds for the whole next interval
-          await open(s, s.traders[0], c.skew, (c.skew < 0n ? -c.skew : c.skew) * 2n / 10n);
+          await open(s, s.traders[0], c.skew, ((c.skew < 0n ? -c.skew : c.skew) * 2n) / 10n);
         } else {
           await s.ex.engine.settleFunding(s.marketId);
         }
@@ -168,7 +169,7 @@ describe("funding (SPEC 5: F = clamp(p + clamp(I - p, -0.05%, +0.05%), -cap, +ca
     let prevPremium = 0n;
     const ids: bigint[] = [];
     for (const pos of positions) {
-      const { id, receipt } = await open(s, pos.who, pos.size, (pos.size < 0n ? -pos.size : pos.size) * 2n / 5n);
+      const { id, receipt } = await open(s, pos.who, pos.size, ((pos.size < 0n ? -pos.size : pos.size) * 2n) / 5n);
       const t = await blockTime(receipt);
       cum += prevPremium * (t - prevTime);
       skew += pos.size;
@@ -381,8 +382,12 @@ describe("funding (SPEC 5: F = clamp(p + clamp(I - p, -0.05%, +0.05%), -cap, +ca
 
   it("reverts UnknownMarket when settling a market that does not exist", async () => {
     const s = await loadFixture(riskFixture);
-    await expect(s.ex.engine.settleFunding(99n)).to.be.revertedWithCustomError(s.ex.engine, "UnknownMarket").withArgs(99n);
-    await expect(s.ex.engine.settleFunding(0n)).to.be.revertedWithCustomError(s.ex.engine, "UnknownMarket").withArgs(0n);
+    await expect(s.ex.engine.settleFunding(99n))
+      .to.be.revertedWithCustomError(s.ex.engine, "UnknownMarket")
+      .withArgs(99n);
+    await expect(s.ex.engine.settleFunding(0n))
+      .to.be.revertedWithCustomError(s.ex.engine, "UnknownMarket")
+      .withArgs(0n);
   });
 
   describe("settleFunding gas is O(1) in the number of positions", () => {

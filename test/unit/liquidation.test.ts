@@ -101,11 +101,13 @@ describe("liquidation (SPEC 5: liquidatable iff Equity(mark) < MM; reward to the
       const tiers = await tiersOf(s);
       const shown = (await s.ex.lens.position(id)).liquidationPrice;
       // tier 1 (mmr 0.5%, amt 0): (entry * 5,000 + 1,000) / (5,000 * 1.005), about 9.4% above entry
-      const root = (p.entry * 5_000n + 1_000n * WAD) * WAD / (5_000n * (WAD + wad("0.005")));
+      const root = ((p.entry * 5_000n + 1_000n * WAD) * WAD) / (5_000n * (WAD + wad("0.005")));
       expect(shown).to.equal(root + 1n); // the first price strictly above the root
       expect(shown).to.equal(specLiquidationPrice(tiers, p.size, p.entry, p.margin));
       // (1 + M / (entry * size)) / (1 + mmr) = (1 + 1,000 / (5,000 * $1.999)) / 1.005, about 1.0946
-      expect((shown * 10_000n) / p.entry).to.be.gte(10_940n).and.lte(10_950n);
+      expect((shown * 10_000n) / p.entry)
+        .to.be.gte(10_940n)
+        .and.lte(10_950n);
 
       await setIndex(s, shown - 1n);
       expect((await s.ex.lens.position(id)).liquidatable).to.equal(false);
@@ -392,7 +394,9 @@ describe("liquidation (SPEC 5: liquidatable iff Equity(mark) < MM; reward to the
         .withArgs(12345n);
       const { id } = await open(s, s.traders[0], wad(-5_000), wad(1_000));
       await s.ex.engine.connect(s.traders[0]).closePosition(s.marketId, 2n ** 256n - 1n);
-      await expect(s.ex.engine.liquidate(id)).to.be.revertedWithCustomError(s.ex.engine, "PositionNotFound").withArgs(id);
+      await expect(s.ex.engine.liquidate(id))
+        .to.be.revertedWithCustomError(s.ex.engine, "PositionNotFound")
+        .withArgs(id);
       const liquidated = (await open(s, s.traders[1], wad(-5_000), wad(1_000))).id;
       await setIndex(s, wad(3));
       await liquidate(s, liquidated);
@@ -428,9 +432,21 @@ describe("liquidation (SPEC 5: liquidatable iff Equity(mark) < MM; reward to the
       cases.push({ name: `long, second tier, ${f}`, size: wad(50_000), margin: wad(10_000), tier: 1, funding });
       cases.push({ name: `short, second tier, ${f}`, size: wad(-50_000), margin: wad(10_000), tier: 1, funding });
       // enters at $52,000 (second tier), falls into the first by its liquidation price
-      cases.push({ name: `long entered in the second tier, liquidated in the first, ${f}`, size: wad(26_000), margin: wad(5_200), tier: 0, funding });
+      cases.push({
+        name: `long entered in the second tier, liquidated in the first, ${f}`,
+        size: wad(26_000),
+        margin: wad(5_200),
+        tier: 0,
+        funding,
+      });
       // enters at $48,000 (first tier), rises into the second by its liquidation price
-      cases.push({ name: `short entered in the first tier, liquidated in the second, ${f}`, size: wad(-24_000), margin: wad(4_800), tier: 1, funding });
+      cases.push({
+        name: `short entered in the first tier, liquidated in the second, ${f}`,
+        size: wad(-24_000),
+        margin: wad(4_800),
+        tier: 1,
+        funding,
+      });
     }
 
     for (const c of cases) {
@@ -510,7 +526,7 @@ describe("liquidation (SPEC 5: liquidatable iff Equity(mark) < MM; reward to the
         const receipt = (await (await s.ex.engine.connect(s.keeper).liquidateMany(ids)).wait())!;
         expect(eventsOf(receipt, s.ex, "Liquidation")).to.have.length(count);
         console.log(
-          `      liquidateMany(${count}) gas ${receipt.gasUsed}, per position ${receipt.gasUsed / BigInt(count)}`,
+          `      liquidateMany(${count}) gas ${receipt.gasUsed}, per position ${receipt.gasUsed / BigInt(count)}`
         );
         await expectConserved(s, ids);
       });
