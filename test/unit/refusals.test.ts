@@ -39,11 +39,12 @@ function leverageAt(size: bigint, entry: bigint, margin: bigint, mark: bigint): 
   return divUp(notional * WAD, equity);
 }
 
-/** Runs `refusal` (which asserts the revert) and checks that nothing the fixture can see changed. */
+/** Runs `refusal` (which asserts the revert), checks that nothing the fixture can see changed and that money is conserved. */
 async function refuses(f: ExchangeFixture, ids: bigint[], refusal: () => Promise<void>): Promise<void> {
   const before = await snapshotState(f.ex, f.accounts, ids);
   await refusal();
   expectUnchanged(before, await snapshotState(f.ex, f.accounts, ids));
+  await expectConservation(f.ex, ids, f.accounts);
 }
 
 describe("refusals: orders", () => {

@@ -8,6 +8,7 @@ import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signer
 import { usd6, wad, WAD } from "../../lib/units";
 import type { MarketHandles } from "../../lib/contracts";
 import { exchangeFixture } from "../helpers/fixtures";
+import { expectConservation } from "../helpers/conservation";
 
 const FEE_BPS = 30n;
 const BPS = 10_000n;
@@ -41,7 +42,7 @@ async function buy(market: MarketHandles, swapper: HardhatEthersSigner, usd: big
 
 describe("spot pool: constant product with a 0.3% fee", () => {
   it("pays the x*y=k quote net of the fee, to the unit, both ways, and keeps the fee in the pool", async () => {
-    const { ex, alt, swapper } = await loadFixture(spotFixture);
+    const { ex, alt, swapper, accounts } = await loadFixture(spotFixture);
     const pool = alt.spotPool.connect(swapper);
     const rCoin = await pool.reserveCoin();
     const rUsd = await pool.reserveUsd();
@@ -66,6 +67,8 @@ describe("spot pool: constant product with a 0.3% fee", () => {
     await (await pool.swap(false, coinIn, usdOut, swapper.address)).wait();
     expect((await ex.collateral.balanceOf(swapper.address)) - usdBefore).to.equal(usdOut);
     expect(await pool.spotPrice()).to.equal(await spotOf(alt));
+    // Spot trading holds its own reserves: the vault's books are untouched.
+    await expectConservation(ex, [], accounts);
   });
 
   it("refuses a swap below the minimum out and moves nothing", async () => {
