@@ -1,0 +1,720 @@
+/**
+ * The contracts' math in TypeScript, for the keeper, the simulator and the tasks (SPEC sections 3, 5).
+ *
+ * One section per Solidity library, exported as an object of the same name with the same function names
+ * (`Pricing.fillPrice`, `MarginMath.liquidationPrice`, `MarketLib.sync`), bigint only, and the same
+ * rounding to the unit. Solidity's signed `/` truncates toward zero and so does bigint `/`; where a
+ * contract rounds toward negative infinity it calls `WadMath.floorDiv`, and so does this file.
+ *
+ * Reverts: a contract's named error is thrown as an error of the same name (`SkewBeyondScale`), a
+ * division by zero throws bigint's RangeError. Explicit narrowing casts (`int128(x)`), which wrap on
+ * chain, wrap here too. Checked-arithmetic overflow and underflow, which also revert on chain, are not
+ * modelled: callers pass states the engine can reach.
+ *
+ * Where the contracts take a strategy contract (the mark method, the funding model), the config here
+ * names it (`"median"`, `"index"`, `"premium"`). Structs read through ethers are converted with the
+ * `*FromChain` functions at the end. test/vectors/ checks every function against the contracts through
+ * contracts/test/MathHarness.sol.
+ */
+import { AbiCoder, keccak256 } from "ethers";
+import { WAD } from "./units";
+
+export { WAD };
+export const MAX_UINT256 = (1n << 256n) - 1n;
+const WAD2 = WAD * WAD;
+
+/* ------------------------------------------------------------------ STRUCTS */
+
+/** MarginMath's maintenance bracket; every field WAD (USD for cap and amount). */
+export interface Tier {
+  notionalCap: bigint;
+  maintenanceAmount: bigint;
+  mmr: bigint;
+  maxLeverage: bigint;
+}
+
+/** The mark-price strategy, by the `name()` of its contract. */
+export type MarkModel = "median" | "index";
+/** The funding strategy, by the `name()` of its contract. */
+export type FundingModel = "premium";
+
+/** MarketLib's MarketConfig, with the strategy contracts named instead of addressed. */
+export interface MarketConfig {
+  symbol: string;
+  skewScale: bigint;
+  maxOpenInterest: bigint;
+  takerFee: bigint;
+  makerFee: bigint;
+  liquidationFeeRate: bigint;
+  insuranceFeeShare: bigint;
+  minLiquidationFee: bigint;
+  minMargin: bigint;
+  fundingInterestRate: bigint;
+  fundingClamp: bigint;
+  fundingCap: bigint;
+  /** seconds */
+  fundingInterval: bigint;
+  /** seconds */
+  emaHalfLife: bigint;
+  markBand: bigint;
+  reserveFactor: bigint;
+  adlProfitShare: bigint;
+  partialLiquidationBuffer: bigint;
+  /** seconds */
+  oracleGracePeriod: bigint;
+  markModel: MarkModel;
+  fundingModel: FundingModel;
+}
+
+/** MarketLib's MarketState; times in seconds, the rest WAD. */
+export interface MarketState {
+  longOpenInterest: bigint;
+  shortOpenInterest: bigint;
+  longEntryNotional: bigint;
+  shortEntryNotional: bigint;
+  fundingIndex: bigint;
+  lastFundingRate: bigint;
+  lastFundingTime: bigint;
+  premiumCum: bigint;
+  lastPremium: bigint;
+  lastSampleTime: bigint;
+  premiumStart: bigint;
+  emaBasis: bigint;
+  lastIndex: bigint;
+  lastIndexTime: bigint;
+  uncoveredBadDebt: bigint;
+  paused: boolean;
+}
+
+/** PositionLib's Position. Signed size: positive is long, negative is short (base units, WAD). */
+export interface Position {
+  owner: string;
+  marketId: bigint;
+  size: bigint;
+  entryPrice: bigint;
+  margin: bigint;
+  fundingSnapshot: bigint;
+}
+
+/** MarketLib.FundingResult: boundaries settled by a sync (0 when none was due), the last rate, its time. */
+export interface FundingResult {
+  intervals: bigint;
+  rate: bigint;
+  boundary: bigint;
+}
+
+/** IMarkPriceModel's MarkInputs. */
+export interface MarkInputs {
+  index: bigint;
+  lastPrice: bigint;
+  emaBasis: bigint;
+  lastFundingRate: bigint;
+  timeToNextFunding: bigint;
+  fundingInterval: bigint;
+}
+
+/** IFundingModel's FundingInputs. */
+export interface FundingInputs {
+  avgPremium: bigint;
+  interestRate: bigint;
+  clampRate: bigint;
+  cap: bigint;
+}
+
+/* ------------------------------------------------------------------ SOLIDITY CASTS */
+
+/** Solidity's explicit `intN(x)` / `uintN(x)`: keeps the low N bits (wraps, never reverts). */
+const int64 = (x: bigint): bigint => BigInt.asIntN(64, x);
+const int96 = (x: bigint): bigint => BigInt.asIntN(96, x);
+const int128 = (x: bigint): bigint => BigInt.asIntN(128, x);
+const uint40 = (x: bigint): bigint => BigInt.asUintN(40, x);
+const uint128 = (x: bigint): bigint => BigInt.asUintN(128, x);
+
+/* ------------------------------------------------------------------ WadMath */
+
+/** contracts/libraries/WadMath.sol: `Down` rounds toward negative infinity, `Up` toward positive infinity. */
+export const WadMath = {
+  mulDown(a: bigint, b: bigint): bigint {
+    return (a * b) / WAD;
+  },
+
+  mulUp(a: bigint, b: bigint): bigint {
+    return WadMath.divRoundUp(a * b, WAD);
+  },
+
+  divDown(a: bigint, b: bigint): bigint {
+    return (a * WAD) / b;
+  },
+
+  divUp(a: bigint, b: bigint): bigint {
+    return WadMath.divRoundUp(a * WAD, b);
+  },
+
+  /** a / b rounded up, for unsigned a. */
+  divRoundUp(a: bigint, b: bigint): bigint {
+    return a === 0n ? 0n : (a - 1n) / b + 1n;
+  },
+
+  /** a * b / WAD for a signed a, rounded toward negative infinity. */
+  mulDownSigned(a: bigint, b: bigint): bigint {
+    return WadMath.floorDiv(a * b, WAD);
+  },
+
+  /** a * b / WAD for a signed a, rounded toward positive infinity. */
+  mulUpSigned(a: bigint, b: bigint): bigint {
+    return -WadMath.floorDiv(-(a * b), WAD);
+  },
+
+  /** a / b rounded toward negative infinity (b > 0). */
+  floorDiv(a: bigint, b: bigint): bigint {
+    const q = a / b;
+    return a % b !== 0n && a < 0n ? q - 1n : q;
+  },
+
+  abs(a: bigint): bigint {
+    return a >= 0n ? a : -a;
+  },
+
+  min(a: bigint, b: bigint): bigint {
+    return a < b ? a : b;
+  },
+
+  max(a: bigint, b: bigint): bigint {
+    return a > b ? a : b;
+  },
+
+  clamp(x: bigint, lo: bigint, hi: bigint): bigint {
+    return x < lo ? lo : x > hi ? hi : x;
+  },
+
+  median3(a: bigint, b: bigint, c: bigint): bigint {
+    if (a > b) [a, b] = [b, a];
+    if (b > c) b = c;
+    return a > b ? a : b;
+  },
+};
+
+/* ------------------------------------------------------------------ Pricing */
+
+/** Pricing.sol's error: the skew (after the order) is at or beyond minus the skew scale. */
+export class SkewBeyondScale extends Error {
+  override readonly name = "SkewBeyondScale";
+  constructor(
+    readonly skew: bigint,
+    readonly skewScale: bigint,
+  ) {
+    super(`skew ${skew} is beyond the skew scale ${skewScale}`);
+  }
+}
+
+/** contracts/libraries/Pricing.sol: skew K (signed base units) against the skew scale S. */
+export const Pricing = {
+  /** P_last = index * (1 + K/S); rounds down. */
+  lastPrice(index: bigint, skew: bigint, skewScale: bigint): bigint {
+    const factor = skewScale + skew;
+    if (factor <= 0n) throw new SkewBeyondScale(skew, skewScale);
+    return (index * factor) / skewScale;
+  },
+
+  /** P_fill = index * (1 + (2K + d) / 2S); a buy rounds up, a sell rounds down. */
+  fillPrice(index: bigint, skew: bigint, delta: bigint, skewScale: bigint): bigint {
+    const factor = 2n * skewScale + 2n * skew + delta;
+    if (factor <= 0n) throw new SkewBeyondScale(skew + delta, skewScale);
+    const num = index * factor;
+    const den = 2n * skewScale;
+    return delta > 0n ? WadMath.divRoundUp(num, den) : num / den;
+  },
+
+  /** (P_last - index) / index as a signed WAD rate, rounded toward zero. */
+  premium(last: bigint, index: bigint): bigint {
+    return ((last - index) * WAD) / index;
+  },
+
+  /** rate * |delta| * fill; the taker rate when the order grows |skew|, the maker rate otherwise. Rounds up. */
+  fee(skew: bigint, delta: bigint, fill: bigint, takerRate: bigint, makerRate: bigint): bigint {
+    const rate = WadMath.abs(skew + delta) > WadMath.abs(skew) ? takerRate : makerRate;
+    return WadMath.mulUp(WadMath.mulUp(WadMath.abs(delta), fill), rate);
+  },
+};
+
+/* ------------------------------------------------------------------ Ema */
+
+const LN2 = 693147180559945309n; // ln(2) in WAD
+const TAYLOR_TERMS = 12n;
+const MAX_HALVINGS = 64n;
+
+/** contracts/libraries/Ema.sol: ema' = sample + (ema - sample) * 2^(-dt / halfLife). */
+export const Ema = {
+  /** 2^(-dt / halfLife) in WAD, rounded down: whole halvings as shifts, the rest as a Taylor series of e^-y. */
+  decay(dt: bigint, halfLife: bigint): bigint {
+    if (halfLife === 0n) return 0n;
+    const halvings = dt / halfLife;
+    if (halvings >= MAX_HALVINGS) return 0n;
+    const y = ((dt % halfLife) * LN2) / halfLife;
+    let term = WAD;
+    let sum = WAD;
+    for (let k = 1n; k <= TAYLOR_TERMS; ++k) {
+      term = (term * y) / WAD / k;
+      sum = k % 2n === 1n ? sum - term : sum + term;
+    }
+    return sum >> halvings;
+  },
+
+  /** The EMA advanced by dt seconds toward `sample`; rounds toward zero. */
+  update(ema: bigint, sample: bigint, dt: bigint, halfLife: bigint): bigint {
+    return sample + ((ema - sample) * Ema.decay(dt, halfLife)) / WAD;
+  },
+};
+
+/* ------------------------------------------------------------------ MarginMath */
+
+/** contracts/libraries/MarginMath.sol: health H(p) = WAD^3 * (equity - MM) at price p, exact. */
+export const MarginMath = {
+  /** Index of the tier that holds the notional |size| * price (exact), clamped to the last tier. */
+  tierOf(tiers: readonly Tier[], absSize: bigint, price: bigint): number {
+    const scaledNotional = absSize * price;
+    const last = tiers.length - 1;
+    for (let i = 0; i < last; ++i) {
+      if (scaledNotional <= tiers[i].notionalCap * WAD) return i;
+    }
+    return last;
+  },
+
+  /** Whether a notional (WAD USD) is above the last tier's cap. */
+  aboveMaxTier(tiers: readonly Tier[], notional: bigint): boolean {
+    return notional > tiers[tiers.length - 1].notionalCap;
+  },
+
+  /** Maintenance margin of |size| at `price` (WAD USD), rounded up. */
+  maintenanceMargin(tiers: readonly Tier[], absSize: bigint, price: bigint): bigint {
+    const t = tiers[MarginMath.tierOf(tiers, absSize, price)];
+    const mm = WadMath.mulUp(WadMath.mulUp(absSize, price), t.mmr);
+    return mm > t.maintenanceAmount ? mm - t.maintenanceAmount : 0n;
+  },
+
+  /** WAD^3 * (equity - maintenance margin) at `price`, exact. Negative means liquidatable. */
+  health(tiers: readonly Tier[], size: bigint, entry: bigint, netMargin: bigint, price: bigint): bigint {
+    const absSize = WadMath.abs(size);
+    const t = tiers[MarginMath.tierOf(tiers, absSize, price)];
+    return netMargin * WAD2 + size * (price - entry) * WAD - absSize * price * t.mmr + t.maintenanceAmount * WAD2;
+  },
+
+  isLiquidatable(tiers: readonly Tier[], size: bigint, entry: bigint, netMargin: bigint, price: bigint): boolean {
+    return MarginMath.health(tiers, size, entry, netMargin, price) < 0n;
+  },
+
+  /** First mark at which the position is liquidatable (a long's highest, a short's lowest); 0 when none is. */
+  liquidationPrice(tiers: readonly Tier[], size: bigint, entry: bigint, netMargin: bigint): bigint {
+    const absSize = WadMath.abs(size);
+    let fallbackPrice = 0n;
+    for (let i = 0; i < tiers.length; ++i) {
+      const p = rootInTier(tiers[i], size > 0n, absSize, entry, netMargin);
+      if (p !== 0n && MarginMath.tierOf(tiers, absSize, p) === i) return p;
+      fallbackPrice = p;
+    }
+    return fallbackPrice;
+  },
+
+  /** Whether equity covers the initial margin of the notional (equity * maxLeverage >= notional). */
+  meetsInitialMargin(
+    tiers: readonly Tier[],
+    absSize: bigint,
+    price: bigint,
+    equity: bigint,
+  ): { ok: boolean; leverage: bigint; maxLeverage: bigint } {
+    const maxLeverage = tiers[MarginMath.tierOf(tiers, absSize, price)].maxLeverage;
+    const notional = WadMath.mulUp(absSize, price);
+    if (equity <= 0n) return { ok: false, leverage: MAX_UINT256, maxLeverage };
+    const leverage = WadMath.divUp(notional, equity);
+    return { ok: leverage <= maxLeverage, leverage, maxLeverage };
+  },
+
+  /** Largest notional n with (E - f * (N - n)) >= (1 + b) * MM(n), searched from the top tier; 0 when none. */
+  partialRemainder(tiers: readonly Tier[], notional: bigint, equity: bigint, feeRate: bigint, buffer: bigint): bigint {
+    for (let i = tiers.length; i > 0; --i) {
+      const t = tiers[i - 1];
+      const scaledMmr = WadMath.mulUp(t.mmr, WAD + buffer);
+      if (scaledMmr <= feeRate) continue;
+      const rhs = equity - WadMath.mulUp(feeRate, notional) + WadMath.mulDown(t.maintenanceAmount, WAD + buffer);
+      if (rhs <= 0n) continue;
+      const n = WadMath.min(WadMath.divDown(rhs, scaledMmr - feeRate), t.notionalCap);
+      const floorCap = i > 1 ? tiers[i - 2].notionalCap : 0n;
+      if (n > floorCap && n < notional) return n;
+    }
+    return 0n;
+  },
+
+  /** The tiers with continuous maintenance amounts: amt_i = amt_{i-1} + cap_{i-1} * (mmr_i - mmr_{i-1}). */
+  deriveMaintenanceAmounts(tiers: readonly Tier[]): Tier[] {
+    const out = tiers.map((t) => ({ ...t }));
+    out[0].maintenanceAmount = 0n;
+    for (let i = 1; i < out.length; ++i) {
+      out[i].maintenanceAmount = uint128(
+        out[i - 1].maintenanceAmount + WadMath.mulDown(out[i - 1].notionalCap, out[i].mmr - out[i - 1].mmr),
+      );
+    }
+    return out;
+  },
+};
+
+/** MarginMath._rootInTier: the integer boundary of H(p) < 0 with tier `t`'s mmr and amount. */
+function rootInTier(t: Tier, isLong: boolean, absSize: bigint, entry: bigint, netMargin: bigint): bigint {
+  const cushion = (netMargin + t.maintenanceAmount) * WAD2;
+  const entryTerm = absSize * entry * WAD;
+  if (isLong) {
+    const num = entryTerm - cushion;
+    if (num <= 0n) return 0n;
+    const den = absSize * (WAD - t.mmr);
+    const q = num / den;
+    return num % den === 0n ? q - 1n : q;
+  }
+  const numShort = entryTerm + cushion;
+  if (numShort <= 0n) return 0n;
+  return numShort / (absSize * (WAD + t.mmr)) + 1n;
+}
+
+/* ------------------------------------------------------------------ PositionLib */
+
+/** contracts/libraries/PositionLib.sol: what a position owes or has earned, in the protocol's favour. */
+export const PositionLib = {
+  /** keccak256(abi.encode(owner, marketId)): one position per account and market. */
+  id(owner: string, marketId: bigint): bigint {
+    return BigInt(keccak256(AbiCoder.defaultAbiCoder().encode(["address", "uint256"], [owner, marketId])));
+  },
+
+  /** Funding owed since the snapshot (negative: owed to the position); rounded up. */
+  pendingFunding(size: bigint, snapshot: bigint, fundingIndex: bigint): bigint {
+    return -WadMath.floorDiv(-(size * (fundingIndex - snapshot)), WAD);
+  },
+
+  /** PnL of `size` entered at `entry` valued at `price`; rounded down. */
+  pnl(size: bigint, entry: bigint, price: bigint): bigint {
+    return WadMath.floorDiv(size * (price - entry), WAD);
+  },
+
+  /** Margin net of pending funding: what equity would be at the entry price. */
+  netMargin(p: Position, fundingIndex: bigint): bigint {
+    return p.margin - PositionLib.pendingFunding(p.size, p.fundingSnapshot, fundingIndex);
+  },
+};
+
+/* ------------------------------------------------------------------ STRATEGIES */
+
+/** contracts/strategies/MedianMarkModel.sol: median(P1, P2, last) of SPEC section 5. */
+export const MedianMarkModel = {
+  /** P1 = index * (1 + F_last * timeToNextFunding / interval), P2 = index + EMA(basis); each at least 1. */
+  markPrice(m: MarkInputs): bigint {
+    const p1 = m.index + (m.index * m.lastFundingRate * m.timeToNextFunding) / (m.fundingInterval * WAD);
+    const p2 = m.index + m.emaBasis;
+    return WadMath.median3(positive(p1), positive(p2), m.lastPrice);
+  },
+};
+
+/** contracts/strategies/IndexMarkModel.sol: mark = index. */
+export const IndexMarkModel = {
+  markPrice(m: MarkInputs): bigint {
+    return m.index;
+  },
+};
+
+/** contracts/strategies/PremiumFundingModel.sol: F = clamp(P + clamp(I - P, -c, c), -cap, cap). */
+export const PremiumFundingModel = {
+  fundingRate(f: FundingInputs): bigint {
+    const interest = WadMath.clamp(f.interestRate - f.avgPremium, -f.clampRate, f.clampRate);
+    return WadMath.clamp(f.avgPremium + interest, -f.cap, f.cap);
+  },
+};
+
+const MARK_MODELS: Record<MarkModel, { markPrice(m: MarkInputs): bigint }> = {
+  median: MedianMarkModel,
+  index: IndexMarkModel,
+};
+
+const FUNDING_MODELS: Record<FundingModel, { fundingRate(f: FundingInputs): bigint }> = {
+  premium: PremiumFundingModel,
+};
+
+function positive(x: bigint): bigint {
+  return x > 0n ? x : 1n;
+}
+
+/* ------------------------------------------------------------------ MarketLib */
+
+/** contracts/libraries/MarketLib.sol: the market's time-driven state. Returns new states, never mutates. */
+export const MarketLib = {
+  /** K = long OI - short OI. */
+  skew(st: MarketState): bigint {
+    return st.longOpenInterest - st.shortOpenInterest;
+  },
+
+  lastPrice(cfg: MarketConfig, st: MarketState, index: bigint): bigint {
+    return Pricing.lastPrice(index, MarketLib.skew(st), cfg.skewScale);
+  },
+
+  /** First funding boundary strictly after `time`, boundaries aligned to multiples of the interval. */
+  nextBoundary(time: bigint, interval: bigint): bigint {
+    return (time / interval + 1n) * interval;
+  },
+
+  /** The state advanced to `nowTs`: basis EMA, every funding boundary passed (catch-up in O(1)), premium accumulator. */
+  sync(
+    cfg: MarketConfig,
+    state: MarketState,
+    index: bigint,
+    nowTs: bigint,
+  ): { state: MarketState; funding: FundingResult } {
+    const st = { ...state };
+    const r: FundingResult = { intervals: 0n, rate: 0n, boundary: 0n };
+    const last = MarketLib.lastPrice(cfg, st, index);
+    const dtSample = nowTs - st.lastSampleTime;
+    if (dtSample > 0n) {
+      st.emaBasis = int128(Ema.update(st.emaBasis, last - index, dtSample, cfg.emaHalfLife));
+    }
+    const boundary = st.lastFundingTime + cfg.fundingInterval;
+    if (nowTs >= boundary) {
+      const cum = st.premiumCum + st.lastPremium * (boundary - st.lastSampleTime);
+      const elapsed = boundary - st.premiumStart;
+      const avgPremium = elapsed === 0n ? st.lastPremium : cum / elapsed;
+      const mark = MarketLib.markPrice(cfg, st, index, last, nowTs);
+      const firstRate = fundingRateOf(cfg, avgPremium);
+      r.intervals = 1n + (nowTs - boundary) / cfg.fundingInterval;
+      r.rate = firstRate;
+      let growth = firstRate * mark;
+      if (r.intervals > 1n) {
+        r.rate = fundingRateOf(cfg, st.lastPremium);
+        growth += r.rate * mark * (r.intervals - 1n);
+      }
+      r.boundary = boundary + (r.intervals - 1n) * cfg.fundingInterval;
+      st.fundingIndex += int128(growth / WAD);
+      st.lastFundingRate = int64(r.rate);
+      st.lastFundingTime = uint40(r.boundary);
+      st.premiumStart = uint40(r.boundary);
+      st.premiumCum = int96(st.lastPremium * (nowTs - r.boundary));
+    } else {
+      st.premiumCum += int96(st.lastPremium * dtSample);
+    }
+    st.lastSampleTime = uint40(nowTs);
+    return { state: st, funding: r };
+  },
+
+  /** The state with the premium re-sampled after the skew changed (a trade, a liquidation). */
+  samplePremium(cfg: MarketConfig, st: MarketState, index: bigint): MarketState {
+    return { ...st, lastPremium: int64(Pricing.premium(MarketLib.lastPrice(cfg, st, index), index)) };
+  },
+
+  /** Mark price by the market's method, then the optional band index * (1 +/- band). */
+  markPrice(cfg: MarketConfig, st: MarketState, index: bigint, last: bigint, nowTs: bigint): bigint {
+    const next = st.lastFundingTime + cfg.fundingInterval;
+    let mark = MARK_MODELS[cfg.markModel].markPrice({
+      index,
+      lastPrice: last,
+      emaBasis: st.emaBasis,
+      lastFundingRate: st.lastFundingRate,
+      timeToNextFunding: next > nowTs ? next - nowTs : 0n,
+      fundingInterval: cfg.fundingInterval,
+    });
+    if (cfg.markBand !== 0n) {
+      const lo = WadMath.mulUp(index, WAD - cfg.markBand);
+      const hi = WadMath.mulDown(index, WAD + cfg.markBand);
+      mark = mark < lo ? lo : mark > hi ? hi : mark;
+    }
+    return mark;
+  },
+
+  /** The rate the next boundary would settle at if the premium held until then. */
+  predictedFundingRate(cfg: MarketConfig, st: MarketState, nowTs: bigint): bigint {
+    const boundary = st.lastFundingTime + cfg.fundingInterval;
+    const until = nowTs < boundary ? nowTs : boundary;
+    const cum = st.premiumCum + st.lastPremium * (until - st.lastSampleTime);
+    const elapsed = until - st.premiumStart;
+    return fundingRateOf(cfg, elapsed === 0n ? st.lastPremium : cum / elapsed);
+  },
+};
+
+/** MarketLib._fundingRate: the market's funding model on its configured rates. */
+function fundingRateOf(cfg: MarketConfig, avgPremium: bigint): bigint {
+  return FUNDING_MODELS[cfg.fundingModel].fundingRate({
+    avgPremium,
+    interestRate: cfg.fundingInterestRate,
+    clampRate: cfg.fundingClamp,
+    cap: cfg.fundingCap,
+  });
+}
+
+/* ------------------------------------------------------------------ LENS */
+
+/** A market projected to a block, as PerpLens._project sees it. */
+export interface MarketProjection {
+  state: MarketState;
+  index: bigint;
+  last: bigint;
+  mark: bigint;
+}
+
+/** PerpLens._project: sync a copy to `nowTs`, then last and mark; a stale oracle falls back to st.lastIndex. */
+export function projectMarket(
+  cfg: MarketConfig,
+  st: MarketState,
+  oracleIndex: bigint,
+  fresh: boolean,
+  nowTs: bigint,
+): MarketProjection {
+  const index = fresh ? oracleIndex : st.lastIndex;
+  const { state } = MarketLib.sync(cfg, st, index, nowTs);
+  const last = MarketLib.lastPrice(cfg, state, index);
+  return { state, index, last, mark: MarketLib.markPrice(cfg, state, index, last, nowTs) };
+}
+
+/** The health fields of PerpLens.PositionView. */
+export interface PositionHealth {
+  pendingFunding: bigint;
+  /** at mark */
+  notional: bigint;
+  /** at mark, before funding */
+  unrealizedPnl: bigint;
+  /** margin + PnL - pending funding */
+  equity: bigint;
+  maintenanceMargin: bigint;
+  /** notional / equity, rounded up; MAX_UINT256 when equity <= 0 */
+  leverage: bigint;
+  liquidationPrice: bigint;
+  liquidatable: boolean;
+}
+
+/** PerpLens._positionView's numbers for `position` at `mark`, with `market` already synced; zeros when closed. */
+export function positionHealth(
+  market: Pick<MarketState, "fundingIndex">,
+  tiers: readonly Tier[],
+  position: Position,
+  mark: bigint,
+): PositionHealth {
+  if (position.size === 0n) {
+    return {
+      pendingFunding: 0n,
+      notional: 0n,
+      unrealizedPnl: 0n,
+      equity: 0n,
+      maintenanceMargin: 0n,
+      leverage: 0n,
+      liquidationPrice: 0n,
+      liquidatable: false,
+    };
+  }
+  const absSize = WadMath.abs(position.size);
+  const pendingFunding = PositionLib.pendingFunding(position.size, position.fundingSnapshot, market.fundingIndex);
+  const net = position.margin - pendingFunding;
+  const notional = WadMath.mulDown(absSize, mark);
+  const unrealizedPnl = PositionLib.pnl(position.size, position.entryPrice, mark);
+  const equity = net + unrealizedPnl;
+  return {
+    pendingFunding,
+    notional,
+    unrealizedPnl,
+    equity,
+    maintenanceMargin: MarginMath.maintenanceMargin(tiers, absSize, mark),
+    leverage: equity > 0n ? WadMath.divUp(notional, equity) : MAX_UINT256,
+    liquidationPrice: MarginMath.liquidationPrice(tiers, position.size, position.entryPrice, net),
+    liquidatable: MarginMath.isLiquidatable(tiers, position.size, position.entryPrice, net, mark),
+  };
+}
+
+/* ------------------------------------------------------------------ FROM CHAIN STRUCTS */
+
+/** The strategy a mark-model contract implements, from its `name()`. */
+export function markModelOf(contractName: string): MarkModel {
+  if (contractName === "median(P1,P2,last)") return "median";
+  if (contractName === "index") return "index";
+  throw new Error(`unknown mark model "${contractName}": expected "median(P1,P2,last)" or "index"`);
+}
+
+/** The strategy a funding-model contract implements, from its `name()`. */
+export function fundingModelOf(contractName: string): FundingModel {
+  if (contractName === "premium-index") return "premium";
+  throw new Error(`unknown funding model "${contractName}": expected "premium-index"`);
+}
+
+/** MarketConfig as the engine returns it (strategy contracts by address). */
+export type ChainMarketConfig = Omit<MarketConfig, "markModel" | "fundingModel"> & {
+  markModel: string;
+  fundingModel: string;
+};
+
+/** A plain MarketConfig from an ethers struct, with the strategies named (see markModelOf). */
+export function marketConfigFromChain(
+  c: ChainMarketConfig,
+  markModel: MarkModel,
+  fundingModel: FundingModel,
+): MarketConfig {
+  return {
+    symbol: c.symbol,
+    skewScale: c.skewScale,
+    maxOpenInterest: c.maxOpenInterest,
+    takerFee: c.takerFee,
+    makerFee: c.makerFee,
+    liquidationFeeRate: c.liquidationFeeRate,
+    insuranceFeeShare: c.insuranceFeeShare,
+    minLiquidationFee: c.minLiquidationFee,
+    minMargin: c.minMargin,
+    fundingInterestRate: c.fundingInterestRate,
+    fundingClamp: c.fundingClamp,
+    fundingCap: c.fundingCap,
+    fundingInterval: c.fundingInterval,
+    emaHalfLife: c.emaHalfLife,
+    markBand: c.markBand,
+    reserveFactor: c.reserveFactor,
+    adlProfitShare: c.adlProfitShare,
+    partialLiquidationBuffer: c.partialLiquidationBuffer,
+    oracleGracePeriod: c.oracleGracePeriod,
+    markModel,
+    fundingModel,
+  };
+}
+
+/** A plain MarketState from an ethers struct (whose named fields are not own properties). */
+export function marketStateFromChain(s: MarketState): MarketState {
+  return {
+    longOpenInterest: s.longOpenInterest,
+    shortOpenInterest: s.shortOpenInterest,
+    longEntryNotional: s.longEntryNotional,
+    shortEntryNotional: s.shortEntryNotional,
+    fundingIndex: s.fundingIndex,
+    lastFundingRate: s.lastFundingRate,
+    lastFundingTime: s.lastFundingTime,
+    premiumCum: s.premiumCum,
+    lastPremium: s.lastPremium,
+    lastSampleTime: s.lastSampleTime,
+    premiumStart: s.premiumStart,
+    emaBasis: s.emaBasis,
+    lastIndex: s.lastIndex,
+    lastIndexTime: s.lastIndexTime,
+    uncoveredBadDebt: s.uncoveredBadDebt,
+    paused: s.paused,
+  };
+}
+
+/** Plain tiers from an ethers struct array. */
+export function tiersFromChain(tiers: readonly Tier[]): Tier[] {
+  return tiers.map((t) => ({
+    notionalCap: t.notionalCap,
+    maintenanceAmount: t.maintenanceAmount,
+    mmr: t.mmr,
+    maxLeverage: t.maxLeverage,
+  }));
+}
+
+/** A plain Position from an ethers struct. */
+export function positionFromChain(p: Position): Position {
+  return {
+    owner: p.owner,
+    marketId: p.marketId,
+    size: p.size,
+    entryPrice: p.entryPrice,
+    margin: p.margin,
+    fundingSnapshot: p.fundingSnapshot,
+  };
+}
+
+/** A plain FundingResult from an ethers struct. */
+export function fundingResultFromChain(r: FundingResult): FundingResult {
+  return { intervals: r.intervals, rate: r.rate, boundary: r.boundary };
+}
