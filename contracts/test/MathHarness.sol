@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {WadMath} from "../libraries/WadMath.sol";
+import {Pricing} from "../libraries/Pricing.sol";
+import {Ema} from "../libraries/Ema.sol";
+import {MarginMath, Tier} from "../libraries/MarginMath.sol";
+import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
+import {Position, PositionLib} from "../libraries/PositionLib.sol";
+
+/// @title MathHarness
+/// @notice Test only: the math libraries as external functions, so the shared test vectors
+/// (test/vectors/) are evaluated by the contracts themselves and compared with lib/math.ts.
+/// Names are the libraries' own, except where two libraries share one (`marketLastPrice`,
+/// `marketSkew`, `positionId`). MarketLib's mark and funding calls go to the strategy contracts named in
+/// the config, whose interfaces are pure.
+contract MathHarness {
+    /* ------------------------------------------------------------------ WadMath */
+
+    function mulDown(uint256 a, uint256 b) external pure returns (uint256) {
+        return WadMath.mulDown(a, b);
+    }
+
+    function mulUp(uint256 a, uint256 b) external pure returns (uint256) {
+        return WadMath.mulUp(a, b);
+    }
+
+    function divDown(uint256 a, uint256 b) external pure returns (uint256) {
+        return WadMath.divDown(a, b);
+    }
+
+    function divUp(uint256 a, uint256 b) external pure returns (uint256) {
+        return WadMath.divUp(a, b);
+    }
+
+    function divRoundUp(uint256 a, uint256 b) external pure returns (uint256) {
+        return WadMath.divRoundUp(a, b);
+    }
+
+    function mulDownSigned(int256 a, uint256 b) external pure returns (int256) {
+        return WadMath.mulDownSigned(a, b);
+    }
+
+    function mulUpSigned(int256 a, uint256 b) external pure returns (int256) {
+        return WadMath.mulUpSigned(a, b);
+    }
+
+    function floorDiv(int256 a, int256 b) external pure returns (int256) {
+        return WadMath.floorDiv(a, b);
+    }
+
+    function clamp(int256 x, int256 lo, int256 hi) external pure returns (int256) {
+        return WadMath.clamp(x, lo, hi);
+    }
+
+    function median3(uint256 a, uint256 b, uint256 c) external pure returns (uint256) {
+        return WadMath.median3(a, b, c);
+    }
+
+    /* ------------------------------------------------------------------ Pricing */
+
+    function lastPrice(uint256 index, int256 skew, uint256 skewScale) external pure returns (uint256) {
+        return Pricing.lastPrice(index, skew, skewScale);
+    }
+
+    function fillPrice(uint256 index, int256 skew, int256 delta, uint256 skewScale) external pure returns (uint256) {
+        return Pricing.fillPrice(index, skew, delta, skewScale);
+    }
+
+    function premium(uint256 last, uint256 index) external pure returns (int256) {
+        return Pricing.premium(last, index);
+    }
+
+    function fee(int256 skew, int256 delta, uint256 fill, uint256 takerRate, uint256 makerRate)
+        external
+        pure
+        returns (uint256)
+    {
+        return Pricing.fee(skew, delta, fill, takerRate, makerRate);
+    }
+
+    /* ------------------------------------------------------------------ Ema */
+
+    function decay(uint256 dt, uint256 halfLife) external pure returns (uint256) {
+        return Ema.decay(dt, halfLife);
+    }
+
+    function update(int256 ema, int256 sample, uint256 dt, uint256 halfLife) external pure returns (int256) {
+        return Ema.update(ema, sample, dt, halfLife);
+    }
+
+    /* ------------------------------------------------------------------ MarginMath */
+
+    function tierOf(Tier[] memory tiers, uint256 absSize, uint256 price) external pure returns (uint256) {
+        return MarginMath.tierOf(tiers, absSize, price);
+    }
+
+    function aboveMaxTier(Tier[] memory tiers, uint256 notional) external pure returns (bool) {
+        return MarginMath.aboveMaxTier(tiers, notional);
+    }
+
+    function maintenanceMargin(Tier[] memory tiers, uint256 absSize, uint256 price) external pure returns (uint256) {
+        return MarginMath.maintenanceMargin(tiers, absSize, price);
+    }
+
+    function health(Tier[] memory tiers, int256 size, uint256 entry, int256 netMargin, uint256 price)
+        external
+        pure
+        returns (int256)
+    {
+        return MarginMath.health(tiers, size, entry, netMargin, price);
+    }
+
+    function isLiquidatable(Tier[] memory tiers, int256 size, uint256 entry, int256 netMargin, uint256 price)
+        external
+        pure
+        returns (bool)
+    {
+        return MarginMath.isLiquidatable(tiers, size, entry, netMargin, price);
+    }
+
+    function liquidationPrice(Tier[] memory tiers, int256 size, uint256 entry, int256 netMargin)
+        external
+        pure
+        returns (uint256)
+    {
+        return MarginMath.liquidationPrice(tiers, size, entry, netMargin);
+    }
+
+    function meetsInitialMargin(Tier[] memory tiers, uint256 absSize, uint256 price, int256 equity)
+        external
+        pure
+        returns (bool ok, uint256 leverage, uint256 maxLeverage)
+    {
+        return MarginMath.meetsInitialMargin(tiers, absSize, price, equity);
+    }
+
+    function partialRemainder(Tier[] memory tiers, uint256 notional, int256 equity, uint256 feeRate, uint256 buffer)
+        external
+        pure
+        returns (uint256)
+    {
+        return MarginMath.partialRemainder(tiers, notional, equity, feeRate, buffer);
+    }
+
+    function deriveMaintenanceAmounts(Tier[] memory tiers) external pure returns (Tier[] memory) {
+        MarginMath.deriveMaintenanceAmounts(tiers);
+        return tiers;
+    }
+
+    /* ------------------------------------------------------------------ PositionLib */
+
+    function positionId(address owner, uint256 marketId) external pure returns (uint256) {
+        return PositionLib.id(owner, marketId);
+    }
+
+    function pendingFunding(int256 size, int256 snapshot, int256 fundingIndex) external pure returns (int256) {
+        return PositionLib.pendingFunding(size, snapshot, fundingIndex);
+    }
+
+    function pnl(int256 size, uint256 entry, uint256 price) external pure returns (int256) {
+        return PositionLib.pnl(size, entry, price);
+    }
+
+    function netMargin(Position memory p, int256 fundingIndex) external pure returns (int256) {
+        return PositionLib.netMargin(p, fundingIndex);
+    }
+
+    /* ------------------------------------------------------------------ MarketLib */
+
+    function marketSkew(MarketState memory st) external pure returns (int256) {
+        return MarketLib.skew(st);
+    }
+
+    function marketLastPrice(MarketConfig memory cfg, MarketState memory st, uint256 index)
+        external
+        pure
+        returns (uint256)
+    {
+        return MarketLib.lastPrice(cfg, st, index);
+    }
+
+    function nextBoundary(uint256 time, uint256 interval) external pure returns (uint256) {
+        return MarketLib.nextBoundary(time, interval);
+    }
+
+    /// @notice The synced state and the funding result.
+    function sync(MarketConfig memory cfg, MarketState memory st, uint256 index, uint256 nowTs)
+        external
+        pure
+        returns (MarketState memory, MarketLib.FundingResult memory r)
+    {
+        r = MarketLib.sync(cfg, st, index, nowTs);
+        return (st, r);
+    }
+
+    /// @notice The state with the premium re-sampled.
+    function samplePremium(MarketConfig memory cfg, MarketState memory st, uint256 index)
+        external
+        pure
+        returns (MarketState memory)
+    {
+        MarketLib.samplePremium(cfg, st, index);
+        return st;
+    }
+
+    function markPrice(MarketConfig memory cfg, MarketState memory st, uint256 index, uint256 last, uint256 nowTs)
+        external
+        pure
+        returns (uint256)
+    {
+        return MarketLib.markPrice(cfg, st, index, last, nowTs);
+    }
+
+    function predictedFundingRate(MarketConfig memory cfg, MarketState memory st, uint256 nowTs)
+        external
+        pure
+        returns (int256)
+    {
+        return MarketLib.predictedFundingRate(cfg, st, nowTs);
+    }
+}
