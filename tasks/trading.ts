@@ -6,7 +6,7 @@
  */
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import * as f from "../lib/format";
-import { fillPrice, tradeFee } from "../lib/pricing";
+import { Pricing } from "../lib/math";
 import type { TradeEvent } from "../typechain-types/contracts/core/PerpEngine";
 import { USD6_TO_WAD, WAD } from "../lib/units";
 import {
@@ -159,8 +159,8 @@ export async function open(args: OpenArgs, hre: HardhatRuntimeEnvironment): Prom
   const notional = (margin * leverage) / WAD;
   const sizeDelta = (side * ((notional * WAD) / m.markPrice)) as bigint;
   if (sizeDelta === 0n) fail(`--margin ${args.margin} --leverage ${args.leverage}: the size rounds to zero`);
-  const fill = fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
-  const fee = tradeFee(m.skew, sizeDelta, fill, cfg.takerFee, cfg.makerFee);
+  const fill = Pricing.fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
+  const fee = Pricing.fee(m.skew, sizeDelta, fill, cfg.takerFee, cfg.makerFee);
   const acceptablePrice = acceptable(fill, sizeDelta > 0n, slippage);
 
   const id = await admin.positionId(ctx.address, market.marketId);
@@ -259,7 +259,7 @@ export async function close(args: CloseArgs, hre: HardhatRuntimeEnvironment): Pr
 
   const [m, cfg] = await Promise.all([lens.market(market.marketId), admin.marketConfig(market.marketId)]);
   const sizeDelta = -p.size;
-  const fill = fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
+  const fill = Pricing.fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
   const acceptablePrice = acceptable(fill, sizeDelta > 0n, slippage);
   const freeBefore = await vault.freeBalance(ctx.address);
   const sent = await send(`close ${market.symbol}`, () => engine.closePosition(market.marketId, acceptablePrice));
