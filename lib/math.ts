@@ -303,8 +303,12 @@ export const MarginMath = {
     return MarginMath.health(tiers, size, entry, netMargin, price) < 0n;
   },
 
-  /** First mark at which the position is liquidatable (a long's highest, a short's lowest); 0 when none is. */
+  /**
+   * First mark at which the position is liquidatable (a long's highest, a short's lowest); 0 for a long
+   * that never is and for a short that is at every mark.
+   */
   liquidationPrice(tiers: readonly Tier[], size: bigint, entry: bigint, netMargin: bigint): bigint {
+    if (size < 0n && MarginMath.isLiquidatable(tiers, size, entry, netMargin, 1n)) return 0n;
     const absSize = WadMath.abs(size);
     let fallbackPrice = 0n;
     for (let i = 0; i < tiers.length; ++i) {

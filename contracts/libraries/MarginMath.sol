@@ -69,13 +69,15 @@ library MarginMath {
     }
 
     /// @notice The first mark at which the position is liquidatable: for a long the highest such price,
-    /// for a short the lowest. 0 when no positive price qualifies (a long whose margin covers a fall to
-    /// zero; a short already under water at any price).
+    /// for a short the lowest. 0 for a long whose margin covers a fall to zero (never liquidatable) and
+    /// for a short under water at any price (liquidatable at every mark): in both cases "mark <= 0" for
+    /// a long and "mark >= 0" for a short keep meaning "liquidatable".
     function liquidationPrice(Tier[] memory tiers, int256 size, uint256 entry, int256 netMargin)
         internal
         pure
         returns (uint256 fallbackPrice)
     {
+        if (size < 0 && isLiquidatable(tiers, size, entry, netMargin, 1)) return 0;
         uint256 absSize = WadMath.abs(size);
         for (uint256 i; i < tiers.length; ++i) {
             uint256 p = _rootInTier(tiers[i], size > 0, absSize, entry, netMargin);

@@ -36,7 +36,12 @@ describe("report pages", () => {
     it("tells the thin squeeze with its numbers", () => {
       const text = explainOutcome(thin);
       const m = thin.summary.markets[0]!;
-      expect(text).to.contain("A $175,000 market-maker budget, $150,000 of it in 5 spot buys, moved ALT-USD spot");
+      const plan = thin.scenario.agents.marketMaker!;
+      const buys = plan.pushes.filter((p) => p.side === "buy");
+      const spent = buys.reduce((sum, p) => sum + p.usd, 0n);
+      expect(text).to.contain(
+        `A ${formatUsd(plan.budgetUsd)} market-maker budget, ${formatUsd(spent)} of it in ${buys.length} spot buys, moved ALT-USD spot`
+      );
       expect(text).to.contain(`${formatPct(m.peakMove.spot.up)} at its peak on a spot pool of $200,000 per side`);
       expect(text).to.contain(
         `${m.tradersLiquidated} of ${m.traders} retail positions were liquidated (${formatUsd(
@@ -45,7 +50,7 @@ describe("report pages", () => {
       );
       expect(text).to.contain(`the longest cascade ran ${m.cascadeDepth} rounds`);
       expect(text).to.contain(
-        `the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on $150,000 of spot buys`
+        `the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on ${formatUsd(spent)} of spot buys`
       );
       expect(text).to.contain("longs received $12.50 and shorts paid $12.50");
     });
