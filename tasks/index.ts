@@ -2,3 +2,5 @@
 // only hardhat/config and type-only modules at load time: typechain-types does not exist before compile.
 import "./perp";
 import "./simulate";
+import "./orders";
+import "./walkthrough";

@@ -243,7 +243,7 @@ describe("OrderBook", () => {
           fill,
           tradeFee(0n, SIZE, fill),
           0,
-          0
+          0,
         );
       // Its own keeper: nothing escrowed, no execution fee changed hands; margin and trading fee paid.
       expect(await ex.vault.totalEscrow()).to.equal(0n);
@@ -275,7 +275,7 @@ describe("OrderBook", () => {
       await s.feed.setPrice(wad("2.2") - 1n);
       await expect(ex.orderBook.connect(keeper).executeOrder(id)).to.be.revertedWithCustomError(
         ex.engine,
-        "SlippageExceeded"
+        "SlippageExceeded",
       );
 
       await s.feed.setPrice(wad("2.2"));
@@ -340,7 +340,7 @@ describe("OrderBook", () => {
         const p0 = await marketOpen(s, trader, size);
         const id = await nextId(s);
         await expect(
-          ex.orderBook.connect(trader).createTriggerOrder(ALT, c.type, SIZE, c.trigger, c.acceptable, EXEC_FEE, 0)
+          ex.orderBook.connect(trader).createTriggerOrder(ALT, c.type, SIZE, c.trigger, c.acceptable, EXEC_FEE, 0),
         )
           .to.emit(ex.orderBook, "OrderCreated")
           .withArgs(id, trader.address, ALT, c.type, -size, c.trigger, c.acceptable, 0, EXEC_FEE, 0);
@@ -367,7 +367,7 @@ describe("OrderBook", () => {
             fill,
             tradeFee(size, -size, fill),
             pnl(size, p0.entryPrice, fill),
-            0
+            0,
           );
         console.log(`      ${c.name}: execute gas`, (await (await tx).wait())!.gasUsed.toString());
         expect((await positionOf(s, trader)).size).to.equal(0n);
@@ -541,7 +541,7 @@ describe("OrderBook", () => {
       await ob.connect(keeper).executeOrder(5); // SL finds nothing: cancelled, refunded
       expect(await expectEscrowConserved(ex)).to.equal(0n);
       expect((await Promise.all([1n, 2n, 3n, 4n, 5n].map((id) => ob.getOrder(id)))).map((o) => o.status)).to.deep.equal(
-        [EXECUTED, EXPIRED, CANCELLED, EXECUTED, CANCELLED]
+        [EXECUTED, EXPIRED, CANCELLED, EXECUTED, CANCELLED],
       );
     });
 
@@ -575,7 +575,7 @@ describe("OrderBook", () => {
               limit,
               wad(1) + BigInt(rand(1000)) * 10n ** 15n,
               expiry,
-              false
+              false,
             );
         } else if (action === 2) {
           const p = await positionOf(s, who);
@@ -777,7 +777,7 @@ describe("OrderBook", () => {
       const t = await now();
       await time.setNextBlockTimestamp(t + 1n);
       await expect(
-        s.ex.orderBook.connect(s.trader).createLimitOpen(ALT, SIZE, MARGIN, wad("1.9"), EXEC_FEE, t + 1n, false)
+        s.ex.orderBook.connect(s.trader).createLimitOpen(ALT, SIZE, MARGIN, wad("1.9"), EXEC_FEE, t + 1n, false),
       )
         .to.be.revertedWithCustomError(s.ex.orderBook, "InvalidExpiry")
         .withArgs(t + 1n, t + 1n);
@@ -814,7 +814,7 @@ describe("OrderBook", () => {
       const s = await loadFixture(withLong);
       await expect(s.ex.orderBook.connect(s.other).setMinExecutionFee(0)).to.be.revertedWithCustomError(
         s.ex.orderBook,
-        "AccessControlUnauthorizedAccount"
+        "AccessControlUnauthorizedAccount",
       );
       const [deployer] = await ethers.getSigners();
       await expect(s.ex.orderBook.connect(deployer).setMinExecutionFee(wad(2)))

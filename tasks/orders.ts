@@ -1,0 +1,580 @@
+/**
+ * Orders from the command line, e.g.
+ *   npx hardhat perp:order --network localhost --type limit --market ALT-USD --side short --margin 100 --leverage 10 --price 2.05
+ *   npx hardhat perp:order --network localhost --type sl --market ALT-USD --price 2.15
+ *   npx hardhat perp:orders --network localhost
+ *   npx hardhat perp:execute --network localhost --account 3 --id 1
+ *
+ * perp:order places a limit open (--side, --margin, --leverage), a limit close (--size N|all, no --side),
+ * a take-profit or a stop-loss (--size defaults to the whole position); perp:orders lists an account's
+ * live orders, rebuilt from the order book's OrderCreated events; perp:cancel cancels one (its owner, or
+ * anyone once it has expired); perp:execute runs one as a keeper would and earns its fee.
+ *
+ * This file is read before typechain-types exists (see tasks/common.ts): it imports only modules that
+ * need no generated code, and types.
+ */
+import { task, types } from "hardhat/config";
+import type { ConfigurableTaskDefinition, HardhatRuntimeEnvironment } from "hardhat/types";
+import type { OrderBook } from "../typechain-types";
+import type {
+  OrderCancelledEvent,
+  OrderCreatedEvent,
+  OrderExecutedEvent,
+  OrderExpiredEvent,
+} from "../typechain-types/contracts/core/OrderBook";
+import type { TradeEvent } from "../typechain-types/contracts/core/PerpEngine";
+import * as f from "../lib/format";
+import { Pricing } from "../lib/math";
+import { WAD } from "../lib/units";
+import {
+  accountLabel,
+  chainTime,
+  connect,
+  decimalArg,
+  eventArgs,
+  fail,
+  integerArg,
+  marketArg,
+  out,
+  percentArg,
+  send,
+  sideArg,
+  view,
+  type ConnectionArgs,
+  type TaskContext,
+} from "./common";
+
+/* ------------------------------------------------------------------ ORDER KINDS */
+
+/** The order book's OrderType enum, in order. */
+export const ORDER_TYPES = ["limit open", "limit close", "take-profit", "stop-loss"] as const;
+export type OrderTypeName = (typeof ORDER_TYPES)[number];
+const TAKE_PROFIT = 2n;
+const STOP_LOSS = 3n;
+/** The order book's OrderStatus enum, in order. */
+export const ORDER_STATUSES = ["none", "live", "executed", "cancelled", "expired"] as const;
+const LIVE = 1n;
+
+const SECONDS_PER_HOUR = 3600n;
+/**
+ * Default tolerance beyond the trigger, percent. A take-profit fills as the price moves the trader's
+ * way; a stop-loss fills in a market moving against them, often by more than a tick: a wider bound.
+ */
+const DEFAULT_TAKE_PROFIT_SLIPPAGE_PCT = "1";
+const DEFAULT_STOP_LOSS_SLIPPAGE_PCT = "5";
+
+/* ------------------------------------------------------------------ perp:order */
+
+export interface OrderArgs extends ConnectionArgs {
+  type: string;
+  market: string;
+  side?: string;
+  margin?: string;
+  leverage?: string;
+  /** the limit (limit orders) or the mark trigger (tp, sl) */
+  price?: string;
+  /** base units or "all": limit close, tp, sl */
+  size?: string;
+  /** tp/sl: the worst fill accepted; default the trigger moved by --slippage against the trader */
+  acceptable?: string;
+  slippage?: string;
+  expiryHours?: string;
+  /** execution fee in USD; default the book's minimum */
+  fee?: string;
+  /** a limit that the price already satisfies fills at once as a market order instead of being refused */
+  immediate?: boolean;
+}
+
+export interface OrderResult {
+  id: bigint;
+  type: OrderTypeName;
+  market: string;
+  /** signed trade: + buys, - sells */
+  sizeDelta: bigint;
+  triggerPrice: bigint;
+  acceptablePrice: bigint;
+  margin: bigint;
+  executionFee: bigint;
+  /** seconds; 0 = none */
+  expiry: bigint;
+  /** "live", or "executed" when an --immediate limit filled at once */
+  status: "live" | "executed";
+  /** the fill of an immediate execution, 0 otherwise */
+  fillPrice: bigint;
+  hash: string;
+  gasUsed: bigint;
+}
+
+/** Places a limit, take-profit or stop-loss order; prints its panel; returns the numbers. */
+export async function placeOrder(args: OrderArgs, hre: HardhatRuntimeEnvironment): Promise<OrderResult> {
+  const kind = String(args.type ?? "")
+    .trim()
+    .toLowerCase();
+  if (kind !== "limit" && kind !== "tp" && kind !== "sl") fail(`--type ${args.type ?? ""}: expected limit, tp or sl`);
+  const price = decimalArg("price", args.price, {
+    unit: kind === "limit" ? "USD (the limit)" : "USD (the mark trigger)",
+  });
+  const expiryHours =
+    args.expiryHours === undefined ? 0n : decimalArg("expiry-hours", args.expiryHours, { unit: "hours" });
+  const ctx = await connect(hre, args);
+  const market = marketArg(ctx, args.market);
+  const { orderBook, admin, vault } = ctx.exchange;
+  const minFee = await orderBook.minExecutionFee();
+  const fee = args.fee === undefined ? minFee : decimalArg("fee", args.fee, { unit: "USD", allowZero: true });
+  if (fee < minFee) fail(`--fee ${args.fee}: the order book's minimum execution fee is ${f.usd(minFee)}`);
+  const now = await chainTime(ctx);
+  const expiry = expiryHours === 0n ? 0n : now + (expiryHours * SECONDS_PER_HOUR) / WAD;
+  if (expiryHours !== 0n && expiry === now) fail(`--expiry-hours ${args.expiryHours}: less than one second`);
+
+  const position = await admin.position(await admin.positionId(ctx.address, market.marketId));
+  const base = baseSymbol(market.symbol);
+  let type: OrderTypeName;
+  let sizeDelta: bigint;
+  let margin = 0n;
+  let acceptablePrice = price;
+  let send_: () => ReturnType<OrderBook["createLimitOpen"]>;
+
+  if (kind === "limit" && args.side !== undefined) {
+    if (args.size !== undefined)
+      fail("--size: a limit open takes --side, --margin and --leverage; the size follows from them");
+    const side = sideArg(args.side);
+    margin = decimalArg("margin", args.margin, { unit: "USD" });
+    const leverage = decimalArg("leverage", args.leverage, { unit: "x, e.g. 10" });
+    // size = margin * leverage / limit: the leverage holds at the price the order fills at.
+    sizeDelta = side * ((((margin * leverage) / WAD) * WAD) / price);
+    if (sizeDelta === 0n) fail(`--margin ${args.margin} --leverage ${args.leverage}: the size rounds to zero`);
+    if (position.size !== 0n && position.size > 0n !== side > 0n) {
+      fail(
+        `--side ${args.side}: ${accountLabel(ctx)} holds a ${sideName(position.size)} on ${market.symbol}; close it first`,
+      );
+    }
+    type = "limit open";
+    send_ = () =>
+      orderBook.createLimitOpen(market.marketId, sizeDelta, margin, price, fee, expiry, args.immediate === true);
+  } else {
+    for (const name of ["margin", "leverage"] as const) {
+      if (args[name] !== undefined) fail(`--${name}: only a limit open (--type limit --side ...) takes it`);
+    }
+    if (kind !== "limit" && args.side !== undefined)
+      fail("--side: a take-profit or stop-loss reduces the position it is set on");
+    if (position.size === 0n) {
+      fail(
+        `${accountLabel(ctx)} has no position on ${market.symbol}; ${kind === "limit" ? "pass --side to open one by limit" : "open one first"}`,
+      );
+    }
+    const held = abs(position.size);
+    const size =
+      args.size === undefined || args.size.trim().toLowerCase() === "all"
+        ? held
+        : decimalArg("size", args.size, { unit: base });
+    if (size > held) fail(`--size ${args.size}: the position holds ${f.size(held)} ${base}`);
+    sizeDelta = position.size > 0n ? -size : size;
+    if (kind === "limit") {
+      type = "limit close";
+      send_ = () => orderBook.createLimitClose(market.marketId, size, price, fee, expiry, args.immediate === true);
+    } else {
+      type = kind === "tp" ? "take-profit" : "stop-loss";
+      const isLong = position.size > 0n;
+      const above = isLong === (kind === "tp");
+      if (above ? price <= position.entryPrice : price >= position.entryPrice) {
+        fail(
+          `--price ${args.price}: a ${sideName(position.size)}'s ${type} triggers ${above ? "above" : "below"} ` +
+            `its entry ${f.price(position.entryPrice)}`,
+        );
+      }
+      const slippage = percentArg(
+        "slippage",
+        args.slippage ?? (kind === "tp" ? DEFAULT_TAKE_PROFIT_SLIPPAGE_PCT : DEFAULT_STOP_LOSS_SLIPPAGE_PCT),
+      );
+      acceptablePrice =
+        args.acceptable !== undefined
+          ? decimalArg("acceptable", args.acceptable, { unit: "USD" })
+          : worseBy(price, sizeDelta > 0n, slippage);
+      const orderType = kind === "tp" ? TAKE_PROFIT : STOP_LOSS;
+      send_ = () => orderBook.createTriggerOrder(market.marketId, orderType, size, price, acceptablePrice, fee, expiry);
+    }
+  }
+
+  if (type === "limit open" || type === "limit close") {
+    const [m, cfg] = await Promise.all([
+      view("market view", () => ctx.exchange.lens.market(market.marketId)),
+      admin.marketConfig(market.marketId),
+    ]);
+    const fill = Pricing.fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
+    const fillsNow = sizeDelta > 0n ? fill <= price : fill >= price;
+    if (fillsNow && args.immediate !== true) {
+      fail(
+        `--price ${args.price}: a ${sizeDelta > 0n ? "buy" : "sell"} limit at ${f.price(price)} would fill now ` +
+          `(a market ${sizeDelta > 0n ? "buy" : "sell"} fills at ${f.price(fill)}); pass --immediate to take it at market, ` +
+          `or set the limit ${sizeDelta > 0n ? "below" : "above"} ${f.price(fill)}`,
+      );
+    }
+  }
+
+  const free = await vault.freeBalance(ctx.address);
+  if (free < margin + fee) {
+    fail(
+      `${accountLabel(ctx)} has ${f.usd(free)} free; the order escrows ${f.usd(margin)} margin + ${f.usd(fee)} fee. ` +
+        `Deposit with perp:deposit`,
+    );
+  }
+
+  const sent = await send(`create ${type} order`, send_, orderBook.interface);
+  const obAddress = await orderBook.getAddress();
+  const created = eventArgs<OrderCreatedEvent.OutputObject>(
+    sent.receipt,
+    orderBook.interface,
+    obAddress,
+    "OrderCreated",
+  );
+  if (!created) fail("perp:order: the transaction emitted no OrderCreated event");
+  const executed = eventArgs<OrderExecutedEvent.OutputObject>(
+    sent.receipt,
+    orderBook.interface,
+    obAddress,
+    "OrderExecuted",
+  );
+  const trade = executed
+    ? eventArgs<TradeEvent.OutputObject>(
+        sent.receipt,
+        ctx.exchange.engine.interface,
+        await ctx.exchange.engine.getAddress(),
+        "Trade",
+      )
+    : undefined;
+  const result: OrderResult = {
+    id: created.id,
+    type,
+    market: market.symbol,
+    sizeDelta: created.sizeDelta,
+    triggerPrice: created.triggerPrice,
+    acceptablePrice: created.acceptablePrice,
+    margin: created.margin,
+    executionFee: created.executionFee,
+    expiry: created.expiry,
+    status: executed ? "executed" : "live",
+    fillPrice: trade?.fillPrice ?? 0n,
+    hash: sent.hash,
+    gasUsed: sent.gasUsed,
+  };
+  out(
+    executed
+      ? `Filled ${type} order #${result.id} on ${market.symbol} at once (the price was already there) for ${accountLabel(ctx)}`
+      : `Placed ${type} order #${result.id} on ${market.symbol} for ${accountLabel(ctx)}`,
+    ...f.panel([
+      ["trade", `${result.sizeDelta > 0n ? "buy" : "sell"} ${f.size(abs(result.sizeDelta))} ${base}`],
+      ...(executed
+        ? ([["filled at", f.price(result.fillPrice)]] as [string, string][])
+        : ([["executes when", condition(type, result.sizeDelta, result.triggerPrice)]] as [string, string][])),
+      ["acceptable price", f.price(result.acceptablePrice)],
+      ["escrow", `${f.usd(result.margin)} margin + ${f.usd(result.executionFee)} keeper fee`],
+      ["expiry", result.expiry === 0n ? "none (good till cancelled)" : `in ${f.duration(result.expiry - now)}`],
+      ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
+    ]),
+  );
+  return result;
+}
+
+/* ------------------------------------------------------------------ perp:orders */
+
+export interface OrderRow {
+  id: bigint;
+  type: OrderTypeName;
+  market: string;
+  sizeDelta: bigint;
+  triggerPrice: bigint;
+  acceptablePrice: bigint;
+  margin: bigint;
+  executionFee: bigint;
+  expiry: bigint;
+  /** past its expiry: anyone may cancel it, the escrow going back to its owner */
+  expired: boolean;
+  /** the price the condition compares now: the mark for TP/SL, the quoted fill is not shown for limits */
+  markPrice: bigint;
+}
+
+/** An account's live orders, rebuilt from OrderCreated events since the deployment block. */
+export async function listOrders(args: ConnectionArgs, hre: HardhatRuntimeEnvironment): Promise<OrderRow[]> {
+  const ctx = await connect(hre, args);
+  const { orderBook, lens } = ctx.exchange;
+  const created = await orderBook.queryFilter(
+    orderBook.filters.OrderCreated(undefined, ctx.address),
+    ctx.exchange.deployment.deploymentBlock,
+  );
+  const now = await chainTime(ctx);
+  const marks = new Map<bigint, bigint>();
+  const rows: OrderRow[] = [];
+  for (const log of created) {
+    const id = log.args.id;
+    const o = await orderBook.getOrder(id);
+    if (o.status !== LIVE) continue;
+    if (!marks.has(o.marketId))
+      marks.set(o.marketId, (await view("market view", () => lens.market(o.marketId))).markPrice);
+    rows.push({
+      id,
+      type: ORDER_TYPES[Number(o.orderType)],
+      market: symbolOf(ctx, o.marketId),
+      sizeDelta: o.sizeDelta,
+      triggerPrice: o.triggerPrice,
+      acceptablePrice: o.acceptablePrice,
+      margin: o.margin,
+      executionFee: o.executionFee,
+      expiry: o.expiry,
+      expired: o.expiry !== 0n && now >= o.expiry,
+      markPrice: marks.get(o.marketId)!,
+    });
+  }
+  if (rows.length === 0) {
+    out(`${accountLabel(ctx)} has no live orders`);
+    return rows;
+  }
+  out(`Live orders of ${accountLabel(ctx)}:`);
+  for (const r of rows) {
+    const expiry =
+      r.expiry === 0n
+        ? "no expiry"
+        : r.expired
+          ? "EXPIRED (anyone may cancel it)"
+          : `expires in ${f.duration(r.expiry - now)}`;
+    out(
+      `  #${r.id} ${r.market} ${r.type}: ${r.sizeDelta > 0n ? "buy" : "sell"} ${f.size(abs(r.sizeDelta))} ${baseSymbol(r.market)}` +
+        ` when ${condition(r.type, r.sizeDelta, r.triggerPrice)} (mark now ${f.price(r.markPrice)}),` +
+        ` acceptable ${f.price(r.acceptablePrice)}; escrow ${f.usd(r.margin + r.executionFee)}; ${expiry}`,
+    );
+  }
+  return rows;
+}
+
+/* ------------------------------------------------------------------ perp:cancel, perp:execute */
+
+export interface IdArgs extends ConnectionArgs {
+  id: string;
+}
+
+export interface CancelResult {
+  id: bigint;
+  owner: string;
+  /** "cancelled" by its owner, or removed after its expiry */
+  outcome: "cancelled" | "expired";
+  refund: bigint;
+  hash: string;
+}
+
+/** Cancels an order: its owner at any time, anyone after its expiry; the escrow goes back to the owner. */
+export async function cancelOrder(args: IdArgs, hre: HardhatRuntimeEnvironment): Promise<CancelResult> {
+  const id = orderIdArg(args.id);
+  const ctx = await connect(hre, args);
+  const { orderBook } = ctx.exchange;
+  const o = await liveOrder(ctx, id);
+  const now = await chainTime(ctx);
+  // The next block is at least one second later: an order expiring then may be removed by anyone.
+  if (o.account !== ctx.address && !(o.expiry !== 0n && now + 1n >= o.expiry)) {
+    fail(`--id ${id}: order #${id} belongs to ${o.account}; only its owner may cancel it before it expires`);
+  }
+  const sent = await send(`cancel order #${id}`, () => orderBook.cancelOrder(id), orderBook.interface);
+  const address = await orderBook.getAddress();
+  const cancelled = eventArgs<OrderCancelledEvent.OutputObject>(
+    sent.receipt,
+    orderBook.interface,
+    address,
+    "OrderCancelled",
+  );
+  const expired = eventArgs<OrderExpiredEvent.OutputObject>(sent.receipt, orderBook.interface, address, "OrderExpired");
+  const refund = cancelled?.refund ?? expired?.refund ?? 0n;
+  const result: CancelResult = {
+    id,
+    owner: o.account,
+    outcome: expired ? "expired" : "cancelled",
+    refund,
+    hash: sent.hash,
+  };
+  out(
+    `${expired ? "Removed expired" : "Cancelled"} order #${id}; ${f.usd(refund)} returned to ` +
+      `${o.account === ctx.address ? accountLabel(ctx) : o.account}'s free balance`,
+  );
+  return result;
+}
+
+export interface ExecuteResult {
+  id: bigint;
+  /** "executed", or "cancelled" when a reduce-only order found no position (its escrow refunded) */
+  outcome: "executed" | "cancelled";
+  sizeDelta: bigint;
+  fillPrice: bigint;
+  /** the mark that met a TP/SL trigger; 0 for limits */
+  markPrice: bigint;
+  /** the execution fee earned by the caller */
+  feeEarned: bigint;
+  hash: string;
+  gasUsed: bigint;
+}
+
+/** Executes one order as a keeper would: it reverts, with the reason, unless its condition holds now. */
+export async function executeOrder(args: IdArgs, hre: HardhatRuntimeEnvironment): Promise<ExecuteResult> {
+  const id = orderIdArg(args.id);
+  const ctx = await connect(hre, args);
+  const { orderBook, engine } = ctx.exchange;
+  const o = await liveOrder(ctx, id);
+  const type = ORDER_TYPES[Number(o.orderType)];
+  try {
+    await orderBook.executeOrder.staticCall(id);
+  } catch (err) {
+    const { decodeRevert } = await import("../lib/revert");
+    const reason = notYet(decodeRevert(err, orderBook.interface), type, o.sizeDelta, o.triggerPrice);
+    if (reason) fail(`order #${id} cannot execute now: ${reason}`);
+  }
+  const sent = await send(`execute ${type} order #${id}`, () => orderBook.executeOrder(id), orderBook.interface);
+  const address = await orderBook.getAddress();
+  const executed = eventArgs<OrderExecutedEvent.OutputObject>(
+    sent.receipt,
+    orderBook.interface,
+    address,
+    "OrderExecuted",
+  );
+  const trade = eventArgs<TradeEvent.OutputObject>(sent.receipt, engine.interface, await engine.getAddress(), "Trade");
+  const result: ExecuteResult = {
+    id,
+    outcome: executed ? "executed" : "cancelled",
+    sizeDelta: executed?.sizeDelta ?? 0n,
+    fillPrice: trade?.fillPrice ?? 0n,
+    markPrice: executed?.markPrice ?? 0n,
+    feeEarned: executed?.executionFee ?? 0n,
+    hash: sent.hash,
+    gasUsed: sent.gasUsed,
+  };
+  const market = symbolOf(ctx, o.marketId);
+  if (!executed) {
+    out(`Order #${id} found no ${market} position to reduce: cancelled, its escrow returned to ${o.account}`);
+    return result;
+  }
+  out(
+    `Executed ${type} order #${id} on ${market}: ${result.sizeDelta > 0n ? "bought" : "sold"} ` +
+      `${f.size(abs(result.sizeDelta))} ${baseSymbol(market)} at ${f.price(result.fillPrice)}` +
+      (result.markPrice !== 0n ? ` (mark ${f.price(result.markPrice)})` : "") +
+      `; ${accountLabel(ctx)} earned ${f.usd(result.feeEarned)} (gas ${f.amount(sent.gasUsed, 0, 0)})`,
+  );
+  return result;
+}
+
+/* ------------------------------------------------------------------ HELPERS */
+
+/** What an order waits for, in words: "the fill price is at or below 1.900000". */
+export function condition(type: OrderTypeName, sizeDelta: bigint, trigger: bigint): string {
+  const buys = sizeDelta > 0n;
+  if (type === "limit open" || type === "limit close") {
+    return `the fill price is at or ${buys ? "below" : "above"} ${f.price(trigger)}`;
+  }
+  // A long's take-profit (a sell) and a short's stop-loss (a buy) wait for the mark to rise.
+  const rises = (type === "take-profit") !== buys;
+  return `the mark is at or ${rises ? "above" : "below"} ${f.price(trigger)}`;
+}
+
+/** Why an order's execution reverted, in words, for the refusals a keeper meets; undefined for others. */
+function notYet(
+  decoded: { name: string; args: Record<string, unknown> } | undefined,
+  type: OrderTypeName,
+  sizeDelta: bigint,
+  trigger: bigint,
+): string | undefined {
+  if (!decoded) return undefined;
+  const a = decoded.args as Record<string, bigint>;
+  switch (decoded.name) {
+    case "TriggerNotReached":
+      return `the mark is ${f.price(a.markPrice)}; the ${type} executes when ${condition(type, sizeDelta, trigger)}`;
+    case "ExpiredOrder":
+      return `it expired at ${new Date(Number(a.expiry) * 1000).toISOString()}; cancel it (anyone may) to return its escrow`;
+    case "SlippageExceeded":
+      return type === "limit open" || type === "limit close"
+        ? `a ${sizeDelta > 0n ? "buy" : "sell"} would fill at ${f.price(a.fillPrice)}; it executes when ${condition(type, sizeDelta, trigger)}`
+        : `the trigger is met but the fill ${f.price(a.fillPrice)} is worse than the order's acceptable price ` +
+            `${f.price(a.acceptablePrice)} (the price gapped); cancel it and place it again with a wider --slippage`;
+    default:
+      return undefined;
+  }
+}
+
+/** `price` moved `slippage` (WAD fraction) against the trader: up for a buy, down for a sell. */
+function worseBy(price: bigint, isBuy: boolean, slippage: bigint): bigint {
+  return isBuy ? (price * (WAD + slippage) + WAD - 1n) / WAD : (price * (WAD - slippage)) / WAD;
+}
+
+function orderIdArg(value: string | undefined): bigint {
+  const id = BigInt(integerArg("id", value));
+  if (id === 0n) fail("--id 0: order ids start at 1");
+  return id;
+}
+
+async function liveOrder(ctx: TaskContext, id: bigint) {
+  const o = await ctx.exchange.orderBook.getOrder(id);
+  if (o.status !== LIVE) {
+    fail(`--id ${id}: order #${id} is ${o.status === 0n ? "unknown" : ORDER_STATUSES[Number(o.status)]}, not live`);
+  }
+  return o;
+}
+
+function symbolOf(ctx: TaskContext, marketId: bigint): string {
+  for (const m of ctx.exchange.markets.values()) if (m.marketId === marketId) return m.symbol;
+  return `market ${marketId}`;
+}
+
+function baseSymbol(symbol: string): string {
+  return symbol.split("-")[0];
+}
+
+function sideName(size: bigint): string {
+  return size > 0n ? "long" : "short";
+}
+
+function abs(x: bigint): bigint {
+  return x < 0n ? -x : x;
+}
+
+/* ------------------------------------------------------------------ TASKS */
+
+function orderTask(name: string, description: string): ConfigurableTaskDefinition {
+  return task(`perp:${name}`, description)
+    .addOptionalParam("account", "index of the local signer to act as", "0", types.string)
+    .addOptionalParam("deployment", "deployment file (default: deployments/<network>.json)", undefined, types.string);
+}
+
+orderTask("order", "Places a limit, take-profit or stop-loss order; margin and a keeper fee are escrowed")
+  .addParam("type", "limit, tp or sl", undefined, types.string)
+  .addParam("market", "market symbol, e.g. ALT-USD", undefined, types.string)
+  .addOptionalParam(
+    "side",
+    "limit open: long or short (without it, a limit closes the position)",
+    undefined,
+    types.string,
+  )
+  .addOptionalParam("margin", "limit open: margin in USD", undefined, types.string)
+  .addOptionalParam("leverage", "limit open: leverage at the limit price", undefined, types.string)
+  .addOptionalParam("price", "the limit price (limit) or the mark trigger (tp, sl), USD", undefined, types.string)
+  .addOptionalParam("size", "limit close, tp, sl: base units to close, or all (default all)", undefined, types.string)
+  .addOptionalParam(
+    "acceptable",
+    "tp, sl: the worst fill price accepted (default: --slippage beyond the trigger)",
+    undefined,
+    types.string,
+  )
+  .addOptionalParam(
+    "slippage",
+    `tp, sl: tolerance beyond the trigger when no --acceptable, percent (default tp ${DEFAULT_TAKE_PROFIT_SLIPPAGE_PCT}, sl ${DEFAULT_STOP_LOSS_SLIPPAGE_PCT})`,
+    undefined,
+    types.string,
+  )
+  .addOptionalParam("expiryHours", "hours until the order expires (default: never)", undefined, types.string)
+  .addOptionalParam("fee", "execution fee for the keeper, USD (default: the book's minimum)", undefined, types.string)
+  .addFlag("immediate", "limit: if the price is already there, fill now at market instead of refusing")
+  .setAction(async (args: OrderArgs, hre) => placeOrder(args, hre));
+
+orderTask("orders", "Lists the account's live orders").setAction(async (args: ConnectionArgs, hre) =>
+  listOrders(args, hre),
+);
+
+orderTask("cancel", "Cancels an order (its owner; anyone once it expired) and returns its escrow to the owner")
+  .addParam("id", "order id", undefined, types.string)
+  .setAction(async (args: IdArgs, hre) => cancelOrder(args, hre));
+
+orderTask("execute", "Executes an order whose condition holds now, as a keeper; the caller earns its fee")
+  .addParam("id", "order id", undefined, types.string)
+  .setAction(async (args: IdArgs, hre) => executeOrder(args, hre));
