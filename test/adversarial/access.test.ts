@@ -314,7 +314,8 @@ describe("adversarial: access control over every non-view function", () => {
     const { ex, deployer, alt, btc } = f;
     const c = ex.deployment.contracts;
     const admin = deployer.address;
-    const expected: { name: string; contract: BaseContract; holders: Record<string, string[]> }[] = [
+    type RoleHolders = { name: string; contract: BaseContract; holders: Record<string, string[]> };
+    const expected: RoleHolders[] = [
       {
         name: "Vault",
         contract: ex.vault,
@@ -327,7 +328,7 @@ describe("adversarial: access control over every non-view function", () => {
         holders: { DEFAULT_ADMIN_ROLE: [admin], CONFIG_ROLE: [admin], EXECUTOR_ROLE: [c.orderBook] },
       },
       { name: "OrderBook", contract: ex.orderBook, holders: { DEFAULT_ADMIN_ROLE: [admin], CONFIG_ROLE: [admin] } },
-      ...[alt, btc].flatMap((m) => [
+      ...[alt, btc].flatMap((m): RoleHolders[] => [
         ...m.pushedFeeds.map((feed) => ({
           name: `${m.symbol} pushed feed`,
           contract: feed as BaseContract,
