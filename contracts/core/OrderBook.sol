@@ -75,8 +75,11 @@ contract OrderBook is AccessControl, ReentrancyGuard {
         uint128 executionFee; // escrowed, paid to the executing keeper (USD)
     }
 
+    /// @notice Executes the orders (this contract holds its EXECUTOR_ROLE).
     PerpEngine public immutable engine;
+    /// @notice The engine's oracle, read for the index a limit is quoted and a mark computed at.
     IOracle public immutable oracle;
+    /// @notice Holds the escrow (this contract holds its OPERATOR_ROLE).
     IVault public immutable vault;
     /// @dev The engine's getters: PerpEngineAdmin's ABI at the engine's address.
     PerpEngineAdmin private immutable _engineViews;
@@ -128,6 +131,7 @@ contract OrderBook is AccessControl, ReentrancyGuard {
     event OrderExpired(
         uint256 indexed id, address indexed account, uint256 indexed marketId, address caller, uint256 refund
     );
+    /// @notice The minimum execution fee of new orders changed (WAD USD).
     event MinExecutionFeeSet(uint256 previousFee, uint256 fee);
 
     /* ------------------------------------------------------------------ ERRORS */
