@@ -12,6 +12,7 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { Signer } from "ethers";
 import { id as keccakId, getAddress } from "ethers";
+import { clearSnapshots } from "@nomicfoundation/hardhat-network-helpers";
 import { deploySystem, type SystemSpec } from "../lib/deploy";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { ALT_USD, type MarketSpec } from "../lib/markets";
@@ -39,8 +40,8 @@ import {
   type PositionAtRisk,
 } from "./metrics";
 
-/** 2030-01-01T00:00:00Z, a multiple of every funding interval in hours: boundaries fall on round hours. */
-export const SIM_EPOCH_SEC = 1_893_456_000;
+/** 2100-01-01T00:00:00Z, a multiple of every funding interval in hours: boundaries fall on round hours. */
+export const SIM_EPOCH_SEC = 4_102_444_800;
 const BPS = 10_000n;
 const SPOT_FEE = (WAD * 3n) / 1000n;
 /** Retail slippage bound on market orders. */
@@ -127,7 +128,11 @@ export async function runScenario(
   const seed = options.seed ?? scenario.seed;
   const provider = hre.ethers.provider;
   const inProcess = hre.network.name === "hardhat";
-  if (inProcess) await provider.send("hardhat_reset", []);
+  if (inProcess) {
+    // A reset voids every snapshot taken before it, including loadFixture's cache.
+    await provider.send("hardhat_reset", []);
+    await clearSnapshots();
+  }
   const latest = Number((await provider.getBlock("latest"))!.timestamp);
   const clock = new BlockClock(hre.network.provider, inProcess ? SIM_EPOCH_SEC : latest + 1);
   clock.install();
