@@ -16,7 +16,7 @@
  *    inside them.
  */
 import { expect } from "chai";
-import { ethers, network } from "hardhat";
+import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import {
@@ -43,6 +43,7 @@ import type {
 import { marketConfig, tiersOf } from "../../lib/deploy";
 import { ALT_USD } from "../../lib/markets";
 import { USD6_TO_WAD, usd6, wad } from "../../lib/units";
+import { whatIf } from "./helpers";
 
 const MARKET = 1n;
 const INDEX = wad(ALT_USD.initialPrice);
@@ -200,16 +201,6 @@ async function moneyState(s: HookedSystem) {
       }),
     ),
   };
-}
-
-/** Runs `fn` from a chain snapshot and reverts the chain afterwards: for "what would X have done" comparisons. */
-async function whatIf<T>(fn: () => Promise<T>): Promise<T> {
-  const id = (await network.provider.send("evm_snapshot")) as string;
-  try {
-    return await fn();
-  } finally {
-    await network.provider.send("evm_revert", [id]);
-  }
 }
 
 const REENTRANCY_ERROR = "ReentrancyGuardReentrantCall";
