@@ -16,14 +16,19 @@ contract PushPriceFeed is AggregatorV3Interface, AccessControl {
     string public override description;
     uint256 public maxDeviation;
 
-    uint80 private _roundId;
-    int256 private _answer;
-    uint256 private _updatedAt;
+    /// @dev One slot, so a read of the latest round costs one SLOAD.
+    struct Round {
+        uint80 roundId;
+        int128 answer;
+        uint48 updatedAt;
+    }
+
+    Round private _latest;
 
     event PriceUpdated(uint80 indexed roundId, int256 answer, uint256 updatedAt);
     event MaxDeviationSet(uint256 maxDeviation);
 
-    error NonPositivePrice(int256 answer);
+    error PriceOutOfRange(int256 answer);
     error DeviationTooLarge(int256 previous, int256 answer, uint256 maxDeviation);
     error RoundNotAvailable(uint80 roundId);
 
@@ -36,16 +41,14 @@ contract PushPriceFeed is AggregatorV3Interface, AccessControl {
 
     /// @notice Pushes a new answer (in `decimals`); oracle role only.
     function setPrice(int256 answer) external onlyRole(ORACLE_ROLE) {
-        if (answer <= 0) revert NonPositivePrice(answer);
-        int256 previous = _answer;
+        if (answer <= 0 || answer > type(int128).max) revert PriceOutOfRange(answer);
+        int256 previous = _latest.answer;
         if (maxDeviation != 0 && previous != 0) {
             uint256 move = uint256(answer > previous ? answer - previous : previous - answer);
             if (move * WAD > uint256(previous) * maxDeviation) revert DeviationTooLarge(previous, answer, maxDeviation);
         }
-        uint80 roundId = _roundId + 1;
-        _roundId = roundId;
-        _answer = answer;
-        _updatedAt = block.timestamp;
+        uint80 roundId = _latest.roundId + 1;
+        _latest = Round(roundId, int128(answer), uint48(block.timestamp));
         emit PriceUpdated(roundId, answer, block.timestamp);
     }
 
@@ -62,12 +65,14 @@ contract PushPriceFeed is AggregatorV3Interface, AccessControl {
 
     /// @inheritdoc AggregatorV3Interface
     function getRoundData(uint80 roundId) external view returns (uint80, int256, uint256, uint256, uint80) {
-        if (roundId != _roundId || roundId == 0) revert RoundNotAvailable(roundId);
-        return (roundId, _answer, _updatedAt, _updatedAt, roundId);
+        Round memory r = _latest;
+        if (roundId != r.roundId || roundId == 0) revert RoundNotAvailable(roundId);
+        return (r.roundId, r.answer, r.updatedAt, r.updatedAt, r.roundId);
     }
 
     /// @inheritdoc AggregatorV3Interface
     function latestRoundData() external view returns (uint80, int256, uint256, uint256, uint80) {
-        return (_roundId, _answer, _updatedAt, _updatedAt, _roundId);
+        Round memory r = _latest;
+        return (r.roundId, r.answer, r.updatedAt, r.updatedAt, r.roundId);
     }
 }
