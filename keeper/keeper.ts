@@ -1,65 +1,305 @@
 /**
- * The keeper engine: one `tick()` per new block brings the position book up to the chain head, settles
- * funding at boundaries and liquidates what is liquidatable. The CLI (keeper/main.ts) runs it against
- * a JSON-RPC node; the simulator runs the same class in-process.
+ * The keeper engine. One `tick()` per new block:
+ *   1. the indexer applies the events since the last block (positions, orders, markets);
+ *   2. each market is read once (config, tiers, stored state, index) and projected to the keeper's
+ *      clock with lib/math;
+ *   3. the health tracker recomputes the liquidation prices that changed (a position that changed;
+ *      a whole market when its funding index or tiers moved) and finds the positions the mark has
+ *      crossed without touching the healthy ones;
+ *   4. liquidations: candidates confirmed by the lens, sent to liquidateMany in batches, in rounds
+ *      while each round's liquidations push further positions over (a cascade);
+ *   5. funding settled on markets past their boundary; due limit / take-profit / stop-loss orders
+ *      executed; ADL where the market is open to it.
+ *
+ * The CLI (keeper/main.ts, via keeper/service.ts) runs it against a JSON-RPC node with its TxSender;
+ * the simulator runs the same class in-process over a plain signer.
  */
 import type { Signer } from "ethers";
 import type { Exchange } from "../lib/contracts";
-import { PositionBook } from "./book";
+import { OrderList, PositionBook } from "./book";
+import type { KeeperState } from "./book";
+import { HealthTracker } from "./health";
 import { EventIndexer } from "./indexer";
-import { FundingJob, type FundingSettlement } from "./jobs/funding";
-import {
-  DEFAULT_LIQUIDATION_OPTIONS,
-  LiquidationJob,
-  type LiquidationJobOptions,
-  type LiquidationRecord,
-} from "./jobs/liquidations";
+import { AdlJob, DEFAULT_ADL_OPTIONS } from "./jobs/adl";
+import type { AdlJobOptions, Deleveraging } from "./jobs/adl";
+import type { JobContext } from "./jobs/context";
+import { FundingJob } from "./jobs/funding";
+import type { FundingSettlement } from "./jobs/funding";
+import { DEFAULT_LIQUIDATION_OPTIONS, LiquidationJob } from "./jobs/liquidations";
+import type { LiquidationJobOptions, LiquidationRecord } from "./jobs/liquidations";
+import { OrdersJob } from "./jobs/orders";
+import type { OrderExecution } from "./jobs/orders";
+import { createSilentLogger } from "./log";
+import type { Logger } from "./log";
+import { MarketReader } from "./markets";
+import type { MarketSnapshot } from "./markets";
+import type { KeeperMetrics } from "./metrics";
+import { SignerTransactor } from "./transactor";
+import type { Transactor } from "./transactor";
+
+export type { LiquidationRecord } from "./jobs/liquidations";
+
+/** The head block as the clock sees it. */
+export interface HeadBlock {
+  number: number;
+  /** seconds */
+  timestamp: number;
+}
 
 export interface KeeperOptions extends LiquidationJobOptions {
+  /** The deployment block: the indexer starts there. */
   fromBlock: number;
+  log?: Logger;
+  metrics?: KeeperMetrics;
+  /** How transactions go out; a SignerTransactor over the signer unless given (the CLI passes its TxSender). */
+  transactor?: Transactor;
+  /**
+   * The time, in seconds, a transaction sent now would see, which markets are projected to. The head
+   * block's timestamp unless given; the CLI takes the later of that and the wall clock, so a mark that
+   * moves with time alone (the basis EMA, P1) and a funding boundary are seen on a chain that mines
+   * no block.
+   */
+  clock?: (head: HeadBlock) => bigint;
+  /** Jobs besides liquidations; all on unless turned off. */
+  funding: boolean;
+  orders: boolean;
+  adl: boolean;
+  /** Remove expired and orphaned orders for their owners. */
+  cleanupOrders: boolean;
+  adlOptions: AdlJobOptions;
+  /** Blocks per eth_getLogs page. */
+  logPageSize?: number;
 }
+
+export const DEFAULT_KEEPER_OPTIONS: Omit<KeeperOptions, "fromBlock"> = {
+  ...DEFAULT_LIQUIDATION_OPTIONS,
+  funding: true,
+  orders: true,
+  adl: true,
+  cleanupOrders: true,
+  adlOptions: DEFAULT_ADL_OPTIONS,
+};
 
 export interface TickReport {
   block: number;
   positionsTracked: number;
+  ordersTracked: number;
   liquidations: LiquidationRecord[];
+  /** Positions this keeper sent that another keeper liquidated first. */
+  lostRace: bigint[];
   funding: FundingSettlement[];
+  orders: OrderExecution[];
+  adl: Deleveraging[];
+  /** False when a transaction could not be sent because the RPC is down: tick again. */
+  complete: boolean;
 }
 
 export class Keeper {
   readonly book = new PositionBook();
+  readonly orderList = new OrderList();
+  readonly health = new HealthTracker();
+  private readonly state: KeeperState;
   private readonly indexer: EventIndexer;
+  private readonly reader: MarketReader;
   private readonly liquidations: LiquidationJob;
   private readonly funding: FundingJob;
-  private readonly marketIds: bigint[];
+  private readonly orders: OrdersJob;
+  private readonly adl: AdlJob;
+  private readonly options: KeeperOptions;
+  private readonly log: Logger;
+  private readonly metrics: KeeperMetrics | undefined;
+  private readonly clock: (head: HeadBlock) => bigint;
+  /** When this keeper first saw each crossed position liquidatable (clock seconds). */
+  private readonly crossedAt = new Map<bigint, bigint>();
+  private from = "";
+  private stopRequested = false;
+  /** How long the last health update took; a health scan is that plus finding the candidates. */
+  private lastUpdateNs = 0n;
 
   constructor(
-    exchange: Exchange,
+    private readonly exchange: Exchange,
     private readonly signer: Signer,
     options: Partial<KeeperOptions> & { fromBlock: number },
   ) {
-    const opts = { ...DEFAULT_LIQUIDATION_OPTIONS, ...options };
-    const engine = exchange.engine.connect(signer);
-    this.indexer = new EventIndexer(exchange.engine, opts.fromBlock);
-    this.liquidations = new LiquidationJob(engine, exchange.lens, opts);
-    this.funding = new FundingJob(engine, exchange.lens, opts.dryRun);
-    this.marketIds = [...exchange.markets.values()].map((m) => m.marketId);
+    const opts: KeeperOptions = { ...DEFAULT_KEEPER_OPTIONS, ...options };
+    this.options = opts;
+    this.log = opts.log ?? createSilentLogger();
+    this.metrics = opts.metrics;
+    this.clock = opts.clock ?? ((head) => BigInt(head.timestamp));
+    const provider = signer.provider;
+    if (!provider) throw new Error("the keeper's signer needs a provider");
+    this.state = {
+      positions: this.book,
+      orders: this.orderList,
+      markets: new Set([...exchange.markets.values()].map((m) => m.marketId)),
+    };
+    this.indexer = new EventIndexer(
+      { engine: exchange.engine, orderBook: opts.orders ? exchange.orderBook : undefined },
+      provider,
+      opts.fromBlock,
+      opts.logPageSize,
+    );
+    this.reader = new MarketReader(exchange.admin, exchange.oracle, provider);
+    const transactor = opts.transactor ?? new SignerTransactor(signer, { dryRun: opts.dryRun });
+    const context = (job: string): JobContext => ({
+      transactor,
+      log: this.log.child({ job }),
+      metrics: this.metrics,
+      dryRun: opts.dryRun,
+      from: () => this.from,
+      stopping: () => this.stopRequested,
+    });
+    this.liquidations = new LiquidationJob(exchange.engine, exchange.lens, opts, context("liquidations"));
+    this.funding = new FundingJob(exchange.engine, context("funding"));
+    this.orders = new OrdersJob(exchange.orderBook, { cleanup: opts.cleanupOrders }, context("orders"));
+    this.adl = new AdlJob(exchange.engine, exchange.lens, exchange.vault, opts.adlOptions, context("adl"));
+  }
+
+  /** The first block the indexer has not applied yet. */
+  get cursor(): number {
+    return this.indexer.cursor;
+  }
+
+  get stopping(): boolean {
+    return this.stopRequested;
+  }
+
+  /** From now on no job starts a new transaction; the ones in flight finish. */
+  requestStop(): void {
+    this.stopRequested = true;
   }
 
   /** Brings the book up to the head without acting (a keeper that only watches). */
   async syncOnly(): Promise<void> {
-    await this.indexer.syncTo(await this.signer.provider!.getBlockNumber(), this.book);
+    await this.indexer.syncTo(await this.provider().getBlockNumber(), this.state);
+    this.updateGauges();
   }
 
   async tick(): Promise<TickReport> {
-    const provider = this.signer.provider!;
-    const head = await provider.getBlock("latest");
-    if (!head) throw new Error("no latest block");
-    await this.indexer.syncTo(head.number, this.book);
-    const funding = await this.funding.run(this.marketIds, head.timestamp);
-    const liquidations = await this.liquidations.run(this.book);
-    const last = await provider.getBlockNumber();
-    await this.indexer.syncTo(last, this.book);
-    return { block: last, positionsTracked: this.book.size, liquidations, funding };
+    this.from ||= await this.signer.getAddress();
+    let head = await this.head();
+    let markets = await this.refresh(head);
+    const report: TickReport = {
+      block: head.number,
+      positionsTracked: 0,
+      ordersTracked: 0,
+      liquidations: [],
+      lostRace: [],
+      funding: [],
+      orders: [],
+      adl: [],
+      complete: true,
+    };
+
+    for (let round = 1; round <= this.options.maxRounds && !this.stopRequested; round++) {
+      const scanStart = process.hrtime.bigint();
+      const candidates = [...markets.values()].flatMap((m) => this.health.candidates(m.marketId, m.projected.mark));
+      const scanNs = process.hrtime.bigint() - scanStart + this.lastUpdateNs;
+      this.metrics?.healthScanSeconds.observe(Number(scanNs) / 1e9);
+      if (round === 1) this.forgetHealed(candidates);
+      if (candidates.length === 0) break;
+      const confirmed = await this.liquidations.confirm(candidates);
+      const nowSec = this.clock(head);
+      for (const id of confirmed) if (!this.crossedAt.has(id)) this.crossedAt.set(id, nowSec);
+      this.log.debug({ round, candidates: candidates.length, confirmed: confirmed.length }, "liquidation candidates");
+      if (confirmed.length === 0) break;
+      const result = await this.liquidations.liquidate(confirmed, round);
+      report.liquidations.push(...result.records);
+      report.lostRace.push(...result.lostRace);
+      await this.observeCrossings(result.records);
+      if (result.rpcOutage) return this.finish(report, false);
+      if (this.options.dryRun || result.records.length === 0) break;
+      head = await this.head();
+      markets = await this.refresh(head);
+    }
+
+    if (this.options.funding && !this.stopRequested) {
+      const funding = await this.funding.run(markets);
+      report.funding = funding.settled;
+      if (funding.rpcOutage) return this.finish(report, false);
+    }
+    if (this.options.orders && !this.stopRequested) {
+      const orders = await this.orders.run(this.orderList, this.book, markets);
+      report.orders = orders.executed;
+      if (orders.rpcOutage) return this.finish(report, false);
+      if (orders.executed.length > 0 || orders.cleanedUp.length > 0) {
+        head = await this.head();
+        markets = await this.refresh(head);
+      }
+    }
+    if (this.options.adl && !this.stopRequested) {
+      const adl = await this.adl.run(this.book, markets);
+      report.adl = adl.deleveraged;
+      if (adl.rpcOutage) return this.finish(report, false);
+    }
+    return this.finish(report, true);
+  }
+
+  private provider() {
+    return this.signer.provider!;
+  }
+
+  private async head(): Promise<HeadBlock> {
+    const block = await this.provider().getBlock("latest");
+    if (!block) throw new Error("the node returned no latest block");
+    return { number: block.number, timestamp: block.timestamp };
+  }
+
+  /** Applies the events up to `head`, reads every market at it and brings the health index up to date. */
+  private async refresh(head: HeadBlock): Promise<Map<bigint, MarketSnapshot>> {
+    await this.indexer.syncTo(head.number, this.state);
+    const markets = await this.reader.read(this.state.markets, head.number, this.clock(head));
+    const start = process.hrtime.bigint();
+    const update = this.health.update(this.book, this.book.takeChanged(), markets);
+    this.lastUpdateNs = process.hrtime.bigint() - start;
+    if (update.marketsRecomputed.length > 0) {
+      this.log.debug(
+        { markets: update.marketsRecomputed, positions: update.recomputed },
+        "liquidation prices recomputed",
+      );
+    }
+    this.updateGauges();
+    return markets;
+  }
+
+  /** Forgets the crossing time of positions that are no longer crossed. */
+  private forgetHealed(candidates: readonly bigint[]): void {
+    const crossed = new Set(candidates);
+    for (const id of this.crossedAt.keys()) if (!crossed.has(id)) this.crossedAt.delete(id);
+  }
+
+  private async observeCrossings(records: readonly LiquidationRecord[]): Promise<void> {
+    if (this.metrics === undefined || records.length === 0) return;
+    const blockTimes = new Map<number, bigint>();
+    for (const r of records) {
+      const crossed = this.crossedAt.get(r.id);
+      this.crossedAt.delete(r.id);
+      if (crossed === undefined) continue;
+      let mined = blockTimes.get(r.block);
+      if (mined === undefined) {
+        mined = BigInt((await this.provider().getBlock(r.block))?.timestamp ?? 0);
+        blockTimes.set(r.block, mined);
+      }
+      this.metrics.crossingToLiquidationSeconds.observe(Number(mined > crossed ? mined - crossed : 0n));
+    }
+  }
+
+  private async finish(report: TickReport, complete: boolean): Promise<TickReport> {
+    // The keeper's own transactions are events too: apply them so the book is the chain's.
+    const last = await this.provider().getBlockNumber();
+    await this.indexer.syncTo(last, this.state);
+    this.updateGauges();
+    return {
+      ...report,
+      block: last,
+      positionsTracked: this.book.size,
+      ordersTracked: this.orderList.size,
+      complete,
+    };
+  }
+
+  private updateGauges(): void {
+    this.metrics?.positionsTracked.set(this.book.size);
+    this.metrics?.ordersTracked.set(this.orderList.size);
   }
 }

@@ -1,11 +1,19 @@
 /**
- * Liquidation job: finds the positions liquidatable at the current mark and sends them to
- * `liquidateMany` in batches. Each liquidation moves the skew and so the mark; positions that become
- * liquidatable because of it are caught by the next round of the same call, which is how a cascade
- * shows up (round n + 1 was caused by round n).
+ * Liquidation job: confirms the off-chain candidates with the lens's health predicate (one static
+ * call per chunk, the same predicate `liquidate` checks) and sends the confirmed ones to
+ * `liquidateMany` in batches, all batches at once (the nonce manager numbers them). The keeper runs
+ * it in rounds: each liquidation moves the skew and so the mark, and positions that become
+ * liquidatable because of it are the next round's candidates, which is how a cascade shows up.
+ *
+ * `liquidateMany` skips a position that is no longer liquidatable instead of reverting, so a batch
+ * that lost a race to another keeper is still mined: the ids it did not liquidate are the race lost,
+ * counted and logged at info.
  */
+import type { TransactionReceipt } from "ethers";
 import type { PerpEngine, PerpLens } from "../../typechain-types";
-import type { PositionBook } from "../book";
+import { positionIdHex } from "../book";
+import type { JobContext } from "./context";
+import { describeOutcome, isRpcOutage } from "./context";
 
 export interface LiquidationRecord {
   id: bigint;
@@ -21,9 +29,11 @@ export interface LiquidationRecord {
 }
 
 export interface LiquidationJobOptions {
+  /** positions per liquidateMany */
   batchSize: number;
-  /** positions per lens.positions() call */
+  /** positions per lens.liquidatable() call */
   scanChunk: number;
+  /** rounds per tick: the depth of a cascade followed within one tick */
   maxRounds: number;
   dryRun: boolean;
 }
@@ -35,45 +45,99 @@ export const DEFAULT_LIQUIDATION_OPTIONS: LiquidationJobOptions = {
   dryRun: false,
 };
 
+export interface LiquidationResult {
+  records: LiquidationRecord[];
+  /** Positions sent that this keeper's transactions did not liquidate (another keeper did first). */
+  lostRace: bigint[];
+  /** A batch could not be sent because the RPC is down: the tick should end and be retried. */
+  rpcOutage: boolean;
+}
+
 export class LiquidationJob {
   constructor(
     private readonly engine: PerpEngine,
     private readonly lens: PerpLens,
-    private readonly options: LiquidationJobOptions = DEFAULT_LIQUIDATION_OPTIONS,
+    private readonly options: LiquidationJobOptions,
+    private readonly ctx: JobContext,
   ) {}
 
-  /** The ids in `ids` that the lens says are liquidatable now. */
-  async scan(ids: readonly bigint[]): Promise<bigint[]> {
+  /** The ids in `ids` that the lens says are liquidatable now, in the order given. */
+  async confirm(ids: readonly bigint[]): Promise<bigint[]> {
     const chunks: bigint[][] = [];
     for (let i = 0; i < ids.length; i += this.options.scanChunk) chunks.push(ids.slice(i, i + this.options.scanChunk));
-    const flags = await Promise.all(chunks.map((c) => this.lens.liquidatable(c)));
-    return chunks.flat().filter((_, i) => flags.flat()[i]);
+    const flags = (await Promise.all(chunks.map((c) => this.lens.liquidatable(c)))).flat();
+    return ids.filter((_, i) => flags[i]);
   }
 
-  /** Liquidates round after round until nothing is liquidatable; in dry-run only the first scan. */
-  async run(book: PositionBook, onRound?: (round: number, ids: bigint[]) => void): Promise<LiquidationRecord[]> {
-    const done: LiquidationRecord[] = [];
-    const gone = new Set<bigint>();
-    for (let round = 1; round <= this.options.maxRounds; round++) {
-      const candidates = await this.scan(book.ids().filter((id) => !gone.has(id)));
-      if (candidates.length === 0) break;
-      onRound?.(round, candidates);
-      if (this.options.dryRun) break;
-      for (let i = 0; i < candidates.length; i += this.options.batchSize) {
-        const batch = candidates.slice(i, i + this.options.batchSize);
-        const records = await this.send(batch, round);
-        for (const r of records) {
-          done.push(r);
-          if (r.closedSize === book.get(r.id)?.size) gone.add(r.id);
-        }
-      }
+  /** Sends `ids` to liquidateMany in batches; in dry-run only logs what it would send. */
+  async liquidate(ids: readonly bigint[], round: number): Promise<LiquidationResult> {
+    const batches: bigint[][] = [];
+    for (let i = 0; i < ids.length; i += this.options.batchSize) batches.push(ids.slice(i, i + this.options.batchSize));
+    const results = await Promise.all(batches.map((batch) => this.sendBatch(batch, round)));
+    return {
+      records: results.flatMap((r) => r.records),
+      lostRace: results.flatMap((r) => r.lostRace),
+      rpcOutage: results.some((r) => r.rpcOutage),
+    };
+  }
+
+  private async sendBatch(ids: bigint[], round: number): Promise<LiquidationResult> {
+    const { transactor, log, metrics } = this.ctx;
+    const none: LiquidationResult = { records: [], lostRace: [], rpcOutage: false };
+    if (this.ctx.stopping()) return none;
+    const label = `liquidateMany(${ids.length})`;
+    const outcome = await transactor.send({
+      to: this.engine.target.toString(),
+      data: this.engine.interface.encodeFunctionData("liquidateMany", [ids]),
+      label,
+    });
+    if (outcome.kind === "dryRun") {
+      log.info({ round, ids: ids.map(positionIdHex), gasLimit: outcome.tx.gasLimit }, "dry run: would liquidate");
+      return none;
     }
-    return done;
+    if (outcome.kind === "notSent") {
+      log.warn({ round, ids: ids.length, ...describeOutcome(outcome) }, "liquidation batch not sent");
+      return { ...none, rpcOutage: isRpcOutage(outcome) };
+    }
+    metrics?.liquidationsSent.inc(ids.length);
+    if (outcome.kind !== "mined") {
+      const level = outcome.kind === "lostRace" ? "info" : "warn";
+      log[level]({ round, ids: ids.length, ...describeOutcome(outcome) }, `${label} did not liquidate`);
+      if (outcome.kind === "lostRace") metrics?.liquidationsLostRace.inc(ids.length);
+      return outcome.kind === "lostRace" ? { ...none, lostRace: ids } : none;
+    }
+    const records = this.records(outcome.receipt, round);
+    const liquidated = new Set(records.map((r) => r.id));
+    const lostRace = ids.filter((id) => !liquidated.has(id));
+    metrics?.liquidationsSucceeded.inc(records.length);
+    if (lostRace.length > 0) {
+      metrics?.liquidationsLostRace.inc(lostRace.length);
+      log.info(
+        { round, lost: lostRace.map(positionIdHex), block: outcome.receipt.blockNumber },
+        "lost the race for some positions: already liquidated or healthy again",
+      );
+    }
+    for (const r of records) {
+      log.info(
+        {
+          id: positionIdHex(r.id),
+          account: r.account,
+          marketId: r.marketId,
+          closedSize: r.closedSize,
+          markPrice: r.markPrice,
+          equity: r.equity,
+          reward: r.reward,
+          badDebt: r.badDebt,
+          block: r.block,
+          round,
+        },
+        "liquidated",
+      );
+    }
+    return { records, lostRace, rpcOutage: false };
   }
 
-  private async send(ids: bigint[], round: number): Promise<LiquidationRecord[]> {
-    const receipt = await (await this.engine.liquidateMany(ids)).wait();
-    if (!receipt) return [];
+  private records(receipt: TransactionReceipt, round: number): LiquidationRecord[] {
     const records: LiquidationRecord[] = [];
     for (const log of receipt.logs) {
       const parsed = this.engine.interface.parseLog(log);

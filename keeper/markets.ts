@@ -1,0 +1,102 @@
+/**
+ * One read of each market per block: its config, tiers and stored state from the engine and its index
+ * from the oracle, all at the same block and issued together (a batching provider sends them as one
+ * JSON-RPC batch), then projected to the keeper's clock with lib/math's projectMarket, the same
+ * MarketLib.sync and markPrice the engine runs at the start of every transaction. The projection is
+ * what a liquidation, an order execution or a funding settlement sent now would see.
+ */
+import type { ContractRunner } from "ethers";
+import {
+  fundingModelOf,
+  marketConfigFromChain,
+  marketStateFromChain,
+  markModelOf,
+  projectMarket,
+  tiersFromChain,
+} from "../lib/math";
+import type { FundingModel, MarketConfig, MarketProjection, MarketState, MarkModel, Tier } from "../lib/math";
+import type { Oracle, PerpEngineAdmin } from "../typechain-types";
+import { IFundingModel__factory, IMarkPriceModel__factory } from "../typechain-types";
+
+export interface MarketSnapshot {
+  marketId: bigint;
+  config: MarketConfig;
+  tiers: Tier[];
+  /** The state as stored, before this block's sync. */
+  stored: MarketState;
+  /** The oracle's answer and whether a source was fresh. */
+  oracleIndex: bigint;
+  fresh: boolean;
+  /** The state synced to `nowSec`, with the index, last and mark prices a transaction would see. */
+  projected: MarketProjection;
+  /** The keeper's clock, seconds. */
+  nowSec: bigint;
+  /** The block the reads were made at. */
+  block: number;
+}
+
+export class MarketReader {
+  /** Strategy contracts never change what they compute: their names are read once per address. */
+  private readonly markModels = new Map<string, Promise<MarkModel>>();
+  private readonly fundingModels = new Map<string, Promise<FundingModel>>();
+
+  constructor(
+    private readonly admin: PerpEngineAdmin,
+    private readonly oracle: Oracle,
+    private readonly runner: ContractRunner,
+  ) {}
+
+  /** Every market in `marketIds`, read at `block` and projected to `nowSec`. */
+  async read(marketIds: Iterable<bigint>, block: number, nowSec: bigint): Promise<Map<bigint, MarketSnapshot>> {
+    const snapshots = await Promise.all([...marketIds].map((id) => this.readOne(id, block, nowSec)));
+    return new Map(snapshots.map((s) => [s.marketId, s]));
+  }
+
+  private async readOne(marketId: bigint, block: number, nowSec: bigint): Promise<MarketSnapshot> {
+    const at = { blockTag: block };
+    const [rawConfig, rawTiers, rawState, [oracleIndex, fresh]] = await Promise.all([
+      this.admin.marketConfig(marketId, at),
+      this.admin.tiers(marketId, at),
+      this.admin.marketState(marketId, at),
+      this.oracle.indexPrice(marketId, at),
+    ]);
+    const [markModel, fundingModel] = await Promise.all([
+      this.markModel(rawConfig.markModel),
+      this.fundingModel(rawConfig.fundingModel),
+    ]);
+    const config = marketConfigFromChain(rawConfig, markModel, fundingModel);
+    const stored = marketStateFromChain(rawState);
+    const isFresh = fresh !== 0n;
+    return {
+      marketId,
+      config,
+      tiers: tiersFromChain(rawTiers),
+      stored,
+      oracleIndex,
+      fresh: isFresh,
+      projected: projectMarket(config, stored, oracleIndex, isFresh, nowSec),
+      nowSec,
+      block,
+    };
+  }
+
+  private markModel(address: string): Promise<MarkModel> {
+    let name = this.markModels.get(address);
+    if (name === undefined) {
+      name = IMarkPriceModel__factory.connect(address, this.runner).name().then(markModelOf);
+      name.catch(() => this.markModels.delete(address));
+      this.markModels.set(address, name);
+    }
+    return name;
+  }
+
+  private fundingModel(address: string): Promise<FundingModel> {
+    let name = this.fundingModels.get(address);
+    if (name === undefined) {
+      name = IFundingModel__factory.connect(address, this.runner).name().then(fundingModelOf);
+      name.catch(() => this.fundingModels.delete(address));
+      this.fundingModels.set(address, name);
+    }
+    return name;
+  }
+}
