@@ -44,6 +44,7 @@ export interface HeadBlock {
   number: number;
   /** seconds */
   timestamp: number;
+  gasLimit?: bigint;
 }
 
 export interface KeeperOptions extends LiquidationJobOptions {
@@ -203,7 +204,7 @@ export class Keeper {
       for (const id of confirmed) if (!this.crossedAt.has(id)) this.crossedAt.set(id, nowSec);
       this.log.debug({ round, candidates: candidates.length, confirmed: confirmed.length }, "liquidation candidates");
       if (confirmed.length === 0) break;
-      const result = await this.liquidations.liquidate(confirmed, round);
+      const result = await this.liquidations.liquidate(confirmed, round, head.gasLimit);
       report.liquidations.push(...result.records);
       report.lostRace.push(...result.lostRace);
       await this.observeCrossings(result.records);
@@ -242,7 +243,7 @@ export class Keeper {
   private async head(): Promise<HeadBlock> {
     const block = await this.provider().getBlock("latest");
     if (!block) throw new Error("the node returned no latest block");
-    return { number: block.number, timestamp: block.timestamp };
+    return { number: block.number, timestamp: block.timestamp, gasLimit: block.gasLimit };
   }
 
   /** Applies the events up to `head`, reads every market at it and brings the health index up to date. */

@@ -12,7 +12,6 @@
  * once (exit 130 / 1).
  */
 import { CONFIG_EXIT_CODE, ConfigError, loadConfigOrExit } from "./config";
-import { createKeeperApp } from "./app";
 import type { KeeperApp } from "./app";
 import { createLogger } from "./log";
 
@@ -49,6 +48,8 @@ async function main(): Promise<void> {
   process.on("SIGTERM", onSignal);
 
   try {
+    // Loaded after the flags are checked, so a bad flag fails at once, before the contract bindings load.
+    const { createKeeperApp } = await import("./app");
     app = await createKeeperApp(config, log, { signal: starting.signal });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;

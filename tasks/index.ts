@@ -4,3 +4,4 @@ import "./perp";
 import "./simulate";
 import "./orders";
 import "./walkthrough";
+import "../bench/task";

@@ -38,6 +38,24 @@ export interface LiquidationJobOptions {
   dryRun: boolean;
 }
 
+/**
+ * Gas for liquidateMany without an estimate: the lens has confirmed the batch, liquidateMany skips
+ * rather than reverts, and an estimate of a 50-position batch is a binary search over as many
+ * executions, seconds of latency on a busy node. A liquidation costs about 30k gas in a batch (the
+ * bench measures it); this budget is over three times that, and only gas used is paid.
+ */
+export const LIQUIDATE_MANY_BASE_GAS = 200_000n;
+export const LIQUIDATION_GAS_PER_POSITION = 100_000n;
+/** Budgets above this share of the block gas limit are left to the node's estimate instead. */
+const MAX_BUDGET_SHARE_PERCENT = 90n;
+
+/** The gas limit for liquidating `count` positions, or undefined to estimate it. */
+export function liquidateManyGas(count: number, blockGasLimit: bigint | undefined): bigint | undefined {
+  const budget = LIQUIDATE_MANY_BASE_GAS + LIQUIDATION_GAS_PER_POSITION * BigInt(count);
+  if (blockGasLimit === undefined || budget * 100n > blockGasLimit * MAX_BUDGET_SHARE_PERCENT) return undefined;
+  return budget;
+}
+
 export const DEFAULT_LIQUIDATION_OPTIONS: LiquidationJobOptions = {
   batchSize: 50,
   scanChunk: 400,
@@ -69,11 +87,14 @@ export class LiquidationJob {
     return ids.filter((_, i) => flags[i]);
   }
 
-  /** Sends `ids` to liquidateMany in batches; in dry-run only logs what it would send. */
-  async liquidate(ids: readonly bigint[], round: number): Promise<LiquidationResult> {
+  /**
+   * Sends `ids` to liquidateMany in batches; in dry-run only logs what it would send. `blockGasLimit`
+   * (the head's) bounds the gas budget of a batch.
+   */
+  async liquidate(ids: readonly bigint[], round: number, blockGasLimit?: bigint): Promise<LiquidationResult> {
     const batches: bigint[][] = [];
     for (let i = 0; i < ids.length; i += this.options.batchSize) batches.push(ids.slice(i, i + this.options.batchSize));
-    const results = await Promise.all(batches.map((batch) => this.sendBatch(batch, round)));
+    const results = await Promise.all(batches.map((batch) => this.sendBatch(batch, round, blockGasLimit)));
     return {
       records: results.flatMap((r) => r.records),
       lostRace: results.flatMap((r) => r.lostRace),
@@ -81,7 +102,7 @@ export class LiquidationJob {
     };
   }
 
-  private async sendBatch(ids: bigint[], round: number): Promise<LiquidationResult> {
+  private async sendBatch(ids: bigint[], round: number, blockGasLimit: bigint | undefined): Promise<LiquidationResult> {
     const { transactor, log, metrics } = this.ctx;
     const none: LiquidationResult = { records: [], lostRace: [], rpcOutage: false };
     if (this.ctx.stopping()) return none;
@@ -89,6 +110,7 @@ export class LiquidationJob {
     const outcome = await transactor.send({
       to: this.engine.target.toString(),
       data: this.engine.interface.encodeFunctionData("liquidateMany", [ids]),
+      gasLimit: liquidateManyGas(ids.length, blockGasLimit),
       label,
     });
     if (outcome.kind === "dryRun") {

@@ -1,0 +1,205 @@
+/**
+ * Turns a traced transaction (bench/trace.ts) into the rows of results.md: what each part of the
+ * operation costs, adding up to the receipt's gasUsed, and what would make the largest parts cheaper.
+ * The suggestions are rules over the measured parts (a rule speaks only when its part is large), so
+ * they follow the contracts as they change; the numbers in them are this run's.
+ */
+import { descendants, type Frame, type StorageUse, type TxBreakdown } from "./trace";
+import type { Breakdown, GasPart } from "./results";
+
+const COLD_ACCOUNT = 2_600;
+/** A rule speaks when its part costs at least this much per position. */
+const WORTH_IT = 4_000;
+/** Storage of the market rather than of the position: read and written once per call, whatever the batch. */
+const MARKET_STORAGE = new Set(["config", "tiers", "state", "reentrancy guard", "marketCount"]);
+
+const k = (gas: number): string => `${(gas / 1000).toFixed(1)}k`;
+const fmtCount = (n: number): string => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+
+interface Group {
+  name: string;
+  calls: number;
+  gas: number;
+  frames: Frame[];
+}
+
+function groupCalls(frames: readonly Frame[]): Group[] {
+  const groups = new Map<string, Group>();
+  for (const f of frames) {
+    const name = `${f.contract}.${f.fn || "?"}`;
+    const g = groups.get(name) ?? { name, calls: 0, gas: 0, frames: [] };
+    g.calls++;
+    g.gas += f.gas;
+    g.frames.push(f);
+    groups.set(name, g);
+  }
+  return [...groups.values()].sort((a, b) => b.gas - a.gas);
+}
+
+function subtreeStorage(frames: readonly Frame[]): { cold: number; warm: number; readGas: number; writeGas: number } {
+  let cold = 0;
+  let warm = 0;
+  let readGas = 0;
+  let writeGas = 0;
+  for (const f of frames.flatMap((x) => [x, ...descendants(x)])) {
+    for (const s of f.storage) {
+      cold += s.coldReads;
+      warm += s.warmReads;
+      readGas += s.readGas;
+      writeGas += s.writeGas;
+    }
+  }
+  return { cold, warm, readGas, writeGas };
+}
+
+function describeGroup(g: Group, per: number): string {
+  const below = groupCalls(g.frames.flatMap((f) => f.children));
+  const storage = subtreeStorage(g.frames);
+  const parts: string[] = [];
+  if (below.length > 0) {
+    parts.push(
+      "calls " + below.map((b) => `${b.name} x${fmtCount(b.calls / per)} (${k(b.gas / per)})`).join(", "),
+    );
+  }
+  if (storage.cold + storage.warm > 0) {
+    parts.push(`${fmtCount(storage.cold / per)} cold + ${fmtCount(storage.warm / per)} warm SLOADs (${k(storage.readGas / per)})`);
+  }
+  if (storage.writeGas > 0) parts.push(`SSTOREs ${k(storage.writeGas / per)}`);
+  return parts.join("; ");
+}
+
+function describeCompute(frame: Frame): string {
+  const total = Object.values(frame.compute).reduce((a, b) => a + b, 0);
+  return Object.entries(frame.compute)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 5)
+    .map(([kind, gas]) => `${kind} ${Math.round((gas / total) * 100)}%`)
+    .join(", ");
+}
+
+function storageDetail(s: StorageUse, per: number, write: boolean): string {
+  if (write) return `${fmtCount(s.writes / per)} SSTOREs to ${fmtCount(s.slots / per)} slots`;
+  return `${fmtCount(s.coldReads / per)} cold, ${fmtCount(s.warmReads / per)} warm`;
+}
+
+/** The parts of one traced transaction, divided by `per` (positions in a batch). */
+export function partsOf(b: TxBreakdown, per = 1): GasPart[] {
+  const root = b.root;
+  const parts: GasPart[] = [];
+  parts.push({ part: "intrinsic (21,000 + calldata)", gas: b.intrinsic / per });
+  for (const s of root.storage.filter((x) => x.readGas > 0).sort((a, c) => c.readGas - a.readGas)) {
+    parts.push({ part: `${root.contract} storage reads: ${s.label}`, gas: s.readGas / per, detail: storageDetail(s, per, false) });
+  }
+  for (const s of root.storage.filter((x) => x.writeGas > 0).sort((a, c) => c.writeGas - a.writeGas)) {
+    parts.push({ part: `${root.contract} storage writes: ${s.label}`, gas: s.writeGas / per, detail: storageDetail(s, per, true) });
+  }
+  if (root.self.events > 0) {
+    parts.push({ part: `${root.contract} events`, gas: root.self.events / per, detail: `${fmtCount(root.self.eventCount / per)} logs` });
+  }
+  for (const g of groupCalls(root.children)) {
+    parts.push({ part: `call ${g.name} x${fmtCount(g.calls / per)}`, gas: g.gas / per, detail: describeGroup(g, per) });
+  }
+  parts.push({ part: `${root.contract} computation`, gas: root.self.other / per, detail: describeCompute(root) });
+  if (b.refund > 0) parts.push({ part: "refund (storage cleared or restored)", gas: -b.refund / per });
+  return parts.map((p) => ({ ...p, gas: Math.round(p.gas) }));
+}
+
+/** Gas paid once per call for the market (not per position): market storage, external calls, intrinsic base. */
+export function perCallGas(b: TxBreakdown): number {
+  const root = b.root;
+  const storage = root.storage.filter((s) => MARKET_STORAGE.has(s.label)).reduce((n, s) => n + s.readGas + s.writeGas, 0);
+  const marks = root.children.filter((c) => c.contract.includes("MarkModel"));
+  const calls = root.children.filter((c) => !marks.includes(c)).reduce((n, c) => n + c.gas, 0);
+  // the mark is computed once per call, and again after each liquidation (the cascade): the first is per call
+  const firstMark = marks.length > 0 ? marks[0].gas : 0;
+  return storage + calls + firstMark + 21_000;
+}
+
+/** Suggestions for the parts that cost the most; numbers per position. */
+export function fixesFor(b: TxBreakdown, per = 1): string[] {
+  const root = b.root;
+  const fixes: string[] = [];
+  const find = (label: string) => root.storage.find((s) => s.label === label);
+  const config = find("config");
+  if (config && config.readGas / per >= WORTH_IT) {
+    fixes.push(
+      `MarketConfig: ${fmtCount(config.coldReads / per)} cold slots (${k(config.readGas / per)}): _load copies the whole struct into memory on every call. ` +
+        "Read only the fields the path uses, or pack the ones every trade needs (skew scale, fees, funding interval, EMA half-life, mark and funding model) " +
+        "into two slots and keep the rest (caps, ADL share, grace period, partial-liquidation buffer) where only their users read them.",
+    );
+  }
+  const tiers = find("tiers");
+  if (tiers && tiers.readGas / per >= WORTH_IT) {
+    fixes.push(
+      `Tiers: ${fmtCount(tiers.coldReads / per)} cold slots (${k(tiers.readGas / per)}): the array length and two slots per tier, all loaded. ` +
+        "One slot per tier fits (cap in whole USD as uint96, mmr and max leverage as uint32 in 1e-6, maintenance amount as uint96 USD), " +
+        "or read tiers only up to the one that holds the notional (the first, for most positions).",
+    );
+  }
+  const state = find("state");
+  if (state && (state.readGas + state.writeGas) / per >= WORTH_IT) {
+    fixes.push(
+      `MarketState: ${fmtCount(state.coldReads / per)} cold + ${fmtCount(state.warmReads / per)} warm reads (${k(state.readGas / per)}) and ` +
+        `${fmtCount(state.writes / per)} SSTOREs (${k(state.writeGas / per)}) to ${fmtCount(state.slots / per)} slots: the struct is loaded whole and stored back ` +
+        "whole, packed members one at a time (a read-modify-write per member). Writing each slot once, as a whole word, and only the slots that changed saves the repeats.",
+    );
+  }
+  const position = root.storage.find((s) => s.label === "position" && s.writeGas > 0);
+  if (position && position.writeGas / per >= 3 * WORTH_IT) {
+    fixes.push(
+      `Position: ${fmtCount(position.writes / per)} SSTOREs to ${fmtCount(position.slots / per)} slots (${k(position.writeGas / per)}); a new slot costs 20,000. ` +
+        "Owner and market are implied by the id (keccak(owner, market)) and are in the events, so the struct fits two slots (size + entry price, " +
+        "margin + funding snapshot): 20k less per open; the deleting write of a close refunds less accordingly.",
+    );
+  }
+  for (const g of groupCalls(root.children)) {
+    const gas = g.gas / per;
+    if (gas < WORTH_IT) continue;
+    const storage = subtreeStorage(g.frames);
+    const below = g.frames.flatMap((f) => descendants(f)).length / per;
+    if (g.name.startsWith("Oracle.indexPrice")) {
+      fixes.push(
+        `oracle.indexPrice: ${k(gas)} per ${fmtCount(g.calls / per)} call: ${fmtCount(below)} external calls below it (a cold account is ${COLD_ACCOUNT.toLocaleString("en-US")} ` +
+          `each) and ${fmtCount(storage.cold / per)} cold SLOADs (the source list, each feed's round, the spot pool's observations behind the TWAP adapter). ` +
+          "The pushed feeds could write their answers into the oracle (one packed slot per source: no external call, one SLOAD), and the TWAP read " +
+          "could be cached per block; the median itself is cheap.",
+      );
+    } else if (g.name.includes("MarkModel.markPrice")) {
+      fixes.push(
+        `Mark model: ${k(gas)} for ${fmtCount(g.calls / per)} external calls to the strategy contract. The median as an internal library function ` +
+          "chosen by an enum in the config keeps the choice per market without the call.",
+      );
+    } else if (g.name.startsWith("Vault.settle")) {
+      fixes.push(
+        `vault.settle: ${k(gas)}: the call (cold account ${COLD_ACCOUNT.toLocaleString("en-US")}), the operator-role check and ledger slots ` +
+          `(${fmtCount(storage.cold / per)} cold SLOADs), SSTOREs ${k(storage.writeGas / per)}, and the Settled event. An immutable engine address ` +
+          "in place of the role lookup saves a cold SLOAD; keeping the engine's ledgers (margin, pool, insurance) in the engine saves the call.",
+      );
+    } else {
+      fixes.push(`${g.name}: ${k(gas)} (${fmtCount(g.calls / per)} calls; ${describeGroup(g, per)}).`);
+    }
+  }
+  if (root.self.events / per >= WORTH_IT) {
+    fixes.push(
+      `Events: ${k(root.self.events / per)} for ${fmtCount(root.self.eventCount / per)} logs per position; PositionUpdated carries the full state and ` +
+        "Trade or Liquidation the change: one of the two per change would do for the indexer (keeper/indexer.ts reads PositionUpdated only).",
+    );
+  }
+  if (root.self.other / per >= WORTH_IT * 3) {
+    fixes.push(
+      `Engine computation: ${k(root.self.other / per)} (${describeCompute(root)}), the Solidity code's own stack, jump and memory work, ` +
+        "which grows with the memory structs copied per call (Ctx holds the config, state and tiers). The via-IR pipeline often shrinks this part; measure it before adopting.",
+    );
+  }
+  return fixes;
+}
+
+export function breakdownOf(id: string, label: string, b: TxBreakdown, per = 1): Breakdown {
+  const fixed = perCallGas(b);
+  const perPosition = (b.gasUsed - fixed) / per;
+  const summary =
+    `Paid once per call (the 21,000 base, the market's config, tiers and state, the reentrancy guard, the oracle, one mark, the vault): ${k(fixed)}; ` +
+    `the rest, ${k(b.gasUsed - fixed)}` +
+    (per > 1 ? `, is ${k(perPosition)} per position (calldata, the position's slots, events, computation, refund).` : " (calldata, the position's slots, events, computation, refund).");
+  return { id, label, gasUsed: b.gasUsed, perPosition: per, parts: partsOf(b, per), fixes: fixesFor(b, per), summary };
+}

@@ -1,0 +1,180 @@
+/**
+ * Names for a gas trace: contracts by address, functions by selector, storage slots by the contracts'
+ * layouts. The layouts are written here from the Solidity declarations (AccessControl's `_roles` at
+ * slot 0, then each contract's variables in order; ReentrancyGuard in its ERC-7201 slot) and checked
+ * against the chain when the names are built: a layout that no longer matches is not used, and its
+ * slots show as "other" rather than under a wrong name.
+ */
+import type { EthereumProvider } from "hardhat/types";
+import { AbiCoder, Interface, keccak256, toBeHex, type InterfaceAbi } from "ethers";
+import {
+  CollateralToken__factory,
+  CoinToken__factory,
+  IndexMarkModel__factory,
+  LiquidityPool__factory,
+  MedianMarkModel__factory,
+  Oracle__factory,
+  OrderBook__factory,
+  PerpEngineAdmin__factory,
+  PerpEngine__factory,
+  PremiumFundingModel__factory,
+  PushPriceFeed__factory,
+  SpotPool__factory,
+  SpotTwapFeed__factory,
+  Vault__factory,
+} from "../typechain-types";
+import type { Exchange } from "../lib/contracts";
+import { PositionLib } from "../lib/math";
+import type { Names } from "./trace";
+
+/** OpenZeppelin 5's ReentrancyGuard status slot (ERC-7201 namespace "openzeppelin.storage.ReentrancyGuard"). */
+const REENTRANCY_SLOT = "0x9b779b17422d0df92223018b32b4d1fa46e071723d6817e2486d003becc55f00";
+const ROLES_SLOT = 0n;
+
+/** Per-contract mapping slots (declaration order) and the struct size of each entry, in slots. */
+const ENGINE = { marketCount: 1n, marketIdBySymbol: 2n, configs: 3n, states: 4n, tiers: 5n, positions: 6n };
+const ENGINE_SIZES = { config: 8, state: 6, tier: 2, position: 3 };
+const VAULT = { freeBalance: 1n, totalFree: 2n, marginEscrow: 3n, poolInsurance: 4n };
+const ORACLE = { sources: 1n };
+const ORDER_BOOK = { minExecutionFee: 1n, orderCount: 2n, orders: 3n, orderSize: 4 };
+
+const coder = AbiCoder.defaultAbiCoder();
+const slotHex = (n: bigint): string => toBeHex(n, 32);
+const mappingSlot = (keyType: string, key: unknown, slot: bigint): bigint =>
+  BigInt(keccak256(coder.encode([keyType, "uint256"], [key, slot])));
+const arrayData = (lengthSlot: bigint): bigint => BigInt(keccak256(toBeHex(lengthSlot, 32)));
+
+export class ExchangeNames implements Names {
+  private readonly contracts = new Map<string, string>();
+  private readonly abis = new Map<string, Interface>();
+  private readonly slots = new Map<string, Map<string, string>>();
+  private readonly roleHashes: string[] = [];
+  readonly warnings: string[] = [];
+
+  private constructor(private readonly ex: Exchange) {}
+
+  static async build(provider: EthereumProvider, ex: Exchange, extra: Record<string, string> = {}): Promise<ExchangeNames> {
+    const n = new ExchangeNames(ex);
+    const c = ex.deployment.contracts;
+    const set = (address: string, name: string, abi: InterfaceAbi) => {
+      n.contracts.set(address.toLowerCase(), name);
+      if (!n.abis.has(name)) n.abis.set(name, new Interface(abi));
+    };
+    set(c.collateral, "CollateralToken", CollateralToken__factory.abi);
+    set(c.vault, "Vault", Vault__factory.abi);
+    set(c.oracle, "Oracle", Oracle__factory.abi);
+    set(c.engine, "PerpEngine", [...PerpEngine__factory.abi, ...PerpEngineAdmin__factory.abi.filter((f) => f.type === "function")]);
+    set(c.engineAdmin, "PerpEngineAdmin", PerpEngineAdmin__factory.abi);
+    set(c.pool, "LiquidityPool", LiquidityPool__factory.abi);
+    set(c.orderBook, "OrderBook", OrderBook__factory.abi);
+    set(c.markModel, "MedianMarkModel", MedianMarkModel__factory.abi);
+    set(c.fundingModel, "PremiumFundingModel", PremiumFundingModel__factory.abi);
+    for (const m of ex.deployment.markets) {
+      set(m.coin, `${m.symbol} coin`, CoinToken__factory.abi);
+      set(m.spotPool, `${m.symbol} SpotPool`, SpotPool__factory.abi);
+      set(m.twapFeed, `${m.symbol} SpotTwapFeed`, SpotTwapFeed__factory.abi);
+      m.pushedFeeds.forEach((f, i) => set(f, `${m.symbol} PushPriceFeed ${i + 1}`, PushPriceFeed__factory.abi));
+    }
+    for (const [address, name] of Object.entries(extra)) set(address, name, IndexMarkModel__factory.abi);
+    for (const role of ["DEFAULT_ADMIN_ROLE", "CONFIG_ROLE", "EXECUTOR_ROLE", "OPERATOR_ROLE", "POOL_ROLE", "ORACLE_ROLE"]) {
+      n.roleHashes.push(role === "DEFAULT_ADMIN_ROLE" ? slotHex(0n) : keccak256(Buffer.from(role)));
+    }
+    await n.checkLayouts(provider);
+    n.addMarkets(BigInt(ex.deployment.markets.length));
+    n.addAccounts([c.engine, c.orderBook, c.pool, c.vault]);
+    return n;
+  }
+
+  contractOf(address: string): string {
+    return this.contracts.get(address.toLowerCase()) ?? `contract ${address.slice(0, 10)}`;
+  }
+
+  functionOf(contract: string, selector: string): string {
+    const own = this.abis.get(contract.split(" via ")[0]);
+    const found = own?.getFunction(selector) ?? [...this.abis.values()].map((i) => i.getFunction(selector)).find(Boolean);
+    return found ? found.name : selector;
+  }
+
+  slotOf(contract: string, slot: string): string {
+    const name = contract.split(" via ")[0];
+    const label = this.slots.get(name)?.get(slot) ?? this.slots.get("*")?.get(slot);
+    if (label) return label;
+    return BigInt(slot) < 16n ? `slot ${BigInt(slot)}` : "other";
+  }
+
+  /** Names the slots that belong to these accounts: free balances, positions, role memberships. */
+  addAccounts(accounts: readonly string[]): void {
+    const markets = this.ex.deployment.markets.map((m) => BigInt(m.marketId));
+    for (const account of accounts) {
+      this.label("Vault", mappingSlot("address", account, VAULT.freeBalance), "freeBalance[account]");
+      for (const marketId of markets) {
+        const base = mappingSlot("uint256", PositionLib.id(account, marketId), ENGINE.positions);
+        for (let k = 0; k < ENGINE_SIZES.position; k++) this.label("PerpEngine", base + BigInt(k), "position");
+      }
+      for (const role of this.roleHashes) {
+        const roleData = mappingSlot("bytes32", role, ROLES_SLOT);
+        this.label("*", mappingSlot("address", account, roleData), "roles");
+      }
+    }
+  }
+
+  /** Names order slots 1..count of the order book. */
+  addOrders(count: bigint): void {
+    for (let id = 1n; id <= count; id++) {
+      const base = mappingSlot("uint256", id, ORDER_BOOK.orders);
+      for (let k = 0; k < ORDER_BOOK.orderSize; k++) this.label("OrderBook", base + BigInt(k), "order");
+    }
+  }
+
+  private addMarkets(count: bigint): void {
+    for (const role of this.roleHashes) this.label("*", mappingSlot("bytes32", role, ROLES_SLOT) + 1n, "roles (admin role)");
+    this.label("*", BigInt(REENTRANCY_SLOT), "reentrancy guard");
+    if (!this.warnings.some((w) => w.startsWith("PerpEngine"))) {
+      this.label("PerpEngine", ENGINE.marketCount, "marketCount");
+      for (let m = 1n; m <= count; m++) {
+        const config = mappingSlot("uint256", m, ENGINE.configs);
+        for (let k = 0; k < ENGINE_SIZES.config; k++) this.label("PerpEngine", config + BigInt(k), "config");
+        const state = mappingSlot("uint256", m, ENGINE.states);
+        for (let k = 0; k < ENGINE_SIZES.state; k++) this.label("PerpEngine", state + BigInt(k), "state");
+        const tiers = mappingSlot("uint256", m, ENGINE.tiers);
+        this.label("PerpEngine", tiers, "tiers");
+        for (let k = 0; k < 10 * ENGINE_SIZES.tier; k++) this.label("PerpEngine", arrayData(tiers) + BigInt(k), "tiers");
+        const sources = mappingSlot("uint256", m, ORACLE.sources);
+        this.label("Oracle", sources, "sources");
+        for (let k = 0; k < 8; k++) this.label("Oracle", arrayData(sources) + BigInt(k), "sources");
+      }
+    }
+    if (!this.warnings.some((w) => w.startsWith("Vault"))) {
+      this.label("Vault", VAULT.totalFree, "totalFree");
+      this.label("Vault", VAULT.marginEscrow, "ledgers (margin, escrow)");
+      this.label("Vault", VAULT.poolInsurance, "ledgers (pool, insurance)");
+    }
+    this.label("OrderBook", ORDER_BOOK.minExecutionFee, "minExecutionFee");
+    this.label("OrderBook", ORDER_BOOK.orderCount, "orderCount");
+  }
+
+  private label(contract: string, slot: bigint, label: string): void {
+    let map = this.slots.get(contract);
+    if (!map) {
+      map = new Map();
+      this.slots.set(contract, map);
+    }
+    map.set(slotHex(slot), label);
+  }
+
+  /** Reads a few known values through their slots; a mismatch disables that contract's layout. */
+  private async checkLayouts(provider: EthereumProvider): Promise<void> {
+    const read = async (address: string, slot: bigint) =>
+      BigInt((await provider.send("eth_getStorageAt", [address, slotHex(slot), "latest"])) as string);
+    const c = this.ex.deployment.contracts;
+    const marketCount = await this.ex.admin.marketCount();
+    const symbolWord = await read(c.engine, mappingSlot("uint256", 1n, ENGINE.configs));
+    const symbol = (await this.ex.admin.marketConfig(1n)).symbol;
+    if ((await read(c.engine, ENGINE.marketCount)) !== marketCount || symbolWord !== BigInt(symbol)) {
+      this.warnings.push("PerpEngine's storage layout changed: its slots are not named");
+    }
+    if ((await read(c.vault, VAULT.totalFree)) !== (await this.ex.vault.totalFree())) {
+      this.warnings.push("Vault's storage layout changed: its slots are not named");
+    }
+  }
+}

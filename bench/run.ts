@@ -1,0 +1,277 @@
+/**
+ * `npm run bench [-- --quick] [-- --out DIR]`: gas, keeper and simulator benchmarks on the in-process
+ * Hardhat network, written to DIR/results.json and DIR/results.md (DIR defaults to bench/).
+ *
+ * Phases, each on a fresh chain (hardhat_reset): gas of every operation (bench/gas.ts) and the trace
+ * breakdown of the ones with goals (bench/trace.ts, bench/breakdown.ts); the keeper's off-chain scan
+ * (bench/scan.ts); the liquidation race, the Keeper class against a naive keeper on the same snapshot
+ * (bench/race.ts), which also records settleFunding's gas at growing position counts; the simulator's
+ * throughput beside raw ERC-20 transfers (bench/sim.ts). --quick runs the same phases smaller.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { marketConfigFromChain, marketStateFromChain, tiersFromChain, type ChainMarketConfig } from "../lib/math";
+import { measureGas, type GasRun } from "./gas";
+import { ExchangeNames } from "./names";
+import { traceGas } from "./trace";
+import { breakdownOf } from "./breakdown";
+import { measureScan, warmUp, type ScanMarket } from "./scan";
+import { keeperRace, naiveRace, rewind, setupRace, type RaceResult } from "./race";
+import { simThroughput, SCENARIO_FILE } from "./sim";
+import { renderMarkdown } from "./report";
+import { REFERENCES, describeMachine, figure, type Breakdown, type Figure, type Profile, type Results } from "./results";
+import { latestTimestamp } from "./chain";
+
+export interface BenchOptions {
+  quick: boolean;
+  out: string;
+}
+
+interface Plan {
+  /** figures whose transactions are traced for the gas breakdown (besides unmet goals in full mode) */
+  traced: string[];
+  batchSizes: number[];
+  scanSizes: number[];
+  scanRuns: number;
+  scanUpdates: number;
+  raceStages: number[];
+  transfers: number;
+  simHours?: number;
+}
+
+const FULL: Plan = {
+  traced: ["gas.open.long", "gas.close.long", "gas.liquidate.full", "gas.liquidate.partial", "gas.liquidateMany.10", "gas.settleFunding"],
+  batchSizes: [1, 10, 50],
+  scanSizes: [10_000, 100_000],
+  scanRuns: 5,
+  scanUpdates: 1_000,
+  raceStages: [1, 100, 1_000],
+  transfers: 2_000,
+};
+
+const QUICK: Plan = {
+  traced: ["gas.liquidate.full"],
+  batchSizes: [1, 10],
+  scanSizes: [10_000, 100_000],
+  scanRuns: 1,
+  scanUpdates: 200,
+  raceStages: [1, 100],
+  transfers: 300,
+  simHours: 4,
+};
+
+/** The race's chain-like mode: a block every second with whatever transactions arrived. */
+const BLOCK_INTERVAL_MS = 1_000;
+/** EIP-7825 (Osaka): no transaction may carry more gas than this, whatever the block allows. */
+const TX_GAS_CAP = 16_777_216;
+/** settleFunding is "flat" when its gas varies by at most this share across position counts. */
+const FLAT_PCT = 1;
+
+const GOALS: Record<string, Figure["goal"]> = {
+  "gas.open.long": { op: "<=", value: 150_000 },
+  "gas.open.short": { op: "<=", value: 150_000 },
+  "gas.close.long": { op: "<=", value: 120_000 },
+  "gas.close.short": { op: "<=", value: 120_000 },
+  "gas.liquidate.full": { op: "<=", value: 110_000 },
+  "gas.liquidate.partial": { op: "<=", value: 110_000 },
+  "gas.liquidateMany.50": { op: "<=", value: 70_000 },
+};
+
+
+export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOptions): Promise<Results> {
+  const started = performance.now();
+  const plan = options.quick ? QUICK : FULL;
+  const hardhatVersion = (require("hardhat/package.json") as { version: string }).version;
+  const net = hre.config.networks.hardhat;
+  const machine = describeMachine(hardhatVersion, String(net.hardfork), Number(net.blockGasLimit));
+  const figures: Figure[] = [];
+  const breakdowns: Breakdown[] = [];
+  const profiles: Profile[] = [];
+  const notes: string[] = [];
+  const log = (line: string) => console.log(`[bench ${((performance.now() - started) / 1000).toFixed(0)}s] ${line}`);
+
+  // Gas.
+  log("gas: every operation twice, the second measured");
+  const gas = await measureGas(hre, { batchSizes: plan.batchSizes });
+  for (const run of gas.runs) {
+    figures.push(figure("gas", run.id, run.label, Math.round(run.gasUsed / run.positions), "gas", GOALS[run.id] ?? null));
+  }
+  const names = await ExchangeNames.build(hre.network.provider, gas.ex);
+  names.addAccounts(gas.accounts);
+  names.addOrders(await gas.ex.orderBook.orderCount());
+  notes.push(...names.warnings, ...gas.notes);
+  const unmet = options.quick ? [] : figures.filter((f) => f.group === "gas" && f.met === false).map((f) => f.id);
+  for (const id of [...new Set([...plan.traced, ...unmet])]) {
+    const run = gas.runs.find((r) => r.id === id);
+    if (!run) continue;
+    log(`trace: ${run.label}`);
+    const traced = await traceGas(hre.network.provider, run.hash, names);
+    const b = breakdownOf(run.id, run.label, traced, run.positions);
+    const f = figures.find((x) => x.id === run.id)!;
+    if (f.met === false && f.goal) {
+      const over = f.value - f.goal.value;
+      b.gap = `Goal ${f.goal.op} ${f.goal.value.toLocaleString("en-US")}: ${over.toLocaleString("en-US")} gas over (${Math.round((over / f.value) * 100)}% of it has to go).`;
+    }
+    breakdowns.push(b);
+  }
+
+  // Keeper: the off-chain scan, on the market as deployed (config, state and tiers read from the chain).
+  const scanMarket = await readScanMarket(hre, gas);
+  warmUp(scanMarket);
+  for (const n of plan.scanSizes) {
+    log(`keeper scan: ${n.toLocaleString("en-US")} positions`);
+    const s = measureScan(scanMarket, n, plan.scanRuns, plan.scanUpdates);
+    const label = `keeper health scan per mark update, ${n.toLocaleString("en-US")} positions (median of ${s.runs} run medians, ${s.updatesPerRun} updates each)`;
+    figures.push(
+      figure("keeper", `keeper.scan.${n}`, label, s.medianMs, "ms", n === 100_000 ? { op: "<=", value: 20 } : null,
+        `p99 ${s.p99Ms.toFixed(3)} ms; ${s.medianLiquidatable} liquidatable per update in the median, ${s.maxLiquidatable} at most`),
+    );
+    figures.push(
+      figure("keeper", `keeper.naiveScan.${n}`, `for scale: exact health of every one of the ${n.toLocaleString("en-US")} positions per update`, s.naiveMedianMs, "ms"),
+    );
+  }
+
+  // Keeper: the liquidation race, and settleFunding at growing position counts on the way.
+  const count = plan.raceStages[plan.raceStages.length - 1];
+  log(`keeper race: opening ${count} positions`);
+  const setup = await setupRace(hre, plan.raceStages);
+  for (const s of setup.settle) {
+    figures.push(figure("gas", `gas.settleFunding.${s.positions}`, `settleFunding across one boundary, ${s.positions.toLocaleString("en-US")} open positions`, s.gasUsed, "gas"));
+  }
+  if (plan.traced.includes("gas.settleFunding")) {
+    const raceNames = await ExchangeNames.build(hre.network.provider, setup.ex);
+    for (const s of [setup.settle[0], setup.settle[setup.settle.length - 1]]) {
+      log(`trace: settleFunding, ${s.positions} positions`);
+      const traced = await traceGas(hre.network.provider, s.hash, raceNames);
+      breakdowns.push(breakdownOf(`gas.settleFunding.${s.positions}`, `settleFunding, ${s.positions.toLocaleString("en-US")} open positions`, traced));
+    }
+  }
+  const settleGas = setup.settle.map((s) => s.gasUsed);
+  const spread = ((Math.max(...settleGas) - Math.min(...settleGas)) / Math.min(...settleGas)) * 100;
+  figures.push(
+    figure("gas", "gas.settleFunding.spread", `settleFunding spread from ${setup.settle[0].positions} to ${count.toLocaleString("en-US")} positions`, spread, "%", { op: "<=", value: FLAT_PCT }),
+  );
+  log("keeper race: the Keeper class over a plain signer (as the simulator runs it), automine");
+  const keeper = await keeperRace(hre, setup, "Keeper (plain signer), automine");
+  await rewind(hre, setup);
+  const blockLabel = `${BLOCK_INTERVAL_MS / 1000}-second blocks`;
+  log(`keeper race: the Keeper class with the CLI's TxSender, ${blockLabel}`);
+  const keeperBlocks = await keeperRace(hre, setup, `Keeper (CLI's TxSender), ${blockLabel}`, { intervalMs: BLOCK_INTERVAL_MS, cli: true });
+  await rewind(hre, setup);
+  log(`keeper race: the Keeper class over a plain signer, ${blockLabel}`);
+  const keeperSignerBlocks = await keeperRace(hre, setup, `Keeper (plain signer), ${blockLabel}`, { intervalMs: BLOCK_INTERVAL_MS });
+  await rewind(hre, setup);
+  log("keeper race: the naive keeper, automine");
+  const naive = await naiveRace(hre, setup);
+  pushRace(figures, keeperBlocks, count, "keeper.race", { op: "<=", value: 3 });
+  pushRace(figures, keeperSignerBlocks, count, "keeper.signerBlocks", null);
+  pushRace(figures, keeper, count, "keeper.auto", null);
+  pushRace(figures, naive, count, "keeper.naive", null);
+  figures.push(
+    figure("keeper", "keeper.speedup", `naive keeper's seconds / Keeper's seconds, both automine (${count.toLocaleString("en-US")} positions)`, naive.seconds / keeper.seconds, "x", { op: ">=", value: 50 }),
+  );
+  figures.push(
+    figure("keeper", "keeper.blockRatio", "naive keeper's blocks / Keeper's blocks, both automine (transactions, one per block)", naive.blocks / keeper.blocks, "x"),
+  );
+  for (const r of [keeper, keeperBlocks, keeperSignerBlocks, naive]) profiles.push({ label: `${r.label}: ${count} liquidations`, seconds: r.seconds, methods: r.methods });
+  const perPosition = figures.find((f) => f.id === `gas.liquidateMany.${plan.batchSizes[plan.batchSizes.length - 1]}`)!.value;
+  notes.push(...raceNotes(keeper, keeperBlocks, keeperSignerBlocks, naive, perPosition, count, machine.blockGasLimit));
+
+  // Simulator.
+  log(`simulator: ${SCENARIO_FILE}${plan.simHours ? ` cut to ${plan.simHours} h` : ""}, and ${plan.transfers} raw transfers before and after`);
+  const sim = await simThroughput(hre, plan.transfers, plan.simHours);
+  const simLabel = `${sim.scenario}${plan.simHours ? ` (first ${plan.simHours} h)` : ""}`;
+  figures.push(figure("simulator", "sim.stepsPerSecond", `simulator steps per second, ${simLabel}, ${sim.steps} steps`, sim.stepsPerSecond, "steps/s"));
+  figures.push(figure("simulator", "sim.txPerSecond", `simulator transactions per second, ${simLabel} (${sim.transactions} txs in ${sim.seconds.toFixed(1)} s)`, sim.txPerSecond, "tx/s"));
+  figures.push(
+    figure("simulator", "sim.rawTransfers", `raw ERC-20 transfers per second through provider.send (mean of ${sim.rawBefore.perSecond.toFixed(0)} before and ${sim.rawAfter.perSecond.toFixed(0)} after)`, sim.rawPerSecond, "tx/s"),
+  );
+  figures.push(figure("simulator", "sim.ratio", "simulator tx/s / raw transfer tx/s", sim.ratio, "ratio", { op: ">=", value: 0.5 }));
+  profiles.push({ label: `simulator steps (${simLabel})`, seconds: sim.seconds, methods: sim.methods });
+  notes.push(...simNotes(sim.methods, sim.seconds, sim.transactions, sim.steps));
+
+  notes.unshift(
+    "Gas: receipt gasUsed on the in-process Hardhat network (EDR). Steady state: every operation ran twice and the second run is the figure (the same account for repeats on one account, a second account where the operation creates a position or an order). Batches are divided by their size.",
+    "Liquidations were measured with equity between 55% and 85% of maintenance margin (reward and insurance paths, no bad debt); the positions entered at one price against a balancing short.",
+    `Keeper race: the same positions from one EVM snapshot for every keeper. Automine (one block per transaction, as the simulator and a local node run) for the speed comparison; interval mining (a block every ${BLOCK_INTERVAL_MS / 1000} s with whatever arrived) for blocks as on a chain, the goal applying to the keeper as the CLI runs it (keeper/app.ts: local wallet, TxSender). Blocks: from the block of the price move to the block of the last liquidation. Seconds: from the price move being mined to the last liquidation mined, the keeper already running (book synced, one tick done) before the move. The Keeper class is used through its constructor options and tick() only, with its default options.`,
+  );
+  const results: Results = {
+    generatedAt: new Date().toISOString(),
+    mode: options.quick ? "quick" : "full",
+    command: options.quick ? "npm run bench -- --quick" : "npm run bench",
+    durationSec: (performance.now() - started) / 1000,
+    machine,
+    figures,
+    references: REFERENCES,
+    breakdowns,
+    profiles,
+    notes,
+  };
+  fs.mkdirSync(options.out, { recursive: true });
+  fs.writeFileSync(path.join(options.out, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  fs.writeFileSync(path.join(options.out, "results.md"), renderMarkdown(results));
+  log(`wrote ${path.join(options.out, "results.json")} and results.md`);
+  return results;
+}
+
+async function readScanMarket(hre: HardhatRuntimeEnvironment, gas: { ex: import("../lib/contracts").Exchange }): Promise<ScanMarket> {
+  const ex = gas.ex;
+  const id = ex.markets.get("ALT-USD")!.marketId;
+  const cfg = marketConfigFromChain((await ex.admin.marketConfig(id)) as unknown as ChainMarketConfig, "median", "premium");
+  const state = marketStateFromChain(await ex.admin.marketState(id));
+  const tiers = tiersFromChain(await ex.admin.tiers(id));
+  const index = (await ex.lens.market(id)).indexPrice;
+  return { cfg, state, tiers, index, nowSec: BigInt(await latestTimestamp(hre.network.provider)) };
+}
+
+function pushRace(figures: Figure[], r: RaceResult, count: number, id: string, blocksGoal: Figure["goal"]): void {
+  const left = r.remaining > 0 ? `; ${r.remaining} of ${count} still open at the end` : "";
+  const blocks = figure(
+    "keeper",
+    `${id}.blocks`,
+    `${r.label}: blocks from one price move to all ${count.toLocaleString("en-US")} liquidated`,
+    r.blocks,
+    "blocks",
+    blocksGoal,
+    `${r.transactions} transactions${left}`,
+  );
+  if (r.remaining > 0 && blocks.met !== null) blocks.met = false;
+  figures.push(blocks);
+  figures.push(figure("keeper", `${id}.seconds`, `${r.label}: seconds from the price move to all ${count.toLocaleString("en-US")} liquidated`, r.seconds, "s", null, left ? left.slice(2) : undefined));
+}
+
+function raceNotes(
+  auto: RaceResult,
+  blocks: RaceResult,
+  signerBlocks: RaceResult,
+  naive: RaceResult,
+  perPosition: number,
+  count: number,
+  blockGasLimit: number,
+): string[] {
+  const maxBatch = Math.floor(TX_GAS_CAP / perPosition);
+  const top = (r: RaceResult) =>
+    r.methods
+      .slice(0, 4)
+      .map((m) => `${m.method} ${m.calls} calls ${m.ms} ms`)
+      .join(", ");
+  return [
+    `Keeper race, automine: ${auto.transactions} liquidateMany transactions, so ${auto.blocks} blocks (one per transaction). With a block every ${BLOCK_INTERVAL_MS / 1000} s: through the CLI's TxSender (local nonces, the round's batches sent together) ${blocks.transactions} transactions in ${blocks.blocks} blocks; over a plain signer (SignerTransactor: one transaction at a time, each waiting for its receipt) ${signerBlocks.transactions} transactions in ${signerBlocks.blocks} blocks. The naive keeper: ${naive.transactions} transactions.`,
+    `A transaction may carry at most ${TX_GAS_CAP.toLocaleString("en-US")} gas (EIP-7825, hardfork osaka; the block allows ${blockGasLimit.toLocaleString("en-US")}): at ${Math.round(perPosition).toLocaleString("en-US")} gas per position a liquidateMany holds at most about ${maxBatch} positions, so ${count.toLocaleString("en-US")} positions need at least ${Math.ceil(count / maxBatch)} transactions; fewer blocks than that needs several transactions per block.`,
+    `Where the time goes (RPC busy time per method): Keeper automine ${auto.seconds.toFixed(2)} s: ${top(auto)}. Naive ${naive.seconds.toFixed(2)} s: ${top(naive)}.`,
+  ];
+}
+
+function simNotes(methods: { method: string; calls: number; ms: number }[], seconds: number, transactions: number, steps: number): string[] {
+  const total = methods.reduce((n, m) => n + m.ms, 0);
+  const share = (m: { ms: number }) => `${((m.ms / (seconds * 1000)) * 100).toFixed(0)}%`;
+  const calls = methods.reduce((n, m) => n + m.calls, 0);
+  const list = methods
+    .slice(0, 5)
+    .map((m) => `${m.method} ${m.calls} calls, ${m.ms} ms (${share(m)})`)
+    .join("; ");
+  return [
+    `Simulator time: ${calls} JSON-RPC calls for ${transactions} transactions over ${steps} steps (${(calls / Math.max(1, transactions)).toFixed(1)} calls per transaction); ${Math.round(total)} ms of ${Math.round(seconds * 1000)} ms with the provider busy (per method: the wall-clock time with at least one such call in flight). By method: ${list}. A raw transfer is one call; the runner's reads (lens views, balances, spot price, positions) and ethers' per-transaction round trips (estimate, nonce, fetch of the sent transaction) are what the ratio pays for.`,
+  ];
+}

@@ -1,0 +1,123 @@
+/**
+ * Simulator throughput beside the network's own ceiling, in one run: squeeze-thin through the runner
+ * (sim/runner.ts runScenario), and plain ERC-20 transfers sent through raw provider.send on the same
+ * in-process network, measured just before and just after the scenario (their mean is the reference,
+ * so load that changes during the run shows up in both).
+ *
+ * The scenario's figures cover its steps only (from the end of step 1 to the end of the last step;
+ * deployment and agent set-up excluded); transactions are counted from the blocks mined in that span.
+ */
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { CollateralToken__factory } from "../typechain-types";
+import { loadScenario, type Scenario } from "../sim/scenario";
+import { runScenario } from "../sim/runner";
+import { usd6 } from "../lib/units";
+import { RpcProfile, type MethodProfile } from "./chain";
+
+export const SCENARIO_FILE = "scenarios/squeeze-thin.json";
+const TRANSFER_GAS = "0x30000";
+const HOUR = 3600;
+
+export interface TransferThroughput {
+  transfers: number;
+  seconds: number;
+  perSecond: number;
+}
+
+export interface SimThroughput {
+  scenario: string;
+  steps: number;
+  seconds: number;
+  transactions: number;
+  stepsPerSecond: number;
+  txPerSecond: number;
+  rawBefore: TransferThroughput;
+  rawAfter: TransferThroughput;
+  rawPerSecond: number;
+  ratio: number;
+  methods: MethodProfile[];
+}
+
+/** `count` transfers of one unit from one account to another, each sent and mined (automine) in turn. */
+export async function transferThroughput(hre: HardhatRuntimeEnvironment, count: number): Promise<TransferThroughput> {
+  const provider = hre.network.provider;
+  const [deployer, from, to] = await hre.ethers.getSigners();
+  const token = await new CollateralToken__factory(deployer).deploy();
+  await (await token.faucet(from.address, usd6(1_000n))).wait();
+  const address = await token.getAddress();
+  const data = token.interface.encodeFunctionData("transfer", [to.address, 1n]);
+  const start = performance.now();
+  for (let i = 0; i < count; i++) {
+    await provider.send("eth_sendTransaction", [{ from: from.address, to: address, data, gas: TRANSFER_GAS }]);
+  }
+  const seconds = (performance.now() - start) / 1000;
+  if ((await token.balanceOf(to.address)) !== BigInt(count)) throw new Error("bench: not every transfer went through");
+  return { transfers: count, seconds, perSecond: count / seconds };
+}
+
+export async function simThroughput(
+  hre: HardhatRuntimeEnvironment,
+  transfers: number,
+  durationHours?: number,
+): Promise<SimThroughput> {
+  const provider = hre.network.provider;
+  const rawBefore = await transferThroughput(hre, transfers);
+  const loaded = loadScenario(SCENARIO_FILE);
+  const scenario: Scenario = durationHours === undefined ? loaded : { ...loaded, durationSec: durationHours * HOUR };
+
+  // Installed before the runner's block clock wraps the provider (and so removed after it unwraps);
+  // recording from the end of step 1.
+  const profile = new RpcProfile(provider).install();
+  profile.recording = false;
+  const total = Math.floor(scenario.durationSec / scenario.stepSec);
+  let firstStepAt = 0;
+  let lastStepAt = 0;
+  let firstStepBlock: Promise<unknown> = Promise.resolve("0x0");
+  let lastStepBlockP: Promise<unknown> = Promise.resolve("0x0");
+  let lastStep = 0;
+  try {
+    await runScenario(hre, scenario, {
+      onStep: (step) => {
+        lastStep = step;
+        lastStepAt = performance.now();
+        if (step === total) {
+          profile.recording = false;
+          lastStepBlockP = provider.send("eth_blockNumber", []);
+        }
+        if (step !== 1) return;
+        firstStepAt = performance.now();
+        // Requests are served in order: this one runs before anything the runner sends for step 2.
+        firstStepBlock = provider.send("eth_blockNumber", []);
+        profile.recording = true;
+      },
+    });
+  } finally {
+    profile.recording = false;
+  }
+  const seconds = (lastStepAt - firstStepAt) / 1000;
+  const methods = profile.uninstall();
+  const from = Number(BigInt((await firstStepBlock) as string)) + 1;
+  const last = Number(BigInt((await lastStepBlockP) as string));
+  let transactions = 0;
+  for (let b = from; b <= last; b++) {
+    const block = (await provider.send("eth_getBlockByNumber", ["0x" + b.toString(16), false])) as { transactions: string[] };
+    transactions += block.transactions.length;
+  }
+  const rawAfter = await transferThroughput(hre, transfers);
+  const rawPerSecond = (rawBefore.perSecond + rawAfter.perSecond) / 2;
+  const steps = lastStep - 1;
+  const txPerSecond = transactions / seconds;
+  return {
+    scenario: scenario.name,
+    steps,
+    seconds,
+    transactions,
+    stepsPerSecond: steps / seconds,
+    txPerSecond,
+    rawBefore,
+    rawAfter,
+    rawPerSecond,
+    ratio: txPerSecond / rawPerSecond,
+    methods,
+  };
+}
