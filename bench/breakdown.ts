@@ -57,12 +57,12 @@ function describeGroup(g: Group, per: number): string {
   const storage = subtreeStorage(g.frames);
   const parts: string[] = [];
   if (below.length > 0) {
-    parts.push(
-      "calls " + below.map((b) => `${b.name} x${fmtCount(b.calls / per)} (${k(b.gas / per)})`).join(", "),
-    );
+    parts.push("calls " + below.map((b) => `${b.name} x${fmtCount(b.calls / per)} (${k(b.gas / per)})`).join(", "));
   }
   if (storage.cold + storage.warm > 0) {
-    parts.push(`${fmtCount(storage.cold / per)} cold + ${fmtCount(storage.warm / per)} warm SLOADs (${k(storage.readGas / per)})`);
+    parts.push(
+      `${fmtCount(storage.cold / per)} cold + ${fmtCount(storage.warm / per)} warm SLOADs (${k(storage.readGas / per)})`,
+    );
   }
   if (storage.writeGas > 0) parts.push(`SSTOREs ${k(storage.writeGas / per)}`);
   return parts.join("; ");
@@ -88,13 +88,25 @@ export function partsOf(b: TxBreakdown, per = 1): GasPart[] {
   const parts: GasPart[] = [];
   parts.push({ part: "intrinsic (21,000 + calldata)", gas: b.intrinsic / per });
   for (const s of root.storage.filter((x) => x.readGas > 0).sort((a, c) => c.readGas - a.readGas)) {
-    parts.push({ part: `${root.contract} storage reads: ${s.label}`, gas: s.readGas / per, detail: storageDetail(s, per, false) });
+    parts.push({
+      part: `${root.contract} storage reads: ${s.label}`,
+      gas: s.readGas / per,
+      detail: storageDetail(s, per, false),
+    });
   }
   for (const s of root.storage.filter((x) => x.writeGas > 0).sort((a, c) => c.writeGas - a.writeGas)) {
-    parts.push({ part: `${root.contract} storage writes: ${s.label}`, gas: s.writeGas / per, detail: storageDetail(s, per, true) });
+    parts.push({
+      part: `${root.contract} storage writes: ${s.label}`,
+      gas: s.writeGas / per,
+      detail: storageDetail(s, per, true),
+    });
   }
   if (root.self.events > 0) {
-    parts.push({ part: `${root.contract} events`, gas: root.self.events / per, detail: `${fmtCount(root.self.eventCount / per)} logs` });
+    parts.push({
+      part: `${root.contract} events`,
+      gas: root.self.events / per,
+      detail: `${fmtCount(root.self.eventCount / per)} logs`,
+    });
   }
   for (const g of groupCalls(root.children)) {
     parts.push({ part: `call ${g.name} x${fmtCount(g.calls / per)}`, gas: g.gas / per, detail: describeGroup(g, per) });
@@ -107,7 +119,9 @@ export function partsOf(b: TxBreakdown, per = 1): GasPart[] {
 /** Gas paid once per call for the market (not per position): market storage, external calls, intrinsic base. */
 export function perCallGas(b: TxBreakdown): number {
   const root = b.root;
-  const storage = root.storage.filter((s) => MARKET_STORAGE.has(s.label)).reduce((n, s) => n + s.readGas + s.writeGas, 0);
+  const storage = root.storage
+    .filter((s) => MARKET_STORAGE.has(s.label))
+    .reduce((n, s) => n + s.readGas + s.writeGas, 0);
   const marks = root.children.filter((c) => c.contract.includes("MarkModel"));
   const calls = root.children.filter((c) => !marks.includes(c)).reduce((n, c) => n + c.gas, 0);
   // the mark is computed once per call, and again after each liquidation (the cascade): the first is per call
@@ -200,6 +214,8 @@ export function breakdownOf(id: string, label: string, b: TxBreakdown, per = 1):
   const summary =
     `Paid once per call (the 21,000 base, the market's config, tiers and state, the reentrancy guard, the oracle, one mark, the vault): ${k(fixed)}; ` +
     `the rest, ${k(b.gasUsed - fixed)}` +
-    (per > 1 ? `, is ${k(perPosition)} per position (calldata, the position's slots, events, computation, refund).` : " (calldata, the position's slots, events, computation, refund).");
+    (per > 1
+      ? `, is ${k(perPosition)} per position (calldata, the position's slots, events, computation, refund).`
+      : " (calldata, the position's slots, events, computation, refund).");
   return { id, label, gasUsed: b.gasUsed, perPosition: per, parts: partsOf(b, per), fixes: fixesFor(b, per), summary };
 }

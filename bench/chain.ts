@@ -75,7 +75,11 @@ export class RpcProfile {
 }
 
 /** `count` fresh addresses derived from `label`, impersonated and holding ETH for gas. */
-export async function impersonatedAccounts(provider: EthereumProvider, label: string, count: number): Promise<string[]> {
+export async function impersonatedAccounts(
+  provider: EthereumProvider,
+  label: string,
+  count: number,
+): Promise<string[]> {
   const accounts: string[] = [];
   for (let i = 0; i < count; i++) {
     const address = getAddress("0x" + keccakId(`perpsim-bench:${label}:${i}`).slice(26));
@@ -122,7 +126,9 @@ export async function sendMany(
   const failed = receipts.findIndex((r) => r.status !== "0x1");
   if (failed >= 0) {
     const n = receipts.filter((r) => r.status !== "0x1").length;
-    throw new Error(`${n} of ${calls.length} setup transactions reverted; the first is call #${failed} to ${calls[failed].to}`);
+    throw new Error(
+      `${n} of ${calls.length} setup transactions reverted; the first is call #${failed} to ${calls[failed].to}`,
+    );
   }
   return hashes;
 }

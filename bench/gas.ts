@@ -69,7 +69,12 @@ export async function measureGas(hre: HardhatRuntimeEnvironment, options: GasOpt
     runs.push({ id, label, gasUsed: Number(receipt.gasUsed), hash: receipt.hash, positions });
     return receipt;
   };
-  const twice = async (id: string, label: string, first: () => Promise<ContractTransactionResponse>, second = first) => {
+  const twice = async (
+    id: string,
+    label: string,
+    first: () => Promise<ContractTransactionResponse>,
+    second = first,
+  ) => {
     await mined(first());
     return record(id, label, second());
   };
@@ -95,16 +100,51 @@ export async function measureGas(hre: HardhatRuntimeEnvironment, options: GasOpt
   const open = (s: Signer, size: bigint, marginUsd: bigint) =>
     engine(s).increasePosition(alt.marketId, size, wad(marginUsd), size > 0n ? MAX_PRICE : 0n, TX);
   const size = size10x(1_000n, 10n);
-  await twice("gas.open.long", "open 10x long (market order)", () => open(t2, size, 1_000n), () => open(t3, size, 1_000n));
-  await twice("gas.open.short", "open 10x short (market order)", () => open(t4, -size, 1_000n), () => open(t5, -size, 1_000n));
-  await twice("gas.increase", "increase", () => open(t2, size / 10n, 100n), () => open(t3, size / 10n, 100n));
+  await twice(
+    "gas.open.long",
+    "open 10x long (market order)",
+    () => open(t2, size, 1_000n),
+    () => open(t3, size, 1_000n),
+  );
+  await twice(
+    "gas.open.short",
+    "open 10x short (market order)",
+    () => open(t4, -size, 1_000n),
+    () => open(t5, -size, 1_000n),
+  );
+  await twice(
+    "gas.increase",
+    "increase",
+    () => open(t2, size / 10n, 100n),
+    () => open(t3, size / 10n, 100n),
+  );
   const addMargin = (s: Signer) => engine(s).addMargin(alt.marketId, wad(50), TX);
-  await twice("gas.addMargin", "add margin", () => addMargin(t2), () => addMargin(t3));
+  await twice(
+    "gas.addMargin",
+    "add margin",
+    () => addMargin(t2),
+    () => addMargin(t3),
+  );
   const decrease = (s: Signer) => engine(s).decreasePosition(alt.marketId, size / 4n, 0n, TX);
-  await twice("gas.decrease", "decrease (market order)", () => decrease(t2), () => decrease(t3));
+  await twice(
+    "gas.decrease",
+    "decrease (market order)",
+    () => decrease(t2),
+    () => decrease(t3),
+  );
   const close = (s: Signer, long: boolean) => engine(s).closePosition(alt.marketId, long ? 0n : MAX_PRICE, TX);
-  await twice("gas.close.long", "close 10x long", () => close(t2, true), () => close(t3, true));
-  await twice("gas.close.short", "close 10x short", () => close(t4, false), () => close(t5, false));
+  await twice(
+    "gas.close.long",
+    "close 10x long",
+    () => close(t2, true),
+    () => close(t3, true),
+  );
+  await twice(
+    "gas.close.short",
+    "close 10x short",
+    () => close(t4, false),
+    () => close(t5, false),
+  );
 
   // Orders: limit opens below the market, filled after the index falls 3%.
   const book = (s: Signer) => ex.orderBook.connect(s);
@@ -185,7 +225,12 @@ export async function measureGas(hre: HardhatRuntimeEnvironment, options: GasOpt
   for (const n of options.batchSizes) {
     const ids = small.slice(next, next + n);
     next += n;
-    const receipt = await record(`gas.liquidateMany.${n}`, `liquidateMany, batch of ${n}, per position`, liquidateMany(ids), n);
+    const receipt = await record(
+      `gas.liquidateMany.${n}`,
+      `liquidateMany, batch of ${n}, per position`,
+      liquidateMany(ids),
+      n,
+    );
     notes.push(...checkLiquidations(ex, receipt, "full", n, `liquidateMany(${n})`));
   }
 
@@ -193,7 +238,8 @@ export async function measureGas(hre: HardhatRuntimeEnvironment, options: GasOpt
   await pushIndex(alt, (index0 * 60n) / 100n);
   await mined(liquidate(bankrupt));
   const uncovered = (await ex.admin.marketState(alt.marketId)).uncoveredBadDebt;
-  if (uncovered === 0n) throw new Error("bench setup: the bankrupt position left no uncovered bad debt, so ADL is not open");
+  if (uncovered === 0n)
+    throw new Error("bench setup: the bankrupt position left no uncovered bad debt, so ADL is not open");
   const adl = () => engine(keeper).autoDeleverage(balancerId, ADL_SIZE, TX);
   await twice("gas.autoDeleverage", "autoDeleverage (partial, 1,000 ALT)", adl);
 
@@ -236,7 +282,11 @@ export async function fundFleet(
     { from: a, to: token, data: t.encodeFunctionData("approve", [vault, amount]) },
   ]);
   await sendMany(hre.network.provider, calls);
-  const deposits = accounts.map((a) => ({ from: a, to: vault, data: ex.vault.interface.encodeFunctionData("deposit", [amount]) }));
+  const deposits = accounts.map((a) => ({
+    from: a,
+    to: vault,
+    data: ex.vault.interface.encodeFunctionData("deposit", [amount]),
+  }));
   await sendMany(hre.network.provider, deposits);
 }
 

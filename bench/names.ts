@@ -53,7 +53,11 @@ export class ExchangeNames implements Names {
 
   private constructor(private readonly ex: Exchange) {}
 
-  static async build(provider: EthereumProvider, ex: Exchange, extra: Record<string, string> = {}): Promise<ExchangeNames> {
+  static async build(
+    provider: EthereumProvider,
+    ex: Exchange,
+    extra: Record<string, string> = {},
+  ): Promise<ExchangeNames> {
     const n = new ExchangeNames(ex);
     const c = ex.deployment.contracts;
     const set = (address: string, name: string, abi: InterfaceAbi) => {
@@ -63,7 +67,10 @@ export class ExchangeNames implements Names {
     set(c.collateral, "CollateralToken", CollateralToken__factory.abi);
     set(c.vault, "Vault", Vault__factory.abi);
     set(c.oracle, "Oracle", Oracle__factory.abi);
-    set(c.engine, "PerpEngine", [...PerpEngine__factory.abi, ...PerpEngineAdmin__factory.abi.filter((f) => f.type === "function")]);
+    set(c.engine, "PerpEngine", [
+      ...PerpEngine__factory.abi,
+      ...PerpEngineAdmin__factory.abi.filter((f) => f.type === "function"),
+    ]);
     set(c.engineAdmin, "PerpEngineAdmin", PerpEngineAdmin__factory.abi);
     set(c.pool, "LiquidityPool", LiquidityPool__factory.abi);
     set(c.orderBook, "OrderBook", OrderBook__factory.abi);
@@ -76,7 +83,14 @@ export class ExchangeNames implements Names {
       m.pushedFeeds.forEach((f, i) => set(f, `${m.symbol} PushPriceFeed ${i + 1}`, PushPriceFeed__factory.abi));
     }
     for (const [address, name] of Object.entries(extra)) set(address, name, IndexMarkModel__factory.abi);
-    for (const role of ["DEFAULT_ADMIN_ROLE", "CONFIG_ROLE", "EXECUTOR_ROLE", "OPERATOR_ROLE", "POOL_ROLE", "ORACLE_ROLE"]) {
+    for (const role of [
+      "DEFAULT_ADMIN_ROLE",
+      "CONFIG_ROLE",
+      "EXECUTOR_ROLE",
+      "OPERATOR_ROLE",
+      "POOL_ROLE",
+      "ORACLE_ROLE",
+    ]) {
       n.roleHashes.push(role === "DEFAULT_ADMIN_ROLE" ? slotHex(0n) : keccak256(Buffer.from(role)));
     }
     await n.checkLayouts(provider);
@@ -91,7 +105,8 @@ export class ExchangeNames implements Names {
 
   functionOf(contract: string, selector: string): string {
     const own = this.abis.get(contract.split(" via ")[0]);
-    const found = own?.getFunction(selector) ?? [...this.abis.values()].map((i) => i.getFunction(selector)).find(Boolean);
+    const found =
+      own?.getFunction(selector) ?? [...this.abis.values()].map((i) => i.getFunction(selector)).find(Boolean);
     return found ? found.name : selector;
   }
 
@@ -127,7 +142,8 @@ export class ExchangeNames implements Names {
   }
 
   private addMarkets(count: bigint): void {
-    for (const role of this.roleHashes) this.label("*", mappingSlot("bytes32", role, ROLES_SLOT) + 1n, "roles (admin role)");
+    for (const role of this.roleHashes)
+      this.label("*", mappingSlot("bytes32", role, ROLES_SLOT) + 1n, "roles (admin role)");
     this.label("*", BigInt(REENTRANCY_SLOT), "reentrancy guard");
     if (!this.warnings.some((w) => w.startsWith("PerpEngine"))) {
       this.label("PerpEngine", ENGINE.marketCount, "marketCount");
@@ -138,7 +154,8 @@ export class ExchangeNames implements Names {
         for (let k = 0; k < ENGINE_SIZES.state; k++) this.label("PerpEngine", state + BigInt(k), "state");
         const tiers = mappingSlot("uint256", m, ENGINE.tiers);
         this.label("PerpEngine", tiers, "tiers");
-        for (let k = 0; k < 10 * ENGINE_SIZES.tier; k++) this.label("PerpEngine", arrayData(tiers) + BigInt(k), "tiers");
+        for (let k = 0; k < 10 * ENGINE_SIZES.tier; k++)
+          this.label("PerpEngine", arrayData(tiers) + BigInt(k), "tiers");
         const sources = mappingSlot("uint256", m, ORACLE.sources);
         this.label("Oracle", sources, "sources");
         for (let k = 0; k < 8; k++) this.label("Oracle", arrayData(sources) + BigInt(k), "sources");

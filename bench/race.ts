@@ -91,7 +91,8 @@ export async function setupRace(hre: HardhatRuntimeEnvironment, stages: number[]
       .map((l) => ex.engine.interface.parseLog(l))
       .filter((p) => p?.name === "FundingSettled")
       .map((p) => p!.args.intervals as bigint);
-    if (intervals.length !== 1 || intervals[0] !== 1n) throw new Error("bench setup: settleFunding did not cross one boundary");
+    if (intervals.length !== 1 || intervals[0] !== 1n)
+      throw new Error("bench setup: settleFunding did not cross one boundary");
     return receipt!;
   };
   let opened = 0;
@@ -105,7 +106,8 @@ export async function setupRace(hre: HardhatRuntimeEnvironment, stages: number[]
   }
   const ids = accounts.map((a) => PositionLib.id(a, market.marketId));
   const views = await positionViews(ex, ids);
-  if (views.some((v) => v.size === 0n || v.liquidatable)) throw new Error("bench setup: a position did not open healthy");
+  if (views.some((v) => v.size === 0n || v.liquidatable))
+    throw new Error("bench setup: a position did not open healthy");
   const snapshot = (await provider.send("evm_snapshot", [])) as string;
   return { ex, market, ids, settle, keeper, snapshot };
 }
@@ -137,7 +139,8 @@ async function crash(hre: HardhatRuntimeEnvironment, setup: RaceSetup): Promise<
 /** Lens views of `ids`, a chunk per call (one call for all 1,000 would pass the call's gas cap). */
 async function positionViews(ex: Exchange, ids: bigint[]) {
   const views = [];
-  for (let i = 0; i < ids.length; i += VIEW_CHUNK) views.push(...(await ex.lens.positions(ids.slice(i, i + VIEW_CHUNK))));
+  for (let i = 0; i < ids.length; i += VIEW_CHUNK)
+    views.push(...(await ex.lens.positions(ids.slice(i, i + VIEW_CHUNK))));
   return views;
 }
 
@@ -260,7 +263,14 @@ export async function naiveRace(hre: HardhatRuntimeEnvironment, setup: RaceSetup
       const passed: bigint[] = [];
       for (let i = 0; i < ids.length; i += NAIVE_CONCURRENCY) {
         const chunk = ids.slice(i, i + NAIVE_CONCURRENCY);
-        const ok = await Promise.all(chunk.map((id) => engine.liquidate.staticCall(id).then(() => true, () => false)));
+        const ok = await Promise.all(
+          chunk.map((id) =>
+            engine.liquidate.staticCall(id).then(
+              () => true,
+              () => false,
+            ),
+          ),
+        );
         chunk.forEach((id, j) => ok[j] && passed.push(id));
       }
       for (const id of passed) {
@@ -276,5 +286,13 @@ export async function naiveRace(hre: HardhatRuntimeEnvironment, setup: RaceSetup
   }
   const remaining = await stillOpen(setup);
   const transactions = await transactionsBetween(hre, moveBlock + 1, lastBlock);
-  return { label: "naive keeper", liquidated, remaining, blocks: lastBlock - moveBlock, seconds, transactions, methods };
+  return {
+    label: "naive keeper",
+    liquidated,
+    remaining,
+    blocks: lastBlock - moveBlock,
+    seconds,
+    transactions,
+    methods,
+  };
 }

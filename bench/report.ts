@@ -41,16 +41,23 @@ export function renderMarkdown(r: Results): string {
       "issue asks for a ratio, so the machine's load affects both.",
   );
   out.push("");
-  out.push(`**Machine:** ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; Hardhat ${m.hardhat} ` +
-    `(EDR, hardfork ${m.hardfork}, block gas limit ${m.blockGasLimit.toLocaleString("en-US")}); load average at start ` +
-    `${m.loadAverage.join(", ")} (the machine is shared).`);
+  out.push(
+    `**Machine:** ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}; Node ${m.node}; Hardhat ${m.hardhat} ` +
+      `(EDR, hardfork ${m.hardfork}, block gas limit ${m.blockGasLimit.toLocaleString("en-US")}); load average at start ` +
+      `${m.loadAverage.join(", ")} (the machine is shared).`,
+  );
   out.push("");
   out.push("## Figures");
   out.push("");
   out.push(
     table(
       ["figure", "value", "goal", "met"],
-      r.figures.map((f) => [f.label + (f.note ? ` (${f.note})` : ""), withUnit(f.value, f.unit), goalText(f), metText(f)]),
+      r.figures.map((f) => [
+        f.label + (f.note ? ` (${f.note})` : ""),
+        withUnit(f.value, f.unit),
+        goalText(f),
+        metText(f),
+      ]),
     ),
   );
   const byId = new Map(r.figures.map((f) => [f.id, f]));
@@ -59,7 +66,14 @@ export function renderMarkdown(r: Results): string {
   out.push("");
   out.push(
     table(
-      ["operation", "GMX v1 (direct Vault call)", "Perp v2 Curie (behind proxies)", "GMX v2 (create + keeper execute)", "perpsim", "goal"],
+      [
+        "operation",
+        "GMX v1 (direct Vault call)",
+        "Perp v2 Curie (behind proxies)",
+        "GMX v2 (create + keeper execute)",
+        "perpsim",
+        "goal",
+      ],
       r.references.map((ref) => [
         ref.operation,
         ref.gmxV1,
@@ -90,7 +104,12 @@ export function renderMarkdown(r: Results): string {
       out.push(`### ${b.label}: ${Math.round(b.gasUsed / b.perPosition).toLocaleString("en-US")} gas${per}`);
       out.push("");
       if (b.gap) out.push(b.gap, "");
-      out.push(table(["part", "gas", "detail"], b.parts.map((p) => [p.part, p.gas.toLocaleString("en-US"), p.detail ?? ""])));
+      out.push(
+        table(
+          ["part", "gas", "detail"],
+          b.parts.map((p) => [p.part, p.gas.toLocaleString("en-US"), p.detail ?? ""]),
+        ),
+      );
       out.push("");
       out.push(b.summary);
       if (b.fixes.length > 0) {
@@ -108,7 +127,12 @@ export function renderMarkdown(r: Results): string {
       out.push("");
       out.push(`### ${p.label}: ${p.seconds.toFixed(2)} s`);
       out.push("");
-      out.push(table(["method", "calls", "ms"], p.methods.slice(0, 10).map((x) => [x.method, String(x.calls), String(x.ms)])));
+      out.push(
+        table(
+          ["method", "calls", "ms"],
+          p.methods.slice(0, 10).map((x) => [x.method, String(x.calls), String(x.ms)]),
+        ),
+      );
     }
   }
   if (r.notes.length > 0) {

@@ -20,7 +20,15 @@ import { measureScan, warmUp, type ScanMarket } from "./scan";
 import { keeperRace, naiveRace, rewind, setupRace, type RaceResult } from "./race";
 import { simThroughput, SCENARIO_FILE } from "./sim";
 import { renderMarkdown } from "./report";
-import { REFERENCES, describeMachine, figure, type Breakdown, type Figure, type Profile, type Results } from "./results";
+import {
+  REFERENCES,
+  describeMachine,
+  figure,
+  type Breakdown,
+  type Figure,
+  type Profile,
+  type Results,
+} from "./results";
 import { latestTimestamp } from "./chain";
 
 export interface BenchOptions {
@@ -41,7 +49,14 @@ interface Plan {
 }
 
 const FULL: Plan = {
-  traced: ["gas.open.long", "gas.close.long", "gas.liquidate.full", "gas.liquidate.partial", "gas.liquidateMany.10", "gas.settleFunding"],
+  traced: [
+    "gas.open.long",
+    "gas.close.long",
+    "gas.liquidate.full",
+    "gas.liquidate.partial",
+    "gas.liquidateMany.10",
+    "gas.settleFunding",
+  ],
   batchSizes: [1, 10, 50],
   scanSizes: [10_000, 100_000],
   scanRuns: 5,
@@ -78,7 +93,6 @@ const GOALS: Record<string, Figure["goal"]> = {
   "gas.liquidateMany.50": { op: "<=", value: 70_000 },
 };
 
-
 export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOptions): Promise<Results> {
   const started = performance.now();
   const plan = options.quick ? QUICK : FULL;
@@ -95,7 +109,9 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
   log("gas: every operation twice, the second measured");
   const gas = await measureGas(hre, { batchSizes: plan.batchSizes });
   for (const run of gas.runs) {
-    figures.push(figure("gas", run.id, run.label, Math.round(run.gasUsed / run.positions), "gas", GOALS[run.id] ?? null));
+    figures.push(
+      figure("gas", run.id, run.label, Math.round(run.gasUsed / run.positions), "gas", GOALS[run.id] ?? null),
+    );
   }
   const names = await ExchangeNames.build(hre.network.provider, gas.ex);
   names.addAccounts(gas.accounts);
@@ -124,11 +140,24 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
     const s = measureScan(scanMarket, n, plan.scanRuns, plan.scanUpdates);
     const label = `keeper health scan per mark update, ${n.toLocaleString("en-US")} positions (median of ${s.runs} run medians, ${s.updatesPerRun} updates each)`;
     figures.push(
-      figure("keeper", `keeper.scan.${n}`, label, s.medianMs, "ms", n === 100_000 ? { op: "<=", value: 20 } : null,
-        `p99 ${s.p99Ms.toFixed(3)} ms; ${s.medianLiquidatable} liquidatable per update in the median, ${s.maxLiquidatable} at most`),
+      figure(
+        "keeper",
+        `keeper.scan.${n}`,
+        label,
+        s.medianMs,
+        "ms",
+        n === 100_000 ? { op: "<=", value: 20 } : null,
+        `p99 ${s.p99Ms.toFixed(3)} ms; ${s.medianLiquidatable} liquidatable per update in the median, ${s.maxLiquidatable} at most`,
+      ),
     );
     figures.push(
-      figure("keeper", `keeper.naiveScan.${n}`, `for scale: exact health of every one of the ${n.toLocaleString("en-US")} positions per update`, s.naiveMedianMs, "ms"),
+      figure(
+        "keeper",
+        `keeper.naiveScan.${n}`,
+        `for scale: exact health of every one of the ${n.toLocaleString("en-US")} positions per update`,
+        s.naiveMedianMs,
+        "ms",
+      ),
     );
   }
 
@@ -137,30 +166,56 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
   log(`keeper race: opening ${count} positions`);
   const setup = await setupRace(hre, plan.raceStages);
   for (const s of setup.settle) {
-    figures.push(figure("gas", `gas.settleFunding.${s.positions}`, `settleFunding across one boundary, ${s.positions.toLocaleString("en-US")} open positions`, s.gasUsed, "gas"));
+    figures.push(
+      figure(
+        "gas",
+        `gas.settleFunding.${s.positions}`,
+        `settleFunding across one boundary, ${s.positions.toLocaleString("en-US")} open positions`,
+        s.gasUsed,
+        "gas",
+      ),
+    );
   }
   if (plan.traced.includes("gas.settleFunding")) {
     const raceNames = await ExchangeNames.build(hre.network.provider, setup.ex);
     for (const s of [setup.settle[0], setup.settle[setup.settle.length - 1]]) {
       log(`trace: settleFunding, ${s.positions} positions`);
       const traced = await traceGas(hre.network.provider, s.hash, raceNames);
-      breakdowns.push(breakdownOf(`gas.settleFunding.${s.positions}`, `settleFunding, ${s.positions.toLocaleString("en-US")} open positions`, traced));
+      breakdowns.push(
+        breakdownOf(
+          `gas.settleFunding.${s.positions}`,
+          `settleFunding, ${s.positions.toLocaleString("en-US")} open positions`,
+          traced,
+        ),
+      );
     }
   }
   const settleGas = setup.settle.map((s) => s.gasUsed);
   const spread = ((Math.max(...settleGas) - Math.min(...settleGas)) / Math.min(...settleGas)) * 100;
   figures.push(
-    figure("gas", "gas.settleFunding.spread", `settleFunding spread from ${setup.settle[0].positions} to ${count.toLocaleString("en-US")} positions`, spread, "%", { op: "<=", value: FLAT_PCT }),
+    figure(
+      "gas",
+      "gas.settleFunding.spread",
+      `settleFunding spread from ${setup.settle[0].positions} to ${count.toLocaleString("en-US")} positions`,
+      spread,
+      "%",
+      { op: "<=", value: FLAT_PCT },
+    ),
   );
   log("keeper race: the Keeper class over a plain signer (as the simulator runs it), automine");
   const keeper = await keeperRace(hre, setup, "Keeper (plain signer), automine");
   await rewind(hre, setup);
   const blockLabel = `${BLOCK_INTERVAL_MS / 1000}-second blocks`;
   log(`keeper race: the Keeper class with the CLI's TxSender, ${blockLabel}`);
-  const keeperBlocks = await keeperRace(hre, setup, `Keeper (CLI's TxSender), ${blockLabel}`, { intervalMs: BLOCK_INTERVAL_MS, cli: true });
+  const keeperBlocks = await keeperRace(hre, setup, `Keeper (CLI's TxSender), ${blockLabel}`, {
+    intervalMs: BLOCK_INTERVAL_MS,
+    cli: true,
+  });
   await rewind(hre, setup);
   log(`keeper race: the Keeper class over a plain signer, ${blockLabel}`);
-  const keeperSignerBlocks = await keeperRace(hre, setup, `Keeper (plain signer), ${blockLabel}`, { intervalMs: BLOCK_INTERVAL_MS });
+  const keeperSignerBlocks = await keeperRace(hre, setup, `Keeper (plain signer), ${blockLabel}`, {
+    intervalMs: BLOCK_INTERVAL_MS,
+  });
   await rewind(hre, setup);
   log("keeper race: the naive keeper, automine");
   const naive = await naiveRace(hre, setup);
@@ -169,25 +224,70 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
   pushRace(figures, keeper, count, "keeper.auto", null);
   pushRace(figures, naive, count, "keeper.naive", null);
   figures.push(
-    figure("keeper", "keeper.speedup", `naive keeper's seconds / Keeper's seconds, both automine (${count.toLocaleString("en-US")} positions)`, naive.seconds / keeper.seconds, "x", { op: ">=", value: 50 }),
+    figure(
+      "keeper",
+      "keeper.speedup",
+      `naive keeper's seconds / Keeper's seconds, both automine (${count.toLocaleString("en-US")} positions)`,
+      naive.seconds / keeper.seconds,
+      "x",
+      { op: ">=", value: 50 },
+    ),
   );
   figures.push(
-    figure("keeper", "keeper.blockRatio", "naive keeper's blocks / Keeper's blocks, both automine (transactions, one per block)", naive.blocks / keeper.blocks, "x"),
+    figure(
+      "keeper",
+      "keeper.blockRatio",
+      "naive keeper's blocks / Keeper's blocks, both automine (transactions, one per block)",
+      naive.blocks / keeper.blocks,
+      "x",
+    ),
   );
-  for (const r of [keeper, keeperBlocks, keeperSignerBlocks, naive]) profiles.push({ label: `${r.label}: ${count} liquidations`, seconds: r.seconds, methods: r.methods });
-  const perPosition = figures.find((f) => f.id === `gas.liquidateMany.${plan.batchSizes[plan.batchSizes.length - 1]}`)!.value;
+  for (const r of [keeper, keeperBlocks, keeperSignerBlocks, naive])
+    profiles.push({ label: `${r.label}: ${count} liquidations`, seconds: r.seconds, methods: r.methods });
+  const perPosition = figures.find(
+    (f) => f.id === `gas.liquidateMany.${plan.batchSizes[plan.batchSizes.length - 1]}`,
+  )!.value;
   notes.push(...raceNotes(keeper, keeperBlocks, keeperSignerBlocks, naive, perPosition, count, machine.blockGasLimit));
 
   // Simulator.
-  log(`simulator: ${SCENARIO_FILE}${plan.simHours ? ` cut to ${plan.simHours} h` : ""}, and ${plan.transfers} raw transfers before and after`);
+  log(
+    `simulator: ${SCENARIO_FILE}${plan.simHours ? ` cut to ${plan.simHours} h` : ""}, and ${plan.transfers} raw transfers before and after`,
+  );
   const sim = await simThroughput(hre, plan.transfers, plan.simHours);
   const simLabel = `${sim.scenario}${plan.simHours ? ` (first ${plan.simHours} h)` : ""}`;
-  figures.push(figure("simulator", "sim.stepsPerSecond", `simulator steps per second, ${simLabel}, ${sim.steps} steps`, sim.stepsPerSecond, "steps/s"));
-  figures.push(figure("simulator", "sim.txPerSecond", `simulator transactions per second, ${simLabel} (${sim.transactions} txs in ${sim.seconds.toFixed(1)} s)`, sim.txPerSecond, "tx/s"));
   figures.push(
-    figure("simulator", "sim.rawTransfers", `raw ERC-20 transfers per second through provider.send (mean of ${sim.rawBefore.perSecond.toFixed(0)} before and ${sim.rawAfter.perSecond.toFixed(0)} after)`, sim.rawPerSecond, "tx/s"),
+    figure(
+      "simulator",
+      "sim.stepsPerSecond",
+      `simulator steps per second, ${simLabel}, ${sim.steps} steps`,
+      sim.stepsPerSecond,
+      "steps/s",
+    ),
   );
-  figures.push(figure("simulator", "sim.ratio", "simulator tx/s / raw transfer tx/s", sim.ratio, "ratio", { op: ">=", value: 0.5 }));
+  figures.push(
+    figure(
+      "simulator",
+      "sim.txPerSecond",
+      `simulator transactions per second, ${simLabel} (${sim.transactions} txs in ${sim.seconds.toFixed(1)} s)`,
+      sim.txPerSecond,
+      "tx/s",
+    ),
+  );
+  figures.push(
+    figure(
+      "simulator",
+      "sim.rawTransfers",
+      `raw ERC-20 transfers per second through provider.send (mean of ${sim.rawBefore.perSecond.toFixed(0)} before and ${sim.rawAfter.perSecond.toFixed(0)} after)`,
+      sim.rawPerSecond,
+      "tx/s",
+    ),
+  );
+  figures.push(
+    figure("simulator", "sim.ratio", "simulator tx/s / raw transfer tx/s", sim.ratio, "ratio", {
+      op: ">=",
+      value: 0.5,
+    }),
+  );
   profiles.push({ label: `simulator steps (${simLabel})`, seconds: sim.seconds, methods: sim.methods });
   notes.push(...simNotes(sim.methods, sim.seconds, sim.transactions, sim.steps));
 
@@ -215,10 +315,17 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
   return results;
 }
 
-async function readScanMarket(hre: HardhatRuntimeEnvironment, gas: { ex: import("../lib/contracts").Exchange }): Promise<ScanMarket> {
+async function readScanMarket(
+  hre: HardhatRuntimeEnvironment,
+  gas: { ex: import("../lib/contracts").Exchange },
+): Promise<ScanMarket> {
   const ex = gas.ex;
   const id = ex.markets.get("ALT-USD")!.marketId;
-  const cfg = marketConfigFromChain((await ex.admin.marketConfig(id)) as unknown as ChainMarketConfig, "median", "premium");
+  const cfg = marketConfigFromChain(
+    (await ex.admin.marketConfig(id)) as unknown as ChainMarketConfig,
+    "median",
+    "premium",
+  );
   const state = marketStateFromChain(await ex.admin.marketState(id));
   const tiers = tiersFromChain(await ex.admin.tiers(id));
   const index = (await ex.lens.market(id)).indexPrice;
@@ -238,7 +345,17 @@ function pushRace(figures: Figure[], r: RaceResult, count: number, id: string, b
   );
   if (r.remaining > 0 && blocks.met !== null) blocks.met = false;
   figures.push(blocks);
-  figures.push(figure("keeper", `${id}.seconds`, `${r.label}: seconds from the price move to all ${count.toLocaleString("en-US")} liquidated`, r.seconds, "s", null, left ? left.slice(2) : undefined));
+  figures.push(
+    figure(
+      "keeper",
+      `${id}.seconds`,
+      `${r.label}: seconds from the price move to all ${count.toLocaleString("en-US")} liquidated`,
+      r.seconds,
+      "s",
+      null,
+      left ? left.slice(2) : undefined,
+    ),
+  );
 }
 
 function raceNotes(
@@ -263,7 +380,12 @@ function raceNotes(
   ];
 }
 
-function simNotes(methods: { method: string; calls: number; ms: number }[], seconds: number, transactions: number, steps: number): string[] {
+function simNotes(
+  methods: { method: string; calls: number; ms: number }[],
+  seconds: number,
+  transactions: number,
+  steps: number,
+): string[] {
   const total = methods.reduce((n, m) => n + m.ms, 0);
   const share = (m: { ms: number }) => `${((m.ms / (seconds * 1000)) * 100).toFixed(0)}%`;
   const calls = methods.reduce((n, m) => n + m.calls, 0);

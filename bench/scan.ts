@@ -125,7 +125,8 @@ function run(market: ScanMarket, n: number, updates: number, seed: number) {
     if (u % NAIVE_EVERY === 0) {
       const naiveStart = performance.now();
       let count = 0;
-      for (const p of book.all.values()) if (MarginMath.isLiquidatable(market.tiers, p.size, p.entry, p.net, mark)) count++;
+      for (const p of book.all.values())
+        if (MarginMath.isLiquidatable(market.tiers, p.size, p.entry, p.net, mark)) count++;
       naive.push(performance.now() - naiveStart);
       if (count !== liquidatable.length) {
         throw new Error(`scan disagrees with the full predicate: ${liquidatable.length} vs ${count} at mark ${mark}`);

@@ -100,7 +100,9 @@ export async function simThroughput(
   const last = Number(BigInt((await lastStepBlockP) as string));
   let transactions = 0;
   for (let b = from; b <= last; b++) {
-    const block = (await provider.send("eth_getBlockByNumber", ["0x" + b.toString(16), false])) as { transactions: string[] };
+    const block = (await provider.send("eth_getBlockByNumber", ["0x" + b.toString(16), false])) as {
+      transactions: string[];
+    };
     transactions += block.transactions.length;
   }
   const rawAfter = await transferThroughput(hre, transfers);

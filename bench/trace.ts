@@ -13,13 +13,16 @@ import type { EthereumProvider } from "hardhat/types";
 
 const CALL_OPS = new Set(["CALL", "CALLCODE", "STATICCALL", "DELEGATECALL"]);
 const ARITHMETIC = new Set(
-  "ADD MUL SUB DIV SDIV MOD SMOD ADDMOD MULMOD EXP SIGNEXTEND LT GT SLT SGT EQ ISZERO AND OR XOR NOT BYTE SHL SHR SAR".split(" "),
+  "ADD MUL SUB DIV SDIV MOD SMOD ADDMOD MULMOD EXP SIGNEXTEND LT GT SLT SGT EQ ISZERO AND OR XOR NOT BYTE SHL SHR SAR".split(
+    " ",
+  ),
 );
 
 /** What a step that is not storage, an event or a call spends its gas on. */
 function opCategory(op: string): string {
   if (op.startsWith("PUSH") || op.startsWith("DUP") || op.startsWith("SWAP") || op === "POP") return "stack";
-  if (op === "JUMP" || op === "JUMPI" || op === "JUMPDEST" || op === "STOP" || op === "RETURN" || op === "REVERT") return "control flow";
+  if (op === "JUMP" || op === "JUMPI" || op === "JUMPDEST" || op === "STOP" || op === "RETURN" || op === "REVERT")
+    return "control flow";
   if (ARITHMETIC.has(op)) return "arithmetic and logic";
   if (op === "MLOAD" || op === "MSTORE" || op === "MSTORE8" || op === "MCOPY" || op === "MSIZE") return "memory";
   if (op.endsWith("COPY")) return "copies (calldata, returndata, code)";
@@ -143,12 +146,21 @@ export async function traceGas(provider: EthereumProvider, hash: string, names: 
 
   const data = tx.input.replace(/^0x/, "");
   let intrinsic = TX_BASE_GAS;
-  for (let i = 0; i < data.length; i += 2) intrinsic += data.slice(i, i + 2) === "00" ? CALLDATA_ZERO_BYTE_GAS : CALLDATA_BYTE_GAS;
+  for (let i = 0; i < data.length; i += 2)
+    intrinsic += data.slice(i, i + 2) === "00" ? CALLDATA_ZERO_BYTE_GAS : CALLDATA_BYTE_GAS;
 
   const root = newFrame(tx.to.toLowerCase(), names);
   root.fn = names.functionOf(root.contract, tx.input.slice(0, 10));
   const stack: OpenFrame[] = [
-    { frame: root, slotsByLabel: new Map(), depth: 1, startGas: logs[0].gas, childGas: 0, storage: new Map(), awaitingSelector: false },
+    {
+      frame: root,
+      slotsByLabel: new Map(),
+      depth: 1,
+      startGas: logs[0].gas,
+      childGas: 0,
+      storage: new Map(),
+      awaitingSelector: false,
+    },
   ];
 
   for (let i = 0; i < logs.length; i++) {

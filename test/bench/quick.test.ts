@@ -43,7 +43,17 @@ describe("bench: npm run bench -- --quick", function () {
   it("measures gas, the keeper and the simulator, each figure with its unit, goal and verdict", () => {
     expect(results.mode).to.equal("quick");
     const ids = results.figures.map((f) => f.id);
-    for (const id of ["gas.open.long", "gas.close.long", "gas.liquidate.full", "gas.liquidateMany.10", "gas.settleFunding.spread", "keeper.scan.100000", "keeper.race.blocks", "keeper.speedup", "sim.ratio"]) {
+    for (const id of [
+      "gas.open.long",
+      "gas.close.long",
+      "gas.liquidate.full",
+      "gas.liquidateMany.10",
+      "gas.settleFunding.spread",
+      "keeper.scan.100000",
+      "keeper.race.blocks",
+      "keeper.speedup",
+      "sim.ratio",
+    ]) {
       expect(ids, id).to.include(id);
     }
     for (const f of results.figures) {
@@ -61,7 +71,9 @@ describe("bench: npm run bench -- --quick", function () {
     expect(byId.get("gas.liquidateMany.10")!).to.be.lessThan(byId.get("gas.liquidate.full")!);
     // one liquidateMany per batch against one transaction per position
     expect(byId.get("keeper.race.blocks")!).to.be.lessThan(byId.get("keeper.naive.blocks")!);
-    expect(results.breakdowns.find((b) => b.id === "gas.liquidate.full")!.parts.reduce((n, p) => n + p.gas, 0)).to.be.closeTo(
+    expect(
+      results.breakdowns.find((b) => b.id === "gas.liquidate.full")!.parts.reduce((n, p) => n + p.gas, 0),
+    ).to.be.closeTo(
       byId.get("gas.liquidate.full")!,
       results.breakdowns[0].parts.length, // each part is rounded to the unit
     );
