@@ -135,12 +135,15 @@ export class Keeper {
       markets: new Set([...exchange.markets.values()].map((m) => m.marketId)),
     };
     this.indexer = new EventIndexer(
-      { engine: exchange.engine, orderBook: opts.orders ? exchange.orderBook : undefined },
+      {
+        engine: exchange.engine.connect(provider),
+        orderBook: opts.orders ? exchange.orderBook.connect(provider) : undefined,
+      },
       provider,
       opts.fromBlock,
       opts.logPageSize,
     );
-    this.reader = new MarketReader(exchange.admin, exchange.oracle, provider);
+    this.reader = new MarketReader(exchange.admin.connect(provider), exchange.oracle.connect(provider), provider);
     const transactor = opts.transactor ?? new SignerTransactor(signer, { dryRun: opts.dryRun });
     const context = (job: string): JobContext => ({
       transactor,
@@ -150,10 +153,18 @@ export class Keeper {
       from: () => this.from,
       stopping: () => this.stopRequested,
     });
-    this.liquidations = new LiquidationJob(exchange.engine, exchange.lens, opts, context("liquidations"));
-    this.funding = new FundingJob(exchange.engine, context("funding"));
-    this.orders = new OrdersJob(exchange.orderBook, { cleanup: opts.cleanupOrders }, context("orders"));
-    this.adl = new AdlJob(exchange.engine, exchange.lens, exchange.vault, opts.adlOptions, context("adl"));
+    // Reads and static calls go through the provider (a static call from the keeper's address would be
+    // refused by a contract handle bound to another signer); transactions through the transactor.
+    const engine = exchange.engine.connect(provider);
+    const lens = exchange.lens.connect(provider);
+    this.liquidations = new LiquidationJob(engine, lens, opts, context("liquidations"));
+    this.funding = new FundingJob(engine, context("funding"));
+    this.orders = new OrdersJob(
+      exchange.orderBook.connect(provider),
+      { cleanup: opts.cleanupOrders },
+      context("orders"),
+    );
+    this.adl = new AdlJob(engine, lens, exchange.vault.connect(provider), opts.adlOptions, context("adl"));
   }
 
   /** The first block the indexer has not applied yet. */
