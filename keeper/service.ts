@@ -87,9 +87,11 @@ export class KeeperService {
           const started = Date.now();
           const report = await keeper.tick();
           lastTickAt = Date.now();
-          if (report.complete) this.lastBlock = report.block;
+          // Done up to the head polled before the tick: a block mined meanwhile (someone's price push, or
+          // the keeper's own transactions) is ticked again, so nothing that happened in it waits.
+          if (report.complete) this.lastBlock = head;
           else delayMs = Math.max(pollMs, backoffDelay(0, backoff));
-          metrics.observeBlock(this.lastBlock ?? report.block, Math.max(head, report.block));
+          metrics.observeBlock(this.lastBlock ?? head, Math.max(head, report.block));
           if (!synced) {
             synced = true;
             log.info(
