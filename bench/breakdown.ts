@@ -5,7 +5,7 @@
  * they follow the contracts as they change; the numbers in them are this run's.
  */
 import { descendants, type Frame, type StorageUse, type TxBreakdown } from "./trace";
-import type { Breakdown, GasPart } from "./results";
+import type { Breakdown, GasPart } from "./figures";
 
 const COLD_ACCOUNT = 2_600;
 /** A rule speaks when its part costs at least this much per position. */

@@ -29,37 +29,67 @@ export interface MethodProfile {
   ms: number;
 }
 
+interface Busy {
+  calls: number;
+  ms: number;
+  active: number;
+  since: number;
+}
+
+function enter(b: Busy): void {
+  if (b.active === 0) b.since = performance.now();
+  b.active++;
+  b.calls++;
+}
+
+function leave(b: Busy): void {
+  b.active--;
+  if (b.active === 0) b.ms += performance.now() - b.since;
+}
+
 /**
  * Counts calls and busy time per RPC method while installed: the wall-clock time during which at least
- * one call of that method was in flight, so concurrent calls are not counted twice.
+ * one call of that method was in flight, so concurrent calls are not counted twice. `detail` may split
+ * a method by what it calls (eth_call by function name, say); `busyMs` is the time with any call in flight.
  */
 export class RpcProfile {
-  private readonly byMethod = new Map<string, { calls: number; ms: number; active: number; since: number }>();
+  private readonly byMethod = new Map<string, Busy>();
+  private readonly byRawMethod = new Map<string, Busy>();
+  private readonly any: Busy = { calls: 0, ms: 0, active: 0, since: 0 };
   private readonly original: EthereumProvider["send"];
   /** calls are counted only while recording */
   recording = true;
 
-  constructor(private readonly provider: EthereumProvider) {
+  constructor(
+    private readonly provider: EthereumProvider,
+    private readonly detail?: (method: string, params: unknown[] | undefined) => string | undefined,
+  ) {
     this.original = provider.send.bind(provider);
+  }
+
+  get busyMs(): number {
+    return Math.round(this.any.ms);
+  }
+
+  /** Busy time of one JSON-RPC method, whatever `detail` split it into. */
+  methodBusyMs(method: string): number {
+    return Math.round(this.byRawMethod.get(method)?.ms ?? 0);
   }
 
   install(): this {
     this.provider.send = async (method: string, params?: unknown[]) => {
-      const entry = this.byMethod.get(method) ?? { calls: 0, ms: 0, active: 0, since: 0 };
-      this.byMethod.set(method, entry);
+      const extra = this.detail?.(method, params);
+      const key = extra ? `${method} ${extra}` : method;
+      const entry = this.byMethod.get(key) ?? { calls: 0, ms: 0, active: 0, since: 0 };
+      this.byMethod.set(key, entry);
+      const raw = this.byRawMethod.get(method) ?? { calls: 0, ms: 0, active: 0, since: 0 };
+      this.byRawMethod.set(method, raw);
       const counted = this.recording;
-      if (counted) {
-        if (entry.active === 0) entry.since = performance.now();
-        entry.active++;
-        entry.calls++;
-      }
+      if (counted) for (const b of [entry, raw, this.any]) enter(b);
       try {
         return await this.original(method, params);
       } finally {
-        if (counted) {
-          entry.active--;
-          if (entry.active === 0) entry.ms += performance.now() - entry.since;
-        }
+        if (counted) for (const b of [entry, raw, this.any]) leave(b);
       }
     };
     return this;

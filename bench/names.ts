@@ -17,6 +17,7 @@ import {
   OrderBook__factory,
   PerpEngineAdmin__factory,
   PerpEngine__factory,
+  PerpLens__factory,
   PremiumFundingModel__factory,
   PushPriceFeed__factory,
   SpotPool__factory,
@@ -194,4 +195,37 @@ export class ExchangeNames implements Names {
       this.warnings.push("Vault's storage layout changed: its slots are not named");
     }
   }
+}
+
+/**
+ * For RpcProfile: names an eth_call or eth_estimateGas by the function it calls (e.g. "positions"),
+ * from the selectors of every exchange contract.
+ */
+export function callDetail(): (method: string, params: unknown[] | undefined) => string | undefined {
+  const abis: InterfaceAbi[] = [
+    PerpLens__factory.abi,
+    PerpEngine__factory.abi,
+    PerpEngineAdmin__factory.abi,
+    Vault__factory.abi,
+    Oracle__factory.abi,
+    OrderBook__factory.abi,
+    LiquidityPool__factory.abi,
+    SpotPool__factory.abi,
+    PushPriceFeed__factory.abi,
+    SpotTwapFeed__factory.abi,
+    CollateralToken__factory.abi,
+    CoinToken__factory.abi,
+  ];
+  const names = new Map<string, string>();
+  for (const abi of abis) {
+    new Interface(abi).forEachFunction((f) => {
+      if (!names.has(f.selector)) names.set(f.selector, f.name);
+    });
+  }
+  return (method, params) => {
+    if (method !== "eth_call" && method !== "eth_estimateGas") return undefined;
+    const tx = params?.[0] as { data?: string; input?: string } | undefined;
+    const selector = (tx?.data ?? tx?.input ?? "").slice(0, 10);
+    return names.get(selector) ?? (selector || undefined);
+  };
 }

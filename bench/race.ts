@@ -27,6 +27,7 @@ import { CircuitBreaker } from "../keeper/chain/circuit";
 import { LOST_RACE_ERRORS, exchangeErrors } from "../keeper/transactor";
 import { createSilentLogger } from "../keeper/log";
 import { advanceTime, impersonatedAccounts, RpcProfile, sendMany, type MethodProfile, type RawCall } from "./chain";
+import { callDetail } from "./names";
 import { alignAfterFundingBoundary, fundFleet, openCall, pushIndex } from "./gas";
 
 const MARGIN_USD = 20n;
@@ -65,7 +66,11 @@ export interface RaceResult {
   blocks: number;
   seconds: number;
   transactions: number;
+  /** gas of every transaction from the price move to the last liquidation */
+  gasUsed: number;
   methods: MethodProfile[];
+  /** wall-clock ms with any RPC call in flight */
+  busyMs: number;
 }
 
 export async function setupRace(hre: HardhatRuntimeEnvironment, stages: number[]): Promise<RaceSetup> {
@@ -149,15 +154,22 @@ async function stillOpen(setup: RaceSetup): Promise<number> {
   return views.filter((v) => v.size !== 0n).length;
 }
 
-async function transactionsBetween(hre: HardhatRuntimeEnvironment, from: number, to: number): Promise<number> {
-  let n = 0;
+async function blocksBetween(
+  hre: HardhatRuntimeEnvironment,
+  from: number,
+  to: number,
+): Promise<{ transactions: number; gasUsed: number }> {
+  let transactions = 0;
+  let gasUsed = 0;
   for (let b = from; b <= to; b++) {
     const block = (await hre.network.provider.send("eth_getBlockByNumber", ["0x" + b.toString(16), false])) as {
       transactions: string[];
+      gasUsed: string;
     };
-    n += block.transactions.length;
+    transactions += block.transactions.length;
+    gasUsed += Number(BigInt(block.gasUsed));
   }
-  return n;
+  return { transactions, gasUsed };
 }
 
 /**
@@ -188,11 +200,12 @@ export async function keeperRace(
     await provider.send("evm_setAutomine", [false]);
     await provider.send("evm_setIntervalMining", [intervalMs]);
   }
-  const profile = new RpcProfile(provider).install();
+  const profile = new RpcProfile(provider, callDetail()).install();
   const start = performance.now();
   let liquidated = 0;
   let lastBlock = moveBlock;
   let seconds = 0;
+  let busyMs = 0;
   let methods: MethodProfile[] = [];
   try {
     for (let tick = 0; tick < MAX_TICKS && liquidated < wanted.size; tick++) {
@@ -208,6 +221,7 @@ export async function keeperRace(
     }
   } finally {
     seconds = (performance.now() - start) / 1000;
+    busyMs = profile.busyMs;
     methods = profile.uninstall();
     if (intervalMs !== undefined) {
       await provider.send("evm_setIntervalMining", [0]);
@@ -215,8 +229,18 @@ export async function keeperRace(
     }
   }
   const remaining = await stillOpen(setup);
-  const transactions = await transactionsBetween(hre, moveBlock + 1, lastBlock);
-  return { label, liquidated, remaining, blocks: lastBlock - moveBlock, seconds, transactions, methods };
+  const { transactions, gasUsed } = await blocksBetween(hre, moveBlock + 1, lastBlock);
+  return {
+    label,
+    liquidated,
+    remaining,
+    blocks: lastBlock - moveBlock,
+    seconds,
+    transactions,
+    gasUsed,
+    methods,
+    busyMs,
+  };
 }
 
 /**
@@ -250,12 +274,13 @@ export async function cliSender(hre: HardhatRuntimeEnvironment): Promise<{ walle
 export async function naiveRace(hre: HardhatRuntimeEnvironment, setup: RaceSetup): Promise<RaceResult> {
   const engine = setup.ex.engine.connect(setup.keeper);
   const moveBlock = await crash(hre, setup);
-  const profile = new RpcProfile(hre.network.provider).install();
+  const profile = new RpcProfile(hre.network.provider, callDetail()).install();
   const start = performance.now();
   const open = new Set(setup.ids);
   let liquidated = 0;
   let lastBlock = moveBlock;
   let seconds = 0;
+  let busyMs = 0;
   let methods: MethodProfile[] = [];
   try {
     for (let poll = 0; poll < MAX_TICKS && open.size > 0; poll++) {
@@ -282,11 +307,14 @@ export async function naiveRace(hre: HardhatRuntimeEnvironment, setup: RaceSetup
     }
   } finally {
     seconds = (performance.now() - start) / 1000;
+    busyMs = profile.busyMs;
     methods = profile.uninstall();
   }
   const remaining = await stillOpen(setup);
-  const transactions = await transactionsBetween(hre, moveBlock + 1, lastBlock);
+  const { transactions, gasUsed } = await blocksBetween(hre, moveBlock + 1, lastBlock);
   return {
+    gasUsed,
+    busyMs,
     label: "naive keeper",
     liquidated,
     remaining,

@@ -1,5 +1,5 @@
 /** Renders the bench's results as Markdown (bench/results.md). */
-import type { Figure, Results } from "./results";
+import type { Figure, Results } from "./figures";
 
 const number = (v: number, unit: string): string => {
   if (unit === "gas") return Math.round(v).toLocaleString("en-US");

@@ -13,6 +13,7 @@ import { loadScenario, type Scenario } from "../sim/scenario";
 import { runScenario } from "../sim/runner";
 import { usd6 } from "../lib/units";
 import { RpcProfile, type MethodProfile } from "./chain";
+import { callDetail } from "./names";
 
 export const SCENARIO_FILE = "scenarios/squeeze-thin.json";
 const TRANSFER_GAS = "0x30000";
@@ -36,6 +37,10 @@ export interface SimThroughput {
   rawPerSecond: number;
   ratio: number;
   methods: MethodProfile[];
+  /** wall-clock ms with any RPC call in flight */
+  busyMs: number;
+  /** wall-clock ms with any eth_call in flight */
+  readMs: number;
 }
 
 /** `count` transfers of one unit from one account to another, each sent and mined (automine) in turn. */
@@ -67,7 +72,7 @@ export async function simThroughput(
 
   // Installed before the runner's block clock wraps the provider (and so removed after it unwraps);
   // recording from the end of step 1.
-  const profile = new RpcProfile(provider).install();
+  const profile = new RpcProfile(provider, callDetail()).install();
   profile.recording = false;
   const total = Math.floor(scenario.durationSec / scenario.stepSec);
   let firstStepAt = 0;
@@ -95,6 +100,8 @@ export async function simThroughput(
     profile.recording = false;
   }
   const seconds = (lastStepAt - firstStepAt) / 1000;
+  const busyMs = profile.busyMs;
+  const readMs = profile.methodBusyMs("eth_call");
   const methods = profile.uninstall();
   const from = Number(BigInt((await firstStepBlock) as string)) + 1;
   const last = Number(BigInt((await lastStepBlockP) as string));
@@ -121,5 +128,7 @@ export async function simThroughput(
     rawPerSecond,
     ratio: txPerSecond / rawPerSecond,
     methods,
+    busyMs,
+    readMs,
   };
 }

@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import type { Figure, Results } from "../../bench/results";
+import type { Figure, Results } from "../../bench/figures";
 
 const HARDHAT_CLI = require.resolve("hardhat/internal/cli/cli.js");
 const BENCH_TIMEOUT_MS = 240_000;
