@@ -17,7 +17,7 @@ import { CircuitBreaker } from "./chain/circuit";
 import { isRpcTransportError } from "./chain/errors";
 import { backoffDelay } from "./chain/retry";
 import { TxSender } from "./chain/sender";
-import { ConfigError, HARDHAT_CHAIN_ID, assertDeploymentChain, resolveSignerKey } from "./config";
+import { ConfigError, assertDeploymentChain, resolveSignerKey } from "./config";
 import type { KeeperConfig } from "./config";
 import { Keeper } from "./keeper";
 import type { TickReport } from "./keeper";
@@ -151,10 +151,7 @@ export async function createKeeperApp(
     assertDeploymentChain(config, chainId);
     const wallet = new Wallet(resolveSignerKey(config, chainId), provider);
     if (config.privateKey === undefined) {
-      log.info(
-        { address: wallet.address, chainId: HARDHAT_CHAIN_ID },
-        "no --private-key: signing with the local Hardhat keeper account",
-      );
+      log.info({ address: wallet.address, chainId }, "no --private-key: signing with the local Hardhat keeper account");
     }
     if ((await provider.getCode(deployment.contracts.engine)) === "0x") {
       throw new ConfigError(

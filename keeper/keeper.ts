@@ -31,7 +31,7 @@ import { OrdersJob } from "./jobs/orders";
 import type { OrderExecution } from "./jobs/orders";
 import { createSilentLogger } from "./log";
 import type { Logger } from "./log";
-import { MarketReader } from "./markets";
+import { MarketReader, canLiquidate } from "./markets";
 import type { MarketSnapshot } from "./markets";
 import type { KeeperMetrics } from "./metrics";
 import { SignerTransactor } from "./transactor";
@@ -118,7 +118,7 @@ export class Keeper {
   private lastUpdateNs = 0n;
 
   constructor(
-    private readonly exchange: Exchange,
+    exchange: Exchange,
     private readonly signer: Signer,
     options: Partial<KeeperOptions> & { fromBlock: number },
   ) {
@@ -134,11 +134,13 @@ export class Keeper {
       orders: this.orderList,
       markets: new Set([...exchange.markets.values()].map((m) => m.marketId)),
     };
+    // Reads and static calls go through the provider (a static call from the keeper's address would be
+    // refused by a contract handle bound to another signer); transactions through the transactor.
+    const engine = exchange.engine.connect(provider);
+    const lens = exchange.lens.connect(provider);
+    const orderBook = exchange.orderBook.connect(provider);
     this.indexer = new EventIndexer(
-      {
-        engine: exchange.engine.connect(provider),
-        orderBook: opts.orders ? exchange.orderBook.connect(provider) : undefined,
-      },
+      { engine, orderBook: opts.orders ? orderBook : undefined },
       provider,
       opts.fromBlock,
       opts.logPageSize,
@@ -153,17 +155,9 @@ export class Keeper {
       from: () => this.from,
       stopping: () => this.stopRequested,
     });
-    // Reads and static calls go through the provider (a static call from the keeper's address would be
-    // refused by a contract handle bound to another signer); transactions through the transactor.
-    const engine = exchange.engine.connect(provider);
-    const lens = exchange.lens.connect(provider);
     this.liquidations = new LiquidationJob(engine, lens, opts, context("liquidations"));
     this.funding = new FundingJob(engine, context("funding"));
-    this.orders = new OrdersJob(
-      exchange.orderBook.connect(provider),
-      { cleanup: opts.cleanupOrders },
-      context("orders"),
-    );
+    this.orders = new OrdersJob(orderBook, { cleanup: opts.cleanupOrders }, context("orders"));
     this.adl = new AdlJob(engine, lens, exchange.vault.connect(provider), opts.adlOptions, context("adl"));
   }
 
@@ -205,7 +199,9 @@ export class Keeper {
 
     for (let round = 1; round <= this.options.maxRounds && !this.stopRequested; round++) {
       const scanStart = process.hrtime.bigint();
-      const candidates = [...markets.values()].flatMap((m) => this.health.candidates(m.marketId, m.projected.mark));
+      const candidates = [...markets.values()]
+        .filter((m) => canLiquidate(m))
+        .flatMap((m) => this.health.candidates(m.marketId, m.projected.mark));
       const scanNs = process.hrtime.bigint() - scanStart + this.lastUpdateNs;
       this.metrics?.healthScanSeconds.observe(Number(scanNs) / 1e9);
       if (round === 1) this.forgetHealed(candidates);

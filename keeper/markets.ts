@@ -35,6 +35,16 @@ export interface MarketSnapshot {
   block: number;
 }
 
+/**
+ * Whether the engine takes liquidations on the market now: its index is fresh, or its last good one
+ * is within the oracle grace period (PerpEngine._load). Past that every liquidation reverts with
+ * NoFreshPrice, whatever the lens's health predicate says, so the keeper sends none.
+ */
+export function canLiquidate(m: MarketSnapshot): boolean {
+  if (m.fresh) return true;
+  return m.stored.lastIndex !== 0n && m.nowSec - m.stored.lastIndexTime <= m.config.oracleGracePeriod;
+}
+
 export class MarketReader {
   /** Strategy contracts never change what they compute: their names are read once per address. */
   private readonly markModels = new Map<string, Promise<MarkModel>>();

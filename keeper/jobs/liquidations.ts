@@ -72,6 +72,13 @@ export interface LiquidationResult {
 }
 
 export class LiquidationJob {
+  /**
+   * Set when a batch reverted as a whole (liquidateMany only skips positions, so something unexpected
+   * refused it): the next batches are estimated, so a revert that persists is caught before sending
+   * and costs no gas. Cleared by the next batch mined.
+   */
+  private estimateNext = false;
+
   constructor(
     private readonly engine: PerpEngine,
     private readonly lens: PerpLens,
@@ -110,7 +117,7 @@ export class LiquidationJob {
     const outcome = await transactor.send({
       to: this.engine.target.toString(),
       data: this.engine.interface.encodeFunctionData("liquidateMany", [ids]),
-      gasLimit: liquidateManyGas(ids.length, blockGasLimit),
+      gasLimit: this.estimateNext ? undefined : liquidateManyGas(ids.length, blockGasLimit),
       label,
     });
     if (outcome.kind === "dryRun") {
@@ -122,6 +129,8 @@ export class LiquidationJob {
       return { ...none, rpcOutage: isRpcOutage(outcome) };
     }
     metrics?.liquidationsSent.inc(ids.length);
+    if (outcome.kind === "reverted") this.estimateNext = true;
+    if (outcome.kind === "mined") this.estimateNext = false;
     if (outcome.kind !== "mined") {
       const level = outcome.kind === "lostRace" ? "info" : "warn";
       log[level]({ round, ids: ids.length, ...describeOutcome(outcome) }, `${label} did not liquidate`);

@@ -8,6 +8,7 @@ import { OrderList, OrderType, PositionBook } from "../../keeper/book";
 import type { TrackedOrder, TrackedPosition } from "../../keeper/book";
 import { HealthTracker, liquidationPriceOf } from "../../keeper/health";
 import { orderDecision } from "../../keeper/jobs/orders";
+import { canLiquidate } from "../../keeper/markets";
 import type { MarketSnapshot } from "../../keeper/markets";
 import { Pricing } from "../../lib/math";
 import type { Tier } from "../../lib/math";
@@ -126,6 +127,23 @@ describe("keeper health tracker", () => {
     tracker.update(book, book.takeChanged(), markets);
     expect(tracker.size).to.equal(2);
     expect(tracker.candidates(1n, high)).to.deep.equal([2n]);
+  });
+});
+
+describe("keeper market gate", () => {
+  it("takes liquidations on a fresh index, or a stale one within the oracle grace period, as the engine does", () => {
+    const GRACE = 3_600n;
+    const at = (fresh: boolean, lastIndexTime: bigint, nowSec: bigint, lastIndex = wad(2)) =>
+      ({
+        fresh,
+        nowSec,
+        config: { oracleGracePeriod: GRACE },
+        stored: { lastIndex, lastIndexTime },
+      }) as unknown as MarketSnapshot;
+    expect(canLiquidate(at(true, 0n, 10_000n))).to.equal(true);
+    expect(canLiquidate(at(false, 10_000n, 10_000n + GRACE))).to.equal(true);
+    expect(canLiquidate(at(false, 10_000n, 10_000n + GRACE + 1n))).to.equal(false);
+    expect(canLiquidate(at(false, 10_000n, 10_000n, 0n))).to.equal(false);
   });
 });
 
