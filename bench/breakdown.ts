@@ -166,7 +166,8 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
         "margin + funding snapshot): 20k less per open; the deleting write of a close refunds less accordingly.",
     );
   }
-  for (const g of groupCalls(root.children)) {
+  // In a batch the external calls are paid once for all positions (the summary says how much).
+  for (const g of per > 1 ? [] : groupCalls(root.children)) {
     const gas = g.gas / per;
     if (gas < WORTH_IT) continue;
     const storage = subtreeStorage(g.frames);
@@ -211,11 +212,13 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
 export function breakdownOf(id: string, label: string, b: TxBreakdown, per = 1): Breakdown {
   const fixed = perCallGas(b);
   const perPosition = (b.gasUsed - fixed) / per;
+  const hasPosition = b.root.storage.some((s) => s.label === "position");
+  const rest = hasPosition
+    ? "calldata, the position's slots, events, computation, refund"
+    : "calldata, events, computation, refund";
   const summary =
-    `Paid once per call (the 21,000 base, the market's config, tiers and state, the reentrancy guard, the oracle, one mark, the vault): ${k(fixed)}; ` +
-    `the rest, ${k(b.gasUsed - fixed)}` +
-    (per > 1
-      ? `, is ${k(perPosition)} per position (calldata, the position's slots, events, computation, refund).`
-      : " (calldata, the position's slots, events, computation, refund).");
+    "Paid once per call (the 21,000 base, the market's config, tiers and state, the reentrancy guard, the external calls, " +
+    `one mark): ${k(fixed)}; the rest, ${k(b.gasUsed - fixed)}` +
+    (per > 1 ? `, is ${k(perPosition)} per position (${rest}).` : ` (${rest}).`);
   return { id, label, gasUsed: b.gasUsed, perPosition: per, parts: partsOf(b, per), fixes: fixesFor(b, per), summary };
 }

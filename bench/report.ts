@@ -30,6 +30,49 @@ function table(header: string[], rows: string[][]): string {
   ].join("\n");
 }
 
+/** The figures table and the SPEC section 10 comparison, as printed at the end of a run. */
+export function summaryTables(r: Results): string {
+  return [figuresTable(r), "", referencesTable(r)].join("\n");
+}
+
+function figuresTable(r: Results): string {
+  return table(
+    ["figure", "value", "goal", "met"],
+    r.figures.map((f) => [
+      f.label + (f.note ? ` (${f.note})` : ""),
+      withUnit(f.value, f.unit),
+      goalText(f),
+      metText(f),
+    ]),
+  );
+}
+
+function referencesTable(r: Results): string {
+  const byId = new Map(r.figures.map((f) => [f.id, f]));
+  return table(
+    [
+      "operation",
+      "GMX v1 (direct Vault call)",
+      "Perp v2 Curie (behind proxies)",
+      "GMX v2 (create + keeper execute)",
+      "perpsim",
+      "goal",
+    ],
+    r.references.map((ref) => [
+      ref.operation,
+      ref.gmxV1,
+      ref.perpV2,
+      ref.gmxV2,
+      ref.ours
+        .map((id) => byId.get(id))
+        .filter((f): f is Figure => f !== undefined)
+        .map((f) => `${withUnit(f.value, f.unit)} (${f.label})`)
+        .join("; "),
+      ref.goal,
+    ]),
+  );
+}
+
 export function renderMarkdown(r: Results): string {
   const m = r.machine;
   const out: string[] = [];
@@ -49,45 +92,11 @@ export function renderMarkdown(r: Results): string {
   out.push("");
   out.push("## Figures");
   out.push("");
-  out.push(
-    table(
-      ["figure", "value", "goal", "met"],
-      r.figures.map((f) => [
-        f.label + (f.note ? ` (${f.note})` : ""),
-        withUnit(f.value, f.unit),
-        goalText(f),
-        metText(f),
-      ]),
-    ),
-  );
-  const byId = new Map(r.figures.map((f) => [f.id, f]));
+  out.push(figuresTable(r));
   out.push("");
   out.push("## Beside SPEC section 10 (receipt gasUsed, steady state)");
   out.push("");
-  out.push(
-    table(
-      [
-        "operation",
-        "GMX v1 (direct Vault call)",
-        "Perp v2 Curie (behind proxies)",
-        "GMX v2 (create + keeper execute)",
-        "perpsim",
-        "goal",
-      ],
-      r.references.map((ref) => [
-        ref.operation,
-        ref.gmxV1,
-        ref.perpV2,
-        ref.gmxV2,
-        ref.ours
-          .map((id) => byId.get(id))
-          .filter((f): f is Figure => f !== undefined)
-          .map((f) => `${withUnit(f.value, f.unit)} (${f.label})`)
-          .join("; "),
-        ref.goal,
-      ]),
-    ),
-  );
+  out.push(referencesTable(r));
   if (r.breakdowns.length > 0) {
     out.push("");
     out.push("## Where the gas goes (debug_traceTransaction)");

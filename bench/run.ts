@@ -19,7 +19,7 @@ import { breakdownOf } from "./breakdown";
 import { measureScan, warmUp, type ScanMarket } from "./scan";
 import { keeperRace, naiveRace, rewind, setupRace, type RaceResult } from "./race";
 import { simThroughput, SCENARIO_FILE, type SimThroughput } from "./sim";
-import { renderMarkdown } from "./report";
+import { renderMarkdown, summaryTables } from "./report";
 import {
   REFERENCES,
   describeMachine,
@@ -315,6 +315,7 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
   fs.mkdirSync(options.out, { recursive: true });
   fs.writeFileSync(path.join(options.out, "results.json"), JSON.stringify(results, null, 2) + "\n");
   fs.writeFileSync(path.join(options.out, "results.md"), renderMarkdown(results));
+  console.log("\n" + summaryTables(results) + "\n");
   log(`wrote ${path.join(options.out, "results.json")} and results.md`);
   return results;
 }
