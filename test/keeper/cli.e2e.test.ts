@@ -5,7 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -72,9 +72,12 @@ async function fakeRpc(chainId: number): Promise<{ url: string; close(): Promise
   };
 }
 
+const tempDirs: string[] = [];
+
 /** A deployment file for chain `chainId` with made-up addresses (the config checks never reach them). */
 function deploymentFile(chainId: number, extra: Record<string, unknown> = {}): string {
   const dir = mkdtempSync(path.join(os.tmpdir(), "perpsim-keeper-cli-"));
+  tempDirs.push(dir);
   const file = path.join(dir, "deployment.json");
   const address = (n: number) => Wallet.createRandom().address.slice(0, -1) + n.toString(16);
   const contracts = Object.fromEntries(
@@ -92,6 +95,10 @@ function deploymentFile(chainId: number, extra: Record<string, unknown> = {}): s
 
 describe("keeper CLI (keeper/main.ts as a process)", function () {
   this.timeout(180_000);
+
+  after(() => {
+    for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
 
   it("exits with code 2 naming the file when the deployment file does not exist", async () => {
     const missing = path.join(os.tmpdir(), "perpsim-no-such-deployment.json");

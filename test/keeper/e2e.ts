@@ -4,7 +4,7 @@
  * the liquidations read back from the chain, a TCP proxy the test can take down, and the keeper's
  * configuration as the CLI would parse it.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -53,7 +53,10 @@ export async function startChain(): Promise<Chain> {
     alt: ex.markets.get("ALT-USD")!,
     btc: ex.markets.get("BTC-USD")!,
     deploymentFile,
-    close: () => evm.close(),
+    close: async () => {
+      await evm.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
