@@ -127,7 +127,12 @@ export function readDeployment(file: string): Deployment {
     throw new Error(`deployment file ${file}: ${(err as Error).message}`);
   }
   const d = parsed as Partial<Deployment>;
-  if (typeof d.chainId !== "number" || typeof d.deploymentBlock !== "number" || !d.contracts || !Array.isArray(d.markets)) {
+  if (
+    typeof d.chainId !== "number" ||
+    typeof d.deploymentBlock !== "number" ||
+    !d.contracts ||
+    !Array.isArray(d.markets)
+  ) {
     throw new Error(`deployment file ${file}: expected chainId, deploymentBlock, contracts and markets`);
   }
   return d as Deployment;

@@ -97,7 +97,12 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
     await (await oracle.setSources(marketId, await Promise.all(sources), heartbeats)).wait();
 
     const markModel = m.markModel === "index" ? indexMark : medianMark;
-    await (await engineAdmin.createMarket(await marketConfig(m, await markModel.getAddress(), await fundingModel.getAddress()), tiersOf(m))).wait();
+    await (
+      await engineAdmin.createMarket(
+        await marketConfig(m, await markModel.getAddress(), await fundingModel.getAddress()),
+        tiersOf(m),
+      )
+    ).wait();
     markets.push({
       symbol: m.symbol,
       marketId: Number(marketId),
@@ -148,7 +153,11 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
   return connectExchange(deployment, deployer);
 }
 
-export async function marketConfig(m: MarketSpec, markModel: string, fundingModel: string): Promise<MarketConfigStruct> {
+export async function marketConfig(
+  m: MarketSpec,
+  markModel: string,
+  fundingModel: string,
+): Promise<MarketConfigStruct> {
   return {
     symbol: symbolBytes(m.symbol),
     skewScale: wad(m.skewScale),

@@ -20,7 +20,7 @@ export function writeDeployment(file: string, deployment: Deployment): void {
 export async function deployToFile(
   deployer: Signer,
   file: string,
-  spec: SystemSpec = DEFAULT_SYSTEM
+  spec: SystemSpec = DEFAULT_SYSTEM,
 ): Promise<Exchange> {
   const exchange = await deploySystem(deployer, spec);
   writeDeployment(file, exchange.deployment);

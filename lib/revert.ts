@@ -49,7 +49,7 @@ const ROLE_NAMES = new Map<string, string>(
   ["ORACLE_ROLE", "MINTER_ROLE", "CONFIG_ROLE", "EXECUTOR_ROLE", "OPERATOR_ROLE", "POOL_ROLE"].map((r) => [
     keccakId(r),
     r,
-  ])
+  ]),
 );
 ROLE_NAMES.set("0x" + "00".repeat(32), "DEFAULT_ADMIN_ROLE");
 
@@ -68,18 +68,18 @@ const PHRASES: Record<string, (a: Args) => string> = {
     big(a, "leverage") === (1n << 256n) - 1n
       ? "the position would have no equity left"
       : `leverage ${leverage(big(a, "leverage"))} is above the ${leverage(
-          big(a, "maxLeverage")
+          big(a, "maxLeverage"),
         )} allowed at this notional`,
   MarginTooLow: (a) => `margin ${usd(big(a, "margin"))} is below the market's minimum ${usd(big(a, "minMargin"))}`,
   PositionTooLarge: (a) =>
     `notional ${usd(big(a, "notional"))} is above the largest tier's cap ${usd(big(a, "maxNotional"))}`,
   OpenInterestCapExceeded: (a) =>
     `${a.isLong ? "long" : "short"} open interest would be ${size(big(a, "openInterest"))}, above the cap ${size(
-      big(a, "cap")
+      big(a, "cap"),
     )}`,
   SlippageExceeded: (a) =>
     `the fill price ${price(big(a, "fillPrice"))} is worse than the acceptable price ${price(
-      big(a, "acceptablePrice")
+      big(a, "acceptablePrice"),
     )} (raise --slippage)`,
   NoFreshPrice: (a) => `market ${a.marketId} has no fresh oracle price (push one with perp:price)`,
   MarketIsPaused: (a) => `market ${a.marketId} is paused`,

@@ -20,13 +20,13 @@ async function main(): Promise<void> {
   const exchange = network === EPHEMERAL_NETWORK ? await deploySystem(deployer) : await deployToFile(deployer, file);
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
-    `Deployed perpsim to network "${network}" (chain ${exchange.deployment.chainId}) from ${deployer.address} in ${seconds} s`
+    `Deployed perpsim to network "${network}" (chain ${exchange.deployment.chainId}) from ${deployer.address} in ${seconds} s`,
   );
   for (const line of await describeDeployment(exchange)) console.log(line);
   if (network === EPHEMERAL_NETWORK) {
     console.log(
       `\nNo deployment file written: the in-process "${EPHEMERAL_NETWORK}" network ends with this script.\n` +
-        "Start a node (npm run node) and deploy to it: npm run deploy -- --network localhost"
+        "Start a node (npm run node) and deploy to it: npm run deploy -- --network localhost",
     );
     return;
   }

@@ -27,7 +27,10 @@ export async function simulateOne(hre: HardhatRuntimeEnvironment, args: Simulate
   const bar = args.quiet
     ? undefined
     : new cliProgress.SingleBar(
-        { format: `${scenario.name.padEnd(16)} {bar} {percentage}% | step {value}/{total} | {duration}s`, hideCursor: true },
+        {
+          format: `${scenario.name.padEnd(16)} {bar} {percentage}% | step {value}/{total} | {duration}s`,
+          hideCursor: true,
+        },
         cliProgress.Presets.shades_classic,
       );
   bar?.start(Math.floor(scenario.durationSec / scenario.stepSec), 0);
@@ -75,6 +78,7 @@ export function comparisonTable(results: readonly SimulationResult[]): string {
   const header = ["", ...results.map((r) => r.summary.scenario)];
   const body = rows.map(([label, f]) => [label, ...results.map(f)]);
   const widths = header.map((_, i) => Math.max(...[header, ...body].map((row) => row[i]!.length)));
-  const line = (row: string[]) => row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const line = (row: string[]) =>
+    row.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n");
 }

@@ -146,7 +146,7 @@ export function liquidatableWithin(positions: readonly PositionAtRisk[], referen
     .filter((p) =>
       move > 0n
         ? p.side === "short" && p.liquidationPrice <= target
-        : move < 0n && p.side === "long" && p.liquidationPrice >= target
+        : move < 0n && p.side === "long" && p.liquidationPrice >= target,
     )
     .reduce((sum, p) => sum + p.notional, 0n);
 }
@@ -156,7 +156,7 @@ export function squeezeEconomics(
   reserveUsd: Wad,
   feeRate: Wad,
   reference: Wad,
-  positions: readonly PositionAtRisk[]
+  positions: readonly PositionAtRisk[],
 ): SqueezePoint[] {
   return SQUEEZE_MOVES_PCT.map((movePct) => {
     const move = BigInt(movePct) * PERCENT;

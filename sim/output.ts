@@ -74,7 +74,7 @@ export function timelineCsv(rows: readonly TimelineRow[]): string {
       TIMELINE_MARKET_COLUMNS.map((column) => {
         const cell = market[column];
         return typeof cell === "bigint" ? formatWad(cell) : String(cell);
-      })
+      }),
     );
     return [String(row.t), String(row.step), String(row.block), ...cells].join(",");
   });
@@ -90,7 +90,7 @@ export interface RunFiles {
 /** Writes summary.json, timeline.csv and report.html into `dir` (created if missing); returns their paths. */
 export function writeRunFiles(
   dir: string,
-  run: { summary: Summary; timeline: readonly TimelineRow[]; reportHtml: string }
+  run: { summary: Summary; timeline: readonly TimelineRow[]; reportHtml: string },
 ): RunFiles {
   fs.mkdirSync(dir, { recursive: true });
   const files: RunFiles = {

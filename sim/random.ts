@@ -44,7 +44,10 @@ function toSeed(seed: number | bigint): bigint {
 }
 
 export class Random {
-  private constructor(private readonly seed: bigint, private readonly state: State) {}
+  private constructor(
+    private readonly seed: bigint,
+    private readonly state: State,
+  ) {}
 
   /** A generator whose state is splitmix64(seed), as xoshiro's authors recommend. */
   static fromSeed(seed: number | bigint): Random {

@@ -98,15 +98,15 @@ function explainMarket(scenario: Scenario, m: MarketSummary): string {
       }, ` +
         `moved ${m.symbol} spot ${peak(m.peakMove.spot)} at its peak on ${pool}; ` +
         `the index went to ${peak(m.peakMove.index)}, the mark to ${peak(m.peakMove.mark)} and the last price to ${peak(
-          m.peakMove.last
-        )}.`
+          m.peakMove.last,
+        )}.`,
     );
   } else {
     sentences.push(
       `No market maker pushed ${m.symbol}: on ${pool}, spot moved at most ${peak(m.peakMove.spot)}, ` +
         `the index ${peak(m.peakMove.index)}, the mark ${peak(m.peakMove.mark)} and the last price ${peak(
-          m.peakMove.last
-        )}.`
+          m.peakMove.last,
+        )}.`,
     );
   }
 
@@ -115,7 +115,7 @@ function explainMarket(scenario: Scenario, m: MarketSummary): string {
     sentences.push(
       `None of the ${m.traders} ${noun} was liquidated${
         m.liquidations > 0 ? ` (${m.liquidations} other positions were)` : ""
-      }.`
+      }.`,
     );
   } else {
     let text = `${m.tradersLiquidated} of ${m.traders} ${noun} were liquidated`;
@@ -131,15 +131,15 @@ function explainMarket(scenario: Scenario, m: MarketSummary): string {
   const loss =
     m.tradersLoss >= 0n ? `Traders lost ${formatUsd(m.tradersLoss)}` : `Traders gained ${formatUsd(-m.tradersLoss)}`;
   let money = `${loss} in all; in funding, longs ${paidOrReceived(m.fundingPaidLongs)} and shorts ${paidOrReceived(
-    m.fundingPaidShorts
+    m.fundingPaidShorts,
   )}`;
   if (mm !== undefined)
     money += `; the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on ${formatUsd(
-      m.marketMakerCost
+      m.marketMakerCost,
     )} of spot buys`;
   money += `; the insurance fund changed by ${formatUsd(m.insuranceFundDelta, true)} and the LP pool by ${formatUsd(
     m.poolPnl,
-    true
+    true,
   )}`;
   if (m.badDebt > 0n || m.adlCount > 0)
     money += `, with ${formatUsd(m.badDebt)} of bad debt and ${m.adlCount} ADL close${m.adlCount === 1 ? "" : "s"}`;
@@ -153,8 +153,8 @@ function explainMarket(scenario: Scenario, m: MarketSummary): string {
         : ["Pushing down", quoted.costDown, quoted.liquidatableDown, "long"];
     sentences.push(
       `${verb} this spot pool ${QUOTED_MOVE_PCT}% costs about ${formatUsd(cost)} and puts ${formatUsd(
-        atRisk
-      )} of ${side} notional within liquidation.`
+        atRisk,
+      )} of ${side} notional within liquidation.`,
     );
   }
   return sentences.join(" ");
@@ -203,7 +203,7 @@ function metricTable(columns: readonly { title: string; market: MarketSummary; s
     ([label, value]) =>
       `<tr><th>${escapeHtml(label)}</th>${columns
         .map((c) => `<td>${escapeHtml(value(c.market, c.scenario))}</td>`)
-        .join("")}</tr>`
+        .join("")}</tr>`,
   ).join("\n");
   return `<table class="metrics"><thead><tr><th></th>${head}</tr></thead><tbody>\n${body}\n</tbody></table>`;
 }
@@ -213,7 +213,7 @@ function squeezeTable(points: readonly SqueezePoint[]): string {
     .map(
       (p) =>
         `<tr><td>${p.movePct}%</td><td>${formatUsd(p.costUp)}</td><td>${formatUsd(p.liquidatableUp)}</td>` +
-        `<td>${formatUsd(p.costDown)}</td><td>${formatUsd(p.liquidatableDown)}</td></tr>`
+        `<td>${formatUsd(p.costDown)}</td><td>${formatUsd(p.liquidatableDown)}</td></tr>`,
     )
     .join("\n");
   return (
@@ -270,7 +270,7 @@ function line(
   color: string,
   points: [number, number][],
   style: DatasetSpec["style"] = "line",
-  axis: DatasetSpec["axis"] = "y"
+  axis: DatasetSpec["axis"] = "y",
 ): DatasetSpec {
   return { label, color, points, style, axis };
 }
@@ -278,7 +278,7 @@ function line(
 function marketSeries(
   result: SimulationResult,
   symbol: string,
-  pick: (step: SimulationResult["timeline"][number]["markets"][number]) => Wad
+  pick: (step: SimulationResult["timeline"][number]["markets"][number]) => Wad,
 ): [number, number][] {
   return result.timeline.map((row) => {
     const step = row.markets.find((m) => m.symbol === symbol);
@@ -312,22 +312,22 @@ function priceChart(result: SimulationResult, symbol: string, id: string, xMax: 
       line(
         "spot",
         COLORS.spot,
-        marketSeries(result, symbol, (s) => s.spot)
+        marketSeries(result, symbol, (s) => s.spot),
       ),
       line(
         "index",
         COLORS.index,
-        marketSeries(result, symbol, (s) => s.index)
+        marketSeries(result, symbol, (s) => s.index),
       ),
       line(
         "mark",
         COLORS.mark,
-        marketSeries(result, symbol, (s) => s.mark)
+        marketSeries(result, symbol, (s) => s.mark),
       ),
       line(
         "last",
         COLORS.last,
-        marketSeries(result, symbol, (s) => s.last)
+        marketSeries(result, symbol, (s) => s.last),
       ),
       ...markers("short", "short liquidated", COLORS.shortLiquidated),
       ...markers("long", "long liquidated", COLORS.longLiquidated),
@@ -354,7 +354,7 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
           "funding rate",
           COLORS.funding,
           marketSeries(result, symbol, (s) => s.fundingRate * 100n),
-          "step"
+          "step",
         ),
       ],
     },
@@ -371,12 +371,12 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
         line(
           "long",
           COLORS.oiLong,
-          marketSeries(result, symbol, (s) => s.oiLong)
+          marketSeries(result, symbol, (s) => s.oiLong),
         ),
         line(
           "short",
           COLORS.oiShort,
-          marketSeries(result, symbol, (s) => s.oiShort)
+          marketSeries(result, symbol, (s) => s.oiShort),
         ),
       ],
     },
@@ -393,14 +393,14 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
         line(
           "insurance fund",
           COLORS.insurance,
-          marketSeries(result, symbol, (s) => s.insuranceFund)
+          marketSeries(result, symbol, (s) => s.insuranceFund),
         ),
         line(
           "LP pool",
           COLORS.pool,
           marketSeries(result, symbol, (s) => s.poolValue),
           "line",
-          "y2"
+          "y2",
         ),
       ],
     },
@@ -421,8 +421,8 @@ function pnlChart(result: SimulationResult, xMax: number): ChartSpec {
       line(
         series.agent,
         PNL_COLORS[i % PNL_COLORS.length]!,
-        series.points.map((p): [number, number] => [hours(p.t), wadToNumber(p.pnl)])
-      )
+        series.points.map((p): [number, number] => [hours(p.t), wadToNumber(p.pnl)]),
+      ),
     ),
   };
 }
@@ -431,7 +431,7 @@ function canvas(chart: ChartSpec): string {
   return (
     `<figure class="chart"><div class="frame"><canvas id="${escapeHtml(chart.id)}" data-chart="${chart.kind}" ` +
     `data-market="${escapeHtml(chart.market)}" role="img" aria-label="${escapeHtml(
-      chart.title
+      chart.title,
     )}"></canvas></div></figure>`
   );
 }
@@ -570,13 +570,18 @@ export function renderComparison(results: readonly SimulationResult[]): string {
     return { result, market };
   });
   const charts = columns.map(({ result, market }, i) =>
-    priceChart(result, market.symbol, `run-${i}-${slug(result.scenario.name)}-price`, hours(result.summary.durationSec))
+    priceChart(
+      result,
+      market.symbol,
+      `run-${i}-${slug(result.scenario.name)}-price`,
+      hours(result.summary.durationSec),
+    ),
   );
   // One y scale for all, so a flat deep market looks flat beside a squeezed thin one.
   const ys = charts.flatMap((chart) => chart.datasets.flatMap((d) => d.points.map(([, y]) => y)));
   const shared = ys.reduce<[number, number]>(
     ([low, high], y) => [Math.min(low, y), Math.max(high, y)],
-    [Infinity, -Infinity]
+    [Infinity, -Infinity],
   );
   for (const chart of charts) chart.yRange = shared;
   const names = results.map((result) => result.scenario.name);
@@ -586,7 +591,7 @@ export function renderComparison(results: readonly SimulationResult[]): string {
       canvas(charts[i]!),
       `<p class="outcome">${escapeHtml(explainOutcome(result))}</p>`,
       `<footer>${escapeHtml(runFacts(result))}</footer></section>`,
-    ].join("\n")
+    ].join("\n"),
   );
   const body = [
     `<h1>${escapeHtml(names.join(" vs "))}</h1>`,
@@ -595,7 +600,7 @@ export function renderComparison(results: readonly SimulationResult[]): string {
         title: `${result.scenario.name} (${market.symbol})`,
         market,
         scenario: result.scenario,
-      }))
+      })),
     ),
     `<div class="grid">${panels.join("\n")}</div>`,
   ].join("\n");

@@ -47,7 +47,7 @@ const SPOT_FEE = (WAD * 3n) / 1000n;
 /** Retail slippage bound on market orders. */
 const RETAIL_SLIPPAGE = WAD / 20n;
 /** A trader who adds margin does so when the mark is this close to the liquidation price. */
-const ADD_MARGIN_DISTANCE = WAD * 3n / 100n;
+const ADD_MARGIN_DISTANCE = (WAD * 3n) / 100n;
 /** Sim transactions carry a gas limit so ethers does not estimate (run) each one twice first. */
 const TX = { gasLimit: 5_000_000n };
 /** Points on each agents' PnL line: enough for the chart, few enough to keep steps cheap. */
@@ -188,7 +188,15 @@ async function run(
       await fund(signer, address, deposit);
       const m = market(group.market);
       retail.push({
-        name, group, signer, address, market: m, entrySec, leverage, margin, deposit,
+        name,
+        group,
+        signer,
+        address,
+        market: m,
+        entrySec,
+        leverage,
+        margin,
+        deposit,
         addsMargin: group.addMarginBelowPct !== undefined && r.float() < Number(formatWad(group.addMarginBelowPct)),
         addedMargin: false,
         positionId: await ex.admin.positionId(address, m.marketId),
@@ -206,12 +214,14 @@ async function run(
     await ex.collateral.faucet(mm.address, budget6 > 1_000_000n * 10n ** 6n ? 1_000_000n * 10n ** 6n : budget6, TX);
     const spot = market(mmPlan.market).spotPool;
     await ex.collateral.connect(mm.signer).approve(spot, 2n ** 255n, TX);
-    await market(mmPlan.market).coin.connect(mm.signer).approve(spot, 2n ** 255n, TX);
+    await market(mmPlan.market)
+      .coin.connect(mm.signer)
+      .approve(spot, 2n ** 255n, TX);
   }
   const mmStartValue = mmPlan ? mmPlan.budgetUsd + (mmPlan.perpPosition?.marginUsd ?? WAD) : 0n;
   const arbPlan = scenario.agents.arbitrageur?.enabled ? scenario.agents.arbitrageur : undefined;
   const arb = arbPlan ? await newAgent("arbitrageur") : undefined;
-  if (arbPlan && arb) await fund(arb.signer, arb.address, arbPlan.maxNotionalUsd / ARB_LEVERAGE * 2n);
+  if (arbPlan && arb) await fund(arb.signer, arb.address, (arbPlan.maxNotionalUsd / ARB_LEVERAGE) * 2n);
   const keeperAgent = await newAgent("keeper");
   const keeper = new Keeper(ex, keeperAgent.signer, { fromBlock: ex.deployment.deploymentBlock });
 
@@ -232,7 +242,8 @@ async function run(
   const crossedAt = new Map<bigint, number>();
   const pnlSeries = new Map<string, AgentPnlSeries>();
   let mmCost = 0n;
-  let squeezeSnapshot: { symbol: string; reserveUsd: bigint; reference: bigint; positions: PositionAtRisk[] }[] | undefined;
+  let squeezeSnapshot:
+    { symbol: string; reserveUsd: bigint; reference: bigint; positions: PositionAtRisk[] }[] | undefined;
   const firstPushSec = mmPlan?.pushes.length ? Math.min(...mmPlan.pushes.map((p) => p.atSec)) : scenario.durationSec;
 
   const total = Math.floor(scenario.durationSec / scenario.stepSec);
@@ -243,7 +254,12 @@ async function run(
     const due = (atSec: number) => atSec > t - scenario.stepSec && atSec <= t;
     for (const tr of tracks) tr.liquidationsInStep = 0;
 
-    if (!squeezeSnapshot && t >= firstPushSec) squeezeSnapshot = await snapshotRisk(ex, tracks, retail.map((a) => a.positionId));
+    if (!squeezeSnapshot && t >= firstPushSec)
+      squeezeSnapshot = await snapshotRisk(
+        ex,
+        tracks,
+        retail.map((a) => a.positionId),
+      );
 
     // The market maker.
     if (mmPlan && mm) {
@@ -279,7 +295,10 @@ async function run(
         for (const [f, feed] of h.pushedFeeds.entries()) {
           const noise = BigInt(rng.fork(`noise:${i}:${f}:${step}`).int(-m.feeds.noiseBps, m.feeds.noiseBps));
           const target = (reference * (BPS + noise)) / BPS / 10n ** 10n;
-          await feed.setPrice(clampMove(target, (await feed.latestRoundData())[1], m.protections.maxPriceDeviationPerUpdate), TX);
+          await feed.setPrice(
+            clampMove(target, (await feed.latestRoundData())[1], m.protections.maxPriceDeviationPerUpdate),
+            TX,
+          );
         }
       }
       await ex.engine.settleFunding(h.marketId, TX);
@@ -322,7 +341,10 @@ async function run(
         continue;
       }
       if (a.addsMargin && !a.addedMargin && v.liquidationPrice > 0n) {
-        const distance = ((v.liquidationPrice > v.markPrice ? v.liquidationPrice - v.markPrice : v.markPrice - v.liquidationPrice) * WAD) / v.markPrice;
+        const distance =
+          ((v.liquidationPrice > v.markPrice ? v.liquidationPrice - v.markPrice : v.markPrice - v.liquidationPrice) *
+            WAD) /
+          v.markPrice;
         if (distance < ADD_MARGIN_DISTANCE) {
           await ex.engine.connect(a.signer).addMargin(a.market.marketId, a.margin / 2n, TX);
           a.addedMargin = true;
@@ -331,7 +353,15 @@ async function run(
     }
 
     // The arbitrageur leans against the premium.
-    if (arbPlan && arb) await arbitrage(ex, arb.signer, arb.address, market(arbPlan.market), arbPlan.maxNotionalUsd, BigInt(arbPlan.thresholdBps));
+    if (arbPlan && arb)
+      await arbitrage(
+        ex,
+        arb.signer,
+        arb.address,
+        market(arbPlan.market),
+        arbPlan.maxNotionalUsd,
+        BigInt(arbPlan.thresholdBps),
+      );
 
     // The keeper, after its latency.
     if (scenario.keeper.enabled) {
@@ -376,9 +406,22 @@ async function run(
     const events = liquidations.filter((l) => l.market === tr.symbol);
     const group = retail.filter((a) => a.market.symbol === tr.symbol && a.opened);
     const liquidatedIds = new Set(events.map((e) => e.positionId));
-    const snap = squeezeSnapshot?.find((s) => s.symbol === tr.symbol) ?? (await snapshotRisk(ex, [tr], group.map((a) => a.positionId)))[0]!;
-    const badDebt = (await ex.engine.queryFilter(ex.engine.filters.BadDebt(tr.handles.marketId))).reduce((s, e) => s + e.args.amount, 0n);
-    const adlCount = (await ex.engine.queryFilter(ex.engine.filters.AutoDeleveraged(undefined, undefined, tr.handles.marketId))).length;
+    const snap =
+      squeezeSnapshot?.find((s) => s.symbol === tr.symbol) ??
+      (
+        await snapshotRisk(
+          ex,
+          [tr],
+          group.map((a) => a.positionId),
+        )
+      )[0]!;
+    const badDebt = (await ex.engine.queryFilter(ex.engine.filters.BadDebt(tr.handles.marketId))).reduce(
+      (s, e) => s + e.args.amount,
+      0n,
+    );
+    const adlCount = (
+      await ex.engine.queryFilter(ex.engine.filters.AutoDeleveraged(undefined, undefined, tr.handles.marketId))
+    ).length;
     summaryMarkets.push({
       symbol: tr.symbol,
       traders: group.length,
@@ -387,7 +430,8 @@ async function run(
       liquidatedNotional: events.reduce((s, e) => s + e.notional, 0n),
       tradersLoss: await tradersLoss(ex, group),
       marketMakerCost: mmPlan?.market === tr.symbol ? mmCost : 0n,
-      marketMakerPnl: mmPlan?.market === tr.symbol && mm ? (await agentValue(ex, mm.address, tr.handles)) - mmStartValue : 0n,
+      marketMakerPnl:
+        mmPlan?.market === tr.symbol && mm ? (await agentValue(ex, mm.address, tr.handles)) - mmStartValue : 0n,
       insuranceFundDelta: (await ex.vault.insuranceFund()) - initialInsurance,
       poolPnl: (await poolValue(ex, tracks)) - initialPool,
       fundingPaidLongs: tr.fundingPaidLongs,
@@ -395,10 +439,22 @@ async function run(
       badDebt,
       adlCount,
       peakMove: {
-        spot: peakMove(rows.map((r) => r.spot), rows[0]!.spot),
-        index: peakMove(rows.map((r) => r.index), rows[0]!.index),
-        mark: peakMove(rows.map((r) => r.mark), rows[0]!.mark),
-        last: peakMove(rows.map((r) => r.last), rows[0]!.last),
+        spot: peakMove(
+          rows.map((r) => r.spot),
+          rows[0]!.spot,
+        ),
+        index: peakMove(
+          rows.map((r) => r.index),
+          rows[0]!.index,
+        ),
+        mark: peakMove(
+          rows.map((r) => r.mark),
+          rows[0]!.mark,
+        ),
+        last: peakMove(
+          rows.map((r) => r.last),
+          rows[0]!.last,
+        ),
       },
       cascadeDepth: cascadeDepth(events),
       maxLiquidationsPerBlock: maxLiquidationsPerBlock(events),
@@ -445,7 +501,10 @@ async function openPosition(
 ): Promise<boolean> {
   const view = await ex.lens.market(m.marketId);
   const size = (margin * leverage) / view.markPrice;
-  const bound = side === "long" ? (view.indexPrice * (WAD + RETAIL_SLIPPAGE)) / WAD : (view.indexPrice * (WAD - RETAIL_SLIPPAGE)) / WAD;
+  const bound =
+    side === "long"
+      ? (view.indexPrice * (WAD + RETAIL_SLIPPAGE)) / WAD
+      : (view.indexPrice * (WAD - RETAIL_SLIPPAGE)) / WAD;
   try {
     await ex.engine.connect(signer).increasePosition(m.marketId, side === "long" ? size : -size, margin, bound, TX);
     return true;
@@ -473,17 +532,17 @@ async function arbitrage(
   if (target < -cap) target = -cap;
   const engine = ex.engine.connect(signer);
   try {
-    if (own !== 0n && (target === 0n || (own > 0n) !== (target > 0n))) {
+    if (own !== 0n && (target === 0n || own > 0n !== target > 0n)) {
       await engine.closePosition(m.marketId, own > 0n ? 0n : 2n ** 255n, TX);
       if (target === 0n) return;
-      const margin = (((target < 0n ? -target : target) * view.indexPrice) / WAD) / ARB_LEVERAGE;
+      const margin = ((target < 0n ? -target : target) * view.indexPrice) / WAD / ARB_LEVERAGE;
       await engine.increasePosition(m.marketId, target, margin, target > 0n ? 2n ** 255n : 0n, TX);
       return;
     }
     const delta = target - own;
     if (delta === 0n) return;
-    if ((delta > 0n) === (own >= 0n) && target !== 0n && ((target > 0n) === (delta > 0n))) {
-      const margin = (((delta < 0n ? -delta : delta) * view.indexPrice) / WAD) / ARB_LEVERAGE;
+    if (delta > 0n === own >= 0n && target !== 0n && target > 0n === delta > 0n) {
+      const margin = ((delta < 0n ? -delta : delta) * view.indexPrice) / WAD / ARB_LEVERAGE;
       await engine.increasePosition(m.marketId, delta, margin, delta > 0n ? 2n ** 255n : 0n, TX);
     } else {
       await engine.decreasePosition(m.marketId, delta < 0n ? -delta : delta, delta > 0n ? 2n ** 255n : 0n, TX);
@@ -550,7 +609,11 @@ async function snapshotRisk(ex: Exchange, tracks: MarketTrack[], ids: bigint[]) 
     const reference = (await ex.lens.market(tr.handles.marketId)).markPrice;
     const positions: PositionAtRisk[] = views
       .filter((v) => v.size !== 0n && v.marketId === tr.handles.marketId)
-      .map((v) => ({ side: v.size > 0n ? "long" : "short", notional: v.notional, liquidationPrice: v.liquidationPrice }));
+      .map((v) => ({
+        side: v.size > 0n ? "long" : "short",
+        notional: v.notional,
+        liquidationPrice: v.liquidationPrice,
+      }));
     out.push({ symbol: tr.symbol, reserveUsd, reference, positions });
   }
   return out;

@@ -33,9 +33,12 @@ export interface ScenarioIssue {
 export class ScenarioError extends Error {
   override name = "ScenarioError";
 
-  constructor(readonly source: string, readonly issues: readonly ScenarioIssue[]) {
+  constructor(
+    readonly source: string,
+    readonly issues: readonly ScenarioIssue[],
+  ) {
     super(
-      issues.map((issue) => [source, issue.path, issue.message].filter((part) => part !== "").join(": ")).join("\n")
+      issues.map((issue) => [source, issue.path, issue.message].filter((part) => part !== "").join(": ")).join("\n"),
     );
   }
 }
@@ -230,7 +233,7 @@ const marketSchema = strict({
         code: z.ZodIssueCode.custom,
         path: ["protections", "oiCap"],
         message: `must be <= maxOpenInterest (${formatWad(market.maxOpenInterest)}) (got ${formatWad(
-          market.protections.oiCap
+          market.protections.oiCap,
         )})`,
       });
     }
@@ -361,7 +364,7 @@ function leverageProblem(market: Market, marketIndex: number, marginUsd: bigint,
   }
   if (lev > tier.maxLeverage) {
     return `${formatWad(lev)}x on ${formatWad(marginUsd)} USD falls in ${tiersPath}[${market.tiers.indexOf(
-      tier
+      tier,
     )}], which allows at most ${formatWad(tier.maxLeverage)}x`;
   }
   return undefined;
@@ -378,7 +381,7 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
   else if (s.durationSec % s.stepSec !== 0)
     issue(
       ["stepMinutes"],
-      `must divide durationHours (${duration} h) into whole steps (got ${minutes(s.stepSec)} min)`
+      `must divide durationHours (${duration} h) into whole steps (got ${minutes(s.stepSec)} min)`,
     );
   else if (s.durationSec / s.stepSec > MAX_STEPS)
     issue(["stepMinutes"], `gives ${s.durationSec / s.stepSec} steps over ${duration} h; at most ${MAX_STEPS}`);
@@ -423,7 +426,7 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
       if (previous !== undefined && push.atSec < previous.atSec) {
         issue(
           [...path, "pushes", i, "atHours"],
-          `must be >= pushes[${i - 1}].atHours (${hours(previous.atSec)}) (got ${hours(push.atSec)})`
+          `must be >= pushes[${i - 1}].atHours (${hours(previous.atSec)}) (got ${hours(push.atSec)})`,
         );
       }
     });
@@ -440,8 +443,8 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
       issue(
         [...path, "budgetUsd"],
         `must cover the buys (${formatWad(buys)}) and the perp margin (${formatWad(margin)}): ${formatWad(
-          buys + margin
-        )} (got ${formatWad(mm.budgetUsd)})`
+          buys + margin,
+        )} (got ${formatWad(mm.budgetUsd)})`,
       );
     }
   }
@@ -478,7 +481,7 @@ const errorMap: z.ZodErrorMap = (issue, ctx) => {
 function formatPath(path: readonly (string | number)[]): string {
   return path.reduce<string>(
     (out, key) => (typeof key === "number" ? `${out}[${key}]` : out === "" ? key : `${out}.${key}`),
-    ""
+    "",
   );
 }
 
@@ -486,7 +489,7 @@ function toIssues(error: z.ZodError): ScenarioIssue[] {
   return error.issues.flatMap((issue) =>
     issue.code === z.ZodIssueCode.unrecognized_keys
       ? issue.keys.map((key) => ({ path: formatPath([...issue.path, key]), message: "is not a known field" }))
-      : [{ path: formatPath(issue.path), message: issue.message }]
+      : [{ path: formatPath(issue.path), message: issue.message }],
   );
 }
 

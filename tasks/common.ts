@@ -66,7 +66,7 @@ const DECIMAL = /^\d+(\.\d+)?$/;
 export function decimalArg(
   name: string,
   value: string | undefined,
-  opts: { decimals?: 18 | 6; allowZero?: boolean; unit?: string; example?: string; max?: bigint } = {}
+  opts: { decimals?: 18 | 6; allowZero?: boolean; unit?: string; example?: string; max?: bigint } = {},
 ): bigint {
   const decimals = opts.decimals ?? 18;
   const unit = opts.unit ? ` ${opts.unit}` : "";
@@ -164,7 +164,7 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ConnectionAr
       args.deployment
         ? `--deployment ${args.deployment}: no such file`
         : `no deployment for network "${network}" (${shown} does not exist). ` +
-            `Start a node (npm run node), deploy (npm run deploy -- --network localhost) and pass --network localhost`
+            `Start a node (npm run node), deploy (npm run deploy -- --network localhost) and pass --network localhost`,
     );
   }
   const { connectExchange, readDeployment } = await import("../lib/contracts");
@@ -181,14 +181,14 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ConnectionAr
   if ((await hre.ethers.provider.getCode(deployment.contracts.engine)) === "0x") {
     fail(
       `${shown}: no contract at the engine address ${deployment.contracts.engine} on network "${network}"; ` +
-        `was the node restarted? Deploy again: npm run deploy -- --network ${network}`
+        `was the node restarted? Deploy again: npm run deploy -- --network ${network}`,
     );
   }
   const signers = await hre.ethers.getSigners();
   const accountIndex = integerArg("account", args.account ?? "0");
   if (accountIndex >= signers.length) {
     fail(
-      `--account ${accountIndex}: network "${network}" has ${signers.length} local accounts (0-${signers.length - 1})`
+      `--account ${accountIndex}: network "${network}" has ${signers.length} local accounts (0-${signers.length - 1})`,
     );
   }
   const signer = signers[accountIndex];
@@ -220,7 +220,7 @@ export function marketArg(ctx: TaskContext, value: string | undefined): MarketHa
 export function requireLocalChain(ctx: TaskContext, what: string): void {
   if (ctx.chainId !== LOCAL_CHAIN_ID) {
     fail(
-      `${what} works only on a local chain (id ${LOCAL_CHAIN_ID}); network "${ctx.network}" is chain ${ctx.chainId}`
+      `${what} works only on a local chain (id ${LOCAL_CHAIN_ID}); network "${ctx.network}" is chain ${ctx.chainId}`,
     );
   }
 }
@@ -282,7 +282,7 @@ export function eventArgs<T>(
   receipt: ContractTransactionReceipt,
   iface: Interface,
   address: string,
-  event: string
+  event: string,
 ): T | undefined {
   for (const log of receipt.logs) {
     if (log.address.toLowerCase() !== address.toLowerCase()) continue;

@@ -67,7 +67,7 @@ export async function pushPrice(args: PriceArgs, hre: HardhatRuntimeEnvironment)
       fail(
         `${accountLabel(ctx)} lacks ORACLE_ROLE on the ${
           market.symbol
-        } feed ${await feed.getAddress()}; the deployer (account 0) has it`
+        } feed ${await feed.getAddress()}; the deployer (account 0) has it`,
       );
     }
   }
@@ -83,7 +83,7 @@ export async function pushPrice(args: PriceArgs, hre: HardhatRuntimeEnvironment)
       ["index price", `${f.price(m.indexPrice)} (median of the fresh feeds and the spot TWAP)`],
       ["mark price", f.price(m.markPrice)],
       ["last price", f.price(m.lastPrice)],
-    ])
+    ]),
   );
   return {
     market: market.symbol,
@@ -157,7 +157,7 @@ export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironmen
       if (!args.mint) {
         fail(
           `--usd ${args.usd}: selling needs ${f.size(amountIn)} ${base}, ${accountLabel(ctx)} holds ${f.size(held)}; ` +
-            `buy some first (--buy), or as the deployer add --mint`
+            `buy some first (--buy), or as the deployer add --mint`,
         );
       }
       if (!(await coin.hasRole(await coin.MINTER_ROLE(), ctx.address))) {
@@ -174,7 +174,7 @@ export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironmen
   const minOut = (quoted * (WAD - slippage)) / WAD;
   if (minOut === 0n) fail(`--usd ${args.usd}: the swap would return nothing`);
   const sent = await send(`spot ${args.buy ? "buy" : "sell"} on ${market.symbol}`, () =>
-    spotPool.swap(args.buy, amountIn, minOut, ctx.address)
+    spotPool.swap(args.buy, amountIn, minOut, ctx.address),
   );
   const swap = eventArgs<SwapEvent.OutputObject>(sent.receipt, spotPool.interface, poolAddress, "Swap");
   if (!swap) fail("spot-swap: the transaction emitted no Swap event");
@@ -195,7 +195,7 @@ export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironmen
         `${f.price(spotBefore)} -> ${f.price(spotAfter)} (${f.pct(distance(spotAfter, spotBefore), 2, true)})`,
       ],
       ["index price", `${f.price(m.indexPrice)} (the spot source is a ${window}s TWAP)`],
-    ])
+    ]),
   );
   return {
     market: market.symbol,
@@ -239,7 +239,7 @@ export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvi
   const { chainId } = await hre.ethers.provider.getNetwork();
   if (chainId !== LOCAL_CHAIN_ID) {
     fail(
-      `perp:advance-time works only on a local chain (id ${LOCAL_CHAIN_ID}); network "${hre.network.name}" is chain ${chainId}`
+      `perp:advance-time works only on a local chain (id ${LOCAL_CHAIN_ID}); network "${hre.network.name}" is chain ${chainId}`,
     );
   }
   await hre.network.provider.send("evm_increaseTime", [Number(seconds)]);
@@ -290,7 +290,7 @@ export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvi
       notes.push([
         "",
         `${stale.length} pushed feed(s) stale (heartbeat ${f.duration(
-          stale[0].heartbeatSeconds
+          stale[0].heartbeatSeconds,
         )}): the index uses the fresh sources only; ` + `push with perp:price --market ${market.symbol}`,
       ]);
     }
@@ -323,7 +323,7 @@ export interface SettleFundingResult {
 
 export async function settleFunding(
   args: SettleFundingArgs,
-  hre: HardhatRuntimeEnvironment
+  hre: HardhatRuntimeEnvironment,
 ): Promise<SettleFundingResult> {
   const ctx = await connect(hre, args);
   const market = marketArg(ctx, args.market);
@@ -333,7 +333,7 @@ export async function settleFunding(
     sent.receipt,
     engine.interface,
     await engine.getAddress(),
-    "FundingSettled"
+    "FundingSettled",
   );
   const [m, now] = await Promise.all([view("market view", () => lens.market(market.marketId)), chainTime(ctx)]);
   const next = `in ${f.duration(m.nextFundingTime > now ? m.nextFundingTime - now : 0n)}`;
@@ -355,7 +355,7 @@ export async function settleFunding(
       ["rate", `${f.pct(rate, 4, true)} ${rate >= 0n ? "(longs pay shorts)" : "(shorts pay longs)"}`],
       ["funding index", `${f.amount(fundingIndex, 6)} USD per ${baseSymbol(market.symbol)}`],
       ["next boundary", next],
-    ])
+    ]),
   );
   return { market: market.symbol, intervals, rate, fundingIndex, nextFundingTime: m.nextFundingTime, hash: sent.hash };
 }
@@ -392,8 +392,8 @@ export async function liquidate(args: LiquidateArgs, hre: HardhatRuntimeEnvironm
     fail(
       `--id ${args.id}: the ${symbol} position is healthy at mark ${f.price(p.markPrice)} ` +
         `(equity ${f.usd(p.equity)}, maintenance ${f.usd(p.maintenanceMargin)}, liquidation price ${f.price(
-          p.liquidationPrice
-        )})`
+          p.liquidationPrice,
+        )})`,
     );
   }
   const sent = await send(`liquidate ${positionIdHex(id)}`, () => engine.liquidate(id));
@@ -401,7 +401,7 @@ export async function liquidate(args: LiquidateArgs, hre: HardhatRuntimeEnvironm
     sent.receipt,
     engine.interface,
     await engine.getAddress(),
-    "Liquidation"
+    "Liquidation",
   );
   if (!e) fail("liquidate: the transaction emitted no Liquidation event");
   const full = e.closedSize === p.size;
@@ -416,7 +416,7 @@ export async function liquidate(args: LiquidateArgs, hre: HardhatRuntimeEnvironm
       ["reward", `${f.usd(e.reward)} to ${accountLabel(ctx)}`],
       ["bad debt", f.usd(e.badDebt)],
       ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
-    ])
+    ]),
   );
   return {
     positionId: id,

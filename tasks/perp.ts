@@ -58,11 +58,11 @@ perpTask("position", "The trader's panel: position, prices, PnL, equity, liquida
   .setAction(async (args, hre) => (await import("./views")).position(args, hre));
 
 perpTask("markets", "Every market: index, mark, last, spot, skew, open interest, funding").setAction(
-  async (args, hre) => (await import("./views")).markets(args, hre)
+  async (args, hre) => (await import("./views")).markets(args, hre),
 );
 
 perpTask("insurance", "Insurance fund, pool assets and reserve, uncovered bad debt per market").setAction(
-  async (args, hre) => (await import("./views")).insurance(args, hre)
+  async (args, hre) => (await import("./views")).insurance(args, hre),
 );
 
 perpTask("price", "Pushes a price to every pushed feed of a market (oracle role)")
@@ -85,7 +85,7 @@ task("perp:advance-time", "Moves a local chain's clock forward and mines a block
     "deployment",
     "deployment file, to report stale feeds (default: deployments/<network>.json)",
     undefined,
-    types.string
+    types.string,
   )
   .setAction(async (args, hre) => (await import("./operations")).advanceTime(args, hre));
 

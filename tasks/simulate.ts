@@ -17,6 +17,8 @@ task("simulate", "Runs a scenario on the exchange contracts and writes summary.j
     }
     const result = await simulateOne(hre, { scenario: args.scenario, seed: args.seed, out: args.out });
     console.log("\n" + comparisonTable([result]));
-    console.log(`\nReport: ${args.out ?? `reports/${result.scenario.name}`}/report.html (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+    console.log(
+      `\nReport: ${args.out ?? `reports/${result.scenario.name}`}/report.html (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    );
     return result.summary;
   });

@@ -67,7 +67,7 @@ export async function deposit(args: AmountArgs, hre: HardhatRuntimeEnvironment):
   const wallet6 = await collateral.balanceOf(ctx.address);
   if (wallet6 < amount6) {
     fail(
-      `--amount ${args.amount}: the wallet of ${accountLabel(ctx)} holds ${f.usd6(wallet6)}; get more with perp:faucet`
+      `--amount ${args.amount}: the wallet of ${accountLabel(ctx)} holds ${f.usd6(wallet6)}; get more with perp:faucet`,
     );
   }
   const vaultAddress = await vault.getAddress();
@@ -102,8 +102,8 @@ export async function withdraw(args: AmountArgs, hre: HardhatRuntimeEnvironment)
   const walletBalance6 = await collateral.balanceOf(ctx.address);
   out(
     `Withdrew ${f.usd6(amount6)} to ${accountLabel(ctx)}; free balance ${f.usd(freeBalance)}, wallet ${f.usd6(
-      walletBalance6
-    )}`
+      walletBalance6,
+    )}`,
   );
   return { account: ctx.address, amount6, freeBalance, walletBalance6, hash: sent.hash };
 }
@@ -169,19 +169,19 @@ export async function open(args: OpenArgs, hre: HardhatRuntimeEnvironment): Prom
     fail(
       `--side ${args.side}: ${accountLabel(ctx)} holds a ${existing.size > 0n ? "long" : "short"} on ${
         market.symbol
-      }; ` + `close it first (perp:close --market ${market.symbol})`
+      }; ` + `close it first (perp:close --market ${market.symbol})`,
     );
   }
   const free = await vault.freeBalance(ctx.address);
   if (free < margin + fee) {
     fail(
       `--margin ${args.margin}: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}, ` +
-        `the order needs ${f.usd(margin)} margin + ${f.usd(fee)} fee; deposit with perp:deposit`
+        `the order needs ${f.usd(margin)} margin + ${f.usd(fee)} fee; deposit with perp:deposit`,
     );
   }
 
   const sent = await send(`open ${market.symbol}`, () =>
-    engine.increasePosition(market.marketId, sizeDelta, margin, acceptablePrice)
+    engine.increasePosition(market.marketId, sizeDelta, margin, acceptablePrice),
   );
   const trade = eventArgs<TradeEvent.OutputObject>(sent.receipt, engine.interface, await engine.getAddress(), "Trade");
   if (!trade) fail("open: the transaction emitted no Trade event");
@@ -220,7 +220,7 @@ export async function open(args: OpenArgs, hre: HardhatRuntimeEnvironment): Prom
       ["LIQUIDATION PRICE", `${f.price(p.liquidationPrice)} (${f.pct(result.liquidationDistance, 2, true)} from mark)`],
       ["position id", positionIdHex(id)],
       ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
-    ])
+    ]),
   );
   return result;
 }
@@ -289,7 +289,7 @@ export async function close(args: CloseArgs, hre: HardhatRuntimeEnvironment): Pr
       ["funding paid", f.signedUsd(result.fundingPaid)],
       ["returned", `${f.usd(result.returned)}; free balance ${f.usd(freeBalance)}`],
       ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
-    ])
+    ]),
   );
   return result;
 }
@@ -328,7 +328,7 @@ export async function changeMargin(args: MarginArgs, hre: HardhatRuntimeEnvironm
     if (free < amount) fail(`--add ${args.add}: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}`);
   }
   const sent = await send(`${adding ? "add" : "remove"} margin`, () =>
-    adding ? engine.addMargin(market.marketId, amount) : engine.removeMargin(market.marketId, amount)
+    adding ? engine.addMargin(market.marketId, amount) : engine.removeMargin(market.marketId, amount),
   );
   const p = await view("position view", () => lens.position(id));
   const freeBalance = await vault.freeBalance(ctx.address);
@@ -343,7 +343,7 @@ export async function changeMargin(args: MarginArgs, hre: HardhatRuntimeEnvironm
         `${f.price(p.liquidationPrice)} (${f.pct(distance(p.liquidationPrice, p.markPrice), 2, true)} from mark)`,
       ],
       ["free balance", f.usd(freeBalance)],
-    ])
+    ]),
   );
   return {
     market: market.symbol,

@@ -92,7 +92,7 @@ export async function position(args: PositionArgs, hre: HardhatRuntimeEnvironmen
       `last ${f.pct(m.lastFundingRate, 4, true)}, predicted ${f.pct(
         m.predictedFundingRate,
         4,
-        true
+        true,
       )} per ${interval} (positive: longs pay shorts)`,
     ],
     ["next funding", `in ${f.duration(panel.secondsToFunding)}`],
@@ -121,7 +121,7 @@ export async function position(args: PositionArgs, hre: HardhatRuntimeEnvironmen
           (p.liquidatable ? "  LIQUIDATABLE NOW" : ""),
       ],
       ...fundingLines,
-    ])
+    ]),
   );
   return panel;
 }
@@ -185,7 +185,7 @@ export async function markets(args: ConnectionArgs, hre: HardhatRuntimeEnvironme
       field("funding last", (r) => f.pct(r.lastFundingRate, 4, true)),
       field("funding predicted", (r) => f.pct(r.predictedFundingRate, 4, true)),
       field("next funding in", (r) => f.duration(r.secondsToFunding)),
-    ])
+    ]),
   );
   return rows;
 }
@@ -225,8 +225,8 @@ export async function insurance(args: ConnectionArgs, hre: HardhatRuntimeEnviron
           f.usd(d.amount) + (d.amount > 0n ? " (absorbed by the pool; ADL is open)" : ""),
         ]),
       ],
-      ""
-    )
+      "",
+    ),
   );
   return { insuranceFund, poolAssets, reservedAssets, poolAvailable6, uncoveredBadDebt };
 }

@@ -27,10 +27,12 @@ contract LiquidityPool is ERC4626 {
     IReserveSource public immutable engine;
     uint256 private immutable _unitScale; // one asset unit in WAD
 
-    constructor(IERC20 asset_, IVault vault_, IReserveSource engine_, uint256 unitScale_)
-        ERC20("perpsim LP share", "pLP")
-        ERC4626(asset_)
-    {
+    constructor(
+        IERC20 asset_,
+        IVault vault_,
+        IReserveSource engine_,
+        uint256 unitScale_
+    ) ERC20("perpsim LP share", "pLP") ERC4626(asset_) {
         vault = vault_;
         engine = engine_;
         _unitScale = unitScale_;
@@ -70,10 +72,13 @@ contract LiquidityPool is ERC4626 {
         emit Deposit(caller, receiver, assets, shares);
     }
 
-    function _withdraw(address caller, address receiver, address owner, uint256 assets, uint256 shares)
-        internal
-        override
-    {
+    function _withdraw(
+        address caller,
+        address receiver,
+        address owner,
+        uint256 assets,
+        uint256 shares
+    ) internal override {
         if (caller != owner) _spendAllowance(owner, caller, shares);
         _burn(owner, shares);
         emit Withdraw(caller, receiver, owner, assets, shares);

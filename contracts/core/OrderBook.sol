@@ -129,7 +129,11 @@ contract OrderBook is AccessControl, ReentrancyGuard {
     );
     /// @notice An expired order removed by `caller`; `refund` went back to the owner's free balance.
     event OrderExpired(
-        uint256 indexed id, address indexed account, uint256 indexed marketId, address caller, uint256 refund
+        uint256 indexed id,
+        address indexed account,
+        uint256 indexed marketId,
+        address caller,
+        uint256 refund
     );
     /// @notice The minimum execution fee of new orders changed (WAD USD).
     event MinExecutionFeeSet(uint256 previousFee, uint256 fee);
@@ -187,7 +191,15 @@ contract OrderBook is AccessControl, ReentrancyGuard {
         MarketConfig memory cfg = _marketConfig(marketId);
         if (sizeDelta == 0) revert ZeroSize();
         if (margin < cfg.minMargin) revert MarginTooLow(margin, cfg.minMargin);
-        Order memory o = _newOrder(marketId, OrderType.LimitOpen, sizeDelta, limitPrice, limitPrice, executionFee, expiry);
+        Order memory o = _newOrder(
+            marketId,
+            OrderType.LimitOpen,
+            sizeDelta,
+            limitPrice,
+            limitPrice,
+            executionFee,
+            expiry
+        );
         o.margin = margin.toUint128();
         id = _placeLimit(o, cfg, allowImmediate);
     }
@@ -207,8 +219,15 @@ contract OrderBook is AccessControl, ReentrancyGuard {
     ) external nonReentrant returns (uint256 id) {
         MarketConfig memory cfg = _marketConfig(marketId);
         Position memory p = _positionToReduce(msg.sender, marketId, size);
-        Order memory o =
-            _newOrder(marketId, OrderType.LimitClose, _closingDelta(p, size), limitPrice, limitPrice, executionFee, expiry);
+        Order memory o = _newOrder(
+            marketId,
+            OrderType.LimitClose,
+            _closingDelta(p, size),
+            limitPrice,
+            limitPrice,
+            executionFee,
+            expiry
+        );
         id = _placeLimit(o, cfg, allowImmediate);
     }
 
@@ -234,8 +253,15 @@ contract OrderBook is AccessControl, ReentrancyGuard {
         if (mustBeAbove ? triggerPrice <= p.entryPrice : triggerPrice >= p.entryPrice) {
             revert InvalidTrigger(orderType, isLong, triggerPrice, p.entryPrice);
         }
-        Order memory o =
-            _newOrder(marketId, orderType, _closingDelta(p, size), triggerPrice, acceptablePrice, executionFee, expiry);
+        Order memory o = _newOrder(
+            marketId,
+            orderType,
+            _closingDelta(p, size),
+            triggerPrice,
+            acceptablePrice,
+            executionFee,
+            expiry
+        );
         id = _store(o);
         _settleEscrow(o, true);
     }
@@ -436,11 +462,11 @@ contract OrderBook is AccessControl, ReentrancyGuard {
     }
 
     /// @dev The caller's position that a reduce-only order of `size` would reduce.
-    function _positionToReduce(address account, uint256 marketId, uint256 size)
-        private
-        view
-        returns (Position memory p)
-    {
+    function _positionToReduce(
+        address account,
+        uint256 marketId,
+        uint256 size
+    ) private view returns (Position memory p) {
         if (size == 0) revert ZeroSize();
         p = _engineViews.position(PositionLib.id(account, marketId));
         if (p.size == 0) revert NoPosition(account, marketId);

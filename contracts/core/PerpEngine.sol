@@ -69,10 +69,12 @@ contract PerpEngine is PerpEngineStorage {
     /// @notice Opens or increases the caller's position by a market order: `sizeDelta` base units
     /// (positive long, negative short), adding `margin` (WAD USD) from the free balance; the fee is
     /// paid from the free balance. Reverts unless the fill is at or better than `acceptablePrice`.
-    function increasePosition(uint256 marketId, int256 sizeDelta, uint256 margin, uint256 acceptablePrice)
-        external
-        nonReentrant
-    {
+    function increasePosition(
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 margin,
+        uint256 acceptablePrice
+    ) external nonReentrant {
         _increase(msg.sender, marketId, sizeDelta, margin, acceptablePrice);
     }
 
@@ -98,11 +100,12 @@ contract PerpEngine is PerpEngineStorage {
     }
 
     /// @notice As decreasePosition, for `account` (`size` = type(uint256).max closes all); executor role only.
-    function decreasePositionFor(address account, uint256 marketId, uint256 size, uint256 acceptablePrice)
-        external
-        onlyRole(EXECUTOR_ROLE)
-        nonReentrant
-    {
+    function decreasePositionFor(
+        address account,
+        uint256 marketId,
+        uint256 size,
+        uint256 acceptablePrice
+    ) external onlyRole(EXECUTOR_ROLE) nonReentrant {
         _decrease(account, marketId, size, acceptablePrice);
     }
 
@@ -197,9 +200,13 @@ contract PerpEngine is PerpEngineStorage {
 
     /* ------------------------------------------------------------------ INTERNAL: TRADES */
 
-    function _increase(address account, uint256 marketId, int256 sizeDelta, uint256 marginIn, uint256 acceptable)
-        private
-    {
+    function _increase(
+        address account,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 marginIn,
+        uint256 acceptable
+    ) private {
         if (sizeDelta == 0) revert ZeroSize();
         Ctx memory c = _load(marketId, true);
         if (c.st.paused) revert MarketIsPaused(marketId);
@@ -330,7 +337,15 @@ contract PerpEngine is PerpEngineStorage {
             b.margin += int256(plan.remainingMargin) - int256(uint256(p.margin));
         }
         emit Liquidation(
-            id, p.owner, c.marketId, msg.sender, plan.closed, c.mark, equity, plan.reward, equity < 0 ? uint256(-equity) : 0
+            id,
+            p.owner,
+            c.marketId,
+            msg.sender,
+            plan.closed,
+            c.mark,
+            equity,
+            plan.reward,
+            equity < 0 ? uint256(-equity) : 0
         );
         _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
         c.mark = _markOf(c); // the closed size left the skew: the cascade
@@ -339,22 +354,26 @@ contract PerpEngine is PerpEngineStorage {
 
     /// @dev Closes all of `p`, unless it is above the first tier and a smaller size restores health with
     /// the market's buffer: checked, not assumed, on the remainder as it will be after the reward.
-    function _planLiquidation(Ctx memory c, Position memory p, int256 net, int256 equity)
-        private
-        pure
-        returns (LiquidationPlan memory plan)
-    {
+    function _planLiquidation(
+        Ctx memory c,
+        Position memory p,
+        int256 net,
+        int256 equity
+    ) private pure returns (LiquidationPlan memory plan) {
         uint256 absSize = WadMath.abs(p.size);
         uint256 notional = absSize.mulDown(c.mark);
         if (equity > 0 && notional > c.tiers[0].notionalCap) {
-            uint256 keep = MarginMath.partialRemainder(
-                c.tiers, notional, equity, c.cfg.liquidationFeeRate, c.cfg.partialLiquidationBuffer
-            ).divDown(c.mark);
+            uint256 keep = MarginMath
+                .partialRemainder(c.tiers, notional, equity, c.cfg.liquidationFeeRate, c.cfg.partialLiquidationBuffer)
+                .divDown(c.mark);
             if (keep != 0) {
                 plan.closed = p.size > 0 ? int256(absSize - keep) : -int256(absSize - keep);
                 plan.reward = _liquidationReward(c, absSize - keep, equity);
                 int256 remaining = net + PositionLib.pnl(plan.closed, p.entryPrice, c.mark) - int256(plan.reward);
-                if (remaining > 0 && !MarginMath.isLiquidatable(c.tiers, p.size - plan.closed, p.entryPrice, remaining, c.mark)) {
+                if (
+                    remaining > 0 &&
+                    !MarginMath.isLiquidatable(c.tiers, p.size - plan.closed, p.entryPrice, remaining, c.mark)
+                ) {
                     plan.remainingMargin = uint256(remaining);
                     return plan;
                 }
@@ -414,7 +433,9 @@ contract PerpEngine is PerpEngineStorage {
             c.index = index;
             c.st.lastIndex = uint128(index);
             c.st.lastIndexTime = uint40(block.timestamp);
-        } else if (riskIncreasing || c.st.lastIndex == 0 || block.timestamp - c.st.lastIndexTime > c.cfg.oracleGracePeriod) {
+        } else if (
+            riskIncreasing || c.st.lastIndex == 0 || block.timestamp - c.st.lastIndexTime > c.cfg.oracleGracePeriod
+        ) {
             revert NoFreshPrice(marketId);
         } else {
             c.index = c.st.lastIndex;
@@ -468,12 +489,14 @@ contract PerpEngine is PerpEngineStorage {
         uint256 notional = absSize.mulDown(p.entryPrice);
         if (p.size > 0) {
             uint256 oi = c.st.longOpenInterest + absSize;
-            if (enforceCap && oi > c.cfg.maxOpenInterest) revert OpenInterestCapExceeded(true, oi, c.cfg.maxOpenInterest);
+            if (enforceCap && oi > c.cfg.maxOpenInterest)
+                revert OpenInterestCapExceeded(true, oi, c.cfg.maxOpenInterest);
             c.st.longOpenInterest = uint128(oi);
             c.st.longEntryNotional += uint128(notional);
         } else {
             uint256 oi = c.st.shortOpenInterest + absSize;
-            if (enforceCap && oi > c.cfg.maxOpenInterest) revert OpenInterestCapExceeded(false, oi, c.cfg.maxOpenInterest);
+            if (enforceCap && oi > c.cfg.maxOpenInterest)
+                revert OpenInterestCapExceeded(false, oi, c.cfg.maxOpenInterest);
             c.st.shortOpenInterest = uint128(oi);
             c.st.shortEntryNotional += uint128(notional);
         }
@@ -487,17 +510,23 @@ contract PerpEngine is PerpEngineStorage {
             revert PositionTooLarge(notional, c.tiers[c.tiers.length - 1].notionalCap);
         }
         int256 equity = int256(uint256(p.margin)) + PositionLib.pnl(p.size, p.entryPrice, mark);
-        (bool ok, uint256 leverage, uint256 maxLeverage) = MarginMath.meetsInitialMargin(c.tiers, absSize, mark, equity);
+        (bool ok, uint256 leverage, uint256 maxLeverage) = MarginMath.meetsInitialMargin(
+            c.tiers,
+            absSize,
+            mark,
+            equity
+        );
         if (!ok) revert LeverageTooHigh(leverage, maxLeverage);
     }
 
     /// @dev Fill price and fee of a market order of signed `delta` on `p`, checked against the acceptable
     /// price (a buy may not fill above it, a sell not below), and the funding `p` owes.
-    function _execute(Ctx memory c, Position memory p, int256 delta, uint256 acceptable)
-        private
-        pure
-        returns (Execution memory e)
-    {
+    function _execute(
+        Ctx memory c,
+        Position memory p,
+        int256 delta,
+        uint256 acceptable
+    ) private pure returns (Execution memory e) {
         int256 skew = MarketLib.skew(c.st);
         e.fill = Pricing.fillPrice(c.index, skew, delta, c.cfg.skewScale);
         if (delta > 0 ? e.fill > acceptable : e.fill < acceptable) revert SlippageExceeded(e.fill, acceptable);
@@ -535,10 +564,10 @@ contract PerpEngine is PerpEngineStorage {
         );
     }
 
-
     /* ------------------------------------------------------------------ ADMIN MODULE */
 
     /// @notice Runs market administration and getters (PerpEngineAdmin's ABI) on this contract's storage.
+    // solhint-disable-next-line no-complex-fallback, payable-fallback
     fallback() external {
         address module = adminModule;
         assembly {
@@ -546,8 +575,12 @@ contract PerpEngine is PerpEngineStorage {
             let ok := delegatecall(gas(), module, 0, calldatasize(), 0, 0)
             returndatacopy(0, 0, returndatasize())
             switch ok
-            case 0 { revert(0, returndatasize()) }
-            default { return(0, returndatasize()) }
+            case 0 {
+                revert(0, returndatasize())
+            }
+            default {
+                return(0, returndatasize())
+            }
         }
     }
 }

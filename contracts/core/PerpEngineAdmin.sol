@@ -18,11 +18,10 @@ contract PerpEngineAdmin is PerpEngineStorage {
     /* ------------------------------------------------------------------ MARKET CONFIGURATION */
 
     /// @notice Creates a market; config role only. Tiers' maintenance amounts are derived, not taken.
-    function createMarket(MarketConfig calldata cfg, Tier[] calldata tierList)
-        external
-        onlyRole(CONFIG_ROLE)
-        returns (uint256 marketId)
-    {
+    function createMarket(
+        MarketConfig calldata cfg,
+        Tier[] calldata tierList
+    ) external onlyRole(CONFIG_ROLE) returns (uint256 marketId) {
         if (marketIdBySymbol[cfg.symbol] != 0) revert DuplicateSymbol(cfg.symbol);
         marketId = ++marketCount;
         marketIdBySymbol[cfg.symbol] = marketId;

@@ -3,8 +3,6 @@ pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
-import {IVault} from "../interfaces/IVault.sol";
-import {IOracle} from "../interfaces/IOracle.sol";
 import {Tier} from "../libraries/MarginMath.sol";
 import {MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position} from "../libraries/PositionLib.sol";
@@ -77,7 +75,13 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuard {
         int256 realizedPnl,
         uint256 haircut
     );
-    event FundingSettled(uint256 indexed marketId, int256 rate, int256 fundingIndex, uint256 boundary, uint256 intervals);
+    event FundingSettled(
+        uint256 indexed marketId,
+        int256 rate,
+        int256 fundingIndex,
+        uint256 boundary,
+        uint256 intervals
+    );
 
     /* ------------------------------------------------------------------ ERRORS */
 
@@ -103,5 +107,4 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuard {
     error AdlNotActive(uint256 marketId);
     error NotProfitable(uint256 id, int256 pnl);
     error NotWinningSide(uint256 id);
-
 }

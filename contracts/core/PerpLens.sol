@@ -87,8 +87,11 @@ contract PerpLens {
         v.lastFundingRate = m.st.lastFundingRate;
         v.predictedFundingRate = MarketLib.predictedFundingRate(m.cfg, m.st, block.timestamp);
         v.nextFundingTime = uint256(m.st.lastFundingTime) + m.cfg.fundingInterval;
-        v.traderPnl = int256(uint256(m.st.longOpenInterest).mulDown(m.mark)) - int256(uint256(m.st.longEntryNotional))
-            + int256(uint256(m.st.shortEntryNotional)) - int256(uint256(m.st.shortOpenInterest).mulDown(m.mark));
+        v.traderPnl =
+            int256(uint256(m.st.longOpenInterest).mulDown(m.mark)) -
+            int256(uint256(m.st.longEntryNotional)) +
+            int256(uint256(m.st.shortEntryNotional)) -
+            int256(uint256(m.st.shortOpenInterest).mulDown(m.mark));
         v.uncoveredBadDebt = m.st.uncoveredBadDebt;
         v.paused = m.st.paused;
     }
@@ -142,7 +145,8 @@ contract PerpLens {
                 m = _project(p.marketId);
                 projected = p.marketId;
             }
-            int256 net = int256(uint256(p.margin)) - PositionLib.pendingFunding(p.size, p.fundingSnapshot, m.st.fundingIndex);
+            int256 net = int256(uint256(p.margin)) -
+                PositionLib.pendingFunding(p.size, p.fundingSnapshot, m.st.fundingIndex);
             flags[i] = MarginMath.isLiquidatable(m.tiers, p.size, p.entryPrice, net, m.mark);
         }
     }
@@ -158,11 +162,11 @@ contract PerpLens {
         score = (pnlPercent * int256(leverage)) / WadMath.IWAD;
     }
 
-    function _positionView(uint256 id, Position memory p, Projection memory m)
-        private
-        pure
-        returns (PositionView memory v)
-    {
+    function _positionView(
+        uint256 id,
+        Position memory p,
+        Projection memory m
+    ) private pure returns (PositionView memory v) {
         v.id = id;
         v.owner = p.owner;
         v.marketId = p.marketId;

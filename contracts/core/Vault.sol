@@ -100,8 +100,12 @@ contract Vault is IVault, AccessControl, ReentrancyGuard {
 
     /// @inheritdoc IVault
     function settle(Settlement calldata s) external onlyRole(OPERATOR_ROLE) {
-        int256 sum = s.accountDelta + s.counterpartyDelta + s.marginDelta + s.escrowDelta + s.poolDelta
-            + s.insuranceDelta;
+        int256 sum = s.accountDelta +
+            s.counterpartyDelta +
+            s.marginDelta +
+            s.escrowDelta +
+            s.poolDelta +
+            s.insuranceDelta;
         if (sum != 0) revert SettlementNotBalanced(sum);
         if (s.accountDelta != 0) _moveFree(s.account, s.accountDelta);
         if (s.counterpartyDelta != 0) _moveFree(s.counterparty, s.counterpartyDelta);

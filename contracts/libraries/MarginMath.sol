@@ -49,22 +49,33 @@ library MarginMath {
     }
 
     /// @notice WAD^3 * (equity - maintenance margin) at `price`, exact. Negative means liquidatable.
-    function health(Tier[] memory tiers, int256 size, uint256 entry, int256 netMargin, uint256 price)
-        internal
-        pure
-        returns (int256)
-    {
+    function health(
+        Tier[] memory tiers,
+        int256 size,
+        uint256 entry,
+        int256 netMargin,
+        uint256 price
+    ) internal pure returns (int256) {
         uint256 absSize = WadMath.abs(size);
         Tier memory t = tiers[tierOf(tiers, absSize, price)];
-        return netMargin * WAD2 + size * (int256(price) - int256(entry)) * int256(WAD) - int256(absSize * price * t.mmr)
-            + int256(uint256(t.maintenanceAmount)) * WAD2;
+        return
+            netMargin *
+            WAD2 +
+            size *
+            (int256(price) - int256(entry)) *
+            int256(WAD) -
+            int256(absSize * price * t.mmr) +
+            int256(uint256(t.maintenanceAmount)) *
+            WAD2;
     }
 
-    function isLiquidatable(Tier[] memory tiers, int256 size, uint256 entry, int256 netMargin, uint256 price)
-        internal
-        pure
-        returns (bool)
-    {
+    function isLiquidatable(
+        Tier[] memory tiers,
+        int256 size,
+        uint256 entry,
+        int256 netMargin,
+        uint256 price
+    ) internal pure returns (bool) {
         return health(tiers, size, entry, netMargin, price) < 0;
     }
 
@@ -72,11 +83,12 @@ library MarginMath {
     /// for a short the lowest. 0 for a long whose margin covers a fall to zero (never liquidatable) and
     /// for a short under water at any price (liquidatable at every mark): in both cases "mark <= 0" for
     /// a long and "mark >= 0" for a short keep meaning "liquidatable".
-    function liquidationPrice(Tier[] memory tiers, int256 size, uint256 entry, int256 netMargin)
-        internal
-        pure
-        returns (uint256 fallbackPrice)
-    {
+    function liquidationPrice(
+        Tier[] memory tiers,
+        int256 size,
+        uint256 entry,
+        int256 netMargin
+    ) internal pure returns (uint256 fallbackPrice) {
         if (size < 0 && isLiquidatable(tiers, size, entry, netMargin, 1)) return 0;
         uint256 absSize = WadMath.abs(size);
         for (uint256 i; i < tiers.length; ++i) {
@@ -87,11 +99,13 @@ library MarginMath {
     }
 
     /// @dev The integer boundary of H(p) < 0 using tier `t`'s mmr and amount (see the library header).
-    function _rootInTier(Tier memory t, bool isLong, uint256 absSize, uint256 entry, int256 netMargin)
-        private
-        pure
-        returns (uint256)
-    {
+    function _rootInTier(
+        Tier memory t,
+        bool isLong,
+        uint256 absSize,
+        uint256 entry,
+        int256 netMargin
+    ) private pure returns (uint256) {
         int256 cushion = (netMargin + int256(uint256(t.maintenanceAmount))) * WAD2;
         int256 entryTerm = int256(absSize * entry * WAD);
         if (isLong) {
@@ -107,11 +121,12 @@ library MarginMath {
     }
 
     /// @notice Whether equity covers the initial margin of the notional: equity * maxLeverage >= notional.
-    function meetsInitialMargin(Tier[] memory tiers, uint256 absSize, uint256 price, int256 equity)
-        internal
-        pure
-        returns (bool ok, uint256 leverage, uint256 maxLeverage)
-    {
+    function meetsInitialMargin(
+        Tier[] memory tiers,
+        uint256 absSize,
+        uint256 price,
+        int256 equity
+    ) internal pure returns (bool ok, uint256 leverage, uint256 maxLeverage) {
         maxLeverage = tiers[tierOf(tiers, absSize, price)].maxLeverage;
         uint256 notional = absSize.mulUp(price);
         if (equity <= 0) return (false, type(uint256).max, maxLeverage);
@@ -121,16 +136,20 @@ library MarginMath {
 
     /// @notice Largest notional that stays healthy with a buffer after closing the rest at `feeRate`:
     /// (E - f * (N - n)) >= (1 + b) * MM(n). Returns 0 when no partial remainder is healthy.
-    function partialRemainder(Tier[] memory tiers, uint256 notional, int256 equity, uint256 feeRate, uint256 buffer)
-        internal
-        pure
-        returns (uint256)
-    {
+    function partialRemainder(
+        Tier[] memory tiers,
+        uint256 notional,
+        int256 equity,
+        uint256 feeRate,
+        uint256 buffer
+    ) internal pure returns (uint256) {
         for (uint256 i = tiers.length; i > 0; --i) {
             Tier memory t = tiers[i - 1];
             uint256 scaledMmr = uint256(t.mmr).mulUp(WAD + buffer);
             if (scaledMmr <= feeRate) continue;
-            int256 rhs = equity - int256(feeRate.mulUp(notional)) + int256(uint256(t.maintenanceAmount).mulDown(WAD + buffer));
+            int256 rhs = equity -
+                int256(feeRate.mulUp(notional)) +
+                int256(uint256(t.maintenanceAmount).mulDown(WAD + buffer));
             if (rhs <= 0) continue;
             uint256 n = WadMath.min(uint256(rhs).divDown(scaledMmr - feeRate), t.notionalCap);
             uint256 floorCap = i > 1 ? tiers[i - 2].notionalCap : 0;
@@ -144,7 +163,8 @@ library MarginMath {
         tiers[0].maintenanceAmount = 0;
         for (uint256 i = 1; i < tiers.length; ++i) {
             tiers[i].maintenanceAmount = uint128(
-                tiers[i - 1].maintenanceAmount + uint256(tiers[i - 1].notionalCap).mulDown(tiers[i].mmr - tiers[i - 1].mmr)
+                tiers[i - 1].maintenanceAmount +
+                    uint256(tiers[i - 1].notionalCap).mulDown(tiers[i].mmr - tiers[i - 1].mmr)
             );
         }
     }

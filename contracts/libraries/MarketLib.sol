@@ -84,11 +84,12 @@ library MarketLib {
 
     /// @notice Advances state to `nowTs`: the basis EMA, every funding boundary passed (missed ones
     /// catch up at the current premium, O(1) however many), and the premium accumulator.
-    function sync(MarketConfig memory cfg, MarketState memory st, uint256 index, uint256 nowTs)
-        internal
-        pure
-        returns (FundingResult memory r)
-    {
+    function sync(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index,
+        uint256 nowTs
+    ) internal pure returns (FundingResult memory r) {
         uint256 last = lastPrice(cfg, st, index);
         uint256 dtSample = nowTs - st.lastSampleTime;
         if (dtSample > 0) {
@@ -126,11 +127,13 @@ library MarketLib {
     }
 
     /// @notice Mark price by the market's method, then the optional band around the index.
-    function markPrice(MarketConfig memory cfg, MarketState memory st, uint256 index, uint256 last, uint256 nowTs)
-        internal
-        pure
-        returns (uint256 mark)
-    {
+    function markPrice(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index,
+        uint256 last,
+        uint256 nowTs
+    ) internal pure returns (uint256 mark) {
         uint256 next = uint256(st.lastFundingTime) + cfg.fundingInterval;
         mark = cfg.markModel.markPrice(
             MarkInputs({
@@ -150,11 +153,11 @@ library MarketLib {
     }
 
     /// @notice The rate the next boundary would settle at if the premium held until then.
-    function predictedFundingRate(MarketConfig memory cfg, MarketState memory st, uint256 nowTs)
-        internal
-        pure
-        returns (int256)
-    {
+    function predictedFundingRate(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 nowTs
+    ) internal pure returns (int256) {
         uint256 boundary = uint256(st.lastFundingTime) + cfg.fundingInterval;
         uint256 until = nowTs < boundary ? nowTs : boundary;
         int256 cum = st.premiumCum + int256(st.lastPremium) * int256(until - st.lastSampleTime);
@@ -163,13 +166,14 @@ library MarketLib {
     }
 
     function _fundingRate(MarketConfig memory cfg, int256 avgPremium) private pure returns (int256) {
-        return cfg.fundingModel.fundingRate(
-            FundingInputs({
-                avgPremium: avgPremium,
-                interestRate: int256(uint256(cfg.fundingInterestRate)),
-                clampRate: int256(uint256(cfg.fundingClamp)),
-                cap: int256(uint256(cfg.fundingCap))
-            })
-        );
+        return
+            cfg.fundingModel.fundingRate(
+                FundingInputs({
+                    avgPremium: avgPremium,
+                    interestRate: int256(uint256(cfg.fundingInterestRate)),
+                    clampRate: int256(uint256(cfg.fundingClamp)),
+                    cap: int256(uint256(cfg.fundingCap))
+                })
+            );
     }
 }

@@ -34,11 +34,13 @@ library Pricing {
     }
 
     /// @notice Trading fee: rate * |delta| * fill; taker rate when the order grows |skew|, maker otherwise. Rounds up.
-    function fee(int256 skew, int256 delta, uint256 fill, uint256 takerRate, uint256 makerRate)
-        internal
-        pure
-        returns (uint256)
-    {
+    function fee(
+        int256 skew,
+        int256 delta,
+        uint256 fill,
+        uint256 takerRate,
+        uint256 makerRate
+    ) internal pure returns (uint256) {
         uint256 rate = WadMath.abs(skew + delta) > WadMath.abs(skew) ? takerRate : makerRate;
         return WadMath.abs(delta).mulUp(fill).mulUp(rate);
     }

@@ -36,10 +36,11 @@ contract Oracle is IOracle, AccessControl {
     }
 
     /// @notice Replaces a market's sources; config role only. Heartbeats in seconds.
-    function setSources(uint256 marketId, address[] calldata feeds, uint32[] calldata heartbeats)
-        external
-        onlyRole(CONFIG_ROLE)
-    {
+    function setSources(
+        uint256 marketId,
+        address[] calldata feeds,
+        uint32[] calldata heartbeats
+    ) external onlyRole(CONFIG_ROLE) {
         if (feeds.length == 0) revert NoSources();
         if (feeds.length > MAX_SOURCES) revert TooManySources(feeds.length, MAX_SOURCES);
         if (feeds.length != heartbeats.length) revert LengthMismatch(feeds.length, heartbeats.length);
@@ -64,7 +65,7 @@ contract Oracle is IOracle, AccessControl {
         uint256[] memory prices = new uint256[](list.length);
         for (uint256 i; i < list.length; ++i) {
             Source memory s = list[i];
-            (, int256 answer,, uint256 updatedAt,) = s.feed.latestRoundData();
+            (, int256 answer, , uint256 updatedAt, ) = s.feed.latestRoundData();
             if (answer <= 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > s.heartbeat) continue;
             uint256 p = uint256(answer) * 10 ** (18 - s.decimals);
             // insertion sort: at most MAX_SOURCES entries

@@ -41,7 +41,12 @@ contract SpotPool is ReentrancyGuard {
 
     event LiquidityAdded(address indexed provider, uint256 coinAmount, uint256 usdAmount);
     event Swap(
-        address indexed sender, address indexed to, bool buyCoin, uint256 amountIn, uint256 amountOut, uint256 spotPrice
+        address indexed sender,
+        address indexed to,
+        bool buyCoin,
+        uint256 amountIn,
+        uint256 amountOut,
+        uint256 spotPrice
     );
 
     error ZeroAmount();
@@ -76,11 +81,12 @@ contract SpotPool is ReentrancyGuard {
     }
 
     /// @notice Swaps `amountIn` of USD for coin (`buyCoin`) or of coin for USD, paying at least `minOut` to `to`.
-    function swap(bool buyCoin, uint256 amountIn, uint256 minOut, address to)
-        external
-        nonReentrant
-        returns (uint256 amountOut)
-    {
+    function swap(
+        bool buyCoin,
+        uint256 amountIn,
+        uint256 minOut,
+        address to
+    ) external nonReentrant returns (uint256 amountOut) {
         if (amountIn == 0) revert ZeroAmount();
         if (reserveCoin == 0) revert EmptyPool();
         _accumulate();

@@ -11,8 +11,9 @@ contract MedianMarkModel is IMarkPriceModel {
     /// @inheritdoc IMarkPriceModel
     function markPrice(MarkInputs calldata m) external pure returns (uint256) {
         int256 index = int256(m.index);
-        int256 p1 = index
-            + (index * m.lastFundingRate * int256(m.timeToNextFunding)) / (int256(m.fundingInterval) * WadMath.IWAD);
+        int256 p1 = index +
+            (index * m.lastFundingRate * int256(m.timeToNextFunding)) /
+            (int256(m.fundingInterval) * WadMath.IWAD);
         int256 p2 = index + m.emaBasis;
         return WadMath.median3(_positive(p1), _positive(p2), m.lastPrice);
     }

@@ -71,11 +71,13 @@ contract MathHarness {
         return Pricing.premium(last, index);
     }
 
-    function fee(int256 skew, int256 delta, uint256 fill, uint256 takerRate, uint256 makerRate)
-        external
-        pure
-        returns (uint256)
-    {
+    function fee(
+        int256 skew,
+        int256 delta,
+        uint256 fill,
+        uint256 takerRate,
+        uint256 makerRate
+    ) external pure returns (uint256) {
         return Pricing.fee(skew, delta, fill, takerRate, makerRate);
     }
 
@@ -103,43 +105,51 @@ contract MathHarness {
         return MarginMath.maintenanceMargin(tiers, absSize, price);
     }
 
-    function health(Tier[] memory tiers, int256 size, uint256 entry, int256 netMargin, uint256 price)
-        external
-        pure
-        returns (int256)
-    {
+    function health(
+        Tier[] memory tiers,
+        int256 size,
+        uint256 entry,
+        int256 netMargin,
+        uint256 price
+    ) external pure returns (int256) {
         return MarginMath.health(tiers, size, entry, netMargin, price);
     }
 
-    function isLiquidatable(Tier[] memory tiers, int256 size, uint256 entry, int256 netMargin, uint256 price)
-        external
-        pure
-        returns (bool)
-    {
+    function isLiquidatable(
+        Tier[] memory tiers,
+        int256 size,
+        uint256 entry,
+        int256 netMargin,
+        uint256 price
+    ) external pure returns (bool) {
         return MarginMath.isLiquidatable(tiers, size, entry, netMargin, price);
     }
 
-    function liquidationPrice(Tier[] memory tiers, int256 size, uint256 entry, int256 netMargin)
-        external
-        pure
-        returns (uint256)
-    {
+    function liquidationPrice(
+        Tier[] memory tiers,
+        int256 size,
+        uint256 entry,
+        int256 netMargin
+    ) external pure returns (uint256) {
         return MarginMath.liquidationPrice(tiers, size, entry, netMargin);
     }
 
-    function meetsInitialMargin(Tier[] memory tiers, uint256 absSize, uint256 price, int256 equity)
-        external
-        pure
-        returns (bool ok, uint256 leverage, uint256 maxLeverage)
-    {
+    function meetsInitialMargin(
+        Tier[] memory tiers,
+        uint256 absSize,
+        uint256 price,
+        int256 equity
+    ) external pure returns (bool ok, uint256 leverage, uint256 maxLeverage) {
         return MarginMath.meetsInitialMargin(tiers, absSize, price, equity);
     }
 
-    function partialRemainder(Tier[] memory tiers, uint256 notional, int256 equity, uint256 feeRate, uint256 buffer)
-        external
-        pure
-        returns (uint256)
-    {
+    function partialRemainder(
+        Tier[] memory tiers,
+        uint256 notional,
+        int256 equity,
+        uint256 feeRate,
+        uint256 buffer
+    ) external pure returns (uint256) {
         return MarginMath.partialRemainder(tiers, notional, equity, feeRate, buffer);
     }
 
@@ -172,11 +182,11 @@ contract MathHarness {
         return MarketLib.skew(st);
     }
 
-    function marketLastPrice(MarketConfig memory cfg, MarketState memory st, uint256 index)
-        external
-        pure
-        returns (uint256)
-    {
+    function marketLastPrice(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index
+    ) external pure returns (uint256) {
         return MarketLib.lastPrice(cfg, st, index);
     }
 
@@ -185,38 +195,41 @@ contract MathHarness {
     }
 
     /// @notice The synced state and the funding result.
-    function sync(MarketConfig memory cfg, MarketState memory st, uint256 index, uint256 nowTs)
-        external
-        pure
-        returns (MarketState memory, MarketLib.FundingResult memory r)
-    {
+    function sync(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index,
+        uint256 nowTs
+    ) external pure returns (MarketState memory, MarketLib.FundingResult memory r) {
         r = MarketLib.sync(cfg, st, index, nowTs);
         return (st, r);
     }
 
     /// @notice The state with the premium re-sampled.
-    function samplePremium(MarketConfig memory cfg, MarketState memory st, uint256 index)
-        external
-        pure
-        returns (MarketState memory)
-    {
+    function samplePremium(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index
+    ) external pure returns (MarketState memory) {
         MarketLib.samplePremium(cfg, st, index);
         return st;
     }
 
-    function markPrice(MarketConfig memory cfg, MarketState memory st, uint256 index, uint256 last, uint256 nowTs)
-        external
-        pure
-        returns (uint256)
-    {
+    function markPrice(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index,
+        uint256 last,
+        uint256 nowTs
+    ) external pure returns (uint256) {
         return MarketLib.markPrice(cfg, st, index, last, nowTs);
     }
 
-    function predictedFundingRate(MarketConfig memory cfg, MarketState memory st, uint256 nowTs)
-        external
-        pure
-        returns (int256)
-    {
+    function predictedFundingRate(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 nowTs
+    ) external pure returns (int256) {
         return MarketLib.predictedFundingRate(cfg, st, nowTs);
     }
 }

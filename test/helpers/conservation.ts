@@ -15,7 +15,7 @@ import { USD6_TO_WAD } from "../../lib/units";
 export async function expectConservation(
   ex: Exchange,
   positionIds: readonly bigint[],
-  accounts?: readonly string[]
+  accounts?: readonly string[],
 ): Promise<void> {
   const vault = ex.vault;
   const held = (await ex.collateral.balanceOf(await vault.getAddress())) * USD6_TO_WAD;
@@ -54,7 +54,7 @@ export interface StateSnapshot {
 export async function snapshotState(
   ex: Exchange,
   accounts: readonly string[],
-  positionIds: readonly bigint[]
+  positionIds: readonly bigint[],
 ): Promise<StateSnapshot> {
   const vault = ex.vault;
   const marketCount = await ex.admin.marketCount();

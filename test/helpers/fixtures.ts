@@ -97,7 +97,7 @@ export async function openByLeverage(
   ex: Exchange,
   trader: HardhatEthersSigner,
   marketId: bigint,
-  order: OpenOrder
+  order: OpenOrder,
 ): Promise<Opened> {
   const { indexPrice } = await ex.lens.market(marketId);
   const absSize = (order.margin * order.leverage * WAD) / indexPrice;
@@ -111,7 +111,7 @@ export async function openSize(
   trader: HardhatEthersSigner,
   marketId: bigint,
   size: bigint,
-  margin: bigint
+  margin: bigint,
 ): Promise<Opened> {
   const tx = await ex.engine.connect(trader).increasePosition(marketId, size, margin, anyPrice(size));
   const receipt = (await tx.wait())!;
@@ -123,7 +123,7 @@ export async function openSize(
 export async function closeAll(
   ex: Exchange,
   trader: HardhatEthersSigner,
-  marketId: bigint
+  marketId: bigint,
 ): Promise<{ receipt: ContractTransactionReceipt; trade: TradeEvent }> {
   const id = await ex.admin.positionId(trader.address, marketId);
   const { size } = await ex.admin.position(id);
@@ -188,7 +188,7 @@ export const CONTROLLED_HEARTBEAT = 30 * 24 * 3600;
 export async function createControlledMarket(
   ex: Exchange,
   deployer: HardhatEthersSigner,
-  overrides: Partial<MarketSpec> & Pick<MarketSpec, "symbol" | "initialPrice" | "markModel">
+  overrides: Partial<MarketSpec> & Pick<MarketSpec, "symbol" | "initialPrice" | "markModel">,
 ): Promise<ControlledMarket> {
   const spec: MarketSpec = { ...ALT_USD, ...overrides };
   const marketId = (await ex.admin.marketCount()) + 1n;

@@ -85,7 +85,7 @@ function shows(lines: string[], label: string, value: string): boolean {
       line
         .slice(line.indexOf(label) + label.length)
         .trimStart()
-        .startsWith(value)
+        .startsWith(value),
   );
 }
 
@@ -241,7 +241,7 @@ describe("perp:* tasks on the in-process network", () => {
     const { ex, keeper, open } = await use(shortOpen);
     const idHex = "0x" + open.positionId.toString(16).padStart(64, "0");
     expect(await refusal(task("liquidate", { account: KEEPER, id: idHex }))).to.match(
-      /--id 0x[0-9a-f]{64}: the ALT-USD position is healthy at mark/
+      /--id 0x[0-9a-f]{64}: the ALT-USD position is healthy at mark/,
     );
 
     // Just past the liquidation price (about 2.189): the mark follows the index to about 2.192, where
@@ -260,7 +260,7 @@ describe("perp:* tasks on the in-process network", () => {
     const notional = (-open.size * mark) / WAD;
     const fee = (notional * cfg.liquidationFeeRate) / WAD; // a credit to the caller: rounded down
     const reward = [equity, fee > cfg.minLiquidationFee ? fee : cfg.minLiquidationFee].reduce((a, b) =>
-      a < b ? a : b
+      a < b ? a : b,
     );
     expect(equity).to.be.gt(0n);
     expect(liquidated.full).to.equal(true);
@@ -303,10 +303,10 @@ describe("perp:* tasks on the in-process network", () => {
     expect(bought.spotAfter).to.be.gt(bought.spotBefore);
 
     expect(await refusal(task("spot-swap", { account: KEEPER, market: ALT, sell: true, usd: "1000" }))).to.match(
-      /--usd 1000: selling needs .* ALT, account 2 .* holds 0\.000000; buy some first \(--buy\), or as the deployer add --mint/
+      /--usd 1000: selling needs .* ALT, account 2 .* holds 0\.000000; buy some first \(--buy\), or as the deployer add --mint/,
     );
     expect(
-      await refusal(task("spot-swap", { account: KEEPER, market: ALT, sell: true, usd: "1000", mint: true }))
+      await refusal(task("spot-swap", { account: KEEPER, market: ALT, sell: true, usd: "1000", mint: true })),
     ).to.match(/--mint: account 2 .* lacks MINTER_ROLE on ALT/);
     const sold = await task<SpotSwapResult>("spot-swap", { market: ALT, sell: true, usd: "20000", mint: true });
     expect(sold.amountIn).to.equal((usd6(20_000) * 10n ** 12n * WAD) / bought.spotAfter);
@@ -334,22 +334,22 @@ describe("perp:* tasks on the in-process network", () => {
       await use(funded);
       expect(
         await refusal(
-          task("open", { account: TRADER, market: "DOGE-USD", side: "short", margin: "100", leverage: "10" })
-        )
+          task("open", { account: TRADER, market: "DOGE-USD", side: "short", margin: "100", leverage: "10" }),
+        ),
       ).to.equal("--market DOGE-USD: unknown market; markets: ALT-USD, BTC-USD");
     });
 
     it("rejects a side other than long or short", async () => {
       await use(funded);
       expect(
-        await refusal(task("open", { account: TRADER, market: ALT, side: "sideways", margin: "100", leverage: "10" }))
+        await refusal(task("open", { account: TRADER, market: ALT, side: "sideways", margin: "100", leverage: "10" })),
       ).to.equal("--side sideways: expected long or short");
     });
 
     it("rejects a negative amount and changes nothing", async () => {
       const { ex, trader } = await use(funded);
       expect(await refusal(task("deposit", { account: TRADER, amount: "-5" }))).to.equal(
-        "--amount -5: must not be negative (a positive decimal number of USD, e.g. --amount 100)"
+        "--amount -5: must not be negative (a positive decimal number of USD, e.g. --amount 100)",
       );
       expect(await ex.vault.freeBalance(trader.address)).to.equal(wad(1_000));
     });
@@ -357,7 +357,7 @@ describe("perp:* tasks on the in-process network", () => {
     it("rejects leverage 0", async () => {
       await use(funded);
       expect(
-        await refusal(task("open", { account: TRADER, market: ALT, side: "long", margin: "100", leverage: "0" }))
+        await refusal(task("open", { account: TRADER, market: ALT, side: "long", margin: "100", leverage: "0" })),
       ).to.equal("--leverage 0: must be greater than 0 (a positive decimal number, e.g. --leverage 10)");
     });
 
@@ -365,51 +365,51 @@ describe("perp:* tasks on the in-process network", () => {
       await use(funded);
       const missing = path.join(tmp, "missing.json");
       expect(await refusal(task("markets", { deployment: missing }))).to.contain(
-        `--deployment ${missing}: no such file`
+        `--deployment ${missing}: no such file`,
       );
     });
 
     it("rejects an account index the network does not have", async () => {
       await use(funded);
       expect(await refusal(task("markets", { account: "99" }))).to.contain(
-        `--account 99: network "hardhat" has 20 local accounts (0-19)`
+        `--account 99: network "hardhat" has 20 local accounts (0-19)`,
       );
     });
 
     it("rejects more decimal places than the collateral has", async () => {
       await use(funded);
       expect(await refusal(task("withdraw", { account: TRADER, amount: "1.0000001" }))).to.contain(
-        "--amount 1.0000001: at most 6 decimal places"
+        "--amount 1.0000001: at most 6 decimal places",
       );
     });
 
     it("rejects withdrawing more than the free balance", async () => {
       await use(funded);
       expect(await refusal(task("withdraw", { account: TRADER, amount: "1000.01" }))).to.match(
-        /--amount 1000.01: the free balance of account 1 \(0x[0-9a-fA-F]{40}\) is 1,000.00 USD/
+        /--amount 1000.01: the free balance of account 1 \(0x[0-9a-fA-F]{40}\) is 1,000.00 USD/,
       );
     });
 
     it("rejects a margin change without exactly one of --add and --remove", async () => {
       await use(shortOpen);
       expect(await refusal(task("margin", { account: TRADER, market: ALT }))).to.contain(
-        "pass exactly one of --add N or --remove N (USD)"
+        "pass exactly one of --add N or --remove N (USD)",
       );
     });
 
     it("explains an engine refusal in human units: leverage above the tier's maximum", async () => {
       await use(funded);
       expect(
-        await refusal(task("open", { account: TRADER, market: ALT, side: "short", margin: "10", leverage: "60" }))
+        await refusal(task("open", { account: TRADER, market: ALT, side: "short", margin: "10", leverage: "60" })),
       ).to.match(
-        /open ALT-USD reverted: leverage 60\.\d\dx is above the 50\.00x allowed at this notional \[LeverageTooHigh\]/
+        /open ALT-USD reverted: leverage 60\.\d\dx is above the 50\.00x allowed at this notional \[LeverageTooHigh\]/,
       );
     });
 
     it("refuses to push prices from an account without the oracle role", async () => {
       await use(funded);
       expect(await refusal(task("price", { account: TRADER, market: ALT, price: "3" }))).to.match(
-        /account 1 \(0x[0-9a-fA-F]{40}\) lacks ORACLE_ROLE on the ALT-USD feed/
+        /account 1 \(0x[0-9a-fA-F]{40}\) lacks ORACLE_ROLE on the ALT-USD feed/,
       );
     });
   });

@@ -11,7 +11,7 @@ describe("run output files", () => {
   describe("summary.json", () => {
     it("is byte-identical for two runs of one seed", () => {
       expect(summaryJson(syntheticRun("squeeze-thin").summary)).to.equal(
-        summaryJson(syntheticRun("squeeze-thin").summary)
+        summaryJson(syntheticRun("squeeze-thin").summary),
       );
     });
 
@@ -93,7 +93,7 @@ describe("run output files", () => {
     it("has a header and one line per step, with human decimals", () => {
       const lines = timelineCsv([row(0), row(1)]).split("\n");
       expect(lines[0]).to.equal(
-        ["t", "step", "block", ...TIMELINE_MARKET_COLUMNS.map((column) => `ALT-USD.${column}`)].join(",")
+        ["t", "step", "block", ...TIMELINE_MARKET_COLUMNS.map((column) => `ALT-USD.${column}`)].join(","),
       );
       expect(lines[2]).to.equal("300,1,4,0.5,0.5001,0.49995,0.4999,-0.0001,1000,250000,50000,2000000,1");
       expect(lines).to.have.length(4); // header, two rows, and the empty string after the final newline
@@ -107,7 +107,7 @@ describe("run output files", () => {
 
     it("refuses rows whose markets differ from the first row's", () => {
       expect(() => timelineCsv([row(0), row(1, "BTC-USD")])).to.throw(
-        /timeline step 1: markets BTC-USD, expected ALT-USD/
+        /timeline step 1: markets BTC-USD, expected ALT-USD/,
       );
     });
   });

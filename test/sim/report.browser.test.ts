@@ -65,7 +65,7 @@ describe("report.html in a real browser", function () {
       if (process.env.CI !== undefined)
         throw new Error(`${CHROMIUM} is missing; CI must install Debian's chromium (apt-get install -y chromium)`);
       console.warn(
-        `      skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this test fails instead`
+        `      skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this test fails instead`,
       );
       this.skip();
     }
@@ -106,7 +106,7 @@ describe("report.html in a real browser", function () {
     expect(errors).to.deep.equal([]);
     expect(
       requests.filter((url) => !url.startsWith("file:")),
-      "requests beyond the file itself"
+      "requests beyond the file itself",
     ).to.deep.equal([]);
   }
 
@@ -127,7 +127,7 @@ describe("report.html in a real browser", function () {
   it("draws both price charts of the thin-vs-deep comparison", async () => {
     const opened = await open(
       renderComparison([syntheticRun("squeeze-thin"), syntheticRun("squeeze-deep")]),
-      "index.html"
+      "index.html",
     );
     await expectAllChartsDrawn(opened, 2);
     expect(await opened.page.locator("table.metrics thead th").allTextContents()).to.deep.equal([

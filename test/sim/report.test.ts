@@ -40,17 +40,17 @@ describe("report pages", () => {
       const buys = plan.pushes.filter((p) => p.side === "buy");
       const spent = buys.reduce((sum, p) => sum + p.usd, 0n);
       expect(text).to.contain(
-        `A ${formatUsd(plan.budgetUsd)} market-maker budget, ${formatUsd(spent)} of it in ${buys.length} spot buys, moved ALT-USD spot`
+        `A ${formatUsd(plan.budgetUsd)} market-maker budget, ${formatUsd(spent)} of it in ${buys.length} spot buys, moved ALT-USD spot`,
       );
       expect(text).to.contain(`${formatPct(m.peakMove.spot.up)} at its peak on a spot pool of $200,000 per side`);
       expect(text).to.contain(
         `${m.tradersLiquidated} of ${m.traders} retail positions were liquidated (${formatUsd(
-          m.liquidatedNotional
-        )} of notional)`
+          m.liquidatedNotional,
+        )} of notional)`,
       );
       expect(text).to.contain(`the longest cascade ran ${m.cascadeDepth} rounds`);
       expect(text).to.contain(
-        `the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on ${formatUsd(spent)} of spot buys`
+        `the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on ${formatUsd(spent)} of spot buys`,
       );
       expect(text).to.contain("longs received $12.50 and shorts paid $12.50");
     });
@@ -68,7 +68,7 @@ describe("report pages", () => {
         scenario: { ...thin.scenario, agents: { ...thin.scenario.agents, marketMaker: undefined } },
       };
       expect(explainOutcome(quiet)).to.match(
-        /^No market maker pushed ALT-USD: on a spot pool of \$200,000 per side, spot moved at most \+/
+        /^No market maker pushed ALT-USD: on a spot pool of \$200,000 per side, spot moved at most \+/,
       );
       expect(explainOutcome(quiet)).not.to.contain("market maker's PnL");
     });
@@ -140,7 +140,7 @@ describe("report pages", () => {
       const json = /<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(html)![1]!;
       const charts = (JSON.parse(json) as { charts: { yRange: [number, number] }[] }).charts;
       const peak = Number(
-        formatWad(thin.timeline.reduce((max, row) => (row.markets[0]!.spot > max ? row.markets[0]!.spot : max), 0n))
+        formatWad(thin.timeline.reduce((max, row) => (row.markets[0]!.spot > max ? row.markets[0]!.spot : max), 0n)),
       );
       expect(charts[0]!.yRange).to.deep.equal(charts[1]!.yRange);
       expect(charts[0]!.yRange[1]).to.be.at.least(peak);

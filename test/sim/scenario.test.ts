@@ -83,7 +83,7 @@ describe("scenario files", () => {
       const { protections, ...market } = guarded.markets[0]!;
       expect(protections.twapWindowSec).to.be.greaterThan(0);
       expect(
-        protections.priceBand > 0n && protections.maxPriceDeviationPerUpdate > 0n && protections.oiCap > 0n
+        protections.priceBand > 0n && protections.maxPriceDeviationPerUpdate > 0n && protections.oiCap > 0n,
       ).to.equal(true);
       const { protections: _thinProtections, ...thinMarket } = thin.markets[0]!;
       expect(market).to.deep.equal(thinMarket);
@@ -136,7 +136,7 @@ describe("scenario files", () => {
       delete json.name;
       expect(() => parseScenario(json, "inline.json")).to.throw(
         ScenarioError,
-        /^inline\.json: name: is required\ninline\.json: seed: is required$/
+        /^inline\.json: name: is required\ninline\.json: seed: is required$/,
       );
     });
 

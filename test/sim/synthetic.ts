@@ -159,19 +159,19 @@ export function syntheticRun(name: string): SimulationResult {
           peakMove: {
             spot: peakMove(
               series((s) => s.spot),
-              p0
+              p0,
             ),
             index: peakMove(
               series((s) => s.index),
-              p0
+              p0,
             ),
             mark: peakMove(
               series((s) => s.mark),
-              p0
+              p0,
             ),
             last: peakMove(
               series((s) => s.last),
-              p0
+              p0,
             ),
           },
           cascadeDepth: cascadeDepth(rounded),
@@ -185,7 +185,7 @@ export function syntheticRun(name: string): SimulationResult {
               side: "short" as const,
               notional: (s.size * p0) / WAD,
               liquidationPrice: priceAt(s.liquidationBps),
-            }))
+            })),
           ),
         },
       ],

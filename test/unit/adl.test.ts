@@ -191,7 +191,7 @@ describe("auto-deleveraging (SPEC 5: profitable winners closed at mark, no fee, 
     expect(await traderPnlAt(s, mark)).to.be.lt(0n);
     await expect(s.ex.engine.autoDeleverage(aliceId, wad(1_000))).to.be.revertedWithCustomError(
       s.ex.engine,
-      "AdlNotActive"
+      "AdlNotActive",
     );
 
     await (await s.ex.engine.connect(s.keeper).liquidate(frankId)).wait();

@@ -526,7 +526,7 @@ describe("liquidation (SPEC 5: liquidatable iff Equity(mark) < MM; reward to the
         const receipt = (await (await s.ex.engine.connect(s.keeper).liquidateMany(ids)).wait())!;
         expect(eventsOf(receipt, s.ex, "Liquidation")).to.have.length(count);
         console.log(
-          `      liquidateMany(${count}) gas ${receipt.gasUsed}, per position ${receipt.gasUsed / BigInt(count)}`
+          `      liquidateMany(${count}) gas ${receipt.gasUsed}, per position ${receipt.gasUsed / BigInt(count)}`,
         );
         await expectConserved(s, ids);
       });

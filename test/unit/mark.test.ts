@@ -25,7 +25,6 @@ import {
 import { expectConservation } from "../helpers/conservation";
 
 const I = wad(100);
-const S = wad(10_000);
 const HOUR = 3_600n;
 
 /** The EMA after `halvings` whole half-lives toward the basis `b` held over them. */
@@ -127,7 +126,7 @@ describe("mark price models on their inputs", () => {
         emaBasis: wad("-0.5"),
         lastFundingRate: wad("-0.003"),
         timeToNextFunding: 4n * HOUR,
-      })
+      }),
     ).to.equal(wad("99.85"));
     // P1 = 100 * (1 + 0.001 * 8 h / 8 h) = 100.1; P2 = 100 - 0.3 = 99.7; last = 99 -> P2
     expect(
@@ -136,7 +135,7 @@ describe("mark price models on their inputs", () => {
         emaBasis: wad("-0.3"),
         lastFundingRate: wad("0.001"),
         timeToNextFunding: 8n * HOUR,
-      })
+      }),
     ).to.equal(wad("99.7"));
     // P1 = 100 * (1 + 0.002 * 2 h / 8 h) = 100.05; P2 = 100 - 1 = 99; last = 99.8 -> last
     expect(
@@ -145,11 +144,11 @@ describe("mark price models on their inputs", () => {
         emaBasis: wad(-1),
         lastFundingRate: wad("0.002"),
         timeToNextFunding: 2n * HOUR,
-      })
+      }),
     ).to.equal(wad("99.8"));
     // A basis below -index makes P2 non-positive: it counts as 1 wei, so median(100, 1 wei, 50) = 50.
     expect(
-      await mark({ lastPrice: wad(50), emaBasis: wad(-200), lastFundingRate: 0n, timeToNextFunding: 0n })
+      await mark({ lastPrice: wad(50), emaBasis: wad(-200), lastFundingRate: 0n, timeToNextFunding: 0n }),
     ).to.equal(wad(50));
   });
 
@@ -163,7 +162,7 @@ describe("mark price models on their inputs", () => {
         emaBasis: wad(30),
         lastFundingRate: wad("0.0075"),
         timeToNextFunding: HOUR,
-      })
+      }),
     ).to.equal(I);
   });
 });

@@ -75,7 +75,9 @@ describe("liquidity pool", () => {
     const maxShares = (available * (supply + OFFSET)) / (assets + 1n);
     // OZ 5 derives maxWithdraw from maxRedeem: the assets of the redeemable shares, rounded down twice.
     const maxAssets = (maxShares * (assets + 1n)) / (supply + OFFSET);
-    expect(available - maxAssets).to.be.gte(0n).and.lte(1n);
+    expect(available - maxAssets)
+      .to.be.gte(0n)
+      .and.lte(1n);
     expect(await ex.pool.maxRedeem(deployer.address)).to.equal(maxShares);
     expect(await ex.pool.maxWithdraw(deployer.address)).to.equal(maxAssets);
 

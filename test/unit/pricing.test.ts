@@ -46,7 +46,7 @@ describe("pricing: fill price, fees and last price at several skews", () => {
       margin: bigint,
       fill: bigint,
       fee: bigint,
-      kAfter: bigint
+      kAfter: bigint,
     ) {
       const before = await ledgers(ex, trader.address);
       const { trade } = await openSize(ex, trader, id, d, margin);
@@ -123,7 +123,7 @@ describe("pricing: fill price, fees and last price at several skews", () => {
     const realized7 = floorDiv(-d7 * (fill7 - wad("2.006")), WAD);
     expect(trade7.realizedPnl).to.equal(realized7);
     expect((await ledgers(ex, c.address)).free - before7.free).to.equal(
-      ((wad(40_000) + realized7 - fee7) * -d7) / wad(150_000)
+      ((wad(40_000) + realized7 - fee7) * -d7) / wad(150_000),
     );
     expect((await ex.lens.market(id)).lastPrice).to.equal((I * (S + k7 + d7)) / S);
 

@@ -56,11 +56,11 @@ describe("refusals: orders", () => {
     await refuses(f, [id], async () => {
       await expect(trader.increasePosition(alt.marketId, 0n, wad(100), 0n)).to.be.revertedWithCustomError(
         ex.engine,
-        "ZeroSize"
+        "ZeroSize",
       );
       await expect(trader.decreasePosition(alt.marketId, 0n, anyPrice(1n))).to.be.revertedWithCustomError(
         ex.engine,
-        "ZeroSize"
+        "ZeroSize",
       );
     });
     await expectConservation(ex, [id], f.accounts);
@@ -158,7 +158,7 @@ describe("refusals: orders", () => {
     const cfg = await marketConfig(
       { ...ALT_USD, maxOpenInterest: "100000" },
       ex.deployment.contracts.markModel,
-      ex.deployment.contracts.fundingModel
+      ex.deployment.contracts.fundingModel,
     );
     await (await ex.admin.connect(deployer).setMarketConfig(alt.marketId, cfg)).wait();
     const first = await openSize(ex, traders[0], alt.marketId, wad(-60_000), wad(12_000));
@@ -228,7 +228,7 @@ describe("refusals: market state and roles", () => {
       .withArgs(alt.marketId, true);
     await refuses(f, [id], async () => {
       await expect(
-        ex.engine.connect(traders[1]).increasePosition(alt.marketId, wad(1_000), wad(100), ethers.MaxUint256)
+        ex.engine.connect(traders[1]).increasePosition(alt.marketId, wad(1_000), wad(100), ethers.MaxUint256),
       )
         .to.be.revertedWithCustomError(ex.engine, "MarketIsPaused")
         .withArgs(alt.marketId);
@@ -258,7 +258,7 @@ describe("refusals: market state and roles", () => {
     expect((await ex.lens.market(alt.marketId)).indexFresh).to.equal(false);
     await refuses(f, ids, async () => {
       await expect(
-        ex.engine.connect(traders[2]).increasePosition(alt.marketId, wad(1_000), wad(100), ethers.MaxUint256)
+        ex.engine.connect(traders[2]).increasePosition(alt.marketId, wad(1_000), wad(100), ethers.MaxUint256),
       )
         .to.be.revertedWithCustomError(ex.engine, "NoFreshPrice")
         .withArgs(alt.marketId);
@@ -330,7 +330,7 @@ describe("refusals: market state and roles", () => {
           escrowDelta: 0n,
           poolDelta: -wad(1),
           insuranceDelta: 0n,
-        })
+        }),
       )
         .to.be.revertedWithCustomError(ex.vault, "AccessControlUnauthorizedAccount")
         .withArgs(outsider.address, operatorRole);

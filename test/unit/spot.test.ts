@@ -117,7 +117,7 @@ describe("spot pool: TWAP", () => {
     const t0 = BigInt((await seeded.getBlock()).timestamp);
     const now = t1 + 250n;
     expect(await alt.spotPool.twap(now - t0 + 100n)).to.equal(
-      (wad(2) * (t1 - t0) + p1 * 100n + p2 * 150n) / (now - t0)
+      (wad(2) * (t1 - t0) + p1 * 100n + p2 * 150n) / (now - t0),
     );
   });
 });
