@@ -12,7 +12,7 @@ import fs from "node:fs";
 import path from "node:path";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { marketConfigFromChain, marketStateFromChain, tiersFromChain, type ChainMarketConfig } from "../lib/math";
-import { measureGas, type GasRun } from "./gas";
+import { measureGas } from "./gas";
 import { ExchangeNames } from "./names";
 import { traceGas } from "./trace";
 import { breakdownOf } from "./breakdown";
