@@ -48,11 +48,16 @@ export const LIQUIDATE_MANY_BASE_GAS = 200_000n;
 export const LIQUIDATION_GAS_PER_POSITION = 100_000n;
 /** Budgets above this share of the block gas limit are left to the node's estimate instead. */
 const MAX_BUDGET_SHARE_PERCENT = 90n;
+/** EIP-7825 (osaka): no transaction may ask for more gas than 2^24. */
+export const TX_GAS_CAP = 16_777_216n;
+/** The largest batch whose budget fits under the per-transaction cap. */
+export const MAX_BATCH_SIZE = Number((TX_GAS_CAP - LIQUIDATE_MANY_BASE_GAS) / LIQUIDATION_GAS_PER_POSITION);
 
 /** The gas limit for liquidating `count` positions, or undefined to estimate it. */
 export function liquidateManyGas(count: number, blockGasLimit: bigint | undefined): bigint | undefined {
   const budget = LIQUIDATE_MANY_BASE_GAS + LIQUIDATION_GAS_PER_POSITION * BigInt(count);
   if (blockGasLimit === undefined || budget * 100n > blockGasLimit * MAX_BUDGET_SHARE_PERCENT) return undefined;
+  if (budget > TX_GAS_CAP) return undefined;
   return budget;
 }
 
@@ -100,7 +105,8 @@ export class LiquidationJob {
    */
   async liquidate(ids: readonly bigint[], round: number, blockGasLimit?: bigint): Promise<LiquidationResult> {
     const batches: bigint[][] = [];
-    for (let i = 0; i < ids.length; i += this.options.batchSize) batches.push(ids.slice(i, i + this.options.batchSize));
+    const size = Math.min(this.options.batchSize, MAX_BATCH_SIZE);
+    for (let i = 0; i < ids.length; i += size) batches.push(ids.slice(i, i + size));
     const results = await Promise.all(batches.map((batch) => this.sendBatch(batch, round, blockGasLimit)));
     return {
       records: results.flatMap((r) => r.records),

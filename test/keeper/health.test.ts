@@ -206,3 +206,12 @@ describe("keeper order conditions", () => {
     expect(orderDecision(noExpiry, { ...long, size: -wad(500) }, market(1n)).kind).to.equal("orphaned");
   });
 });
+
+describe("liquidateMany batches", () => {
+  it("never ask for more gas than the per-transaction cap (EIP-7825)", async () => {
+    const { liquidateManyGas, MAX_BATCH_SIZE, TX_GAS_CAP } = await import("../../keeper/jobs/liquidations");
+    const hugeBlock = 1_000_000_000n;
+    expect(liquidateManyGas(MAX_BATCH_SIZE, hugeBlock)! <= TX_GAS_CAP).to.equal(true);
+    expect(liquidateManyGas(MAX_BATCH_SIZE + 1, hugeBlock)).to.equal(undefined);
+  });
+});
