@@ -196,8 +196,8 @@ export function parseKeeperConfig(argv: readonly string[], env: NodeJS.ProcessEn
       flags[spec.flag] !== undefined
         ? [flags[spec.flag], "flag"]
         : fromEnv !== undefined && fromEnv !== ""
-        ? [fromEnv, "env"]
-        : [spec.fallback, "default"];
+          ? [fromEnv, "env"]
+          : [spec.fallback, "default"];
     raw[key] = value;
     sources[key] = source;
   }
@@ -217,7 +217,7 @@ function readFlags(argv: readonly string[]): Record<string, RawValue> {
     OPTION_KEYS.map((key) => {
       const spec: OptionSpec = OPTIONS[key];
       return [spec.flag, { type: spec.boolean ? ("boolean" as const) : ("string" as const) }];
-    })
+    }),
   );
   try {
     return parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }).values;
@@ -270,7 +270,7 @@ export function loadDeployment(file: string, label = `--${OPTIONS.deployment.fla
         const shown = got === undefined ? "" : ` (got ${JSON.stringify(got)})`;
         return `${label}: ${JSON.stringify(file)}: ${at}${issue.message}${shown}`;
       })
-      .join("\n")
+      .join("\n"),
   );
 }
 
@@ -290,7 +290,7 @@ export function assertDeploymentChain(config: KeeperConfig, rpcChainId: bigint |
   if (BigInt(config.deployment.chainId) === BigInt(rpcChainId)) return;
   throw new ConfigError(
     `--deployment: ${JSON.stringify(config.deploymentPath)} is for chain id ${config.deployment.chainId}, ` +
-      `but ${config.rpcUrl} serves chain id ${rpcChainId}`
+      `but ${config.rpcUrl} serves chain id ${rpcChainId}`,
   );
 }
 
@@ -330,7 +330,7 @@ const processIo: CliIo = {
 export function loadConfigOrExit(
   argv: readonly string[] = process.argv.slice(2),
   env: NodeJS.ProcessEnv = process.env,
-  io: CliIo = processIo
+  io: CliIo = processIo,
 ): KeeperConfig {
   if (argv.includes("--help") || argv.includes("-h")) {
     io.print(keeperUsage());

@@ -41,7 +41,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
         translateTime: "SYS:HH:MM:ss.l",
         ignore: "pid,hostname,name",
       })
-    : options.destination ?? pino.destination(1);
+    : (options.destination ?? pino.destination(1));
   return pino(pinoOptions(options.level), destination);
 }
 

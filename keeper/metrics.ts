@@ -56,7 +56,7 @@ export class KeeperMetrics {
     this.liquidationsSucceeded = counter("perpsim_liquidations_succeeded_total", "Positions this keeper liquidated");
     this.liquidationsLostRace = counter(
       "perpsim_liquidations_lost_race_total",
-      "Liquidations another keeper made first"
+      "Liquidations another keeper made first",
     );
     this.ordersExecuted = counter("perpsim_orders_executed_total", "Limit, take-profit and stop-loss orders executed");
     this.fundingSettled = counter("perpsim_funding_settled_total", "Funding settlements sent and mined");
@@ -67,12 +67,12 @@ export class KeeperMetrics {
     this.crossingToLiquidationSeconds = histogram(
       "perpsim_crossing_to_liquidation_seconds",
       "Time from the block whose mark crossed a liquidation price to the block that liquidated it",
-      CROSSING_BUCKETS_SECONDS
+      CROSSING_BUCKETS_SECONDS,
     );
     this.healthScanSeconds = histogram(
       "perpsim_health_scan_seconds",
       "Duration of one off-chain health scan after a mark update",
-      SCAN_BUCKETS_SECONDS
+      SCAN_BUCKETS_SECONDS,
     );
   }
 

@@ -76,7 +76,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 async function respond(
   request: http.IncomingMessage,
   response: http.ServerResponse,
-  { metrics, maxBlockLag }: OpsServerOptions
+  { metrics, maxBlockLag }: OpsServerOptions,
 ): Promise<void> {
   const path = new URL(request.url ?? "/", "http://keeper").pathname;
   if (path !== "/metrics" && path !== "/health") {

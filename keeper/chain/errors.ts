@@ -83,14 +83,14 @@ export function isRpcTransportError(error: unknown): boolean {
       TRANSPORT_SYSCALL_CODES.has(String(fields.code)) ||
       TRANSPORT_ETHERS_CODES.has(String(fields.code)) ||
       fields.name === "TimeoutError" ||
-      TRANSPORT_MESSAGE.test(messageOf(fields))
+      TRANSPORT_MESSAGE.test(messageOf(fields)),
   );
 }
 
 /** True when the node refused a transaction because of its nonce: the local count is wrong. */
 export function isNonceError(error: unknown): boolean {
   return causeChain(error).some(
-    (fields) => NONCE_ETHERS_CODES.has(String(fields.code)) || NONCE_MESSAGE.test(messageOf(fields))
+    (fields) => NONCE_ETHERS_CODES.has(String(fields.code)) || NONCE_MESSAGE.test(messageOf(fields)),
   );
 }
 

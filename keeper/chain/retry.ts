@@ -34,7 +34,7 @@ const defaultSleep = (ms: number, signal?: AbortSignal): Promise<void> => sleepF
 /** The wait before retry `attempt` (from 0), in whole milliseconds. */
 export function backoffDelay(
   attempt: number,
-  { baseMs, maxMs, jitter = true, random = Math.random }: Pick<RetryOptions, "baseMs" | "maxMs" | "jitter" | "random">
+  { baseMs, maxMs, jitter = true, random = Math.random }: Pick<RetryOptions, "baseMs" | "maxMs" | "jitter" | "random">,
 ): number {
   const cap = Math.min(maxMs, baseMs * 2 ** attempt);
   return jitter ? Math.floor(random() * (cap + 1)) : cap;
@@ -46,7 +46,7 @@ export function backoffDelay(
  */
 export async function withRetry<T>(
   fn: (attempt: number) => Promise<T>,
-  options: RetryOptions = DEFAULT_RETRY
+  options: RetryOptions = DEFAULT_RETRY,
 ): Promise<T> {
   const { retries, isRetryable = isRpcTransportError, onRetry, sleep = defaultSleep, signal } = options;
   for (let attempt = 0; ; attempt++) {

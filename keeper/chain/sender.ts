@@ -239,7 +239,7 @@ export class TxSender {
             bumps += 1;
             log.info(
               { nonce, hash: latest.hash, bumps, ...fees },
-              "transaction not mined; replacing it with higher fees"
+              "transaction not mined; replacing it with higher fees",
             );
           }
           broadcastBlock = head;
@@ -273,10 +273,10 @@ export class TxSender {
     tx: Prepared,
     nonce: number,
     hashes: string[],
-    bumps: number
+    bumps: number,
   ): Promise<SendOutcome | undefined> {
     const confirmed = await this.#read(async () =>
-      this.#options.chain.getTransactionCount(await this.#from(), "latest")
+      this.#options.chain.getTransactionCount(await this.#from(), "latest"),
     );
     if (confirmed <= nonce) return undefined;
     // Ours may have been mined between the receipt poll and the count.
@@ -303,7 +303,7 @@ export class TxSender {
     const { from, to, data, value, gasLimit } = tx;
     try {
       await this.#read(() =>
-        this.#options.chain.call({ from, to, data, value, gasLimit, blockTag: receipt.blockNumber })
+        this.#options.chain.call({ from, to, data, value, gasLimit, blockTag: receipt.blockNumber }),
       );
     } catch (error) {
       const revert = revertInfo(error, this.#options.errors);

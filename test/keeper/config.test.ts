@@ -48,7 +48,7 @@ describe("keeper config", () => {
         deploymentBlock: 7,
         contracts: { Vault: VAULT.toLowerCase() },
         markets: [{ symbol: "ALT-USD" }],
-      })
+      }),
     );
   });
 
@@ -127,7 +127,7 @@ describe("keeper config", () => {
     it("names the flag, the value and what is allowed", () => {
       const error = errorOf(() => parseKeeperConfig([...baseArgs(), "--metrics-port", "70000"], {}));
       expect(error.message).to.equal(
-        '--metrics-port: "70000" is not allowed; expected an integer from 0 to 65535 (0 turns the metrics server off)'
+        '--metrics-port: "70000" is not allowed; expected an integer from 0 to 65535 (0 turns the metrics server off)',
       );
     });
 
@@ -138,15 +138,15 @@ describe("keeper config", () => {
 
     it("reports every bad option, one per line", () => {
       const error = errorOf(() =>
-        parseKeeperConfig(["--batch-size", "0", "--rpc-url", "ftp://x"], { PERP_DRY_RUN: "maybe" })
+        parseKeeperConfig(["--batch-size", "0", "--rpc-url", "ftp://x"], { PERP_DRY_RUN: "maybe" }),
       );
       const lines = error.message.split("\n");
       expect(lines).to.have.length(4);
       expect(lines[0]).to.match(
-        /^--rpc-url: "ftp:\/\/x" is not allowed; expected an http\(s\):\/\/ or ws\(s\):\/\/ JSON-RPC URL$/
+        /^--rpc-url: "ftp:\/\/x" is not allowed; expected an http\(s\):\/\/ or ws\(s\):\/\/ JSON-RPC URL$/,
       );
       expect(lines[1]).to.match(
-        /^--deployment \(or PERP_DEPLOYMENT\) is required; expected the path of a deployment JSON file/
+        /^--deployment \(or PERP_DEPLOYMENT\) is required; expected the path of a deployment JSON file/,
       );
       expect(lines[2]).to.match(/^PERP_DRY_RUN: "maybe" is not allowed; expected a boolean/);
       expect(lines[3]).to.match(/^--batch-size: "0" is not allowed; expected an integer from 1 to 500$/);
@@ -156,14 +156,14 @@ describe("keeper config", () => {
       const secret = `0x${"12".repeat(31)}`;
       const error = errorOf(() => parseKeeperConfig([...baseArgs(), "--private-key", secret], {}));
       expect(error.message).to.equal(
-        "--private-key: (hidden, 64 characters) is not allowed; expected 0x followed by 64 hex digits (optional on chain id 31337)"
+        "--private-key: (hidden, 64 characters) is not allowed; expected 0x followed by 64 hex digits (optional on chain id 31337)",
       );
       expect(error.message).not.to.contain(secret);
     });
 
     it("refuses unknown flags and positional arguments", () => {
       expect(errorOf(() => parseKeeperConfig([...baseArgs(), "--batchsize", "5"], {})).message).to.match(
-        /^unknown flag --batchsize; allowed flags: --rpc-url, --deployment, /
+        /^unknown flag --batchsize; allowed flags: --rpc-url, --deployment, /,
       );
       expect(errorOf(() => parseKeeperConfig([...baseArgs(), "extra"], {})).message).to.contain("extra");
       expect(errorOf(() => parseKeeperConfig(["--rpc-url"], {})).message).to.contain("--rpc-url");
@@ -174,8 +174,8 @@ describe("keeper config", () => {
       const error = errorOf(() => parseKeeperConfig(["--rpc-url", "http://x", "--deployment", missing], {}));
       expect(error.message).to.equal(
         `--deployment: ${JSON.stringify(
-          missing
-        )} does not exist; expected the path of a deployment JSON file {chainId, deploymentBlock, contracts}`
+          missing,
+        )} does not exist; expected the path of a deployment JSON file {chainId, deploymentBlock, contracts}`,
       );
     });
 
@@ -188,7 +188,7 @@ describe("keeper config", () => {
     it("names each bad field of the deployment file with the value found", () => {
       const file = writeJson(
         "bad-shape.json",
-        JSON.stringify({ chainId: "31337", contracts: { Vault: "0x1234", Pool: VAULT } })
+        JSON.stringify({ chainId: "31337", contracts: { Vault: "0x1234", Pool: VAULT } }),
       );
       const error = errorOf(() => parseKeeperConfig(["--rpc-url", "http://x", "--deployment", file], {}));
       const lines = error.message
@@ -205,7 +205,7 @@ describe("keeper config", () => {
       const badChecksum = VAULT.replace("F", "f");
       const file = writeJson(
         "checksum.json",
-        JSON.stringify({ chainId: 1, deploymentBlock: 0, contracts: { Vault: badChecksum } })
+        JSON.stringify({ chainId: 1, deploymentBlock: 0, contracts: { Vault: badChecksum } }),
       );
       const error = errorOf(() => parseKeeperConfig(["--rpc-url", "http://x", "--deployment", file], {}));
       expect(error.message).to.contain(`contracts.Vault: has a bad EIP-55 checksum (got "${badChecksum}")`);
@@ -227,7 +227,7 @@ describe("keeper config", () => {
       expect(resolveSignerKey(config(), 31337n)).to.equal(LOCAL_KEEPER_KEY);
       expect(() => resolveSignerKey(config(), 11155111n)).to.throw(
         ConfigError,
-        "--private-key is required on chain id 11155111"
+        "--private-key is required on chain id 11155111",
       );
     });
 
@@ -241,8 +241,8 @@ describe("keeper config", () => {
       expect(() => assertDeploymentChain(config(), 1)).to.throw(
         ConfigError,
         `--deployment: ${JSON.stringify(
-          deploymentFile
-        )} is for chain id 31337, but http://127.0.0.1:8545 serves chain id 1`
+          deploymentFile,
+        )} is for chain id 31337, but http://127.0.0.1:8545 serves chain id 1`,
       );
     });
   });
@@ -314,7 +314,7 @@ describe("keeper config", () => {
       const { io, err } = recordingIo();
       const directory = fs.mkdtempSync(path.join(dir, "a-directory-"));
       expect(exitCode(() => loadConfigOrExit(["--rpc-url", "http://x", "--deployment", directory], {}, io))).to.equal(
-        2
+        2,
       );
       expect(err[0]).to.contain(`--deployment: ${JSON.stringify(directory)} cannot be read`);
     });

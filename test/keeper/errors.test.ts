@@ -92,7 +92,7 @@ describe("chain error classification", () => {
         makeError("server error", "SERVER_ERROR", { request: new FetchRequest("http://x") }),
         {
           error: callException(ENGINE_ERRORS.encodeErrorResult("PositionNotFound", [9])),
-        }
+        },
       );
       expect(isRevert(wrapped)).to.equal(true);
       expect(isRpcTransportError(wrapped)).to.equal(false);
@@ -162,7 +162,7 @@ describe("chain error classification", () => {
 
     it("is undefined for what is not a revert", () => {
       expect(revertInfo(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).to.equal(
-        undefined
+        undefined,
       );
       expect(revertInfo(undefined)).to.equal(undefined);
     });

@@ -53,7 +53,7 @@ export async function startEvm(): Promise<Evm> {
       enableTransientStorage: false,
       enableRip7212: false,
     },
-    { enabled: false }
+    { enabled: false },
   );
   const rpc = (method: string, params: unknown[] = []) => node.request({ method, params });
 

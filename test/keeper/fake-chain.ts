@@ -168,6 +168,6 @@ function receipt(hash: string, blockNumber: number, status: number, from: string
       status,
       root: null,
     },
-    RECEIPT_PROVIDER
+    RECEIPT_PROVIDER,
   );
 }

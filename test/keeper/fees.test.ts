@@ -23,13 +23,13 @@ describe("gas fees", () => {
   it("raises both EIP-1559 fees by 12.5%, rounding up", () => {
     const bumped = bumpFees(
       { maxFeePerGas: 80n * GWEI, maxPriorityFeePerGas: 2n * GWEI },
-      { maxFeePerGas: 1n, maxPriorityFeePerGas: 1n }
+      { maxFeePerGas: 1n, maxPriorityFeePerGas: 1n },
     );
     // 80 gwei * 9/8 = 90 gwei; 2 gwei * 9/8 = 2.25 gwei
     expect(bumped).to.deep.equal({ maxFeePerGas: 90n * GWEI, maxPriorityFeePerGas: 2_250_000_000n });
     const odd = bumpFees(
       { maxFeePerGas: 9n, maxPriorityFeePerGas: 1n },
-      { maxFeePerGas: 0n, maxPriorityFeePerGas: 0n }
+      { maxFeePerGas: 0n, maxPriorityFeePerGas: 0n },
     );
     // 9 + ceil(9/8) = 11; 1 + max(ceil(1/8), 1) = 2
     expect(odd).to.deep.equal({ maxFeePerGas: 11n, maxPriorityFeePerGas: 2n });
@@ -49,7 +49,7 @@ describe("gas fees", () => {
   it("keeps maxFeePerGas at least the priority fee", () => {
     const bumped = bumpFees(
       { maxFeePerGas: 10n, maxPriorityFeePerGas: 10n },
-      { maxFeePerGas: 10n, maxPriorityFeePerGas: 40n }
+      { maxFeePerGas: 10n, maxPriorityFeePerGas: 40n },
     );
     expect(bumped).to.deep.equal({ maxFeePerGas: 40n, maxPriorityFeePerGas: 40n });
   });
@@ -62,11 +62,11 @@ describe("gas fees", () => {
           "gasPrice" in previous && "gasPrice" in next
             ? [[previous.gasPrice, next.gasPrice]]
             : "maxFeePerGas" in previous && "maxFeePerGas" in next
-            ? [
-                [previous.maxFeePerGas, next.maxFeePerGas],
-                [previous.maxPriorityFeePerGas, next.maxPriorityFeePerGas],
-              ]
-            : [];
+              ? [
+                  [previous.maxFeePerGas, next.maxFeePerGas],
+                  [previous.maxPriorityFeePerGas, next.maxPriorityFeePerGas],
+                ]
+              : [];
         expect(pairs).to.have.length.greaterThan(0);
         for (const [before, after] of pairs) {
           expect(after * 8n >= before * 9n && after > before, `${before} -> ${after}`).to.equal(true);

@@ -52,7 +52,7 @@ function openPosition(
   all: Map<bigint, Synthetic>,
   id: bigint,
   entry: bigint,
-  next: () => number
+  next: () => number,
 ): void {
   const side: Side = next() < 0.5 ? "long" : "short";
   const leverage = 2n + BigInt(Math.floor(next() * 49));

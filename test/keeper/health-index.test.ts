@@ -99,13 +99,13 @@ describe("HealthIndex", () => {
           const candidates = index.candidates(mark);
           expect(index.size).to.equal(model.size);
           expect([...candidates].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))).to.deep.equal(
-            crossed.map(([id]) => id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+            crossed.map(([id]) => id).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
           );
           const depths = candidates.map((id) => depth([id, model.get(id) ?? { side: "long", price: 0n }]));
           for (let i = 1; i < depths.length; i++) expect(depths[i - 1] >= depths[i], "deepest first").to.equal(true);
-        }
+        },
       ),
-      { numRuns: 200 }
+      { numRuns: 200 },
     );
   });
 });

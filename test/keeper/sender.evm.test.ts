@@ -96,7 +96,7 @@ describe("TxSender on a real EVM", function () {
     const mined = await provider.getTransaction(outcome.hash);
     expect(mined?.nonce).to.equal(0);
     expect((mined?.maxFeePerGas ?? 0n) > 100n * baseFee, "the replacement follows the network's new fee").to.equal(
-      true
+      true,
     );
     expect(await provider.getTransactionCount(wallet.address, "latest")).to.equal(1);
   });

@@ -19,7 +19,7 @@ const revertWith = (name: string, id: bigint) =>
   AbiCoder.getBuiltinCallException(
     "estimateGas",
     { to: TARGET, data: CALLDATA },
-    ENGINE_ERRORS.encodeErrorResult(name, [id])
+    ENGINE_ERRORS.encodeErrorResult(name, [id]),
   );
 
 /**
@@ -71,7 +71,7 @@ function setup(overrides: Partial<TxSenderOptions> = {}) {
 function expectKind<K extends SendOutcome["kind"]>(outcome: SendOutcome, kind: K): Extract<SendOutcome, { kind: K }> {
   expect(
     outcome.kind,
-    JSON.stringify(outcome, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v))
+    JSON.stringify(outcome, (_, v: unknown) => (typeof v === "bigint" ? v.toString() : v)),
   ).to.equal(kind);
   return outcome as Extract<SendOutcome, { kind: K }>;
 }
@@ -310,7 +310,7 @@ describe("TxSender", () => {
       expectKind(await send(), "mined");
       expect(
         chain.accepted.map(({ tx }) => tx.nonce),
-        "nonce 0 is reused, leaving no gap"
+        "nonce 0 is reused, leaving no gap",
       ).to.deep.equal([0]);
     });
 

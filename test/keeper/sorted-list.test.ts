@@ -65,7 +65,7 @@ describe("SortedList", () => {
         expect(list.size).to.equal(model.size);
         expect(contents(list)).to.deep.equal([...model].sort(byValue));
       }),
-      { numRuns: 60 }
+      { numRuns: 60 },
     );
   });
 });
