@@ -21,9 +21,11 @@ contract SpotPool is ReentrancyGuard {
     uint256 private constant WAD = 1e18;
     uint256 public constant OBSERVATION_SLOTS = 512;
 
+    /// @dev Seconds in 40 bits (as the engine's timestamps), so the pool keeps working past 2106; the
+    /// cumulative price keeps 216 bits, room for a 10^12 USD price over 10^12 seconds.
     struct Observation {
-        uint32 timestamp;
-        uint224 cumulative;
+        uint40 timestamp;
+        uint216 cumulative;
     }
 
     IERC20 public immutable coin;
@@ -33,8 +35,8 @@ contract SpotPool is ReentrancyGuard {
 
     uint128 public reserveCoin;
     uint128 public reserveUsd;
-    uint224 public priceCumulative;
-    uint32 public lastUpdate;
+    uint216 public priceCumulative;
+    uint40 public lastUpdate;
     Observation[OBSERVATION_SLOTS] private _observations;
     uint16 private _newest;
     uint16 public observationCount;
@@ -67,7 +69,7 @@ contract SpotPool is ReentrancyGuard {
         if (coinAmount == 0 || maxUsdAmount == 0) revert ZeroAmount();
         if (reserveCoin == 0) {
             usdAmount = maxUsdAmount;
-            _observe(uint32(block.timestamp));
+            _observe(uint40(block.timestamp));
         } else {
             _accumulate();
             usdAmount = (coinAmount * reserveUsd + reserveCoin - 1) / reserveCoin;
@@ -153,14 +155,14 @@ contract SpotPool is ReentrancyGuard {
 
     /// @dev Integrates the current price up to now and records an observation once per block.
     function _accumulate() private {
-        uint32 nowTs = uint32(block.timestamp);
-        uint32 dt = nowTs - lastUpdate;
+        uint40 nowTs = uint40(block.timestamp);
+        uint40 dt = nowTs - lastUpdate;
         if (dt == 0) return;
-        priceCumulative += uint224(spotPrice() * dt);
+        priceCumulative += uint216(spotPrice() * dt);
         _observe(nowTs);
     }
 
-    function _observe(uint32 nowTs) private {
+    function _observe(uint40 nowTs) private {
         uint256 count = observationCount;
         uint256 slot = count == 0 ? 0 : (uint256(_newest) + 1) % OBSERVATION_SLOTS;
         _observations[slot] = Observation(nowTs, priceCumulative);
