@@ -25,7 +25,7 @@ import {
   type TradeEvent,
 } from "../helpers/fixtures";
 import { expectConservation } from "../helpers/conservation";
-import { BLOCK_TX_GAS, inOneBlock, revertOf, whatIf } from "./helpers";
+import { BLOCK_TX_GAS, COVERAGE_SCALE, inOneBlock, revertOf, whatIf } from "./helpers";
 
 const INSURANCE_FEE_SHARE = wad(ALT_USD.insuranceFeeShare);
 const LIQ_FEE_RATE = wad(ALT_USD.liquidationFeeRate);
@@ -143,7 +143,7 @@ describe("adversarial: economic attacks", () => {
     let feesToPool = 0n;
     let pnl = 0n;
     let trades = 0;
-    for (let i = 0; trades < 1_000; i++) {
+    for (let i = 0; trades < 1_000 / COVERAGE_SCALE; i++) {
       const trader = traders[i % traders.length];
       const market = i % 5 === 4 ? btc : alt;
       const size = (i % 2 === 0 ? 1n : -1n) * sizes[i % sizes.length];
@@ -337,7 +337,7 @@ describe("adversarial: economic attacks", () => {
   });
 
   describe("dust positions and order spam against liquidateMany", () => {
-    const DUST = 200;
+    const DUST = 200 / COVERAGE_SCALE;
     const VICTIMS = 5;
 
     async function spamFixture() {
@@ -378,9 +378,9 @@ describe("adversarial: economic attacks", () => {
       await pushIndex(alt, wad("1.881"));
       await time.increase(3_000n);
       await pushIndex(alt, wad("1.881"));
-      // Shuffled deterministically: victims at positions 3, 50, 101, 150 and the end.
+      // Spread deterministically: victims near the start, at each quarter and at the end.
       const batch = [...ids];
-      [3, 50, 101, 150, batch.length].forEach((at, k) => batch.splice(at + k, 0, victims[k]));
+      [3, DUST / 4, DUST / 2, (3 * DUST) / 4, DUST].forEach((at, k) => batch.splice(at + k, 0, victims[k]));
       const accounts = [...f.accounts, ...wallets.map((w) => w.address)];
       return { ...f, ids, victims, batch, accounts, deployer };
     }

@@ -65,6 +65,12 @@ async function settleAt(ex: Exchange, m: ControlledMarket, at: bigint): Promise<
   return (await (await ex.engine.settleFunding(m.marketId)).wait())!;
 }
 
+/**
+ * Runs a test that moves the clock years ahead from a snapshot, and reverts it: loadFixture only rewinds
+ * to a fixture it has seen, so the next file's first fixture would otherwise start centuries later.
+ */
+const withClockRestored = whatIf;
+
 async function nextBoundary(ex: Exchange, m: ControlledMarket): Promise<bigint> {
   return (await ex.lens.market(m.marketId)).nextFundingTime;
 }
@@ -109,98 +115,106 @@ describe("adversarial: funding at the extremes", () => {
 
   it("catches up 10 years of boundaries in one settleFunding, to the closed form intervals * F * mark, the same as yearly", async () => {
     const { ex, deployer, traders, keeper, accounts } = await loadFixture(exchangeFixture);
-    const m = await createControlledMarket(ex, deployer, { symbol: "ALT-10Y", initialPrice: "2", markModel: "index" });
-    const index = wad(m.spec.initialPrice);
-    const cap = wad(m.spec.fundingCap);
-    const [longTrader, shortTrader] = traders;
-    const long = await openSize(ex, longTrader, m.marketId, wad(30_000), wad(6_000));
-    const short = await openSize(ex, shortTrader, m.marketId, wad(-20_000), wad(4_000));
-    // K = 10,000: premium 10,000 / 5,000,000 = 0.2%; F = 0.002 + clamp(0.0001 - 0.002, +/-0.0005) = 0.15%.
-    const skew = wad(10_000);
-    const f = fundingRate(premium(index, skew, wad(m.spec.skewScale)), cap);
-    expect(f).to.equal(wad("0.0015"));
+    await withClockRestored(async () => {
+      const m = await createControlledMarket(ex, deployer, {
+        symbol: "ALT-10Y",
+        initialPrice: "2",
+        markModel: "index",
+      });
+      const index = wad(m.spec.initialPrice);
+      const cap = wad(m.spec.fundingCap);
+      const [longTrader, shortTrader] = traders;
+      const long = await openSize(ex, longTrader, m.marketId, wad(30_000), wad(6_000));
+      const short = await openSize(ex, shortTrader, m.marketId, wad(-20_000), wad(4_000));
+      // K = 10,000: premium 10,000 / 5,000,000 = 0.2%; F = 0.002 + clamp(0.0001 - 0.002, +/-0.0005) = 0.15%.
+      const skew = wad(10_000);
+      const f = fundingRate(premium(index, skew, wad(m.spec.skewScale)), cap);
+      expect(f).to.equal(wad("0.0015"));
 
-    // Start on a boundary, so the premium accumulator holds the one premium from then on.
-    const b0 = await nextBoundary(ex, m);
-    const start = settledIn(ex, await settleAt(ex, m, b0));
-    const at = b0 + 10n * YEAR + 1_234n;
-    const intervals = (at - b0) / FUNDING_INTERVAL;
-    expect(intervals).to.equal(10_950n);
+      // Start on a boundary, so the premium accumulator holds the one premium from then on.
+      const b0 = await nextBoundary(ex, m);
+      const start = settledIn(ex, await settleAt(ex, m, b0));
+      const at = b0 + 10n * YEAR + 1_234n;
+      const intervals = (at - b0) / FUNDING_INTERVAL;
+      expect(intervals).to.equal(10_950n);
 
-    const yearly = await whatIf(async () => {
-      for (let y = 1n; y < 10n; y++) await settleAt(ex, m, b0 + y * YEAR + 17n * y);
-      await settleAt(ex, m, at);
-      return (await ex.admin.marketState(m.marketId)).fundingIndex;
+      const yearly = await whatIf(async () => {
+        for (let y = 1n; y < 10n; y++) await settleAt(ex, m, b0 + y * YEAR + 17n * y);
+        await settleAt(ex, m, at);
+        return (await ex.admin.marketState(m.marketId)).fundingIndex;
+      });
+
+      const receipt = await settleAt(ex, m, at);
+      const s = settledIn(ex, receipt);
+      // The closed form, one truncation toward zero: 10,950 * 0.0015 * 2 = 32.85 per unit.
+      const delta = (intervals * f * index) / WAD;
+      expect(delta).to.equal(wad("32.85"));
+      expect(s.intervals).to.equal(intervals);
+      expect(s.rate).to.equal(f);
+      expect(s.boundary).to.equal(b0 + intervals * FUNDING_INTERVAL);
+      expect(s.fundingIndex).to.equal(start.fundingIndex + delta);
+      expect(yearly, "ten yearly catch-ups land on the same index").to.equal(s.fundingIndex);
+      console.log(`      settleFunding over ${intervals} boundaries: gas ${receipt.gasUsed}`);
+
+      // Each side's funding since it opened, to the unit; of it, the ten years are 30,000 * 32.85 = 985,500
+      // for the long and 20,000 * 32.85 = 657,000 for the short.
+      const lv = await ex.lens.position(long.id);
+      const sv = await ex.lens.position(short.id);
+      const since = async (id: bigint) => s.fundingIndex - (await ex.admin.position(id)).fundingSnapshot;
+      expect(lv.pendingFunding).to.equal(owed(wad(30_000), await since(long.id)));
+      expect(sv.pendingFunding).to.equal(owed(wad(-20_000), await since(short.id)));
+      expect(owed(wad(30_000), delta)).to.equal(wad(985_500));
+      expect(owed(wad(-20_000), delta)).to.equal(-wad(657_000));
+
+      // The long is far under water: liquidated with bad debt; the short closes with its funding.
+      await expect(ex.engine.connect(keeper).liquidate(long.id)).to.emit(ex.engine, "BadDebt");
+      const closed = await closeAll(ex, shortTrader, m.marketId);
+      expect(closed.trade.fundingPaid).to.equal(sv.pendingFunding);
+      await expectConservation(ex, [long.id, short.id], accounts);
     });
-
-    const receipt = await settleAt(ex, m, at);
-    const s = settledIn(ex, receipt);
-    // The closed form, one truncation toward zero: 10,950 * 0.0015 * 2 = 32.85 per unit.
-    const delta = (intervals * f * index) / WAD;
-    expect(delta).to.equal(wad("32.85"));
-    expect(s.intervals).to.equal(intervals);
-    expect(s.rate).to.equal(f);
-    expect(s.boundary).to.equal(b0 + intervals * FUNDING_INTERVAL);
-    expect(s.fundingIndex).to.equal(start.fundingIndex + delta);
-    expect(yearly, "ten yearly catch-ups land on the same index").to.equal(s.fundingIndex);
-    console.log(`      settleFunding over ${intervals} boundaries: gas ${receipt.gasUsed}`);
-
-    // Each side's funding since it opened, to the unit; of it, the ten years are 30,000 * 32.85 = 985,500
-    // for the long and 20,000 * 32.85 = 657,000 for the short.
-    const lv = await ex.lens.position(long.id);
-    const sv = await ex.lens.position(short.id);
-    const since = async (id: bigint) => s.fundingIndex - (await ex.admin.position(id)).fundingSnapshot;
-    expect(lv.pendingFunding).to.equal(owed(wad(30_000), await since(long.id)));
-    expect(sv.pendingFunding).to.equal(owed(wad(-20_000), await since(short.id)));
-    expect(owed(wad(30_000), delta)).to.equal(wad(985_500));
-    expect(owed(wad(-20_000), delta)).to.equal(-wad(657_000));
-
-    // The long is far under water: liquidated with bad debt; the short closes with its funding.
-    await expect(ex.engine.connect(keeper).liquidate(long.id)).to.emit(ex.engine, "BadDebt");
-    const closed = await closeAll(ex, shortTrader, m.marketId);
-    expect(closed.trade.fundingPaid).to.equal(sv.pendingFunding);
-    await expectConservation(ex, [long.id, short.id], accounts);
   });
 
   it("catches up 1,000 years at the 10% cap on a $1,000,000 market without overflow, exactly", async () => {
     const { ex, deployer, traders, keeper, accounts } = await loadFixture(exchangeFixture);
-    const m = await createControlledMarket(ex, deployer, {
-      symbol: "HUGE-USD",
-      initialPrice: "1000000",
-      markModel: "index",
-      skewScale: "40",
-      maxOpenInterest: "10",
-      fundingCap: "0.1",
+    await withClockRestored(async () => {
+      const m = await createControlledMarket(ex, deployer, {
+        symbol: "HUGE-USD",
+        initialPrice: "1000000",
+        markModel: "index",
+        skewScale: "40",
+        maxOpenInterest: "10",
+        fundingCap: "0.1",
+      });
+      const index = wad(m.spec.initialPrice);
+      const cap = wad("0.1");
+      // A long of 2 on S = 40: premium 5%; F = 0.05 + clamp(0.0001 - 0.05, +/-0.0005) = 4.95%.
+      const long = await openSize(ex, traders[0], m.marketId, wad(2), wad(500_000));
+      const f = fundingRate(premium(index, wad(2), wad(40)), cap);
+      expect(f).to.equal(wad("0.0495"));
+
+      const b0 = await nextBoundary(ex, m);
+      const start = settledIn(ex, await settleAt(ex, m, b0));
+      const at = b0 + 1_000n * YEAR;
+      const intervals = (at - b0) / FUNDING_INTERVAL;
+      const s = settledIn(ex, await settleAt(ex, m, at));
+      expect(s.intervals).to.equal(intervals);
+      expect(s.fundingIndex - start.fundingIndex).to.equal((intervals * f * index) / WAD);
+      // 1,095,000 * 4.95% * 1,000,000 = 54,202,500,000 USD per unit: far inside int128.
+      expect(s.fundingIndex - start.fundingIndex).to.equal(wad(54_202_500_000n));
+
+      const v = await ex.lens.position(long.id);
+      const since = s.fundingIndex - (await ex.admin.position(long.id)).fundingSnapshot;
+      expect(v.pendingFunding).to.equal(owed(wad(2), since));
+      expect(owed(wad(2), s.fundingIndex - start.fundingIndex)).to.equal(wad(108_405_000_000n));
+      expect(v.liquidatable).to.equal(true);
+      const receipt = (await (await ex.engine.connect(keeper).liquidate(long.id)).wait())!;
+      const badDebt = receipt.logs
+        .map((log) => ex.engine.interface.parseLog(log))
+        .find((parsed) => parsed?.name === "BadDebt")!.args;
+      // Bad debt = pending funding - margin - PnL at mark (entry above the index by the impact).
+      expect(badDebt.amount).to.equal(-v.equity);
+      expect((await ex.lens.market(m.marketId)).uncoveredBadDebt).to.equal(badDebt.uncovered);
+      await expectConservation(ex, [long.id], accounts);
     });
-    const index = wad(m.spec.initialPrice);
-    const cap = wad("0.1");
-    // A long of 2 on S = 40: premium 5%; F = 0.05 + clamp(0.0001 - 0.05, +/-0.0005) = 4.95%.
-    const long = await openSize(ex, traders[0], m.marketId, wad(2), wad(500_000));
-    const f = fundingRate(premium(index, wad(2), wad(40)), cap);
-    expect(f).to.equal(wad("0.0495"));
-
-    const b0 = await nextBoundary(ex, m);
-    const start = settledIn(ex, await settleAt(ex, m, b0));
-    const at = b0 + 1_000n * YEAR;
-    const intervals = (at - b0) / FUNDING_INTERVAL;
-    const s = settledIn(ex, await settleAt(ex, m, at));
-    expect(s.intervals).to.equal(intervals);
-    expect(s.fundingIndex - start.fundingIndex).to.equal((intervals * f * index) / WAD);
-    // 1,095,000 * 4.95% * 1,000,000 = 54,202,500,000 USD per unit: far inside int128.
-    expect(s.fundingIndex - start.fundingIndex).to.equal(wad(54_202_500_000n));
-
-    const v = await ex.lens.position(long.id);
-    const since = s.fundingIndex - (await ex.admin.position(long.id)).fundingSnapshot;
-    expect(v.pendingFunding).to.equal(owed(wad(2), since));
-    expect(owed(wad(2), s.fundingIndex - start.fundingIndex)).to.equal(wad(108_405_000_000n));
-    expect(v.liquidatable).to.equal(true);
-    const receipt = (await (await ex.engine.connect(keeper).liquidate(long.id)).wait())!;
-    const badDebt = receipt.logs
-      .map((log) => ex.engine.interface.parseLog(log))
-      .find((parsed) => parsed?.name === "BadDebt")!.args;
-    // Bad debt = pending funding - margin - PnL at mark (entry above the index by the impact).
-    expect(badDebt.amount).to.equal(-v.equity);
-    expect((await ex.lens.market(m.marketId)).uncoveredBadDebt).to.equal(badDebt.uncovered);
-    await expectConservation(ex, [long.id], accounts);
   });
 });

@@ -3,8 +3,14 @@
  * trade or liquidation it is meant to enable), read a failed transaction's revert data, and compare
  * "what would have happened" branches from one chain snapshot.
  */
-import { ethers, network } from "hardhat";
+import hre, { ethers, network } from "hardhat";
 import type { ContractTransactionResponse, Interface, TransactionReceipt } from "ethers";
+
+/**
+ * Under `npx hardhat coverage` every instruction is instrumented and a transaction costs tens of times
+ * more wall time: loops that only repeat an already-covered path run this many times fewer there.
+ */
+export const COVERAGE_SCALE = (hre as { __SOLIDITY_COVERAGE_RUNNING?: boolean }).__SOLIDITY_COVERAGE_RUNNING ? 10 : 1;
 
 /** Gas limit for transactions sent with automine off (no estimate: some are meant to revert). */
 export const BLOCK_TX_GAS = 5_000_000n;

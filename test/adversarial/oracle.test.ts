@@ -127,6 +127,28 @@ describe("adversarial: oracle and spot manipulation", () => {
     });
   });
 
+  it("keeps the TWAP protection past 2106, when block timestamps no longer fit 32 bits", async () => {
+    await whatIf(async () => {
+      // Deployed and seeded before 2^32 s (7 Feb 2106), pumped after it.
+      await time.increaseTo(2n ** 32n - 12n * 3_600n);
+      const { ex, alt, whale, keeper, victim, accounts } = await spotOnlyFixture();
+      await time.increaseTo(2n ** 32n + 60n);
+      const pumped = spotAfterBuy(await alt.spotPool.reserveCoin(), await alt.spotPool.reserveUsd(), usd6(50_000));
+      const [swap, sync] = await inOneBlock([
+        () => alt.spotPool.connect(whale).swap(true, usd6(50_000), 0n, whale.address, { gasLimit: BLOCK_TX_GAS }),
+        () => ex.engine.connect(keeper).settleFunding(alt.marketId, { gasLimit: BLOCK_TX_GAS }),
+      ]);
+      expect([swap.status, sync.status]).to.deep.equal([1, 1]);
+      expect(await alt.spotPool.spotPrice()).to.equal(pumped);
+      expect((await ex.admin.marketState(alt.marketId)).lastIndex, "index = the pre-pump TWAP").to.equal(I);
+      // A minute later the pump counts for its minute of the window, as before 2106.
+      await time.increaseTo(BigInt((await ethers.provider.getBlock(swap.blockNumber))!.timestamp) + 60n);
+      const expected = (I * (TWAP_WINDOW - 60n) + pumped * 60n) / TWAP_WINDOW;
+      expect((await alt.twapFeed.latestRoundData())[1]).to.equal(expected);
+      await expectConservation(ex, [victim.id], accounts);
+    });
+  });
+
   describe("the mark band", () => {
     const BAND = wad("0.02");
 
@@ -173,7 +195,7 @@ describe("adversarial: oracle and spot manipulation", () => {
     const MAX_DEVIATION = wad("0.05");
 
     it("moves at most 5% per update, to the unit, up and down", async () => {
-      const { ex, deployer, alt } = await loadFixture(exchangeFixture);
+      const { deployer, alt } = await loadFixture(exchangeFixture);
       const feed = alt.pushedFeeds[0].connect(deployer);
       await expect(feed.setMaxDeviation(MAX_DEVIATION)).to.emit(feed, "MaxDeviationSet").withArgs(MAX_DEVIATION);
       let prev = toFeedAnswer(I);
