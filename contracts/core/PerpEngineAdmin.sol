@@ -22,16 +22,17 @@ contract PerpEngineAdmin is PerpEngineStorage {
         MarketConfig calldata cfg,
         Tier[] calldata tierList
     ) external onlyRole(CONFIG_ROLE) returns (uint256 marketId) {
+        if (cfg.symbol == 0) revert InvalidConfig("symbol");
         if (marketIdBySymbol[cfg.symbol] != 0) revert DuplicateSymbol(cfg.symbol);
         marketId = ++marketCount;
         marketIdBySymbol[cfg.symbol] = marketId;
+        emit MarketCreated(marketId, cfg.symbol);
+        _setTiers(marketId, tierList);
+        _setConfig(marketId, cfg); // validated first: the funding interval below is not zero
         MarketState storage st = _states[marketId];
         st.lastFundingTime = uint40((block.timestamp / cfg.fundingInterval) * cfg.fundingInterval);
         st.premiumStart = uint40(block.timestamp);
         st.lastSampleTime = uint40(block.timestamp);
-        emit MarketCreated(marketId, cfg.symbol);
-        _setTiers(marketId, tierList);
-        _setConfig(marketId, cfg);
     }
 
     /// @notice Replaces a market's configuration (same symbol); config role only.

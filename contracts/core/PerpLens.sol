@@ -154,9 +154,9 @@ contract PerpLens {
     /// @notice ADL ranking inputs: PnL% of margin and effective leverage; score = pnl% * leverage (WAD).
     function adlScore(uint256 id) external view returns (int256 pnlPercent, uint256 leverage, int256 score) {
         Position memory p = engine.position(id);
-        Projection memory m = _project(p.marketId);
-        PositionView memory v = _positionView(id, p, m);
-        if (v.size == 0 || v.equity <= 0) return (0, 0, 0);
+        if (p.size == 0) return (0, 0, 0); // closed or unknown: no market to project
+        PositionView memory v = _positionView(id, p, _project(p.marketId));
+        if (v.equity <= 0) return (0, 0, 0);
         pnlPercent = ((v.unrealizedPnl - v.pendingFunding) * WadMath.IWAD) / int256(v.margin);
         leverage = v.leverage;
         score = (pnlPercent * int256(leverage)) / WadMath.IWAD;
