@@ -1,0 +1,1163 @@
+/**
+ * Runs one fuzz sequence: resolves each command against the chain, sends its one or two transactions,
+ * reads the chain back and holds it to SPEC section 8 and to the TypeScript model, command by command.
+ *
+ * What is checked after every command (see `checkAfter`):
+ *  1. conservation: collateral held * 1e12 == vault.totalOwed() == sum of the ledgers; the margin ledger ==
+ *     the open positions' margins; the escrow ledger == the live orders' escrow; the free ledger == the
+ *     actors' free balances; all to the unit;
+ *  2. every ledger and every free balance moved by exactly what the accountant derived from the events
+ *     (funding owed lands in the pool); funding accrued on open positions sums, per market, to the skew's
+ *     share to within one unit per position, rounded in the protocol's favour;
+ *  3. a position liquidatable at the latest block can be liquidated (a call succeeds; one per command, in
+ *     turn) and the healthy position nearest its boundary cannot (PositionHealthy); every liquidate and
+ *     liquidateMany transaction does exactly what the model predicts at its timestamp, cascade included,
+ *     and every Liquidation event closes a position that was liquidatable at the event's mark;
+ *  4/5. a position nobody liquidated, deleveraged or traded for its owner is unchanged, and a free
+ *     balance moves only by its owner's actions and payouts to it (checked through 2);
+ *  6. a position the owner just opened or increased meets initial margin, and no owner's own trade or
+ *     margin removal leaves the position liquidatable;
+ *  7. every live order can be cancelled by its owner (a call succeeds);
+ *  plus: PerpLens agrees with lib/math.ts field by field (one market's view and its positions' panels per
+ *  command, the markets in turn); after a keeper pass nothing is liquidatable; every revert is a declared
+ *  custom error (chain.ts), and the ones a command may meet are listed per command.
+ *
+ * Each position's health is computed by lib/math.ts for every command; the calls to the chain are
+ * sampled where each one costs a market projection (~5-10 ms on the in-process network).
+ */
+import { expect } from "chai";
+import { network } from "hardhat";
+import { MaxUint256 } from "ethers";
+import { Keeper } from "../../keeper/keeper";
+import { connectExchange } from "../../lib/contracts";
+import { marketConfig } from "../../lib/deploy";
+import {
+  MarginMath,
+  MarketLib,
+  PositionLib,
+  Pricing,
+  WadMath,
+  WAD,
+  positionHealth,
+  projectMarket,
+  type MarketConfig,
+  type MarketState,
+  type Position,
+} from "../../lib/math";
+import { USD6_TO_WAD } from "../../lib/units";
+import { Accountant, ORDER_TYPE } from "./accountant";
+import {
+  addressOf,
+  Clock,
+  dryRun,
+  pinnedEthersSigner,
+  send,
+  signed,
+  view,
+  type DeclaredRevert,
+  type Receipt,
+  type Target,
+} from "./chain";
+import type { Command, FeeChoice, MarginChoice, Portion, SizeChoice, ExpiryChoice } from "./commands";
+import {
+  addOpenInterest,
+  adlRefusal,
+  noFreshPrice,
+  predictLiquidations,
+  removeOpenInterest,
+  syncAt,
+  type PredictedLiquidation,
+} from "./engine-model";
+import {
+  marketOf,
+  readState,
+  type Actor,
+  type ChainState,
+  type FuzzMarket,
+  type LiveOrder,
+  type MarketRead,
+  type World,
+} from "./world";
+
+/** Per-command counts, printed at the end of the run. */
+export class Stats {
+  readonly outcomes = new Map<string, number>();
+  commands = 0;
+  transactions = 0;
+  liquidations = 0;
+  keeperLiquidations = 0;
+  deleveraged = 0;
+  badDebts = 0;
+
+  readonly timings = new Map<string, number>();
+
+  /** Adds the time since `since` (ms) to a phase. */
+  time(phase: string, since: number): number {
+    const now = performance.now();
+    this.timings.set(phase, (this.timings.get(phase) ?? 0) + now - since);
+    return now;
+  }
+
+  count(kind: string, outcome: string): void {
+    const key = `${kind}: ${outcome}`;
+    this.outcomes.set(key, (this.outcomes.get(key) ?? 0) + 1);
+  }
+
+  table(): string {
+    const phases = [...this.timings.entries()].map(([k, ms]) => `    time ${k.padEnd(43)} ${(ms / 1000).toFixed(1)} s`);
+    return [
+      ...phases,
+      ...[...this.outcomes.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, n]) => `    ${k.padEnd(48)} ${n}`),
+    ].join("\n");
+  }
+}
+
+/** What a transaction must do: succeed, revert with one error, or either succeed or revert with one of a list. */
+type Rule = { succeeds: true } | { reverts: string } | { mayRevert: readonly string[] };
+const SUCCEEDS: Rule = { succeeds: true };
+
+/** Refusals a trade may meet that the fuzz does not predict one by one. */
+const INCREASE_REFUSALS = [
+  "InsufficientBalance",
+  "LeverageTooHigh",
+  "MarginTooLow",
+  "PositionTooLarge",
+  "OpenInterestCapExceeded",
+  "SlippageExceeded",
+  "MarketIsPaused",
+  "SideMismatch",
+  "SkewBeyondScale", // a sell of more than twice the skew scale would fill at a price <= 0
+  "InsufficientLedger", // the pool cannot pay funding owed to the position
+] as const;
+const DECREASE_REFUSALS = ["WouldBeLiquidatable", "InsufficientLedger"] as const;
+const ORDER_CREATE_REFUSALS = [
+  "ZeroSize",
+  "ZeroPrice",
+  "ExecutionFeeTooLow",
+  "InvalidExpiry",
+  "WouldFillImmediately",
+  "InsufficientBalance",
+  "NoPosition",
+  "SizeExceedsPosition",
+  "InvalidTrigger",
+  "SkewBeyondScale",
+] as const;
+
+const BPS = 10_000n;
+/** The mark band a configure command turns on: mark within 5% of the index. */
+const MARK_BAND = WAD / 20n;
+/** A healthy position this close to its boundary (equity - MM, as a share of notional) gets a liquidate call. */
+const NEAR_LIQUIDATION = WAD / 50n;
+/** Prices stay within this factor of the market's initial price either way (10x pumps compound). */
+const PRICE_RANGE = 10_000n;
+const FEED_SCALE = 10n ** 10n; // WAD -> 8-decimal feed answer
+
+export class Sequence {
+  readonly orders = new Map<bigint, LiveOrder>();
+  /** every order id ever created in this sequence, for commands that name an order that is not live */
+  private readonly allOrders: bigint[] = [];
+  private state!: ChainState;
+  /** each open position's health at the latest block, from the last check */
+  private health = new Map<bigint, ViewHealth>();
+  readonly clock: Clock;
+  private readonly log: string[] = [];
+
+  constructor(
+    private readonly w: World,
+    private readonly stats: Stats,
+  ) {
+    this.clock = new Clock(w.startTime);
+  }
+
+  async start(): Promise<void> {
+    this.state = await readState(this.w, [], this.clock.now);
+    const acct = new Accountant(this.w, this.state.positions, this.orders, this.state.insurance, new Map());
+    await this.checkAfter(this.state, this.state, acct, undefined);
+  }
+
+  /** The transactions of the last command, as a reader would see them. */
+  get lastLog(): readonly string[] {
+    return this.log;
+  }
+
+  async run(c: Command): Promise<void> {
+    this.log.length = 0;
+    this.stats.commands++;
+    const pre = this.state;
+    let t = performance.now();
+    const step = await this.execute(c, pre);
+    t = this.stats.time(`execute ${c.kind}`, t);
+    const acct = new Accountant(
+      this.w,
+      pre.positions,
+      this.orders,
+      pre.insurance,
+      new Map([...pre.markets].map(([id, m]) => [id, m.state.uncoveredBadDebt])),
+      step.marginIn,
+    );
+    const latest = Number(await network.provider.request({ method: "eth_blockNumber", params: [] }));
+    for (let b = pre.block + 1; b <= latest; b++) {
+      const receipt = await blockReceipt(b);
+      if (receipt) acct.apply(receipt);
+    }
+    for (const id of acct.createdOrders) if (!this.allOrders.includes(id)) this.allOrders.push(id);
+    t = this.stats.time("receipts + accountant", t);
+    const left = [...acct.executedOrders, ...acct.cancelledOrders];
+    const post = await readState(this.w, [...this.orders.keys(), ...left], this.clock.now);
+    t = this.stats.time("read state", t);
+    this.stats.liquidations += acct.liquidations.length;
+    this.stats.deleveraged += acct.deleveraged;
+    this.stats.badDebts += acct.badDebts;
+    if (c.kind === "keeperPass") this.stats.keeperLiquidations += acct.liquidations.length;
+    await this.checkAfter(pre, post, acct, step);
+    if (c.kind !== "keeperPass") this.checkMarkets(pre, post, acct, step);
+    if (step.check) await step.check(pre, post, acct);
+    this.stats.time("checks (all)", t);
+    this.state = post;
+  }
+
+  /* ------------------------------------------------------------------ TRANSACTIONS */
+
+  private async tx(
+    from: Actor,
+    t: Target,
+    fn: string,
+    args: readonly unknown[],
+    rule: Rule,
+  ): Promise<DeclaredRevert | undefined> {
+    this.stats.transactions++;
+    const res = await send(this.clock, from.address, t, fn, args);
+    const what = `${from.name} ${fn}(${args.map(show).join(", ")})`;
+    if (res.ok) {
+      this.log.push(`${what} -> ok`);
+      if ("reverts" in rule) expect.fail(`${what} succeeded; expected ${rule.reverts}`);
+      return undefined;
+    }
+    const r = res.revert;
+    this.log.push(`${what} -> ${r.name}(${r.args.map(show).join(", ")})`);
+    if ("succeeds" in rule) expect.fail(`${what} reverted ${r.name}(${r.args.map(show).join(", ")}); it must succeed`);
+    if ("reverts" in rule) expect(r.name, `${what}: the refusal`).to.equal(rule.reverts);
+    if ("mayRevert" in rule) {
+      expect(
+        rule.mayRevert,
+        `${what}: ${r.name}(${r.args.map(show).join(", ")}) is not a refusal this command may meet`,
+      ).to.include(r.name);
+    }
+    return r;
+  }
+
+  /** Pins the next block's timestamp and reads the oracle as the transaction will see it. */
+  private async preview(pre: ChainState): Promise<{ T: bigint; reads: Map<bigint, MarketRead> }> {
+    const T = await this.clock.pinNext();
+    const reads = new Map<bigint, MarketRead>();
+    for (const m of this.w.markets) {
+      const [oracleIndex, fresh] = await this.w.r.oracle.words("indexPrice", [m.marketId], "pending");
+      reads.set(m.marketId, { state: pre.markets.get(m.marketId)!.state, oracleIndex, fresh: fresh !== 0n });
+    }
+    return { T, reads };
+  }
+
+  /* ------------------------------------------------------------------ COMMANDS */
+
+  private async execute(c: Command, pre: ChainState): Promise<Step> {
+    const w = this.w;
+    const step: Step = {};
+    const outcome = (r: DeclaredRevert | undefined) => this.stats.count(c.kind, r ? r.name : "ok");
+    switch (c.kind) {
+      case "faucet": {
+        const who = c.who === "lp" ? w.lp : w.traders[c.who];
+        const amount =
+          c.amount === "dust"
+            ? 1n
+            : c.amount === "limit"
+              ? w.faucetLimit6
+              : c.amount === "overLimit"
+                ? w.faucetLimit6 + 1n
+                : BigInt(c.amount.usd) * 10n ** 6n;
+        const rule: Rule = amount > w.faucetLimit6 ? { reverts: "FaucetAmountTooLarge" } : SUCCEEDS;
+        outcome(await this.tx(who, w.t.collateral, "faucet", [who.address, amount], rule));
+        break;
+      }
+      case "deposit": {
+        const who = w.traders[c.trader];
+        const wallet = await view<bigint>(w.t.collateral, "balanceOf", [who.address]);
+        const amount = portionOf(c.portion, wallet, 1n);
+        const rule: Rule =
+          amount === 0n
+            ? { reverts: "ZeroAmount" }
+            : amount <= wallet
+              ? SUCCEEDS
+              : { reverts: "ERC20InsufficientBalance" };
+        const r = await this.tx(who, w.t.vault, "deposit", [amount], rule);
+        outcome(r);
+        break;
+      }
+      case "withdraw": {
+        const who = w.traders[c.trader];
+        const free = pre.free.get(who.address)!;
+        const amount = portionOf(c.portion, free / USD6_TO_WAD, 1n);
+        const rule: Rule =
+          amount === 0n
+            ? { reverts: "ZeroAmount" }
+            : amount * USD6_TO_WAD <= free
+              ? SUCCEEDS
+              : { reverts: "InsufficientBalance" };
+        outcome(await this.tx(who, w.t.vault, "withdraw", [amount, who.address], rule));
+        break;
+      }
+      case "increase": {
+        const who = w.traders[c.trader];
+        const m = w.markets[c.market - 1];
+        const margin = this.marginOf(c.margin, m, who, pre);
+        const size = this.sizeOf(c.size, c.side, margin, m, pre);
+        const index = pre.markets.get(m.marketId)!.oracleIndex;
+        const acceptable = c.tight ? index : size > 0n ? MaxUint256 : 0n;
+        const p = pre.positions.get(PositionLib.id(who.address, m.marketId))!;
+        const rule: Rule =
+          size === 0n
+            ? { reverts: "ZeroSize" }
+            : pre.markets.get(m.marketId)!.state.paused
+              ? { reverts: "MarketIsPaused" }
+              : p.size !== 0n && p.size > 0n !== size > 0n
+                ? { reverts: "SideMismatch" }
+                : { mayRevert: INCREASE_REFUSALS };
+        step.marginIn = margin;
+        const r = await this.tx(who, w.t.engine, "increasePosition", [m.marketId, size, margin, acceptable], rule);
+        outcome(r);
+        if (!r) step.ownTrade = PositionLib.id(who.address, m.marketId);
+        break;
+      }
+      case "decrease": {
+        const { who, m, p } = this.target(c.trader, c.market, pre);
+        const abs = WadMath.abs(p.size);
+        const size = portionOf(c.portion, abs, 1n);
+        const rule: Rule =
+          p.size === 0n
+            ? { reverts: "NoPosition" }
+            : size === 0n
+              ? { reverts: "ZeroSize" }
+              : size > abs
+                ? { reverts: "SizeExceedsPosition" }
+                : { mayRevert: DECREASE_REFUSALS };
+        const r = await this.tx(
+          who,
+          w.t.engine,
+          "decreasePosition",
+          [m.marketId, size, p.size > 0n ? 0n : MaxUint256],
+          rule,
+        );
+        outcome(r);
+        if (!r && size < abs) step.ownTrade = PositionLib.id(who.address, m.marketId);
+        break;
+      }
+      case "close": {
+        const { who, m, p } = this.target(c.trader, c.market, pre);
+        const rule: Rule = p.size === 0n ? { reverts: "NoPosition" } : { mayRevert: ["InsufficientLedger"] };
+        outcome(await this.tx(who, w.t.engine, "closePosition", [m.marketId, p.size > 0n ? 0n : MaxUint256], rule));
+        break;
+      }
+      case "addMargin":
+      case "removeMargin": {
+        const { who, m, p } = this.target(c.trader, c.market, pre);
+        const adding = c.kind === "addMargin";
+        const amount = portionOf(c.portion, adding ? pre.free.get(who.address)! : p.margin, 1n);
+        const rule: Rule =
+          amount === 0n
+            ? { reverts: "ZeroAmount" }
+            : p.size === 0n
+              ? { reverts: "NoPosition" }
+              : adding
+                ? { mayRevert: ["InsufficientBalance", "MarginTooLow", "InsufficientLedger"] }
+                : { mayRevert: ["MarginTooLow", "LeverageTooHigh", "PositionTooLarge", "InsufficientLedger"] };
+        const r = await this.tx(who, w.t.engine, c.kind, [m.marketId, amount], rule);
+        outcome(r);
+        if (!r && !adding) step.ownTrade = PositionLib.id(who.address, m.marketId);
+        break;
+      }
+      case "limitOpen": {
+        const who = w.traders[c.trader];
+        const m = w.markets[c.market - 1];
+        const margin = this.marginOf(c.margin, m, who, pre);
+        const size = this.sizeOf(c.size, c.side, margin, m, pre);
+        const index = pre.markets.get(m.marketId)!.oracleIndex;
+        const limit = (index * (BPS + BigInt(c.offsetBps))) / BPS;
+        const args = [m.marketId, size, margin, limit, this.feeOf(c.fee), this.expiryOf(c.expiry), c.immediate];
+        step.marginIn = margin;
+        const rule: Rule = {
+          mayRevert: ["MarginTooLow", ...ORDER_CREATE_REFUSALS, ...(c.immediate ? INCREASE_REFUSALS : [])],
+        };
+        const r = await this.tx(who, w.t.orderBook, "createLimitOpen", args, rule);
+        outcome(r);
+        break;
+      }
+      case "limitClose": {
+        const { who, m, p } = this.target(c.trader, c.market, pre);
+        const size = portionOf(c.portion, WadMath.abs(p.size), 1n);
+        const index = pre.markets.get(m.marketId)!.oracleIndex;
+        const limit = (index * (BPS + BigInt(c.offsetBps))) / BPS;
+        const args = [m.marketId, size, limit, this.feeOf(c.fee), this.expiryOf(c.expiry), c.immediate];
+        const rule: Rule = {
+          mayRevert: [...ORDER_CREATE_REFUSALS, ...(c.immediate ? [...DECREASE_REFUSALS, "SlippageExceeded"] : [])],
+        };
+        outcome(await this.tx(who, w.t.orderBook, "createLimitClose", args, rule));
+        break;
+      }
+      case "trigger": {
+        const { who, m, p } = this.target(c.trader, c.market, pre);
+        const size = portionOf(c.portion, WadMath.abs(p.size), 1n);
+        const base = p.entryPrice !== 0n ? p.entryPrice : pre.markets.get(m.marketId)!.oracleIndex;
+        const trigger = (base * (BPS + BigInt(c.offsetBps))) / BPS;
+        const sells = p.size > 0n;
+        const slip = BigInt(c.slippageBps);
+        const acceptable = sells ? (trigger * (BPS - slip)) / BPS : (trigger * (BPS + slip)) / BPS;
+        const type = c.takeProfit ? ORDER_TYPE.TakeProfit : ORDER_TYPE.StopLoss;
+        const args = [m.marketId, type, size, trigger, acceptable, this.feeOf(c.fee), this.expiryOf(c.expiry)];
+        outcome(await this.tx(who, w.t.orderBook, "createTriggerOrder", args, { mayRevert: ORDER_CREATE_REFUSALS }));
+        break;
+      }
+      case "cancel": {
+        const { id, order } = this.orderAt(c.slot);
+        const T = this.clock.now + 1n;
+        const caller =
+          c.who === "owner"
+            ? this.actorOf(order?.owner ?? w.traders[0].address)
+            : c.who === "keeper"
+              ? w.keeper
+              : w.traders[c.who];
+        let rule: Rule;
+        if (!order) rule = { reverts: "OrderNotLive" };
+        else if (caller.address === order.owner || (order.expiry !== 0n && T >= order.expiry))
+          rule = SUCCEEDS; // invariant 7
+        else rule = { reverts: "NotOrderOwner" };
+        outcome(await this.tx(caller, w.t.orderBook, "cancelOrder", [id], rule));
+        break;
+      }
+      case "execute": {
+        const { id, order } = (c.pick === "due" && this.dueOrder(pre)) || this.orderAt(c.slot);
+        const caller = c.who === "keeper" ? w.keeper : w.traders[c.who];
+        const { T, reads } = await this.preview(pre);
+        let rule: Rule;
+        if (!order) rule = { reverts: "OrderNotLive" };
+        else if (order.expiry !== 0n && T >= order.expiry) rule = { reverts: "ExpiredOrder" };
+        else if (order.orderType === ORDER_TYPE.LimitOpen) {
+          rule = { mayRevert: [...INCREASE_REFUSALS, "NoFreshPrice"] };
+        } else {
+          const p = pre.positions.get(PositionLib.id(order.owner, order.marketId))!;
+          const m = marketOf(w, order.marketId);
+          if (p.size === 0n || p.size > 0n === order.sizeDelta > 0n)
+            rule = SUCCEEDS; // cancelled: the position is gone
+          else if (order.orderType === ORDER_TYPE.LimitClose)
+            rule = { mayRevert: [...DECREASE_REFUSALS, "SlippageExceeded"] };
+          else {
+            const mark = syncAt(m.cfg, reads.get(m.marketId)!, T).mark;
+            const sells = order.sizeDelta < 0n;
+            const above = (order.orderType === ORDER_TYPE.TakeProfit) === sells;
+            const triggered = above ? mark >= order.triggerPrice : mark <= order.triggerPrice;
+            rule = triggered
+              ? { mayRevert: [...DECREASE_REFUSALS, "SlippageExceeded"] }
+              : { reverts: "TriggerNotReached" };
+            step.check = async (_pre, _post, acct) => {
+              if (acct.executedOrders.includes(id)) this.stats.count("execute", "TP/SL filled");
+            };
+          }
+        }
+        outcome(await this.tx(caller, w.t.orderBook, "executeOrder", [id], rule));
+        break;
+      }
+      case "push": {
+        const m = w.markets[c.market - 1];
+        const [, answer] = await view<[bigint, bigint]>(m.feeds[0], "latestRoundData");
+        const current = answer * FEED_SCALE;
+        let target: bigint;
+        if (c.move === "crash90") target = current / 10n;
+        else if (c.move === "pump10x") target = current * 10n;
+        else if ("bps" in c.move) target = (current * (BPS + BigInt(c.move.bps))) / BPS;
+        else {
+          const st = pre.markets.get(m.marketId)!.state;
+          const down = st.longOpenInterest > st.shortOpenInterest;
+          const bps = BigInt(c.move.againstCrowdBps);
+          target = (current * (down ? BPS - bps : BPS + bps)) / BPS;
+        }
+        target = WadMath.clamp(target, m.initialPrice / PRICE_RANGE, m.initialPrice * PRICE_RANGE);
+        const feedAnswer = WadMath.max(target / FEED_SCALE, 1n);
+        const feeds = c.feeds === "both" ? m.feeds : m.feeds.slice(0, 1);
+        // Only the oracle role pushes prices (SPEC section 8, invariant 5).
+        const by = c.as === "admin" ? w.admin : w.traders[c.as];
+        const rule: Rule = c.as === "admin" ? SUCCEEDS : { reverts: "AccessControlUnauthorizedAccount" };
+        for (const feed of c.as === "admin" ? feeds : feeds.slice(0, 1))
+          outcome(await this.tx(by, feed, "setPrice", [feedAnswer], rule));
+        break;
+      }
+      case "swap": {
+        const m = w.markets[c.market - 1];
+        const spot = await view<bigint>(m.spotPool, "spotPrice");
+        const usdWad = BigInt(c.usd) * WAD;
+        const amountIn = c.buyCoin ? BigInt(c.usd) * 10n ** 6n : (usdWad * WAD) / spot;
+        outcome(
+          await this.tx(w.admin, m.spotPool, "swap", [c.buyCoin, amountIn, 0n, w.admin.address], {
+            mayRevert: ["SlippageExceeded"],
+          }),
+        );
+        break;
+      }
+      case "advance": {
+        const now = this.clock.now;
+        const interval = w.markets[0].cfg.fundingInterval;
+        const s = BigInt(c.seconds);
+        const next = MarketLib.nextBoundary(now, interval);
+        const seconds =
+          c.time === "block"
+            ? 1n + (s % 12n)
+            : c.time === "minutes"
+              ? s
+              : c.time === "hour"
+                ? 3_600n + s
+                : c.time === "toBoundary"
+                  ? WadMath.max(next - now - 1n, 1n)
+                  : c.time === "pastBoundary"
+                    ? next - now + (s % 60n)
+                    : 86_400n * (1n + (s % 5n)) + s;
+        await this.clock.advance(seconds);
+        this.log.push(`advance ${seconds}s to ${this.clock.now}`);
+        this.stats.count(c.kind, c.time);
+        break;
+      }
+      case "settle": {
+        const m = w.markets[c.market - 1];
+        const caller = c.who === "keeper" ? w.keeper : w.traders[c.who];
+        const { T, reads } = await this.preview(pre);
+        const read = reads.get(m.marketId)!;
+        const rule: Rule = noFreshPrice(m.cfg, read, T, false) ? { reverts: "NoFreshPrice" } : SUCCEEDS;
+        const r = await this.tx(caller, w.t.engine, "settleFunding", [m.marketId], rule);
+        outcome(r);
+        if (!r) step.loads = [m.marketId];
+        break;
+      }
+      case "liquidate":
+      case "liquidateMany": {
+        const caller = c.who === "keeper" ? w.keeper : w.traders[c.who];
+        const targets = c.kind === "liquidate" ? [{ trader: c.trader, market: c.market }] : c.targets;
+        let ids = targets.map((x) => this.target(x.trader, x.market, pre).id);
+        const liquidatableNow = w.positionIds.filter((id) => this.health.get(id)?.liquidatable);
+        if (c.kind === "liquidate" && c.pick === "liquidatable" && liquidatableNow.length > 0)
+          ids = [liquidatableNow[0]];
+        if (c.kind === "liquidateMany" && c.withLiquidatable) ids = [...ids, ...liquidatableNow];
+        const { T, reads } = await this.preview(pre);
+        const predicted = predictLiquidations(w.markets, reads, pre.positions, ids, T);
+        let rule: Rule;
+        if (c.kind === "liquidateMany") rule = { mayRevert: ["InsufficientLedger"] };
+        else if (pre.positions.get(ids[0])!.size === 0n) rule = { reverts: "PositionNotFound" };
+        else rule = predicted.length > 0 ? { mayRevert: ["InsufficientLedger"] } : { reverts: "PositionHealthy" };
+        const r = await this.tx(caller, w.t.engine, c.kind, [c.kind === "liquidate" ? ids[0] : ids], rule);
+        outcome(r);
+        if (r?.name === "PositionHealthy") {
+          const m = marketOf(w, pre.positions.get(ids[0])!.marketId);
+          expect(r.args[1], "PositionHealthy carries the mark lib/math computes").to.equal(
+            syncAt(m.cfg, reads.get(m.marketId)!, T).mark,
+          );
+        }
+        if (!r) {
+          step.check = (_pre, _post, acct) => expectLiquidations(acct.liquidations, predicted, caller.address);
+          step.loads = [
+            ...new Set(
+              ids.filter((id) => pre.positions.get(id)!.size !== 0n).map((id) => pre.positions.get(id)!.marketId),
+            ),
+          ];
+        }
+        break;
+      }
+      case "adl": {
+        const caller = c.who === "keeper" ? w.keeper : w.traders[c.who];
+        const { m, id, p } = this.target(c.trader, c.market, pre);
+        const size = portionOf(c.portion, WadMath.abs(p.size), 1n);
+        const { T, reads } = await this.preview(pre);
+        const refusal = adlRefusal(m, reads.get(m.marketId)!, p, size, pre.pool, T);
+        const rule: Rule = refusal ? { reverts: refusal } : { mayRevert: ["InsufficientLedger"] };
+        const r = await this.tx(caller, w.t.engine, "autoDeleverage", [id, size], rule);
+        outcome(r);
+        break;
+      }
+      case "lpDeposit": {
+        const wallet = await view<bigint>(w.t.collateral, "balanceOf", [w.lp.address]);
+        const amount = portionOf(c.portion, wallet, 1n);
+        const rule: Rule = amount <= wallet ? SUCCEEDS : { reverts: "ERC20InsufficientBalance" };
+        outcome(await this.tx(w.lp, w.t.pool, "deposit", [amount, w.lp.address], rule));
+        break;
+      }
+      case "lpRedeem": {
+        const who = c.who === "lp" ? w.lp : w.admin;
+        const max = await view<bigint>(w.t.pool, "maxRedeem", [who.address]);
+        const shares = portionOf(c.portion, max, 1n);
+        const rule: Rule = shares <= max ? SUCCEEDS : { reverts: "ERC4626ExceededMaxRedeem" };
+        outcome(await this.tx(who, w.t.pool, "redeem", [shares, who.address, who.address], rule));
+        break;
+      }
+      case "pause": {
+        const m = w.markets[c.market - 1];
+        // Only the config role pauses (SPEC section 8, invariant 5).
+        const by = c.as === "admin" ? w.admin : w.traders[c.as];
+        const rule: Rule = c.as === "admin" ? SUCCEEDS : { reverts: "AccessControlUnauthorizedAccount" };
+        const r = await this.tx(by, w.t.admin, "setPaused", [m.marketId, c.paused], rule);
+        outcome(r);
+        if (!r) step.paused = { marketId: m.marketId, paused: c.paused };
+        break;
+      }
+      case "configure": {
+        const m = w.markets[c.market - 1];
+        const spec = await marketConfig(m.spec, m.cfgAddresses.markModel, m.cfgAddresses.fundingModel);
+        const cfg: MarketConfig = { ...m.cfg };
+        if (c.change === "band") cfg.markBand = MARK_BAND;
+        else if (c.change === "noBand") cfg.markBand = 0n;
+        else if (c.change === "lowerOiCap") {
+          const st = pre.markets.get(m.marketId)!.state;
+          cfg.maxOpenInterest = WadMath.max(WadMath.max(st.longOpenInterest, st.shortOpenInterest) / 2n, 1n);
+        } else if (c.change === "restoreOiCap") cfg.maxOpenInterest = BigInt(spec.maxOpenInterest);
+        else if (c.change === "doubleFees") {
+          cfg.takerFee = 2n * BigInt(spec.takerFee);
+          cfg.makerFee = 2n * BigInt(spec.makerFee);
+        } else {
+          cfg.takerFee = BigInt(spec.takerFee);
+          cfg.makerFee = BigInt(spec.makerFee);
+        }
+        const struct = { ...spec, ...chainConfigOf(cfg), markModel: spec.markModel, fundingModel: spec.fundingModel };
+        // Only the config role changes a market (SPEC section 8, invariant 5).
+        const by = c.as === "admin" ? w.admin : w.traders[c.as];
+        const rule: Rule = c.as === "admin" ? SUCCEEDS : { reverts: "AccessControlUnauthorizedAccount" };
+        const r = await this.tx(by, w.t.admin, "setMarketConfig", [m.marketId, struct], rule);
+        outcome(r);
+        if (!r) m.cfg = cfg;
+        break;
+      }
+      case "fundInsurance": {
+        const who = c.who === "lp" ? w.lp : w.admin;
+        const wallet = await view<bigint>(w.t.collateral, "balanceOf", [who.address]);
+        const amount = BigInt(c.usd) * 10n ** 6n;
+        const rule: Rule = amount <= wallet ? SUCCEEDS : { reverts: "ERC20InsufficientBalance" };
+        outcome(await this.tx(who, w.t.vault, "fundInsurance", [amount], rule));
+        break;
+      }
+      case "keeperPass": {
+        const signer = await pinnedEthersSigner(this.clock, w.keeper.address);
+        // The keeper's own handles on the exchange, so its static calls and sends come from its address.
+        const exchange = connectExchange(w.ex.deployment, signer);
+        const report = await new Keeper(exchange, signer, { fromBlock: w.ex.deployment.deploymentBlock }).tick();
+        this.log.push(`keeper tick: ${report.liquidations.length} liquidations, ${report.funding.length} settlements`);
+        this.stats.count(c.kind, report.liquidations.length > 0 ? "liquidated" : "nothing to do");
+        step.afterKeeper = true;
+        break;
+      }
+    }
+    return step;
+  }
+
+  /* ------------------------------------------------------------------ RESOLUTION */
+
+  private marginOf(choice: MarginChoice, m: FuzzMarket, who: Actor, pre: ChainState): bigint {
+    const free = pre.free.get(who.address)!;
+    if (choice === "belowMin") return m.cfg.minMargin - 1n;
+    if (choice === "min") return m.cfg.minMargin;
+    if (choice === "allFree") return (free * 99n) / 100n;
+    if (choice === "overFree") return free + 1n;
+    return BigInt(choice.usd) * WAD;
+  }
+
+  /** Signed size for a margin and a leverage at the index, or an extreme. */
+  private sizeOf(choice: SizeChoice, side: "long" | "short", margin: bigint, m: FuzzMarket, pre: ChainState): bigint {
+    const read = pre.markets.get(m.marketId)!;
+    const index = read.oracleIndex;
+    const sign = side === "long" ? 1n : -1n;
+    const sideOi = side === "long" ? read.state.longOpenInterest : read.state.shortOpenInterest;
+    let abs: bigint;
+    if (typeof choice === "object") abs = (margin * BigInt(choice.leverage) * WAD) / index;
+    else if (choice === "dust") abs = 1n;
+    else if (choice === "oiCap" || choice === "overOiCap")
+      abs = m.cfg.maxOpenInterest - sideOi + (choice === "overOiCap" ? 1n : 0n);
+    else {
+      // The largest leverage a tier allows at the notional it gives.
+      let leverage = m.tiers[m.tiers.length - 1].maxLeverage;
+      for (const t of m.tiers) {
+        if (WadMath.mulDown(margin, t.maxLeverage) <= t.notionalCap) {
+          leverage = t.maxLeverage;
+          break;
+        }
+      }
+      abs = WadMath.divDown(WadMath.mulDown(margin, leverage + (choice === "overTierMax" ? WAD : 0n)), index);
+    }
+    return sign * abs;
+  }
+
+  private feeOf(choice: FeeChoice): bigint {
+    return choice === "min"
+      ? this.w.minExecutionFee
+      : choice === "belowMin"
+        ? this.w.minExecutionFee - 1n
+        : this.w.minExecutionFee * 20n;
+  }
+
+  private expiryOf(choice: ExpiryChoice): bigint {
+    const next = this.clock.now + 1n;
+    return choice === "none" ? 0n : choice === "soon" ? next + 120n : choice === "day" ? next + 86_400n : next;
+  }
+
+  /**
+   * The position a command names, or when it is not open the next open one in (trader, market) order, so
+   * that commands on positions mostly find one; the named one when none is open.
+   */
+  private target(
+    trader: number,
+    market: number,
+    pre: ChainState,
+  ): { who: Actor; m: FuzzMarket; id: bigint; p: Position } {
+    const w = this.w;
+    const n = w.traders.length * w.markets.length;
+    const start = trader * w.markets.length + (market - 1);
+    for (let k = 0; k < n; k++) {
+      const slot = (start + k) % n;
+      const who = w.traders[Math.floor(slot / w.markets.length)];
+      const m = w.markets[slot % w.markets.length];
+      const id = PositionLib.id(who.address, m.marketId);
+      const p = pre.positions.get(id)!;
+      if (p.size !== 0n) return { who, m, id, p };
+    }
+    const who = w.traders[trader];
+    const m = w.markets[market - 1];
+    const id = PositionLib.id(who.address, m.marketId);
+    return { who, m, id, p: pre.positions.get(id)! };
+  }
+
+  /** The first live order (by id) whose condition holds at the latest block by lib/math, if any. */
+  private dueOrder(pre: ChainState): { id: bigint; order: LiveOrder } | undefined {
+    const live = [...this.orders.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+    for (const o of live) {
+      const m = marketOf(this.w, o.marketId);
+      const read = pre.markets.get(o.marketId)!;
+      const proj = projectMarket(m.cfg, read.state, read.oracleIndex, read.fresh, pre.time);
+      const p = pre.positions.get(PositionLib.id(o.owner, o.marketId))!;
+      let due: boolean;
+      if (o.orderType === ORDER_TYPE.TakeProfit || o.orderType === ORDER_TYPE.StopLoss) {
+        const above = (o.orderType === ORDER_TYPE.TakeProfit) === o.sizeDelta < 0n;
+        due = above ? proj.mark >= o.triggerPrice : proj.mark <= o.triggerPrice;
+      } else {
+        const delta =
+          o.orderType === ORDER_TYPE.LimitClose && WadMath.abs(o.sizeDelta) > WadMath.abs(p.size)
+            ? -p.size
+            : o.sizeDelta;
+        if (delta === 0n) continue;
+        const fill = fillPriceOrZero(proj.index, MarketLib.skew(proj.state), delta, m.cfg.skewScale);
+        due = fill !== 0n && (delta > 0n ? fill <= o.triggerPrice : fill >= o.triggerPrice);
+      }
+      if (due) return { id: o.id, order: o };
+    }
+    return undefined;
+  }
+
+  /** The live order in a slot (ids in order), or an id that is not live when none is. */
+  private orderAt(slot: number): { id: bigint; order: LiveOrder | undefined } {
+    const live = [...this.orders.keys()].sort((a, b) => (a < b ? -1 : 1));
+    if (live.length > 0) {
+      const id = live[slot % live.length];
+      return { id, order: this.orders.get(id) };
+    }
+    const id = this.allOrders.length > 0 ? this.allOrders[slot % this.allOrders.length] : BigInt(slot + 1_000);
+    return { id, order: undefined };
+  }
+
+  private actorOf(address: string): Actor {
+    const a = this.w.actors.find((x) => x.address === address);
+    if (!a) throw new Error(`no actor ${address}`);
+    return a;
+  }
+
+  /* ------------------------------------------------------------------ INVARIANTS */
+
+  private async checkAfter(pre: ChainState, post: ChainState, acct: Accountant, step: Step | undefined): Promise<void> {
+    const w = this.w;
+    const d = acct.deltas;
+
+    // 1. Conservation, to the unit.
+    expect(post.heldWad, "collateral held * 1e12 == vault.totalOwed()").to.equal(post.totalOwed);
+    expect(
+      post.totalFree + post.totalMargin + post.totalEscrow + post.pool + post.insurance,
+      "ledgers sum to totalOwed",
+    ).to.equal(post.totalOwed);
+    let margins = 0n;
+    for (const p of post.positions.values()) margins += p.margin;
+    expect(post.totalMargin, "margin ledger == sum of open positions' margins").to.equal(margins);
+    let escrow = 0n;
+    for (const o of this.orders.values()) {
+      escrow += o.margin + o.executionFee;
+      expect(post.escrowOf.get(o.id), `order ${o.id}: escrowOf == margin + execution fee`).to.equal(
+        o.margin + o.executionFee,
+      );
+    }
+    for (const [id, amount] of post.escrowOf)
+      if (!this.orders.has(id)) expect(amount, `order ${id} is no longer live: no escrow`).to.equal(0n);
+    expect(post.totalEscrow, "escrow ledger == sum of live orders' escrow").to.equal(escrow);
+    let free = 0n;
+    for (const v of post.free.values()) free += v;
+    expect(post.totalFree, "free ledger == sum of the actors' free balances").to.equal(free);
+
+    // 2, 4, 5. Every ledger and free balance moved by what the events and the SPEC formulas say.
+    expect(post.heldWad - pre.heldWad, "collateral crossing the vault").to.equal(d.held);
+    expect(post.totalMargin - pre.totalMargin, "margin ledger change").to.equal(d.margin);
+    expect(post.totalEscrow - pre.totalEscrow, "escrow ledger change").to.equal(d.escrow);
+    expect(post.insurance - pre.insurance, "insurance fund change").to.equal(d.insurance);
+    expect(post.pool - pre.pool, "pool change (the counterparty: trading PnL, fees, funding, bad debt)").to.equal(
+      d.pool,
+    );
+    for (const a of w.actors) {
+      const change = post.free.get(a.address)! - pre.free.get(a.address)!;
+      expect(change, `${a.name}'s free balance moves only by its own actions and payouts to it`).to.equal(
+        d.free.get(a.address) ?? 0n,
+      );
+    }
+    for (const m of w.markets) {
+      const change =
+        post.markets.get(m.marketId)!.state.uncoveredBadDebt - pre.markets.get(m.marketId)!.state.uncoveredBadDebt;
+      expect(change, `market ${m.marketId}: uncovered bad debt change`).to.equal(
+        d.uncoveredBadDebt.get(m.marketId) ?? 0n,
+      );
+    }
+    const after = acct.positionsAfter();
+    for (const id of w.positionIds) {
+      const label = acct.touched.has(id) ? "as its events say" : "untouched, so unchanged";
+      expect(post.positions.get(id), `position ${id}: ${label}`).to.deep.equal(normalize(after.get(id)!));
+    }
+
+    // 2. Funding accrued on open positions: each rounds up (against the trader), so per market the
+    // traders owe at least the exact sum and less than one unit more per position; the pool's share is
+    // minus the skew's, so longs, shorts and the pool sum to zero up to that rounding.
+    for (const m of w.markets) {
+      const F = post.markets.get(m.marketId)!.state.fundingIndex;
+      let rounded = 0n;
+      let exact = 0n;
+      let n = 0n;
+      for (const p of post.positions.values()) {
+        if (p.marketId !== m.marketId || p.size === 0n) continue;
+        rounded += PositionLib.pendingFunding(p.size, p.fundingSnapshot, F) * WAD;
+        exact += p.size * (F - p.fundingSnapshot);
+        n++;
+      }
+      expect(
+        rounded >= exact && rounded < exact + n * WAD + (n === 0n ? 1n : 0n),
+        `market ${m.marketId}: pending funding rounds in the protocol's favour by < 1 unit each`,
+      ).to.equal(true);
+    }
+
+    // Lens vs lib/math, and invariants 3, 6, 7 at the latest block.
+    let t = performance.now();
+    const health = await this.checkViews(post);
+    this.health = health;
+    this.stats.count(
+      "state",
+      `${health.size} open, ${[...health.values()].filter((h) => h.liquidatable).length} liquidatable`,
+    );
+    t = this.stats.time("checks: lens", t);
+    for (const id of acct.increased) {
+      const p = post.positions.get(id)!;
+      if (p.size === 0n) continue;
+      const h = health.get(id)!;
+      const abs = WadMath.abs(p.size);
+      const im = MarginMath.meetsInitialMargin(marketOf(w, p.marketId).tiers, abs, h.mark, h.equity);
+      expect(
+        im.ok,
+        `position ${id} opened or increased below initial margin: leverage ${im.leverage} > ${im.maxLeverage}`,
+      ).to.equal(true);
+    }
+    if (step?.ownTrade !== undefined) {
+      const h = health.get(step.ownTrade);
+      if (h)
+        expect(h.liquidatable, `the owner's own action left position ${step.ownTrade} liquidatable`).to.equal(false);
+    }
+    if (step?.afterKeeper) {
+      for (const [id, h] of health)
+        expect(h.liquidatable, `position ${id} is still liquidatable after a keeper pass`).to.equal(false);
+    }
+    // Invariant 3 by calls at the latest block: one liquidatable position (in turn, from command to
+    // command) must be liquidatable, and the healthy position nearest its boundary must not be. Each call
+    // costs a market projection on chain, so not every position every time; the liquidate commands and
+    // keeper passes settle the rest by transactions held to the model's prediction.
+    const liquidatable = [...health].filter(([, h]) => h.liquidatable).map(([id]) => id);
+    if (liquidatable.length > 0) {
+      const id = liquidatable[this.stats.commands % liquidatable.length];
+      const r = await dryRun(w.keeper.address, w.t.engine, "liquidate", [id]);
+      expect(
+        r === undefined,
+        `position ${id} is liquidatable at the latest block, so liquidate must succeed (${r?.name})`,
+      ).to.equal(true);
+    }
+    const healthy = [...health]
+      .filter(([, h]) => !h.liquidatable)
+      .sort(([, a], [, b]) => (a.slack < b.slack ? -1 : a.slack > b.slack ? 1 : 0));
+    if (healthy.length > 0 && healthy[0][1].slack < NEAR_LIQUIDATION) {
+      const [id] = healthy[0];
+      const r = await dryRun(w.keeper.address, w.t.engine, "liquidate", [id]);
+      expect(r?.name, `position ${id} is healthy at the latest block, so liquidate must refuse`).to.equal(
+        "PositionHealthy",
+      );
+    }
+    t = this.stats.time("checks: liquidate calls", t);
+    for (const o of this.orders.values()) {
+      const r = await dryRun(o.owner, w.t.orderBook, "cancelOrder", [o.id]);
+      expect(r === undefined, `live order ${o.id} can be cancelled by its owner (${r?.name})`).to.equal(true);
+    }
+    this.stats.time("checks: cancel calls", t);
+  }
+
+  /**
+   * Every market's stored state after a command of at most one engine transaction, replayed with
+   * lib/math.ts: a market the transaction loaded is synced to its timestamp (funding boundaries, premium,
+   * EMA), then each position touch takes the old position out of its side's open interest, puts the new
+   * one back and re-samples the premium, as the engine does; trades are held to the SPEC fill price and
+   * fee at the skew they met. Any other market must be exactly as it was.
+   */
+  private checkMarkets(pre: ChainState, post: ChainState, acct: Accountant, step: Step): void {
+    for (const m of this.w.markets) {
+      const before = pre.markets.get(m.marketId)!.state;
+      const after = post.markets.get(m.marketId)!;
+      const touches = acct.touches.filter((t) => t.marketId === m.marketId);
+      let expected: MarketState;
+      if (touches.length === 0 && !step.loads?.includes(m.marketId)) {
+        expected = step.paused?.marketId === m.marketId ? { ...before, paused: step.paused.paused } : before;
+      } else {
+        // The transaction is the latest block: the oracle's answer there is the one it saw.
+        const synced = syncAt(m.cfg, { state: before, oracleIndex: after.oracleIndex, fresh: after.fresh }, post.time);
+        let st = synced.state;
+        for (const t of touches) {
+          if (t.trade) {
+            const skew = MarketLib.skew(st);
+            const fill = Pricing.fillPrice(synced.index, skew, t.trade.delta, m.cfg.skewScale);
+            expect(t.trade.fill, `trade of ${t.trade.delta} at skew ${skew}: SPEC fill price`).to.equal(fill);
+            const fee = Pricing.fee(skew, t.trade.delta, fill, m.cfg.takerFee, m.cfg.makerFee);
+            expect(t.trade.fee, `trade of ${t.trade.delta} at skew ${skew}: SPEC fee`).to.equal(fee);
+          }
+          if (t.kind === "margin") continue;
+          st = removeOpenInterest(st, t.before);
+          if (t.after.size !== 0n) st = addOpenInterest(st, t.after);
+          st = MarketLib.samplePremium(m.cfg, st, synced.index);
+        }
+        expected = {
+          ...st,
+          uncoveredBadDebt: before.uncoveredBadDebt + (acct.deltas.uncoveredBadDebt.get(m.marketId) ?? 0n),
+        };
+      }
+      expect(after.state, `market ${m.marketId}: stored state == lib/math replay of the command`).to.deep.equal(
+        expected,
+      );
+    }
+  }
+
+  /**
+   * Each open position's health at the latest block by lib/math.ts, and PerpLens held to it: the view of
+   * one market and the panels of its open positions (the markets alternate from command to command: each
+   * lens call costs a market projection on chain).
+   */
+  private async checkViews(post: ChainState): Promise<Map<bigint, ViewHealth>> {
+    const w = this.w;
+    const out = new Map<bigint, ViewHealth>();
+    const projections = new Map<bigint, ReturnType<typeof projectMarket>>();
+    for (const m of w.markets) {
+      const read = post.markets.get(m.marketId)!;
+      projections.set(m.marketId, projectMarket(m.cfg, read.state, read.oracleIndex, read.fresh, post.time));
+    }
+    const healthOf = new Map<bigint, ReturnType<typeof positionHealth>>();
+    for (const [id, p] of post.positions) {
+      if (p.size === 0n) continue;
+      const pp = projections.get(p.marketId)!;
+      const h = positionHealth(pp.state, marketOf(w, p.marketId).tiers, p, pp.mark);
+      healthOf.set(id, h);
+      // Distance to liquidation as a share of notional (WAD): picks the healthy position nearest to it.
+      const slack = ((h.equity - h.maintenanceMargin) * WAD) / WadMath.max(h.notional, 1n);
+      out.set(id, { liquidatable: h.liquidatable, equity: h.equity, mark: pp.mark, slack });
+    }
+
+    const m = w.markets[this.stats.commands % w.markets.length];
+    const read = post.markets.get(m.marketId)!;
+    const proj = projections.get(m.marketId)!;
+    const st = proj.state;
+    const x = await w.r.lens.words("market", [m.marketId]);
+    const actual = {
+      indexPrice: x[2],
+      indexFresh: x[3] !== 0n,
+      markPrice: x[4],
+      lastPrice: x[5],
+      skew: signed(x[6]),
+      longOpenInterest: x[7],
+      shortOpenInterest: x[8],
+      fundingIndex: signed(x[9]),
+      lastFundingRate: signed(x[10]),
+      predictedFundingRate: signed(x[11]),
+      nextFundingTime: x[12],
+      traderPnl: signed(x[13]),
+      uncoveredBadDebt: x[14],
+      paused: x[15] !== 0n,
+    };
+    const expected = {
+      indexPrice: proj.index,
+      indexFresh: read.fresh,
+      markPrice: proj.mark,
+      lastPrice: proj.last,
+      skew: MarketLib.skew(st),
+      longOpenInterest: st.longOpenInterest,
+      shortOpenInterest: st.shortOpenInterest,
+      fundingIndex: st.fundingIndex,
+      lastFundingRate: st.lastFundingRate,
+      predictedFundingRate: MarketLib.predictedFundingRate(m.cfg, st, post.time),
+      nextFundingTime: st.lastFundingTime + m.cfg.fundingInterval,
+      traderPnl:
+        WadMath.mulDown(st.longOpenInterest, proj.mark) -
+        st.longEntryNotional +
+        st.shortEntryNotional -
+        WadMath.mulDown(st.shortOpenInterest, proj.mark),
+      uncoveredBadDebt: st.uncoveredBadDebt,
+      paused: st.paused,
+    };
+    expect(actual, `lens.market(${m.marketId}) == lib/math projection`).to.deep.equal(expected);
+
+    const open = [...post.positions].filter(([, p]) => p.size !== 0n && p.marketId === m.marketId).map(([id]) => id);
+    if (open.length === 0) return out;
+    const words = await w.r.lens.wordsOfArray("positions", open);
+    open.forEach((id, i) => {
+      const v = words.slice(2 + i * POSITION_VIEW_WORDS, 2 + (i + 1) * POSITION_VIEW_WORDS);
+      const p = post.positions.get(id)!;
+      const panel = {
+        id: v[0],
+        owner: addressOf(v[1]),
+        marketId: v[2],
+        size: signed(v[3]),
+        entryPrice: v[4],
+        margin: v[5],
+        pendingFunding: signed(v[6]),
+        markPrice: v[7],
+        notional: v[8],
+        unrealizedPnl: signed(v[9]),
+        equity: signed(v[10]),
+        maintenanceMargin: v[11],
+        leverage: v[12],
+        liquidationPrice: v[13],
+        liquidatable: v[14] !== 0n,
+      };
+      expect(panel, `lens.positions: position ${id} == lib/math positionHealth`).to.deep.equal({
+        id,
+        owner: p.owner,
+        marketId: p.marketId,
+        size: p.size,
+        entryPrice: p.entryPrice,
+        margin: p.margin,
+        markPrice: proj.mark,
+        ...healthOf.get(id)!,
+      });
+    });
+    return out;
+  }
+}
+
+/** Words per PerpLens.PositionView. */
+const POSITION_VIEW_WORDS = 15;
+
+interface ViewHealth {
+  liquidatable: boolean;
+  equity: bigint;
+  mark: bigint;
+  slack: bigint;
+}
+
+interface Step {
+  /** margin a direct increase adds (for the accountant) */
+  marginIn?: bigint;
+  /** the position the owner traded or took margin from: it must not be left liquidatable */
+  ownTrade?: bigint;
+  afterKeeper?: boolean;
+  /** markets an engine transaction of the command loaded and synced (besides the ones it touched positions on) */
+  loads?: bigint[];
+  paused?: { marketId: bigint; paused: boolean };
+  check?: (pre: ChainState, post: ChainState, acct: Accountant) => void | Promise<void>;
+}
+
+function expectLiquidations(
+  seen: readonly { id: bigint; closedSize: bigint; mark: bigint; reward: bigint; keeper: string }[],
+  predicted: readonly PredictedLiquidation[],
+  caller: string,
+): void {
+  expect(
+    seen.map((s) => [s.id, s.closedSize, s.mark, s.reward, s.keeper]),
+    "the liquidations lib/math predicts at the transaction's timestamp, in order, cascade included",
+  ).to.deep.equal(predicted.map((p) => [p.id, p.plan.closed, p.mark, p.plan.reward, caller]));
+}
+
+/** The numeric fields of a MarketConfig, as the engine's struct takes them. */
+function chainConfigOf(cfg: MarketConfig): Omit<MarketConfig, "symbol" | "markModel" | "fundingModel"> {
+  const { symbol, markModel, fundingModel, ...numbers } = cfg;
+  void symbol;
+  void markModel;
+  void fundingModel;
+  return numbers;
+}
+
+/** Pricing.fillPrice, or 0 where the contract refuses the size (SkewBeyondScale). */
+function fillPriceOrZero(index: bigint, skew: bigint, delta: bigint, skewScale: bigint): bigint {
+  try {
+    return Pricing.fillPrice(index, skew, delta, skewScale);
+  } catch {
+    return 0n;
+  }
+}
+
+/** A share of `amount`: `unit` (dust), all, all + unit, or basis points (rounded down). */
+function portionOf(p: Portion, amount: bigint, unit: bigint): bigint {
+  if (p === "dust") return unit;
+  if (p === "all") return amount;
+  if (p === "over") return amount + unit;
+  return (amount * BigInt(p)) / BPS;
+}
+
+/** A closed position reads back as all zeros. */
+function normalize(p: Position): Position {
+  return p.size === 0n
+    ? {
+        owner: "0x0000000000000000000000000000000000000000",
+        marketId: 0n,
+        size: 0n,
+        entryPrice: 0n,
+        margin: 0n,
+        fundingSnapshot: 0n,
+      }
+    : p;
+}
+
+function show(x: unknown): string {
+  if (typeof x === "bigint") return x === MaxUint256 ? "max" : x.toString();
+  if (Array.isArray(x)) return `[${x.map(show).join(", ")}]`;
+  return String(x);
+}
+
+/** The receipt of the (single) transaction of block `n`, if it has one. */
+async function blockReceipt(n: number): Promise<Receipt | undefined> {
+  const block = (await network.provider.request({
+    method: "eth_getBlockByNumber",
+    params: ["0x" + n.toString(16), false],
+  })) as {
+    transactions: string[];
+  };
+  if (block.transactions.length === 0) return undefined;
+  expect(block.transactions.length, `block ${n}: one transaction`).to.equal(1);
+  const raw = (await network.provider.request({
+    method: "eth_getTransactionReceipt",
+    params: [block.transactions[0]],
+  })) as {
+    blockNumber: string;
+    gasUsed: string;
+    status: string;
+    logs: { address: string; topics: string[]; data: string; logIndex: string }[];
+  };
+  if (raw.status !== "0x1") return undefined;
+  return {
+    blockNumber: n,
+    gasUsed: BigInt(raw.gasUsed),
+    logs: raw.logs.map(
+      (l) => ({ address: l.address, topics: l.topics, data: l.data, index: Number(l.logIndex) }) as never,
+    ),
+  };
+}
