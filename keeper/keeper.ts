@@ -199,9 +199,10 @@ export class Keeper {
 
     for (let round = 1; round <= this.options.maxRounds && !this.stopRequested; round++) {
       const scanStart = process.hrtime.bigint();
-      const candidates = [...markets.values()]
+      const crossed = [...markets.values()]
         .filter((m) => canLiquidate(m))
-        .flatMap((m) => this.health.candidates(m.marketId, m.projected.mark));
+        .map((m) => this.health.candidates(m.marketId, m.projected.mark));
+      const candidates = crossed.flat();
       const scanNs = process.hrtime.bigint() - scanStart + this.lastUpdateNs;
       this.metrics?.healthScanSeconds.observe(Number(scanNs) / 1e9);
       if (round === 1) this.forgetHealed(candidates);
@@ -211,7 +212,9 @@ export class Keeper {
       for (const id of confirmed) if (!this.crossedAt.has(id)) this.crossedAt.set(id, nowSec);
       this.log.debug({ round, candidates: candidates.length, confirmed: confirmed.length }, "liquidation candidates");
       if (confirmed.length === 0) break;
-      const result = await this.liquidations.liquidate(confirmed, round, head.gasLimit);
+      const ok = new Set(confirmed);
+      const byMarket = crossed.map((ids) => ids.filter((id) => ok.has(id)));
+      const result = await this.liquidations.liquidate(byMarket, round, head.gasLimit);
       report.liquidations.push(...result.records);
       report.lostRace.push(...result.lostRace);
       await this.observeCrossings(result.records);

@@ -38,7 +38,7 @@ const ALREADY_KNOWN_MESSAGE = /already known|known transaction|already imported/
 
 /** Hardhat's wording for a revert, where no ethers CALL_EXCEPTION wraps it. */
 const HARDHAT_REVERT_MESSAGE =
-  /reverted with (?:custom error|reason string|panic code)|execution reverted|VM Exception/i;
+  /reverted with (?:custom error|reason string|panic code)|execution reverted|VM Exception|Transaction reverted|out of gas/i;
 const HARDHAT_CUSTOM_ERROR = /reverted with custom error '([A-Za-z_$][\w$]*)\(/;
 
 const MAX_CAUSE_DEPTH = 8;

@@ -160,6 +160,13 @@ describe("chain error classification", () => {
       expect(isRevert(error)).to.equal(true);
     });
 
+    it("takes Hardhat's out-of-gas failure for a revert without a name (so the budget can be replaced)", () => {
+      const error = new Error("Transaction reverted: contract call run out of gas and made the transaction revert");
+      expect(isRevert(error)).to.equal(true);
+      expect(isRpcTransportError(error)).to.equal(false);
+      expect(revertInfo(error)).to.deep.equal({ reason: error.message });
+    });
+
     it("is undefined for what is not a revert", () => {
       expect(revertInfo(Object.assign(new Error("connect ECONNREFUSED"), { code: "ECONNREFUSED" }))).to.equal(
         undefined,

@@ -14,8 +14,11 @@ import { Keeper } from "../../keeper/keeper";
 import type { KeeperOptions } from "../../keeper/keeper";
 import { createMemoryLogger } from "../../keeper/log";
 import type { MemoryLogger } from "../../keeper/log";
+import { liquidateManyGas } from "../../keeper/jobs/liquidations";
 import { MarketReader } from "../../keeper/markets";
 import { KeeperMetrics } from "../../keeper/metrics";
+import { SignerTransactor } from "../../keeper/transactor";
+import type { TxRequest } from "../../keeper/transactor";
 import { wad } from "../../lib/units";
 import {
   createControlledMarket,
@@ -33,6 +36,8 @@ const STOP_LOSS = 3n;
 const EXEC_FEE = wad(1);
 /** The lowest acceptable price the order book takes (0 is refused): a sell at any fill. */
 const ANY_SELL = 1n;
+/** Hardhat's default block gas limit, the head's gasLimit the keeper budgets under. */
+const BLOCK_GAS = 30_000_000n;
 
 function keeperFor(f: ExchangeFixture, options: Partial<KeeperOptions> = {}) {
   const metrics = new KeeperMetrics();
@@ -139,6 +144,46 @@ describe("Keeper engine (in-process network)", function () {
     expect(tight.map((id) => rounds.get(id))).to.deep.equal([1, 1, 1, 1, 1]);
     expect(loose.map((id) => rounds.get(id))).to.deep.equal([2, 2, 2, 2, 2]);
     expect(keeper.book.idsIn(cas.marketId)).to.deep.equal([]);
+  });
+
+  it("liquidates positions crossed in two markets in the same tick, one batch per market on the gas budget", async () => {
+    const f = await loadFixture(exchangeFixture);
+    const [a, b] = f.traders;
+    const alt = await openByLeverage(f.ex, a, f.alt.marketId, { side: "long", margin: wad(5_000), leverage: 10n });
+    const btc = await openByLeverage(f.ex, b, f.btc.marketId, { side: "long", margin: wad(200_000), leverage: 5n });
+    await pushIndex(f.alt, wad("1.8"));
+    await pushIndex(f.btc, wad(24_000));
+    expect((await f.ex.lens.liquidatable([alt.id, btc.id])).map(Boolean)).to.deep.equal([true, true]);
+
+    const sent: (bigint | undefined)[] = [];
+    const signerTx = new SignerTransactor(f.keeper);
+    const transactor = { send: (r: TxRequest) => (sent.push(r.gasLimit), signerTx.send(r)) };
+    const { keeper } = keeperFor(f, { transactor, funding: false, orders: false, adl: false });
+    const report = await keeper.tick();
+    expect(new Set(report.liquidations.map((l) => l.id))).to.deep.equal(new Set([alt.id, btc.id]));
+    // Two budgets of one position each, no retry.
+    expect(sent).to.deep.equal([liquidateManyGas(1, BLOCK_GAS), liquidateManyGas(1, BLOCK_GAS)]);
+  });
+
+  it("sends a batch that ran out of its gas budget again at once with the node's estimate", async () => {
+    const f = await loadFixture(exchangeFixture);
+    const { id } = await openByLeverage(f.ex, f.traders[0], f.alt.marketId, {
+      side: "long",
+      margin: wad(5_000),
+      leverage: 10n,
+    });
+    await pushIndex(f.alt, wad("1.8"));
+    const sent: (bigint | undefined)[] = [];
+    const signerTx = new SignerTransactor(f.keeper);
+    // A budget far too small: the engine runs out of gas loading the market.
+    const starved = {
+      send: (r: TxRequest) => (sent.push(r.gasLimit), signerTx.send({ ...r, gasLimit: r.gasLimit && 120_000n })),
+    };
+    const { keeper, logs } = keeperFor(f, { transactor: starved, funding: false, orders: false, adl: false });
+    const report = await keeper.tick();
+    expect(report.liquidations.map((l) => l.id)).to.deep.equal([id]);
+    expect(sent).to.deep.equal([liquidateManyGas(1, BLOCK_GAS), undefined]);
+    expect(logs.entries().some((e) => String(e.msg).includes("reverted on its gas budget"))).to.equal(true);
   });
 
   describe("orders", () => {
