@@ -90,6 +90,13 @@ export class Stats {
   badDebts = 0;
 
   readonly timings = new Map<string, number>();
+  /** The most gas a liquidating transaction used, per number of positions it liquidated. */
+  readonly maxLiquidationGas = new Map<number, { gas: bigint; command: string }>();
+
+  liquidationGas(gasUsed: bigint, liquidated: number, command: string): void {
+    if (gasUsed > (this.maxLiquidationGas.get(liquidated)?.gas ?? 0n))
+      this.maxLiquidationGas.set(liquidated, { gas: gasUsed, command });
+  }
 
   /** Adds the time since `since` (ms) to a phase. */
   time(phase: string, since: number): number {
@@ -104,8 +111,12 @@ export class Stats {
   }
 
   table(): string {
+    const gas = [...this.maxLiquidationGas.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([n, g]) => `    most gas liquidating ${n} position(s) in one transaction: ${g.gas} (${g.command})`);
     const phases = [...this.timings.entries()].map(([k, ms]) => `    time ${k.padEnd(43)} ${(ms / 1000).toFixed(1)} s`);
     return [
+      ...gas,
       ...phases,
       ...[...this.outcomes.entries()]
         .sort(([a], [b]) => a.localeCompare(b))
@@ -200,7 +211,11 @@ export class Sequence {
     const latest = Number(await network.provider.request({ method: "eth_blockNumber", params: [] }));
     for (let b = pre.block + 1; b <= latest; b++) {
       const receipt = await blockReceipt(b);
-      if (receipt) acct.apply(receipt);
+      if (!receipt) continue;
+      const before = acct.liquidations.length;
+      acct.apply(receipt);
+      const liquidated = acct.liquidations.length - before;
+      if (liquidated > 0) this.stats.liquidationGas(receipt.gasUsed, liquidated, c.kind);
     }
     for (const id of acct.createdOrders) if (!this.allOrders.includes(id)) this.allOrders.push(id);
     t = this.stats.time("receipts + accountant", t);
