@@ -209,7 +209,12 @@ export async function createKeeperApp(
       onTick: options.onTick,
     });
     if (config.metricsPort !== 0) {
-      ops = await startOpsServer({ metrics, maxBlockLag: config.maxBlockLag, port: config.metricsPort });
+      ops = await startOpsServer({
+        metrics,
+        maxBlockLag: config.maxBlockLag,
+        maxStaleSeconds: config.maxStaleSeconds,
+        port: config.metricsPort,
+      });
     }
     log.info(
       {

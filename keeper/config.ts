@@ -88,6 +88,12 @@ const OPTIONS = {
     allowed: "an integer from 1 to 10000",
     fallback: "10",
   },
+  maxStaleSeconds: {
+    flag: "max-stale-seconds",
+    env: "PERP_MAX_STALE_SECONDS",
+    allowed: "an integer from 1 to 3600, at least two --poll-ms intervals",
+    fallback: "30",
+  },
 } as const satisfies Record<string, OptionSpec>;
 
 type OptionKey = keyof typeof OPTIONS;
@@ -98,6 +104,9 @@ const PRIVATE_KEY = /^0x[0-9a-fA-F]{64}$/;
 const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const TRUE_TEXT = new Set(["1", "true", "yes", "on"]);
 const FALSE_TEXT = new Set(["0", "false", "no", "off"]);
+const MS_PER_SECOND = 1_000;
+/** A keeper polls the head once per interval, so a bound of fewer intervals would flap on a healthy keeper. */
+const MIN_POLLS_PER_STALE_BOUND = 2;
 
 /* SCHEMAS */
 
@@ -132,7 +141,14 @@ const optionsSchema = z.object({
   logPretty: booleanInput,
   gasBumpBlocks: integerText(1, 1_000),
   maxBlockLag: integerText(1, 10_000),
+  maxStaleSeconds: integerText(1, 3_600),
 });
+
+/** Relations between options, checked once each one is valid on its own. */
+const configSchema = optionsSchema.refine(
+  ({ maxStaleSeconds, pollMs }) => maxStaleSeconds * MS_PER_SECOND >= MIN_POLLS_PER_STALE_BOUND * pollMs,
+  { path: ["maxStaleSeconds"] },
+);
 
 const addressSchema = z
   .string({ invalid_type_error: "must be an address string" })
@@ -202,7 +218,7 @@ export function parseKeeperConfig(argv: readonly string[], env: NodeJS.ProcessEn
     sources[key] = source;
   }
 
-  const parsed = optionsSchema.safeParse(raw);
+  const parsed = configSchema.safeParse(raw);
   if (!parsed.success) {
     const keys = [...new Set(parsed.error.issues.map((issue) => issue.path[0] as OptionKey))];
     throw new ConfigError(keys.map((key) => optionProblem(key, raw[key], sources[key] ?? "default")).join("\n"));
@@ -305,11 +321,13 @@ export function resolveSignerKey(config: KeeperConfig, chainId: bigint | number)
 
 /** One line per option: flag, variable, default and what is allowed. */
 export function keeperUsage(): string {
-  const lines = OPTION_KEYS.map((key) => {
-    const spec: OptionSpec = OPTIONS[key];
-    const flag = spec.boolean ? `--${spec.flag}` : `--${spec.flag} <value>`;
+  const specs: OptionSpec[] = OPTION_KEYS.map((key) => OPTIONS[key]);
+  const flagOf = (spec: OptionSpec) => (spec.boolean ? `--${spec.flag}` : `--${spec.flag} <value>`);
+  const flagWidth = Math.max(...specs.map((spec) => flagOf(spec).length));
+  const envWidth = Math.max(...specs.map((spec) => spec.env.length));
+  const lines = specs.map((spec) => {
     const fallback = spec.fallback === undefined ? "" : ` [default ${spec.fallback}]`;
-    return `  ${flag.padEnd(26)} ${spec.env.padEnd(22)} ${spec.allowed}${fallback}`;
+    return `  ${flagOf(spec).padEnd(flagWidth)}  ${spec.env.padEnd(envWidth)}  ${spec.allowed}${fallback}`;
   });
   return ["usage: npm run keeper -- [options]   (each flag may also come from its variable)", ...lines].join("\n");
 }

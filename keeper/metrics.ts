@@ -2,8 +2,8 @@
  * The keeper's Prometheus metrics, in a registry of its own (never prom-client's global one), so
  * several keepers can run in one process, as they do in the simulator and in race tests.
  *
- * It also remembers the last block the keeper processed against the chain head, which is what
- * the health endpoint judges.
+ * It also remembers what the health endpoint judges: the last block the keeper processed against the
+ * chain head, and when it last made progress (read from an injected clock, so tests move time).
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -17,6 +17,10 @@ export interface BlockProgress {
   blockLag: number;
 }
 
+/** Milliseconds since the Unix epoch, as Date.now. */
+export type Clock = () => number;
+
+const MS_PER_SECOND = 1_000;
 const CROSSING_BUCKETS_SECONDS = [0.25, 0.5, 1, 2, 3, 5, 10, 20, 30, 60, 120, 300];
 const SCAN_BUCKETS_SECONDS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1];
 
@@ -33,14 +37,21 @@ export class KeeperMetrics {
   readonly rpcErrors: Counter;
   readonly blockLag: Gauge;
   readonly lastBlock: Gauge;
+  /** Computed at each scrape from the clock, so it keeps growing while the keeper is stuck or blind. */
+  readonly lastProgressAge: Gauge;
   /** From the block whose mark made a position liquidatable to the block that liquidated it. */
   readonly crossingToLiquidationSeconds: Histogram;
   /** One off-chain health pass over the tracked positions after a mark update. */
   readonly healthScanSeconds: Histogram;
+  readonly #clock: Clock;
+  readonly #startedAtMs: number;
   #progress: BlockProgress | undefined;
+  #progressAtMs: number | undefined;
 
   /** `defaultLabels` tells keepers apart when several share one scrape, e.g. { keeper: "a" }. */
-  constructor(defaultLabels: Record<string, string> = {}) {
+  constructor(defaultLabels: Record<string, string> = {}, clock: Clock = Date.now) {
+    this.#clock = clock;
+    this.#startedAtMs = clock();
     const registry = new Registry();
     registry.setDefaultLabels(defaultLabels);
     const registers = [registry];
@@ -64,6 +75,15 @@ export class KeeperMetrics {
     this.rpcErrors = counter("perpsim_rpc_errors_total", "RPC transport errors");
     this.blockLag = gauge("perpsim_block_lag", "Chain head minus the last block the keeper processed");
     this.lastBlock = gauge("perpsim_last_block", "The last block the keeper processed");
+    const ageSeconds = () => this.#secondsSince(this.#progressAtMs ?? this.#startedAtMs);
+    this.lastProgressAge = new Gauge({
+      name: "perpsim_last_progress_age_seconds",
+      help: "Seconds since the keeper last caught up with the chain head (since it started, before the first time)",
+      registers,
+      collect() {
+        this.set(ageSeconds());
+      },
+    });
     this.crossingToLiquidationSeconds = histogram(
       "perpsim_crossing_to_liquidation_seconds",
       "Time from the block whose mark crossed a liquidation price to the block that liquidated it",
@@ -84,9 +104,27 @@ export class KeeperMetrics {
     this.blockLag.set(blockLag);
   }
 
+  /**
+   * Records that the keeper is caught up: it has handled every block up to the head it just polled (a
+   * tick through that head completed, or the poll found no new block). The block loop stops calling it
+   * while it cannot reach its RPC or its ticks keep failing.
+   */
+  observeProgress(): void {
+    this.#progressAtMs = this.#clock();
+  }
+
   /** The last observation, or undefined before the first block. */
   progress(): BlockProgress | undefined {
     return this.#progress;
+  }
+
+  /** Seconds since the last observeProgress, or undefined before the first. */
+  lastProgressAgeSeconds(): number | undefined {
+    return this.#progressAtMs === undefined ? undefined : this.#secondsSince(this.#progressAtMs);
+  }
+
+  #secondsSince(atMs: number): number {
+    return (this.#clock() - atMs) / MS_PER_SECOND;
   }
 
   /** The Prometheus text exposition of every metric. */

@@ -1,37 +1,58 @@
 /**
  * The keeper's operations endpoint (node:http only), bound to 127.0.0.1:
  *   GET /metrics  Prometheus text from the keeper's own registry
- *   GET /health   200 {"status":"ok",...} while the block lag is within the bound; 503 before the
- *                 first block is seen or when the keeper lags further behind the head
+ *   GET /health   200 {"status":"ok",...} while the keeper keeps up; 503 before the first block is
+ *                 processed, when the keeper lags more than maxBlockLag blocks behind the head, or when
+ *                 it has made no progress for more than maxStaleSeconds (the RPC is unreachable, or
+ *                 its ticks keep failing: the lag it last saw says nothing then)
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { BlockProgress, KeeperMetrics } from "./metrics";
+
+export interface HealthLimits {
+  maxBlockLag: number;
+  maxStaleSeconds: number;
+}
 
 export interface HealthReport {
   healthy: boolean;
   body: {
     status: "ok" | "unhealthy";
     reason?: string;
-    maxBlockLag: number;
-  } & Partial<BlockProgress>;
+    lastProgressAgeSeconds?: number;
+  } & HealthLimits &
+    Partial<BlockProgress>;
 }
 
-/** Judges the keeper's progress; pure. */
-export function healthReport(progress: BlockProgress | undefined, maxBlockLag: number): HealthReport {
-  if (progress === undefined) {
-    return { healthy: false, body: { status: "unhealthy", reason: "no block processed yet", maxBlockLag } };
+/**
+ * Judges the keeper's progress; pure. `lastProgressAgeSeconds` is the time since the keeper last caught
+ * up with the head (KeeperMetrics.observeProgress), undefined if it never has.
+ */
+export function healthReport(
+  progress: BlockProgress | undefined,
+  lastProgressAgeSeconds: number | undefined,
+  limits: HealthLimits,
+): HealthReport {
+  const age = lastProgressAgeSeconds === undefined ? {} : { lastProgressAgeSeconds };
+  const body = { ...limits, ...age, ...progress };
+  if (progress === undefined || lastProgressAgeSeconds === undefined) {
+    return { healthy: false, body: { status: "unhealthy", reason: "no block processed yet", ...body } };
   }
-  if (progress.blockLag > maxBlockLag) {
-    const reason = `block lag ${progress.blockLag} exceeds ${maxBlockLag}`;
-    return { healthy: false, body: { status: "unhealthy", reason, maxBlockLag, ...progress } };
+  // Checked before the lag: a keeper that sees nothing new still reports the lag it last saw.
+  if (lastProgressAgeSeconds > limits.maxStaleSeconds) {
+    const reason = `stale: no progress for ${lastProgressAgeSeconds} s, more than ${limits.maxStaleSeconds} s`;
+    return { healthy: false, body: { status: "unhealthy", reason, ...body } };
   }
-  return { healthy: true, body: { status: "ok", maxBlockLag, ...progress } };
+  if (progress.blockLag > limits.maxBlockLag) {
+    const reason = `block lag ${progress.blockLag} exceeds ${limits.maxBlockLag}`;
+    return { healthy: false, body: { status: "unhealthy", reason, ...body } };
+  }
+  return { healthy: true, body: { status: "ok", ...body } };
 }
 
-export interface OpsServerOptions {
+export interface OpsServerOptions extends HealthLimits {
   metrics: KeeperMetrics;
-  maxBlockLag: number;
   /** 0 picks a free port. */
   port: number;
   host?: string;
@@ -76,7 +97,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
 async function respond(
   request: http.IncomingMessage,
   response: http.ServerResponse,
-  { metrics, maxBlockLag }: OpsServerOptions,
+  { metrics, maxBlockLag, maxStaleSeconds }: OpsServerOptions,
 ): Promise<void> {
   const path = new URL(request.url ?? "/", "http://keeper").pathname;
   if (path !== "/metrics" && path !== "/health") {
@@ -92,7 +113,7 @@ async function respond(
     send(response, 200, metrics.registry.contentType, await metrics.exposition());
     return;
   }
-  const report = healthReport(metrics.progress(), maxBlockLag);
+  const report = healthReport(metrics.progress(), metrics.lastProgressAgeSeconds(), { maxBlockLag, maxStaleSeconds });
   send(response, report.healthy ? 200 : 503, "application/json", `${JSON.stringify(report.body)}\n`);
 }
 

@@ -1,7 +1,8 @@
 /**
  * The keeper's block loop, as the CLI runs it: poll the head through the RPC circuit, tick the keeper
  * on every new block (and after `idleTickMs` without one, for a chain that mines only on demand),
- * and keep the block-lag metric that /health judges.
+ * and keep the block lag and the time of the last progress (a complete tick through the head, or a poll
+ * with nothing new) that /health judges: during an outage the lag stays as last seen, the age grows.
  *
  * Faults. A failed head poll counts toward the circuit; after `failureThreshold` in a row the circuit
  * opens and the loop (and the TxSender, which shares the circuit) stops calling the RPC until a probe
@@ -89,8 +90,12 @@ export class KeeperService {
           lastTickAt = Date.now();
           // Done up to the head polled before the tick: a block mined meanwhile (someone's price push, or
           // the keeper's own transactions) is ticked again, so nothing that happened in it waits.
-          if (report.complete) this.lastBlock = head;
-          else delayMs = Math.max(pollMs, backoffDelay(0, backoff));
+          if (report.complete) {
+            this.lastBlock = head;
+            metrics.observeProgress();
+          } else {
+            delayMs = Math.max(pollMs, backoffDelay(0, backoff));
+          }
           metrics.observeBlock(this.lastBlock ?? head, Math.max(head, report.block));
           if (!synced) {
             synced = true;
@@ -106,6 +111,9 @@ export class KeeperService {
           }
           this.logTick(report, lastTickAt - started);
           this.options.onTick?.(report);
+        } else {
+          // Nothing new since the last complete tick: still caught up.
+          metrics.observeProgress();
         }
       } catch (error) {
         failures += 1;

@@ -68,6 +68,7 @@ describe("keeper config", () => {
         logPretty: false,
         gasBumpBlocks: 3,
         maxBlockLag: 10,
+        maxStaleSeconds: 30,
       });
       expect(config.deployment.chainId).to.equal(31337);
       expect(config.deployment.deploymentBlock).to.equal(7);
@@ -89,6 +90,7 @@ describe("keeper config", () => {
         PERP_LOG_PRETTY: "1",
         PERP_GAS_BUMP_BLOCKS: "5",
         PERP_MAX_BLOCK_LAG: "20",
+        PERP_MAX_STALE_SECONDS: "45",
       });
       expect(config).to.deep.include({
         rpcUrl: "ws://node:8546",
@@ -100,6 +102,7 @@ describe("keeper config", () => {
         logPretty: true,
         gasBumpBlocks: 5,
         maxBlockLag: 20,
+        maxStaleSeconds: 45,
       });
     });
 
@@ -134,6 +137,32 @@ describe("keeper config", () => {
     it("names the variable when the bad value came from the environment", () => {
       const error = errorOf(() => parseKeeperConfig(baseArgs(), { PERP_POLL_MS: "fast" }));
       expect(error.message).to.equal('PERP_POLL_MS: "fast" is not allowed; expected an integer from 10 to 60000');
+    });
+
+    it("bounds --max-stale-seconds to whole seconds from 1 to 3600, naming the flag or variable", () => {
+      expect(parseKeeperConfig([...baseArgs(), "--max-stale-seconds", "2"], {}).maxStaleSeconds).to.equal(2);
+      const allowed = "expected an integer from 1 to 3600, at least two --poll-ms intervals";
+      for (const bad of ["0", "3601", "1.5", "soon"]) {
+        expect(errorOf(() => parseKeeperConfig([...baseArgs(), "--max-stale-seconds", bad], {})).message).to.equal(
+          `--max-stale-seconds: ${JSON.stringify(bad)} is not allowed; ${allowed}`,
+        );
+      }
+      expect(errorOf(() => parseKeeperConfig(baseArgs(), { PERP_MAX_STALE_SECONDS: "-5" })).message).to.equal(
+        `PERP_MAX_STALE_SECONDS: "-5" is not allowed; ${allowed}`,
+      );
+    });
+
+    it("refuses a --max-stale-seconds shorter than two polls, which would flap on a healthy keeper", () => {
+      // 2 polls of 1500 ms = 3 s: a 3 s bound is enough, 2 s is not.
+      const withPoll = (stale: string) => [...baseArgs(), "--poll-ms", "1500", "--max-stale-seconds", stale];
+      expect(parseKeeperConfig(withPoll("3"), {}).maxStaleSeconds).to.equal(3);
+      expect(errorOf(() => parseKeeperConfig(withPoll("2"), {})).message).to.equal(
+        '--max-stale-seconds: "2" is not allowed; expected an integer from 1 to 3600, at least two --poll-ms intervals',
+      );
+      // The default 30 s names the flag to raise when only --poll-ms was set too high for it.
+      expect(errorOf(() => parseKeeperConfig([...baseArgs(), "--poll-ms", "20000"], {})).message).to.equal(
+        '--max-stale-seconds: "30" is not allowed; expected an integer from 1 to 3600, at least two --poll-ms intervals',
+      );
     });
 
     it("reports every bad option, one per line", () => {
@@ -305,6 +334,7 @@ describe("keeper config", () => {
         "--log-pretty",
         "--gas-bump-blocks",
         "--max-block-lag",
+        "--max-stale-seconds",
       ]) {
         expect(out[0]).to.contain(flag);
       }

@@ -66,6 +66,17 @@ function metricValue(exposition: string, name: string): number {
   return Number(line.slice(line.lastIndexOf(" ") + 1));
 }
 
+interface Health {
+  status: number;
+  body: { status: string; reason?: string; lastProgressAgeSeconds?: number };
+}
+
+/** GET /health of a keeper's ops server. */
+async function healthOf(app: KeeperApp): Promise<Health> {
+  const response = await fetch(`${app.opsUrl}/health`);
+  return { status: response.status, body: (await response.json()) as Health["body"] };
+}
+
 const engineInterface: Interface = PerpEngine__factory.createInterface();
 
 /** The position ids in every liquidateMany `from` sent in blocks [fromBlock, toBlock]. */
@@ -202,7 +213,8 @@ describe("keeper end to end (CLI assembly, real EVM over HTTP)", function () {
     );
   });
 
-  it("rides out 20 s without its RPC and then liquidates everything it missed, including positions opened meanwhile", async () => {
+  it("rides out 20 s without its RPC, reporting itself stale on /health meanwhile, and then liquidates everything it missed, including positions opened meanwhile", async () => {
+    const MAX_STALE_SECONDS = 2;
     const proxy = new TcpProxy(portOf(chain.evm.url));
     await proxy.start();
     try {
@@ -214,9 +226,13 @@ describe("keeper end to end (CLI assembly, real EVM over HTTP)", function () {
           leverage: 10n,
         }));
       const before = await openPositions(chain, shorts(10));
-      const keeper = await startKeeper(chain, proxy.url, 3);
+      const keeper = await startKeeper(chain, proxy.url, 3, {
+        "metrics-port": String(await freePort()),
+        "max-stale-seconds": String(MAX_STALE_SECONDS),
+      });
       keepers.push(keeper);
       expect(keeper.app.keeper.book.size).to.equal(10);
+      expect((await healthOf(keeper.app)).status, "/health before the outage").to.equal(200);
 
       await proxy.stop();
       const downAt = Date.now();
@@ -230,6 +246,15 @@ describe("keeper end to end (CLI assembly, real EVM over HTTP)", function () {
       await waitFor("the keeper to notice the outage", 10_000, async () =>
         (await keeper.app.metrics.rpcErrors.get()).values[0].value > 0 ? true : undefined,
       );
+      // Blind, it still knows the lag it last saw (none); /health goes by how long ago that was.
+      const stale = await waitFor("/health to report the keeper stale", 10_000, async () => {
+        const health = await healthOf(keeper.app);
+        return health.status === 503 ? health : undefined;
+      });
+      expect(stale.body.reason).to.match(/^stale: no progress for [\d.]+ s, more than 2 s$/);
+      expect(stale.body.lastProgressAgeSeconds).to.be.greaterThan(MAX_STALE_SECONDS);
+      const exposition = await (await fetch(`${keeper.app.opsUrl}/metrics`)).text();
+      expect(metricValue(exposition, "perpsim_last_progress_age_seconds")).to.be.greaterThan(MAX_STALE_SECONDS);
       await new Promise((resolve) => setTimeout(resolve, Math.max(0, 20_000 - (Date.now() - downAt))));
       expect(await liquidationsSince(chain, crossedAt), "nothing liquidated while the RPC was away").to.deep.equal([]);
 
@@ -241,6 +266,9 @@ describe("keeper end to end (CLI assembly, real EVM over HTTP)", function () {
       });
       expect(found.map((l) => l.id).sort()).to.deep.equal(all.map((p) => p.id).sort());
       expect(found.every((l) => l.keeper === keeper.app.address)).to.equal(true);
+      await waitFor("/health to report the keeper healthy again", 10_000, async () =>
+        (await healthOf(keeper.app)).status === 200 ? true : undefined,
+      );
       const messages = keeper.logs.entries().map((e) => e.msg);
       expect(messages).to.include("RPC circuit open: sending paused");
       expect(messages).to.include("RPC answering again; catching up");

@@ -16,9 +16,19 @@ const METRIC_NAMES = [
   "perpsim_rpc_errors_total",
   "perpsim_block_lag",
   "perpsim_last_block",
+  "perpsim_last_progress_age_seconds",
   "perpsim_crossing_to_liquidation_seconds",
   "perpsim_health_scan_seconds",
 ];
+
+/** A clock the test moves by hand. */
+class FakeClock {
+  constructor(private ms: number) {}
+  readonly now = (): number => this.ms;
+  advance(ms: number): void {
+    this.ms += ms;
+  }
+}
 
 /** The value of an unlabelled sample in a Prometheus text exposition. */
 function sample(exposition: string, name: string): number | undefined {
@@ -60,6 +70,20 @@ describe("keeper metrics", () => {
     expect(metrics.progress()?.blockLag).to.equal(0);
   });
 
+  it("reports the age of the last progress from its clock, counting from its start before the first", async () => {
+    const clock = new FakeClock(1_700_000_000_000);
+    const metrics = new KeeperMetrics({}, clock.now);
+    clock.advance(4_000);
+    expect(metrics.lastProgressAgeSeconds()).to.equal(undefined);
+    expect(sample(await metrics.exposition(), "perpsim_last_progress_age_seconds")).to.equal(4);
+    metrics.observeProgress();
+    clock.advance(2_500);
+    expect(metrics.lastProgressAgeSeconds()).to.equal(2.5);
+    expect(sample(await metrics.exposition(), "perpsim_last_progress_age_seconds")).to.equal(2.5);
+    metrics.observeProgress();
+    expect(sample(await metrics.exposition(), "perpsim_last_progress_age_seconds")).to.equal(0);
+  });
+
   it("observes durations in the two histograms", async () => {
     const metrics = new KeeperMetrics();
     metrics.crossingToLiquidationSeconds.observe(1.5);
@@ -73,38 +97,108 @@ describe("keeper metrics", () => {
 });
 
 describe("keeper health report", () => {
-  it("is unhealthy before the first block is seen", () => {
-    expect(healthReport(undefined, 10)).to.deep.equal({
+  const limits = { maxBlockLag: 10, maxStaleSeconds: 30 };
+  const progress = { lastBlock: 95, headBlock: 100, blockLag: 5 };
+
+  it("is unhealthy before the first block is processed", () => {
+    expect(healthReport(undefined, undefined, limits)).to.deep.equal({
       healthy: false,
-      body: { status: "unhealthy", reason: "no block processed yet", maxBlockLag: 10 },
+      body: { status: "unhealthy", reason: "no block processed yet", maxBlockLag: 10, maxStaleSeconds: 30 },
+    });
+    // A first tick cut short by the RPC reports a head, but the keeper has not caught up with it once.
+    const cutShort = healthReport({ lastBlock: 100, headBlock: 100, blockLag: 0 }, undefined, limits);
+    expect(cutShort.healthy).to.equal(false);
+    expect(cutShort.body.reason).to.equal("no block processed yet");
+  });
+
+  it("is healthy with recent progress, reporting its age, the limits and the last block", () => {
+    expect(healthReport(progress, 1.25, limits)).to.deep.equal({
+      healthy: true,
+      body: {
+        status: "ok",
+        maxBlockLag: 10,
+        maxStaleSeconds: 30,
+        lastProgressAgeSeconds: 1.25,
+        lastBlock: 95,
+        headBlock: 100,
+        blockLag: 5,
+      },
     });
   });
 
   it("is healthy up to and including the maximum lag, unhealthy beyond it", () => {
-    expect(healthReport({ lastBlock: 90, headBlock: 100, blockLag: 10 }, 10).healthy).to.equal(true);
-    const late = healthReport({ lastBlock: 89, headBlock: 100, blockLag: 11 }, 10);
+    expect(healthReport({ lastBlock: 90, headBlock: 100, blockLag: 10 }, 0, limits).healthy).to.equal(true);
+    const late = healthReport({ lastBlock: 89, headBlock: 100, blockLag: 11 }, 0, limits);
     expect(late.healthy).to.equal(false);
     expect(late.body).to.deep.equal({
       status: "unhealthy",
       reason: "block lag 11 exceeds 10",
       maxBlockLag: 10,
+      maxStaleSeconds: 30,
+      lastProgressAgeSeconds: 0,
       lastBlock: 89,
       headBlock: 100,
       blockLag: 11,
     });
   });
+
+  it("is healthy up to and including the stale bound, unhealthy beyond it however small the lag it last saw", () => {
+    expect(healthReport(progress, 30, limits).healthy).to.equal(true);
+    const stale = healthReport(progress, 30.5, limits);
+    expect(stale.healthy).to.equal(false);
+    expect(stale.body).to.deep.equal({
+      status: "unhealthy",
+      reason: "stale: no progress for 30.5 s, more than 30 s",
+      maxBlockLag: 10,
+      maxStaleSeconds: 30,
+      lastProgressAgeSeconds: 30.5,
+      lastBlock: 95,
+      headBlock: 100,
+      blockLag: 5,
+    });
+  });
+
+  it("names staleness first when the lag it last saw is also too large", () => {
+    const both = healthReport({ lastBlock: 80, headBlock: 100, blockLag: 20 }, 45, limits);
+    expect(both.body.reason).to.equal("stale: no progress for 45 s, more than 30 s");
+  });
+
+  it("is healthy again once the keeper makes progress after a stale spell", () => {
+    const clock = new FakeClock(0);
+    const metrics = new KeeperMetrics({}, clock.now);
+    const judge = () => healthReport(metrics.progress(), metrics.lastProgressAgeSeconds(), limits);
+    metrics.observeBlock(100, 100);
+    metrics.observeProgress();
+    expect(judge().healthy).to.equal(true);
+    clock.advance(31_000); // an outage: nothing observed
+    expect(judge().body).to.deep.include({ status: "unhealthy", lastProgressAgeSeconds: 31, blockLag: 0 });
+    metrics.observeBlock(100, 140); // the RPC answers again: 40 blocks behind until the catch-up tick
+    expect(judge().body.reason).to.equal("stale: no progress for 31 s, more than 30 s");
+    metrics.observeBlock(140, 140);
+    metrics.observeProgress();
+    expect(judge()).to.deep.include({ healthy: true });
+    expect(judge().body).to.deep.include({ lastProgressAgeSeconds: 0, lastBlock: 140 });
+  });
 });
 
 describe("keeper ops server", () => {
+  const LIMITS = { maxBlockLag: 10, maxStaleSeconds: 30 };
+  let clock: FakeClock;
   let metrics: KeeperMetrics;
   let server: OpsServer;
 
   beforeEach(async () => {
-    metrics = new KeeperMetrics();
-    server = await startOpsServer({ metrics, maxBlockLag: 10, port: 0 });
+    clock = new FakeClock(1_700_000_000_000);
+    metrics = new KeeperMetrics({}, clock.now);
+    server = await startOpsServer({ metrics, ...LIMITS, port: 0 });
   });
 
   afterEach(() => server.close());
+
+  const health = async () => {
+    const response = await fetch(`${server.url}/health`);
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
 
   it("binds 127.0.0.1 on the free port it was given 0 for", () => {
     expect(server.port).to.be.greaterThan(0);
@@ -120,20 +214,51 @@ describe("keeper ops server", () => {
   });
 
   it("answers /health with 503 before the first block, 200 within the lag, 503 beyond it", async () => {
-    const health = async () => {
-      const response = await fetch(`${server.url}/health`);
-      return { status: response.status, body: (await response.json()) as Record<string, unknown> };
-    };
     expect(await health()).to.deep.include({ status: 503 });
     metrics.observeBlock(100, 104);
+    metrics.observeProgress();
     expect(await health()).to.deep.equal({
       status: 200,
-      body: { status: "ok", maxBlockLag: 10, lastBlock: 100, headBlock: 104, blockLag: 4 },
+      body: {
+        status: "ok",
+        maxBlockLag: 10,
+        maxStaleSeconds: 30,
+        lastProgressAgeSeconds: 0,
+        lastBlock: 100,
+        headBlock: 104,
+        blockLag: 4,
+      },
     });
     metrics.observeBlock(100, 111);
     const lagging = await health();
     expect(lagging.status).to.equal(503);
     expect(lagging.body).to.deep.include({ status: "unhealthy", blockLag: 11 });
+  });
+
+  it("answers /health with 503 once the keeper has made no progress for longer than the bound, 200 after it catches up", async () => {
+    metrics.observeBlock(100, 100);
+    metrics.observeProgress();
+    clock.advance(30_000);
+    expect((await health()).status).to.equal(200);
+    clock.advance(1);
+    expect(await health()).to.deep.equal({
+      status: 503,
+      body: {
+        status: "unhealthy",
+        reason: "stale: no progress for 30.001 s, more than 30 s",
+        maxBlockLag: 10,
+        maxStaleSeconds: 30,
+        lastProgressAgeSeconds: 30.001,
+        lastBlock: 100,
+        headBlock: 100,
+        blockLag: 0,
+      },
+    });
+    const exposition = await (await fetch(`${server.url}/metrics`)).text();
+    expect(sample(exposition, "perpsim_last_progress_age_seconds")).to.equal(30.001);
+    metrics.observeBlock(103, 103);
+    metrics.observeProgress();
+    expect(await health()).to.deep.include({ status: 200 });
   });
 
   it("answers 404 for other paths and 405 for other methods", async () => {
@@ -154,13 +279,13 @@ describe("keeper ops server", () => {
       refused = true;
     }
     expect(refused).to.equal(true);
-    server = await startOpsServer({ metrics, maxBlockLag: 10, port: 0 }); // for afterEach
+    server = await startOpsServer({ metrics, ...LIMITS, port: 0 }); // for afterEach
   });
 
   it("refuses to start on a port that is taken", async () => {
     let failure: unknown;
     try {
-      await startOpsServer({ metrics, maxBlockLag: 10, port: server.port });
+      await startOpsServer({ metrics, ...LIMITS, port: server.port });
     } catch (error) {
       failure = error;
     }
