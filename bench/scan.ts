@@ -114,7 +114,7 @@ function run(market: ScanMarket, n: number, updates: number, seed: number) {
     index = (index * (BPS + (next() < 0.5 ? -STEP_BPS : STEP_BPS))) / BPS;
     now += BLOCK_SEC;
     const start = performance.now();
-    const { mark } = projectMarket(market.cfg, market.state, index, true, now);
+    const { mark } = projectMarket(market.cfg, market.state, index, now);
     const liquidatable = book.index.candidates(mark).filter((id) => {
       const p = book.all.get(id)!;
       return MarginMath.isLiquidatable(market.tiers, p.size, p.entry, p.net, mark);

@@ -24,9 +24,13 @@ export interface MarketSnapshot {
   tiers: Tier[];
   /** The state as stored, before this block's sync. */
   stored: MarketState;
-  /** The oracle's answer and whether a source was fresh. */
-  oracleIndex: bigint;
+  /**
+   * The index a transaction uses: the oracle's while a source is fresh, else its last one
+   * (`lastIndexPrice`, 0 if there never was one), with the last second a source was fresh.
+   */
+  index: bigint;
   fresh: boolean;
+  freshUntil: bigint;
   /** The state synced to `nowSec`, with the index, last and mark prices a transaction would see. */
   projected: MarketProjection;
   /** The keeper's clock, seconds. */
@@ -36,13 +40,13 @@ export interface MarketSnapshot {
 }
 
 /**
- * Whether the engine takes liquidations on the market now: its index is fresh, or its last good one
- * is within the oracle grace period (PerpEngine._load). Past that every liquidation reverts with
+ * Whether the engine takes liquidations on the market now: its index is fresh, or the oracle went stale
+ * no longer than the grace period ago (PerpEngine._load). Past that every liquidation reverts with
  * NoFreshPrice, whatever the lens's health predicate says, so the keeper sends none.
  */
 export function canLiquidate(m: MarketSnapshot): boolean {
   if (m.fresh) return true;
-  return m.stored.lastIndex !== 0n && m.nowSec - m.stored.lastIndexTime <= m.config.oracleGracePeriod;
+  return m.index !== 0n && m.nowSec - m.freshUntil <= m.config.oracleGracePeriod;
 }
 
 export class MarketReader {
@@ -77,14 +81,17 @@ export class MarketReader {
     const config = marketConfigFromChain(rawConfig, markModel, fundingModel);
     const stored = marketStateFromChain(rawState);
     const isFresh = fresh !== 0n;
+    // Stale: one more read, only then.
+    const [index, freshUntil] = isFresh ? [oracleIndex, nowSec] : await this.oracle.lastIndexPrice(marketId, at);
     return {
       marketId,
       config,
       tiers: tiersFromChain(rawTiers),
       stored,
-      oracleIndex,
+      index,
       fresh: isFresh,
-      projected: projectMarket(config, stored, oracleIndex, isFresh, nowSec),
+      freshUntil,
+      projected: projectMarket(config, stored, index, nowSec),
       nowSec,
       block,
     };

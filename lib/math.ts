@@ -555,15 +555,11 @@ export interface MarketProjection {
   mark: bigint;
 }
 
-/** PerpLens._project: sync a copy to `nowTs`, then last and mark; a stale oracle falls back to st.lastIndex. */
-export function projectMarket(
-  cfg: MarketConfig,
-  st: MarketState,
-  oracleIndex: bigint,
-  fresh: boolean,
-  nowTs: bigint,
-): MarketProjection {
-  const index = fresh ? oracleIndex : st.lastIndex;
+/**
+ * PerpLens._project: sync a copy to `nowTs`, then last and mark. `index` is the index a transaction at
+ * `nowTs` uses: the oracle's `indexPrice` while a source is fresh, else its `lastIndexPrice`.
+ */
+export function projectMarket(cfg: MarketConfig, st: MarketState, index: bigint, nowTs: bigint): MarketProjection {
   const { state } = MarketLib.sync(cfg, st, index, nowTs);
   const last = MarketLib.lastPrice(cfg, state, index);
   return { state, index, last, mark: MarketLib.markPrice(cfg, state, index, last, nowTs) };

@@ -349,7 +349,7 @@ contract OrderBook is AccessControl, ReentrancyGuard {
     /// @dev Refuses or fills a limit that the market already satisfies; otherwise rests it with its escrow.
     function _placeLimit(Order memory o, MarketConfig memory cfg, bool allowImmediate) private returns (uint256 id) {
         MarketState memory st = _engineViews.marketState(o.marketId);
-        uint256 index = _index(o.marketId, st);
+        uint256 index = _index(o.marketId);
         uint256 fill = Pricing.fillPrice(index, MarketLib.skew(st), o.sizeDelta, cfg.skewScale);
         bool fillsNow = o.sizeDelta > 0 ? fill <= o.triggerPrice : fill >= o.triggerPrice;
         if (fillsNow && !allowImmediate) revert WouldFillImmediately(fill, o.triggerPrice);
@@ -442,17 +442,17 @@ contract OrderBook is AccessControl, ReentrancyGuard {
     function _markPrice(uint256 marketId) private view returns (uint256) {
         MarketConfig memory cfg = _engineViews.marketConfig(marketId);
         MarketState memory st = _engineViews.marketState(marketId);
-        uint256 index = _index(marketId, st);
+        uint256 index = _index(marketId);
         MarketLib.sync(cfg, st, index, block.timestamp);
         return MarketLib.markPrice(cfg, st, index, MarketLib.lastPrice(cfg, st, index), block.timestamp);
     }
 
-    /// @dev The oracle's index, or the market's last good one when no source is fresh (the engine then
-    /// decides, by its grace period, whether the trade may still go ahead).
-    function _index(uint256 marketId, MarketState memory st) private view returns (uint256 index) {
+    /// @dev The oracle's index, or its last one when no source is fresh (the engine then decides, by its
+    /// grace period, whether the trade may still go ahead).
+    function _index(uint256 marketId) private view returns (uint256 index) {
         uint256 fresh;
         (index, fresh) = oracle.indexPrice(marketId);
-        if (fresh == 0) index = st.lastIndex;
+        if (fresh == 0) (index, ) = oracle.lastIndexPrice(marketId);
         if (index == 0) revert NoPrice(marketId);
     }
 

@@ -433,13 +433,14 @@ contract PerpEngine is PerpEngineStorage {
             c.index = index;
             c.st.lastIndex = uint128(index);
             c.st.lastIndexTime = uint40(block.timestamp);
-        } else if (
-            riskIncreasing || c.st.lastIndex == 0 || block.timestamp - c.st.lastIndexTime > c.cfg.oracleGracePeriod
-        ) {
-            revert NoFreshPrice(marketId);
-        } else {
-            c.index = c.st.lastIndex;
+            return c;
         }
+        // No fresh source: no new risk; closing and liquidation use the oracle's last index for the grace
+        // period, counted from the moment the oracle went stale.
+        if (riskIncreasing) revert NoFreshPrice(marketId);
+        (uint256 last, uint256 freshUntil) = oracle.lastIndexPrice(marketId);
+        if (last == 0 || block.timestamp - freshUntil > c.cfg.oracleGracePeriod) revert NoFreshPrice(marketId);
+        c.index = last;
     }
 
     function _sync(Ctx memory c) private {

@@ -195,7 +195,7 @@ contract PerpLens {
         uint256 fresh;
         (m.index, fresh) = oracle.indexPrice(marketId);
         m.fresh = fresh != 0;
-        if (!m.fresh) m.index = m.st.lastIndex;
+        if (!m.fresh) (m.index, ) = oracle.lastIndexPrice(marketId);
         MarketLib.sync(m.cfg, m.st, m.index, block.timestamp);
         m.last = MarketLib.lastPrice(m.cfg, m.st, m.index);
         m.mark = MarketLib.markPrice(m.cfg, m.st, m.index, m.last, block.timestamp);

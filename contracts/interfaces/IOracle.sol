@@ -6,4 +6,9 @@ pragma solidity 0.8.28;
 interface IOracle {
     /// @notice The index (WAD USD) and how many sources were fresh; price is 0 when none was.
     function indexPrice(uint256 marketId) external view returns (uint256 price, uint256 freshSources);
+
+    /// @notice The last index the market had: the median of the sources that stayed fresh the longest,
+    /// and the last second they were fresh (their updatedAt + heartbeat). With no fresh source this is
+    /// the index as it stood when the oracle went stale; price is 0 when no source ever answered.
+    function lastIndexPrice(uint256 marketId) external view returns (uint256 price, uint256 freshUntil);
 }

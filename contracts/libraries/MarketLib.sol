@@ -50,8 +50,8 @@ struct MarketState {
     uint40 lastSampleTime;
     uint40 premiumStart;
     int128 emaBasis;
-    uint128 lastIndex; // last good index, for closing within the oracle grace period
-    uint40 lastIndexTime;
+    uint128 lastIndex; // the fresh index the market last traded on (the pool values its reserve at it)
+    uint40 lastIndexTime; // when
     uint128 uncoveredBadDebt; // bad debt the insurance fund could not pay, absorbed by the pool
     bool paused;
 }

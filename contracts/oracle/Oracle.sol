@@ -64,21 +64,49 @@ contract Oracle is IOracle, AccessControl {
         Source[] storage list = _sources[marketId];
         uint256[] memory prices = new uint256[](list.length);
         for (uint256 i; i < list.length; ++i) {
-            Source memory s = list[i];
-            (, int256 answer, , uint256 updatedAt, ) = s.feed.latestRoundData();
-            if (answer <= 0 || updatedAt > block.timestamp || block.timestamp - updatedAt > s.heartbeat) continue;
-            uint256 p = uint256(answer) * 10 ** (18 - s.decimals);
-            // insertion sort: at most MAX_SOURCES entries
-            uint256 j = fresh;
-            while (j > 0 && prices[j - 1] > p) {
-                prices[j] = prices[j - 1];
-                --j;
-            }
-            prices[j] = p;
-            ++fresh;
+            (uint256 p, uint256 freshUntil) = _read(list[i]);
+            if (freshUntil < block.timestamp) continue;
+            _insert(prices, fresh++, p);
         }
-        if (fresh == 0) return (0, 0);
-        uint256 mid = fresh / 2;
-        price = fresh % 2 == 1 ? prices[mid] : (prices[mid - 1] + prices[mid]) / 2;
+        price = _median(prices, fresh);
+    }
+
+    /// @inheritdoc IOracle
+    function lastIndexPrice(uint256 marketId) external view returns (uint256 price, uint256 freshUntil) {
+        Source[] storage list = _sources[marketId];
+        uint256[] memory prices = new uint256[](list.length);
+        uint256 count;
+        for (uint256 i; i < list.length; ++i) {
+            (uint256 p, uint256 until) = _read(list[i]);
+            if (p == 0 || until < freshUntil) continue;
+            if (until > freshUntil) (freshUntil, count) = (until, 0);
+            _insert(prices, count++, p);
+        }
+        price = _median(prices, count);
+    }
+
+    /// @dev A source's answer in WAD and the last second it is fresh; (0, 0) for an answer that is not
+    /// positive or is dated in the future.
+    function _read(Source memory s) private view returns (uint256 price, uint256 freshUntil) {
+        (, int256 answer, , uint256 updatedAt, ) = s.feed.latestRoundData();
+        if (answer <= 0 || updatedAt > block.timestamp) return (0, 0);
+        return (uint256(answer) * 10 ** (18 - s.decimals), updatedAt + s.heartbeat);
+    }
+
+    /// @dev Inserts `p` into the sorted prefix prices[0..n) (insertion sort: at most MAX_SOURCES entries).
+    function _insert(uint256[] memory prices, uint256 n, uint256 p) private pure {
+        uint256 j = n;
+        while (j > 0 && prices[j - 1] > p) {
+            prices[j] = prices[j - 1];
+            --j;
+        }
+        prices[j] = p;
+    }
+
+    /// @dev The median of the sorted prices[0..n); the mean of the middle two for an even n; 0 for none.
+    function _median(uint256[] memory prices, uint256 n) private pure returns (uint256) {
+        if (n == 0) return 0;
+        uint256 mid = n / 2;
+        return n % 2 == 1 ? prices[mid] : (prices[mid - 1] + prices[mid]) / 2;
     }
 }

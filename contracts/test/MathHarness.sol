@@ -109,29 +109,29 @@ contract MathHarness {
         Tier[] memory tiers,
         int256 size,
         uint256 entry,
-        int256 netMargin,
+        int256 margin,
         uint256 price
     ) external pure returns (int256) {
-        return MarginMath.health(tiers, size, entry, netMargin, price);
+        return MarginMath.health(tiers, size, entry, margin, price);
     }
 
     function isLiquidatable(
         Tier[] memory tiers,
         int256 size,
         uint256 entry,
-        int256 netMargin,
+        int256 margin,
         uint256 price
     ) external pure returns (bool) {
-        return MarginMath.isLiquidatable(tiers, size, entry, netMargin, price);
+        return MarginMath.isLiquidatable(tiers, size, entry, margin, price);
     }
 
     function liquidationPrice(
         Tier[] memory tiers,
         int256 size,
         uint256 entry,
-        int256 netMargin
+        int256 margin
     ) external pure returns (uint256) {
-        return MarginMath.liquidationPrice(tiers, size, entry, netMargin);
+        return MarginMath.liquidationPrice(tiers, size, entry, margin);
     }
 
     function meetsInitialMargin(

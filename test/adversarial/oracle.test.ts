@@ -276,7 +276,7 @@ describe("adversarial: oracle and spot manipulation", () => {
       await expectConservation(ex, [opened.id], accounts);
     });
 
-    it("with every source stale refuses new risk, lets closing and liquidation use the last good index for the grace period, then refuses them too", async () => {
+    it("with every source stale refuses new risk, lets closing and liquidation use the oracle's last index for the grace period after it went stale, then refuses them too", async () => {
       const f = await loadFixture(exchangeFixture);
       const { ex, deployer, traders, alt, keeper, accounts } = f;
       const [a, b, c] = traders;
@@ -288,35 +288,35 @@ describe("adversarial: oracle and spot manipulation", () => {
       const shortB = await openSize(ex, b, alt.marketId, wad(-5_000), wad(1_000)); // entry 1.997
       const longC = await openSize(ex, c, alt.marketId, wad(1_000), wad(100));
       const ids = [shortA.id, shortB.id, longC.id];
+      const engineSaw = (await ex.admin.marketState(alt.marketId)).lastIndex;
 
-      // The last good index: 2.2 (the mark, median(P1, P2, last) = last = 2.2 * (1 - 9,000 / 5,000,000), is
-      // past both shorts' liquidation prices with equity left), seen by the engine
-      // 30 minutes after the push; the feeds go stale an hour after the push, the grace period ends an
-      // hour after the engine saw them.
+      // The feeds' last answer, 2.2, is one no transaction on the market ever saw (the engine last traded
+      // at 2); the mark at 2.2, median(P1, P2, last) = last = 2.2 * (1 - 9,000 / 5,000,000), is past both
+      // shorts' liquidation prices with equity left. The feeds stay fresh for a heartbeat after the push.
       for (const feed of alt.pushedFeeds) await (await feed.setPrice(toFeedAnswer(wad("2.2")))).wait();
-      const pushedAt = BigInt(await time.latest());
-      await time.setNextBlockTimestamp(pushedAt + 1_800n);
-      await (await ex.engine.settleFunding(alt.marketId)).wait();
-      const seenAt = pushedAt + 1_800n;
-      expect((await ex.admin.marketState(alt.marketId)).lastIndex).to.equal(wad("2.2"));
+      const freshUntil = BigInt(await time.latest()) + FEED_HEARTBEAT;
+      expect(engineSaw).to.not.equal(wad("2.2"));
 
-      await time.increaseTo(pushedAt + FEED_HEARTBEAT + 1n);
+      await time.increaseTo(freshUntil + 1n);
       expect((await ex.oracle.indexPrice(alt.marketId))[1]).to.equal(0n);
+      expect(await ex.oracle.lastIndexPrice(alt.marketId)).to.deep.equal([wad("2.2"), freshUntil]);
       await expect(ex.engine.connect(c).increasePosition(alt.marketId, wad(10), wad(100), anyPrice(wad(10))))
         .to.be.revertedWithCustomError(ex.engine, "NoFreshPrice")
         .withArgs(alt.marketId);
       await expect(ex.engine.connect(c).removeMargin(alt.marketId, wad(1)))
         .to.be.revertedWithCustomError(ex.engine, "NoFreshPrice")
         .withArgs(alt.marketId);
-      // Within the grace period: liquidation, closing and adding margin work at the last good index.
+      // Within the grace period: liquidation, closing and adding margin work at the oracle's last index.
       await expect(ex.engine.connect(keeper).liquidate(shortA.id)).to.emit(ex.engine, "Liquidation");
       await expect(ex.engine.connect(c).addMargin(alt.marketId, wad(5))).to.emit(ex.engine, "MarginChanged");
+      // The last second of the grace period, counted from the moment the oracle went stale.
+      await time.setNextBlockTimestamp(freshUntil + GRACE);
       const closed = await closeAll(ex, c, alt.marketId);
       // C sells 1,000 at K = 1,000 - 5,000 (A is gone): 2.2 * (1 + (2 * -4,000 - 1,000) / 10,000,000), down.
       expect(closed.trade.fillPrice).to.equal((wad("2.2") * (wad(10_000_000) - wad(9_000))) / wad(10_000_000));
 
       // Past the grace period nothing that needs a price goes through, not even a liquidation.
-      await time.increaseTo(seenAt + GRACE + 1n);
+      await time.setNextBlockTimestamp(freshUntil + GRACE + 1n);
       await expect(ex.engine.connect(keeper).liquidate(shortB.id))
         .to.be.revertedWithCustomError(ex.engine, "NoFreshPrice")
         .withArgs(alt.marketId);

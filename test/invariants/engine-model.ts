@@ -23,16 +23,15 @@ export interface SyncedMarket {
   mark: bigint;
 }
 
-/** `_load` + `_sync` at `nowTs`, with the oracle's answer at that timestamp. */
+/** The index `_load` uses: the oracle's while a source is fresh, else its last one. */
+export function indexOf(read: MarketRead): bigint {
+  return read.fresh ? read.oracleIndex : read.lastIndex;
+}
+
+/** `_load` + `_sync` at `nowTs`, with the oracle's answers at that timestamp. */
 export function syncAt(cfg: MarketConfig, read: MarketRead, nowTs: bigint): SyncedMarket {
-  let st = read.state;
-  let index: bigint;
-  if (read.fresh) {
-    index = read.oracleIndex;
-    st = { ...st, lastIndex: index, lastIndexTime: nowTs };
-  } else {
-    index = st.lastIndex;
-  }
+  const index = indexOf(read);
+  const st = read.fresh ? { ...read.state, lastIndex: index, lastIndexTime: nowTs } : read.state;
   const { state } = MarketLib.sync(cfg, st, index, nowTs);
   return { state, index, mark: markOf(cfg, state, index, nowTs) };
 }
@@ -41,10 +40,13 @@ export function markOf(cfg: MarketConfig, st: MarketState, index: bigint, nowTs:
   return MarketLib.markPrice(cfg, st, index, MarketLib.lastPrice(cfg, st, index), nowTs);
 }
 
-/** Whether the engine's `_load` refuses: no fresh source and (risk increasing or past the grace period). */
+/**
+ * Whether the engine's `_load` refuses: no fresh source and (risk increasing, or the oracle went stale
+ * longer than the grace period ago).
+ */
 export function noFreshPrice(cfg: MarketConfig, read: MarketRead, nowTs: bigint, riskIncreasing: boolean): boolean {
   if (read.fresh) return false;
-  return riskIncreasing || read.state.lastIndex === 0n || nowTs - read.state.lastIndexTime > cfg.oracleGracePeriod;
+  return riskIncreasing || read.lastIndex === 0n || nowTs - read.freshUntil > cfg.oracleGracePeriod;
 }
 
 /* ------------------------------------------------------------------ OPEN INTEREST */

@@ -62,6 +62,7 @@ import type { Command, FeeChoice, MarginChoice, Portion, SizeChoice, ExpiryChoic
 import {
   addOpenInterest,
   adlRefusal,
+  indexOf,
   noFreshPrice,
   predictLiquidations,
   removeOpenInterest,
@@ -269,7 +270,9 @@ export class Sequence {
     const reads = new Map<bigint, MarketRead>();
     for (const m of this.w.markets) {
       const [oracleIndex, fresh] = await this.w.r.oracle.words("indexPrice", [m.marketId], "pending");
-      reads.set(m.marketId, { state: pre.markets.get(m.marketId)!.state, oracleIndex, fresh: fresh !== 0n });
+      const [lastIndex, freshUntil] = await this.w.r.oracle.words("lastIndexPrice", [m.marketId], "pending");
+      const state = pre.markets.get(m.marketId)!.state;
+      reads.set(m.marketId, { state, oracleIndex, fresh: fresh !== 0n, lastIndex, freshUntil });
     }
     return { T, reads };
   }
@@ -748,7 +751,7 @@ export class Sequence {
     for (const o of live) {
       const m = marketOf(this.w, o.marketId);
       const read = pre.markets.get(o.marketId)!;
-      const proj = projectMarket(m.cfg, read.state, read.oracleIndex, read.fresh, pre.time);
+      const proj = projectMarket(m.cfg, read.state, indexOf(read), pre.time);
       const p = pre.positions.get(PositionLib.id(o.owner, o.marketId))!;
       let due: boolean;
       if (o.orderType === ORDER_TYPE.TakeProfit || o.orderType === ORDER_TYPE.StopLoss) {
@@ -938,7 +941,7 @@ export class Sequence {
         expected = step.paused?.marketId === m.marketId ? { ...before, paused: step.paused.paused } : before;
       } else {
         // The transaction is the latest block: the oracle's answer there is the one it saw.
-        const synced = syncAt(m.cfg, { state: before, oracleIndex: after.oracleIndex, fresh: after.fresh }, post.time);
+        const synced = syncAt(m.cfg, { ...after, state: before }, post.time);
         let st = synced.state;
         for (const t of touches) {
           if (t.trade) {
@@ -975,7 +978,7 @@ export class Sequence {
     const projections = new Map<bigint, ReturnType<typeof projectMarket>>();
     for (const m of w.markets) {
       const read = post.markets.get(m.marketId)!;
-      projections.set(m.marketId, projectMarket(m.cfg, read.state, read.oracleIndex, read.fresh, post.time));
+      projections.set(m.marketId, projectMarket(m.cfg, read.state, indexOf(read), post.time));
     }
     const healthOf = new Map<bigint, ReturnType<typeof positionHealth>>();
     for (const [id, p] of post.positions) {

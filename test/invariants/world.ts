@@ -208,11 +208,14 @@ export function forSequence(w: World): World {
   return { ...w, markets: w.markets.map((m) => ({ ...m, cfg: { ...m.cfg } })) };
 }
 
-/** A market as read at the latest block: its stored state and the oracle's answer. */
+/** A market as read at the latest block: its stored state and the oracle's answers. */
 export interface MarketRead {
   state: MarketState;
   oracleIndex: bigint;
   fresh: boolean;
+  /** Oracle.lastIndexPrice: the index when the oracle went stale, and the last second it was fresh. */
+  lastIndex: bigint;
+  freshUntil: bigint;
 }
 
 /** An order the model holds live, with what it escrowed. */
@@ -259,6 +262,7 @@ export async function readState(w: World, liveOrders: Iterable<bigint>, time: bi
   const markets = w.markets.map((m) => [
     b.add(w.r.admin, "marketState", [m.marketId], MARKET_STATE_WORDS),
     b.add(w.r.oracle, "indexPrice", [m.marketId], 2),
+    b.add(w.r.oracle, "lastIndexPrice", [m.marketId], 2),
   ]);
   const orderIds = [...liveOrders];
   const escrows = orderIds.map((id) => b.add(w.r.orderBook, "escrowOf", [id], 1));
@@ -279,11 +283,15 @@ export async function readState(w: World, liveOrders: Iterable<bigint>, time: bi
     positions: new Map(w.positionIds.map((id, i) => [id, positionOfWords(x[positions[i]])])),
     markets: new Map(
       w.markets.map((m, i) => {
-        const [state, index] = markets[i];
-        return [
-          m.marketId,
-          { state: marketStateOfWords(x[state]), oracleIndex: x[index][0], fresh: x[index][1] !== 0n },
-        ];
+        const [state, index, last] = markets[i];
+        const read: MarketRead = {
+          state: marketStateOfWords(x[state]),
+          oracleIndex: x[index][0],
+          fresh: x[index][1] !== 0n,
+          lastIndex: x[last][0],
+          freshUntil: x[last][1],
+        };
+        return [m.marketId, read];
       }),
     ),
     escrowOf: new Map(orderIds.map((id, i) => [id, x[escrows[i]][0]])),

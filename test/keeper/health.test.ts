@@ -131,14 +131,15 @@ describe("keeper health tracker", () => {
 });
 
 describe("keeper market gate", () => {
-  it("takes liquidations on a fresh index, or a stale one within the oracle grace period, as the engine does", () => {
+  it("takes liquidations on a fresh index, or within the grace period after the oracle went stale, as the engine does", () => {
     const GRACE = 3_600n;
-    const at = (fresh: boolean, lastIndexTime: bigint, nowSec: bigint, lastIndex = wad(2)) =>
+    const at = (fresh: boolean, freshUntil: bigint, nowSec: bigint, index = wad(2)) =>
       ({
         fresh,
         nowSec,
         config: { oracleGracePeriod: GRACE },
-        stored: { lastIndex, lastIndexTime },
+        index,
+        freshUntil,
       }) as unknown as MarketSnapshot;
     expect(canLiquidate(at(true, 0n, 10_000n))).to.equal(true);
     expect(canLiquidate(at(false, 10_000n, 10_000n + GRACE))).to.equal(true);

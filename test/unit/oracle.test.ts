@@ -75,4 +75,37 @@ describe("oracle: index median of fresh sources", () => {
     await time.increase(3_601);
     expect(await read(8)).to.deep.equal([0n, 0n]);
   });
+
+  it("keeps the last index: the median of the sources that stayed fresh the longest, and when they went stale", async () => {
+    const [admin] = await ethers.getSigners();
+    const oracle = await new Oracle__factory(admin).deploy(admin.address);
+    const feedFactory = new PushPriceFeed__factory(admin);
+    const feeds = await Promise.all([0, 1, 2].map(() => feedFactory.deploy(18, "exact", admin.address)));
+    const addresses = await Promise.all(feeds.map((f) => f.getAddress()));
+    await (await oracle.setSources(1, addresses, [600, 600, 60])).wait();
+    const last = async () => [...(await oracle.lastIndexPrice(1))];
+
+    // No source has ever answered: nothing to fall back on.
+    expect(await last()).to.deep.equal([0n, 0n]);
+
+    // 100 then 104 two seconds apart on 600 s heartbeats, 250 on a 60 s one: the 104 source stays fresh
+    // the longest, alone.
+    await (await feeds[0].setPrice(wad(100))).wait();
+    await (await feeds[2].setPrice(wad(250))).wait();
+    await (await feeds[1].setPrice(wad(104))).wait();
+    const t = BigInt(await time.latest());
+    expect(await last()).to.deep.equal([wad(104), t + 600n]);
+
+    // A tie for the longest: the median of the tied sources (here the mean of two).
+    await time.setNextBlockTimestamp(t + 10n);
+    await (await feeds[0].setPrice(wad(100))).wait();
+    await time.setNextBlockTimestamp(t + 10n + 540n);
+    await (await feeds[2].setPrice(wad(250))).wait();
+    expect(await last()).to.deep.equal([wad(175), t + 610n]);
+
+    // Once every source is stale, it is the index as it stood when the oracle went stale; indexPrice has none.
+    await time.increaseTo(t + 611n);
+    expect([...(await oracle.indexPrice(1))]).to.deep.equal([0n, 0n]);
+    expect(await last()).to.deep.equal([wad(175), t + 610n]);
+  });
 });

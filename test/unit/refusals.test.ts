@@ -247,11 +247,12 @@ describe("refusals: market state and roles", () => {
     for (const feed of alt.pushedFeeds) await (await feed.setPrice(toFeedAnswer(I))).wait();
     const pushed = BigInt(await time.latest());
 
-    // The positions open 1,000 s after the push: the engine's last good index dates from then.
+    // The positions open 1,000 s after the push; the feeds stay fresh until a heartbeat after it, and the
+    // grace period counts from then, not from the engine's last trade.
     await time.setNextBlockTimestamp(pushed + 1_000n);
     const a = await openSize(ex, traders[0], alt.marketId, wad(-1_000), wad(100));
     const b = await openSize(ex, traders[1], alt.marketId, wad(-1_000), wad(100));
-    const lastGood = BigInt((await b.receipt.getBlock()).timestamp);
+    const freshUntil = pushed + FEED_HEARTBEAT;
     const ids = [a.id, b.id];
 
     await time.increaseTo(pushed + FEED_HEARTBEAT + 1n);
@@ -267,14 +268,14 @@ describe("refusals: market state and roles", () => {
         .withArgs(alt.marketId);
     });
 
-    // Within the grace period (an hour since the last good index was seen) A closes at that index:
+    // Within the grace period (an hour since the oracle went stale) A closes at its last index:
     // buying 1,000 back at K = -2,000 fills at 2 * (1 + (-2,000 - 1,000) / 10,000,000) = 1.9994.
     const closed = await closeAll(ex, traders[0], alt.marketId);
     expect(closed.trade.fillPrice).to.equal(fill(I, wad(-2_000), wad(1_000)));
     expect(closed.trade.fillPrice).to.equal(wad("1.9994"));
 
     // After it, B cannot close until a source is fresh again.
-    await time.increaseTo(lastGood + BigInt(ALT_USD.oracleGracePeriodSeconds) + 1n);
+    await time.increaseTo(freshUntil + BigInt(ALT_USD.oracleGracePeriodSeconds) + 1n);
     await refuses(f, ids, async () => {
       await expect(ex.engine.connect(traders[1]).closePosition(alt.marketId, ethers.MaxUint256))
         .to.be.revertedWithCustomError(ex.engine, "NoFreshPrice")

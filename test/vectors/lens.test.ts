@@ -79,10 +79,11 @@ async function bothPanels(ex: Exchange, id: bigint, blockTag: number) {
   const cfg = marketConfigFromChain(rawConfig, markModel, fundingModel);
   const state = marketStateFromChain(await ex.admin.marketState(marketId, at));
   const tiers = tiersFromChain(await ex.admin.tiers(marketId, at));
-  const [index, fresh] = await ex.oracle.indexPrice(marketId, at);
+  const [oracleIndex, fresh] = await ex.oracle.indexPrice(marketId, at);
+  const index = fresh !== 0n ? oracleIndex : (await ex.oracle.lastIndexPrice(marketId, at))[0];
   const nowTs = BigInt((await ethers.provider.getBlock(blockTag))!.timestamp);
 
-  const market = projectMarket(cfg, state, index, fresh !== 0n, nowTs);
+  const market = projectMarket(cfg, state, index, nowTs);
   const health = positionHealth(market.state, tiers, position, market.mark);
   const mirror = { markPrice: market.mark, ...health };
   const chain = {
