@@ -100,6 +100,9 @@ export type Command =
   | { kind: "pause"; market: number; paused: boolean; as: "admin" | number }
   | { kind: "fundInsurance"; who: "lp" | "admin"; usd: number }
   | { kind: "configure"; market: number; change: ConfigChange; as: "admin" | number }
+  /** The oracle's sources: as deployed (pushed feeds and the always-fresh spot TWAP), or the pushed feeds
+   * alone, which go stale a heartbeat after the last push: the grace period for closing and liquidating. */
+  | { kind: "sources"; market: number; twap: boolean; as: "admin" | number }
   | { kind: "keeperPass" };
 
 /* ------------------------------------------------------------------ ARBITRARIES */
@@ -316,6 +319,15 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
       kind: fc.constant("fundInsurance" as const),
       who: fc.constantFrom<"lp" | "admin">("lp", "admin"),
       usd: fc.integer({ min: 1, max: 200_000 }),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("sources" as const),
+      market,
+      twap: fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }),
+      as: asAdmin,
     }),
   },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant("keeperPass" as const) }) },

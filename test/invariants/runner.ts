@@ -330,17 +330,19 @@ export class Sequence {
         const m = w.markets[c.market - 1];
         const margin = this.marginOf(c.margin, m, who, pre);
         const size = this.sizeOf(c.size, c.side, margin, m, pre);
-        const index = pre.markets.get(m.marketId)!.oracleIndex;
+        const index = indexOf(pre.markets.get(m.marketId)!);
         const acceptable = c.tight ? index : size > 0n ? MaxUint256 : 0n;
         const p = pre.positions.get(PositionLib.id(who.address, m.marketId))!;
         const rule: Rule =
           size === 0n
             ? { reverts: "ZeroSize" }
-            : pre.markets.get(m.marketId)!.state.paused
-              ? { reverts: "MarketIsPaused" }
-              : p.size !== 0n && p.size > 0n !== size > 0n
-                ? { reverts: "SideMismatch" }
-                : { mayRevert: INCREASE_REFUSALS };
+            : this.refusesPrice(m, pre, true)
+              ? { reverts: "NoFreshPrice" }
+              : pre.markets.get(m.marketId)!.state.paused
+                ? { reverts: "MarketIsPaused" }
+                : p.size !== 0n && p.size > 0n !== size > 0n
+                  ? { reverts: "SideMismatch" }
+                  : { mayRevert: INCREASE_REFUSALS };
         step.marginIn = margin;
         const r = await this.tx(who, w.t.engine, "increasePosition", [m.marketId, size, margin, acceptable], rule);
         outcome(r);
@@ -358,7 +360,9 @@ export class Sequence {
               ? { reverts: "ZeroSize" }
               : size > abs
                 ? { reverts: "SizeExceedsPosition" }
-                : { mayRevert: DECREASE_REFUSALS };
+                : this.refusesPrice(m, pre, false)
+                  ? { reverts: "NoFreshPrice" }
+                  : { mayRevert: DECREASE_REFUSALS };
         const r = await this.tx(
           who,
           w.t.engine,
@@ -372,7 +376,12 @@ export class Sequence {
       }
       case "close": {
         const { who, m, p } = this.target(c.trader, c.market, pre);
-        const rule: Rule = p.size === 0n ? { reverts: "NoPosition" } : { mayRevert: ["InsufficientLedger"] };
+        const rule: Rule =
+          p.size === 0n
+            ? { reverts: "NoPosition" }
+            : this.refusesPrice(m, pre, false)
+              ? { reverts: "NoFreshPrice" }
+              : { mayRevert: ["InsufficientLedger"] };
         outcome(await this.tx(who, w.t.engine, "closePosition", [m.marketId, p.size > 0n ? 0n : MaxUint256], rule));
         break;
       }
@@ -386,9 +395,11 @@ export class Sequence {
             ? { reverts: "ZeroAmount" }
             : p.size === 0n
               ? { reverts: "NoPosition" }
-              : adding
-                ? { mayRevert: ["InsufficientBalance", "MarginTooLow", "InsufficientLedger"] }
-                : { mayRevert: ["MarginTooLow", "LeverageTooHigh", "PositionTooLarge", "InsufficientLedger"] };
+              : this.refusesPrice(m, pre, !adding)
+                ? { reverts: "NoFreshPrice" }
+                : adding
+                  ? { mayRevert: ["InsufficientBalance", "MarginTooLow", "InsufficientLedger"] }
+                  : { mayRevert: ["MarginTooLow", "LeverageTooHigh", "PositionTooLarge", "InsufficientLedger"] };
         const r = await this.tx(who, w.t.engine, c.kind, [m.marketId, amount], rule);
         outcome(r);
         if (!r && !adding) step.ownTrade = PositionLib.id(who.address, m.marketId);
@@ -399,12 +410,17 @@ export class Sequence {
         const m = w.markets[c.market - 1];
         const margin = this.marginOf(c.margin, m, who, pre);
         const size = this.sizeOf(c.size, c.side, margin, m, pre);
-        const index = pre.markets.get(m.marketId)!.oracleIndex;
+        const index = indexOf(pre.markets.get(m.marketId)!);
         const limit = (index * (BPS + BigInt(c.offsetBps))) / BPS;
         const args = [m.marketId, size, margin, limit, this.feeOf(c.fee), this.expiryOf(c.expiry), c.immediate];
         step.marginIn = margin;
         const rule: Rule = {
-          mayRevert: ["MarginTooLow", ...ORDER_CREATE_REFUSALS, ...(c.immediate ? INCREASE_REFUSALS : [])],
+          mayRevert: [
+            "MarginTooLow",
+            ...ORDER_CREATE_REFUSALS,
+            ...(c.immediate ? INCREASE_REFUSALS : []),
+            ...(c.immediate && this.refusesPrice(m, pre, true) ? ["NoFreshPrice"] : []),
+          ],
         };
         const r = await this.tx(who, w.t.orderBook, "createLimitOpen", args, rule);
         outcome(r);
@@ -413,11 +429,15 @@ export class Sequence {
       case "limitClose": {
         const { who, m, p } = this.target(c.trader, c.market, pre);
         const size = portionOf(c.portion, WadMath.abs(p.size), 1n);
-        const index = pre.markets.get(m.marketId)!.oracleIndex;
+        const index = indexOf(pre.markets.get(m.marketId)!);
         const limit = (index * (BPS + BigInt(c.offsetBps))) / BPS;
         const args = [m.marketId, size, limit, this.feeOf(c.fee), this.expiryOf(c.expiry), c.immediate];
         const rule: Rule = {
-          mayRevert: [...ORDER_CREATE_REFUSALS, ...(c.immediate ? [...DECREASE_REFUSALS, "SlippageExceeded"] : [])],
+          mayRevert: [
+            ...ORDER_CREATE_REFUSALS,
+            ...(c.immediate ? [...DECREASE_REFUSALS, "SlippageExceeded"] : []),
+            ...(c.immediate && this.refusesPrice(m, pre, false) ? ["NoFreshPrice"] : []),
+          ],
         };
         outcome(await this.tx(who, w.t.orderBook, "createLimitClose", args, rule));
         break;
@@ -425,7 +445,7 @@ export class Sequence {
       case "trigger": {
         const { who, m, p } = this.target(c.trader, c.market, pre);
         const size = portionOf(c.portion, WadMath.abs(p.size), 1n);
-        const base = p.entryPrice !== 0n ? p.entryPrice : pre.markets.get(m.marketId)!.oracleIndex;
+        const base = p.entryPrice !== 0n ? p.entryPrice : indexOf(pre.markets.get(m.marketId)!);
         const trigger = (base * (BPS + BigInt(c.offsetBps))) / BPS;
         const sells = p.size > 0n;
         const slip = BigInt(c.slippageBps);
@@ -464,18 +484,21 @@ export class Sequence {
         } else {
           const p = pre.positions.get(PositionLib.id(order.owner, order.marketId))!;
           const m = marketOf(w, order.marketId);
+          const read = reads.get(m.marketId)!;
+          const refusals = [
+            ...DECREASE_REFUSALS,
+            "SlippageExceeded",
+            ...(noFreshPrice(m.cfg, read, T, false) ? ["NoFreshPrice"] : []),
+          ];
           if (p.size === 0n || p.size > 0n === order.sizeDelta > 0n)
             rule = SUCCEEDS; // cancelled: the position is gone
-          else if (order.orderType === ORDER_TYPE.LimitClose)
-            rule = { mayRevert: [...DECREASE_REFUSALS, "SlippageExceeded"] };
+          else if (order.orderType === ORDER_TYPE.LimitClose) rule = { mayRevert: refusals };
           else {
-            const mark = syncAt(m.cfg, reads.get(m.marketId)!, T).mark;
+            const mark = syncAt(m.cfg, read, T).mark;
             const sells = order.sizeDelta < 0n;
             const above = (order.orderType === ORDER_TYPE.TakeProfit) === sells;
             const triggered = above ? mark >= order.triggerPrice : mark <= order.triggerPrice;
-            rule = triggered
-              ? { mayRevert: [...DECREASE_REFUSALS, "SlippageExceeded"] }
-              : { reverts: "TriggerNotReached" };
+            rule = triggered ? { mayRevert: refusals } : { reverts: "TriggerNotReached" };
             step.check = async (_pre, _post, acct) => {
               if (acct.executedOrders.includes(id)) this.stats.count("execute", "TP/SL filled");
             };
@@ -564,9 +587,16 @@ export class Sequence {
         if (c.kind === "liquidateMany" && c.withLiquidatable) ids = [...ids, ...liquidatableNow];
         const { T, reads } = await this.preview(pre);
         const predicted = predictLiquidations(w.markets, reads, pre.positions, ids, T);
+        // liquidate and liquidateMany load the market of every open position they name: a market past
+        // the oracle grace period refuses the whole call.
+        const refusesPrice = ids.some((id) => {
+          const p = pre.positions.get(id)!;
+          return p.size !== 0n && noFreshPrice(marketOf(w, p.marketId).cfg, reads.get(p.marketId)!, T, false);
+        });
         let rule: Rule;
-        if (c.kind === "liquidateMany") rule = { mayRevert: ["InsufficientLedger"] };
-        else if (pre.positions.get(ids[0])!.size === 0n) rule = { reverts: "PositionNotFound" };
+        if (c.kind === "liquidate" && pre.positions.get(ids[0])!.size === 0n) rule = { reverts: "PositionNotFound" };
+        else if (refusesPrice) rule = { reverts: "NoFreshPrice" };
+        else if (c.kind === "liquidateMany") rule = { mayRevert: ["InsufficientLedger"] };
         else rule = predicted.length > 0 ? { mayRevert: ["InsufficientLedger"] } : { reverts: "PositionHealthy" };
         const r = await this.tx(caller, w.t.engine, c.kind, [c.kind === "liquidate" ? ids[0] : ids], rule);
         outcome(r);
@@ -656,6 +686,16 @@ export class Sequence {
         outcome(await this.tx(who, w.t.vault, "fundInsurance", [amount], rule));
         break;
       }
+      case "sources": {
+        const m = w.markets[c.market - 1];
+        const sources = c.twap ? m.sources : m.sources.filter((x) => x.feed !== m.twapFeed);
+        const args = [m.marketId, sources.map((x) => x.feed), sources.map((x) => x.heartbeat)];
+        // Only the oracle's config role sets sources (SPEC section 8, invariant 5).
+        const by = c.as === "admin" ? w.admin : w.traders[c.as];
+        const rule: Rule = c.as === "admin" ? SUCCEEDS : { reverts: "AccessControlUnauthorizedAccount" };
+        outcome(await this.tx(by, w.t.oracle, "setSources", args, rule));
+        break;
+      }
       case "keeperPass": {
         const signer = await pinnedEthersSigner(this.clock, w.keeper.address);
         // The keeper's own handles on the exchange, so its static calls and sends come from its address.
@@ -672,6 +712,16 @@ export class Sequence {
 
   /* ------------------------------------------------------------------ RESOLUTION */
 
+  /**
+   * Whether the engine refuses a transaction in the next block on `m` for want of a price (`_load`):
+   * from the latest block's oracle reads, since only a push (a command of its own) makes a source fresh.
+   */
+  private refusesPrice(m: FuzzMarket, state: ChainState, riskIncreasing: boolean, T = this.clock.now + 1n): boolean {
+    const read = state.markets.get(m.marketId)!;
+    const fresh = read.lastIndex !== 0n && read.freshUntil >= T;
+    return !fresh && noFreshPrice(m.cfg, { ...read, fresh }, T, riskIncreasing);
+  }
+
   private marginOf(choice: MarginChoice, m: FuzzMarket, who: Actor, pre: ChainState): bigint {
     const free = pre.free.get(who.address)!;
     if (choice === "belowMin") return m.cfg.minMargin - 1n;
@@ -684,7 +734,7 @@ export class Sequence {
   /** Signed size for a margin and a leverage at the index, or an extreme. */
   private sizeOf(choice: SizeChoice, side: "long" | "short", margin: bigint, m: FuzzMarket, pre: ChainState): bigint {
     const read = pre.markets.get(m.marketId)!;
-    const index = read.oracleIndex;
+    const index = indexOf(read);
     const sign = side === "long" ? 1n : -1n;
     const sideOi = side === "long" ? read.state.longOpenInterest : read.state.shortOpenInterest;
     let abs: bigint;
@@ -889,15 +939,21 @@ export class Sequence {
       if (h)
         expect(h.liquidatable, `the owner's own action left position ${step.ownTrade} liquidatable`).to.equal(false);
     }
+    // The engine takes liquidations unless the market's oracle has been stale for longer than the grace
+    // period: at the latest block (the calls below) and in the next one (what a keeper sends now lands in).
+    const refusedAt = (id: bigint, T: bigint) =>
+      this.refusesPrice(marketOf(w, post.positions.get(id)!.marketId), post, false, T);
     if (step?.afterKeeper) {
-      for (const [id, h] of health)
+      for (const [id, h] of health) {
+        if (refusedAt(id, post.time + 1n)) continue;
         expect(h.liquidatable, `position ${id} is still liquidatable after a keeper pass`).to.equal(false);
+      }
     }
     // Invariant 3 by calls at the latest block: one liquidatable position (in turn, from command to
     // command) must be liquidatable, and the healthy position nearest its boundary must not be. Each call
     // costs a market projection on chain, so not every position every time; the liquidate commands and
     // keeper passes settle the rest by transactions held to the model's prediction.
-    const liquidatable = [...health].filter(([, h]) => h.liquidatable).map(([id]) => id);
+    const liquidatable = [...health].filter(([id, h]) => h.liquidatable && !refusedAt(id, post.time)).map(([id]) => id);
     if (liquidatable.length > 0) {
       const id = liquidatable[this.stats.commands % liquidatable.length];
       const r = await dryRun(w.keeper.address, w.t.engine, "liquidate", [id]);
@@ -907,7 +963,7 @@ export class Sequence {
       ).to.equal(true);
     }
     const healthy = [...health]
-      .filter(([, h]) => !h.liquidatable)
+      .filter(([id, h]) => !h.liquidatable && !refusedAt(id, post.time))
       .sort(([, a], [, b]) => (a.slack < b.slack ? -1 : a.slack > b.slack ? 1 : 0));
     if (healthy.length > 0 && healthy[0][1].slack < NEAR_LIQUIDATION) {
       const [id] = healthy[0];

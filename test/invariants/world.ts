@@ -48,6 +48,10 @@ export interface FuzzMarket {
   tiers: Tier[];
   initialPrice: bigint;
   feeds: Target[];
+  /** The oracle's sources as deployed (the pushed feeds, then the spot TWAP adapter), with heartbeats. */
+  sources: { feed: string; heartbeat: bigint }[];
+  /** The spot TWAP adapter: always fresh, so without it the oracle goes stale when nobody pushes. */
+  twapFeed: string;
   spotPool: Target;
   coin: Target;
 }
@@ -173,6 +177,8 @@ export async function makeWorld(ex: Exchange, signers: HardhatEthersSigner[]): P
       tiers: tiersFromChain(await ex.admin.tiers(m.marketId)),
       initialPrice: wad(spec.initialPrice),
       feeds: await Promise.all(m.pushedFeeds.map(async (f) => target(await f.getAddress(), f.interface))),
+      sources: (await ex.oracle.sources(m.marketId)).map((x) => ({ feed: x.feed, heartbeat: x.heartbeat })),
+      twapFeed: await m.twapFeed.getAddress(),
       spotPool: target(await m.spotPool.getAddress(), m.spotPool.interface),
       coin: target(await m.coin.getAddress(), m.coin.interface),
     });
