@@ -18,7 +18,7 @@ import { liquidateManyGas } from "../../keeper/jobs/liquidations";
 import { MarketReader } from "../../keeper/markets";
 import { KeeperMetrics } from "../../keeper/metrics";
 import { SignerTransactor } from "../../keeper/transactor";
-import type { TxRequest } from "../../keeper/transactor";
+import type { Transactor, TxRequest } from "../../keeper/transactor";
 import { wad } from "../../lib/units";
 import {
   createControlledMarket,
@@ -49,6 +49,19 @@ function keeperFor(f: ExchangeFixture, options: Partial<KeeperOptions> = {}) {
     ...options,
   });
   return { keeper, metrics, logs };
+}
+
+/** Sends through the keeper's signer, recording the gas limit each request asked for; `change` may alter it. */
+function recordingTransactor(f: ExchangeFixture, change: (r: TxRequest) => TxRequest = (r) => r) {
+  const sent: (bigint | undefined)[] = [];
+  const inner = new SignerTransactor(f.keeper);
+  const transactor: Transactor = {
+    send: (r) => {
+      sent.push(r.gasLimit);
+      return inner.send(change(r));
+    },
+  };
+  return { sent, transactor };
 }
 
 async function counter(metric: { get(): Promise<{ values: { value: number }[] }> }): Promise<number> {
@@ -155,9 +168,7 @@ describe("Keeper engine (in-process network)", function () {
     await pushIndex(f.btc, wad(24_000));
     expect((await f.ex.lens.liquidatable([alt.id, btc.id])).map(Boolean)).to.deep.equal([true, true]);
 
-    const sent: (bigint | undefined)[] = [];
-    const signerTx = new SignerTransactor(f.keeper);
-    const transactor = { send: (r: TxRequest) => (sent.push(r.gasLimit), signerTx.send(r)) };
+    const { sent, transactor } = recordingTransactor(f);
     const { keeper } = keeperFor(f, { transactor, funding: false, orders: false, adl: false });
     const report = await keeper.tick();
     expect(new Set(report.liquidations.map((l) => l.id))).to.deep.equal(new Set([alt.id, btc.id]));
@@ -173,13 +184,9 @@ describe("Keeper engine (in-process network)", function () {
       leverage: 10n,
     });
     await pushIndex(f.alt, wad("1.8"));
-    const sent: (bigint | undefined)[] = [];
-    const signerTx = new SignerTransactor(f.keeper);
     // A budget far too small: the engine runs out of gas loading the market.
-    const starved = {
-      send: (r: TxRequest) => (sent.push(r.gasLimit), signerTx.send({ ...r, gasLimit: r.gasLimit && 120_000n })),
-    };
-    const { keeper, logs } = keeperFor(f, { transactor: starved, funding: false, orders: false, adl: false });
+    const { sent, transactor } = recordingTransactor(f, (r) => ({ ...r, gasLimit: r.gasLimit && 120_000n }));
+    const { keeper, logs } = keeperFor(f, { transactor, funding: false, orders: false, adl: false });
     const report = await keeper.tick();
     expect(report.liquidations.map((l) => l.id)).to.deep.equal([id]);
     expect(sent).to.deep.equal([liquidateManyGas(1, BLOCK_GAS), undefined]);
