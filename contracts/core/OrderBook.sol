@@ -2,7 +2,7 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IVault, Settlement} from "../interfaces/IVault.sol";
 import {IOracle} from "../interfaces/IOracle.sol";
@@ -34,7 +34,7 @@ import {PerpEngineAdmin} from "./PerpEngineAdmin.sol";
 ///
 /// Sizes are signed trades: positive buys, negative sells. A reduce-only order's sign is opposite its
 /// position's. The trading fee of a fill is paid from the owner's free balance, as for a market order.
-contract OrderBook is AccessControl, ReentrancyGuard {
+contract OrderBook is AccessControl, ReentrancyGuardTransient {
     using SafeCast for uint256;
     using SafeCast for int256;
 

@@ -2,7 +2,7 @@
 pragma solidity 0.8.28;
 
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Tier} from "../libraries/MarginMath.sol";
 import {MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position} from "../libraries/PositionLib.sol";
@@ -10,7 +10,7 @@ import {Position} from "../libraries/PositionLib.sol";
 /// @title PerpEngineStorage
 /// @notice The engine's storage, roles, events and errors, shared by PerpEngine and the module it
 /// delegates market administration and raw getters to (PerpEngineAdmin), so both run on one state.
-abstract contract PerpEngineStorage is AccessControl, ReentrancyGuard {
+abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
     /// @notice May create markets and change their configuration, tiers and pause flag.
     bytes32 public constant CONFIG_ROLE = keccak256("CONFIG_ROLE");
     /// @notice The order book: may trade on behalf of accounts whose orders it executes.

@@ -5,7 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {IVault, Settlement} from "../interfaces/IVault.sol";
 
 /// @title Vault
@@ -14,7 +14,7 @@ import {IVault, Settlement} from "../interfaces/IVault.sol";
 /// the insurance fund. Tokens cross only at deposit/withdraw and pool entry/exit, where 6-decimal
 /// amounts are converted; every other movement is a zero-sum `settle` by an engine. Hence, to the unit:
 ///   balanceOf(vault) * 10^(18 - decimals) == sum(free) + margin + escrow + pool + insurance.
-contract Vault is IVault, AccessControl, ReentrancyGuard {
+contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     /// @notice Engines and the order book: may book settlements.

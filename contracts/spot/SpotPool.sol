@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
-import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol";
+import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 
 /// @title SpotPool
 /// @notice The spot market a market maker can push: a constant-product pool (x * y = k, 0.3% fee)
@@ -13,7 +13,7 @@ import {ReentrancyGuard} from "@openzeppelin/contracts/utils/ReentrancyGuard.sol
 /// (timestamp, cumulative) is written in each block that trades, before the trade, into a ring buffer,
 /// so between two observations the price was constant and interpolation is exact. Liquidity added here
 /// is permanent (no LP shares): the pool only has to be a market that can be moved.
-contract SpotPool is ReentrancyGuard {
+contract SpotPool is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
 
     uint256 public constant FEE_BPS = 30;
