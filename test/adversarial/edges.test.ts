@@ -420,6 +420,28 @@ describe("adversarial edges", () => {
       await expectConservation(ex, [winner.id, loser.id], accounts);
     });
 
+    it("answers closed ids in a batch with empty entries, and ranks a position under water at 0", async () => {
+      const { ex, deployer, traders, accounts } = await loadFixture(exchangeFixture);
+      const m = await createControlledMarket(ex, deployer, {
+        symbol: "ALT-LENS",
+        initialPrice: "2",
+        markModel: "index",
+      });
+      const open = await openSize(ex, traders[0], m.marketId, wad(1_000), wad(100));
+      const never = await ex.admin.positionId(traders[1].address, m.marketId);
+      const views = await ex.lens.positions([never, open.id]);
+      expect([views[0].id, views[0].size, views[0].owner]).to.deep.equal([never, 0n, ethers.ZeroAddress]);
+      expect([views[1].id, views[1].size]).to.deep.equal([open.id, wad(1_000)]);
+      expect([...(await ex.lens.liquidatable([never, open.id]))]).to.deep.equal([false, false]);
+      // At 1.8 the long has lost about 200 on a margin of 100: liquidatable, under water, nothing to rank.
+      await (await m.feed.setPrice(wad("1.8"))).wait();
+      const [under] = await ex.lens.positions([open.id]);
+      expect(under.equity < 0n).to.equal(true);
+      expect([...(await ex.lens.liquidatable([open.id, never]))]).to.deep.equal([true, false]);
+      expect(await ex.lens.adlScore(open.id)).to.deep.equal([0n, 0n, 0n]);
+      await expectConservation(ex, [open.id], accounts);
+    });
+
     it("with no smoothing (half-life 0) the basis EMA is the basis at once", async () => {
       const { ex, deployer, traders, accounts } = await loadFixture(exchangeFixture);
       const m = await createControlledMarket(ex, deployer, {

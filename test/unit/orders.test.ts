@@ -476,11 +476,33 @@ describe("OrderBook", () => {
       const free0 = await ex.vault.freeBalance(trader.address);
       const id = await nextId(s);
       await ex.orderBook.connect(trader).createLimitOpen(ALT, SIZE, MARGIN, wad("1.9"), EXEC_FEE, 0, false);
+      expect(await ex.orderBook.escrowOf(id)).to.equal(MARGIN + EXEC_FEE);
       await expect(ex.orderBook.connect(trader).cancelOrder(id))
         .to.emit(ex.orderBook, "OrderCancelled")
         .withArgs(id, trader.address, ALT, trader.address, BY_OWNER, MARGIN + EXEC_FEE);
+      expect(await ex.orderBook.escrowOf(id)).to.equal(0n);
       expect(await ex.vault.freeBalance(trader.address)).to.equal(free0);
       expect(await ex.vault.totalEscrow()).to.equal(0n);
+    });
+
+    it("on a stale oracle prices new orders against its last index, and fills none (no new risk)", async () => {
+      const s = await loadFixture(indexMarked);
+      const { ex, trader } = s;
+      await time.increase(ONE_YEAR + 1);
+      expect((await ex.oracle.indexPrice(ALT))[1]).to.equal(0n);
+      // A buy limit above the last index (2) would fill at once: refused as such, or, asked to fill, as new risk.
+      const book = ex.orderBook.connect(trader);
+      await expect(book.createLimitOpen(ALT, SIZE, MARGIN, wad("2.1"), EXEC_FEE, 0, false))
+        .to.be.revertedWithCustomError(ex.orderBook, "WouldFillImmediately")
+        .withArgs(fillPrice(START, 0n, SIZE), wad("2.1"));
+      await expect(book.createLimitOpen(ALT, SIZE, MARGIN, wad("2.1"), EXEC_FEE, 0, true))
+        .to.be.revertedWithCustomError(ex.engine, "NoFreshPrice")
+        .withArgs(ALT);
+      // One below it rests with its escrow.
+      const id = await nextId(s);
+      await book.createLimitOpen(ALT, SIZE, MARGIN, wad("1.99"), EXEC_FEE, 0, false);
+      expect((await ex.orderBook.getOrder(id)).status).to.equal(LIVE);
+      await expectEscrowConserved(ex);
     });
 
     it("executes until the second before expiry; from the expiry anyone may remove it for the owner", async () => {

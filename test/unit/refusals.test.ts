@@ -19,6 +19,7 @@ import {
   FEED_HEARTBEAT,
   openByLeverage,
   openSize,
+  pushIndex,
 } from "../helpers/fixtures";
 import { expectConservation, expectUnchanged, snapshotState } from "../helpers/conservation";
 
@@ -215,6 +216,48 @@ describe("refusals: margin and balances", () => {
       .withArgs(opened.id, traders[0].address, -wad(10), 0n);
     expect((await ex.admin.position(opened.id)).margin).to.equal(wad(90));
     await expectConservation(ex, [opened.id], f.accounts);
+  });
+  it("refuses margin changes without a position, and removing margin below the market's minimum", async () => {
+    const f = await loadFixture(exchangeFixture);
+    const { ex, traders, alt } = f;
+    const { id } = await openSize(ex, traders[0], alt.marketId, wad(-1_000), wad(100));
+    const stranger = ex.engine.connect(traders[1]);
+    await refuses(f, [id], async () => {
+      for (const change of [stranger.addMargin, stranger.removeMargin])
+        await expect(change(alt.marketId, wad(5)))
+          .to.be.revertedWithCustomError(ex.engine, "NoPosition")
+          .withArgs(traders[1].address, alt.marketId);
+      // 100 - 95 leaves 5, under the minimum of 10 (checked before the leverage).
+      await expect(ex.engine.connect(traders[0]).removeMargin(alt.marketId, wad(95)))
+        .to.be.revertedWithCustomError(ex.engine, "MarginTooLow")
+        .withArgs(wad(5), MIN_MARGIN);
+    });
+  });
+
+  it("refuses a partial close that leaves a liquidatable position, or one that its closed part already sinks", async () => {
+    const f = await loadFixture(exchangeFixture);
+    const { ex, traders, alt } = f;
+    // 1,000 ALT long on 100 at about 2: maintenance 0.5% of notional.
+    const { id } = await openSize(ex, traders[0], alt.marketId, wad(1_000), wad(100));
+    const trader = ex.engine.connect(traders[0]);
+    // At 1.905 the loss is about 95: equity about 5 under a maintenance margin of about 9.5.
+    await pushIndex(alt, wad("1.905"));
+    const view = await ex.lens.position(id);
+    expect(view.liquidatable).to.equal(true);
+    expect(view.equity > 0n).to.equal(true);
+    await refuses(f, [id], async () => {
+      // A tenth closed pays out a tenth of the value: the rest keeps the same shortfall.
+      await expect(trader.decreasePosition(alt.marketId, wad(100), 0n))
+        .to.be.revertedWithCustomError(ex.engine, "WouldBeLiquidatable")
+        .withArgs(id);
+    });
+    // At 1.85 nine tenths closed realise about -135 against a margin of 100: nothing is left to pay out.
+    await pushIndex(alt, wad("1.85"));
+    await refuses(f, [id], async () => {
+      await expect(trader.decreasePosition(alt.marketId, wad(900), 0n))
+        .to.be.revertedWithCustomError(ex.engine, "WouldBeLiquidatable")
+        .withArgs(id);
+    });
   });
 });
 

@@ -3,6 +3,7 @@
  * price. The deployed ALT pool holds 100,000 ALT and 200,000 USD: spot 2.
  */
 import { expect } from "chai";
+import { network } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { usd6, wad, WAD } from "../../lib/units";
@@ -119,5 +120,38 @@ describe("spot pool: TWAP", () => {
     expect(await alt.spotPool.twap(now - t0 + 100n)).to.equal(
       (wad(2) * (t1 - t0) + p1 * 100n + p2 * 150n) / (now - t0),
     );
+  });
+  it("integrates a block once: a second swap in the same block leaves the cumulative price and the observations alone", async () => {
+    const { alt, swapper } = await loadFixture(spotFixture);
+    await time.increase(100);
+    const pool = alt.spotPool.connect(swapper);
+    const [before, since, spotBefore] = [
+      await alt.spotPool.priceCumulative(),
+      await alt.spotPool.lastUpdate(),
+      await spotOf(alt),
+    ];
+    await network.provider.send("evm_setAutomine", [false]);
+    try {
+      const first = await pool.swap(true, usd6(10_000), 0n, swapper.address);
+      const second = await pool.swap(true, usd6(10_000), 0n, swapper.address);
+      await network.provider.send("evm_mine", []);
+      const [a, b] = [await first.wait(), await second.wait()];
+      expect(a!.blockNumber).to.equal(b!.blockNumber);
+    } finally {
+      await network.provider.send("evm_setAutomine", [true]);
+    }
+    const [cumulative, count, at] = [
+      await alt.spotPool.priceCumulative(),
+      await alt.spotPool.observationCount(),
+      await alt.spotPool.lastUpdate(),
+    ];
+    // The first swap integrated the price that held until the block; the second, at the same second, nothing.
+    expect(cumulative).to.equal(before + spotBefore * (at - since));
+    // One more swap in a later block integrates the post-second-swap price from that block on.
+    const spot = await spotOf(alt);
+    await time.setNextBlockTimestamp(at + 7n);
+    await buy(alt, swapper, usd6(1));
+    expect(await alt.spotPool.priceCumulative()).to.equal(cumulative + spot * 7n);
+    expect(await alt.spotPool.observationCount()).to.equal(count + 1n);
   });
 });
