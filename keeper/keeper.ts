@@ -9,7 +9,8 @@
  *   4. liquidations: candidates confirmed by the lens, sent to liquidateMany in batches, in rounds
  *      while each round's liquidations push further positions over (a cascade);
  *   5. funding settled on markets past their boundary; due limit / take-profit / stop-loss orders
- *      executed; ADL where the market is open to it.
+ *      executed; ADL where the market is open to it;
+ *   6. when those sent anything, liquidations once more: their blocks moved time, skew and mark.
  *
  * The CLI (keeper/main.ts, via keeper/service.ts) runs it against a JSON-RPC node with its TxSender;
  * the simulator runs the same class in-process over a plain signer.
@@ -197,6 +198,55 @@ export class Keeper {
       complete: true,
     };
 
+    const first = await this.liquidationRounds(report, head, markets, true);
+    if (first.rpcOutage) return this.finish(report, false);
+    ({ head, markets } = first);
+
+    // Whether the other jobs' own transactions moved the chain (time, skew, the mark).
+    let moved = false;
+    if (this.options.funding && !this.stopRequested) {
+      const funding = await this.funding.run(markets);
+      report.funding = funding.settled;
+      moved ||= funding.settled.length > 0;
+      if (funding.rpcOutage) return this.finish(report, false);
+    }
+    if (this.options.orders && !this.stopRequested) {
+      const orders = await this.orders.run(this.orderList, this.book, markets);
+      report.orders = orders.executed;
+      if (orders.rpcOutage) return this.finish(report, false);
+      if (orders.executed.length > 0 || orders.cleanedUp.length > 0) {
+        moved = true;
+        head = await this.head();
+        markets = await this.refresh(head);
+      }
+    }
+    if (this.options.adl && !this.stopRequested) {
+      const adl = await this.adl.run(this.book, markets);
+      report.adl = adl.deleveraged;
+      moved ||= adl.deleveraged.length > 0;
+      if (adl.rpcOutage) return this.finish(report, false);
+    }
+    // Those blocks may have pushed positions over (a TWAP index creeps with every second a pump holds,
+    // a fill moves the skew): liquidations once more, so the tick ends with none left that it could take.
+    if (moved && !this.options.dryRun && !this.stopRequested) {
+      head = await this.head();
+      const last = await this.liquidationRounds(report, head, await this.refresh(head), false);
+      if (last.rpcOutage) return this.finish(report, false);
+    }
+    return this.finish(report, true);
+  }
+
+  /**
+   * Liquidation rounds from `head`: candidates from the health index, confirmed by the lens, sent in
+   * batches; each round's liquidations may push further positions over (a cascade), which the next
+   * round takes. Returns the head and markets it ended on.
+   */
+  private async liquidationRounds(
+    report: TickReport,
+    head: HeadBlock,
+    markets: Map<bigint, MarketSnapshot>,
+    firstOfTick: boolean,
+  ): Promise<{ head: HeadBlock; markets: Map<bigint, MarketSnapshot>; rpcOutage: boolean }> {
     for (let round = 1; round <= this.options.maxRounds && !this.stopRequested; round++) {
       const scanStart = process.hrtime.bigint();
       const crossed = [...markets.values()]
@@ -205,7 +255,7 @@ export class Keeper {
       const candidates = crossed.flat();
       const scanNs = process.hrtime.bigint() - scanStart + this.lastUpdateNs;
       this.metrics?.healthScanSeconds.observe(Number(scanNs) / 1e9);
-      if (round === 1) this.forgetHealed(candidates);
+      if (round === 1 && firstOfTick) this.forgetHealed(candidates);
       if (candidates.length === 0) break;
       const confirmed = await this.liquidations.confirm(candidates);
       const nowSec = this.clock(head);
@@ -218,32 +268,12 @@ export class Keeper {
       report.liquidations.push(...result.records);
       report.lostRace.push(...result.lostRace);
       await this.observeCrossings(result.records);
-      if (result.rpcOutage) return this.finish(report, false);
+      if (result.rpcOutage) return { head, markets, rpcOutage: true };
       if (this.options.dryRun || result.records.length === 0) break;
       head = await this.head();
       markets = await this.refresh(head);
     }
-
-    if (this.options.funding && !this.stopRequested) {
-      const funding = await this.funding.run(markets);
-      report.funding = funding.settled;
-      if (funding.rpcOutage) return this.finish(report, false);
-    }
-    if (this.options.orders && !this.stopRequested) {
-      const orders = await this.orders.run(this.orderList, this.book, markets);
-      report.orders = orders.executed;
-      if (orders.rpcOutage) return this.finish(report, false);
-      if (orders.executed.length > 0 || orders.cleanedUp.length > 0) {
-        head = await this.head();
-        markets = await this.refresh(head);
-      }
-    }
-    if (this.options.adl && !this.stopRequested) {
-      const adl = await this.adl.run(this.book, markets);
-      report.adl = adl.deleveraged;
-      if (adl.rpcOutage) return this.finish(report, false);
-    }
-    return this.finish(report, true);
+    return { head, markets, rpcOutage: false };
   }
 
   private provider() {
