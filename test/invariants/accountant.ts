@@ -73,15 +73,8 @@ interface Touch {
   order?: LiveOrder;
 }
 
-interface Updated {
-  id: bigint;
-  owner: string;
-  marketId: bigint;
-  size: bigint;
-  entryPrice: bigint;
-  margin: bigint;
-  fundingSnapshot: bigint;
-}
+/** A PositionUpdated event: the position as stored after the touch. */
+type Updated = Position & { id: bigint };
 
 export class Accountant {
   readonly deltas: LedgerDeltas = {
