@@ -12,6 +12,7 @@
 import { HealthIndex, type Side } from "../keeper/health-index";
 import { MarginMath, projectMarket, type MarketConfig, type MarketState, type Tier } from "../lib/math";
 import { WAD } from "../lib/units";
+import { Random } from "../sim/random";
 
 const BPS = 10_000n;
 const STEP_BPS = 20n;
@@ -47,19 +48,6 @@ interface Synthetic {
   size: bigint;
   entry: bigint;
   net: bigint;
-}
-
-/** xorshift32: deterministic, so every run measures the same work. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
 }
 
 function median(values: readonly number[]): number {
@@ -102,7 +90,8 @@ class Book {
 }
 
 function run(market: ScanMarket, n: number, updates: number, seed: number) {
-  const next = random(seed);
+  const rng = Random.fromSeed(seed); // seeded: every run measures the same work
+  const next = (): number => rng.float();
   const book = new Book(market.tiers, next);
   for (let i = 0; i < n; i++) book.open(market.index);
   let index = market.index;

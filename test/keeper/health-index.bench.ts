@@ -13,6 +13,7 @@
  */
 import { HealthIndex } from "../../keeper/health-index";
 import type { Side } from "../../keeper/health-index";
+import { Random } from "../../sim/random";
 
 const WAD = 10n ** 18n;
 const BPS = 10_000n;
@@ -25,19 +26,6 @@ const FULL_SCAN_EVERY = 50;
 interface Synthetic {
   side: Side;
   liquidationPrice: bigint;
-}
-
-/** xorshift32: deterministic, so every run measures the same work. */
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
 }
 
 /** Isolated-margin liquidation price with a flat maintenance rate (enough for a benchmark). */
@@ -74,7 +62,8 @@ const percentile = (sorted: readonly number[], p: number): number =>
 const ms = (ns: bigint): number => Number(ns) / 1e6;
 
 function measure(n: number): string[] {
-  const next = random(n);
+  const rng = Random.fromSeed(n); // seeded: every run measures the same work
+  const next = (): number => rng.float();
   const index = new HealthIndex();
   const all = new Map<bigint, Synthetic>();
   const loadStart = process.hrtime.bigint();

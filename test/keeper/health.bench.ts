@@ -17,24 +17,13 @@ import type { MarketSnapshot } from "../../keeper/markets";
 import { tiersOf } from "../../lib/deploy";
 import { ALT_USD } from "../../lib/markets";
 import { MarginMath } from "../../lib/math";
+import { Random } from "../../sim/random";
 
 const WAD = 10n ** 18n;
 const BPS = 10_000n;
 const MARK_UPDATES = 1_000;
 const CHANGED_SHARE = 0.01;
 const TIERS = MarginMath.deriveMaintenanceAmounts(tiersOf(ALT_USD));
-
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state >>>= 0;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    state >>>= 0;
-    return state / 2 ** 32;
-  };
-}
 
 /** A market as HealthTracker reads it: its id, tiers and projected funding index. */
 function snapshot(fundingIndex: bigint): MarketSnapshot {
@@ -55,7 +44,8 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 const p99 = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length * 0.99)];
 
 function measure(n: number): string[] {
-  const next = random(n);
+  const rng = Random.fromSeed(n); // seeded: every run measures the same work
+  const next = (): number => rng.float();
   const book = new PositionBook();
   for (let i = 0; i < n; i++) book.apply(synthetic(BigInt(i + 1), next));
   const tracker = new HealthTracker();
