@@ -1,8 +1,9 @@
 /**
  * The Keeper engine on the in-process network, one tick() at a time (as the simulator drives it):
- * off-chain liquidation prices against the lens, cascades within a tick, limit / take-profit /
- * stop-loss orders executed in the block after their condition holds, expired orders removed for their
- * owners, funding at every boundary across three days, ADL by adlScore, and dry-run.
+ * off-chain liquidation prices against the lens, cascades within a tick, a last liquidation pass when
+ * the tick's own order fill moved the mark, limit / take-profit / stop-loss orders executed in the
+ * block after their condition holds, expired orders removed for their owners, funding at every
+ * boundary across three days, ADL by adlScore, and dry-run.
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
@@ -191,6 +192,49 @@ describe("Keeper engine (in-process network)", function () {
     expect(report.liquidations.map((l) => l.id)).to.deep.equal([id]);
     expect(sent).to.deep.equal([liquidateManyGas(1, BLOCK_GAS), undefined]);
     expect(logs.entries().some((e) => String(e.msg).includes("reverted on its gas budget"))).to.equal(true);
+  });
+
+  it("ends a tick whose own order fill moved the mark with one more liquidation pass", async () => {
+    const f = await loadFixture(exchangeFixture);
+    // The cascade's market: with no EMA memory the mark is median(index, last, last) one second after
+    // a trade, where last = index * (1 + K / S).
+    const mkt = await createControlledMarket(f.ex, f.deployer, {
+      symbol: "END-USD",
+      initialPrice: "2",
+      markModel: "median",
+      skewScale: "2000000",
+      maxOpenInterest: "1000000",
+      emaHalfLifeSeconds: 0,
+    });
+    const [shorter, buyer] = await funded(f, 2, 100_000n);
+    const { id: short } = await openByLeverage(f.ex, shorter, mkt.marketId, {
+      side: "short",
+      margin: wad(2500),
+      leverage: 12n,
+    });
+    // K = -15,000: the mark is 0.9925 * index. A buy of 60,000 makes K = +45,000 and fills at 1.0075 *
+    // index; once it has, the mark is at least the index. At index = liquidationPrice / 0.996 the short
+    // is healthy before the fill and liquidatable after it.
+    const [{ liquidationPrice }] = await f.ex.lens.positions([short]);
+    const index = (liquidationPrice * 1000n) / 996n;
+    const buy = wad(60_000);
+    const skewScale = wad(mkt.spec.skewScale);
+    const { skew } = await f.ex.lens.market(mkt.marketId);
+    const limit = (index * (2n * skewScale + 2n * skew + buy)) / (2n * skewScale) + 1n;
+    // Placed while the index is 1% higher, so it rests; then the index comes down to where it fills.
+    await (await mkt.feed.setPrice((index * 101n) / 100n)).wait();
+    await (
+      await f.ex.orderBook.connect(buyer).createLimitOpen(mkt.marketId, buy, wad(20_000), limit, EXEC_FEE, 0n, false)
+    ).wait();
+    await (await mkt.feed.setPrice(index)).wait();
+    expect(await f.ex.lens.liquidatable([short])).to.deep.equal([false]);
+
+    const { keeper } = keeperFor(f, { funding: false, adl: false });
+    const report = await keeper.tick();
+    expect(report.orders.map((o) => o.id)).to.deep.equal([1n]);
+    expect(report.liquidations.map((l) => l.id)).to.deep.equal([short]);
+    expect(report.liquidations[0].block).to.be.greaterThan(report.orders[0].block);
+    expect(keeper.book.idsIn(mkt.marketId)).to.have.length(1);
   });
 
   describe("orders", () => {
