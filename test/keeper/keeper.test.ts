@@ -76,6 +76,22 @@ async function funded(f: ExchangeFixture, count: number, usd: bigint, from = 5):
   return signers;
 }
 
+/**
+ * A market at $2 (skew scale 2M) with one exact feed and the SPEC median mark, its basis EMA without
+ * memory (half-life 0): one second after a trade the mark is median(index, last, last), where
+ * last = index * (1 + K / S), so the skew moves the mark.
+ */
+function skewMarket(f: ExchangeFixture, symbol: string) {
+  return createControlledMarket(f.ex, f.deployer, {
+    symbol,
+    initialPrice: "2",
+    markModel: "median",
+    skewScale: "2000000",
+    maxOpenInterest: "1000000",
+    emaHalfLifeSeconds: 0,
+  });
+}
+
 async function blockNumber(): Promise<number> {
   return ethers.provider.getBlockNumber();
 }
@@ -127,16 +143,8 @@ describe("Keeper engine (in-process network)", function () {
 
   it("follows a cascade within one tick: the liquidations of round 1 move the mark over the next positions", async () => {
     const f = await loadFixture(exchangeFixture);
-    // A market (skew scale 2M) with one exact feed and the SPEC median mark; a basis EMA with no memory
-    // (half-life 0), so with shorts in excess the mark is the last price, index * (1 + K / S).
-    const cas = await createControlledMarket(f.ex, f.deployer, {
-      symbol: "CAS-USD",
-      initialPrice: "2",
-      markModel: "median",
-      skewScale: "2000000",
-      maxOpenInterest: "1000000",
-      emaHalfLifeSeconds: 0,
-    });
+    // With shorts in excess the mark is the last price, index * (1 + K / S).
+    const cas = await skewMarket(f, "CAS-USD");
     const traders = await funded(f, 10, 10_000n);
     const open = (t: HardhatEthersSigner, margin: bigint, leverage: bigint) =>
       openByLeverage(f.ex, t, cas.marketId, { side: "short", margin, leverage }).then((o) => o.id);
@@ -196,16 +204,7 @@ describe("Keeper engine (in-process network)", function () {
 
   it("ends a tick whose own order fill moved the mark with one more liquidation pass", async () => {
     const f = await loadFixture(exchangeFixture);
-    // The cascade's market: with no EMA memory the mark is median(index, last, last) one second after
-    // a trade, where last = index * (1 + K / S).
-    const mkt = await createControlledMarket(f.ex, f.deployer, {
-      symbol: "END-USD",
-      initialPrice: "2",
-      markModel: "median",
-      skewScale: "2000000",
-      maxOpenInterest: "1000000",
-      emaHalfLifeSeconds: 0,
-    });
+    const mkt = await skewMarket(f, "END-USD");
     const [shorter, buyer] = await funded(f, 2, 100_000n);
     const { id: short } = await openByLeverage(f.ex, shorter, mkt.marketId, {
       side: "short",
