@@ -229,8 +229,10 @@ export class Keeper {
     // Those blocks may have pushed positions over (a TWAP index creeps with every second a pump holds,
     // a fill moves the skew): liquidations once more, so the tick ends with none left that it could take.
     if (moved && !this.options.dryRun && !this.stopRequested) {
-      head = await this.head();
-      const last = await this.liquidationRounds(report, head, await this.refresh(head), false);
+      const now = await this.head();
+      // The orders job re-reads after its fills; read again only if funding or ADL mined since.
+      if (now.number !== head.number) [head, markets] = [now, await this.refresh(now)];
+      const last = await this.liquidationRounds(report, head, markets, false);
       if (last.rpcOutage) return this.finish(report, false);
     }
     return this.finish(report, true);

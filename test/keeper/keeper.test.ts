@@ -20,6 +20,7 @@ import { MarketReader } from "../../keeper/markets";
 import { KeeperMetrics } from "../../keeper/metrics";
 import { SignerTransactor } from "../../keeper/transactor";
 import type { Transactor, TxRequest } from "../../keeper/transactor";
+import { Pricing } from "../../lib/math";
 import { wad } from "../../lib/units";
 import {
   createControlledMarket,
@@ -219,7 +220,7 @@ describe("Keeper engine (in-process network)", function () {
     const buy = wad(60_000);
     const skewScale = wad(mkt.spec.skewScale);
     const { skew } = await f.ex.lens.market(mkt.marketId);
-    const limit = (index * (2n * skewScale + 2n * skew + buy)) / (2n * skewScale) + 1n;
+    const limit = Pricing.fillPrice(index, skew, buy, skewScale);
     // Placed while the index is 1% higher, so it rests; then the index comes down to where it fills.
     await (await mkt.feed.setPrice((index * 101n) / 100n)).wait();
     await (
