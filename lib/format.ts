@@ -47,8 +47,41 @@ export function signedUsd(value: bigint): string {
  */
 export function price(value: bigint): string {
   const abs = value < 0n ? -value : value;
+  if (abs !== 0n && abs < TINY_PRICE) {
+    // Below 0.000001 six decimals would print a live price as 0: show four significant digits.
+    const leadingZeros = 18 - abs.toString().length;
+    return amount(value, Math.min(18, leadingZeros + 4));
+  }
   const decimals = abs < 100n * WAD ? 6 : abs < 10_000n * WAD ? 4 : 2;
   return amount(value, decimals);
+}
+
+/** Prices under 10^-6 USD (a drained pool's) print with significant digits. */
+const TINY_PRICE = 10n ** 12n;
+
+/**
+ * `value` relative to `reference` as a signed percentage with 2 decimals, true at the extremes: a
+ * change that rounds to zero but is not zero prints "+<0.01%", a fall to 0 prints "-100.00%", and a
+ * zero reference prints "n/a".
+ */
+export function change(value: bigint, reference: bigint): string {
+  if (reference === 0n) return "n/a";
+  const rate = ((value - reference) * WAD) / reference;
+  const text = pct(rate, 2, true);
+  if (value !== reference && /^[-+]?0\.00%$/.test(text)) return `${value > reference ? "+" : "-"}<0.01%`;
+  return text;
+}
+
+/**
+ * A position's liquidation price beside the mark. The lens's 0 means no price at all: a long whose
+ * margin covers a fall to 0 cannot be liquidated by price, a short under water at every mark is
+ * liquidatable at any.
+ */
+export function liquidationPrice(liqPrice: bigint, size: bigint, mark: bigint): string {
+  if (liqPrice === 0n) {
+    return size > 0n ? "none (the margin covers a fall to 0)" : "any price (the margin is gone at every mark)";
+  }
+  return `${price(liqPrice)} (${change(liqPrice, mark)} from mark)`;
 }
 
 /** A size in base units: up to 6 decimals, e.g. "4,999.900000". */

@@ -1,18 +1,24 @@
 /**
  * What every perp:* task shares: argument parsing into exact bigints, the connection to a deployed
  * exchange (deployment file, network, signer by index), sending a transaction with a readable revert,
- * and the output channel.
+ * the output channel, and how a task that stops reports it.
  *
  * hardhat.config.ts loads the task files before `hardhat compile` has generated typechain-types, so
  * this module and the task definition files import nothing generated at load time: anything that
  * reaches typechain-types (lib/contracts, lib/revert, lib/deploy) is imported inside the async code.
  *
- * Bad input is reported with `fail`, a HardhatPluginError: the CLI prints its message without a stack
- * trace. Messages name the argument, the value given and what is allowed.
+ * Bad input is refused with `fail` (a HardhatPluginError) before anything is sent, in a message that
+ * names the argument, the value given and what is allowed. Run from the command line, a task that
+ * stops prints exactly one line to stderr and exits 1 (`cliAction`): Hardhat itself would add its
+ * stack trace whenever it believes it runs on CI, which includes any Linux box without a display.
  */
 import path from "node:path";
 import { existsSync } from "node:fs";
 import { HardhatPluginError } from "hardhat/plugins";
+import { HardhatError } from "hardhat/internal/core/errors";
+import { ArgumentsParser } from "hardhat/internal/cli/ArgumentsParser";
+import { HARDHAT_PARAM_DEFINITIONS } from "hardhat/internal/core/params/hardhat-params";
+import { getEnvHardhatArguments } from "hardhat/internal/core/params/env-variables";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { ContractTransactionReceipt, ContractTransactionResponse, Interface } from "ethers";
@@ -25,9 +31,82 @@ export const LOCAL_CHAIN_ID = 31337n;
 
 /* ------------------------------------------------------------------ ERRORS AND OUTPUT */
 
-/** Stops the task with a clean one-line error (no stack trace). */
+/** Stops the task with a refusal: a one-line message naming what was wrong and what is allowed. */
 export function fail(message: string): never {
   throw new HardhatPluginError(PLUGIN_NAME, message);
+}
+
+/** How a task that stopped is reported: one line, and whether it was a refusal of its input. */
+export interface TaskFailure {
+  /** a single line, no newline */
+  line: string;
+  /** true for a refusal (`fail`), false for anything unexpected (RPC down, an undecoded revert) */
+  refusal: boolean;
+}
+
+/** Longest message shown; anything longer is cut (--show-stack-traces shows the whole error). */
+const MAX_LINE = 600;
+
+/**
+ * The one line a stopped task prints: "perp:open: <why>". A refusal's message is the line; an
+ * unexpected error is named by its short message (ethers' `shortMessage`, Hardhat's HHnnn text).
+ */
+export function describeFailure(taskName: string, err: unknown): TaskFailure {
+  const refusal = HardhatPluginError.isHardhatPluginError(err) && err.pluginName === PLUGIN_NAME;
+  const why = refusal
+    ? (err as HardhatPluginError).message
+    : `unexpected failure: ${errorSummary(err)}; --show-stack-traces shows where`;
+  const flat = why.replace(/\s*\n\s*/g, " ").trim();
+  const line = `${taskName}: ${flat.length > MAX_LINE ? `${flat.slice(0, MAX_LINE - 3)}...` : flat}`;
+  return { line, refusal };
+}
+
+function errorSummary(err: unknown): string {
+  if (HardhatError.isHardhatError(err) || HardhatPluginError.isHardhatPluginError(err)) return err.message;
+  if (err instanceof Error) {
+    const e = err as Error & { shortMessage?: string; code?: string; data?: string };
+    const cause = (err as { cause?: unknown }).cause;
+    const base = e.shortMessage ?? e.message;
+    const data = typeof e.data === "string" && e.data.length > 2 ? ` (revert data ${e.data.slice(0, 10)}...)` : "";
+    const inner = cause instanceof Error && !base.includes(cause.message) ? ` (${cause.message})` : "";
+    return `${e.name === "Error" ? "" : `${e.name}: `}${base}${data}${inner}`;
+  }
+  return String(err);
+}
+
+/** The task the Hardhat CLI was asked to run in this process, parsed as the CLI parses it; else undefined. */
+function cliTaskName(): string | undefined {
+  const main = require.main?.filename ?? "";
+  if (!/[\\/]hardhat[\\/]internal[\\/]cli[\\/](bootstrap|cli)\.js$/.test(main)) return undefined;
+  try {
+    const parser = new ArgumentsParser();
+    const env = getEnvHardhatArguments(HARDHAT_PARAM_DEFINITIONS, process.env);
+    return parser.parseHardhatArguments(HARDHAT_PARAM_DEFINITIONS, env, process.argv.slice(2)).scopeOrTaskName;
+  } catch {
+    // The CLI has parsed these arguments already; a parse that throws here means "not ours to report".
+    return undefined;
+  }
+}
+
+/**
+ * Wraps a task's action. Run by the CLI as the task it was asked for, a failure prints one line to
+ * stderr (describeFailure) and sets exit code 1, CI or not; with --show-stack-traces it is rethrown for
+ * Hardhat to print with its trace. Run by hre.run (tests, other tasks), errors propagate unchanged.
+ */
+export function cliAction<A, R>(
+  taskName: string,
+  action: (args: A, hre: HardhatRuntimeEnvironment) => Promise<R>,
+): (args: A, hre: HardhatRuntimeEnvironment) => Promise<R | undefined> {
+  return async (args, hre) => {
+    if (hre.hardhatArguments.showStackTraces || cliTaskName() !== taskName) return action(args, hre);
+    try {
+      return await action(args, hre);
+    } catch (err) {
+      process.stderr.write(`${describeFailure(taskName, err).line}\n`);
+      process.exitCode = 1;
+      return undefined;
+    }
+  };
 }
 
 type Writer = (line: string) => void;
@@ -52,16 +131,21 @@ export function setOutput(next: Writer): () => void {
 /** The options every perp:* task takes besides --network. */
 export interface ConnectionArgs {
   /** index of the local signer, a decimal string; "0" by default */
-  account: string;
+  account?: string;
   /** path of the deployment record; deployments/<network>.json by default */
   deployment?: string;
 }
 
 const DECIMAL = /^\d+(\.\d+)?$/;
+/**
+ * The largest amount, price or count any task takes, in whole units: far beyond any real use, and far
+ * inside what the contracts' 128-bit fields and their products hold.
+ */
+export const MAX_UNITS = 10n ** 12n;
 
 /**
  * A non-negative decimal argument as an exact bigint with `decimals` fraction digits (18 = WAD,
- * 6 = collateral units), parsed by lib/units without floats.
+ * 6 = collateral units), parsed by lib/units without floats; at most `max` (default MAX_UNITS whole units).
  */
 export function decimalArg(
   name: string,
@@ -69,27 +153,31 @@ export function decimalArg(
   opts: { decimals?: 18 | 6; allowZero?: boolean; unit?: string; example?: string; max?: bigint } = {},
 ): bigint {
   const decimals = opts.decimals ?? 18;
+  const scale = 10n ** BigInt(decimals);
   const unit = opts.unit ? ` ${opts.unit}` : "";
   const what = `a ${opts.allowZero ? "non-negative" : "positive"} decimal number${
     unit ? ` of${unit}` : ""
   }, e.g. --${name} ${opts.example ?? "100"}`;
-  if (value === undefined || value === "") fail(`--${name} is required: ${what}`);
+  if (value === undefined || String(value).trim() === "") fail(`--${name} is required: ${what}`);
   const text = String(value).trim();
   if (text.startsWith("-")) fail(`--${name} ${text}: must not be negative (${what})`);
   if (!DECIMAL.test(text)) fail(`--${name} ${text}: not a decimal number (${what})`);
   const fraction = text.split(".")[1] ?? "";
   if (fraction.length > decimals) fail(`--${name} ${text}: at most ${decimals} decimal places`);
+  const max = opts.max ?? MAX_UNITS * scale;
+  // Compare the whole part first: lib/units need not see a 90-digit number to refuse it.
+  const whole = text.split(".")[0].replace(/^0+(?=\d)/, "");
+  if (whole.length > String(max / scale).length + 1)
+    fail(`--${name} ${text}: at most ${formatScaled(max, scale)}${unit}`);
   const parsed = decimals === 18 ? wad(text) : usd6(text);
   if (parsed === 0n && !opts.allowZero) fail(`--${name} ${text}: must be greater than 0 (${what})`);
-  if (opts.max !== undefined && parsed > opts.max) {
-    fail(`--${name} ${text}: at most ${formatScaled(opts.max, decimals === 18 ? WAD : 10n ** 6n)}${unit}`);
-  }
+  if (parsed > max) fail(`--${name} ${text}: at most ${formatScaled(max, scale)}${unit}`);
   return parsed;
 }
 
 /** A percentage argument ("0.5" = 0.5%) as a WAD fraction, below 100%. */
-export function percentArg(name: string, value: string): bigint {
-  const pct = decimalArg(name, value, { allowZero: true, unit: "percent", example: "0.5" });
+export function percentArg(name: string, value: string | undefined): bigint {
+  const pct = decimalArg(name, value, { allowZero: true, unit: "percent", example: "0.5", max: 100n * WAD });
   if (pct >= 100n * WAD) fail(`--${name} ${value}: must be below 100 (percent)`);
   return pct / 100n;
 }
@@ -101,22 +189,35 @@ export function sideArg(value: string | undefined): 1n | -1n {
     .toLowerCase();
   if (side === "long") return 1n;
   if (side === "short") return -1n;
-  fail(`--side ${value ?? ""}: expected long or short`);
+  if (value === undefined) fail("--side is required: long or short");
+  fail(`--side ${value}: expected long or short`);
 }
 
-/** A non-negative integer argument (an index, a count). */
-export function integerArg(name: string, value: string | undefined): number {
+/** A whole-number argument (an index, an id) up to `max`. */
+export function wholeArg(name: string, value: string | undefined, max: bigint): bigint {
   const text = String(value ?? "").trim();
+  if (value === undefined) fail(`--${name} is required: a whole number (0, 1, 2, ...)`);
   if (!/^\d+$/.test(text)) fail(`--${name} ${text}: expected a whole number (0, 1, 2, ...)`);
-  return Number(text);
+  if (text.replace(/^0+(?=\d)/, "").length > String(max).length || BigInt(text) > max) {
+    fail(`--${name} ${text}: at most ${max}`);
+  }
+  return BigInt(text);
+}
+
+/** A small non-negative integer argument (an account index), as a number. */
+export function integerArg(name: string, value: string | undefined): number {
+  return Number(wholeArg(name, value, BigInt(Number.MAX_SAFE_INTEGER)));
 }
 
 /** A position id in decimal or 0x-hex, as the tasks print it. */
 export function positionIdArg(value: string | undefined): bigint {
-  const text = String(value ?? "").trim();
-  if (!/^(0x[0-9a-fA-F]{1,64}|\d+)$/.test(text)) fail(`--id ${text}: expected a position id in decimal or 0x-hex`);
+  if (value === undefined) fail("--id is required: a position id as perp:open or perp:position prints it (0x...)");
+  const text = String(value).trim();
+  if (!/^(0x[0-9a-fA-F]{1,64}|\d{1,78})$/.test(text)) {
+    fail(`--id ${text}: expected a position id in decimal or 0x-hex (at most 64 hex digits)`);
+  }
   const id = BigInt(text);
-  if (id === 0n || id >= 1n << 256n) fail(`--id ${text}: not a position id`);
+  if (id === 0n || id >= 1n << 256n) fail(`--id ${text}: not a position id (1 to 2^256 - 1)`);
   return id;
 }
 
@@ -130,7 +231,8 @@ function formatScaled(value: bigint, scale: bigint): string {
     .toString()
     .padStart(scale.toString().length - 1, "0")
     .replace(/0+$/, "");
-  return frac ? `${value / scale}.${frac}` : `${value / scale}`;
+  const whole = (value / scale).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+  return frac ? `${whole}.${frac}` : whole;
 }
 
 /* ------------------------------------------------------------------ CONNECTION */
@@ -152,67 +254,76 @@ export function defaultDeploymentFile(hre: HardhatRuntimeEnvironment): string {
 }
 
 /**
- * Loads the deployment, checks it belongs to this network's chain and that its contracts exist there,
- * and connects them to the chosen local signer.
+ * Loads the deployment and checks it before anything is sent: --account's form, the file's schema,
+ * that it belongs to this network's chain, that every address holds the contract it names (wired to
+ * the others), and that the account exists; then connects the contracts to that signer.
  */
 export async function connect(hre: HardhatRuntimeEnvironment, args: ConnectionArgs): Promise<TaskContext> {
-  const network = hre.network.name;
-  const file = args.deployment ? path.resolve(args.deployment) : defaultDeploymentFile(hre);
-  const shown = path.relative(process.cwd(), file) || file;
-  if (!existsSync(file)) {
-    fail(
-      args.deployment
-        ? `--deployment ${args.deployment}: no such file`
-        : `no deployment for network "${network}" (${shown} does not exist). ` +
-            `Start a node (npm run node), deploy (npm run deploy -- --network localhost) and pass --network localhost`,
-    );
-  }
-  const { connectExchange, readDeployment } = await import("../lib/contracts");
-  let deployment: Deployment;
-  try {
-    deployment = readDeployment(file);
-  } catch (err) {
-    fail((err as Error).message);
-  }
-  const { chainId } = await hre.ethers.provider.getNetwork();
-  if (BigInt(deployment.chainId) !== chainId) {
-    fail(`${shown} is for chain ${deployment.chainId}, but network "${network}" is chain ${chainId}`);
-  }
-  if ((await hre.ethers.provider.getCode(deployment.contracts.engine)) === "0x") {
-    fail(
-      `${shown}: no contract at the engine address ${deployment.contracts.engine} on network "${network}"; ` +
-        `was the node restarted? Deploy again: npm run deploy -- --network ${network}`,
-    );
-  }
-  const signers = await hre.ethers.getSigners();
   const accountIndex = integerArg("account", args.account ?? "0");
+  const network = hre.network.name;
+  const deployment = await loadDeployment(hre, args);
+  const label = args.deployment !== undefined ? `--deployment ${args.deployment}` : deployment.shown;
+  const { chainId } = await hre.ethers.provider.getNetwork();
+  if (BigInt(deployment.record.chainId) !== chainId) {
+    fail(`${label} is for chain ${deployment.record.chainId}, but network "${network}" is chain ${chainId}`);
+  }
+  const { connectExchange } = await import("../lib/contracts");
+  const { checkDeployment } = await import("../lib/deployment");
+  const signers = await hre.ethers.getSigners();
   if (accountIndex >= signers.length) {
     fail(
       `--account ${accountIndex}: network "${network}" has ${signers.length} local accounts (0-${signers.length - 1})`,
     );
   }
   const signer = signers[accountIndex];
+  const exchange = connectExchange(deployment.record, signer);
+  const problem = await checkDeployment(exchange, hre.ethers.provider, label);
+  if (problem) fail(`${problem}${problem.includes("Deploy again") ? `: npm run deploy -- --network ${network}` : ""}`);
   return {
     hre,
     network,
     chainId,
-    deploymentFile: file,
-    exchange: connectExchange(deployment, signer),
+    deploymentFile: deployment.file,
+    exchange,
     signer,
     accountIndex,
     address: await signer.getAddress(),
   };
 }
 
+/** The deployment file named by --deployment (or the network's default), read and schema-checked. */
+async function loadDeployment(
+  hre: HardhatRuntimeEnvironment,
+  args: ConnectionArgs,
+): Promise<{ file: string; shown: string; record: Deployment }> {
+  const given = args.deployment !== undefined;
+  if (given && String(args.deployment).trim() === "")
+    fail("--deployment is empty: expected the path of a deployment file");
+  const file = given ? path.resolve(String(args.deployment)) : defaultDeploymentFile(hre);
+  const shown = path.relative(process.cwd(), file) || file;
+  if (!existsSync(file)) {
+    fail(
+      given
+        ? `--deployment ${args.deployment}: no such file`
+        : `no deployment for network "${hre.network.name}" (${shown} does not exist). ` +
+            `Start a node (npm run node), deploy (npm run deploy -- --network localhost) and pass --network localhost`,
+    );
+  }
+  const { readDeploymentFile, DeploymentError } = await import("../lib/deployment");
+  try {
+    return { file, shown, record: readDeploymentFile(file, given ? `--deployment ${args.deployment}` : shown) };
+  } catch (err) {
+    if (err instanceof DeploymentError) fail(err.message);
+    throw err;
+  }
+}
+
 /** The market named by --market, or an error listing the deployment's markets. */
 export function marketArg(ctx: TaskContext, value: string | undefined): MarketHandles {
-  const symbol = String(value ?? "")
-    .trim()
-    .toUpperCase();
-  const market = ctx.exchange.markets.get(symbol);
-  if (!market) {
-    fail(`--market ${value ?? ""}: unknown market; markets: ${[...ctx.exchange.markets.keys()].join(", ")}`);
-  }
+  const symbols = [...ctx.exchange.markets.keys()].join(", ");
+  if (value === undefined || String(value).trim() === "") fail(`--market is required: one of ${symbols}`);
+  const market = ctx.exchange.markets.get(String(value).trim().toUpperCase());
+  if (!market) fail(`--market ${value}: unknown market; markets: ${symbols}`);
   return market;
 }
 

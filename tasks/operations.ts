@@ -4,7 +4,6 @@
  * perp:settle-funding and perp:liquidate, run by hand.
  */
 import { existsSync } from "node:fs";
-import path from "node:path";
 import { HardhatPluginError } from "hardhat/plugins";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import * as f from "../lib/format";
@@ -19,6 +18,7 @@ import {
   defaultDeploymentFile,
   fail,
   eventArgs,
+  integerArg,
   LOCAL_CHAIN_ID,
   marketArg,
   out,
@@ -30,7 +30,7 @@ import {
   type ConnectionArgs,
   type TaskContext,
 } from "./common";
-import { baseSymbol, distance } from "./trading";
+import { baseSymbol } from "./trading";
 
 /** 10^(18 - 8): one unit of an 8-decimal feed answer in WAD. */
 const FEED_UNIT = 10n ** 10n;
@@ -126,7 +126,10 @@ export interface SpotSwapResult {
  * mint the shortfall first, for local experiments.
  */
 export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironment): Promise<SpotSwapResult> {
-  if (args.buy === args.sell) fail("pass exactly one of --buy or --sell");
+  if (args.buy === args.sell) {
+    fail(args.buy ? "--buy --sell: pass exactly one of them" : "--buy or --sell is required: exactly one of them");
+  }
+  if (args.buy && args.mint) fail("--mint applies to --sell only; get collateral for --buy with perp:faucet");
   const usd6 = decimalArg("usd", args.usd, { decimals: 6, unit: "USD" });
   const slippage = percentArg("slippage", args.slippage);
   const ctx = await connect(hre, args);
@@ -135,22 +138,32 @@ export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironmen
   const { collateral } = ctx.exchange;
   const base = baseSymbol(market.symbol);
   const poolAddress = await spotPool.getAddress();
-  const spotBefore = await spotPool.spotPrice();
+  const [spotBefore, reserveCoin, reserveUsd6] = await Promise.all([
+    spotPool.spotPrice(),
+    spotPool.reserveCoin(),
+    spotPool.reserveUsd(),
+  ]);
+  const amountIn = args.buy ? usd6 : (usd6 * USD6_TO_WAD * WAD) / spotBefore;
+  if (amountIn === 0n) fail(`--usd ${args.usd}: rounds to zero ${base}`);
+  const limit = maxSwapIn(args.buy, reserveCoin, reserveUsd6);
+  if (amountIn > limit) {
+    const limitUsd6 = args.buy ? limit : (limit * spotBefore) / WAD / USD6_TO_WAD;
+    fail(
+      `--usd ${args.usd}: one swap may move the ${market.symbol} spot price at most ${MAX_SPOT_MOVE}-fold ` +
+        `(the pool holds ${f.size(reserveCoin)} ${base} and ${f.usd6(reserveUsd6)}); ` +
+        `${args.buy ? "buy" : "sell"} at most ${f.usd6(limitUsd6)} at once`,
+    );
+  }
 
-  let amountIn: bigint;
   let minted = 0n;
   if (args.buy) {
-    if (args.mint) fail("--mint applies to --sell only; get collateral for --buy with perp:faucet");
     const wallet6 = await collateral.balanceOf(ctx.address);
     if (wallet6 < usd6)
       fail(`--usd ${args.usd}: the wallet of ${accountLabel(ctx)} holds ${f.usd6(wallet6)}; get more with perp:faucet`);
-    amountIn = usd6;
     if ((await collateral.allowance(ctx.address, poolAddress)) < amountIn) {
       await send("approve", () => collateral.approve(poolAddress, amountIn));
     }
   } else {
-    amountIn = (usd6 * USD6_TO_WAD * WAD) / spotBefore;
-    if (amountIn === 0n) fail(`--usd ${args.usd}: rounds to zero ${base}`);
     const held = await coin.balanceOf(ctx.address);
     if (held < amountIn) {
       const shortfall = amountIn - held;
@@ -190,10 +203,7 @@ export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironmen
       : `Sold ${f.size(amountIn)} ${base} for ${f.usd6(amountOut)} on the ${market.symbol} spot pool` +
           (minted > 0n ? ` (minted ${f.size(minted)} ${base} first)` : ""),
     ...f.panel([
-      [
-        "spot price",
-        `${f.price(spotBefore)} -> ${f.price(spotAfter)} (${f.pct(distance(spotAfter, spotBefore), 2, true)})`,
-      ],
+      ["spot price", `${f.price(spotBefore)} -> ${f.price(spotAfter)} (${f.change(spotAfter, spotBefore)})`],
       ["index price", `${f.price(m.indexPrice)} (the spot source is a ${window}s TWAP)`],
     ]),
   );
@@ -210,12 +220,32 @@ export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironmen
   };
 }
 
+/** The largest factor by which one perp:spot-swap may move the spot price (either way). */
+export const MAX_SPOT_MOVE = 100n;
+
+/**
+ * The most one swap may put in so that the spot price moves at most MAX_SPOT_MOVE-fold: in a
+ * constant-product pool the price moves by (r / (r + in))^2 for the reserve r the input joins, so the
+ * input is at most r * (sqrt(MAX_SPOT_MOVE) - 1) = 9 r. Units are the input's (collateral for a buy).
+ */
+export function maxSwapIn(buy: boolean, reserveCoin: bigint, reserveUsd6: bigint): bigint {
+  return (buy ? reserveUsd6 : reserveCoin) * (SQRT_MAX_SPOT_MOVE - 1n);
+}
+const SQRT_MAX_SPOT_MOVE = 10n;
+
 /* ------------------------------------------------------------------ TIME */
 
-export interface AdvanceTimeArgs {
+export type AdvanceTimeArgs = ConnectionArgs & {
   hours: string;
-  deployment?: string;
-}
+};
+
+/** The longest single move of the clock: ten years. */
+export const MAX_ADVANCE_HOURS = 87_600n;
+/**
+ * The latest chain time a move may reach: the largest timestamp of the exchange's 40-bit time fields
+ * (the engine's funding clock, the spot pools' observations), in the year 36812.
+ */
+export const MAX_CHAIN_TIME = (1n << 40n) - 1n;
 
 export interface StaleFeed {
   market: string;
@@ -231,34 +261,50 @@ export interface AdvanceTimeResult {
   staleFeeds: StaleFeed[];
 }
 
-/** Moves the local chain's clock forward and mines a block; refuses on any other chain. */
+/**
+ * Moves the local chain's clock forward and mines a block; refuses on any other chain, and refuses a
+ * move past MAX_ADVANCE_HOURS or MAX_CHAIN_TIME. A --deployment given is checked before the clock moves;
+ * the network's default one, if present, only feeds the stale-feed report.
+ */
 export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvironment): Promise<AdvanceTimeResult> {
-  const hours = decimalArg("hours", args.hours, { unit: "hours", example: "8" });
+  const hours = decimalArg("hours", args.hours, { unit: "hours", example: "8", max: MAX_ADVANCE_HOURS * WAD });
   const seconds = (hours * SECONDS_PER_HOUR) / WAD;
   if (seconds === 0n) fail(`--hours ${args.hours}: less than one second`);
-  const { chainId } = await hre.ethers.provider.getNetwork();
+  integerArg("account", args.account ?? "0");
+  let ctx: TaskContext | undefined;
+  let skipped: string | undefined;
+  if (args.deployment !== undefined) {
+    ctx = await connect(hre, args);
+  } else if (existsSync(defaultDeploymentFile(hre))) {
+    // A stale default deployment (the node restarted) does not stop the clock; it only skips the report.
+    try {
+      ctx = await connect(hre, args);
+    } catch (err) {
+      if (!HardhatPluginError.isHardhatPluginError(err)) throw err;
+      skipped = err.message;
+    }
+  }
+  const chainId = ctx?.chainId ?? (await hre.ethers.provider.getNetwork()).chainId;
   if (chainId !== LOCAL_CHAIN_ID) {
     fail(
       `perp:advance-time works only on a local chain (id ${LOCAL_CHAIN_ID}); network "${hre.network.name}" is chain ${chainId}`,
     );
   }
+  const before = await latestTime(hre);
+  if (before + seconds > MAX_CHAIN_TIME) {
+    fail(
+      `--hours ${args.hours}: the chain's clock would pass ${isoTime(MAX_CHAIN_TIME)}, the latest time the ` +
+        `exchange's 40-bit timestamps hold; it is ${isoTime(before)}`,
+    );
+  }
   await hre.network.provider.send("evm_increaseTime", [Number(seconds)]);
   await hre.network.provider.send("evm_mine", []);
-  const block = await hre.ethers.provider.getBlock("latest");
-  if (!block) fail("the node returned no latest block");
-  const now = BigInt(block.timestamp);
-  out(`Advanced the chain clock by ${f.duration(seconds)}; chain time ${new Date(Number(now) * 1000).toISOString()}`);
+  const now = await latestTime(hre);
+  out(`Advanced the chain clock by ${f.duration(seconds)}; chain time ${isoTime(now)}`);
 
   const staleFeeds: StaleFeed[] = [];
-  const file = args.deployment ? path.resolve(args.deployment) : defaultDeploymentFile(hre);
-  if (!existsSync(file)) return { seconds, chainTime: now, staleFeeds };
-  // The clock has moved: a deployment that does not match this chain only skips the report.
-  let ctx: TaskContext;
-  try {
-    ctx = await connect(hre, { account: "0", deployment: file });
-  } catch (err) {
-    if (!HardhatPluginError.isHardhatPluginError(err)) throw err;
-    out(`  (no market report: ${err.message})`);
+  if (!ctx) {
+    if (skipped) out(`  (no market report: ${skipped})`);
     return { seconds, chainTime: now, staleFeeds };
   }
   for (const market of ctx.exchange.markets.values()) {
@@ -303,6 +349,17 @@ export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvi
     out(...f.panel(notes));
   }
   return { seconds, chainTime: now, staleFeeds };
+}
+
+async function latestTime(hre: HardhatRuntimeEnvironment): Promise<bigint> {
+  const block = await hre.ethers.provider.getBlock("latest");
+  if (!block) fail("the node returned no latest block");
+  return BigInt(block.timestamp);
+}
+
+/** A chain time as ISO 8601 (JavaScript dates reach the year 275760, past MAX_CHAIN_TIME). */
+function isoTime(seconds: bigint): string {
+  return new Date(Number(seconds) * 1000).toISOString();
 }
 
 /* ------------------------------------------------------------------ KEEPER ACTIONS BY HAND */

@@ -13,8 +13,8 @@
  * This file is read before typechain-types exists (see tasks/common.ts): it imports only modules that
  * need no generated code, and types.
  */
-import { task, types } from "hardhat/config";
-import type { ConfigurableTaskDefinition, HardhatRuntimeEnvironment } from "hardhat/types";
+import { types } from "hardhat/config";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { OrderBook } from "../typechain-types";
 import type {
   OrderCancelledEvent,
@@ -24,16 +24,19 @@ import type {
 } from "../typechain-types/contracts/core/OrderBook";
 import type { TradeEvent } from "../typechain-types/contracts/core/PerpEngine";
 import * as f from "../lib/format";
-import { Pricing } from "../lib/math";
 import { WAD } from "../lib/units";
+import { perpTask, required } from "./perp";
+import { maxLeverageOf, quoteFill } from "./trading";
 import {
   accountLabel,
   chainTime,
+  cliAction,
   connect,
   decimalArg,
   eventArgs,
   fail,
-  integerArg,
+  wholeArg,
+  MAX_UNITS,
   marketArg,
   out,
   percentArg,
@@ -56,6 +59,12 @@ export const ORDER_STATUSES = ["none", "live", "executed", "cancelled", "expired
 const LIVE = 1n;
 
 const SECONDS_PER_HOUR = 3600n;
+/** Longest expiry an order takes: ten years, well inside the book's 40-bit expiry field. */
+export const MAX_EXPIRY_HOURS = 87_600n;
+/** Highest limit or trigger price, WAD. */
+const MAX_PRICE = MAX_UNITS * WAD;
+/** Order ids are a counter; anything past 2^64 cannot have been issued. */
+const MAX_ORDER_ID = (1n << 64n) - 1n;
 /**
  * Default tolerance beyond the trigger, percent. A take-profit fills as the price moves the trader's
  * way; a stop-loss fills in a market moving against them, often by more than a tick: a wider bound.
@@ -105,26 +114,111 @@ export interface OrderResult {
   gasUsed: bigint;
 }
 
+/** An order's arguments, checked for form and range before anything is read from the chain. */
+interface ParsedOrder {
+  kind: "limit" | "tp" | "sl";
+  /** the limit, or the mark trigger, WAD */
+  price: bigint;
+  /** 0 = no expiry */
+  expiryHours: bigint;
+  /** undefined = the book's minimum */
+  fee?: bigint;
+  /** a limit open: side, margin, leverage */
+  open?: { side: 1n | -1n; margin: bigint; leverage: bigint };
+  /** a close (limit close, tp, sl): base units, or undefined for the whole position */
+  size?: bigint;
+  /** tp/sl: the worst fill accepted, or the tolerance beyond the trigger */
+  acceptable?: bigint;
+  slippage?: bigint;
+}
+
+/** Which arguments an order kind takes, each refused by name with what is allowed. */
+export function parseOrderArgs(args: OrderArgs): ParsedOrder {
+  if (args.type === undefined) fail("--type is required: limit, tp or sl");
+  const kind = String(args.type).trim().toLowerCase();
+  if (kind !== "limit" && kind !== "tp" && kind !== "sl") fail(`--type ${args.type}: expected limit, tp or sl`);
+  const opening = kind === "limit" && args.side !== undefined;
+  const only = (name: string, given: unknown, allowed: boolean, who: string) => {
+    if (given !== undefined && !allowed) fail(`--${name} ${given}: only ${who} takes it`);
+  };
+  only(
+    "side",
+    args.side,
+    kind === "limit",
+    "a limit order (a take-profit or stop-loss reduces the position it is set on)",
+  );
+  only("margin", args.margin, opening, "a limit open (--type limit --side ...)");
+  only("leverage", args.leverage, opening, "a limit open (--type limit --side ...)");
+  only(
+    "size",
+    args.size,
+    !opening,
+    "a close (limit without --side, tp, sl); a limit open's size follows from --margin and --leverage",
+  );
+  only(
+    "acceptable",
+    args.acceptable,
+    kind !== "limit",
+    "a take-profit or stop-loss (a limit's price is its acceptable price)",
+  );
+  only(
+    "slippage",
+    args.slippage,
+    kind !== "limit",
+    "a take-profit or stop-loss (a limit fills at its price or better)",
+  );
+  if (args.immediate === true && kind !== "limit") fail("--immediate: only a limit order takes it");
+  const parsed: ParsedOrder = {
+    kind,
+    price: decimalArg("price", args.price, {
+      unit: kind === "limit" ? "USD (the limit)" : "USD (the mark trigger)",
+      example: "2.05",
+      max: MAX_PRICE,
+    }),
+    expiryHours:
+      args.expiryHours === undefined
+        ? 0n
+        : decimalArg("expiry-hours", args.expiryHours, { unit: "hours", example: "24", max: MAX_EXPIRY_HOURS * WAD }),
+    fee:
+      args.fee === undefined ? undefined : decimalArg("fee", args.fee, { unit: "USD", allowZero: true, example: "1" }),
+  };
+  if (parsed.expiryHours !== 0n && (parsed.expiryHours * SECONDS_PER_HOUR) / WAD === 0n) {
+    fail(`--expiry-hours ${args.expiryHours}: less than one second`);
+  }
+  if (opening) {
+    parsed.open = {
+      side: sideArg(args.side),
+      margin: decimalArg("margin", args.margin, { unit: "USD" }),
+      leverage: decimalArg("leverage", args.leverage, { unit: "x", example: "10" }),
+    };
+  } else {
+    const all = args.size === undefined || args.size.trim().toLowerCase() === "all";
+    parsed.size = all ? undefined : decimalArg("size", args.size, { unit: "base units (or all)", example: "250" });
+    if (kind !== "limit") {
+      parsed.slippage = percentArg(
+        "slippage",
+        args.slippage ?? (kind === "tp" ? DEFAULT_TAKE_PROFIT_SLIPPAGE_PCT : DEFAULT_STOP_LOSS_SLIPPAGE_PCT),
+      );
+      if (args.acceptable !== undefined) {
+        parsed.acceptable = decimalArg("acceptable", args.acceptable, { unit: "USD", example: "2.1", max: MAX_PRICE });
+      }
+    }
+  }
+  return parsed;
+}
+
 /** Places a limit, take-profit or stop-loss order; prints its panel; returns the numbers. */
 export async function placeOrder(args: OrderArgs, hre: HardhatRuntimeEnvironment): Promise<OrderResult> {
-  const kind = String(args.type ?? "")
-    .trim()
-    .toLowerCase();
-  if (kind !== "limit" && kind !== "tp" && kind !== "sl") fail(`--type ${args.type ?? ""}: expected limit, tp or sl`);
-  const price = decimalArg("price", args.price, {
-    unit: kind === "limit" ? "USD (the limit)" : "USD (the mark trigger)",
-  });
-  const expiryHours =
-    args.expiryHours === undefined ? 0n : decimalArg("expiry-hours", args.expiryHours, { unit: "hours" });
+  const order = parseOrderArgs(args);
+  const { kind, price } = order;
   const ctx = await connect(hre, args);
   const market = marketArg(ctx, args.market);
   const { orderBook, admin, vault } = ctx.exchange;
   const minFee = await orderBook.minExecutionFee();
-  const fee = args.fee === undefined ? minFee : decimalArg("fee", args.fee, { unit: "USD", allowZero: true });
+  const fee = order.fee ?? minFee;
   if (fee < minFee) fail(`--fee ${args.fee}: the order book's minimum execution fee is ${f.usd(minFee)}`);
   const now = await chainTime(ctx);
-  const expiry = expiryHours === 0n ? 0n : now + (expiryHours * SECONDS_PER_HOUR) / WAD;
-  if (expiryHours !== 0n && expiry === now) fail(`--expiry-hours ${args.expiryHours}: less than one second`);
+  const expiry = order.expiryHours === 0n ? 0n : now + (order.expiryHours * SECONDS_PER_HOUR) / WAD;
 
   const position = await admin.position(await admin.positionId(ctx.address, market.marketId));
   const base = baseSymbol(market.symbol);
@@ -134,39 +228,39 @@ export async function placeOrder(args: OrderArgs, hre: HardhatRuntimeEnvironment
   let acceptablePrice = price;
   let send_: () => ReturnType<OrderBook["createLimitOpen"]>;
 
-  if (kind === "limit" && args.side !== undefined) {
-    if (args.size !== undefined)
-      fail("--size: a limit open takes --side, --margin and --leverage; the size follows from them");
-    const side = sideArg(args.side);
-    margin = decimalArg("margin", args.margin, { unit: "USD" });
-    const leverage = decimalArg("leverage", args.leverage, { unit: "x, e.g. 10" });
+  if (order.open) {
+    const { side, leverage } = order.open;
+    margin = order.open.margin;
+    const maxLeverage = await maxLeverageOf(ctx, market);
+    if (leverage > maxLeverage) {
+      fail(`--leverage ${args.leverage}: ${market.symbol} allows at most ${f.leverage(maxLeverage)}`);
+    }
     // size = margin * leverage / limit: the leverage holds at the price the order fills at.
     sizeDelta = side * ((((margin * leverage) / WAD) * WAD) / price);
-    if (sizeDelta === 0n) fail(`--margin ${args.margin} --leverage ${args.leverage}: the size rounds to zero`);
+    if (sizeDelta === 0n) {
+      fail(
+        `--margin ${args.margin} --leverage ${args.leverage} --price ${args.price}: ` +
+          `the order would ${side > 0n ? "buy" : "sell"} less than 10^-18 ${base}`,
+      );
+    }
     if (position.size !== 0n && position.size > 0n !== side > 0n) {
       fail(
-        `--side ${args.side}: ${accountLabel(ctx)} holds a ${sideName(position.size)} on ${market.symbol}; close it first`,
+        `--side ${args.side}: ${accountLabel(ctx)} holds a ${sideName(position.size)} on ${market.symbol}, ` +
+          `and a limit open only adds to its own side; close the ${sideName(position.size)} first ` +
+          `(perp:close, or a limit close: --type limit without --side)`,
       );
     }
     type = "limit open";
     send_ = () =>
       orderBook.createLimitOpen(market.marketId, sizeDelta, margin, price, fee, expiry, args.immediate === true);
   } else {
-    for (const name of ["margin", "leverage"] as const) {
-      if (args[name] !== undefined) fail(`--${name}: only a limit open (--type limit --side ...) takes it`);
-    }
-    if (kind !== "limit" && args.side !== undefined)
-      fail("--side: a take-profit or stop-loss reduces the position it is set on");
     if (position.size === 0n) {
       fail(
         `${accountLabel(ctx)} has no position on ${market.symbol}; ${kind === "limit" ? "pass --side to open one by limit" : "open one first"}`,
       );
     }
     const held = abs(position.size);
-    const size =
-      args.size === undefined || args.size.trim().toLowerCase() === "all"
-        ? held
-        : decimalArg("size", args.size, { unit: base });
+    const size = order.size ?? held;
     if (size > held) fail(`--size ${args.size}: the position holds ${f.size(held)} ${base}`);
     sizeDelta = position.size > 0n ? -size : size;
     if (kind === "limit") {
@@ -182,14 +276,7 @@ export async function placeOrder(args: OrderArgs, hre: HardhatRuntimeEnvironment
             `its entry ${f.price(position.entryPrice)}`,
         );
       }
-      const slippage = percentArg(
-        "slippage",
-        args.slippage ?? (kind === "tp" ? DEFAULT_TAKE_PROFIT_SLIPPAGE_PCT : DEFAULT_STOP_LOSS_SLIPPAGE_PCT),
-      );
-      acceptablePrice =
-        args.acceptable !== undefined
-          ? decimalArg("acceptable", args.acceptable, { unit: "USD" })
-          : worseBy(price, sizeDelta > 0n, slippage);
+      acceptablePrice = order.acceptable ?? worseBy(price, sizeDelta > 0n, order.slippage ?? 0n);
       const orderType = kind === "tp" ? TAKE_PROFIT : STOP_LOSS;
       send_ = () => orderBook.createTriggerOrder(market.marketId, orderType, size, price, acceptablePrice, fee, expiry);
     }
@@ -200,7 +287,7 @@ export async function placeOrder(args: OrderArgs, hre: HardhatRuntimeEnvironment
       view("market view", () => ctx.exchange.lens.market(market.marketId)),
       admin.marketConfig(market.marketId),
     ]);
-    const fill = Pricing.fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
+    const fill = quoteFill(market.symbol, m, cfg, sizeDelta, `--price ${args.price}`);
     const fillsNow = sizeDelta > 0n ? fill <= price : fill >= price;
     if (fillsNow && args.immediate !== true) {
       fail(
@@ -499,7 +586,7 @@ function worseBy(price: bigint, isBuy: boolean, slippage: bigint): bigint {
 }
 
 function orderIdArg(value: string | undefined): bigint {
-  const id = BigInt(integerArg("id", value));
+  const id = wholeArg("id", value, MAX_ORDER_ID);
   if (id === 0n) fail("--id 0: order ids start at 1");
   return id;
 }
@@ -531,15 +618,9 @@ function abs(x: bigint): bigint {
 
 /* ------------------------------------------------------------------ TASKS */
 
-function orderTask(name: string, description: string): ConfigurableTaskDefinition {
-  return task(`perp:${name}`, description)
-    .addOptionalParam("account", "index of the local signer to act as", "0", types.string)
-    .addOptionalParam("deployment", "deployment file (default: deployments/<network>.json)", undefined, types.string);
-}
-
-orderTask("order", "Places a limit, take-profit or stop-loss order; margin and a keeper fee are escrowed")
-  .addParam("type", "limit, tp or sl", undefined, types.string)
-  .addParam("market", "market symbol, e.g. ALT-USD", undefined, types.string)
+perpTask("order", "Places a limit, take-profit or stop-loss order; margin and a keeper fee are escrowed")
+  .addOptionalParam("type", required("limit, tp or sl"), undefined, types.string)
+  .addOptionalParam("market", required("market symbol, e.g. ALT-USD"), undefined, types.string)
   .addOptionalParam(
     "side",
     "limit open: long or short (without it, a limit closes the position)",
@@ -548,7 +629,12 @@ orderTask("order", "Places a limit, take-profit or stop-loss order; margin and a
   )
   .addOptionalParam("margin", "limit open: margin in USD", undefined, types.string)
   .addOptionalParam("leverage", "limit open: leverage at the limit price", undefined, types.string)
-  .addOptionalParam("price", "the limit price (limit) or the mark trigger (tp, sl), USD", undefined, types.string)
+  .addOptionalParam(
+    "price",
+    required("the limit price (limit) or the mark trigger (tp, sl), USD"),
+    undefined,
+    types.string,
+  )
   .addOptionalParam("size", "limit close, tp, sl: base units to close, or all (default all)", undefined, types.string)
   .addOptionalParam(
     "acceptable",
@@ -562,19 +648,24 @@ orderTask("order", "Places a limit, take-profit or stop-loss order; margin and a
     undefined,
     types.string,
   )
-  .addOptionalParam("expiryHours", "hours until the order expires (default: never)", undefined, types.string)
+  .addOptionalParam(
+    "expiryHours",
+    `hours until the order expires, at most ${MAX_EXPIRY_HOURS} (default: never)`,
+    undefined,
+    types.string,
+  )
   .addOptionalParam("fee", "execution fee for the keeper, USD (default: the book's minimum)", undefined, types.string)
   .addFlag("immediate", "limit: if the price is already there, fill now at market instead of refusing")
-  .setAction(async (args: OrderArgs, hre) => placeOrder(args, hre));
+  .setAction(cliAction("perp:order", async (args: OrderArgs, hre) => placeOrder(args, hre)));
 
-orderTask("orders", "Lists the account's live orders").setAction(async (args: ConnectionArgs, hre) =>
-  listOrders(args, hre),
+perpTask("orders", "Lists the account's live orders").setAction(
+  cliAction("perp:orders", async (args: ConnectionArgs, hre) => listOrders(args, hre)),
 );
 
-orderTask("cancel", "Cancels an order (its owner; anyone once it expired) and returns its escrow to the owner")
-  .addParam("id", "order id", undefined, types.string)
-  .setAction(async (args: IdArgs, hre) => cancelOrder(args, hre));
+perpTask("cancel", "Cancels an order (its owner; anyone once it expired) and returns its escrow to the owner")
+  .addOptionalParam("id", required("order id"), undefined, types.string)
+  .setAction(cliAction("perp:cancel", async (args: IdArgs, hre) => cancelOrder(args, hre)));
 
-orderTask("execute", "Executes an order whose condition holds now, as a keeper; the caller earns its fee")
-  .addParam("id", "order id", undefined, types.string)
-  .setAction(async (args: IdArgs, hre) => executeOrder(args, hre));
+perpTask("execute", "Executes an order whose condition holds now, as a keeper; the caller earns its fee")
+  .addOptionalParam("id", required("order id"), undefined, types.string)
+  .setAction(cliAction("perp:execute", async (args: IdArgs, hre) => executeOrder(args, hre)));

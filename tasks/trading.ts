@@ -24,7 +24,9 @@ import {
   sideArg,
   view,
   type ConnectionArgs,
+  type TaskContext,
 } from "./common";
+import type { Exchange, MarketHandles } from "../lib/contracts";
 
 /* ------------------------------------------------------------------ WALLET AND VAULT */
 
@@ -143,26 +145,37 @@ export interface OpenResult {
 /**
  * Opens (or adds to) a position by a market order: size = margin * leverage / mark, filled at the skew
  * price quoted from the lens's index and skew, with the acceptable price `slippage` percent worse.
+ * Every argument is checked before the quote (leverage against the market's tiers, margin against the
+ * free balance), so an absurd order is refused by name instead of quoted.
  */
 export async function open(args: OpenArgs, hre: HardhatRuntimeEnvironment): Promise<OpenResult> {
   const side = sideArg(args.side);
   const margin = decimalArg("margin", args.margin, { unit: "USD" });
-  const leverage = decimalArg("leverage", args.leverage, { example: "10" });
+  const leverage = decimalArg("leverage", args.leverage, { unit: "x", example: "10" });
   const slippage = percentArg("slippage", args.slippage);
   const ctx = await connect(hre, args);
   const market = marketArg(ctx, args.market);
   const { engine, admin, lens, vault } = ctx.exchange;
 
+  const maxLeverage = await maxLeverageOf(ctx, market);
+  if (leverage > maxLeverage)
+    fail(`--leverage ${args.leverage}: ${market.symbol} allows at most ${f.leverage(maxLeverage)}`);
+  const free = await vault.freeBalance(ctx.address);
+  if (free < margin) {
+    fail(
+      `--margin ${args.margin}: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}; deposit with perp:deposit`,
+    );
+  }
   const [m, cfg] = await Promise.all([lens.market(market.marketId), admin.marketConfig(market.marketId)]);
   if (!m.indexFresh)
     fail(`${market.symbol} has no fresh oracle price; push one with perp:price --market ${market.symbol}`);
   const notional = (margin * leverage) / WAD;
   const sizeDelta = (side * ((notional * WAD) / m.markPrice)) as bigint;
-  if (sizeDelta === 0n) fail(`--margin ${args.margin} --leverage ${args.leverage}: the size rounds to zero`);
-  const fill = Pricing.fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
-  const fee = Pricing.fee(m.skew, sizeDelta, fill, cfg.takerFee, cfg.makerFee);
-  const acceptablePrice = acceptable(fill, sizeDelta > 0n, slippage);
-
+  if (sizeDelta === 0n) {
+    fail(
+      `--margin ${args.margin} --leverage ${args.leverage}: the size rounds to zero at mark ${f.price(m.markPrice)}`,
+    );
+  }
   const id = await admin.positionId(ctx.address, market.marketId);
   const existing = await admin.position(id);
   if (existing.size !== 0n && existing.size > 0n !== sizeDelta > 0n) {
@@ -172,7 +185,11 @@ export async function open(args: OpenArgs, hre: HardhatRuntimeEnvironment): Prom
       }; ` + `close it first (perp:close --market ${market.symbol})`,
     );
   }
-  const free = await vault.freeBalance(ctx.address);
+  const sizeLabel = `--margin ${args.margin} --leverage ${args.leverage}`;
+  const fill = quoteFill(market.symbol, m, cfg, sizeDelta, sizeLabel);
+  checkOpenInterest(market.symbol, m, cfg, sizeDelta, sizeLabel);
+  const fee = Pricing.fee(m.skew, sizeDelta, fill, cfg.takerFee, cfg.makerFee);
+  const acceptablePrice = acceptable(fill, sizeDelta > 0n, slippage);
   if (free < margin + fee) {
     fail(
       `--margin ${args.margin}: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}, ` +
@@ -217,7 +234,7 @@ export async function open(args: OpenArgs, hre: HardhatRuntimeEnvironment): Prom
       ["position", `${f.size(abs(p.size))} ${base} ${p.size > 0n ? "long" : "short"}, entry ${f.price(p.entryPrice)}`],
       ["margin", `${f.usd(p.margin)}, leverage ${f.leverage(p.leverage)}`],
       ["mark price", f.price(p.markPrice)],
-      ["LIQUIDATION PRICE", `${f.price(p.liquidationPrice)} (${f.pct(result.liquidationDistance, 2, true)} from mark)`],
+      ["LIQUIDATION PRICE", f.liquidationPrice(p.liquidationPrice, p.size, p.markPrice)],
       ["position id", positionIdHex(id)],
       ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
     ]),
@@ -314,7 +331,13 @@ export interface MarginResult {
 
 /** Moves margin between the free balance and a position: exactly one of --add N or --remove N. */
 export async function changeMargin(args: MarginArgs, hre: HardhatRuntimeEnvironment): Promise<MarginResult> {
-  if ((args.add === undefined) === (args.remove === undefined)) fail("pass exactly one of --add N or --remove N (USD)");
+  if ((args.add === undefined) === (args.remove === undefined)) {
+    fail(
+      args.add === undefined
+        ? "--add or --remove is required: exactly one, in USD, e.g. --add 50"
+        : `--add ${args.add} --remove ${args.remove}: pass exactly one of them`,
+    );
+  }
   const adding = args.add !== undefined;
   const amount = decimalArg(adding ? "add" : "remove", adding ? args.add : args.remove, { unit: "USD" });
   const ctx = await connect(hre, args);
@@ -326,6 +349,11 @@ export async function changeMargin(args: MarginArgs, hre: HardhatRuntimeEnvironm
   if (adding) {
     const free = await vault.freeBalance(ctx.address);
     if (free < amount) fail(`--add ${args.add}: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}`);
+  } else if (amount >= before.margin) {
+    fail(
+      `--remove ${args.remove}: the ${market.symbol} position's margin is ${f.usd(before.margin)}; ` +
+        `remove less than that (perp:close returns all of it)`,
+    );
   }
   const sent = await send(`${adding ? "add" : "remove"} margin`, () =>
     adding ? engine.addMargin(market.marketId, amount) : engine.removeMargin(market.marketId, amount),
@@ -338,10 +366,7 @@ export async function changeMargin(args: MarginArgs, hre: HardhatRuntimeEnvironm
     } position of ${accountLabel(ctx)}`,
     ...f.panel([
       ["margin", `${f.usd(p.margin)}, leverage ${f.leverage(p.leverage)}`],
-      [
-        "liquidation price",
-        `${f.price(p.liquidationPrice)} (${f.pct(distance(p.liquidationPrice, p.markPrice), 2, true)} from mark)`,
-      ],
+      ["liquidation price", f.liquidationPrice(p.liquidationPrice, p.size, p.markPrice)],
       ["free balance", f.usd(freeBalance)],
     ]),
   );
@@ -359,14 +384,58 @@ export async function changeMargin(args: MarginArgs, hre: HardhatRuntimeEnvironm
 
 /* ------------------------------------------------------------------ HELPERS */
 
+type MarketView = Awaited<ReturnType<Exchange["lens"]["market"]>>;
+type MarketConfig = Awaited<ReturnType<Exchange["admin"]["marketConfig"]>>;
+
+/** The highest leverage any of the market's tiers allows (the first tier's, for a small position). */
+export async function maxLeverageOf(ctx: TaskContext, market: MarketHandles): Promise<bigint> {
+  const tiers = await ctx.exchange.admin.tiers(market.marketId);
+  return tiers.reduce((max, t) => (t.maxLeverage > max ? t.maxLeverage : max), 0n);
+}
+
+/**
+ * The fill of `sizeDelta` now; refuses (naming `label`, the arguments that set the size) a size that
+ * would push the skew past the skew scale, where the price formula has no answer.
+ */
+export function quoteFill(symbol: string, m: MarketView, cfg: MarketConfig, sizeDelta: bigint, label: string): bigint {
+  const after = m.skew + sizeDelta;
+  if (abs(after) >= cfg.skewScale) {
+    const room = sizeDelta > 0n ? cfg.skewScale - 1n - m.skew : cfg.skewScale - 1n + m.skew;
+    fail(
+      `${label}: ${sizeDelta > 0n ? "buying" : "selling"} ${f.size(abs(sizeDelta))} ${baseSymbol(symbol)} would take ` +
+        `the ${symbol} skew to ${f.size(after)}, beyond its skew scale ${f.size(cfg.skewScale)}; ` +
+        `at most ${f.size(room > 0n ? room : 0n)} this way now`,
+    );
+  }
+  return Pricing.fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
+}
+
+/** Refuses an increase that would lift its side's open interest above the market's cap. */
+export function checkOpenInterest(
+  symbol: string,
+  m: MarketView,
+  cfg: MarketConfig,
+  sizeDelta: bigint,
+  label: string,
+): void {
+  const current = sizeDelta > 0n ? m.longOpenInterest : m.shortOpenInterest;
+  if (current + abs(sizeDelta) > cfg.maxOpenInterest) {
+    fail(
+      `${label}: ${f.size(abs(sizeDelta))} ${baseSymbol(symbol)} would lift ${symbol}'s ${
+        sizeDelta > 0n ? "long" : "short"
+      } open interest to ${f.size(current + abs(sizeDelta))}, above its cap ${f.size(cfg.maxOpenInterest)}`,
+    );
+  }
+}
+
 /** The fill moved `slippage` (WAD fraction) against the trader: up for a buy, down for a sell. */
 export function acceptable(fill: bigint, isBuy: boolean, slippage: bigint): bigint {
   return isBuy ? (fill * (WAD + slippage) + WAD - 1n) / WAD : (fill * (WAD - slippage)) / WAD;
 }
 
-/** (price - mark) / mark as a signed WAD fraction; 0 when either is 0. */
-export function distance(priceWad: bigint, mark: bigint): bigint {
-  return priceWad === 0n || mark === 0n ? 0n : ((priceWad - mark) * WAD) / mark;
+/** (price - reference) / reference as a signed WAD fraction (a price of 0 is -100%); 0 when the reference is 0. */
+export function distance(priceWad: bigint, reference: bigint): bigint {
+  return reference === 0n ? 0n : ((priceWad - reference) * WAD) / reference;
 }
 
 /** "ALT-USD" -> "ALT" */

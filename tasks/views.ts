@@ -117,8 +117,7 @@ export async function position(args: PositionArgs, hre: HardhatRuntimeEnvironmen
       ["maintenance margin", f.usd(p.maintenanceMargin)],
       [
         "LIQUIDATION PRICE",
-        `${f.price(p.liquidationPrice)} (${f.pct(panel.liquidationDistance, 2, true)} from mark)` +
-          (p.liquidatable ? "  LIQUIDATABLE NOW" : ""),
+        f.liquidationPrice(p.liquidationPrice, p.size, m.markPrice) + (p.liquidatable ? "  LIQUIDATABLE NOW" : ""),
       ],
       ...fundingLines,
     ]),

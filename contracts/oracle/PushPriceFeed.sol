@@ -31,6 +31,9 @@ contract PushPriceFeed is AggregatorV3Interface, AccessControl {
     error PriceOutOfRange(int256 answer);
     error DeviationTooLarge(int256 previous, int256 answer, uint256 maxDeviation);
     error RoundNotAvailable(uint80 roundId);
+    /// @notice The chain's clock is past what a round's 48-bit `updatedAt` holds: a push would record a
+    /// wrapped, stale-looking time, so it is refused.
+    error TimestampOverflow(uint256 timestamp, uint256 max);
 
     constructor(uint8 decimals_, string memory description_, address admin) {
         decimals = decimals_;
@@ -40,8 +43,10 @@ contract PushPriceFeed is AggregatorV3Interface, AccessControl {
     }
 
     /// @notice Pushes a new answer (in `decimals`); oracle role only.
+    /// @param answer the price, positive and at most type(int128).max
     function setPrice(int256 answer) external onlyRole(ORACLE_ROLE) {
         if (answer <= 0 || answer > type(int128).max) revert PriceOutOfRange(answer);
+        if (block.timestamp > type(uint48).max) revert TimestampOverflow(block.timestamp, type(uint48).max);
         int256 previous = _latest.answer;
         if (maxDeviation != 0 && previous != 0) {
             uint256 move = uint256(answer > previous ? answer - previous : previous - answer);

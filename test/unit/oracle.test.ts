@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, takeSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
 import { Oracle__factory, PushPriceFeed__factory } from "../../typechain-types";
 import { toFeedAnswer, wad } from "../../lib/units";
 import { exchangeFixture, FEED_HEARTBEAT, openSize } from "../helpers/fixtures";
@@ -107,5 +107,32 @@ describe("oracle: index median of fresh sources", () => {
     await time.increaseTo(t + 611n);
     expect([...(await oracle.indexPrice(1))]).to.deep.equal([0n, 0n]);
     expect(await last()).to.deep.equal([wad(175), t + 610n]);
+  });
+});
+
+describe("oracle: a pushed feed's clock", () => {
+  /** The largest timestamp a round's 48-bit updatedAt holds (about 8.9 million years from 1970). */
+  const MAX_UPDATED_AT = (1n << 48n) - 1n;
+
+  it("records a push at the last second its 48-bit updatedAt holds, and refuses the next with TimestampOverflow", async () => {
+    const [admin] = await ethers.getSigners();
+    const snapshot = await takeSnapshot();
+    try {
+      const feed = await new PushPriceFeed__factory(admin).deploy(8, "clock", admin.address);
+      await time.setNextBlockTimestamp(MAX_UPDATED_AT);
+      await (await feed.setPrice(2_00000000n)).wait();
+      const [, answer, , updatedAt] = await feed.latestRoundData();
+      expect([answer, updatedAt]).to.deep.equal([2_00000000n, MAX_UPDATED_AT]);
+
+      // One second later the time no longer fits: refused, and the last round stays as it was.
+      await time.setNextBlockTimestamp(MAX_UPDATED_AT + 1n);
+      await expect(feed.setPrice(2_10000000n))
+        .to.be.revertedWithCustomError(feed, "TimestampOverflow")
+        .withArgs(MAX_UPDATED_AT + 1n, MAX_UPDATED_AT);
+      const [roundId, kept, , keptAt] = await feed.latestRoundData();
+      expect([roundId, kept, keptAt]).to.deep.equal([1n, 2_00000000n, MAX_UPDATED_AT]);
+    } finally {
+      await snapshot.restore();
+    }
   });
 });
