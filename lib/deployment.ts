@@ -287,7 +287,7 @@ export async function checkDeployment(
     wirings.map((w) =>
       w.read().then(
         (value) => ({ value, error: undefined as string | undefined }),
-        (err: unknown) => ({ value: "", error: (err as { shortMessage?: string }).shortMessage ?? String(err) }),
+        (err: unknown) => ({ value: "", error: err instanceof Error ? err.message : String(err) }),
       ),
     ),
   );
@@ -299,7 +299,7 @@ export async function checkDeployment(
     return (
       `${label}: ${w.field} ${addressOf(d, w.field)}: ` +
       (error !== undefined
-        ? `the contract at ${at} is not a perpsim ${w.contract} (${w.getter} failed: ${error})`
+        ? `the contract at ${at} is not a perpsim ${w.contract} (it does not answer ${w.getter})`
         : `${w.contract}.${w.getter} at ${at} is ${value}, the record says ${w.expected}`)
     );
   }

@@ -142,6 +142,8 @@ const DECIMAL = /^\d+(\.\d+)?$/;
  * inside what the contracts' 128-bit fields and their products hold.
  */
 export const MAX_UNITS = 10n ** 12n;
+/** The highest leverage a task takes before it reads the market's own tiers (which allow less). */
+export const MAX_LEVERAGE = 1_000n * WAD;
 
 /**
  * A non-negative decimal argument as an exact bigint with `decimals` fraction digits (18 = WAD,

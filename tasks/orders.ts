@@ -38,6 +38,7 @@ import {
   wholeArg,
   MAX_UNITS,
   marketArg,
+  MAX_LEVERAGE,
   out,
   percentArg,
   send,
@@ -189,7 +190,7 @@ export function parseOrderArgs(args: OrderArgs): ParsedOrder {
     parsed.open = {
       side: sideArg(args.side),
       margin: decimalArg("margin", args.margin, { unit: "USD" }),
-      leverage: decimalArg("leverage", args.leverage, { unit: "x", example: "10" }),
+      leverage: decimalArg("leverage", args.leverage, { unit: "x", example: "10", max: MAX_LEVERAGE }),
     };
   } else {
     const all = args.size === undefined || args.size.trim().toLowerCase() === "all";
