@@ -139,35 +139,29 @@ export function parseOrderArgs(args: OrderArgs): ParsedOrder {
   const kind = String(args.type).trim().toLowerCase();
   if (kind !== "limit" && kind !== "tp" && kind !== "sl") fail(`--type ${args.type}: expected limit, tp or sl`);
   const opening = kind === "limit" && args.side !== undefined;
-  const only = (name: string, given: unknown, allowed: boolean, who: string) => {
-    if (given !== undefined && !allowed) fail(`--${name} ${given}: only ${who} takes it`);
+  const only = (name: string, given: unknown, allowed: boolean, who: string, why = "") => {
+    if (given !== undefined && !allowed) fail(`--${name} ${given}: only ${who} takes it${why ? `; ${why}` : ""}`);
   };
+  const limitOpen = "a limit open (--type limit --side ...)";
+  const trigger = "a take-profit or stop-loss";
   only(
     "side",
     args.side,
     kind === "limit",
-    "a limit order (a take-profit or stop-loss reduces the position it is set on)",
+    "a limit order",
+    "a take-profit or stop-loss reduces the position it is set on",
   );
-  only("margin", args.margin, opening, "a limit open (--type limit --side ...)");
-  only("leverage", args.leverage, opening, "a limit open (--type limit --side ...)");
+  only("margin", args.margin, opening, limitOpen);
+  only("leverage", args.leverage, opening, limitOpen);
   only(
     "size",
     args.size,
     !opening,
-    "a close (limit without --side, tp, sl); a limit open's size follows from --margin and --leverage",
+    "a close (a limit without --side, tp, sl)",
+    "a limit open's size follows from --margin and --leverage",
   );
-  only(
-    "acceptable",
-    args.acceptable,
-    kind !== "limit",
-    "a take-profit or stop-loss (a limit's price is its acceptable price)",
-  );
-  only(
-    "slippage",
-    args.slippage,
-    kind !== "limit",
-    "a take-profit or stop-loss (a limit fills at its price or better)",
-  );
+  only("acceptable", args.acceptable, kind !== "limit", trigger, "a limit's price is its acceptable price");
+  only("slippage", args.slippage, kind !== "limit", trigger, "a limit fills at its price or better");
   if (args.immediate === true && kind !== "limit") fail("--immediate: only a limit order takes it");
   const parsed: ParsedOrder = {
     kind,
@@ -190,7 +184,7 @@ export function parseOrderArgs(args: OrderArgs): ParsedOrder {
     parsed.open = {
       side: sideArg(args.side),
       margin: decimalArg("margin", args.margin, { unit: "USD" }),
-      leverage: decimalArg("leverage", args.leverage, { unit: "x", example: "10", max: MAX_LEVERAGE }),
+      leverage: decimalArg("leverage", args.leverage, { example: "10", max: MAX_LEVERAGE }),
     };
   } else {
     const all = args.size === undefined || args.size.trim().toLowerCase() === "all";

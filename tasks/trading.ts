@@ -152,7 +152,7 @@ export interface OpenResult {
 export async function open(args: OpenArgs, hre: HardhatRuntimeEnvironment): Promise<OpenResult> {
   const side = sideArg(args.side);
   const margin = decimalArg("margin", args.margin, { unit: "USD" });
-  const leverage = decimalArg("leverage", args.leverage, { unit: "x", example: "10", max: MAX_LEVERAGE });
+  const leverage = decimalArg("leverage", args.leverage, { example: "10", max: MAX_LEVERAGE });
   const slippage = percentArg("slippage", args.slippage);
   const ctx = await connect(hre, args);
   const market = marketArg(ctx, args.market);

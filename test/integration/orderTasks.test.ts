@@ -125,7 +125,7 @@ describe("order tasks", () => {
           price: "2.5",
         }),
       ),
-    ).to.contain("holds a short on ALT-USD; close it first");
+    ).to.contain("holds a short on ALT-USD, and a limit open only adds to its own side; close the short first");
     const sl = await run<OrderResult>(file, "order", { account: TRADER, type: "sl", market: ALT, price: "2.1" });
     expect(await refusal(run(file, "cancel", { account: KEEPER, id: String(sl.result.id) }))).to.contain(
       "only its owner may cancel it",

@@ -393,16 +393,25 @@ describe("perp:* tasks on the in-process network", () => {
     it("rejects a margin change without exactly one of --add and --remove", async () => {
       await use(shortOpen);
       expect(await refusal(task("margin", { account: TRADER, market: ALT }))).to.contain(
-        "pass exactly one of --add N or --remove N (USD)",
+        "--add or --remove is required: exactly one, in USD",
       );
     });
 
-    it("explains an engine refusal in human units: leverage above the tier's maximum", async () => {
+    it("refuses leverage above the market's highest tier before quoting, naming the tier's maximum", async () => {
       await use(funded);
       expect(
         await refusal(task("open", { account: TRADER, market: ALT, side: "short", margin: "10", leverage: "60" })),
+      ).to.equal("--leverage 60: ALT-USD allows at most 50.00x");
+    });
+
+    it("explains an engine refusal in human units: leverage above the maximum of the tier the notional falls in", async () => {
+      await use(funded);
+      await task("deposit", { account: TRADER, amount: "2000" });
+      // 2,500 USD at 30x is 75,000 USD of notional: the second tier (above 50,000), which allows 25x.
+      expect(
+        await refusal(task("open", { account: TRADER, market: ALT, side: "short", margin: "2500", leverage: "30" })),
       ).to.match(
-        /open ALT-USD reverted: leverage 60\.\d\dx is above the 50\.00x allowed at this notional \[LeverageTooHigh\]/,
+        /open ALT-USD reverted: leverage 30\.\d\dx is above the 25\.00x allowed at this notional \[LeverageTooHigh\]/,
       );
     });
 
