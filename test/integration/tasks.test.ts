@@ -329,6 +329,56 @@ describe("perp:* tasks on the in-process network", () => {
     expect(lines[0]).to.match(/ALT-USD\s+BTC-USD/);
   });
 
+  describe("outputs stay true at the extremes", () => {
+    it("shows no liquidation price for a 0.5x long whose margin covers a fall to 0, not +0.00% beside 0", async () => {
+      await use(funded);
+      const open = await run<OpenResult>("open", {
+        account: TRADER,
+        market: "BTC-USD",
+        side: "long",
+        margin: "100",
+        leverage: "0.5",
+      });
+      expect(open.result.liquidationPrice).to.equal(0n);
+      expect(shows(open.lines, "LIQUIDATION PRICE", "none (the margin covers a fall to 0)")).to.equal(true);
+      const panel = await run<PositionPanel>("position", { account: TRADER, market: "BTC-USD" });
+      expect(shows(panel.lines, "LIQUIDATION PRICE", "none (the margin covers a fall to 0)")).to.equal(true);
+    });
+
+    it("shows a 100-fold fall of the spot price as -99%, the largest one swap may make", async () => {
+      const { ex } = await use(deployed);
+      const alt = ex.markets.get(ALT)!;
+      const [coin, usd] = [await alt.spotPool.reserveCoin(), await alt.spotPool.reserveUsd()];
+      // Selling 9 times the pool's coin reserve leaves (r / 10r)^2 = 1/100 of the price, less the fee's share.
+      const usdValue = (9n * coin * ((usd * 10n ** 12n * WAD) / coin)) / WAD / 10n ** 12n;
+      const swap = await run<SpotSwapResult>("spot-swap", {
+        market: ALT,
+        sell: true,
+        mint: true,
+        usd: format.amount(usdValue, 0, 6).replace(/,/g, ""),
+      });
+      expect(swap.result.spotAfter * 100n).to.be.closeTo(swap.result.spotBefore, swap.result.spotBefore / 100n);
+      const move = format.change(swap.result.spotAfter, swap.result.spotBefore);
+      expect(move).to.match(/^-99\.\d\d%$/);
+      expect(
+        shows(
+          swap.lines,
+          "spot price",
+          `${format.price(swap.result.spotBefore)} -> ${format.price(swap.result.spotAfter)} (${move})`,
+        ),
+      ).to.equal(true);
+    });
+
+    it("prints a sub-micro price with four significant digits, and a change that rounds to 0.00% as <0.01%", () => {
+      expect(format.price(4n * 10n ** 9n)).to.equal("0.000000004000");
+      expect(format.price(123_456n)).to.equal("0.0000000000001235");
+      expect(format.change(wad(2) + 1n, wad(2))).to.equal("+<0.01%");
+      expect(format.change(wad(2) - 1n, wad(2))).to.equal("-<0.01%");
+      expect(format.change(0n, wad(2))).to.equal("-100.00%");
+      expect(format.liquidationPrice(0n, -1n, wad(2))).to.equal("any price (the margin is gone at every mark)");
+    });
+  });
+
   describe("bad arguments stop the task with a message naming the argument and what is allowed", () => {
     it("rejects an unknown market, listing the deployment's markets", async () => {
       await use(funded);
