@@ -385,6 +385,9 @@ export async function changeMargin(args: MarginArgs, hre: HardhatRuntimeEnvironm
 
 /* ------------------------------------------------------------------ HELPERS */
 
+/** The 10^-6 step of a size as the tasks print it (f.size: 6 decimals). */
+const SIZE_STEP = 10n ** 12n;
+
 type MarketView = Awaited<ReturnType<Exchange["lens"]["market"]>>;
 type MarketConfig = Awaited<ReturnType<Exchange["admin"]["marketConfig"]>>;
 
@@ -402,10 +405,11 @@ export function quoteFill(symbol: string, m: MarketView, cfg: MarketConfig, size
   const after = m.skew + sizeDelta;
   if (abs(after) >= cfg.skewScale) {
     const room = sizeDelta > 0n ? cfg.skewScale - 1n - m.skew : cfg.skewScale - 1n + m.skew;
+    const shown = room - (room % SIZE_STEP); // rounded down: the size shown must itself be quotable
     fail(
       `${label}: ${sizeDelta > 0n ? "buying" : "selling"} ${f.size(abs(sizeDelta))} ${baseSymbol(symbol)} would take ` +
         `the ${symbol} skew to ${f.size(after)}, beyond its skew scale ${f.size(cfg.skewScale)}; ` +
-        `at most ${f.size(room > 0n ? room : 0n)} this way now`,
+        `at most ${f.size(shown > 0n ? shown : 0n)} this way now`,
     );
   }
   return Pricing.fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);

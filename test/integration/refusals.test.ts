@@ -39,7 +39,7 @@ function variant(file: string, name: string, change: (d: Deployment) => void | s
 }
 
 /**
- * The trader (account 1) holds 10,000 USD in the wallet, 900 free in the vault, a 10x ALT-USD short of
+ * The trader (account 1) holds 10,000 USD in the wallet, 899 free in the vault, a 10x ALT-USD short of
  * 100 USD margin and a live stop-loss (order #1); the keeper (account 2) holds nothing.
  */
 async function world() {
@@ -50,6 +50,10 @@ async function world() {
   await (await ex.collateral.connect(trader).approve(ex.vault, usd6(1_000))).wait();
   await (await ex.vault.connect(trader).deposit(usd6(1_000))).wait();
   await (await ex.engine.connect(trader).increasePosition(1n, -wad(500), wad(100), 0n)).wait();
+  // The deployer holds a whale's free balance: 1,000,000 USD, enough to ask for more than the skew scale.
+  await (await ex.collateral.faucet(deployer.address, usd6(1_000_000))).wait();
+  await (await ex.collateral.approve(ex.vault, usd6(1_000_000))).wait();
+  await (await ex.vault.deposit(usd6(1_000_000))).wait();
   const fee = await ex.orderBook.minExecutionFee();
   await (
     await ex.orderBook.connect(trader).createTriggerOrder(1n, 3n, wad(500), wad("2.15"), wad("2.3"), fee, 0n)
@@ -220,6 +224,16 @@ function table(positionId: string): Case[] {
       { ...short, side: "short", margin: "0.000000000000000001", leverage: "0.000000000000000001" },
       /^--margin 0.000000000000000001 --leverage 0.000000000000000001: the size rounds to zero/,
     ),
+    c(
+      "open",
+      { market: ALT, side: "long", margin: "250000", leverage: "50" },
+      /^--margin 250000 --leverage 50: buying [\d,]+\.\d{6} ALT would take the ALT-USD skew to [\d,]+\.\d{6}, beyond its skew scale 5,000,000.000000; at most 5,000,499.999999 this way now$/,
+    ),
+    c(
+      "open",
+      { market: ALT, side: "long", margin: "200000", leverage: "50" },
+      /^--margin 200000 --leverage 50: [\d,]+\.\d{6} ALT would lift ALT-USD's long open interest to [\d,]+\.\d{6}, above its cap [\d,]+\.\d{6}$/,
+    ),
     c("close", { ...trader, market: "BTC-USD" }, /^--market BTC-USD: account 1 .* has no open position there$/),
     c("close", { ...short, slippage: "abc" }, /^--slippage abc: not a decimal number/),
     c("close", { account: KEEPER, market: ALT }, /^--market ALT-USD: account 2 .* has no open position there$/),
@@ -299,7 +313,7 @@ function table(positionId: string): Case[] {
     c(
       "liquidate",
       { account: KEEPER, id: positionId },
-      /^--id 0x\w+: the ALT-USD position is healthy at mark 2.000000 .*liquidation price 2.18\d+\)$/,
+      /^--id 0x\w+: the ALT-USD position is healthy at mark 1.99\d+ .*liquidation price 2.18\d+\)$/,
     ),
     c("order", { ...short, price: "2" }, /^--type is required: limit, tp or sl$/),
     c("order", { ...short, type: "stop", price: "2" }, /^--type stop: expected limit, tp or sl$/),
@@ -355,7 +369,7 @@ function table(positionId: string): Case[] {
     c(
       "execute",
       { account: KEEPER, id: "1" },
-      /^order #1 cannot execute now: the mark is 2.000000; the stop-loss executes when the mark is at or above 2.150000$/,
+      /^order #1 cannot execute now: the mark is 1.99\d{4}; the stop-loss executes when the mark is at or above 2.150000$/,
     ),
   ];
 }
