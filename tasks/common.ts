@@ -271,13 +271,7 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ConnectionAr
   }
   const { connectExchange } = await import("../lib/contracts");
   const { checkDeployment } = await import("../lib/deployment");
-  const signers = await hre.ethers.getSigners();
-  if (accountIndex >= signers.length) {
-    fail(
-      `--account ${accountIndex}: network "${network}" has ${signers.length} local accounts (0-${signers.length - 1})`,
-    );
-  }
-  const signer = signers[accountIndex];
+  const signer = await signerArg(hre, args.account);
   const exchange = connectExchange(deployment.record, signer);
   const problem = await checkDeployment(exchange, hre.ethers.provider, label);
   if (problem) fail(`${problem}${problem.includes("Deploy again") ? `: npm run deploy -- --network ${network}` : ""}`);
@@ -291,6 +285,21 @@ export async function connect(hre: HardhatRuntimeEnvironment, args: ConnectionAr
     accountIndex,
     address: await signer.getAddress(),
   };
+}
+
+/** The local signer --account names (default 0), or an error giving the network's range. */
+export async function signerArg(
+  hre: HardhatRuntimeEnvironment,
+  value: string | undefined,
+): Promise<HardhatEthersSigner> {
+  const index = integerArg("account", value ?? "0");
+  const signers = await hre.ethers.getSigners();
+  if (index >= signers.length) {
+    fail(
+      `--account ${index}: network "${hre.network.name}" has ${signers.length} local accounts (0-${signers.length - 1})`,
+    );
+  }
+  return signers[index];
 }
 
 /** The deployment file named by --deployment (or the network's default), read and schema-checked. */

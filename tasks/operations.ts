@@ -18,7 +18,7 @@ import {
   defaultDeploymentFile,
   fail,
   eventArgs,
-  integerArg,
+  signerArg,
   LOCAL_CHAIN_ID,
   marketArg,
   out,
@@ -270,7 +270,7 @@ export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvi
   const hours = decimalArg("hours", args.hours, { unit: "hours", example: "8", max: MAX_ADVANCE_HOURS * WAD });
   const seconds = (hours * SECONDS_PER_HOUR) / WAD;
   if (seconds === 0n) fail(`--hours ${args.hours}: less than one second`);
-  integerArg("account", args.account ?? "0");
+  await signerArg(hre, args.account);
   let ctx: TaskContext | undefined;
   let skipped: string | undefined;
   if (args.deployment !== undefined) {

@@ -13,13 +13,14 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, takeSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
 import { TASK_NODE_CREATE_SERVER } from "hardhat/builtin-tasks/task-names";
 import type { JsonRpcServer } from "hardhat/types";
 import type { Deployment, Exchange } from "../../lib/contracts";
 import { deployToFile } from "../../lib/deployment";
 import { usd6, wad } from "../../lib/units";
 import { positionIdHex, setOutput } from "../../tasks/common";
+import { MAX_CHAIN_TIME } from "../../tasks/operations";
 
 const ALT = "ALT-USD";
 const TRADER = "1";
@@ -300,6 +301,11 @@ function table(positionId: string): Case[] {
     c("advance-time", { hours: "87601" }, /^--hours 87601: at most 87,600 hours$/),
     c("advance-time", { hours: "1" }, /^--deployment \S+: contracts.lens: "0x1234" is not an address/, "badAddress"),
     c("advance-time", { hours: "1", account: "x" }, /^--account x: expected a whole number/),
+    c(
+      "advance-time",
+      { hours: "1", account: "99" },
+      /^--account 99: network "hardhat" has 20 local accounts \(0-19\)$/,
+    ),
     c("settle-funding", { market: "XYZ" }, /^--market XYZ: unknown market/),
     c("settle-funding", { market: ALT, account: "99" }, /^--account 99: network "hardhat" has 20 local accounts/),
     c("liquidate", { id: "xyz" }, /^--id xyz: expected a position id in decimal or 0x-hex/),
@@ -399,6 +405,26 @@ describe("perp:* refusals: one line, exit 1, nothing sent", function () {
       expect(run.stderr.startsWith(prefix), run.stderr).to.equal(true);
       expect(run.stderr.slice(prefix.length, -1), label).to.match(k.says);
       expect(await state(ex), `${label} changed the chain`).to.equal(before);
+    }
+  });
+
+  it("refuses to move the clock past the exchange's 40-bit timestamps, and moves it to their last second", async () => {
+    await loadFixture(world);
+    const snapshot = await takeSnapshot();
+    try {
+      // One hour before the last second: an hour fits, two do not.
+      await time.increaseTo(MAX_CHAIN_TIME - 3_600n);
+      const refused = await asCli("perp:advance-time", { hours: "2" });
+      expect(refused.exitCode).to.equal(1);
+      expect(refused.stderr).to.match(
+        /^perp:advance-time: --hours 2: the chain's clock would pass \+036812-02-20T00:36:15.000Z, the latest time the exchange's 40-bit timestamps hold; it is .+\n$/,
+      );
+      expect(BigInt(await time.latest())).to.equal(MAX_CHAIN_TIME - 3_600n);
+      const moved = await asCli("perp:advance-time", { hours: "1" });
+      expect(moved.exitCode).to.equal(undefined);
+      expect(BigInt(await time.latest())).to.equal(MAX_CHAIN_TIME);
+    } finally {
+      await snapshot.restore();
     }
   });
 
