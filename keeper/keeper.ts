@@ -207,6 +207,11 @@ export class Keeper {
     return this.indexer.cursor;
   }
 
+  /** The newest block the indexer applied, with its hash. */
+  get lastApplied(): BlockRef | undefined {
+    return this.indexer.lastApplied;
+  }
+
   get stopping(): boolean {
     return this.stopRequested;
   }
