@@ -56,6 +56,8 @@ export interface KeeperAppOptions {
   metricLabels?: Record<string, string>;
   idleTickMs?: number;
   onTick?: (report: TickReport) => void;
+  /** How long a reset chain may have no code at the engine before the keeper stops (the Keeper's default). */
+  resetGraceMs?: number;
 }
 
 export interface KeeperApp {
@@ -309,6 +311,7 @@ export async function createKeeperApp(
       shard: config.shard,
       takeoverBlocks: config.takeoverBlocks,
       onChainChange: (reason) => metrics.setCondition(CONDITION.chain, reason),
+      ...(options.resetGraceMs === undefined ? {} : { resetGraceMs: options.resetGraceMs }),
     });
     const service = new KeeperService({
       keeper,

@@ -64,6 +64,11 @@ export class ChainGoneError extends Error {
   override name = "ChainGoneError";
 }
 
+/** The chain was reset and the engine has no code yet: a redeploy may follow within the grace period. */
+export class ChainResetPendingError extends Error {
+  override name = "ChainResetPendingError";
+}
+
 export interface KeeperOptions extends LiquidationJobOptions {
   /** The deployment block: the indexer starts there. */
   fromBlock: number;
@@ -91,6 +96,8 @@ export interface KeeperOptions extends LiquidationJobOptions {
   shard: Shard;
   /** Blocks another shard's position stays liquidatable before this keeper takes it over. */
   takeoverBlocks: number;
+  /** How long a reset chain may go without code at the engine (a redeploy on the way) before ChainGoneError. */
+  resetGraceMs: number;
   /** Told while a chain change is being resolved (a reason), and when it is (undefined): /health listens. */
   onChainChange?: (reason: string | undefined) => void;
 }
@@ -104,6 +111,7 @@ export const DEFAULT_KEEPER_OPTIONS: Omit<KeeperOptions, "fromBlock"> = {
   adlOptions: DEFAULT_ADL_OPTIONS,
   shard: SINGLE_SHARD,
   takeoverBlocks: 3,
+  resetGraceMs: 30_000,
 };
 
 export interface TickReport {
@@ -140,6 +148,8 @@ export class Keeper {
   /** The block at which this keeper first saw each of another shard's positions liquidatable. */
   private readonly foreignSince = new Map<bigint, number>();
   private readonly engineAddress: string;
+  /** When a reset chain was first seen without code at the engine (ms), while waiting for a redeploy. */
+  private goneSince: number | undefined;
   private from = "";
   private stopRequested = false;
   /** How long the last health update took; a health scan is that plus finding the candidates. */
@@ -391,14 +401,20 @@ export class Keeper {
 
   /** A chain reset: rebuild from where the engine was created on the new chain, or stop if it has no code. */
   private async rebuildAfterReset(reset: ChainResetError, headNumber: number): Promise<void> {
-    this.metrics?.chainResets.inc();
     const provider = this.provider();
     if ((await provider.getCode(this.engineAddress, headNumber)) === "0x") {
-      throw new ChainGoneError(
-        `${reset.message}, and there is no contract at the engine ${this.engineAddress} any more: ` +
-          `deploy again and restart the keeper with the new deployment file`,
-      );
+      this.goneSince ??= Date.now();
+      const waitedMs = Date.now() - this.goneSince;
+      const gone = `${reset.message}, and there is no contract at the engine ${this.engineAddress}`;
+      if (waitedMs >= this.options.resetGraceMs) {
+        throw new ChainGoneError(`${gone} any more: deploy again and restart the keeper with the new deployment file`);
+      }
+      const message = `${gone}: waiting up to ${this.options.resetGraceMs / 1000} s for a redeploy at the same addresses`;
+      this.options.onChainChange?.(message);
+      throw new ChainResetPendingError(message);
     }
+    this.goneSince = undefined;
+    this.metrics?.chainResets.inc();
     const created = await creationBlock(provider, this.engineAddress, headNumber);
     this.log.error(
       { engine: this.engineAddress, createdAt: created, head: headNumber },

@@ -81,7 +81,7 @@ export class KeeperMetrics {
     this.reorgs = counter("perpsim_reorgs_total", "Reorgs the keeper rolled its book back for");
     this.chainResets = counter(
       "perpsim_chain_resets_total",
-      "Chains reset under the keeper (deployment block replaced)",
+      "Chain resets (deployment block replaced) the keeper rebuilt its state after",
     );
     this.blockLag = gauge("perpsim_block_lag", "Chain head minus the last block the keeper processed");
     this.lastBlock = gauge("perpsim_last_block", "The last block the keeper processed");

@@ -21,7 +21,7 @@ import { CircuitOpenError } from "./chain/circuit";
 import type { CircuitBreaker } from "./chain/circuit";
 import { isRpcTransportError } from "./chain/errors";
 import { backoffDelay } from "./chain/retry";
-import { ChainGoneError } from "./keeper";
+import { ChainGoneError, ChainResetPendingError } from "./keeper";
 import type { Keeper, TickReport } from "./keeper";
 import type { Logger } from "./log";
 import type { KeeperMetrics } from "./metrics";
@@ -74,7 +74,8 @@ export class KeeperService {
     this.stopping = true;
     this.options.keeper.requestStop();
     this.wake.abort();
-    await this.running;
+    // A loop that ended on a fatal error has already rejected run() with it.
+    await this.running?.catch(() => undefined);
   }
 
   private async loop(): Promise<void> {
@@ -141,6 +142,9 @@ export class KeeperService {
           metrics.rpcErrors.inc();
           delayMs = Math.max(pollMs, backoffDelay(failures - 1, backoff));
           log[failures === 1 ? "warn" : "debug"]({ err: error, failures, retryInMs: delayMs }, "RPC unreachable");
+        } else if (error instanceof ChainResetPendingError) {
+          delayMs = Math.max(pollMs, backoffDelay(failures - 1, backoff));
+          log[failures === 1 ? "error" : "debug"]({ retryInMs: delayMs }, error.message);
         } else {
           delayMs = Math.max(pollMs, backoffDelay(failures - 1, backoff));
           log.error({ err: error, failures, retryInMs: delayMs }, "tick failed");

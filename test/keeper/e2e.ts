@@ -160,11 +160,17 @@ export async function openPositions(
 ): Promise<OpenedPosition[]> {
   const { opened, txs } = await openingTransactions(chain, specs);
   if (oneBlock) await chain.evm.rpc("evm_setAutomine", [false]);
-  for (const tx of txs) await chain.evm.rpc("eth_sendTransaction", [tx]);
+  const hashes: string[] = [];
+  for (const tx of txs) hashes.push((await chain.evm.rpc("eth_sendTransaction", [tx])) as string);
   if (oneBlock) {
     await chain.evm.rpc("evm_mine", []);
     await chain.evm.rpc("evm_setAutomine", [true]);
   }
+  // anvil answers eth_sendTransaction before it mines the block: wait for every receipt.
+  await waitFor("the opening transactions mined", 10_000, async () => {
+    const receipts = await Promise.all(hashes.map((hash) => chain.provider.getTransactionReceipt(hash)));
+    return receipts.every((r) => r !== null) ? true : undefined;
+  });
   await expectOpen(chain, opened);
   return opened;
 }
