@@ -61,7 +61,10 @@ export class ChainResetError extends Error {
 export interface SyncReport {
   /** Events applied. */
   applied: number;
-  /** Blocks the keeper had applied were replaced: undone back to `forkBlock`, the last block both branches share. */
+  /**
+   * Blocks the keeper had applied were replaced: undone back to `forkBlock`, the newest remembered block
+   * both branches share (the real fork point or an older block without events), `depth` blocks above it.
+   */
   reorg?: { forkBlock: number; depth: number; eventsUndone: number };
   /** A reorg deeper than UNDO_DEPTH: the state was rebuilt from the deployment block. */
   rebuilt?: boolean;
