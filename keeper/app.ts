@@ -1,15 +1,16 @@
 /**
  * Assembles a running keeper from its configuration, as the CLI does (keeper/main.ts) and as the
- * end-to-end tests do in-process: the JSON-RPC provider, the checks against the chain (chain id,
- * signer key, contract code), the TxSender with its nonce manager and RPC circuit, the Keeper engine,
- * the block loop and the metrics / health server.
+ * end-to-end tests do in-process: the metrics / health server first (so /health answers, 503 with the
+ * reason, while the RPC is unreachable at start), the JSON-RPC provider, the checks against the chain
+ * (chain id, signer key and its funds, contract code), the TxSender with its nonce manager and RPC
+ * circuit, the Keeper engine and the block loop.
  *
  * The provider batches: calls issued in the same few milliseconds (a tick's market reads, the lens
  * chunks) go out as one JSON-RPC batch of at most RPC_BATCH_MAX_COUNT requests, and nothing is cached,
  * so every read is of the chain now. Each request times out after RPC_TIMEOUT_MS, so a node that stops
  * answering looks like one that is down.
  */
-import { FetchRequest, JsonRpcProvider, Network, Wallet } from "ethers";
+import { FetchRequest, JsonRpcProvider, Network, Wallet, formatEther } from "ethers";
 import { z } from "zod";
 import { connectExchange } from "../lib/contracts";
 import type { Deployment as ExchangeDeployment } from "../lib/contracts";
@@ -17,13 +18,14 @@ import { CircuitBreaker } from "./chain/circuit";
 import { isRpcTransportError } from "./chain/errors";
 import { backoffDelay } from "./chain/retry";
 import { TxSender } from "./chain/sender";
-import { ConfigError, assertDeploymentChain, resolveSignerKey } from "./config";
+import { ConfigError, HARDHAT_CHAIN_ID, LOCAL_KEEPER_KEYS, assertDeploymentChain } from "./config";
 import type { KeeperConfig } from "./config";
 import { Keeper } from "./keeper";
 import type { TickReport } from "./keeper";
 import type { Logger } from "./log";
 import { KeeperMetrics } from "./metrics";
-import { startOpsServer } from "./ops-server";
+import { LIQUIDATE_MANY_BASE_GAS, LIQUIDATION_GAS_PER_POSITION, TX_GAS_CAP } from "./jobs/liquidations";
+import { PortInUseError, startOpsServer } from "./ops-server";
 import type { OpsServer } from "./ops-server";
 import { KeeperService } from "./service";
 import { LOST_RACE_ERRORS, exchangeErrors } from "./transactor";
@@ -39,6 +41,13 @@ export const CIRCUIT_FAILURE_THRESHOLD = 3;
 export const CIRCUIT_COOLDOWN_MS = 2_000;
 /** Backoff between attempts to reach the RPC at start. */
 const STARTUP_BACKOFF = { baseMs: 250, maxMs: 5_000 };
+/** How often the signer's balance is checked against the cost of one batch (every tick while it cannot pay). */
+const FUNDS_CHECK_MS = 10_000;
+const FUNDS_RECHECK_MS = 1_000;
+/** The fee a batch is priced at: the node's maxFeePerGas quote times this margin, in percent. */
+const FUNDS_FEE_MARGIN_PERCENT = 150n;
+/** /health condition names. */
+const CONDITION = { rpc: "rpc", funds: "funds", chain: "chain" } as const;
 
 export interface KeeperAppOptions {
   /** Aborts waiting for the RPC at start. */
@@ -47,6 +56,8 @@ export interface KeeperAppOptions {
   metricLabels?: Record<string, string>;
   idleTickMs?: number;
   onTick?: (report: TickReport) => void;
+  /** How long a reset chain may have no code at the engine before the keeper stops (the Keeper's default). */
+  resetGraceMs?: number;
 }
 
 export interface KeeperApp {
@@ -120,21 +131,108 @@ export function createProvider(url: string, chainId: number): JsonRpcProvider {
   });
 }
 
-/** eth_chainId, retried with backoff while the RPC is unreachable. */
-async function chainIdOf(provider: JsonRpcProvider, url: string, log: Logger, signal?: AbortSignal): Promise<bigint> {
+/** eth_chainId, retried with backoff while the RPC is unreachable (a /health condition meanwhile). */
+async function chainIdOf(
+  provider: JsonRpcProvider,
+  url: string,
+  log: Logger,
+  metrics: KeeperMetrics,
+  signal?: AbortSignal,
+): Promise<bigint> {
   for (let attempt = 0; ; attempt++) {
     try {
-      return BigInt((await provider.send("eth_chainId", [])) as string);
+      const chainId = BigInt((await provider.send("eth_chainId", [])) as string);
+      metrics.setCondition(CONDITION.rpc, undefined);
+      return chainId;
     } catch (error) {
       if (!isRpcTransportError(error) || signal?.aborted) throw error;
       const delayMs = backoffDelay(Math.min(attempt, 10), STARTUP_BACKOFF);
-      log.warn({ rpcUrl: url, err: error, retryInMs: delayMs }, "RPC unreachable at start; retrying");
+      metrics.setCondition(
+        CONDITION.rpc,
+        `RPC ${url} unreachable at start (${(error as Error).message.split("\n")[0]}); retrying`,
+      );
+      // The first failure at warn, the retries at debug: one line per outage, not one per attempt.
+      log[attempt === 0 ? "warn" : "debug"](
+        { rpcUrl: url, err: error, retryInMs: delayMs },
+        "RPC unreachable at start; retrying",
+      );
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, delayMs);
         signal?.addEventListener("abort", () => (clearTimeout(timer), resolve()), { once: true });
       });
       if (signal?.aborted) throw new Error("stopped before the RPC answered");
     }
+  }
+}
+
+/** Gas one liquidateMany batch of `batchSize` may use (its budget, as the liquidation job sets it). */
+export function batchGas(batchSize: number): bigint {
+  const budget = LIQUIDATE_MANY_BASE_GAS + LIQUIDATION_GAS_PER_POSITION * BigInt(batchSize);
+  return budget < TX_GAS_CAP ? budget : TX_GAS_CAP;
+}
+
+/** Why a signer with `balance` wei cannot pay for one batch at `feePerGas`, or undefined if it can. */
+export function fundsProblem(
+  address: string,
+  balance: bigint,
+  batchSize: number,
+  feePerGas: bigint,
+): string | undefined {
+  const cost = (batchGas(batchSize) * feePerGas * FUNDS_FEE_MARGIN_PERCENT) / 100n;
+  if (balance >= cost) return undefined;
+  return (
+    `signer ${address} has ${formatEther(balance)} ETH, less than one liquidateMany(${batchSize}) batch ` +
+    `(${formatEther(cost)} ETH at ${feePerGas} wei/gas): fund it or use another --private-key`
+  );
+}
+
+/** The node's fee per gas for a new transaction: maxFeePerGas where quoted, else gasPrice. */
+async function feePerGas(provider: JsonRpcProvider): Promise<bigint> {
+  const fees = await provider.getFeeData();
+  return fees.maxFeePerGas ?? fees.gasPrice ?? 0n;
+}
+
+/**
+ * The key the keeper signs with: --private-key; on chain 31337 without it, the first local key that
+ * can pay for a batch (Hardhat's #19, then #9, which anvil funds too). Refuses (ConfigError, exit 2)
+ * when none can, naming --private-key.
+ */
+async function chooseSigner(config: KeeperConfig, chainId: bigint, provider: JsonRpcProvider, log: Logger) {
+  if (config.privateKey !== undefined) return new Wallet(config.privateKey, provider);
+  if (chainId !== BigInt(HARDHAT_CHAIN_ID)) throw new ConfigError(`--private-key is required on chain id ${chainId}`);
+  const fee = await feePerGas(provider);
+  const tried: string[] = [];
+  for (const local of LOCAL_KEEPER_KEYS) {
+    const wallet = new Wallet(local.key, provider);
+    const balance = await provider.getBalance(wallet.address);
+    if (config.dryRun || fundsProblem(wallet.address, balance, config.batchSize, fee) === undefined) {
+      log.info({ address: wallet.address, key: local.name, chainId }, "no --private-key: signing with a local key");
+      return wallet;
+    }
+    tried.push(`${local.name} ${wallet.address} has ${formatEther(balance)} ETH`);
+  }
+  throw new ConfigError(
+    `--private-key is required: no local key can pay for a liquidateMany(${config.batchSize}) batch on chain ` +
+      `${chainId} (${tried.join("; ")}); pass a funded key with --private-key or PERP_PRIVATE_KEY`,
+  );
+}
+
+/** The metrics server, or a one-line ConfigError when its port is taken. */
+async function startOps(config: KeeperConfig, metrics: KeeperMetrics): Promise<OpsServer | undefined> {
+  if (config.metricsPort === 0) return undefined;
+  try {
+    return await startOpsServer({
+      metrics,
+      maxBlockLag: config.maxBlockLag,
+      maxStaleSeconds: config.maxStaleSeconds,
+      port: config.metricsPort,
+    });
+  } catch (error) {
+    if (!(error instanceof PortInUseError)) throw error;
+    throw new ConfigError(
+      `--metrics-port: ${error.port} is already in use on ${error.host} (another keeper?); ` +
+        `choose another port (PERP_METRICS_PORT), or 0 to turn the metrics server off`,
+    );
   }
 }
 
@@ -145,25 +243,37 @@ export async function createKeeperApp(
 ): Promise<KeeperApp> {
   const deployment = exchangeDeployment(config);
   const provider = createProvider(config.rpcUrl, deployment.chainId);
+  const metrics = new KeeperMetrics(options.metricLabels);
   let ops: OpsServer | undefined;
   try {
-    const chainId = await chainIdOf(provider, config.rpcUrl, log, options.signal);
+    ops = await startOps(config, metrics);
+    const chainId = await chainIdOf(provider, config.rpcUrl, log, metrics, options.signal);
     assertDeploymentChain(config, chainId);
-    const wallet = new Wallet(resolveSignerKey(config, chainId), provider);
-    if (config.privateKey === undefined) {
-      log.info({ address: wallet.address, chainId }, "no --private-key: signing with the local Hardhat keeper account");
-    }
+    const wallet = await chooseSigner(config, chainId, provider, log);
     if ((await provider.getCode(deployment.contracts.engine)) === "0x") {
       throw new ConfigError(
         `--deployment: ${JSON.stringify(config.deploymentPath)}: no contract at contracts.engine ` +
           `${deployment.contracts.engine} on chain ${chainId} (was the node restarted since the deployment? deploy again)`,
       );
     }
-    const balance = await provider.getBalance(wallet.address);
-    if (balance === 0n && !config.dryRun)
-      log.warn({ address: wallet.address }, "the keeper's account has no ETH for gas");
+    // Checked every FUNDS_CHECK_MS, and every FUNDS_RECHECK_MS while the signer cannot pay.
+    let fundsShort: string | undefined;
+    let fundsCheckedAt = -Infinity;
+    const checkFunds = async () => {
+      if (config.dryRun) return;
+      if (Date.now() - fundsCheckedAt < (fundsShort === undefined ? FUNDS_CHECK_MS : FUNDS_RECHECK_MS)) return;
+      fundsCheckedAt = Date.now();
+      const [balance, fee] = await Promise.all([provider.getBalance(wallet.address), feePerGas(provider)]);
+      const problem = fundsProblem(wallet.address, balance, config.batchSize, fee);
+      if (problem !== undefined && fundsShort === undefined) log.error({ address: wallet.address, balance }, problem);
+      if (problem === undefined && fundsShort !== undefined) {
+        log.info({ address: wallet.address, balance }, "signer funded: it can pay for a batch again");
+      }
+      fundsShort = problem;
+      metrics.setCondition(CONDITION.funds, problem);
+    };
+    await checkFunds();
 
-    const metrics = new KeeperMetrics(options.metricLabels);
     const hardStop = new AbortController();
     const circuit = new CircuitBreaker({
       failureThreshold: CIRCUIT_FAILURE_THRESHOLD,
@@ -197,6 +307,11 @@ export async function createKeeperApp(
       metrics,
       transactor: sender,
       clock: (head) => BigInt(Math.max(head.timestamp, Math.floor(Date.now() / 1000))),
+      logPageSize: config.logRange,
+      shard: config.shard,
+      takeoverBlocks: config.takeoverBlocks,
+      onChainChange: (reason) => metrics.setCondition(CONDITION.chain, reason),
+      ...(options.resetGraceMs === undefined ? {} : { resetGraceMs: options.resetGraceMs }),
     });
     const service = new KeeperService({
       keeper,
@@ -207,15 +322,9 @@ export async function createKeeperApp(
       pollMs: config.pollMs,
       idleTickMs: options.idleTickMs,
       onTick: options.onTick,
+      beforeTick: checkFunds,
+      onFatal: (error) => metrics.setCondition(CONDITION.chain, error.message),
     });
-    if (config.metricsPort !== 0) {
-      ops = await startOpsServer({
-        metrics,
-        maxBlockLag: config.maxBlockLag,
-        maxStaleSeconds: config.maxStaleSeconds,
-        port: config.metricsPort,
-      });
-    }
     log.info(
       {
         address: wallet.address,
@@ -227,6 +336,7 @@ export async function createKeeperApp(
         dryRun: config.dryRun,
         batchSize: config.batchSize,
         pollMs: config.pollMs,
+        shard: `${config.shard.index}/${config.shard.count}`,
         ops: ops?.url,
       },
       "keeper starting",

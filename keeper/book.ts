@@ -5,7 +5,8 @@
  * from MarketCreated. Events must be applied in chain order.
  *
  * Each book remembers what changed since it was last asked (`takeChanged`), so the health tracker
- * recomputes only those positions.
+ * recomputes only those positions. Every change returns what it replaced, so the indexer can undo a
+ * block that a reorg took away (`restore`, newest change first).
  */
 import { PositionLib } from "../lib/math";
 
@@ -32,20 +33,37 @@ export class PositionBook {
   private readonly byMarket = new Map<bigint, Set<bigint>>();
   private changed = new Set<bigint>();
 
-  /** Applies one PositionUpdated; events must arrive in chain order. */
-  apply(p: TrackedPosition): void {
+  /** Applies one PositionUpdated; events must arrive in chain order. Returns the state it replaced. */
+  apply(p: TrackedPosition): TrackedPosition | undefined {
     const previous = this.positions.get(p.id);
-    if (previous !== undefined && previous.marketId !== p.marketId) this.byMarket.get(previous.marketId)?.delete(p.id);
-    if (p.size === 0n) {
-      this.positions.delete(p.id);
-      this.byMarket.get(p.marketId)?.delete(p.id);
+    this.put(p.id, p.size === 0n ? undefined : p);
+    return previous;
+  }
+
+  /** Puts back what an `apply` replaced (undefined: the position was not open). */
+  restore(id: bigint, previous: TrackedPosition | undefined): void {
+    this.put(id, previous);
+  }
+
+  /** Forgets every position (a rebuild from scratch); each counts as changed. */
+  clear(): void {
+    for (const id of this.positions.keys()) this.changed.add(id);
+    this.positions.clear();
+    this.byMarket.clear();
+  }
+
+  private put(id: bigint, next: TrackedPosition | undefined): void {
+    const previous = this.positions.get(id);
+    if (previous !== undefined) this.byMarket.get(previous.marketId)?.delete(id);
+    if (next === undefined) {
+      this.positions.delete(id);
     } else {
-      this.positions.set(p.id, p);
-      let ids = this.byMarket.get(p.marketId);
-      if (ids === undefined) this.byMarket.set(p.marketId, (ids = new Set()));
-      ids.add(p.id);
+      this.positions.set(id, next);
+      let ids = this.byMarket.get(next.marketId);
+      if (ids === undefined) this.byMarket.set(next.marketId, (ids = new Set()));
+      ids.add(id);
     }
-    this.changed.add(p.id);
+    this.changed.add(id);
   }
 
   get size(): number {
@@ -115,14 +133,28 @@ export interface TrackedOrder {
 export class OrderList {
   private readonly orders = new Map<bigint, TrackedOrder>();
 
-  /** An OrderCreated. */
-  add(order: Omit<TrackedOrder, "positionId">): void {
+  /** An OrderCreated; returns the order it replaced, if any. */
+  add(order: Omit<TrackedOrder, "positionId">): TrackedOrder | undefined {
+    const previous = this.orders.get(order.id);
     this.orders.set(order.id, { ...order, positionId: PositionLib.id(order.account, order.marketId) });
+    return previous;
   }
 
-  /** An OrderExecuted, OrderCancelled or OrderExpired. */
-  remove(id: bigint): void {
+  /** An OrderExecuted, OrderCancelled or OrderExpired; returns the order removed, if it was live. */
+  remove(id: bigint): TrackedOrder | undefined {
+    const previous = this.orders.get(id);
     this.orders.delete(id);
+    return previous;
+  }
+
+  /** Puts back what an `add` or `remove` replaced (undefined: the order was not live). */
+  restore(id: bigint, previous: TrackedOrder | undefined): void {
+    if (previous === undefined) this.orders.delete(id);
+    else this.orders.set(id, previous);
+  }
+
+  clear(): void {
+    this.orders.clear();
   }
 
   get size(): number {

@@ -11,7 +11,7 @@
  */
 import fs from "node:fs";
 import { parseArgs } from "node:util";
-import { getAddress } from "ethers";
+import { SigningKey, getAddress } from "ethers";
 import { z } from "zod";
 
 /** Bad configuration; the message has one line per problem. */
@@ -26,6 +26,17 @@ export const HARDHAT_CHAIN_ID = 31337;
  * not account #0, which deploys and pushes prices, so the keeper's nonces never collide with them.
  */
 export const LOCAL_KEEPER_KEY = "0xdf57089febbacf7ba0bc227dafbffa9fc08a93fdc68e1e42411a14efcf23656e";
+/**
+ * The local keys the keeper may pick on chain 31337, in order: Hardhat's #19 (`hardhat node` funds 20
+ * accounts), then #9 of the same mnemonic (anvil funds 10). The first that can pay for a batch signs.
+ */
+export const LOCAL_KEEPER_KEYS = [
+  { name: "Hardhat account #19", key: LOCAL_KEEPER_KEY },
+  {
+    name: "account #9 (anvil's last funded)",
+    key: "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+  },
+] as const;
 /** Exit code of a keeper that refuses to start because of its configuration. */
 export const CONFIG_EXIT_CODE = 2;
 
@@ -51,8 +62,27 @@ const OPTIONS = {
   privateKey: {
     flag: "private-key",
     env: "PERP_PRIVATE_KEY",
-    allowed: "0x followed by 64 hex digits (optional on chain id 31337)",
+    allowed: "0x followed by 64 hex digits, a valid secp256k1 key (optional on chain id 31337)",
     secret: true,
+  },
+  shard: {
+    flag: "shard",
+    env: "PERP_SHARD",
+    allowed: "i/n with 0 <= i < n <= 64: liquidate the positions whose id is i modulo n",
+    fallback: "0/1",
+  },
+  takeoverBlocks: {
+    flag: "takeover-blocks",
+    env: "PERP_TAKEOVER_BLOCKS",
+    allowed:
+      "an integer from 1 to 10000: blocks another shard's position stays liquidatable before this keeper takes it",
+    fallback: "3",
+  },
+  logRange: {
+    flag: "log-range",
+    env: "PERP_LOG_RANGE",
+    allowed: "an integer from 1 to 100000: blocks per eth_getLogs (halved while the node refuses a range)",
+    fallback: "2000",
   },
   dryRun: {
     flag: "dry-run",
@@ -124,6 +154,25 @@ const booleanInput = z.union([
     .transform((text) => TRUE_TEXT.has(text)),
 ]);
 
+/** A secp256k1 private key: 32 bytes, not zero, below the curve order (SigningKey refuses the rest). */
+function isSigningKey(text: string): boolean {
+  try {
+    return new SigningKey(text).publicKey.length > 0;
+  } catch {
+    return false;
+  }
+}
+
+const MAX_SHARDS = 64;
+const shardInput = z
+  .string()
+  .regex(/^\d+\/\d+$/)
+  .transform((text) => {
+    const [index, count] = text.split("/").map(Number);
+    return { index, count };
+  })
+  .refine(({ index, count }) => count >= 1 && count <= MAX_SHARDS && index < count);
+
 const optionsSchema = z.object({
   rpcUrl: z.string().refine((text) => {
     try {
@@ -133,7 +182,10 @@ const optionsSchema = z.object({
     }
   }),
   deployment: z.string().min(1),
-  privateKey: z.string().regex(PRIVATE_KEY).optional(),
+  privateKey: z.string().regex(PRIVATE_KEY).refine(isSigningKey).optional(),
+  shard: shardInput,
+  takeoverBlocks: integerText(1, 10_000),
+  logRange: integerText(1, 100_000),
   dryRun: booleanInput,
   metricsPort: integerText(0, 65_535),
   pollMs: integerText(10, 60_000),

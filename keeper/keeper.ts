@@ -1,13 +1,16 @@
 /**
  * The keeper engine. One `tick()` per new block:
- *   1. the indexer applies the events since the last block (positions, orders, markets);
+ *   1. the indexer applies the events since the last block (positions, orders, markets), after undoing
+ *      the blocks a reorg replaced; a chain reset under it is rebuilt from the engine's creation block
+ *      when the engine still has code there, and stops the keeper (ChainGoneError) when it has none;
  *   2. each market is read once (config, tiers, stored state, index) and projected to the keeper's
  *      clock with lib/math;
  *   3. the health tracker recomputes the liquidation prices that changed (a position that changed;
  *      a whole market when its funding index or tiers moved) and finds the positions the mark has
  *      crossed without touching the healthy ones;
  *   4. liquidations: candidates confirmed by the lens, sent to liquidateMany in batches, in rounds
- *      while each round's liquidations push further positions over (a cascade);
+ *      while each round's liquidations push further positions over (a cascade); a sharded keeper sends
+ *      its own shard's, and another shard's once it has stayed liquidatable `takeoverBlocks` blocks;
  *   5. funding settled on markets past their boundary; due limit / take-profit / stop-loss orders
  *      executed; ADL where the market is open to it;
  *   6. when those sent anything, liquidations once more: their blocks moved time, skew and mark.
@@ -20,7 +23,8 @@ import type { Exchange } from "../lib/contracts";
 import { OrderList, PositionBook } from "./book";
 import type { KeeperState } from "./book";
 import { HealthTracker } from "./health";
-import { EventIndexer } from "./indexer";
+import { ChainResetError, EventIndexer } from "./indexer";
+import type { BlockRef, RangeRefusal, SyncReport } from "./indexer";
 import { AdlJob, DEFAULT_ADL_OPTIONS } from "./jobs/adl";
 import type { AdlJobOptions, Deleveraging } from "./jobs/adl";
 import type { JobContext } from "./jobs/context";
@@ -37,6 +41,8 @@ import type { MarketSnapshot } from "./markets";
 import type { KeeperMetrics } from "./metrics";
 import { SignerTransactor } from "./transactor";
 import type { Transactor } from "./transactor";
+import { SINGLE_SHARD, takeoverSplit } from "./shard";
+import type { Shard } from "./shard";
 
 export type { LiquidationRecord } from "./jobs/liquidations";
 
@@ -46,6 +52,21 @@ export interface HeadBlock {
   /** seconds */
   timestamp: number;
   gasLimit?: bigint;
+  hash?: string;
+  parentHash?: string;
+}
+
+/**
+ * The chain was reset under the keeper and the engine has no code at its address any more (a node
+ * restarted and not redeployed): nothing left to keep. The CLI exits 2 with this message.
+ */
+export class ChainGoneError extends Error {
+  override name = "ChainGoneError";
+}
+
+/** The chain was reset and the engine has no code yet: a redeploy may follow within the grace period. */
+export class ChainResetPendingError extends Error {
+  override name = "ChainResetPendingError";
 }
 
 export interface KeeperOptions extends LiquidationJobOptions {
@@ -69,8 +90,16 @@ export interface KeeperOptions extends LiquidationJobOptions {
   /** Remove expired and orphaned orders for their owners. */
   cleanupOrders: boolean;
   adlOptions: AdlJobOptions;
-  /** Blocks per eth_getLogs page. */
+  /** Blocks per eth_getLogs page (halved while the node refuses a range). */
   logPageSize?: number;
+  /** This keeper's share of the positions, by id; the whole book unless given. */
+  shard: Shard;
+  /** Blocks another shard's position stays liquidatable before this keeper takes it over. */
+  takeoverBlocks: number;
+  /** How long a reset chain may go without code at the engine (a redeploy on the way) before ChainGoneError. */
+  resetGraceMs: number;
+  /** Told while a chain change is being resolved (a reason), and when it is (undefined): /health listens. */
+  onChainChange?: (reason: string | undefined) => void;
 }
 
 export const DEFAULT_KEEPER_OPTIONS: Omit<KeeperOptions, "fromBlock"> = {
@@ -80,6 +109,9 @@ export const DEFAULT_KEEPER_OPTIONS: Omit<KeeperOptions, "fromBlock"> = {
   adl: true,
   cleanupOrders: true,
   adlOptions: DEFAULT_ADL_OPTIONS,
+  shard: SINGLE_SHARD,
+  takeoverBlocks: 3,
+  resetGraceMs: 30_000,
 };
 
 export interface TickReport {
@@ -113,6 +145,11 @@ export class Keeper {
   private readonly clock: (head: HeadBlock) => bigint;
   /** When this keeper first saw each crossed position liquidatable (clock seconds). */
   private readonly crossedAt = new Map<bigint, bigint>();
+  /** The block at which this keeper first saw each of another shard's positions liquidatable. */
+  private readonly foreignSince = new Map<bigint, number>();
+  private readonly engineAddress: string;
+  /** When a reset chain was first seen without code at the engine (ms), while waiting for a redeploy. */
+  private goneSince: number | undefined;
   private from = "";
   private stopRequested = false;
   /** How long the last health update took; a health scan is that plus finding the candidates. */
@@ -140,11 +177,24 @@ export class Keeper {
     const engine = exchange.engine.connect(provider);
     const lens = exchange.lens.connect(provider);
     const orderBook = exchange.orderBook.connect(provider);
+    this.engineAddress = exchange.engine.target.toString();
     this.indexer = new EventIndexer(
       { engine, orderBook: opts.orders ? orderBook : undefined },
       provider,
       opts.fromBlock,
-      opts.logPageSize,
+      {
+        pageSize: opts.logPageSize,
+        onRangeRefused: (refusal: RangeRefusal) =>
+          this.log.warn(
+            {
+              fromBlock: refusal.fromBlock,
+              toBlock: refusal.toBlock,
+              nextPageSize: refusal.nextPageSize,
+              err: refusal.error,
+            },
+            "the node refused an eth_getLogs range; halving it",
+          ),
+      },
     );
     this.reader = new MarketReader(exchange.admin.connect(provider), exchange.oracle.connect(provider), provider);
     const transactor = opts.transactor ?? new SignerTransactor(signer, { dryRun: opts.dryRun });
@@ -167,6 +217,11 @@ export class Keeper {
     return this.indexer.cursor;
   }
 
+  /** The newest block the indexer applied, with its hash. */
+  get lastApplied(): BlockRef | undefined {
+    return this.indexer.lastApplied;
+  }
+
   get stopping(): boolean {
     return this.stopRequested;
   }
@@ -178,7 +233,7 @@ export class Keeper {
 
   /** Brings the book up to the head without acting (a keeper that only watches). */
   async syncOnly(): Promise<void> {
-    await this.indexer.syncTo(await this.provider().getBlockNumber(), this.state);
+    await this.sync(await this.head());
     this.updateGauges();
   }
 
@@ -262,9 +317,26 @@ export class Keeper {
       const confirmed = await this.liquidations.confirm(candidates);
       const nowSec = this.clock(head);
       for (const id of confirmed) if (!this.crossedAt.has(id)) this.crossedAt.set(id, nowSec);
-      this.log.debug({ round, candidates: candidates.length, confirmed: confirmed.length }, "liquidation candidates");
-      if (confirmed.length === 0) break;
-      const ok = new Set(confirmed);
+      const split = takeoverSplit(
+        confirmed,
+        this.options.shard,
+        this.foreignSince,
+        head.number,
+        this.options.takeoverBlocks,
+      );
+      this.log.debug(
+        { round, candidates: candidates.length, confirmed: confirmed.length, otherShards: split.waiting.length },
+        "liquidation candidates",
+      );
+      if (split.takeover.length > 0) {
+        this.log.warn(
+          { round, ids: split.takeover.map((id) => "0x" + id.toString(16)), blocks: this.options.takeoverBlocks },
+          "taking over another shard's liquidations: liquidatable for too long",
+        );
+      }
+      const take = [...split.own, ...split.takeover];
+      if (take.length === 0) break;
+      const ok = new Set(take);
       const byMarket = crossed.map((ids) => ids.filter((id) => ok.has(id)));
       const result = await this.liquidations.liquidate(byMarket, round, head.gasLimit);
       report.liquidations.push(...result.records);
@@ -285,12 +357,77 @@ export class Keeper {
   private async head(): Promise<HeadBlock> {
     const block = await this.provider().getBlock("latest");
     if (!block) throw new Error("the node returned no latest block");
-    return { number: block.number, timestamp: block.timestamp, gasLimit: block.gasLimit };
+    return {
+      number: block.number,
+      timestamp: block.timestamp,
+      gasLimit: block.gasLimit,
+      hash: block.hash ?? undefined,
+      parentHash: block.parentHash,
+    };
+  }
+
+  /**
+   * The indexer's sync to `head`, with what it found told: a reorg is logged and counted; a chain reset
+   * is rebuilt from the engine's creation block when the engine has code, else ends in ChainGoneError.
+   */
+  private async sync(head: HeadBlock): Promise<void> {
+    const ref: BlockRef | number =
+      head.hash === undefined ? head.number : { number: head.number, hash: head.hash, parentHash: head.parentHash };
+    let report: SyncReport;
+    try {
+      report = await this.indexer.syncTo(ref, this.state);
+    } catch (error) {
+      if (!(error instanceof ChainResetError)) throw error;
+      this.options.onChainChange?.(error.message);
+      await this.rebuildAfterReset(error, head.number);
+      report = await this.indexer.syncTo(ref, this.state);
+      this.options.onChainChange?.(undefined);
+    }
+    if (report.reorg !== undefined) {
+      this.metrics?.reorgs.inc();
+      this.log.warn(
+        { ...report.reorg, head: head.number, positions: this.book.size, orders: this.orderList.size },
+        `reorg: undid ${report.reorg.depth} block(s) above block ${report.reorg.forkBlock}; following the new branch`,
+      );
+    }
+    if (report.rebuilt) {
+      this.metrics?.reorgs.inc();
+      this.log.warn(
+        { head: head.number, fromBlock: this.indexer.startBlock },
+        "reorg deeper than the undo logs: rebuilt the state from the deployment block",
+      );
+    }
+  }
+
+  /** A chain reset: rebuild from where the engine was created on the new chain, or stop if it has no code. */
+  private async rebuildAfterReset(reset: ChainResetError, headNumber: number): Promise<void> {
+    const provider = this.provider();
+    if ((await provider.getCode(this.engineAddress, headNumber)) === "0x") {
+      this.goneSince ??= Date.now();
+      const waitedMs = Date.now() - this.goneSince;
+      const gone = `${reset.message}, and there is no contract at the engine ${this.engineAddress}`;
+      if (waitedMs >= this.options.resetGraceMs) {
+        throw new ChainGoneError(`${gone} any more: deploy again and restart the keeper with the new deployment file`);
+      }
+      const message = `${gone}: waiting up to ${this.options.resetGraceMs / 1000} s for a redeploy at the same addresses`;
+      this.options.onChainChange?.(message);
+      throw new ChainResetPendingError(message);
+    }
+    this.goneSince = undefined;
+    this.metrics?.chainResets.inc();
+    const created = await creationBlock(provider, this.engineAddress, headNumber);
+    this.log.error(
+      { engine: this.engineAddress, createdAt: created, head: headNumber },
+      `${reset.message}; the engine has code at the same address (redeployed): rebuilding from block ${created}`,
+    );
+    this.crossedAt.clear();
+    this.foreignSince.clear();
+    this.indexer.restart(this.state, created);
   }
 
   /** Applies the events up to `head`, reads every market at it and brings the health index up to date. */
   private async refresh(head: HeadBlock): Promise<Map<bigint, MarketSnapshot>> {
-    await this.indexer.syncTo(head.number, this.state);
+    await this.sync(head);
     const markets = await this.reader.read(this.state.markets, head.number, this.clock(head));
     const start = process.hrtime.bigint();
     const update = this.health.update(this.book, this.book.takeChanged(), markets);
@@ -309,6 +446,7 @@ export class Keeper {
   private forgetHealed(candidates: readonly bigint[]): void {
     const crossed = new Set(candidates);
     for (const id of this.crossedAt.keys()) if (!crossed.has(id)) this.crossedAt.delete(id);
+    for (const id of this.foreignSince.keys()) if (!crossed.has(id)) this.foreignSince.delete(id);
   }
 
   private async observeCrossings(records: readonly LiquidationRecord[]): Promise<void> {
@@ -317,6 +455,7 @@ export class Keeper {
     for (const r of records) {
       const crossed = this.crossedAt.get(r.id);
       this.crossedAt.delete(r.id);
+      this.foreignSince.delete(r.id);
       if (crossed === undefined) continue;
       let mined = blockTimes.get(r.block);
       if (mined === undefined) {
@@ -329,12 +468,12 @@ export class Keeper {
 
   private async finish(report: TickReport, complete: boolean): Promise<TickReport> {
     // The keeper's own transactions are events too: apply them so the book is the chain's.
-    const last = await this.provider().getBlockNumber();
-    await this.indexer.syncTo(last, this.state);
+    const last = await this.head();
+    await this.sync(last);
     this.updateGauges();
     return {
       ...report,
-      block: last,
+      block: last.number,
       positionsTracked: this.book.size,
       ordersTracked: this.orderList.size,
       complete,
@@ -345,4 +484,19 @@ export class Keeper {
     this.metrics?.positionsTracked.set(this.book.size);
     this.metrics?.ordersTracked.set(this.orderList.size);
   }
+}
+
+/** The first block at which `address` has code: a binary search over eth_getCode at past blocks. */
+async function creationBlock(
+  provider: { getCode(address: string, blockTag: number): Promise<string> },
+  address: string,
+  head: number,
+): Promise<number> {
+  let [low, high] = [0, head];
+  while (low < high) {
+    const mid = Math.floor((low + high) / 2);
+    if ((await provider.getCode(address, mid)) === "0x") low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }

@@ -3,7 +3,9 @@
  * several keepers can run in one process, as they do in the simulator and in race tests.
  *
  * It also remembers what the health endpoint judges: the last block the keeper processed against the
- * chain head, and when it last made progress (read from an injected clock, so tests move time).
+ * chain head, when it last made progress (read from an injected clock, so tests move time), and the
+ * conditions that keep it from doing its job whatever its progress (`setCondition`: the RPC unreachable
+ * at start, a signer that cannot pay for a batch, a chain change being resolved), each with its reason.
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
@@ -35,6 +37,8 @@ export class KeeperMetrics {
   readonly fundingSettled: Counter;
   readonly adl: Counter;
   readonly rpcErrors: Counter;
+  readonly reorgs: Counter;
+  readonly chainResets: Counter;
   readonly blockLag: Gauge;
   readonly lastBlock: Gauge;
   /** Computed at each scrape from the clock, so it keeps growing while the keeper is stuck or blind. */
@@ -47,6 +51,7 @@ export class KeeperMetrics {
   readonly #startedAtMs: number;
   #progress: BlockProgress | undefined;
   #progressAtMs: number | undefined;
+  readonly #conditions = new Map<string, string>();
 
   /** `defaultLabels` tells keepers apart when several share one scrape, e.g. { keeper: "a" }. */
   constructor(defaultLabels: Record<string, string> = {}, clock: Clock = Date.now) {
@@ -73,6 +78,11 @@ export class KeeperMetrics {
     this.fundingSettled = counter("perpsim_funding_settled_total", "Funding settlements sent and mined");
     this.adl = counter("perpsim_adl_total", "Positions auto-deleveraged");
     this.rpcErrors = counter("perpsim_rpc_errors_total", "RPC transport errors");
+    this.reorgs = counter("perpsim_reorgs_total", "Reorgs the keeper rolled its book back for");
+    this.chainResets = counter(
+      "perpsim_chain_resets_total",
+      "Chain resets (deployment block replaced) the keeper rebuilt its state after",
+    );
     this.blockLag = gauge("perpsim_block_lag", "Chain head minus the last block the keeper processed");
     this.lastBlock = gauge("perpsim_last_block", "The last block the keeper processed");
     const ageSeconds = () => this.#secondsSince(this.#progressAtMs ?? this.#startedAtMs);
@@ -111,6 +121,17 @@ export class KeeperMetrics {
    */
   observeProgress(): void {
     this.#progressAtMs = this.#clock();
+  }
+
+  /** Sets (a reason) or clears (undefined) a condition that makes the keeper unhealthy, by name. */
+  setCondition(name: string, reason: string | undefined): void {
+    if (reason === undefined) this.#conditions.delete(name);
+    else this.#conditions.set(name, reason);
+  }
+
+  /** The reasons of the conditions set now, oldest first. */
+  conditions(): string[] {
+    return [...this.#conditions.values()];
   }
 
   /** The last observation, or undefined before the first block. */

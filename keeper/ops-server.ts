@@ -1,10 +1,12 @@
 /**
  * The keeper's operations endpoint (node:http only), bound to 127.0.0.1:
  *   GET /metrics  Prometheus text from the keeper's own registry
- *   GET /health   200 {"status":"ok",...} while the keeper keeps up; 503 before the first block is
- *                 processed, when the keeper lags more than maxBlockLag blocks behind the head, or when
- *                 it has made no progress for more than maxStaleSeconds (the RPC is unreachable, or
- *                 its ticks keep failing: the lag it last saw says nothing then)
+ *   GET /health   200 {"status":"ok",...} while the keeper keeps up; 503 while a condition keeps it from
+ *                 its job (the RPC unreachable at start, a signer that cannot pay for one batch, a chain
+ *                 change being resolved), before the first block is applied, when the keeper lags more
+ *                 than maxBlockLag blocks behind the head, or when it has made no progress for more
+ *                 than maxStaleSeconds (the RPC is unreachable, or its ticks keep failing: the lag it
+ *                 last saw says nothing then). The body's `reason` says which.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -33,9 +35,13 @@ export function healthReport(
   progress: BlockProgress | undefined,
   lastProgressAgeSeconds: number | undefined,
   limits: HealthLimits,
+  conditions: readonly string[] = [],
 ): HealthReport {
   const age = lastProgressAgeSeconds === undefined ? {} : { lastProgressAgeSeconds };
   const body = { ...limits, ...age, ...progress };
+  if (conditions.length > 0) {
+    return { healthy: false, body: { status: "unhealthy", reason: conditions.join("; "), ...body } };
+  }
   if (progress === undefined || lastProgressAgeSeconds === undefined) {
     return { healthy: false, body: { status: "unhealthy", reason: "no block processed yet", ...body } };
   }
@@ -68,6 +74,17 @@ export interface OpsServer {
 
 const LOCALHOST = "127.0.0.1";
 
+/** The metrics port is taken (another keeper, or another service). */
+export class PortInUseError extends Error {
+  override name = "PortInUseError";
+  constructor(
+    readonly host: string,
+    readonly port: number,
+  ) {
+    super(`${host}:${port} is already in use`);
+  }
+}
+
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const host = options.host ?? LOCALHOST;
   const server = http.createServer((request, response) => {
@@ -76,9 +93,11 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     });
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    const refused = (error: NodeJS.ErrnoException) =>
+      reject(error.code === "EADDRINUSE" ? new PortInUseError(host, options.port) : error);
+    server.once("error", refused);
     server.listen(options.port, host, () => {
-      server.off("error", reject);
+      server.off("error", refused);
       resolve();
     });
   });
@@ -113,7 +132,12 @@ async function respond(
     send(response, 200, metrics.registry.contentType, await metrics.exposition());
     return;
   }
-  const report = healthReport(metrics.progress(), metrics.lastProgressAgeSeconds(), { maxBlockLag, maxStaleSeconds });
+  const report = healthReport(
+    metrics.progress(),
+    metrics.lastProgressAgeSeconds(),
+    { maxBlockLag, maxStaleSeconds },
+    metrics.conditions(),
+  );
   send(response, report.healthy ? 200 : 503, "application/json", `${JSON.stringify(report.body)}\n`);
 }
 

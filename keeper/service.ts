@@ -1,6 +1,7 @@
 /**
  * The keeper's block loop, as the CLI runs it: poll the head through the RPC circuit, tick the keeper
- * on every new block (and after `idleTickMs` without one, for a chain that mines only on demand),
+ * on every new head, told by its hash (a reorg to a branch of the same height, or a rollback to a lower
+ * one, is a new head too), and after `idleTickMs` without one (for a chain that mines only on demand),
  * and keep the block lag and the time of the last progress (a complete tick through the head, or a poll
  * with nothing new) that /health judges: during an outage the lag stays as last seen, the age grows.
  *
@@ -12,13 +13,15 @@
  * A tick cut short by the RPC is not counted as done, so the same block is ticked again.
  *
  * Stopping: `stop()` lets the tick in flight finish (transactions sent are followed to their
- * receipts; no new ones start) and then ends `run()`.
+ * receipts; no new ones start) and then ends `run()`. A ChainGoneError (the chain was reset and the
+ * engine has no code any more) ends `run()` with that error: nothing is left to keep.
  */
 import { setTimeout as sleepFor } from "node:timers/promises";
 import { CircuitOpenError } from "./chain/circuit";
 import type { CircuitBreaker } from "./chain/circuit";
 import { isRpcTransportError } from "./chain/errors";
 import { backoffDelay } from "./chain/retry";
+import { ChainGoneError, ChainResetPendingError } from "./keeper";
 import type { Keeper, TickReport } from "./keeper";
 import type { Logger } from "./log";
 import type { KeeperMetrics } from "./metrics";
@@ -26,7 +29,7 @@ import type { KeeperMetrics } from "./metrics";
 export interface KeeperServiceOptions {
   keeper: Keeper;
   /** Where the head comes from. */
-  chain: { getBlockNumber(): Promise<number> };
+  chain: { getBlock(tag: "latest"): Promise<{ number: number; hash: string | null } | null> };
   circuit: CircuitBreaker;
   log: Logger;
   metrics: KeeperMetrics;
@@ -37,6 +40,10 @@ export interface KeeperServiceOptions {
   backoff?: { baseMs: number; maxMs: number };
   /** Called after every tick (tests watch the keeper through it). */
   onTick?: (report: TickReport) => void;
+  /** Runs before each poll's tick decision (the signer's funds check); its errors count as the poll's. */
+  beforeTick?: () => Promise<void>;
+  /** Told of the error that ends the loop (a ChainGoneError). */
+  onFatal?: (error: Error) => void;
 }
 
 export const DEFAULT_IDLE_TICK_MS = 5_000;
@@ -47,6 +54,7 @@ export class KeeperService {
   private readonly wake = new AbortController();
   private running: Promise<void> | undefined;
   private lastBlock: number | undefined;
+  private lastHash: string | undefined;
 
   constructor(private readonly options: KeeperServiceOptions) {}
 
@@ -66,7 +74,8 @@ export class KeeperService {
     this.stopping = true;
     this.options.keeper.requestStop();
     this.wake.abort();
-    await this.running;
+    // A loop that ended on a fatal error has already rejected run() with it.
+    await this.running?.catch(() => undefined);
   }
 
   private async loop(): Promise<void> {
@@ -79,12 +88,15 @@ export class KeeperService {
     while (!this.stopping) {
       let delayMs = pollMs;
       try {
-        const head = await circuit.run(() => chain.getBlockNumber());
+        const latest = await circuit.run(() => chain.getBlock("latest"));
+        if (latest === null) throw new Error("the node returned no latest block");
+        const head = latest.number;
         if (failures > 0) log.info({ head, failures }, "RPC answering again; catching up");
         failures = 0;
+        await this.options.beforeTick?.();
         const last = this.lastBlock;
         if (last !== undefined) metrics.observeBlock(last, head);
-        if (last === undefined || head > last || Date.now() - lastTickAt >= idleTickMs) {
+        if (last === undefined || latest.hash !== this.lastHash || Date.now() - lastTickAt >= idleTickMs) {
           const started = Date.now();
           const report = await keeper.tick();
           lastTickAt = Date.now();
@@ -92,6 +104,7 @@ export class KeeperService {
           // the keeper's own transactions) is ticked again, so nothing that happened in it waits.
           if (report.complete) {
             this.lastBlock = head;
+            this.lastHash = latest.hash ?? undefined;
             metrics.observeProgress();
           } else {
             delayMs = Math.max(pollMs, backoffDelay(0, backoff));
@@ -116,6 +129,11 @@ export class KeeperService {
           metrics.observeProgress();
         }
       } catch (error) {
+        if (error instanceof ChainGoneError) {
+          log.fatal({ lastBlock: this.lastBlock }, error.message);
+          this.options.onFatal?.(error);
+          throw error;
+        }
         failures += 1;
         if (error instanceof CircuitOpenError) {
           delayMs = Math.max(pollMs, error.retryAtMs - Date.now());
@@ -124,6 +142,9 @@ export class KeeperService {
           metrics.rpcErrors.inc();
           delayMs = Math.max(pollMs, backoffDelay(failures - 1, backoff));
           log[failures === 1 ? "warn" : "debug"]({ err: error, failures, retryInMs: delayMs }, "RPC unreachable");
+        } else if (error instanceof ChainResetPendingError) {
+          delayMs = Math.max(pollMs, backoffDelay(failures - 1, backoff));
+          log[failures === 1 ? "error" : "debug"]({ retryInMs: delayMs }, error.message);
         } else {
           delayMs = Math.max(pollMs, backoffDelay(failures - 1, backoff));
           log.error({ err: error, failures, retryInMs: delayMs }, "tick failed");

@@ -25,9 +25,15 @@ interface Run {
   exited: Promise<number | null>;
 }
 
-/** Starts keeper/main.ts with `args` (ts-node, no compile step: the test run has compiled already). */
-function runKeeper(args: string[]): Run {
-  const child = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "keeper/main.ts", ...args], {
+/**
+ * Starts keeper/main.ts with `args` (ts-node, no compile step: the test run has compiled already), or
+ * through the package's bin script (keeper/bin/perpsim-keeper), which execs the same.
+ */
+function runKeeper(args: string[], { viaBin = false }: { viaBin?: boolean } = {}): Run {
+  const [command, argv] = viaBin
+    ? [path.join(ROOT, "keeper", "bin", "perpsim-keeper"), args]
+    : [process.execPath, ["-r", "ts-node/register/transpile-only", "keeper/main.ts", ...args]];
+  const child = spawn(command, argv, {
     cwd: ROOT,
     env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "1" },
     stdio: ["ignore", "pipe", "pipe"],
@@ -153,7 +159,7 @@ describe("keeper CLI (keeper/main.ts as a process)", function () {
       await chain.close();
     });
 
-    it("killed with SIGKILL mid-run and restarted, misses nothing: every position liquidated exactly once; SIGTERM then exits 0", async () => {
+    it("killed with SIGKILL mid-run and restarted through the bin, misses nothing: every position liquidated exactly once; a third on its metrics port exits 2 in one line; SIGTERM to the bin's process exits 0", async () => {
       // The default key on chain 31337 (no --private-key), funded for gas.
       const keeperAddress = new Wallet(LOCAL_KEEPER_KEY).address;
       await fundGas(chain, keeperAddress);
@@ -203,7 +209,7 @@ describe("keeper CLI (keeper/main.ts as a process)", function () {
       const beforeRestart = (await liquidationsSince(chain, start)).length;
 
       const port = await freePort();
-      const second = runKeeper(args(port));
+      const second = runKeeper(args(port), { viaBin: true });
       runs.push(second);
       const found = await waitFor("every position liquidated", 60_000, async () => {
         const liquidations = await liquidationsSince(chain, start);
@@ -222,6 +228,14 @@ describe("keeper CLI (keeper/main.ts as a process)", function () {
         return counted && text.includes("\nperpsim_positions_tracked 0\n") ? true : undefined;
       });
 
+      // A third keeper on the same metrics port: one line naming the flag, exit 2, no stack trace.
+      const third = runKeeper(args(port));
+      runs.push(third);
+      expect(await third.exited).to.equal(CONFIG_EXIT_CODE);
+      expect(third.stderr()).to.include(`--metrics-port: ${port} is already in use on 127.0.0.1`);
+      expect(third.stderr()).to.not.match(/^\s+at /m);
+
+      // The bin execs node: the process spawned is the keeper, and SIGTERM reaches it.
       second.child.kill("SIGTERM");
       expect(await second.exited).to.equal(0);
       expect(logLines(second).map((l) => l.msg)).to.include("keeper stopped");

@@ -185,9 +185,28 @@ describe("keeper config", () => {
       const secret = `0x${"12".repeat(31)}`;
       const error = errorOf(() => parseKeeperConfig([...baseArgs(), "--private-key", secret], {}));
       expect(error.message).to.equal(
-        "--private-key: (hidden, 64 characters) is not allowed; expected 0x followed by 64 hex digits (optional on chain id 31337)",
+        "--private-key: (hidden, 64 characters) is not allowed; expected 0x followed by 64 hex digits, a valid secp256k1 key (optional on chain id 31337)",
       );
       expect(error.message).not.to.contain(secret);
+    });
+
+    it("refuses an all-zero key and one at or above the curve order in one line, without echoing them", () => {
+      const order = "0xfffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
+      for (const secret of [`0x${"00".repeat(32)}`, order]) {
+        const error = errorOf(() => parseKeeperConfig([...baseArgs(), "--private-key", secret], {}));
+        expect(error.message).to.equal(
+          "--private-key: (hidden, 66 characters) is not allowed; expected 0x followed by 64 hex digits, a valid secp256k1 key (optional on chain id 31337)",
+        );
+      }
+    });
+
+    it("reads --shard i/n and --takeover-blocks, and refuses a shard index that is not below the count", () => {
+      const config = parseKeeperConfig([...baseArgs(), "--shard", "2/3", "--takeover-blocks", "5"], {});
+      expect(config.shard).to.deep.equal({ index: 2, count: 3 });
+      expect(config.takeoverBlocks).to.equal(5);
+      expect(parseKeeperConfig(baseArgs(), {}).shard).to.deep.equal({ index: 0, count: 1 });
+      const error = errorOf(() => parseKeeperConfig(baseArgs(), { PERP_SHARD: "3/3" }));
+      expect(error.message).to.match(/^PERP_SHARD: "3\/3" is not allowed; expected i\/n with 0 <= i < n <= 64/);
     });
 
     it("refuses unknown flags and positional arguments", () => {

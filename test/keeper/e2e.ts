@@ -36,11 +36,12 @@ export interface Chain {
 
 const TEN_THOUSAND_ETH = toBeHex(10n ** 22n);
 
-/** A fresh node with the full exchange deployed by FUNDED_KEYS[0]. */
-export async function startChain(): Promise<Chain> {
-  const evm = await startEvm();
+/** A fresh node (the in-process EVM unless given) with the full exchange deployed by FUNDED_KEYS[0]. */
+export async function startChain(start: () => Promise<Evm> = startEvm): Promise<Chain> {
+  const evm = await start();
   const provider = evm.provider();
   const deployer = new Wallet(FUNDED_KEYS[0], provider);
+  await evm.rpc("hardhat_setBalance", [deployer.address, TEN_THOUSAND_ETH]);
   const ex = await deploySystem(deployer);
   const dir = mkdtempSync(path.join(os.tmpdir(), "perpsim-keeper-"));
   const deploymentFile = path.join(dir, "deployment.json");
@@ -88,12 +89,22 @@ export interface OpenedPosition extends PositionSpec {
 const TX_GAS = 1_000_000n;
 let accountCounter = 0;
 
+/** A transaction for eth_sendTransaction from an impersonated account. */
+export interface ImpersonatedTx {
+  from: string;
+  to: string;
+  data: string;
+  gas: string;
+}
+
 /**
- * Opens one position per spec, each from a new impersonated account: faucet, approve, deposit and a
- * market order, sent straight to the node (no HTTP, no signing; about 20 ms an account). Sizes come
- * from the index price before the first order. Throws unless every position is open afterwards.
+ * The transactions that open one position per spec, each from a new account (funded for gas and
+ * impersonated here): faucet, approve, deposit and a market order. Sizes come from the index price now.
  */
-export async function openPositions(chain: Chain, specs: readonly PositionSpec[]): Promise<OpenedPosition[]> {
+export async function openingTransactions(
+  chain: Chain,
+  specs: readonly PositionSpec[],
+): Promise<{ opened: OpenedPosition[]; txs: ImpersonatedTx[] }> {
   const { evm, ex } = chain;
   const indexes = new Map<bigint, bigint>();
   for (const spec of specs) {
@@ -110,6 +121,7 @@ export async function openPositions(chain: Chain, specs: readonly PositionSpec[]
   const collateral = await ex.collateral.getAddress();
   const vault = await ex.vault.getAddress();
   const engine = await ex.engine.getAddress();
+  const txs: ImpersonatedTx[] = [];
   for (const p of opened) {
     const margin = wad(p.marginUsd);
     const deposit6 = usd6(p.marginUsd * 2n);
@@ -124,13 +136,42 @@ export async function openPositions(chain: Chain, specs: readonly PositionSpec[]
         ex.engine.interface.encodeFunctionData("increasePosition", [p.market.marketId, size, margin, acceptable]),
       ],
     ];
-    for (const [to, data] of calls) {
-      await evm.rpc("eth_sendTransaction", [{ from: p.account, to, data, gas: toBeHex(TX_GAS) }]);
-    }
+    for (const [to, data] of calls) txs.push({ from: p.account, to, data, gas: toBeHex(TX_GAS) });
   }
-  const views = await ex.lens.positions(opened.map((p) => p.id));
+  return { opened, txs };
+}
+
+/** Throws unless every position in `opened` is open on the chain now. */
+export async function expectOpen(chain: Chain, opened: readonly OpenedPosition[]): Promise<void> {
+  const views = await chain.ex.lens.positions(opened.map((p) => p.id));
   const missing = views.filter((v) => v.size === 0n).length;
   if (missing > 0) throw new Error(`${missing} of ${opened.length} positions did not open`);
+}
+
+/**
+ * Opens one position per spec (openingTransactions), sent straight to the node (no HTTP, no signing;
+ * about 20 ms an account). Throws unless every position is open afterwards. `oneBlock`: every
+ * transaction in one mined block (automine paused meanwhile), as a reorg test needs.
+ */
+export async function openPositions(
+  chain: Chain,
+  specs: readonly PositionSpec[],
+  { oneBlock = false }: { oneBlock?: boolean } = {},
+): Promise<OpenedPosition[]> {
+  const { opened, txs } = await openingTransactions(chain, specs);
+  if (oneBlock) await chain.evm.rpc("evm_setAutomine", [false]);
+  const hashes: string[] = [];
+  for (const tx of txs) hashes.push((await chain.evm.rpc("eth_sendTransaction", [tx])) as string);
+  if (oneBlock) {
+    await chain.evm.rpc("evm_mine", []);
+    await chain.evm.rpc("evm_setAutomine", [true]);
+  }
+  // anvil answers eth_sendTransaction before it mines the block (in the order sent): wait for the last.
+  const last = hashes[hashes.length - 1];
+  await waitFor("the opening transactions mined", 10_000, async () =>
+    last === undefined || (await chain.provider.getTransactionReceipt(last)) !== null ? true : undefined,
+  );
+  await expectOpen(chain, opened);
   return opened;
 }
 

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { register as globalRegistry } from "prom-client";
 import { KeeperMetrics } from "../../keeper/metrics";
-import { healthReport, startOpsServer } from "../../keeper/ops-server";
+import { PortInUseError, healthReport, startOpsServer } from "../../keeper/ops-server";
 import type { OpsServer } from "../../keeper/ops-server";
 
 const METRIC_NAMES = [
@@ -158,6 +158,22 @@ describe("keeper health report", () => {
     });
   });
 
+  it("is unhealthy while a condition holds, whatever the progress, with every reason, and healthy once each clears", () => {
+    const metrics = new KeeperMetrics();
+    const judge = () =>
+      healthReport(metrics.progress(), metrics.lastProgressAgeSeconds(), limits, metrics.conditions());
+    metrics.observeBlock(100, 100);
+    metrics.observeProgress();
+    metrics.setCondition("funds", "signer 0xabc has 0.0 ETH");
+    metrics.setCondition("chain", "chain reset: block 0 is now 0x12");
+    expect(judge()).to.deep.include({ healthy: false });
+    expect(judge().body.reason).to.equal("signer 0xabc has 0.0 ETH; chain reset: block 0 is now 0x12");
+    metrics.setCondition("funds", undefined);
+    expect(judge().body.reason).to.equal("chain reset: block 0 is now 0x12");
+    metrics.setCondition("chain", undefined);
+    expect(judge()).to.deep.include({ healthy: true });
+  });
+
   it("names staleness first when the lag it last saw is also too large", () => {
     const both = healthReport({ lastBlock: 80, headBlock: 100, blockLag: 20 }, 45, limits);
     expect(both.body.reason).to.equal("stale: no progress for 45 s, more than 30 s");
@@ -289,6 +305,7 @@ describe("keeper ops server", () => {
     } catch (error) {
       failure = error;
     }
-    expect((failure as { code?: string }).code).to.equal("EADDRINUSE");
+    expect(failure).to.be.instanceOf(PortInUseError);
+    expect((failure as Error).message).to.equal(`127.0.0.1:${server.port} is already in use`);
   });
 });
