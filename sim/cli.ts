@@ -12,6 +12,7 @@ import { runScenario } from "./runner";
 import { writeRunFiles } from "./output";
 import { renderComparison, renderReport, formatUsd, formatPct } from "./report";
 import type { SimulationResult } from "./types";
+import type { ActionCounts } from "./agents/intents";
 
 export const DEFAULT_PAIR = ["scenarios/squeeze-thin.json", "scenarios/squeeze-deep.json"];
 
@@ -57,6 +58,11 @@ export async function simulatePair(hre: HardhatRuntimeEnvironment, files = DEFAU
   return results;
 }
 
+function actionsDone(actions: ActionCounts): string {
+  const counts = Object.values(actions);
+  return `${counts.reduce((n, c) => n + c.done, 0)} / ${counts.reduce((n, c) => n + c.attempted, 0)}`;
+}
+
 /** The comparison table, one column per run. */
 export function comparisonTable(results: readonly SimulationResult[]): string {
   const rows: [string, (r: SimulationResult) => string][] = [
@@ -68,12 +74,15 @@ export function comparisonTable(results: readonly SimulationResult[]): string {
     ["traders' loss", (r) => formatUsd(r.summary.markets[0]!.tradersLoss)],
     ["market maker spent", (r) => formatUsd(r.summary.markets[0]!.marketMakerCost)],
     ["market maker PnL", (r) => formatUsd(r.summary.markets[0]!.marketMakerPnl, true)],
+    ["  of it perp", (r) => formatUsd(r.summary.markets[0]!.marketMakerPnlPerp, true)],
+    ["  of it spot", (r) => formatUsd(r.summary.markets[0]!.marketMakerPnlSpot, true)],
     ["peak spot move", (r) => formatPct(r.summary.markets[0]!.peakMove.spot.up)],
     ["peak mark move", (r) => formatPct(r.summary.markets[0]!.peakMove.mark.up)],
     ["cascade depth", (r) => String(r.summary.markets[0]!.cascadeDepth)],
     ["insurance fund change", (r) => formatUsd(r.summary.markets[0]!.insuranceFundDelta, true)],
     ["pool PnL", (r) => formatUsd(r.summary.markets[0]!.poolPnl, true)],
     ["bad debt", (r) => formatUsd(r.summary.markets[0]!.badDebt)],
+    ["actions done / attempted", (r) => actionsDone(r.summary.actions)],
   ];
   const header = ["", ...results.map((r) => r.summary.scenario)];
   const body = rows.map(([label, f]) => [label, ...results.map(f)]);

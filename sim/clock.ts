@@ -3,6 +3,9 @@
  * clock plus an offset, so two runs of one scenario would see slightly different timestamps (and so
  * different funding and EMA values). While installed, every transaction or mined block is stamped
  * from this clock instead: the step's start, then one second per block.
+ *
+ * Mining calls go through one queue, each with its own timestamp set just before it, so callers may
+ * send several transactions without waiting for each: they are mined in the order they were sent.
  */
 type Send = (method: string, params?: unknown[]) => Promise<unknown>;
 
@@ -11,6 +14,7 @@ const MINING_METHODS = new Set(["eth_sendTransaction", "eth_sendRawTransaction",
 export class BlockClock {
   private next: number;
   private readonly original: Send;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly provider: { send: Send },
@@ -21,16 +25,11 @@ export class BlockClock {
   }
 
   install(): void {
-    this.provider.send = async (method, params) => {
-      if (MINING_METHODS.has(method)) {
-        await this.original("evm_setNextBlockTimestamp", [this.next]);
-        this.next += 1;
-      } else if (method === "hardhat_mine") {
-        await this.original("evm_setNextBlockTimestamp", [this.next]);
-        const [blocks = "0x1", interval = "0x1"] = (params ?? []) as string[];
-        this.next += Number(BigInt(blocks)) * Number(BigInt(interval));
-      }
-      return this.original(method, params);
+    this.provider.send = (method, params) => {
+      if (!MINING_METHODS.has(method) && method !== "hardhat_mine") return this.original(method, params);
+      const mined = this.queue.then(() => this.mine(method, params));
+      this.queue = mined.catch(() => undefined);
+      return mined;
     };
   }
 
@@ -41,5 +40,21 @@ export class BlockClock {
   /** Moves the clock forward to `timestamp` (never back). */
   advanceTo(timestamp: number): void {
     if (timestamp > this.next) this.next = timestamp;
+  }
+
+  /** The timestamp the next block will carry, seconds. */
+  peek(): number {
+    return this.next;
+  }
+
+  private async mine(method: string, params: unknown[] | undefined): Promise<unknown> {
+    await this.original("evm_setNextBlockTimestamp", [this.next]);
+    if (method === "hardhat_mine") {
+      const [blocks = "0x1", interval = "0x1"] = (params ?? []) as string[];
+      this.next += Number(BigInt(blocks)) * Number(BigInt(interval));
+    } else {
+      this.next += 1;
+    }
+    return this.original(method, params);
   }
 }
