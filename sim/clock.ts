@@ -15,6 +15,8 @@ export class BlockClock {
   private next: number;
   private readonly original: Send;
   private queue: Promise<unknown> = Promise.resolve();
+  /** Blocks mined through this clock since it was installed. */
+  private mined = 0;
 
   constructor(
     private readonly provider: { send: Send },
@@ -42,6 +44,11 @@ export class BlockClock {
     if (timestamp > this.next) this.next = timestamp;
   }
 
+  /** Blocks mined through this clock since it was installed (each send, evm_mine, hardhat_mine's count). */
+  get blocksMined(): number {
+    return this.mined;
+  }
+
   /** The timestamp the next block will carry, seconds. */
   peek(): number {
     return this.next;
@@ -49,12 +56,20 @@ export class BlockClock {
 
   private async mine(method: string, params: unknown[] | undefined): Promise<unknown> {
     await this.original("evm_setNextBlockTimestamp", [this.next]);
+    let blocks = 1;
     if (method === "hardhat_mine") {
-      const [blocks = "0x1", interval = "0x1"] = (params ?? []) as string[];
-      this.next += Number(BigInt(blocks)) * Number(BigInt(interval));
+      const [count = "0x1", interval = "0x1"] = (params ?? []) as string[];
+      blocks = Number(BigInt(count));
+      this.next += blocks * Number(BigInt(interval));
     } else {
       this.next += 1;
     }
-    return this.original(method, params);
+    try {
+      return await this.original(method, params);
+    } finally {
+      // A reverted transaction is mined too (automine); a call refused before execution is not, but
+      // the simulator sends none of those (fixed gas, funded accounts).
+      this.mined += blocks;
+    }
   }
 }

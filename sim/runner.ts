@@ -109,6 +109,8 @@ interface Run {
   ex: Exchange;
   /** Timestamp of the run's start. */
   startSec: number;
+  /** The block number when the clock was installed; the clock counts the blocks since. */
+  clockStartBlock: number;
   rng: Random;
   deployer: string;
   retail: RetailAgent[];
@@ -178,11 +180,11 @@ export async function runScenario(
     await provider.send("hardhat_reset", []);
     await clearSnapshots();
   }
-  const latest = Number((await provider.getBlock("latest"))!.timestamp);
-  const clock = new BlockClock(hre.network.provider, inProcess ? SIM_EPOCH_SEC : latest + 1);
+  const latest = (await provider.getBlock("latest"))!;
+  const clock = new BlockClock(hre.network.provider, inProcess ? SIM_EPOCH_SEC : latest.timestamp + 1);
   clock.install();
   try {
-    const run = await setUp(hre, scenario, seed, clock);
+    const run = await setUp(hre, scenario, seed, clock, latest.number);
     const total = Math.floor(scenario.durationSec / scenario.stepSec);
     const pnlEvery = Math.max(1, Math.ceil(total / PNL_POINTS));
     for (let step = 1; step <= total; step++) {
@@ -202,6 +204,7 @@ async function setUp(
   scenario: Scenario,
   seed: number,
   clock: BlockClock,
+  clockStartBlock: number,
 ): Promise<Run> {
   const provider = hre.network.provider;
   const [deployerSigner] = await hre.ethers.getSigners();
@@ -286,6 +289,7 @@ async function setUp(
     chain,
     ex,
     startSec,
+    clockStartBlock,
     rng,
     deployer,
     retail,
@@ -594,10 +598,10 @@ async function readRow(
   t: number,
 ): Promise<{ row: TimelineRow; views: Map<string, MarketView>; insurance: bigint }> {
   const lastBlockSec = BigInt(run.clock.peek() - 1);
-  const [insurance, poolAssets, block, views, spots] = await Promise.all([
+  const block = run.clockStartBlock + run.clock.blocksMined;
+  const [insurance, poolAssets, views, spots] = await Promise.all([
     run.ex.vault.insuranceFund(),
     run.ex.vault.poolAssets(),
-    run.provider.send("eth_blockNumber", []) as Promise<string>,
     readMarkets(run, lastBlockSec),
     Promise.all(run.tracks.map((tr) => run.chain.handles(tr.symbol).spotPool.spotPrice())),
   ]);
@@ -628,7 +632,7 @@ async function readRow(
       liquidations: tr.liquidationsInStep,
     };
   });
-  return { row: { t, step, block: Number(BigInt(block)), markets }, views, insurance };
+  return { row: { t, step, block, markets }, views, insurance };
 }
 
 /** Traders' net unrealised PnL at mark (PerpLens.market's traderPnl): what the pool owes them. */
