@@ -4,14 +4,16 @@
  * then prints the comparison table.
  */
 import fs from "node:fs";
+import { fork } from "node:child_process";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { loadScenario } from "./scenario";
+import { loadScenario, type Scenario } from "./scenario";
 import { runScenario } from "./runner";
 import { writeRunFiles } from "./output";
 import { renderComparison, renderReport, formatUsd, formatPct } from "./report";
 import type { SimulationResult } from "./types";
+import type { WorkerMessage, WorkerRequest } from "./worker";
 import type { ActionCounts } from "./agents/intents";
 
 export const DEFAULT_PAIR = ["scenarios/squeeze-thin.json", "scenarios/squeeze-deep.json"];
@@ -45,9 +47,68 @@ export async function simulateOne(hre: HardhatRuntimeEnvironment, args: Simulate
   return result;
 }
 
+/**
+ * Runs `file` in a worker process of its own (sim/worker.ts), reporting progress to `onStep`. The
+ * worker loads Hardhat itself; the parent has compiled the contracts already.
+ */
+function runInWorker(file: string, onStep: (step: number, total: number) => void): Promise<SimulationResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, "worker.ts"), [], {
+      serialization: "advanced",
+      execArgv: ["--require", "ts-node/register/transpile-only"],
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    let settled = false;
+    child.on("message", (message: WorkerMessage) => {
+      if (message.kind === "step") onStep(message.step, message.total);
+      else if (message.kind === "done") {
+        settled = true;
+        resolve(message.result);
+      } else {
+        settled = true;
+        reject(new Error(`${file}: ${message.message}`));
+      }
+    });
+    child.on("error", (error) => {
+      if (!settled) reject(error);
+      settled = true;
+    });
+    child.on("exit", (code) => {
+      if (!settled) reject(new Error(`${file}: the worker process exited with code ${code} before its result`));
+      settled = true;
+    });
+    child.send({ scenario: file } satisfies WorkerRequest);
+  });
+}
+
+/**
+ * The default pair, at once: the first scenario in this process, each other one in a worker process
+ * of its own (sim/worker.ts), started first since loading Hardhat and the contract types takes it a
+ * few seconds. Then each run's files, reports/latest/ and the comparison page.
+ */
 export async function simulatePair(hre: HardhatRuntimeEnvironment, files = DEFAULT_PAIR): Promise<SimulationResult[]> {
-  const results: SimulationResult[] = [];
-  for (const file of files) results.push(await simulateOne(hre, { scenario: file }));
+  const scenarios = files.map((file) => loadScenario(file));
+  const bars = new cliProgress.MultiBar(
+    { format: "{name} {bar} {percentage}% | step {value}/{total} | {duration}s", hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  const barOf = (s: Scenario) =>
+    bars.create(Math.floor(s.durationSec / s.stepSec), 0, { name: s.name.padEnd(16) }, undefined);
+  const workerBars = scenarios.slice(1).map(barOf);
+  const workers = files.slice(1).map((file, i) => runInWorker(file, (step) => workerBars[i]!.update(step)));
+  const here = barOf(scenarios[0]!);
+  const results = await Promise.all([
+    runScenario(hre, scenarios[0]!, { onStep: (step) => here.update(step) }),
+    ...workers,
+  ]).finally(() => bars.stop());
+  for (const r of results) {
+    writeRunFiles(path.join("reports", r.scenario.name), {
+      summary: r.summary,
+      timeline: r.timeline,
+      reportHtml: renderReport(r),
+    });
+  }
   const latest = path.join("reports", "latest");
   fs.mkdirSync(latest, { recursive: true });
   for (const r of results) {
