@@ -18,7 +18,7 @@ import { traceGas } from "./trace";
 import { breakdownOf } from "./breakdown";
 import { measureScan, warmUp, type ScanMarket } from "./scan";
 import { keeperRace, naiveRace, rewind, setupRace, type RaceResult } from "./race";
-import { simThroughput, SCENARIO_FILE, type SimThroughput } from "./sim";
+import { npmStartSeconds, simThroughput, SCENARIO_FILE, type SimThroughput } from "./sim";
 import { renderMarkdown, summaryTables } from "./report";
 import {
   REFERENCES,
@@ -294,6 +294,15 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
   );
   profiles.push({ label: `simulator steps (${simLabel})`, seconds: sim.seconds, methods: sim.methods });
   notes.push(...simNotes(sim));
+  if (!options.quick) {
+    log("simulator: npm start (squeeze-thin and squeeze-deep, artifacts compiled), in a process of its own");
+    figures.push(
+      figure("simulator", "sim.npmStartSeconds", "npm start, wall clock, artifacts compiled", npmStartSeconds(), "s", {
+        op: "<=",
+        value: 30,
+      }),
+    );
+  }
 
   notes.unshift(
     "Gas: receipt gasUsed on the in-process Hardhat network (EDR). Steady state: every operation ran twice and the second run is the figure (the same account for repeats on one account, a second account where the operation creates a position or an order). Batches are divided by their size.",
