@@ -97,6 +97,8 @@ interface MarketTrack {
   liquidationsInStep: number;
   /** Each pushed feed's last answer (8 decimals). */
   feedAnswers: bigint[];
+  /** Spot price at the end of the last step; only swaps move it, and only the market maker swaps. */
+  spot: bigint;
 }
 
 /** A run in progress: the chain, the agents and everything recorded so far. */
@@ -276,6 +278,7 @@ async function setUp(
       fundingPaidLongs: 0n,
       fundingPaidShorts: 0n,
       liquidationsInStep: 0,
+      spot: 0n,
       feedAnswers: await Promise.all(
         chain.handles(m.symbol).pushedFeeds.map(async (f) => (await f.latestRoundData())[1]),
       ),
@@ -412,8 +415,8 @@ async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void>
   run.clock.advanceTo(run.startSec + t);
   for (const tr of run.tracks) tr.liquidationsInStep = 0;
   if (run.risk === undefined && t >= run.firstPushSec) run.risk = await readRisk(run);
-  await marketMakerPhase(run, t);
-  await oraclePhase(run, step, t);
+  const swapped = await marketMakerPhase(run, t);
+  await oraclePhase(run, step, t, swapped);
   const views = await readMarkets(run, BigInt(run.clock.peek()));
   observeCrossings(run, views, t);
   await retailPhase(run, t, views);
@@ -431,9 +434,10 @@ async function act(run: Run, from: string, action: Action, t: number): Promise<O
   return outcome;
 }
 
-async function marketMakerPhase(run: Run, t: number): Promise<void> {
+/** The market maker's actions due this step; returns the market whose spot pool it swapped on, if any. */
+async function marketMakerPhase(run: Run, t: number): Promise<string | undefined> {
   const mm = run.marketMaker;
-  if (mm === undefined || !marketMakerActsIn(mm.plan, t, run.scenario.stepSec)) return;
+  if (mm === undefined || !marketMakerActsIn(mm.plan, t, run.scenario.stepSec)) return undefined;
   const m = run.chain.handles(mm.plan.market);
   const [market, usd6, coins, spot] = await Promise.all([
     run.chain.readMarket(mm.plan.market, BigInt(run.clock.peek())),
@@ -446,10 +450,14 @@ async function marketMakerPhase(run: Run, t: number): Promise<void> {
     const outcome = await act(run, mm.address, action, t);
     if (outcome.kind === "done" && action.intent.kind === "spotBuy") mm.cost += action.intent.usd6 * USD6_TO_WAD;
   }
+  return mm.plan.market;
 }
 
-/** The pushed feeds follow spot (or its TWAP), then each market samples its premium. */
-async function oraclePhase(run: Run, step: number, t: number): Promise<void> {
+/**
+ * The pushed feeds follow spot (or its TWAP), then each market samples its premium. The spot price is
+ * read again only where the market maker swapped this step or a TWAP window makes it move with time.
+ */
+async function oraclePhase(run: Run, step: number, t: number, swapped: string | undefined): Promise<void> {
   const sends: Promise<Outcome>[] = [];
   const actions: Action[] = [];
   const send = (from: string, action: Action) => {
@@ -457,9 +465,12 @@ async function oraclePhase(run: Run, step: number, t: number): Promise<void> {
     sends.push(run.chain.send(from, run.chain.callOf(action.intent, from)));
   };
   const references = await Promise.all(
-    run.scenario.markets.map((m) =>
-      m.feeds.followSpot ? run.chain.handles(m.symbol).spotPool.twap(m.protections.twapWindowSec) : undefined,
-    ),
+    run.scenario.markets.map((m, i) => {
+      if (!m.feeds.followSpot) return undefined;
+      const window = m.protections.twapWindowSec;
+      if (window === 0 && swapped !== m.symbol) return run.tracks[i]!.spot;
+      return run.chain.handles(m.symbol).spotPool.twap(window);
+    }),
   );
   for (const [i, m] of run.scenario.markets.entries()) {
     const track = run.tracks[i]!;
@@ -618,6 +629,7 @@ async function readRow(
     tr.prevFundingIndex = st.fundingIndex;
     tr.prevOiLong = st.longOpenInterest;
     tr.prevOiShort = st.shortOpenInterest;
+    tr.spot = spots[i]!;
     return {
       symbol: tr.symbol,
       spot: spots[i]!,
