@@ -10,13 +10,24 @@ import cliProgress from "cli-progress";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { loadScenario, type Scenario } from "./scenario";
 import { runScenario } from "./runner";
-import { writeRunFiles } from "./output";
+import { prepareOutDir, writeRunFiles } from "./output";
 import { renderComparison, renderReport, formatUsd, formatPct } from "./report";
 import type { SimulationResult } from "./types";
 import type { WorkerMessage, WorkerRequest } from "./worker";
 import type { ActionCounts } from "./agents/intents";
 
 export const DEFAULT_PAIR = ["scenarios/squeeze-thin.json", "scenarios/squeeze-deep.json"];
+
+/** Bad command-line input, found before anything runs; the message is one line per problem. */
+export class SimulateInputError extends Error {
+  override name = "SimulateInputError";
+}
+
+/** The seed as the PRNG takes it: an integer in [0, 2^53). */
+function checkSeed(seed: number | undefined): void {
+  if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0))
+    throw new SimulateInputError(`--seed: must be an integer from 0 to ${Number.MAX_SAFE_INTEGER} (got ${seed})`);
+}
 
 export interface SimulateArgs {
   scenario: string;
@@ -27,6 +38,11 @@ export interface SimulateArgs {
 
 export async function simulateOne(hre: HardhatRuntimeEnvironment, args: SimulateArgs): Promise<SimulationResult> {
   const scenario = loadScenario(args.scenario);
+  checkSeed(args.seed);
+  const dir = args.out ?? path.join("reports", scenario.name);
+  // Before the run, not after it: a run of minutes should not end on a folder it cannot write.
+  const problem = prepareOutDir(dir);
+  if (problem !== undefined) throw new SimulateInputError(problem);
   const bar = args.quiet
     ? undefined
     : new cliProgress.SingleBar(
@@ -40,9 +56,7 @@ export async function simulateOne(hre: HardhatRuntimeEnvironment, args: Simulate
   const result = await runScenario(hre, scenario, {
     seed: args.seed,
     onStep: (step) => bar?.update(step),
-  });
-  bar?.stop();
-  const dir = args.out ?? path.join("reports", scenario.name);
+  }).finally(() => bar?.stop());
   writeRunFiles(dir, { summary: result.summary, timeline: result.timeline, reportHtml: renderReport(result) });
   return result;
 }
