@@ -183,7 +183,7 @@ export async function runScenario(
     await clearSnapshots();
   }
   const latest = (await provider.getBlock("latest"))!;
-  const clock = new BlockClock(hre.network.provider, inProcess ? SIM_EPOCH_SEC : latest.timestamp + 1);
+  const clock = new BlockClock(hre.network.provider, startSec(scenario, inProcess, latest.timestamp));
   clock.install();
   try {
     const run = await setUp(hre, scenario, seed, clock, latest.number);
@@ -197,6 +197,26 @@ export async function runScenario(
   } finally {
     clock.uninstall();
   }
+}
+
+/**
+ * The timestamp of the run's first block. In-process, SIM_EPOCH_SEC. On a node, whose clock cannot go
+ * back, the first time after its head that falls where SIM_EPOCH_SEC falls relative to every market's
+ * funding interval: funding boundaries are multiples of the interval, so this puts them at the same
+ * hours of the run as in-process, and the same seed gives the same numbers.
+ */
+export function startSec(scenario: Scenario, inProcess: boolean, headSec: number): number {
+  if (inProcess) return SIM_EPOCH_SEC;
+  const period = scenario.markets.reduce((p, m) => lcm(p, BigInt(m.fundingIntervalSec)), 1n);
+  const epoch = BigInt(SIM_EPOCH_SEC) % period;
+  const after = BigInt(headSec) + 1n;
+  const offset = (((epoch - after) % period) + period) % period;
+  return Number(after + offset);
+}
+
+function lcm(a: bigint, b: bigint): bigint {
+  const gcd = (x: bigint, y: bigint): bigint => (y === 0n ? x : gcd(y, x % y));
+  return (a / gcd(a, b)) * b;
 }
 
 /* SET-UP */

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import hre from "hardhat";
 import { loadScenario, type Scenario } from "../../sim/scenario";
-import { runScenario } from "../../sim/runner";
+import { runScenario, SIM_EPOCH_SEC, startSec } from "../../sim/runner";
 import { summaryJson } from "../../sim/output";
 import { RequiredActionRefused } from "../../sim/agents/intents";
 import { WAD } from "../../sim/decimal";
@@ -81,6 +81,23 @@ describe("simulator: the seed's squeeze on real contracts", function () {
     expect((error as Error).message).to.match(
       /^the market maker's 5x perp long on 25,000 USD of margin was refused at 11 h: OpenInterestCapExceeded/,
     );
+  });
+
+  it("starts a run on a node at the first time after its head where the epoch falls in each funding interval", () => {
+    const s = shortened("scenarios/squeeze-thin.json"); // 8-hour funding
+    const eight = 8 * HOUR;
+    const head = 1_700_000_123;
+    const start = startSec(s, false, head);
+    expect(start % eight).to.equal(SIM_EPOCH_SEC % eight);
+    expect(start).to.be.greaterThan(head);
+    expect(start - head).to.be.at.most(eight);
+    // a 6-hour and an 8-hour market: the period is 24 hours
+    const mixed = {
+      ...s,
+      markets: [s.markets[0]!, { ...s.markets[0]!, symbol: "BTC-USD", fundingIntervalSec: 6 * HOUR }],
+    };
+    expect(startSec(mixed, false, head) % (24 * HOUR)).to.equal(SIM_EPOCH_SEC % (24 * HOUR));
+    expect(startSec(s, true, head)).to.equal(SIM_EPOCH_SEC);
   });
 
   it("gives a byte-identical summary.json for the same seed", async () => {
