@@ -15,6 +15,7 @@ import { MarketReader } from "../keeper/markets";
 import { marketStateFromChain, projectMarket, type MarketConfig, type Tier } from "../lib/math";
 import type { Intent, Outcome } from "./agents/intents";
 import { DONE } from "./agents/intents";
+import { PerpEngine__factory, PushPriceFeed__factory, SpotPool__factory } from "../typechain-types";
 import type { MarketView } from "./agents/view";
 
 /** Gas limit of every simulated transaction (no estimate: ethers would run each one twice). */
@@ -44,10 +45,9 @@ export class SimChain {
     private readonly provider: EthereumProvider,
     readonly ex: Exchange,
   ) {
-    this.engine = ex.engine.interface as unknown as Interface;
-    const anyMarket = [...ex.markets.values()][0]!;
-    this.spot = anyMarket.spotPool.interface as unknown as Interface;
-    this.feed = (anyMarket.pushedFeeds[0]?.interface ?? anyMarket.spotPool.interface) as unknown as Interface;
+    this.engine = PerpEngine__factory.createInterface();
+    this.spot = SpotPool__factory.createInterface();
+    this.feed = PushPriceFeed__factory.createInterface();
   }
 
   /** Reads every market's configuration and tiers once. */

@@ -29,6 +29,11 @@ function checkSeed(seed: number | undefined): void {
     throw new SimulateInputError(`--seed: must be an integer from 0 to ${Number.MAX_SAFE_INTEGER} (got ${seed})`);
 }
 
+/** A scenario run in a worker process that ended with an error; the message is the worker's. */
+export class WorkerRunFailed extends Error {
+  override name = "WorkerRunFailed";
+}
+
 export interface SimulateArgs {
   scenario: string;
   seed?: number;
@@ -81,7 +86,7 @@ function runInWorker(file: string, onStep: (step: number, total: number) => void
         resolve(message.result);
       } else {
         settled = true;
-        reject(new Error(`${file}: ${message.message}`));
+        reject(new WorkerRunFailed(`${file}: ${message.message}`));
       }
     });
     child.on("error", (error) => {
@@ -89,7 +94,8 @@ function runInWorker(file: string, onStep: (step: number, total: number) => void
       settled = true;
     });
     child.on("exit", (code) => {
-      if (!settled) reject(new Error(`${file}: the worker process exited with code ${code} before its result`));
+      if (!settled)
+        reject(new WorkerRunFailed(`${file}: the worker process exited with code ${code} before its result`));
       settled = true;
     });
     child.send({ scenario: file } satisfies WorkerRequest);

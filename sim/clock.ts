@@ -30,7 +30,11 @@ export class BlockClock {
     this.provider.send = (method, params) => {
       if (!MINING_METHODS.has(method) && method !== "hardhat_mine") return this.original(method, params);
       const mined = this.queue.then(() => this.mine(method, params));
-      this.queue = mined.catch(() => undefined);
+      // The caller gets the call's own outcome (a revert included); the queue only waits for it to end.
+      this.queue = mined.then(
+        () => undefined,
+        () => undefined,
+      );
       return mined;
     };
   }

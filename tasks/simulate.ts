@@ -16,7 +16,8 @@ task("simulate", "Runs a scenario on the exchange contracts and writes summary.j
   .addFlag("pair", "run squeeze-thin and squeeze-deep and compare them (what `npm start` does)")
   .setAction(async (args: { scenario?: string; seed?: number; out?: string; pair: boolean }, hre) => {
     await hre.run("compile", { quiet: true });
-    const { simulateOne, simulatePair, comparisonTable, SimulateInputError } = await import("../sim/cli");
+    const { simulateOne, simulatePair, comparisonTable, SimulateInputError, WorkerRunFailed } =
+      await import("../sim/cli");
     const { ScenarioError } = await import("../sim/scenario");
     const { RequiredActionRefused } = await import("../sim/agents/intents");
     const started = Date.now();
@@ -37,12 +38,8 @@ task("simulate", "Runs a scenario on the exchange contracts and writes summary.j
       );
       return result.summary;
     } catch (error) {
-      if (
-        error instanceof ScenarioError ||
-        error instanceof SimulateInputError ||
-        error instanceof RequiredActionRefused
-      )
-        fail(error.message);
+      const known = [ScenarioError, SimulateInputError, RequiredActionRefused, WorkerRunFailed];
+      if (known.some((kind) => error instanceof kind)) fail((error as Error).message);
       throw error;
     }
   });
