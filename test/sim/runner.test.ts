@@ -107,4 +107,19 @@ describe("simulator: the seed's squeeze on real contracts", function () {
     expect(a).to.equal(b);
     expect(JSON.parse(a)).to.have.property("actions");
   });
+
+  // Minutes long: SIM_LONG=1 npx hardhat test test/sim/runner.test.ts
+  (process.env.SIM_LONG === "1" ? it : it.skip)(
+    "runs squeeze-thin for ten years at 8-hour steps, counting the refusals instead of crashing on them",
+    async () => {
+      const s = loadScenario("scenarios/squeeze-thin.json");
+      const result = await runScenario(hre, { ...s, durationSec: 87_600 * HOUR, stepSec: 8 * HOUR });
+      expect(result.timeline).to.have.length(87_600 / 8 + 1);
+      for (const count of Object.values(result.summary.actions)) {
+        const refused = Object.values(count.refused).reduce((n, k) => n + k, 0);
+        expect(count.attempted).to.equal(count.done + refused);
+      }
+      expect(result.summary.actions.marketMaker.refused).to.deep.equal({});
+    },
+  );
 });
