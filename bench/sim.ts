@@ -7,6 +7,7 @@
  * The scenario's figures cover its steps only (from the end of step 1 to the end of the last step;
  * deployment and agent set-up excluded); transactions are counted from the blocks mined in that span.
  */
+import { spawnSync } from "node:child_process";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { CollateralToken__factory } from "../typechain-types";
 import { loadScenario, type Scenario } from "../sim/scenario";
@@ -131,4 +132,15 @@ export async function simThroughput(
     busyMs,
     readMs,
   };
+}
+
+/**
+ * Wall-clock seconds of `npm start` (the thin and deep pair, as a user runs it) in a process of its
+ * own, artifacts already compiled: Hardhat's start-up, both runs and their reports. Throws when it fails.
+ */
+export function npmStartSeconds(): number {
+  const started = performance.now();
+  const run = spawnSync("npm", ["start", "--silent"], { encoding: "utf8", env: { ...process.env, CI: "true" } });
+  if (run.status !== 0) throw new Error(`bench: npm start failed (${run.status}): ${run.stderr.trim().split("\n")[0]}`);
+  return (performance.now() - started) / 1000;
 }

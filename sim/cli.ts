@@ -4,16 +4,35 @@
  * then prints the comparison table.
  */
 import fs from "node:fs";
+import { fork } from "node:child_process";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import { loadScenario } from "./scenario";
+import { loadScenario, type Scenario } from "./scenario";
 import { runScenario } from "./runner";
-import { writeRunFiles } from "./output";
+import { prepareOutDir, writeRunFiles } from "./output";
 import { renderComparison, renderReport, formatUsd, formatPct } from "./report";
 import type { SimulationResult } from "./types";
+import type { WorkerMessage, WorkerRequest } from "./worker";
+import type { ActionCounts } from "./agents/intents";
 
 export const DEFAULT_PAIR = ["scenarios/squeeze-thin.json", "scenarios/squeeze-deep.json"];
+
+/** Bad command-line input, found before anything runs; the message is one line per problem. */
+export class SimulateInputError extends Error {
+  override name = "SimulateInputError";
+}
+
+/** The seed as the PRNG takes it: an integer in [0, 2^53). */
+function checkSeed(seed: number | undefined): void {
+  if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0))
+    throw new SimulateInputError(`--seed: must be an integer from 0 to ${Number.MAX_SAFE_INTEGER} (got ${seed})`);
+}
+
+/** A scenario run in a worker process that ended with an error; the message is the worker's. */
+export class WorkerRunFailed extends Error {
+  override name = "WorkerRunFailed";
+}
 
 export interface SimulateArgs {
   scenario: string;
@@ -24,6 +43,11 @@ export interface SimulateArgs {
 
 export async function simulateOne(hre: HardhatRuntimeEnvironment, args: SimulateArgs): Promise<SimulationResult> {
   const scenario = loadScenario(args.scenario);
+  checkSeed(args.seed);
+  const dir = args.out ?? path.join("reports", scenario.name);
+  // Before the run, not after it: a run of minutes should not end on a folder it cannot write.
+  const problem = prepareOutDir(dir);
+  if (problem !== undefined) throw new SimulateInputError(problem);
   const bar = args.quiet
     ? undefined
     : new cliProgress.SingleBar(
@@ -37,16 +61,74 @@ export async function simulateOne(hre: HardhatRuntimeEnvironment, args: Simulate
   const result = await runScenario(hre, scenario, {
     seed: args.seed,
     onStep: (step) => bar?.update(step),
-  });
-  bar?.stop();
-  const dir = args.out ?? path.join("reports", scenario.name);
+  }).finally(() => bar?.stop());
   writeRunFiles(dir, { summary: result.summary, timeline: result.timeline, reportHtml: renderReport(result) });
   return result;
 }
 
+/**
+ * Runs `file` in a worker process of its own (sim/worker.ts), reporting progress to `onStep`. The
+ * worker loads Hardhat itself; the parent has compiled the contracts already.
+ */
+function runInWorker(file: string, onStep: (step: number, total: number) => void): Promise<SimulationResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(path.join(__dirname, "worker.ts"), [], {
+      serialization: "advanced",
+      execArgv: ["--require", "ts-node/register/transpile-only"],
+      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
+      stdio: ["ignore", "ignore", "inherit", "ipc"],
+    });
+    let settled = false;
+    child.on("message", (message: WorkerMessage) => {
+      if (message.kind === "step") onStep(message.step, message.total);
+      else if (message.kind === "done") {
+        settled = true;
+        resolve(message.result);
+      } else {
+        settled = true;
+        reject(new WorkerRunFailed(`${file}: ${message.message}`));
+      }
+    });
+    child.on("error", (error) => {
+      if (!settled) reject(error);
+      settled = true;
+    });
+    child.on("exit", (code) => {
+      if (!settled)
+        reject(new WorkerRunFailed(`${file}: the worker process exited with code ${code} before its result`));
+      settled = true;
+    });
+    child.send({ scenario: file } satisfies WorkerRequest);
+  });
+}
+
+/**
+ * The default pair, at once: the first scenario in this process, each other one in a worker process
+ * of its own (sim/worker.ts), started first since loading Hardhat and the contract types takes it a
+ * few seconds. Then each run's files, reports/latest/ and the comparison page.
+ */
 export async function simulatePair(hre: HardhatRuntimeEnvironment, files = DEFAULT_PAIR): Promise<SimulationResult[]> {
-  const results: SimulationResult[] = [];
-  for (const file of files) results.push(await simulateOne(hre, { scenario: file }));
+  const scenarios = files.map((file) => loadScenario(file));
+  const bars = new cliProgress.MultiBar(
+    { format: "{name} {bar} {percentage}% | step {value}/{total} | {duration}s", hideCursor: true },
+    cliProgress.Presets.shades_classic,
+  );
+  const barOf = (s: Scenario) =>
+    bars.create(Math.floor(s.durationSec / s.stepSec), 0, { name: s.name.padEnd(16) }, undefined);
+  const workerBars = scenarios.slice(1).map(barOf);
+  const workers = files.slice(1).map((file, i) => runInWorker(file, (step) => workerBars[i]!.update(step)));
+  const here = barOf(scenarios[0]!);
+  const results = await Promise.all([
+    runScenario(hre, scenarios[0]!, { onStep: (step) => here.update(step) }),
+    ...workers,
+  ]).finally(() => bars.stop());
+  for (const r of results) {
+    writeRunFiles(path.join("reports", r.scenario.name), {
+      summary: r.summary,
+      timeline: r.timeline,
+      reportHtml: renderReport(r),
+    });
+  }
   const latest = path.join("reports", "latest");
   fs.mkdirSync(latest, { recursive: true });
   for (const r of results) {
@@ -55,6 +137,11 @@ export async function simulatePair(hre: HardhatRuntimeEnvironment, files = DEFAU
   }
   fs.writeFileSync(path.join(latest, "index.html"), renderComparison(results));
   return results;
+}
+
+function actionsDone(actions: ActionCounts): string {
+  const counts = Object.values(actions);
+  return `${counts.reduce((n, c) => n + c.done, 0)} / ${counts.reduce((n, c) => n + c.attempted, 0)}`;
 }
 
 /** The comparison table, one column per run. */
@@ -68,12 +155,15 @@ export function comparisonTable(results: readonly SimulationResult[]): string {
     ["traders' loss", (r) => formatUsd(r.summary.markets[0]!.tradersLoss)],
     ["market maker spent", (r) => formatUsd(r.summary.markets[0]!.marketMakerCost)],
     ["market maker PnL", (r) => formatUsd(r.summary.markets[0]!.marketMakerPnl, true)],
+    ["  of it perp", (r) => formatUsd(r.summary.markets[0]!.marketMakerPnlPerp, true)],
+    ["  of it spot", (r) => formatUsd(r.summary.markets[0]!.marketMakerPnlSpot, true)],
     ["peak spot move", (r) => formatPct(r.summary.markets[0]!.peakMove.spot.up)],
     ["peak mark move", (r) => formatPct(r.summary.markets[0]!.peakMove.mark.up)],
     ["cascade depth", (r) => String(r.summary.markets[0]!.cascadeDepth)],
     ["insurance fund change", (r) => formatUsd(r.summary.markets[0]!.insuranceFundDelta, true)],
     ["pool PnL", (r) => formatUsd(r.summary.markets[0]!.poolPnl, true)],
     ["bad debt", (r) => formatUsd(r.summary.markets[0]!.badDebt)],
+    ["actions done / attempted", (r) => actionsDone(r.summary.actions)],
   ];
   const header = ["", ...results.map((r) => r.summary.scenario)];
   const body = rows.map(([label, f]) => [label, ...results.map(f)]);

@@ -3,6 +3,9 @@
  * clock plus an offset, so two runs of one scenario would see slightly different timestamps (and so
  * different funding and EMA values). While installed, every transaction or mined block is stamped
  * from this clock instead: the step's start, then one second per block.
+ *
+ * Mining calls go through one queue, each with its own timestamp set just before it, so callers may
+ * send several transactions without waiting for each: they are mined in the order they were sent.
  */
 type Send = (method: string, params?: unknown[]) => Promise<unknown>;
 
@@ -11,6 +14,9 @@ const MINING_METHODS = new Set(["eth_sendTransaction", "eth_sendRawTransaction",
 export class BlockClock {
   private next: number;
   private readonly original: Send;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Blocks mined through this clock since it was installed. */
+  private mined = 0;
 
   constructor(
     private readonly provider: { send: Send },
@@ -21,16 +27,15 @@ export class BlockClock {
   }
 
   install(): void {
-    this.provider.send = async (method, params) => {
-      if (MINING_METHODS.has(method)) {
-        await this.original("evm_setNextBlockTimestamp", [this.next]);
-        this.next += 1;
-      } else if (method === "hardhat_mine") {
-        await this.original("evm_setNextBlockTimestamp", [this.next]);
-        const [blocks = "0x1", interval = "0x1"] = (params ?? []) as string[];
-        this.next += Number(BigInt(blocks)) * Number(BigInt(interval));
-      }
-      return this.original(method, params);
+    this.provider.send = (method, params) => {
+      if (!MINING_METHODS.has(method) && method !== "hardhat_mine") return this.original(method, params);
+      const mined = this.queue.then(() => this.mine(method, params));
+      // The caller gets the call's own outcome (a revert included); the queue only waits for it to end.
+      this.queue = mined.then(
+        () => undefined,
+        () => undefined,
+      );
+      return mined;
     };
   }
 
@@ -41,5 +46,34 @@ export class BlockClock {
   /** Moves the clock forward to `timestamp` (never back). */
   advanceTo(timestamp: number): void {
     if (timestamp > this.next) this.next = timestamp;
+  }
+
+  /** Blocks mined through this clock since it was installed (each send, evm_mine, hardhat_mine's count). */
+  get blocksMined(): number {
+    return this.mined;
+  }
+
+  /** The timestamp the next block will carry, seconds. */
+  peek(): number {
+    return this.next;
+  }
+
+  private async mine(method: string, params: unknown[] | undefined): Promise<unknown> {
+    await this.original("evm_setNextBlockTimestamp", [this.next]);
+    let blocks = 1;
+    if (method === "hardhat_mine") {
+      const [count = "0x1", interval = "0x1"] = (params ?? []) as string[];
+      blocks = Number(BigInt(count));
+      this.next += blocks * Number(BigInt(interval));
+    } else {
+      this.next += 1;
+    }
+    try {
+      return await this.original(method, params);
+    } finally {
+      // A reverted transaction is mined too (automine); a call refused before execution is not, but
+      // the simulator sends none of those (fixed gas, funded accounts).
+      this.mined += blocks;
+    }
   }
 }

@@ -81,6 +81,54 @@ export function timelineCsv(rows: readonly TimelineRow[]): string {
   return [header.join(","), ...lines].map((line) => `${line}\n`).join("");
 }
 
+/**
+ * Makes `dir` ready to receive a run's files, or says in one line why it cannot be: it must be a
+ * directory (or not exist yet) and writable. Missing directories are made one level at a time (a
+ * recursive mkdir on a pseudo file system such as /proc can spin forever). Returns the problem, or
+ * undefined when the directory is ready.
+ */
+export function prepareOutDir(dir: string): string | undefined {
+  const resolved = path.resolve(dir);
+  const missing: string[] = [];
+  let existing = resolved;
+  for (;;) {
+    const stat = statOrUndefined(existing);
+    if (stat !== undefined) {
+      if (!stat.isDirectory()) {
+        return existing === resolved
+          ? `--out ${dir}: is a file, not a directory (give a directory; the run writes summary.json, timeline.csv and report.html into it)`
+          : `--out ${dir}: ${existing} is a file, not a directory`;
+      }
+      break;
+    }
+    const parent = path.dirname(existing);
+    if (parent === existing) return `--out ${dir}: no part of the path exists`;
+    missing.unshift(existing);
+    existing = parent;
+  }
+  try {
+    fs.accessSync(existing, fs.constants.W_OK);
+    for (const next of missing) fs.mkdirSync(next);
+    const probe = path.join(resolved, `.perpsim-write-check-${process.pid}`);
+    fs.writeFileSync(probe, "");
+    fs.rmSync(probe);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? String(error);
+    return `--out ${dir}: cannot write there (${code})`;
+  }
+  return undefined;
+}
+
+function statOrUndefined(file: string): fs.Stats | undefined {
+  try {
+    return fs.statSync(file);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw error;
+  }
+}
+
 export interface RunFiles {
   summary: string;
   timeline: string;
@@ -92,7 +140,8 @@ export function writeRunFiles(
   dir: string,
   run: { summary: Summary; timeline: readonly TimelineRow[]; reportHtml: string },
 ): RunFiles {
-  fs.mkdirSync(dir, { recursive: true });
+  const problem = prepareOutDir(dir);
+  if (problem !== undefined) throw new Error(problem);
   const files: RunFiles = {
     summary: path.join(dir, "summary.json"),
     timeline: path.join(dir, "timeline.csv"),

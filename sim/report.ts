@@ -14,6 +14,7 @@ import path from "node:path";
 import { formatWad, formatWadFixed, WAD } from "./decimal";
 import type { MarketConfig, Scenario } from "./scenario";
 import type { MarketSummary, PeakMove, SimulationResult, SqueezePoint, Wad } from "./types";
+import { ACTOR_KINDS, type ActionCounts, type ActorKind } from "./agents/intents";
 
 const SECONDS_PER_HOUR = 3600;
 const SECONDS_PER_MINUTE = 60;
@@ -136,7 +137,7 @@ function explainMarket(scenario: Scenario, m: MarketSummary): string {
   if (mm !== undefined)
     money += `; the market maker's PnL was ${formatUsd(m.marketMakerPnl, true)} on ${formatUsd(
       m.marketMakerCost,
-    )} of spot buys`;
+    )} of spot buys (perp ${formatUsd(m.marketMakerPnlPerp, true)}, spot ${formatUsd(m.marketMakerPnlSpot, true)})`;
   money += `; the insurance fund changed by ${formatUsd(m.insuranceFundDelta, true)} and the LP pool by ${formatUsd(
     m.poolPnl,
     true,
@@ -160,9 +161,53 @@ function explainMarket(scenario: Scenario, m: MarketSummary): string {
   return sentences.join(" ");
 }
 
-/** The paragraph that explains a run's outcome with its numbers, one passage per market. */
+/** Names of the agent kinds, as the report writes them. */
+const ACTOR_NAMES: Record<ActorKind, string> = {
+  retail: "retail traders",
+  marketMaker: "market maker",
+  arbitrageur: "arbitrageur",
+  oracle: "oracle updates",
+  keeper: "keeper",
+};
+
+function refusalList(refused: Readonly<Record<string, number>>): string {
+  return Object.entries(refused)
+    .map(([error, n]) => `${n} ${error}`)
+    .join(", ");
+}
+
+/** A sentence on the refusals that shaped the run (the actions the engine turned down), or "". */
+export function explainRefusals(actions: ActionCounts): string {
+  const refused = ACTOR_KINDS.filter((kind) => Object.keys(actions[kind].refused).length > 0);
+  if (refused.length === 0) return "Every action the agents attempted went through.";
+  const parts = refused.map((kind) => {
+    const c = actions[kind];
+    return `the ${ACTOR_NAMES[kind]} ${c.attempted - c.done} of ${c.attempted} (${refusalList(c.refused)})`;
+  });
+  return `The engine refused ${parts.join("; ")}.`;
+}
+
+/** The paragraph that explains a run's outcome with its numbers, one passage per market, then the refusals. */
 export function explainOutcome(result: SimulationResult): string {
-  return result.summary.markets.map((m) => explainMarket(result.scenario, m)).join(" ");
+  return [
+    ...result.summary.markets.map((m) => explainMarket(result.scenario, m)),
+    explainRefusals(result.summary.actions),
+  ].join(" ");
+}
+
+/** Every agent kind's actions: attempted, done, refused by custom error. */
+function actionsTable(actions: ActionCounts): string {
+  const rows = ACTOR_KINDS.map((kind) => {
+    const c = actions[kind];
+    const refused = refusalList(c.refused) || "none";
+    return `<tr><th>${escapeHtml(ACTOR_NAMES[kind])}</th><td>${c.attempted}</td><td>${c.done}</td><td>${escapeHtml(
+      refused,
+    )}</td></tr>`;
+  }).join("\n");
+  return (
+    `<table class="actions"><thead><tr><th>Agent</th><th>Attempted</th><th>Done</th><th>Refused</th></tr></thead>` +
+    `<tbody>\n${rows}\n</tbody></table>`
+  );
 }
 
 /* TABLES */
@@ -186,6 +231,10 @@ const METRIC_ROWS: MetricRow[] = [
   ["Peak last-price move", (m) => peakText(m.peakMove.last)],
   ["Traders' loss", (m) => formatUsd(m.tradersLoss)],
   ["Market maker: spot buys / PnL", (m) => `${formatUsd(m.marketMakerCost)} / ${formatUsd(m.marketMakerPnl, true)}`],
+  [
+    "Market maker PnL: perp / spot",
+    (m) => `${formatUsd(m.marketMakerPnlPerp, true)} / ${formatUsd(m.marketMakerPnlSpot, true)}`,
+  ],
   ["Insurance fund change", (m) => formatUsd(m.insuranceFundDelta, true)],
   ["LP pool PnL", (m) => formatUsd(m.poolPnl, true)],
   ["Funding paid: longs / shorts", (m) => `${formatUsd(m.fundingPaidLongs)} / ${formatUsd(m.fundingPaidShorts)}`],
@@ -555,6 +604,7 @@ export function renderReport(result: SimulationResult): string {
     `<p class="outcome">${escapeHtml(explainOutcome(result))}</p>`,
     ...sections,
     "<h2>Agents</h2>",
+    actionsTable(summary.actions),
     `<div class="grid">${canvas(pnl)}</div>`,
     `<footer>${escapeHtml(runFacts(result))} · perpsim</footer>`,
   ].join("\n");

@@ -1,84 +1,93 @@
 /**
  * Runs a scenario on real contract code: deploys the exchange the scenario describes, then steps time
- * through block timestamps. Each step, in order: the market maker's spot pushes, the pushed feeds
- * follow the spot pool (through the TWAP window when the scenario sets one), the premium is sampled,
- * retail traders enter and manage their positions (TP/SL, adding margin), the arbitrageur leans against
- * the premium, and the keeper engine (the same class the keeper CLI runs) settles funding and
- * liquidates after its latency. A timeline row is recorded after every step.
+ * through block timestamps. Each step is a sequence of phases, each one function:
+ *   1. the market maker's perp position and spot pushes that fall due (sim/agents/market-maker.ts);
+ *   2. the oracle: the pushed feeds follow the spot pool, the premium is sampled (sim/agents/oracle.ts);
+ *   3. one read of each market, projected with lib/math, which every agent then decides on;
+ *   4. retail traders enter and manage their positions (sim/agents/retail.ts);
+ *   5. the arbitrageur leans against the premium (sim/agents/arbitrageur.ts);
+ *   6. the keeper engine (the class the keeper CLI runs) settles funding and liquidates after its latency;
+ *   7. a timeline row, and now and then a point on each agent's PnL line.
+ * Agents' decisions are pure functions that return intents; this file is the shell that sends them
+ * (sim/chain.ts) and counts every outcome (sim/agents/intents.ts ActionLedger). A refused action the
+ * scenario does not mark optional stops the run with a RequiredActionRefused naming it.
  *
  * On the in-process Hardhat network the chain is reset and the clock set to a fixed epoch first, so a
  * seed gives the same chain, and the same summary.json, on every run.
  */
-import type { HardhatRuntimeEnvironment } from "hardhat/types";
-import type { Signer } from "ethers";
+import type { HardhatRuntimeEnvironment, EthereumProvider } from "hardhat/types";
 import { id as keccakId, getAddress } from "ethers";
 import { clearSnapshots } from "@nomicfoundation/hardhat-network-helpers";
 import { deploySystem, type SystemSpec } from "../lib/deploy";
-import type { Exchange, MarketHandles } from "../lib/contracts";
+import type { Exchange } from "../lib/contracts";
 import { ALT_USD, type MarketSpec } from "../lib/markets";
+import { MarketLib, WadMath, positionHealth } from "../lib/math";
 import { USD6_TO_WAD, WAD } from "../lib/units";
 import { Keeper } from "../keeper/keeper";
 import { Random } from "./random";
 import { BlockClock } from "./clock";
 import { formatWad } from "./decimal";
-import type { Scenario, RetailGroup } from "./scenario";
-import type {
-  AgentPnlSeries,
-  LiquidationEvent,
-  MarketStep,
-  MarketSummary,
-  SimulationResult,
-  TimelineRow,
-} from "./types";
-import {
-  assignCascadeRounds,
-  cascadeDepth,
-  maxLiquidationsPerBlock,
-  medianCrossingToLiquidationSec,
-  peakMove,
-  squeezeEconomics,
-  type PositionAtRisk,
-} from "./metrics";
+import { SimChain, type Call } from "./chain";
+import type { Scenario } from "./scenario";
+import type { AgentPnlSeries, LiquidationEvent, MarketStep, SimulationResult, TimelineRow } from "./types";
+import { assignCascadeRounds } from "./metrics";
+import { buildSummary, type MarketFacts, type RiskSnapshot } from "./summary";
+import { ActionLedger, UNLIMITED_ALLOWANCE, type Action, type Outcome } from "./agents/intents";
+import { afterOutcome, afterPositionGone, retailDecision, type RetailTrader } from "./agents/retail";
+import { marketMakerActions, marketMakerActsIn, marketMakerDeposit } from "./agents/market-maker";
+import { ARB_LEVERAGE, arbitrageActions } from "./agents/arbitrageur";
+import { feedAnswers } from "./agents/oracle";
+import { viewPosition, type MarketView } from "./agents/view";
 
 /** 2100-01-01T00:00:00Z, a multiple of every funding interval in hours: boundaries fall on round hours. */
 export const SIM_EPOCH_SEC = 4_102_444_800;
-const BPS = 10_000n;
-const SPOT_FEE = (WAD * 3n) / 1000n;
-/** Retail slippage bound on market orders. */
-const RETAIL_SLIPPAGE = WAD / 20n;
-/** A trader who adds margin does so when the mark is this close to the liquidation price. */
-const ADD_MARGIN_DISTANCE = (WAD * 3n) / 100n;
-/** Sim transactions carry a gas limit so ethers does not estimate (run) each one twice first. */
-const TX = { gasLimit: 5_000_000n };
-/** Points on each agents' PnL line: enough for the chart, few enough to keep steps cheap. */
+/** Points on each agent's PnL line: enough for the chart, few enough to keep steps cheap. */
 const PNL_POINTS = 96;
-/** The arbitrageur's leverage. */
-const ARB_LEVERAGE = 3n;
+/** 100 ETH for each impersonated account's gas. */
+const ACCOUNT_ETH = "0x56BC75E2D63100000";
+/** The collateral faucet mints at most this per call (CollateralToken.FAUCET_LIMIT), 6 decimals. */
+const FAUCET_LIMIT6 = 1_000_000n * 10n ** 6n;
+/** A retail trader deposits this many times its position's margin (the rest pays fees and top-ups). */
+const RETAIL_DEPOSIT_MARGINS = 2n;
+/** The arbitrageur deposits this many times the margin of its largest position. */
+const ARB_DEPOSIT_MARGINS = 2n;
 
 export interface RunOptions {
   seed?: number;
   onStep?: (step: number, total: number) => void;
 }
 
-interface RetailAgent {
-  name: string;
-  group: RetailGroup;
-  signer: Signer;
+/** A retail trader and where it lives on chain. */
+interface RetailAgent extends RetailTrader {
   address: string;
-  market: MarketHandles;
-  entrySec: number;
-  leverage: bigint;
-  margin: bigint;
-  deposit: bigint;
-  addsMargin: boolean;
-  addedMargin: boolean;
+  symbol: string;
   positionId: bigint;
-  opened: boolean;
-  closed: boolean;
+  /** USD deposited in the vault at the start. */
+  deposit: bigint;
+  /** Its free balance as last read; undefined after anything that may have changed it. */
+  free: bigint | undefined;
 }
 
+interface MarketMakerAgent {
+  plan: NonNullable<Scenario["agents"]["marketMaker"]>;
+  address: string;
+  positionId: bigint;
+  /** USD put in the vault for the perp leg. */
+  deposit: bigint;
+  /** USD left in the wallet for the spot leg. */
+  wallet: bigint;
+  /** USD spent on spot buys so far. */
+  cost: bigint;
+}
+
+interface ArbitrageurAgent {
+  plan: NonNullable<Scenario["agents"]["arbitrageur"]>;
+  address: string;
+  positionId: bigint;
+}
+
+/** Per market, what the timeline rows carry from one step to the next. */
 interface MarketTrack {
-  handles: MarketHandles;
   symbol: string;
   prevFundingIndex: bigint;
   prevOiLong: bigint;
@@ -86,6 +95,42 @@ interface MarketTrack {
   fundingPaidLongs: bigint;
   fundingPaidShorts: bigint;
   liquidationsInStep: number;
+  /** Each pushed feed's last answer (8 decimals). */
+  feedAnswers: bigint[];
+  /** Spot price at the end of the last step; only swaps move it, and only the market maker swaps. */
+  spot: bigint;
+}
+
+/** A run in progress: the chain, the agents and everything recorded so far. */
+interface Run {
+  scenario: Scenario;
+  seed: number;
+  provider: EthereumProvider;
+  clock: BlockClock;
+  chain: SimChain;
+  ex: Exchange;
+  /** Timestamp of the run's start. */
+  startSec: number;
+  /** The block number when the clock was installed; the clock counts the blocks since. */
+  clockStartBlock: number;
+  rng: Random;
+  deployer: string;
+  retail: RetailAgent[];
+  marketMaker?: MarketMakerAgent;
+  arbitrageur?: ArbitrageurAgent;
+  keeper: Keeper;
+  keeperAddress: string;
+  ledger: ActionLedger;
+  tracks: MarketTrack[];
+  timeline: TimelineRow[];
+  liquidations: LiquidationEvent[];
+  /** When the mark was first seen past each position's liquidation price (seconds since the start). */
+  crossedAt: Map<bigint, number>;
+  pnl: Map<string, AgentPnlSeries>;
+  risk?: RiskSnapshot[];
+  firstPushSec: number;
+  initialInsurance: bigint;
+  initialPool: bigint;
 }
 
 /** The on-chain exchange a scenario describes. */
@@ -120,6 +165,10 @@ export function systemSpecOf(s: Scenario): SystemSpec {
   return { markets, lpDepositUsd: formatWad(s.lp.depositUsd), insuranceFundUsd: formatWad(s.insuranceFundUsd) };
 }
 
+/**
+ * Runs one scenario and returns everything it produced. The entry point for programmatic use (the
+ * CLI, the bench, sweeps): `seed` overrides the scenario's, `onStep` sees each finished step.
+ */
 export async function runScenario(
   hre: HardhatRuntimeEnvironment,
   scenario: Scenario,
@@ -133,533 +182,641 @@ export async function runScenario(
     await provider.send("hardhat_reset", []);
     await clearSnapshots();
   }
-  const latest = Number((await provider.getBlock("latest"))!.timestamp);
-  const clock = new BlockClock(hre.network.provider, inProcess ? SIM_EPOCH_SEC : latest + 1);
+  const latest = (await provider.getBlock("latest"))!;
+  const clock = new BlockClock(hre.network.provider, startSec(scenario, inProcess, latest.timestamp));
   clock.install();
   try {
-    return await run(hre, scenario, seed, clock, options);
+    const run = await setUp(hre, scenario, seed, clock, latest.number);
+    const total = Math.floor(scenario.durationSec / scenario.stepSec);
+    const pnlEvery = Math.max(1, Math.ceil(total / PNL_POINTS));
+    for (let step = 1; step <= total; step++) {
+      await runStep(run, step, step % pnlEvery === 0 || step === total);
+      options.onStep?.(step, total);
+    }
+    return await finish(run);
   } finally {
     clock.uninstall();
   }
 }
 
-async function run(
+/**
+ * The timestamp of the run's first block. In-process, SIM_EPOCH_SEC. On a node, whose clock cannot go
+ * back, the first time after its head that falls where SIM_EPOCH_SEC falls relative to every market's
+ * funding interval: funding boundaries are multiples of the interval, so this puts them at the same
+ * hours of the run as in-process, and the same seed gives the same numbers.
+ */
+export function startSec(scenario: Scenario, inProcess: boolean, headSec: number): number {
+  if (inProcess) return SIM_EPOCH_SEC;
+  const period = scenario.markets.reduce((p, m) => lcm(p, BigInt(m.fundingIntervalSec)), 1n);
+  const epoch = BigInt(SIM_EPOCH_SEC) % period;
+  const after = BigInt(headSec) + 1n;
+  const offset = (((epoch - after) % period) + period) % period;
+  return Number(after + offset);
+}
+
+function lcm(a: bigint, b: bigint): bigint {
+  const gcd = (x: bigint, y: bigint): bigint => (y === 0n ? x : gcd(y, x % y));
+  return (a / gcd(a, b)) * b;
+}
+
+/* SET-UP */
+
+async function setUp(
   hre: HardhatRuntimeEnvironment,
   scenario: Scenario,
   seed: number,
   clock: BlockClock,
-  options: RunOptions,
-): Promise<SimulationResult> {
-  const provider = hre.ethers.provider;
-  const [deployer] = await hre.ethers.getSigners();
-  const ex = await deploySystem(deployer!, systemSpecOf(scenario));
-  const start = Number((await provider.getBlock("latest"))!.timestamp);
+  clockStartBlock: number,
+): Promise<Run> {
+  const provider = hre.network.provider;
+  const [deployerSigner] = await hre.ethers.getSigners();
+  const ex = await deploySystem(deployerSigner!, systemSpecOf(scenario));
+  const chain = await SimChain.connect(provider, ex);
+  const startSec = Number((await hre.ethers.provider.getBlock("latest"))!.timestamp);
   const rng = Random.fromSeed(seed);
+  const deployer = await deployerSigner!.getAddress();
+  const addressOf = (label: string) => getAddress("0x" + keccakId(`perpsim:${seed}:${label}`).slice(26));
 
-  const newAgent = async (label: string): Promise<{ signer: Signer; address: string }> => {
-    const address = getAddress("0x" + keccakId(`perpsim:${seed}:${label}`).slice(26));
-    await provider.send("hardhat_setBalance", [address, "0x56BC75E2D63100000"]);
-    return { signer: await hre.ethers.getImpersonatedSigner(address), address };
-  };
-  const fund = async (signer: Signer, address: string, usd: bigint): Promise<void> => {
-    const amount6 = usd / USD6_TO_WAD;
-    for (let left = amount6; left > 0n; left -= 1_000_000n * 10n ** 6n) {
-      const chunk = left < 1_000_000n * 10n ** 6n ? left : 1_000_000n * 10n ** 6n;
-      await ex.collateral.faucet(address, chunk, TX);
-    }
-    await ex.collateral.connect(signer).approve(ex.vault, amount6, TX);
-    await ex.vault.connect(signer).deposit(amount6, TX);
-  };
-  const market = (symbol: string): MarketHandles => ex.markets.get(symbol)!;
+  const retail = drawRetail(scenario, rng, addressOf);
+  const mmPlan = scenario.agents.marketMaker;
+  const arbPlan = scenario.agents.arbitrageur?.enabled ? scenario.agents.arbitrageur : undefined;
+  const mmAddress = addressOf("market-maker");
+  const arbAddress = addressOf("arbitrageur");
+  const keeperAddress = addressOf("keeper");
+  const accounts = [
+    ...retail.map((a) => a.address),
+    ...(mmPlan ? [mmAddress] : []),
+    ...(arbPlan ? [arbAddress] : []),
+    keeperAddress,
+  ];
+  await Promise.all(
+    accounts.flatMap((address) => [
+      provider.send("hardhat_setBalance", [address, ACCOUNT_ETH]),
+      provider.send("hardhat_impersonateAccount", [address]),
+    ]),
+  );
 
-  // Agents.
+  const funding: Promise<void>[] = [];
+  const deposit = (address: string, usd: bigint) => funding.push(...depositCalls(chain, deployer, address, usd));
+  for (const a of retail) deposit(a.address, a.deposit);
+  let marketMaker: MarketMakerAgent | undefined;
+  if (mmPlan) {
+    const takerFee = scenario.markets.find((m) => m.symbol === mmPlan.market)!.fees.taker;
+    const perpDeposit = marketMakerDeposit(mmPlan, takerFee);
+    marketMaker = {
+      plan: mmPlan,
+      address: mmAddress,
+      positionId: 0n,
+      deposit: perpDeposit,
+      wallet: mmPlan.budgetUsd - perpDeposit,
+      cost: 0n,
+    };
+    if (perpDeposit > 0n) deposit(mmAddress, perpDeposit);
+    funding.push(...walletCalls(chain, ex, deployer, mmAddress, marketMaker.wallet, mmPlan.market));
+  }
+  if (arbPlan) deposit(arbAddress, (arbPlan.maxNotionalUsd / ARB_LEVERAGE) * ARB_DEPOSIT_MARGINS);
+  await Promise.all(funding);
+
+  const positionIds = await Promise.all(
+    [...retail.map((a) => [a.address, a.symbol] as const), [mmAddress, mmPlan?.market], [arbAddress, arbPlan?.market]]
+      .filter((entry): entry is readonly [string, string] => entry[1] !== undefined)
+      .map(([address, symbol]) => ex.admin.positionId(address, chain.handles(symbol).marketId)),
+  );
+  retail.forEach((a, i) => (a.positionId = positionIds[i]!));
+  let next = retail.length;
+  if (marketMaker) marketMaker.positionId = positionIds[next++]!;
+  const arbitrageur = arbPlan ? { plan: arbPlan, address: arbAddress, positionId: positionIds[next]! } : undefined;
+
+  const keeperSigner = await hre.ethers.getImpersonatedSigner(keeperAddress);
+  const keeper = new Keeper(ex, keeperSigner, { fromBlock: ex.deployment.deploymentBlock });
+  const tracks: MarketTrack[] = await Promise.all(
+    scenario.markets.map(async (m) => ({
+      symbol: m.symbol,
+      prevFundingIndex: 0n,
+      prevOiLong: 0n,
+      prevOiShort: 0n,
+      fundingPaidLongs: 0n,
+      fundingPaidShorts: 0n,
+      liquidationsInStep: 0,
+      spot: 0n,
+      feedAnswers: await Promise.all(
+        chain.handles(m.symbol).pushedFeeds.map(async (f) => (await f.latestRoundData())[1]),
+      ),
+    })),
+  );
+  const run: Run = {
+    scenario,
+    seed,
+    provider,
+    clock,
+    chain,
+    ex,
+    startSec,
+    clockStartBlock,
+    rng,
+    deployer,
+    retail,
+    marketMaker,
+    arbitrageur,
+    keeper,
+    keeperAddress,
+    ledger: new ActionLedger(),
+    tracks,
+    timeline: [],
+    liquidations: [],
+    crossedAt: new Map(),
+    pnl: new Map(),
+    firstPushSec: mmPlan?.pushes.length ? Math.min(...mmPlan.pushes.map((p) => p.atSec)) : scenario.durationSec,
+    initialInsurance: 0n,
+    initialPool: 0n,
+  };
+  const first = await readRow(run, 0, 0);
+  run.timeline.push(first.row);
+  run.initialInsurance = first.insurance;
+  run.initialPool = first.row.markets[0]?.poolValue ?? 0n;
+  return run;
+}
+
+/** Each retail group's traders, their margins, leverages and entry times drawn from the seed. */
+function drawRetail(scenario: Scenario, rng: Random, addressOf: (label: string) => string): RetailAgent[] {
   const retail: RetailAgent[] = [];
   for (const [g, group] of scenario.agents.retail.entries()) {
     const r = rng.fork(`retail:${g}`);
     for (let i = 0; i < group.count; i++) {
       const name = `retail-${g}-${i}`;
-      const { signer, address } = await newAgent(name);
       const margin = r.uniformWad(group.marginUsd.min, group.marginUsd.max, WAD);
       const leverage = r.uniformWad(group.leverage.min, group.leverage.max, WAD / 10n);
-      const from = group.entryWindowSec.from;
-      const to = group.entryWindowSec.to;
+      const { from, to } = group.entryWindowSec;
       const entrySec = Math.ceil(r.int(from, to) / scenario.stepSec) * scenario.stepSec;
-      const deposit = margin * 2n;
-      await fund(signer, address, deposit);
-      const m = market(group.market);
       retail.push({
         name,
         group,
-        signer,
-        address,
-        market: m,
         entrySec,
         leverage,
         margin,
-        deposit,
         addsMargin: group.addMarginBelowPct !== undefined && r.float() < Number(formatWad(group.addMarginBelowPct)),
+        phase: "waiting",
         addedMargin: false,
-        positionId: await ex.admin.positionId(address, m.marketId),
         opened: false,
-        closed: false,
+        address: addressOf(name),
+        symbol: group.market,
+        positionId: 0n,
+        deposit: margin * RETAIL_DEPOSIT_MARGINS,
+        free: undefined,
       });
     }
   }
-  const mmPlan = scenario.agents.marketMaker;
-  const mm = mmPlan ? await newAgent("market-maker") : undefined;
-  if (mmPlan && mm) {
-    const perpMargin = mmPlan.perpPosition?.marginUsd ?? 0n;
-    await fund(mm.signer, mm.address, perpMargin > 0n ? perpMargin : WAD);
-    const budget6 = mmPlan.budgetUsd / USD6_TO_WAD;
-    await ex.collateral.faucet(mm.address, budget6 > 1_000_000n * 10n ** 6n ? 1_000_000n * 10n ** 6n : budget6, TX);
-    const spot = market(mmPlan.market).spotPool;
-    await ex.collateral.connect(mm.signer).approve(spot, 2n ** 255n, TX);
-    await market(mmPlan.market)
-      .coin.connect(mm.signer)
-      .approve(spot, 2n ** 255n, TX);
-  }
-  const mmStartValue = mmPlan ? mmPlan.budgetUsd + (mmPlan.perpPosition?.marginUsd ?? WAD) : 0n;
-  const arbPlan = scenario.agents.arbitrageur?.enabled ? scenario.agents.arbitrageur : undefined;
-  const arb = arbPlan ? await newAgent("arbitrageur") : undefined;
-  if (arbPlan && arb) await fund(arb.signer, arb.address, (arbPlan.maxNotionalUsd / ARB_LEVERAGE) * 2n);
-  const keeperAgent = await newAgent("keeper");
-  const keeper = new Keeper(ex, keeperAgent.signer, { fromBlock: ex.deployment.deploymentBlock });
+  return retail;
+}
 
-  const tracks: MarketTrack[] = scenario.markets.map((m) => ({
-    handles: market(m.symbol),
-    symbol: m.symbol,
-    prevFundingIndex: 0n,
-    prevOiLong: 0n,
-    prevOiShort: 0n,
-    fundingPaidLongs: 0n,
-    fundingPaidShorts: 0n,
-    liquidationsInStep: 0,
-  }));
-  const initialInsurance = await ex.vault.insuranceFund();
-  const initialPool = await poolValue(ex, tracks);
-  const timeline: TimelineRow[] = [await recordRow(ex, tracks, 0, 0, provider)];
-  const liquidations: LiquidationEvent[] = [];
-  const crossedAt = new Map<bigint, number>();
-  const pnlSeries = new Map<string, AgentPnlSeries>();
-  let mmCost = 0n;
-  let squeezeSnapshot:
-    { symbol: string; reserveUsd: bigint; reference: bigint; positions: PositionAtRisk[] }[] | undefined;
-  const firstPushSec = mmPlan?.pushes.length ? Math.min(...mmPlan.pushes.map((p) => p.atSec)) : scenario.durationSec;
+/** Faucet `usd` (in chunks the faucet allows) to `address`, which approves the vault and deposits it. */
+function depositCalls(chain: SimChain, deployer: string, address: string, usd: bigint): Promise<void>[] {
+  const ex = chain.ex;
+  const amount6 = usd / USD6_TO_WAD;
+  const vault = ex.deployment.contracts.vault;
+  return [
+    ...faucetCalls(chain, deployer, address, amount6),
+    setUpSend(chain, address, {
+      to: ex.deployment.contracts.collateral,
+      data: ex.collateral.interface.encodeFunctionData("approve", [vault, amount6]),
+    }),
+    setUpSend(chain, address, { to: vault, data: ex.vault.interface.encodeFunctionData("deposit", [amount6]) }),
+  ];
+}
 
-  const total = Math.floor(scenario.durationSec / scenario.stepSec);
-  const pnlEvery = Math.max(1, Math.ceil(total / PNL_POINTS));
-  for (let step = 1; step <= total; step++) {
-    const t = step * scenario.stepSec;
-    clock.advanceTo(start + t);
-    const due = (atSec: number) => atSec > t - scenario.stepSec && atSec <= t;
-    for (const tr of tracks) tr.liquidationsInStep = 0;
+/** The market maker's wallet: `usd` of collateral, and the spot pool allowed to take its collateral and coins. */
+function walletCalls(
+  chain: SimChain,
+  ex: Exchange,
+  deployer: string,
+  address: string,
+  usd: bigint,
+  symbol: string,
+): Promise<void>[] {
+  const m = chain.handles(symbol);
+  const spot = m.spotPool.target as string;
+  return [
+    ...faucetCalls(chain, deployer, address, usd / USD6_TO_WAD),
+    setUpSend(chain, address, {
+      to: ex.deployment.contracts.collateral,
+      data: ex.collateral.interface.encodeFunctionData("approve", [spot, UNLIMITED_ALLOWANCE]),
+    }),
+    setUpSend(chain, address, {
+      to: m.coin.target as string,
+      data: m.coin.interface.encodeFunctionData("approve", [spot, UNLIMITED_ALLOWANCE]),
+    }),
+  ];
+}
 
-    if (!squeezeSnapshot && t >= firstPushSec)
-      squeezeSnapshot = await snapshotRisk(
-        ex,
-        tracks,
-        retail.map((a) => a.positionId),
-      );
-
-    // The market maker.
-    if (mmPlan && mm) {
-      const m = market(mmPlan.market);
-      for (const push of mmPlan.pushes.filter((p) => due(p.atSec))) {
-        if (push.side === "buy") {
-          const spend6 = push.usd / USD6_TO_WAD;
-          const have = await ex.collateral.balanceOf(mm.address);
-          const amount = spend6 < have ? spend6 : have;
-          if (amount > 0n) {
-            await m.spotPool.connect(mm.signer).swap(true, amount, 0n, mm.address, TX);
-            mmCost += amount * USD6_TO_WAD;
-          }
-        } else {
-          const spot = await m.spotPool.spotPrice();
-          const want = (push.usd * WAD) / spot;
-          const have = await m.coin.balanceOf(mm.address);
-          const amount = want < have ? want : have;
-          if (amount > 0n) await m.spotPool.connect(mm.signer).swap(false, amount, 0n, mm.address, TX);
-        }
-      }
-      const perp = mmPlan.perpPosition;
-      if (perp && due(perp.atSec)) {
-        await openPosition(ex, mm.signer, m, perp.side, perp.marginUsd, perp.leverage);
-      }
-    }
-
-    // Feeds follow the spot pool; the premium is sampled.
-    for (const [i, m] of scenario.markets.entries()) {
-      const h = market(m.symbol);
-      if (m.feeds.followSpot) {
-        const reference = await h.spotPool.twap(m.protections.twapWindowSec);
-        for (const [f, feed] of h.pushedFeeds.entries()) {
-          const noise = BigInt(rng.fork(`noise:${i}:${f}:${step}`).int(-m.feeds.noiseBps, m.feeds.noiseBps));
-          const target = (reference * (BPS + noise)) / BPS / 10n ** 10n;
-          await feed.setPrice(
-            clampMove(target, (await feed.latestRoundData())[1], m.protections.maxPriceDeviationPerUpdate),
-            TX,
-          );
-        }
-      }
-      await ex.engine.settleFunding(h.marketId, TX);
-    }
-
-    // One read of every open position: retail decisions and liquidation-price crossings.
-    await keeper.syncOnly();
-    const trackedIds = keeper.book.ids();
-    const views = new Map((trackedIds.length ? await ex.lens.positions(trackedIds) : []).map((v) => [v.id, v]));
-    for (const v of views.values()) {
-      if (v.liquidatable && !crossedAt.has(v.id)) crossedAt.set(v.id, t);
-      if (!v.liquidatable) crossedAt.delete(v.id);
-    }
-
-    // Retail traders.
-    for (const a of retail) {
-      if (!a.opened && t >= a.entrySec) {
-        a.opened = await openPosition(ex, a.signer, a.market, a.group.side, a.margin, a.leverage);
-        if (!a.opened) a.closed = true;
-        continue;
-      }
-      const v = views.get(a.positionId);
-      if (!a.opened || a.closed || !v) continue;
-      if (v.size === 0n) {
-        a.closed = true;
-        continue;
-      }
-      const isLong = v.size > 0n;
-      const move = ((v.markPrice - v.entryPrice) * WAD) / v.entryPrice;
-      const gain = isLong ? move : -move;
-      const tp = a.group.takeProfitPct;
-      const sl = a.group.stopLossPct;
-      if ((tp !== undefined && gain >= tp) || (sl !== undefined && -gain >= sl)) {
-        try {
-          await ex.engine.connect(a.signer).closePosition(a.market.marketId, isLong ? 0n : 2n ** 255n, TX);
-          a.closed = true;
-        } catch {
-          /* a close that would not fill inside the bound waits for the next step */
-        }
-        continue;
-      }
-      if (a.addsMargin && !a.addedMargin && v.liquidationPrice > 0n) {
-        const distance =
-          ((v.liquidationPrice > v.markPrice ? v.liquidationPrice - v.markPrice : v.markPrice - v.liquidationPrice) *
-            WAD) /
-          v.markPrice;
-        if (distance < ADD_MARGIN_DISTANCE) {
-          await ex.engine.connect(a.signer).addMargin(a.market.marketId, a.margin / 2n, TX);
-          a.addedMargin = true;
-        }
-      }
-    }
-
-    // The arbitrageur leans against the premium.
-    if (arbPlan && arb)
-      await arbitrage(
-        ex,
-        arb.signer,
-        arb.address,
-        market(arbPlan.market),
-        arbPlan.maxNotionalUsd,
-        BigInt(arbPlan.thresholdBps),
-      );
-
-    // The keeper, after its latency.
-    if (scenario.keeper.enabled) {
-      if (scenario.keeper.latencyBlocks > 0) {
-        await provider.send("hardhat_mine", ["0x" + scenario.keeper.latencyBlocks.toString(16), "0x1"]);
-      }
-      const report = await keeper.tick();
-      const now = Number((await provider.getBlock("latest"))!.timestamp) - start;
-      for (const l of report.liquidations) {
-        const tr = tracks.find((x) => x.handles.marketId === l.marketId)!;
-        tr.liquidationsInStep++;
-        const size = l.closedSize < 0n ? -l.closedSize : l.closedSize;
-        liquidations.push({
-          t: now,
-          block: l.block,
-          market: tr.symbol,
-          positionId: l.id,
-          side: l.closedSize > 0n ? "long" : "short",
-          size,
-          price: l.markPrice,
-          notional: (size * l.markPrice) / WAD,
-          keeper: keeperAgent.address,
-          round: l.round,
-          crossedAt: crossedAt.has(l.id) ? crossedAt.get(l.id)! : null,
-        });
-        crossedAt.delete(l.id);
-      }
-    } else {
-      await keeper.syncOnly();
-    }
-
-    timeline.push(await recordRow(ex, tracks, step, t, provider));
-    if (step % pnlEvery === 0 || step === total) {
-      await recordPnl(ex, pnlSeries, t, retail, mm?.address, mmPlan ? market(mmPlan.market) : undefined, mmStartValue);
-    }
-    options.onStep?.(step, total);
-  }
-
-  const summaryMarkets: MarketSummary[] = [];
-  for (const tr of tracks) {
-    const rows = timeline.map((r) => r.markets.find((m) => m.symbol === tr.symbol)!);
-    const events = liquidations.filter((l) => l.market === tr.symbol);
-    const group = retail.filter((a) => a.market.symbol === tr.symbol && a.opened);
-    const liquidatedIds = new Set(events.map((e) => e.positionId));
-    const snap =
-      squeezeSnapshot?.find((s) => s.symbol === tr.symbol) ??
-      (
-        await snapshotRisk(
-          ex,
-          [tr],
-          group.map((a) => a.positionId),
-        )
-      )[0]!;
-    const badDebt = (await ex.engine.queryFilter(ex.engine.filters.BadDebt(tr.handles.marketId))).reduce(
-      (s, e) => s + e.args.amount,
-      0n,
+function faucetCalls(chain: SimChain, from: string, to: string, amount6: bigint): Promise<void>[] {
+  const calls: Promise<void>[] = [];
+  for (let left = amount6; left > 0n; left -= FAUCET_LIMIT6) {
+    const chunk = left < FAUCET_LIMIT6 ? left : FAUCET_LIMIT6;
+    calls.push(
+      setUpSend(chain, from, {
+        to: chain.ex.deployment.contracts.collateral,
+        data: chain.ex.collateral.interface.encodeFunctionData("faucet", [to, chunk]),
+      }),
     );
-    const adlCount = (
-      await ex.engine.queryFilter(ex.engine.filters.AutoDeleveraged(undefined, undefined, tr.handles.marketId))
-    ).length;
-    summaryMarkets.push({
-      symbol: tr.symbol,
-      traders: group.length,
-      tradersLiquidated: group.filter((a) => liquidatedIds.has(a.positionId)).length,
-      liquidations: events.length,
-      liquidatedNotional: events.reduce((s, e) => s + e.notional, 0n),
-      tradersLoss: await tradersLoss(ex, group),
-      marketMakerCost: mmPlan?.market === tr.symbol ? mmCost : 0n,
-      marketMakerPnl:
-        mmPlan?.market === tr.symbol && mm ? (await agentValue(ex, mm.address, tr.handles)) - mmStartValue : 0n,
-      insuranceFundDelta: (await ex.vault.insuranceFund()) - initialInsurance,
-      poolPnl: (await poolValue(ex, tracks)) - initialPool,
-      fundingPaidLongs: tr.fundingPaidLongs,
-      fundingPaidShorts: tr.fundingPaidShorts,
-      badDebt,
-      adlCount,
-      peakMove: {
-        spot: peakMove(
-          rows.map((r) => r.spot),
-          rows[0]!.spot,
-        ),
-        index: peakMove(
-          rows.map((r) => r.index),
-          rows[0]!.index,
-        ),
-        mark: peakMove(
-          rows.map((r) => r.mark),
-          rows[0]!.mark,
-        ),
-        last: peakMove(
-          rows.map((r) => r.last),
-          rows[0]!.last,
-        ),
-      },
-      cascadeDepth: cascadeDepth(events),
-      maxLiquidationsPerBlock: maxLiquidationsPerBlock(events),
-      medianCrossingToLiquidationSec: medianCrossingToLiquidationSec(events),
-      squeeze: squeezeEconomics(snap.reserveUsd, SPOT_FEE, snap.reference, snap.positions),
+  }
+  return calls;
+}
+
+/** A set-up transaction: it must go through, or the run cannot be the scenario's. */
+async function setUpSend(chain: SimChain, from: string, call: Call): Promise<void> {
+  const outcome = await chain.send(from, call);
+  if (outcome.kind === "refused") throw new Error(`setting up ${from}: ${outcome.error} (${outcome.message})`);
+}
+
+/* ONE STEP */
+
+async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void> {
+  const t = step * run.scenario.stepSec;
+  run.clock.advanceTo(run.startSec + t);
+  for (const tr of run.tracks) tr.liquidationsInStep = 0;
+  if (run.risk === undefined && t >= run.firstPushSec) run.risk = await readRisk(run);
+  const swapped = await marketMakerPhase(run, t);
+  await oraclePhase(run, step, t, swapped);
+  const views = await readMarkets(run, BigInt(run.clock.peek()));
+  observeCrossings(run, views, t);
+  await retailPhase(run, t, views);
+  await arbitragePhase(run, t, views);
+  await keeperPhase(run);
+  const { row, views: endViews } = await readRow(run, step, t);
+  run.timeline.push(row);
+  if (pnlPoint) await recordPnl(run, t, endViews, row);
+}
+
+/** Sends one agent's action, counts its outcome (throwing if a required one was refused) and returns it. */
+async function act(run: Run, from: string, action: Action, t: number): Promise<Outcome> {
+  const outcome = await run.chain.send(from, run.chain.callOf(action.intent, from));
+  run.ledger.record(action, outcome, t);
+  return outcome;
+}
+
+/** The market maker's actions due this step; returns the market whose spot pool it swapped on, if any. */
+async function marketMakerPhase(run: Run, t: number): Promise<string | undefined> {
+  const mm = run.marketMaker;
+  if (mm === undefined || !marketMakerActsIn(mm.plan, t, run.scenario.stepSec)) return undefined;
+  const m = run.chain.handles(mm.plan.market);
+  const [market, usd6, coins, spot] = await Promise.all([
+    run.chain.readMarket(mm.plan.market, BigInt(run.clock.peek())),
+    run.ex.collateral.balanceOf(mm.address),
+    m.coin.balanceOf(mm.address),
+    m.spotPool.spotPrice(),
+  ]);
+  // In order: a push's price is the one the push before it left.
+  for (const action of marketMakerActions(mm.plan, t, run.scenario.stepSec, market, { usd6, coins, spot })) {
+    const outcome = await act(run, mm.address, action, t);
+    if (outcome.kind === "done" && action.intent.kind === "spotBuy") mm.cost += action.intent.usd6 * USD6_TO_WAD;
+  }
+  return mm.plan.market;
+}
+
+/**
+ * The pushed feeds follow spot (or its TWAP), then each market samples its premium. The spot price is
+ * read again only where the market maker swapped this step or a TWAP window makes it move with time.
+ */
+async function oraclePhase(run: Run, step: number, t: number, swapped: string | undefined): Promise<void> {
+  const sends: Promise<Outcome>[] = [];
+  const actions: Action[] = [];
+  const send = (from: string, action: Action) => {
+    actions.push(action);
+    sends.push(run.chain.send(from, run.chain.callOf(action.intent, from)));
+  };
+  const references = await Promise.all(
+    run.scenario.markets.map((m, i) => {
+      if (!m.feeds.followSpot) return undefined;
+      const window = m.protections.twapWindowSec;
+      if (window === 0 && swapped !== m.symbol) return run.tracks[i]!.spot;
+      return run.chain.handles(m.symbol).spotPool.twap(window);
+    }),
+  );
+  for (const [i, m] of run.scenario.markets.entries()) {
+    const track = run.tracks[i]!;
+    const reference = references[i];
+    if (reference !== undefined) {
+      const noise = track.feedAnswers.map((_, f) =>
+        run.rng.fork(`noise:${i}:${f}:${step}`).int(-m.feeds.noiseBps, m.feeds.noiseBps),
+      );
+      const answers = feedAnswers(reference, track.feedAnswers, noise, m.protections.maxPriceDeviationPerUpdate);
+      answers.forEach((answer, feed) =>
+        send(run.deployer, {
+          actor: "oracle",
+          agent: "oracle",
+          label: `feed ${feed} update`,
+          optional: false,
+          intent: { kind: "pushPrice", symbol: m.symbol, feed, answer },
+        }),
+      );
+      track.feedAnswers = answers;
+    }
+    send(run.keeperAddress, {
+      actor: "oracle",
+      agent: "oracle",
+      label: "premium sample (settleFunding)",
+      optional: false,
+      intent: { kind: "settleFunding", symbol: m.symbol },
     });
   }
-  return {
-    scenario,
-    summary: {
-      scenario: scenario.name,
-      seed,
-      durationSec: scenario.durationSec,
-      stepSec: scenario.stepSec,
-      blocks: (await provider.getBlockNumber()) - ex.deployment.deploymentBlock,
-      markets: summaryMarkets,
-    },
-    timeline,
-    liquidations: assignCascadeRoundsIfMissing(liquidations),
-    pnl: [...pnlSeries.values()],
-  };
+  // Sent together: the block clock mines them one by one, in this order.
+  const outcomes = await Promise.all(sends);
+  outcomes.forEach((outcome, i) => run.ledger.record(actions[i]!, outcome, t));
 }
 
-function assignCascadeRoundsIfMissing(events: LiquidationEvent[]): LiquidationEvent[] {
-  return events.every((e) => e.round > 0) ? events : assignCascadeRounds(events, 1);
+/** Each market once, projected to `nowSec`: the view every agent decides on this step. */
+async function readMarkets(run: Run, nowSec: bigint): Promise<Map<string, MarketView>> {
+  const views = await Promise.all(run.scenario.markets.map((m) => run.chain.readMarket(m.symbol, nowSec)));
+  return new Map(views.map((v) => [v.symbol, v]));
 }
 
-function clampMove(target: bigint, previous: bigint, maxDeviation: bigint): bigint {
-  if (maxDeviation === 0n || previous <= 0n) return target;
-  const limit = (previous * maxDeviation) / WAD;
-  if (target > previous + limit) return previous + limit;
-  if (target < previous - limit) return previous - limit;
-  return target;
-}
-
-/** Opens a market-order position of `margin` at `leverage` on the mark; false when the engine refuses it. */
-async function openPosition(
-  ex: Exchange,
-  signer: Signer,
-  m: MarketHandles,
-  side: "long" | "short",
-  margin: bigint,
-  leverage: bigint,
-): Promise<boolean> {
-  const view = await ex.lens.market(m.marketId);
-  const size = (margin * leverage) / view.markPrice;
-  const bound =
-    side === "long"
-      ? (view.indexPrice * (WAD + RETAIL_SLIPPAGE)) / WAD
-      : (view.indexPrice * (WAD - RETAIL_SLIPPAGE)) / WAD;
-  try {
-    await ex.engine.connect(signer).increasePosition(m.marketId, side === "long" ? size : -size, margin, bound, TX);
-    return true;
-  } catch {
-    return false;
+/** Notes when the mark first crossed each open position's liquidation price (and forgets healed ones). */
+function observeCrossings(run: Run, views: ReadonlyMap<string, MarketView>, t: number): void {
+  const bySymbol = new Map([...views.values()].map((v) => [v.marketId, v]));
+  for (const p of run.keeper.book.open()) {
+    const view = bySymbol.get(p.marketId);
+    if (view === undefined) continue;
+    if (viewPosition(p, view).health.liquidatable) {
+      if (!run.crossedAt.has(p.id)) run.crossedAt.set(p.id, t);
+    } else run.crossedAt.delete(p.id);
   }
 }
 
-async function arbitrage(
-  ex: Exchange,
-  signer: Signer,
-  address: string,
-  m: MarketHandles,
-  maxNotional: bigint,
-  thresholdBps: bigint,
-): Promise<void> {
-  const view = await ex.lens.market(m.marketId);
-  const premiumBps = ((view.lastPrice - view.indexPrice) * BPS) / view.indexPrice;
-  if (premiumBps <= thresholdBps && premiumBps >= -thresholdBps) return;
-  const id = await ex.admin.positionId(address, m.marketId);
-  const own = (await ex.admin.position(id)).size;
-  const cap = (maxNotional * WAD) / view.indexPrice;
-  let target = -(view.skew - own);
-  if (target > cap) target = cap;
-  if (target < -cap) target = -cap;
-  const engine = ex.engine.connect(signer);
-  try {
-    if (own !== 0n && (target === 0n || own > 0n !== target > 0n)) {
-      await engine.closePosition(m.marketId, own > 0n ? 0n : 2n ** 255n, TX);
-      if (target === 0n) return;
-      const margin = ((target < 0n ? -target : target) * view.indexPrice) / WAD / ARB_LEVERAGE;
-      await engine.increasePosition(m.marketId, target, margin, target > 0n ? 2n ** 255n : 0n, TX);
-      return;
+async function retailPhase(run: Run, t: number, views: ReadonlyMap<string, MarketView>): Promise<void> {
+  const book = run.keeper.book;
+  const pending: Promise<[RetailAgent, NonNullable<ReturnType<typeof retailDecision>>, Action, Outcome]>[] = [];
+  for (const a of run.retail) {
+    const position = book.get(a.positionId);
+    if (a.phase === "open" && position === undefined) {
+      afterPositionGone(a);
+      a.free = undefined;
+      continue;
     }
-    const delta = target - own;
-    if (delta === 0n) return;
-    if (delta > 0n === own >= 0n && target !== 0n && target > 0n === delta > 0n) {
-      const margin = ((delta < 0n ? -delta : delta) * view.indexPrice) / WAD / ARB_LEVERAGE;
-      await engine.increasePosition(m.marketId, delta, margin, delta > 0n ? 2n ** 255n : 0n, TX);
-    } else {
-      await engine.decreasePosition(m.marketId, delta < 0n ? -delta : delta, delta > 0n ? 2n ** 255n : 0n, TX);
-    }
-  } catch {
-    /* the arbitrageur skips a step the engine refuses (caps, margin) */
+    const view = views.get(a.symbol)!;
+    const decision = retailDecision(a, t, view, position && viewPosition(position, view));
+    if (decision === undefined) continue;
+    const action: Action = {
+      actor: "retail",
+      agent: a.name,
+      label: decision.label,
+      optional: true,
+      intent: decision.intent,
+    };
+    // Sent without waiting for each: the block clock mines them in this order.
+    pending.push(
+      run.chain.send(a.address, run.chain.callOf(action.intent, a.address)).then((o) => [a, decision, action, o]),
+    );
+  }
+  for (const [a, decision, action, outcome] of await Promise.all(pending)) {
+    run.ledger.record(action, outcome, t);
+    afterOutcome(a, decision.step, outcome);
+    a.free = undefined;
   }
 }
 
-async function recordRow(
-  ex: Exchange,
-  tracks: MarketTrack[],
+async function arbitragePhase(run: Run, t: number, views: ReadonlyMap<string, MarketView>): Promise<void> {
+  const arb = run.arbitrageur;
+  if (arb === undefined) return;
+  const own = run.keeper.book.get(arb.positionId)?.size ?? 0n;
+  for (const action of arbitrageActions(arb.plan, views.get(arb.plan.market)!, own)) {
+    const outcome = await act(run, arb.address, action, t);
+    if (outcome.kind === "refused") break; // a turn whose close was refused does not open the other side
+  }
+}
+
+/** The keeper, after its latency: one tick, and its liquidations recorded. */
+async function keeperPhase(run: Run): Promise<void> {
+  const { enabled, latencyBlocks } = run.scenario.keeper;
+  if (!enabled) {
+    await run.keeper.syncOnly();
+    return;
+  }
+  if (latencyBlocks > 0) await run.provider.send("hardhat_mine", ["0x" + latencyBlocks.toString(16), "0x1"]);
+  const report = await run.keeper.tick();
+  run.ledger.recordKeeper(
+    report.liquidations.length + report.funding.length + report.orders.length + report.adl.length,
+    report.lostRace.length,
+  );
+  // Every block is stamped by the clock: the last one mined carries the timestamp just before the next.
+  const now = run.clock.peek() - 1 - run.startSec;
+  for (const l of report.liquidations) {
+    const track = run.tracks.find((x) => run.chain.handles(x.symbol).marketId === l.marketId)!;
+    track.liquidationsInStep++;
+    const size = l.closedSize < 0n ? -l.closedSize : l.closedSize;
+    run.liquidations.push({
+      t: now,
+      block: l.block,
+      market: track.symbol,
+      positionId: l.id,
+      side: l.closedSize > 0n ? "long" : "short",
+      size,
+      price: l.markPrice,
+      notional: (size * l.markPrice) / WAD,
+      keeper: run.keeperAddress,
+      round: l.round,
+      crossedAt: run.crossedAt.get(l.id) ?? null,
+    });
+    run.crossedAt.delete(l.id);
+  }
+}
+
+/* RECORDS */
+
+/** The state at the end of a step, read once: the timeline row and the views it came from. */
+async function readRow(
+  run: Run,
   step: number,
   t: number,
-  provider: HardhatRuntimeEnvironment["ethers"]["provider"],
-): Promise<TimelineRow> {
-  const [insurance, poolAssets, views, spots, block] = await Promise.all([
-    ex.vault.insuranceFund(),
-    ex.vault.poolAssets(),
-    Promise.all(tracks.map((tr) => ex.lens.market(tr.handles.marketId))),
-    Promise.all(tracks.map((tr) => tr.handles.spotPool.spotPrice())),
-    provider.getBlockNumber(),
+): Promise<{ row: TimelineRow; views: Map<string, MarketView>; insurance: bigint }> {
+  const lastBlockSec = BigInt(run.clock.peek() - 1);
+  const block = run.clockStartBlock + run.clock.blocksMined;
+  const [insurance, poolAssets, views, spots] = await Promise.all([
+    run.ex.vault.insuranceFund(),
+    run.ex.vault.poolAssets(),
+    readMarkets(run, lastBlockSec),
+    Promise.all(run.tracks.map((tr) => run.chain.handles(tr.symbol).spotPool.spotPrice())),
   ]);
-  const pool = views.reduce((value, v) => value - v.traderPnl, poolAssets);
-  const markets: MarketStep[] = tracks.map((tr, i) => {
-    const v = views[i]!;
-    if (step > 0 && v.fundingIndex !== tr.prevFundingIndex) {
-      const delta = v.fundingIndex - tr.prevFundingIndex;
+  const pnlOf = (v: MarketView) => tradersPnl(v);
+  const pool = [...views.values()].reduce((value, v) => value - pnlOf(v), poolAssets);
+  const markets: MarketStep[] = run.tracks.map((tr, i) => {
+    const v = views.get(tr.symbol)!;
+    const st = v.projected.state;
+    if (step > 0 && st.fundingIndex !== tr.prevFundingIndex) {
+      const delta = st.fundingIndex - tr.prevFundingIndex;
       tr.fundingPaidLongs += (tr.prevOiLong * delta) / WAD;
       tr.fundingPaidShorts -= (tr.prevOiShort * delta) / WAD;
     }
-    tr.prevFundingIndex = v.fundingIndex;
-    tr.prevOiLong = v.longOpenInterest;
-    tr.prevOiShort = v.shortOpenInterest;
+    tr.prevFundingIndex = st.fundingIndex;
+    tr.prevOiLong = st.longOpenInterest;
+    tr.prevOiShort = st.shortOpenInterest;
+    tr.spot = spots[i]!;
     return {
       symbol: tr.symbol,
       spot: spots[i]!,
-      index: v.indexPrice,
-      mark: v.markPrice,
-      last: v.lastPrice,
-      fundingRate: v.predictedFundingRate,
-      oiLong: v.longOpenInterest,
-      oiShort: v.shortOpenInterest,
+      index: v.projected.index,
+      mark: v.projected.mark,
+      last: v.projected.last,
+      fundingRate: MarketLib.predictedFundingRate(run.chain.config(tr.symbol), st, lastBlockSec),
+      oiLong: st.longOpenInterest,
+      oiShort: st.shortOpenInterest,
       insuranceFund: insurance,
       poolValue: pool,
       liquidations: tr.liquidationsInStep,
     };
   });
-  return { t, step, block, markets };
+  return { row: { t, step, block, markets }, views, insurance };
 }
 
-/** Pool assets less what the pool owes traders on open positions (their unrealised PnL at mark). */
-async function poolValue(ex: Exchange, tracks: MarketTrack[]): Promise<bigint> {
-  let value = await ex.vault.poolAssets();
-  for (const tr of tracks) value -= (await ex.lens.market(tr.handles.marketId)).traderPnl;
-  return value;
+/** Traders' net unrealised PnL at mark (PerpLens.market's traderPnl): what the pool owes them. */
+function tradersPnl(v: MarketView): bigint {
+  const st = v.projected.state;
+  const mark = v.projected.mark;
+  return (
+    WadMath.mulDown(st.longOpenInterest, mark) -
+    st.longEntryNotional +
+    st.shortEntryNotional -
+    WadMath.mulDown(st.shortOpenInterest, mark)
+  );
 }
 
-async function snapshotRisk(ex: Exchange, tracks: MarketTrack[], ids: bigint[]) {
-  const views = ids.length ? await ex.lens.positions(ids) : [];
-  const out = [];
-  for (const tr of tracks) {
-    const reserveUsd = (await tr.handles.spotPool.reserveUsd()) * USD6_TO_WAD;
-    const reference = (await ex.lens.market(tr.handles.marketId)).markPrice;
-    const positions: PositionAtRisk[] = views
-      .filter((v) => v.size !== 0n && v.marketId === tr.handles.marketId)
-      .map((v) => ({
-        side: v.size > 0n ? "long" : "short",
-        notional: v.notional,
-        liquidationPrice: v.liquidationPrice,
-      }));
-    out.push({ symbol: tr.symbol, reserveUsd, reference, positions });
-  }
-  return out;
+/** A position's equity at the view's mark, 0 without a position or when it is under water. */
+function equityOf(run: Run, positionId: bigint, view: MarketView): bigint {
+  const p = run.keeper.book.get(positionId);
+  if (p === undefined) return 0n;
+  const equity = positionHealth(view.projected.state, view.tiers, p, view.projected.mark).equity;
+  return equity > 0n ? equity : 0n;
 }
 
-/** Free balance, wallet collateral, coins at spot and the position's equity, in USD. */
-async function agentValue(ex: Exchange, address: string, m: MarketHandles): Promise<bigint> {
-  const free = await ex.vault.freeBalance(address);
-  const wallet = (await ex.collateral.balanceOf(address)) * USD6_TO_WAD;
-  const coins = ((await m.coin.balanceOf(address)) * (await m.spotPool.spotPrice())) / WAD;
-  const view = await ex.lens.position(await ex.admin.positionId(address, m.marketId));
-  return free + wallet + coins + (view.size !== 0n && view.equity > 0n ? view.equity : 0n);
+/** Reads the free balances that may have changed since they were last read. */
+async function refreshFreeBalances(run: Run, agents: readonly RetailAgent[]): Promise<void> {
+  const stale = agents.filter((a) => a.free === undefined);
+  const balances = await Promise.all(stale.map((a) => run.ex.vault.freeBalance(a.address)));
+  stale.forEach((a, i) => (a.free = balances[i]!));
 }
 
-async function tradersLoss(ex: Exchange, agents: RetailAgent[]): Promise<bigint> {
-  let loss = 0n;
-  for (const a of agents) loss += a.deposit - (await agentValue(ex, a.address, a.market));
-  return loss;
-}
-
-async function recordPnl(
-  ex: Exchange,
-  series: Map<string, AgentPnlSeries>,
-  t: number,
-  retail: RetailAgent[],
-  mmAddress: string | undefined,
-  mmMarket: MarketHandles | undefined,
-  mmStart: bigint,
-): Promise<void> {
-  const push = (agent: string, kind: AgentPnlSeries["kind"], pnl: bigint) => {
-    const s = series.get(agent) ?? { agent, kind, points: [] };
-    s.points.push({ t, pnl });
-    series.set(agent, s);
-  };
-  const opened = retail.filter((x) => x.opened);
-  const [views, free] = await Promise.all([
-    opened.length ? ex.lens.positions(opened.map((a) => a.positionId)) : Promise.resolve([]),
-    Promise.all(opened.map((a) => ex.vault.freeBalance(a.address))),
+/** The market maker's two legs now: the vault deposit's value and the wallet's. */
+async function marketMakerLegs(
+  run: Run,
+  mm: MarketMakerAgent,
+  view: MarketView,
+  spot: bigint,
+): Promise<{ perp: bigint; spot: bigint }> {
+  const m = run.chain.handles(mm.plan.market);
+  const [free, usd6, coins] = await Promise.all([
+    run.ex.vault.freeBalance(mm.address),
+    run.ex.collateral.balanceOf(mm.address),
+    m.coin.balanceOf(mm.address),
   ]);
+  return {
+    perp: free + equityOf(run, mm.positionId, view) - mm.deposit,
+    spot: usd6 * USD6_TO_WAD + (coins * spot) / WAD - mm.wallet,
+  };
+}
+
+async function recordPnl(run: Run, t: number, views: ReadonlyMap<string, MarketView>, row: TimelineRow): Promise<void> {
+  const push = (agent: string, kind: AgentPnlSeries["kind"], pnl: bigint) => {
+    const s = run.pnl.get(agent) ?? { agent, kind, points: [] };
+    s.points.push({ t, pnl });
+    run.pnl.set(agent, s);
+  };
+  const opened = run.retail.filter((a) => a.opened);
+  await refreshFreeBalances(run, opened);
   const bySide = new Map<string, bigint>();
-  opened.forEach((a, i) => {
-    const v = views[i]!;
-    const value = free[i]! + (v.size !== 0n && v.equity > 0n ? v.equity : 0n);
-    const key = `retail ${a.group.side}s (${a.market.symbol})`;
+  for (const a of opened) {
+    const value = a.free! + equityOf(run, a.positionId, views.get(a.symbol)!);
+    const key = `retail ${a.group.side}s (${a.symbol})`;
     bySide.set(key, (bySide.get(key) ?? 0n) + value - a.deposit);
-  });
+  }
   for (const [k, v] of bySide) push(k, "retail", v);
-  if (mmAddress && mmMarket) push("market maker", "marketMaker", (await agentValue(ex, mmAddress, mmMarket)) - mmStart);
+  const mm = run.marketMaker;
+  if (mm !== undefined) {
+    const spot = row.markets.find((m) => m.symbol === mm.plan.market)!.spot;
+    const legs = await marketMakerLegs(run, mm, views.get(mm.plan.market)!, spot);
+    push("market maker", "marketMaker", legs.perp + legs.spot);
+    push("market maker: perp", "marketMaker", legs.perp);
+    push("market maker: spot", "marketMaker", legs.spot);
+  }
+}
+
+/** The open positions and the spot pools before the market maker's first push. */
+async function readRisk(run: Run): Promise<RiskSnapshot[]> {
+  const views = await readMarkets(run, BigInt(run.clock.peek()));
+  const reserves = await Promise.all(run.tracks.map((tr) => run.chain.handles(tr.symbol).spotPool.reserveUsd()));
+  return run.tracks.map((tr, i) => {
+    const view = views.get(tr.symbol)!;
+    return {
+      symbol: tr.symbol,
+      reserveUsd: reserves[i]! * USD6_TO_WAD,
+      reference: view.projected.mark,
+      positions: run.keeper.book
+        .open()
+        .filter((p) => p.marketId === view.marketId)
+        .map((p) => ({
+          side: p.size > 0n ? ("long" as const) : ("short" as const),
+          notional: WadMath.mulDown(p.size < 0n ? -p.size : p.size, view.projected.mark),
+          liquidationPrice: viewPosition(p, view).health.liquidationPrice,
+        })),
+    };
+  });
+}
+
+/* THE END */
+
+async function finish(run: Run): Promise<SimulationResult> {
+  const last = run.timeline[run.timeline.length - 1]!;
+  const views = await readMarkets(run, BigInt(run.clock.peek() - 1));
+  const risk = run.risk ?? (await readRisk(run));
+  const opened = run.retail.filter((a) => a.opened);
+  await refreshFreeBalances(run, opened);
+  const [blockHex, finalInsurance] = await Promise.all([
+    run.provider.send("eth_blockNumber", []) as Promise<string>,
+    run.ex.vault.insuranceFund(),
+  ]);
+  const markets: MarketFacts[] = [];
+  for (const [i, tr] of run.tracks.entries()) {
+    const view = views.get(tr.symbol)!;
+    const id = view.marketId;
+    const [badDebtEvents, adlEvents] = await Promise.all([
+      run.ex.engine.queryFilter(run.ex.engine.filters.BadDebt(id)),
+      run.ex.engine.queryFilter(run.ex.engine.filters.AutoDeleveraged(undefined, undefined, id)),
+    ]);
+    const mm = run.marketMaker?.plan.market === tr.symbol ? run.marketMaker : undefined;
+    const legs = mm ? await marketMakerLegs(run, mm, view, last.markets[i]!.spot) : undefined;
+    markets.push({
+      symbol: tr.symbol,
+      traders: opened
+        .filter((a) => a.symbol === tr.symbol)
+        .map((a) => ({
+          positionId: a.positionId,
+          deposit: a.deposit,
+          value: a.free! + equityOf(run, a.positionId, view),
+        })),
+      badDebt: badDebtEvents.reduce((s, e) => s + e.args.amount, 0n),
+      adlCount: adlEvents.length,
+      fundingPaidLongs: tr.fundingPaidLongs,
+      fundingPaidShorts: tr.fundingPaidShorts,
+      risk: risk.find((r) => r.symbol === tr.symbol)!,
+      marketMaker: mm && legs ? { cost: mm.cost, perpPnl: legs.perp, spotPnl: legs.spot } : undefined,
+    });
+  }
+  const summary = buildSummary({
+    scenario: run.scenario,
+    seed: run.seed,
+    blocks: Number(BigInt(blockHex)) - run.ex.deployment.deploymentBlock,
+    insuranceFundDelta: finalInsurance - run.initialInsurance,
+    poolPnl: last.markets[0]!.poolValue - run.initialPool,
+    actions: run.ledger.snapshot(),
+    timeline: run.timeline,
+    liquidations: run.liquidations,
+    markets,
+  });
+  return {
+    scenario: run.scenario,
+    summary,
+    timeline: run.timeline,
+    liquidations: run.liquidations.every((e) => e.round > 0)
+      ? run.liquidations
+      : assignCascadeRounds(run.liquidations, 1),
+    pnl: [...run.pnl.values()],
+  };
 }

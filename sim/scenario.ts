@@ -14,6 +14,7 @@
 import fs from "node:fs";
 import { z } from "zod";
 import { DecimalError, formatWad, toWad, WAD } from "./decimal";
+import { marketMakerDeposit } from "./agents/market-maker";
 
 const SECONDS_PER_MINUTE = 60n;
 const SECONDS_PER_HOUR = 3600n;
@@ -22,6 +23,24 @@ const BPS_PER_UNIT = 10_000;
 export const MAX_STEPS = 50_000;
 const MAX_PUSHED_FEEDS = 16;
 const MAX_LATENCY_BLOCKS = 1_000;
+/**
+ * Upper bounds, so that no value can start a run that never ends or overflows a contract's storage.
+ * USD amounts are minted by a faucet that gives 1,000,000 per call: a billion is a thousand calls.
+ */
+const MAX_USD = 1_000_000_000n * WAD;
+/** Prices from 1e-8 USD (the feeds' 8 decimals: below it a feed reads 0) to a billion USD. */
+const MIN_PRICE = WAD / 100_000_000n;
+const MAX_PRICE = 1_000_000_000n * WAD;
+/** Base-unit sizes (skew scale, open interest) and tier notionals. */
+const MAX_SIZE = 10n ** 15n * WAD;
+const MAX_LEVERAGE = 1_000n * WAD;
+/** A take profit of at most +10,000%. */
+const MAX_MOVE = 100n * WAD;
+/** Ten years: the longest run (its timestamps stay far inside the contracts' uint40 seconds). */
+const MAX_DURATION_HOURS = 87_600n;
+const MAX_FUNDING_INTERVAL_HOURS = 24n * 30n;
+/** A week: TWAP windows and funding intervals far beyond it say nothing a scenario can show. */
+const MAX_TWAP_WINDOW_SECONDS = 7 * 24 * 3600;
 
 /** One problem: the JSON path of the field ("" for the whole file) and what is wrong. */
 export interface ScenarioIssue {
@@ -113,8 +132,9 @@ const integer = (min: number, max: number) =>
 const strict = <T extends z.ZodRawShape>(shape: T) => z.object(shape).strict();
 
 const fraction = wad({ gte: 0n, lt: WAD });
-const positive = wad({ gt: 0n });
-const leverage = wad({ gte: WAD });
+const usd = wad({ gt: 0n, lte: MAX_USD });
+const size = wad({ gt: 0n, lte: MAX_SIZE });
+const leverage = wad({ gte: WAD, lte: MAX_LEVERAGE });
 const side = z.enum(["long", "short"]);
 const symbol = z.string().regex(/^[A-Z0-9]+-USD$/, 'must look like "ALT-USD"');
 
@@ -133,7 +153,7 @@ function range(bound: ReturnType<typeof wad>) {
 
 const tierSchema = strict({
   /** Largest position notional (USD) this tier holds; tier i holds (cap[i-1], cap[i]]. */
-  notionalCap: positive,
+  notionalCap: size,
   mmr: wad({ gt: 0n, lt: WAD }),
   maxLeverage: leverage,
 }).superRefine((tier, ctx) => {
@@ -190,13 +210,13 @@ const tiersSchema = z
 const marketSchema = strict({
   symbol,
   /** USD per base unit at the start, for the spot pool, the feeds and the perp. */
-  initialPrice: positive,
+  initialPrice: wad({ gte: MIN_PRICE, lte: MAX_PRICE }),
   /** USD on each side of the constant-product spot pool at the start. */
-  spotLiquidityUsd: positive,
+  spotLiquidityUsd: usd,
   /** Skew scale S, base units: P_last = index * (1 + K / S). */
-  skewScale: positive,
+  skewScale: size,
   /** Open-interest cap per side, base units. */
-  maxOpenInterest: positive,
+  maxOpenInterest: size,
   tiers: tiersSchema,
   fees: strict({ taker: fraction, maker: fraction }).superRefine((fees, ctx) => {
     if (fees.maker > fees.taker) {
@@ -207,16 +227,16 @@ const marketSchema = strict({
       });
     }
   }),
-  fundingIntervalHours: hoursAsSeconds({ gt: 0n }),
+  fundingIntervalHours: hoursAsSeconds({ gt: 0n, lte: MAX_FUNDING_INTERVAL_HOURS * WAD }),
   protections: strict({
     /** TWAP window of the spot adapter; 0 reads the spot price itself. */
-    twapWindowSeconds: integer(0, Number.MAX_SAFE_INTEGER),
+    twapWindowSeconds: integer(0, MAX_TWAP_WINDOW_SECONDS),
     /** Mark clamped to index * (1 +/- band); 0 = off. */
     priceBand: fraction,
     /** Largest index change one oracle update may make, as a fraction; 0 = off. */
     maxPriceDeviationPerUpdate: fraction,
     /** Tighter open-interest cap per side, base units, as a protection; 0 = off (maxOpenInterest applies). */
-    oiCap: wad({ gte: 0n }),
+    oiCap: wad({ gte: 0n, lte: MAX_SIZE }),
   }),
   feeds: strict({
     /** Pushed feeds (stand-ins for external exchanges) besides the spot-TWAP adapter. */
@@ -251,13 +271,13 @@ const retailSchema = strict({
   side,
   count: integer(1, 10_000),
   leverage: range(leverage),
-  marginUsd: range(positive),
+  marginUsd: range(usd),
   /** Traders enter at times drawn uniformly in [from, to]. */
   entryWindowHours: strict({ from: hoursAsSeconds({ gte: 0n }), to: hoursAsSeconds({ gte: 0n }) }),
   /** Take profit at this price move in the trader's favour from entry, as a fraction. */
-  takeProfitPct: wad({ gt: 0n }).optional(),
+  takeProfitPct: wad({ gt: 0n, lte: MAX_MOVE }).optional(),
   /** Stop loss at this price move against the trader from entry, as a fraction. */
-  stopLossPct: wad({ gt: 0n }).optional(),
+  stopLossPct: wad({ gt: 0n, lte: MAX_MOVE }).optional(),
   /** Share of the group, as a fraction, that adds margin when close to liquidation. */
   addMarginBelowPct: wad({ gte: 0n, lte: WAD }).optional(),
 })
@@ -286,12 +306,12 @@ const pushSchema = strict({
   atHours: hoursAsSeconds({ gte: 0n }),
   side: z.enum(["buy", "sell"]),
   /** USD bought, or the USD value of the coins sold at the spot price of the moment. */
-  usd: positive,
+  usd,
 }).transform(({ atHours, ...push }) => ({ ...push, atSec: atHours }));
 
 const perpPositionSchema = strict({
   side,
-  marginUsd: positive,
+  marginUsd: usd,
   leverage,
   atHours: hoursAsSeconds({ gte: 0n }),
 }).transform(({ atHours, ...position }) => ({ ...position, atSec: atHours }));
@@ -299,7 +319,7 @@ const perpPositionSchema = strict({
 const marketMakerSchema = strict({
   market: symbol,
   /** USD available for spot buys and the perp position's margin. */
-  budgetUsd: positive,
+  budgetUsd: usd,
   pushes: z.array(pushSchema),
   perpPosition: perpPositionSchema.optional(),
 });
@@ -308,7 +328,7 @@ const arbitrageurSchema = strict({
   market: symbol,
   enabled: z.boolean(),
   /** Largest perp position the arbitrageur holds, USD notional. */
-  maxNotionalUsd: positive,
+  maxNotionalUsd: usd,
   /** Trades when |last - index| / index exceeds this, basis points. */
   thresholdBps: integer(0, BPS_PER_UNIT - 1),
 });
@@ -321,12 +341,12 @@ const baseSchema = strict({
     .regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "must be lower-case words joined by '-' (it names the report folder)"),
   description: z.string().min(1, "must not be empty"),
   seed: integer(0, Number.MAX_SAFE_INTEGER),
-  durationHours: hoursAsSeconds({ gt: 0n }),
+  durationHours: hoursAsSeconds({ gt: 0n, lte: MAX_DURATION_HOURS * WAD }),
   stepMinutes: minutesAsSeconds({ gt: 0n }),
   keeper: strict({ enabled: z.boolean(), latencyBlocks: integer(0, MAX_LATENCY_BLOCKS) }),
   markets: z.array(marketSchema).min(1, "must list at least one market"),
-  lp: strict({ depositUsd: positive }),
-  insuranceFundUsd: wad({ gte: 0n }),
+  lp: strict({ depositUsd: usd }),
+  insuranceFundUsd: wad({ gte: 0n, lte: MAX_USD }),
   agents: strict({
     retail: z.array(retailSchema),
     marketMaker: marketMakerSchema.optional(),
@@ -438,13 +458,13 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
       if (problem !== undefined) issue([...path, "perpPosition", "leverage"], problem);
     }
     const buys = mm.pushes.filter((push) => push.side === "buy").reduce((sum, push) => sum + push.usd, 0n);
-    const margin = perp?.marginUsd ?? 0n;
-    if (buys + margin > mm.budgetUsd) {
+    const deposit = found === undefined ? (perp?.marginUsd ?? 0n) : marketMakerDeposit(mm, found[0].fees.taker);
+    if (buys + deposit > mm.budgetUsd) {
       issue(
         [...path, "budgetUsd"],
-        `must cover the buys (${formatWad(buys)}) and the perp margin (${formatWad(margin)}): ${formatWad(
-          buys + margin,
-        )} (got ${formatWad(mm.budgetUsd)})`,
+        `must cover the buys (${formatWad(buys)}) and the perp margin with its opening fee (${formatWad(
+          deposit,
+        )}): ${formatWad(buys + deposit)} (got ${formatWad(mm.budgetUsd)})`,
       );
     }
   }

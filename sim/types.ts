@@ -10,6 +10,7 @@
  * `badDebt` are positive when it loses or pays.
  */
 import type { Scenario, Side } from "./scenario";
+import type { ActionCounts } from "./agents/intents";
 
 /** A WAD: 18-decimal fixed point. */
 export type Wad = bigint;
@@ -117,8 +118,12 @@ export interface MarketSummary {
   tradersLoss: Wad;
   /** USD the market maker spent on spot buys. */
   marketMakerCost: Wad;
-  /** Market maker's end value (cash, coins at the final spot, perp equity) minus its start. */
+  /** Market maker's end value (cash, coins at the final spot, perp equity) minus its budget: perp + spot. */
   marketMakerPnl: Wad;
+  /** The perp leg: its vault deposit's end value (free balance and the position's equity) minus the deposit. */
+  marketMakerPnlPerp: Wad;
+  /** The spot leg: its wallet's end value (USD and coins at the final spot) minus what the wallet started with. */
+  marketMakerPnlSpot: Wad;
   insuranceFundDelta: Wad;
   poolPnl: Wad;
   fundingPaidLongs: Wad;
@@ -142,6 +147,8 @@ export interface Summary {
   durationSec: number;
   stepSec: number;
   blocks: number;
+  /** Every agent action per kind of agent: attempted, done, and refused by custom error name. */
+  actions: ActionCounts;
   /** In the scenario's market order. */
   markets: MarketSummary[];
 }

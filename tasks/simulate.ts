@@ -1,4 +1,13 @@
+/**
+ * `npx hardhat simulate`: one scenario (--scenario FILE [--seed N] [--out DIR]) or the default pair
+ * (--pair, what `npm start` runs). On the in-process network by default; `--network localhost` runs
+ * the scenario against a `hardhat node` (see the README on why its numbers differ from the in-process
+ * run). Bad input (a scenario field, --seed, --out) and a refused action the scenario requires end
+ * the task with their message and no stack trace. The simulator is loaded lazily: this file is read
+ * before typechain-types exists (see tasks/index.ts).
+ */
 import { task, types } from "hardhat/config";
+import { fail } from "./common";
 
 task("simulate", "Runs a scenario on the exchange contracts and writes summary.json, timeline.csv and report.html")
   .addOptionalParam("scenario", "scenario file, e.g. scenarios/squeeze-thin.json", undefined, types.string)
@@ -7,18 +16,30 @@ task("simulate", "Runs a scenario on the exchange contracts and writes summary.j
   .addFlag("pair", "run squeeze-thin and squeeze-deep and compare them (what `npm start` does)")
   .setAction(async (args: { scenario?: string; seed?: number; out?: string; pair: boolean }, hre) => {
     await hre.run("compile", { quiet: true });
-    const { simulateOne, simulatePair, comparisonTable } = await import("../sim/cli");
+    const { simulateOne, simulatePair, comparisonTable, SimulateInputError, WorkerRunFailed } =
+      await import("../sim/cli");
+    const { ScenarioError } = await import("../sim/scenario");
+    const { RequiredActionRefused } = await import("../sim/agents/intents");
     const started = Date.now();
-    if (args.pair || !args.scenario) {
-      const results = await simulatePair(hre);
-      console.log("\n" + comparisonTable(results));
-      console.log(`\nReports: reports/latest/index.html (${((Date.now() - started) / 1000).toFixed(1)} s)`);
-      return results.map((r) => r.summary);
+    try {
+      if (args.pair || !args.scenario) {
+        if (hre.network.name !== "hardhat") {
+          fail(`the pair runs on the in-process network; on ${hre.network.name}, run one --scenario at a time`);
+        }
+        const results = await simulatePair(hre);
+        console.log("\n" + comparisonTable(results));
+        console.log(`\nReports: reports/latest/index.html (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+        return results.map((r) => r.summary);
+      }
+      const result = await simulateOne(hre, { scenario: args.scenario, seed: args.seed, out: args.out });
+      console.log("\n" + comparisonTable([result]));
+      console.log(
+        `\nReport: ${args.out ?? `reports/${result.scenario.name}`}/report.html (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      );
+      return result.summary;
+    } catch (error) {
+      const known = [ScenarioError, SimulateInputError, RequiredActionRefused, WorkerRunFailed];
+      if (known.some((kind) => error instanceof kind)) fail((error as Error).message);
+      throw error;
     }
-    const result = await simulateOne(hre, { scenario: args.scenario, seed: args.seed, out: args.out });
-    console.log("\n" + comparisonTable([result]));
-    console.log(
-      `\nReport: ${args.out ?? `reports/${result.scenario.name}`}/report.html (${((Date.now() - started) / 1000).toFixed(1)} s)`,
-    );
-    return result.summary;
   });

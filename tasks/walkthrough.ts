@@ -159,10 +159,70 @@ export interface WalkthroughOptions {
 
 /* ------------------------------------------------------------------ THE WALKTHROUGH */
 
+/** What every step works with: the exchange, the market, the four wallets and a few shared moves. */
+interface Scene {
+  hre: HardhatRuntimeEnvironment;
+  ex: Exchange;
+  market: MarketHandles;
+  id: bigint;
+  /** the market's base coin, e.g. "ALT" */
+  base: string;
+  deployer: Signer;
+  trader: Wallet;
+  keeper: Wallet;
+  marketMaker: Wallet;
+  crowd: Wallet;
+  /** the order book's minimum execution fee, USD */
+  minFee: bigint;
+  /** The custom error's name of a reverted static call (lib/revert, loaded with typechain-types). */
+  revertName: (err: unknown, iface: Interface) => string;
+}
+
+type Wallet = Signer & { address: string };
+
+/** Runs the eight steps and returns every number printed, step by step. */
 export async function runWalkthrough(
   hre: HardhatRuntimeEnvironment,
   opts: WalkthroughOptions = {},
 ): Promise<WalkthroughRecord> {
+  const scene = await setUpScene(hre, opts);
+  const firstBlock = await hre.ethers.provider.getBlockNumber();
+  const deposit = await depositForTrader(scene);
+  const step1Direction = await chooseDirection(scene);
+  const placed = await placeLimitOrder(scene, step1Direction);
+  const { step3Leverage, step4Margin } = explainLeverageAndMargin(scene, placed);
+  const step2Limit = await fillOnTheRally(scene, step1Direction, placed);
+  const step5Prices = await showPrices(scene);
+  const step6Funding = await crossFundingBoundary(scene, step2Limit, step5Prices);
+  const step7TpSl = await setTakeProfitAndStopLoss(scene, step5Prices);
+  const step8Close = await squeezeToTheStopLoss(scene, step7TpSl);
+  const { history, totals } = await accountHistory(scene, deposit, firstBlock);
+  return {
+    deployment: scene.ex.deployment,
+    market: MARKET,
+    marketId: scene.id,
+    accounts: {
+      trader: scene.trader.address,
+      keeper: scene.keeper.address,
+      marketMaker: scene.marketMaker.address,
+      crowd: scene.crowd.address,
+    },
+    deposit,
+    step1Direction,
+    step2Limit,
+    step3Leverage,
+    step4Margin,
+    step5Prices,
+    step6Funding,
+    step7TpSl,
+    step8Close,
+    history,
+    totals,
+  };
+}
+
+/** A fresh exchange in-process, or the node's deployment; four fresh wallets with gas. */
+async function setUpScene(hre: HardhatRuntimeEnvironment, opts: WalkthroughOptions): Promise<Scene> {
   const { ethers } = hre;
   const { decodeRevert } = await import("../lib/revert");
   const [deployer] = await ethers.getSigners();
@@ -176,48 +236,77 @@ export async function runWalkthrough(
     out(
       "Deploying a fresh exchange in-process (collateral, vault, LP pool, engine, oracle, order book, ALT-USD and BTC-USD)...",
     );
-    ex = await deploySystem(deployer);
+    ex = await deploySystem(deployer!);
   } else {
     ex = (await connect(hre, { account: "0", deployment: opts.deployment })).exchange;
   }
   const market = ex.markets.get(MARKET);
   if (!market) fail(`the deployment has no ${MARKET} market`);
-  const id = market.marketId;
-  const { engine, admin, lens, orderBook, vault, collateral } = ex;
 
   // Fresh wallets each run, so a node that already ran the walkthrough runs it again from scratch.
-  const wallet = async () => {
+  const wallet = async (): Promise<Wallet> => {
     const w = ethers.Wallet.createRandom().connect(ethers.provider);
     await ethers.provider.send("hardhat_setBalance", [w.address, GAS_ETH]);
     return w;
   };
   const [trader, keeper, marketMaker, crowd] = [await wallet(), await wallet(), await wallet(), await wallet()];
-  const mined = async (tx: Promise<ContractTransactionResponse>) => (await (await tx).wait())!;
-  const fund = async (who: Signer, usd: bigint) => {
-    const address = await who.getAddress();
-    await mined(collateral.connect(who).faucet(address, usd6(usd)));
-    await mined(collateral.connect(who).approve(vault, usd6(usd)));
-    await mined(vault.connect(who).deposit(usd6(usd)));
+  return {
+    hre,
+    ex,
+    market,
+    id: market.marketId,
+    base: MARKET.split("-")[0]!,
+    deployer: deployer!,
+    trader,
+    keeper,
+    marketMaker,
+    crowd,
+    minFee: await ex.orderBook.minExecutionFee(),
+    revertName: (err, iface) => decodeRevert(err, iface)?.name ?? "reverted",
   };
-  const pushFeeds = async (price: bigint) => {
-    for (const feed of market.pushedFeeds) await mined(feed.connect(deployer).setPrice(toFeedAnswer(price)));
-  };
-  const base = MARKET.split("-")[0];
-  const firstBlock = await ethers.provider.getBlockNumber();
+}
 
+async function mined(tx: Promise<ContractTransactionResponse>): Promise<ContractTransactionReceipt> {
+  return (await (await tx).wait())!;
+}
+
+/** Faucet, approve and deposit `usd` for `who`. */
+async function fund(s: Scene, who: Wallet, usd: bigint): Promise<void> {
+  const { collateral, vault } = s.ex;
+  await mined(collateral.connect(who).faucet(who.address, usd6(usd)));
+  await mined(collateral.connect(who).approve(vault, usd6(usd)));
+  await mined(vault.connect(who).deposit(usd6(usd)));
+}
+
+/** Every pushed feed of the market reports `price`. */
+async function pushFeeds(s: Scene, price: bigint): Promise<void> {
+  for (const feed of s.market.pushedFeeds) await mined(feed.connect(s.deployer).setPrice(toFeedAnswer(price)));
+}
+
+async function depositForTrader(s: Scene): Promise<bigint> {
   out("", "The trader's eight steps on a perpetual contract, on the contracts themselves.", "");
-  out(`The trader ${trader.address} deposits ${f.usd(wad(TRADER_DEPOSIT_USD))} into the vault.`);
-  await fund(trader, TRADER_DEPOSIT_USD);
-  const deposit = wad(TRADER_DEPOSIT_USD);
-  const minFee = await orderBook.minExecutionFee();
+  out(`The trader ${s.trader.address} deposits ${f.usd(wad(TRADER_DEPOSIT_USD))} into the vault.`);
+  await fund(s, s.trader, TRADER_DEPOSIT_USD);
+  return wad(TRADER_DEPOSIT_USD);
+}
 
-  /* STEP 1: direction ---------------------------------------------------------------------------------- */
-  const crowdMargin = (CROWD_SIZE * (await lens.market(id)).indexPrice) / WAD / CROWD_LEVERAGE;
-  await fund(crowd, crowdMargin / WAD + CROWD_FEE_ALLOWANCE_USD);
-  await mined(engine.connect(crowd).increasePosition(id, -CROWD_SIZE, crowdMargin, 0n));
-  const crowdEntry = (await admin.position(await admin.positionId(crowd.address, id))).entryPrice;
-  const m1 = await lens.market(id);
-  const step1: WalkthroughRecord["step1Direction"] = {
+/** STEP 1: a crowd shorts first, so the trader sees a skew, a premium and who pays funding. */
+async function chooseDirection(s: Scene): Promise<WalkthroughRecord["step1Direction"]> {
+  const { engine, admin, lens } = s.ex;
+  const crowdMargin = (CROWD_SIZE * (await lens.market(s.id)).indexPrice) / WAD / CROWD_LEVERAGE;
+  await fund(s, s.crowd, crowdMargin / WAD + CROWD_FEE_ALLOWANCE_USD);
+  await mined(engine.connect(s.crowd).increasePosition(s.id, -CROWD_SIZE, crowdMargin, 0n));
+  const crowdEntry = (await admin.position(await admin.positionId(s.crowd.address, s.id))).entryPrice;
+  const m1 = await lens.market(s.id);
+  heading(1, "Choose a direction: long (bet on a rise) or short (bet on a fall)");
+  out(
+    `A crowd is already short ${f.size(CROWD_SIZE)} ${s.base} (entry ${f.price(crowdEntry)}): the skew is ${f.size(m1.skew)} ${s.base},`,
+    `so the perp's last price ${f.price(m1.lastPrice)} trades below the index ${f.price(m1.indexPrice)} (mark ${f.price(m1.markPrice)}):`,
+    `a premium of ${f.pct(premium(m1.lastPrice, m1.indexPrice), 4, true)}. Funding settles every 8 h on the premium averaged over the`,
+    `interval: while the shorts stay crowded, shorts pay longs (predicted now ${f.pct(m1.predictedFundingRate, 4, true)}; a rate above 0 means longs pay).`,
+    `Our trader thinks ${s.base} is overpriced anyway, and goes SHORT.`,
+  );
+  return {
     side: "short",
     indexPrice: m1.indexPrice,
     markPrice: m1.markPrice,
@@ -226,71 +315,103 @@ export async function runWalkthrough(
     crowdEntry,
     predictedFundingRate: m1.predictedFundingRate,
   };
-  heading(1, "Choose a direction: long (bet on a rise) or short (bet on a fall)");
-  out(
-    `A crowd is already short ${f.size(CROWD_SIZE)} ${base} (entry ${f.price(crowdEntry)}): the skew is ${f.size(m1.skew)} ${base},`,
-    `so the perp's last price ${f.price(m1.lastPrice)} trades below the index ${f.price(m1.indexPrice)} (mark ${f.price(m1.markPrice)}):`,
-    `a premium of ${f.pct(premium(m1.lastPrice, m1.indexPrice), 4, true)}. Funding settles every 8 h on the premium averaged over the`,
-    `interval: while the shorts stay crowded, shorts pay longs (predicted now ${f.pct(m1.predictedFundingRate, 4, true)}; a rate above 0 means longs pay).`,
-    `Our trader thinks ${base} is overpriced anyway, and goes SHORT.`,
-  );
+}
 
-  /* STEPS 2-4: limit order, leverage, margin and quantity ------------------------------------------------ */
-  const cfg = await admin.marketConfig(id);
-  const limitPrice = m1.indexPrice + (m1.indexPrice * LIMIT_ABOVE_INDEX) / WAD;
+/** STEP 2, first half: the limit order rests above the market; a keeper's early check says why. */
+interface PlacedLimit {
+  orderId: bigint;
+  limitPrice: bigint;
+  fillAtCreation: bigint;
+  earlyCheck: string;
+  notionalAtLimit: bigint;
+  sizeDelta: bigint;
+}
+
+async function placeLimitOrder(s: Scene, step1: WalkthroughRecord["step1Direction"]): Promise<PlacedLimit> {
+  const { admin, orderBook } = s.ex;
+  const cfg = await admin.marketConfig(s.id);
+  const limitPrice = step1.indexPrice + (step1.indexPrice * LIMIT_ABOVE_INDEX) / WAD;
   const notionalAtLimit = (MARGIN * LEVERAGE) / WAD;
   const sizeDelta = -((notionalAtLimit * WAD) / limitPrice);
-  const fillAtCreation = Pricing.fillPrice(m1.indexPrice, m1.skew, sizeDelta, cfg.skewScale);
+  const fillAtCreation = Pricing.fillPrice(step1.indexPrice, step1.skew, sizeDelta, cfg.skewScale);
   const created = await mined(
-    orderBook.connect(trader).createLimitOpen(id, sizeDelta, MARGIN, limitPrice, minFee, 0n, false),
+    orderBook.connect(s.trader).createLimitOpen(s.id, sizeDelta, MARGIN, limitPrice, s.minFee, 0n, false),
   );
   const orderId = eventOf(created, orderBook.interface, "OrderCreated").id as bigint;
   heading(2, "Market or limit? A limit: sell the rally");
   out(
     `A market sell now would fill at ${f.price(fillAtCreation)}. The trader places limit order #${orderId} instead:`,
     `sell at ${f.price(limitPrice)} or better (${f.pct(LIMIT_ABOVE_INDEX, 1)} above the index). The order book escrows`,
-    `${f.usd(MARGIN)} margin + ${f.usd(minFee)} for the keeper that will execute it.`,
+    `${f.usd(MARGIN)} margin + ${f.usd(s.minFee)} for the keeper that will execute it.`,
   );
-  let earlyCheck = "";
-  try {
-    await orderBook.connect(keeper).executeOrder.staticCall(orderId);
-    earlyCheck = "executable";
-  } catch (err) {
-    earlyCheck = decodeRevert(err, orderBook.interface)?.name ?? "reverted";
-  }
+  const earlyCheck = await staticCheck(s, orderId);
   out(`A keeper checks it: not yet (${earlyCheck}: the fill is below the limit).`);
+  return { orderId, limitPrice, fillAtCreation, earlyCheck, notionalAtLimit, sizeDelta };
+}
+
+/** "executable", or the custom error a keeper's static call of executeOrder meets. */
+async function staticCheck(s: Scene, orderId: bigint): Promise<string> {
+  const { orderBook } = s.ex;
+  try {
+    await orderBook.connect(s.keeper).executeOrder.staticCall(orderId);
+    return "executable";
+  } catch (err) {
+    return s.revertName(err, orderBook.interface);
+  }
+}
+
+/** STEPS 3 and 4: what the order's leverage and margin mean (nothing is sent). */
+function explainLeverageAndMargin(
+  s: Scene,
+  placed: PlacedLimit,
+): Pick<WalkthroughRecord, "step3Leverage" | "step4Margin"> {
   heading(3, "Leverage");
-  out(`10x: ${f.usd(MARGIN)} of margin controls ${f.usd(notionalAtLimit)} of ${base} at the limit price.`);
+  out(`10x: ${f.usd(MARGIN)} of margin controls ${f.usd(placed.notionalAtLimit)} of ${s.base} at the limit price.`);
   heading(4, "Margin and quantity");
   out(
-    `Margin ${f.usd(MARGIN)}; quantity ${f.size(-sizeDelta)} ${base} = ${f.usd(notionalAtLimit)} / ${f.price(limitPrice)}.`,
+    `Margin ${f.usd(MARGIN)}; quantity ${f.size(-placed.sizeDelta)} ${s.base} = ${f.usd(placed.notionalAtLimit)} / ${f.price(placed.limitPrice)}.`,
   );
+  return {
+    step3Leverage: { leverage: LEVERAGE, notionalAtLimit: placed.notionalAtLimit },
+    step4Margin: { margin: MARGIN, sizeDelta: placed.sizeDelta },
+  };
+}
 
-  const rallyIndex = m1.indexPrice + (m1.indexPrice * RALLY) / WAD;
-  await pushFeeds(rallyIndex);
-  const filled = await mined(orderBook.connect(keeper).executeOrder(orderId));
+/** STEP 2, second half: the feeds rally, a keeper fills the limit order. */
+async function fillOnTheRally(
+  s: Scene,
+  step1: WalkthroughRecord["step1Direction"],
+  placed: PlacedLimit,
+): Promise<WalkthroughRecord["step2Limit"]> {
+  const { engine, lens, orderBook, vault } = s.ex;
+  await pushFeeds(s, step1.indexPrice + (step1.indexPrice * RALLY) / WAD);
+  const filled = await mined(orderBook.connect(s.keeper).executeOrder(placed.orderId));
   const openTrade = eventOf(filled, engine.interface, "Trade");
   const step2: WalkthroughRecord["step2Limit"] = {
-    orderId,
-    limitPrice,
-    fillAtCreation,
-    earlyCheck,
-    rallyIndex: (await lens.market(id)).indexPrice,
+    orderId: placed.orderId,
+    limitPrice: placed.limitPrice,
+    fillAtCreation: placed.fillAtCreation,
+    earlyCheck: placed.earlyCheck,
+    rallyIndex: (await lens.market(s.id)).indexPrice,
     fillPrice: openTrade.fillPrice as bigint,
     tradingFee: openTrade.fee as bigint,
-    executionFee: minFee,
-    keeperEarned: await vault.freeBalance(keeper.address),
+    executionFee: s.minFee,
+    keeperEarned: await vault.freeBalance(s.keeper.address),
   };
   out(
     "",
     `The price rallies: the pushed feeds (stand-ins for other exchanges) report ${f.price(step2.rallyIndex)}.`,
-    `A keeper calls executeOrder(#${orderId}): sold ${f.size(-sizeDelta)} ${base} at ${f.price(step2.fillPrice)} ` +
-      `(limit ${f.price(limitPrice)}), trading fee ${f.usd(step2.tradingFee)}; the keeper earned ${f.usd(step2.keeperEarned)}.`,
+    `A keeper calls executeOrder(#${placed.orderId}): sold ${f.size(-placed.sizeDelta)} ${s.base} at ${f.price(step2.fillPrice)} ` +
+      `(limit ${f.price(placed.limitPrice)}), trading fee ${f.usd(step2.tradingFee)}; the keeper earned ${f.usd(step2.keeperEarned)}.`,
   );
+  return step2;
+}
 
-  /* STEP 5: mark, index, last and the liquidation price -------------------------------------------------- */
-  const positionId = await admin.positionId(trader.address, id);
-  const [p5, m5] = await Promise.all([lens.position(positionId), lens.market(id)]);
+/** STEP 5: mark, index, last and the liquidation price. */
+async function showPrices(s: Scene): Promise<WalkthroughRecord["step5Prices"]> {
+  const { admin, lens } = s.ex;
+  const positionId = await admin.positionId(s.trader.address, s.id);
+  const [p5, m5] = await Promise.all([lens.position(positionId), lens.market(s.id)]);
   const step5: WalkthroughRecord["step5Prices"] = {
     positionId,
     size: p5.size,
@@ -306,7 +427,7 @@ export async function runWalkthrough(
   heading(5, "The mark price and the liquidation price appear");
   out(
     ...f.panel([
-      ["position", `${f.size(-p5.size)} ${base} short, entry ${f.price(p5.entryPrice)}, margin ${f.usd(p5.margin)}`],
+      ["position", `${f.size(-p5.size)} ${s.base} short, entry ${f.price(p5.entryPrice)}, margin ${f.usd(p5.margin)}`],
       ["index", `${f.price(m5.indexPrice)}  (median of the oracle's fresh sources)`],
       ["last", `${f.price(m5.lastPrice)}  (index * (1 + skew / skew scale): where the perp trades)`],
       [
@@ -321,16 +442,29 @@ export async function runWalkthrough(
       ],
     ]),
   );
+  return step5;
+}
 
-  /* STEP 6: funding -------------------------------------------------------------------------------------- */
-  const [st6, pos6] = await Promise.all([admin.marketState(id), admin.position(positionId)]);
+/** STEP 6: time moves to the funding boundary; a keeper settles it; the position owes its share. */
+async function crossFundingBoundary(
+  s: Scene,
+  step2: WalkthroughRecord["step2Limit"],
+  step5: WalkthroughRecord["step5Prices"],
+): Promise<WalkthroughRecord["step6Funding"]> {
+  const { engine, admin, lens } = s.ex;
+  const provider = s.hre.ethers.provider;
+  const [cfg, st6, pos6] = await Promise.all([
+    admin.marketConfig(s.id),
+    admin.marketState(s.id),
+    admin.position(step5.positionId),
+  ]);
   const boundary = BigInt(st6.lastFundingTime) + BigInt(cfg.fundingInterval);
-  const latest = BigInt((await ethers.provider.getBlock("latest"))!.timestamp);
-  await ethers.provider.send("evm_setNextBlockTimestamp", [Number(boundary > latest ? boundary : latest + 1n)]);
-  await pushFeeds(step2.rallyIndex); // the feeds' heartbeat is an hour: the oracle keeps pushing
-  const settled = await mined(engine.connect(keeper).settleFunding(id));
+  const latest = BigInt((await provider.getBlock("latest"))!.timestamp);
+  await provider.send("evm_setNextBlockTimestamp", [Number(boundary > latest ? boundary : latest + 1n)]);
+  await pushFeeds(s, step2.rallyIndex); // the feeds' heartbeat is an hour: the oracle keeps pushing
+  const settled = await mined(engine.connect(s.keeper).settleFunding(s.id));
   const funding = eventOf(settled, engine.interface, "FundingSettled");
-  const p6 = await lens.position(positionId);
+  const p6 = await lens.position(step5.positionId);
   const step6: WalkthroughRecord["step6Funding"] = {
     boundary,
     rate: funding.rate as bigint,
@@ -344,71 +478,83 @@ export async function runWalkthrough(
   out(
     `Time passes to the funding boundary at ${new Date(Number(boundary) * 1000).toISOString()}; a keeper calls settleFunding.`,
     `The rate settled at ${f.pct(step6.rate, 4, true)} (the time-weighted premium of a crowded short side, plus the`,
-    `interest term clamped): the funding index moved ${f.amount(step6.fundingIndexAfter - step6.fundingIndexBefore, 6)} USD per ${base}.`,
-    `The trader's ${f.size(-p5.size)} ${base} short ${step6.fundingOwed >= 0n ? "owes" : "is owed"} ${f.usd(abs(step6.fundingOwed))} ` +
+    `interest term clamped): the funding index moved ${f.amount(step6.fundingIndexAfter - step6.fundingIndexBefore, 6)} USD per ${s.base}.`,
+    `The trader's ${f.size(-step5.size)} ${s.base} short ${step6.fundingOwed >= 0n ? "owes" : "is owed"} ${f.usd(abs(step6.fundingOwed))} ` +
       `(size * index change, rounded up), counted in equity now and taken from margin at the next touch.`,
   );
+  return step6;
+}
 
-  /* STEP 7: take-profit and stop-loss -------------------------------------------------------------------- */
-  const size = -p5.size;
-  const tpTrigger = p5.entryPrice - (p5.entryPrice * TAKE_PROFIT_BELOW_ENTRY) / WAD;
-  const slTrigger = p5.entryPrice + (p5.entryPrice * STOP_LOSS_ABOVE_ENTRY) / WAD;
+/** STEP 7: a take-profit below the entry and a stop-loss above it, short of the liquidation price. */
+async function setTakeProfitAndStopLoss(
+  s: Scene,
+  step5: WalkthroughRecord["step5Prices"],
+): Promise<WalkthroughRecord["step7TpSl"]> {
+  const { lens, orderBook } = s.ex;
+  const size = -step5.size;
+  const entry = step5.entryPrice;
+  const tpTrigger = entry - (entry * TAKE_PROFIT_BELOW_ENTRY) / WAD;
+  const slTrigger = entry + (entry * STOP_LOSS_ABOVE_ENTRY) / WAD;
   const tpAcceptable = tpTrigger + (tpTrigger * TAKE_PROFIT_TOLERANCE) / WAD;
   const slAcceptable = slTrigger + (slTrigger * STOP_LOSS_TOLERANCE) / WAD;
-  const tpTx = await mined(
-    orderBook.connect(trader).createTriggerOrder(id, TAKE_PROFIT, size, tpTrigger, tpAcceptable, minFee, 0n),
-  );
-  const slTx = await mined(
-    orderBook.connect(trader).createTriggerOrder(id, STOP_LOSS, size, slTrigger, slAcceptable, minFee, 0n),
-  );
+  const book = orderBook.connect(s.trader);
+  const tpTx = await mined(book.createTriggerOrder(s.id, TAKE_PROFIT, size, tpTrigger, tpAcceptable, s.minFee, 0n));
+  const slTx = await mined(book.createTriggerOrder(s.id, STOP_LOSS, size, slTrigger, slAcceptable, s.minFee, 0n));
   const tpId = eventOf(tpTx, orderBook.interface, "OrderCreated").id as bigint;
   const slId = eventOf(slTx, orderBook.interface, "OrderCreated").id as bigint;
-  const p7 = await lens.position(positionId);
-  const step7: WalkthroughRecord["step7TpSl"] = {
+  const p7 = await lens.position(step5.positionId);
+  heading(7, "Take-profit and stop-loss");
+  out(
+    `Take-profit #${tpId}: buy back ${f.size(size)} ${s.base} when the mark falls to ${f.price(tpTrigger)} (fill no worse than ${f.price(tpAcceptable)}).`,
+    `Stop-loss   #${slId}: buy back when the mark rises to ${f.price(slTrigger)} (fill no worse than ${f.price(slAcceptable)}),`,
+    `below the liquidation price ${f.price(p7.liquidationPrice)}. Both are reduce-only; each escrows ${f.usd(s.minFee)} for its keeper.`,
+  );
+  return {
     takeProfit: { id: tpId, trigger: tpTrigger, acceptable: tpAcceptable },
     stopLoss: { id: slId, trigger: slTrigger, acceptable: slAcceptable },
     liquidationPrice: p7.liquidationPrice,
-    executionFee: minFee,
+    executionFee: s.minFee,
   };
-  heading(7, "Take-profit and stop-loss");
-  out(
-    `Take-profit #${tpId}: buy back ${f.size(size)} ${base} when the mark falls to ${f.price(tpTrigger)} (fill no worse than ${f.price(tpAcceptable)}).`,
-    `Stop-loss   #${slId}: buy back when the mark rises to ${f.price(slTrigger)} (fill no worse than ${f.price(slAcceptable)}),`,
-    `below the liquidation price ${f.price(p7.liquidationPrice)}. Both are reduce-only; each escrows ${f.usd(minFee)} for its keeper.`,
-  );
+}
 
-  /* STEP 8: the market maker pushes spot; the stop-loss closes ------------------------------------------ */
-  heading(8, "Closing: here the stop-loss closes it, executed by a keeper");
-  await mined(collateral.connect(marketMaker).approve(market.spotPool, ethers.MaxUint256));
-  const push = async (target: bigint) => {
-    const usdIn = await usdToReach(market, target);
-    if (usdIn > 0n) {
-      await mined(collateral.connect(marketMaker).faucet(marketMaker.address, usdIn));
-      await mined(market.spotPool.connect(marketMaker).swap(true, usdIn, 0n, marketMaker.address));
-    }
-    const spot = await market.spotPool.spotPrice();
-    await pushFeeds(spot); // the other venues follow the pump (arbitrage)
-    const m = await lens.market(id);
-    return { usdIn: usdIn * USD6_TO_WAD, spotPrice: spot, indexPrice: m.indexPrice, markPrice: m.markPrice };
-  };
-  const first = await push((slTrigger * FIRST_PUSH_OF_TRIGGER) / WAD);
-  let check = "";
-  try {
-    await orderBook.connect(keeper).executeOrder.staticCall(slId);
-    check = "executable";
-  } catch (err) {
-    check = decodeRevert(err, orderBook.interface)?.name ?? "reverted";
+/** A market-maker buy that lifts spot to `target`, the feeds following; the prices after it. */
+async function pushSpotTo(s: Scene, target: bigint): Promise<WalkthroughRecord["step8Close"]["secondPush"]> {
+  const { collateral, lens } = s.ex;
+  const usdIn = await usdToReach(s.market, target);
+  if (usdIn > 0n) {
+    await mined(collateral.connect(s.marketMaker).faucet(s.marketMaker.address, usdIn));
+    await mined(s.market.spotPool.connect(s.marketMaker).swap(true, usdIn, 0n, s.marketMaker.address));
   }
+  const spot = await s.market.spotPool.spotPrice();
+  await pushFeeds(s, spot); // the other venues follow the pump (arbitrage)
+  const m = await lens.market(s.id);
+  return { usdIn: usdIn * USD6_TO_WAD, spotPrice: spot, indexPrice: m.indexPrice, markPrice: m.markPrice };
+}
+
+/** STEP 8: the market maker pushes spot past the stop-loss; a keeper closes the position with it. */
+async function squeezeToTheStopLoss(
+  s: Scene,
+  step7: WalkthroughRecord["step7TpSl"],
+): Promise<WalkthroughRecord["step8Close"]> {
+  const { engine, lens, orderBook, collateral, admin } = s.ex;
+  const slTrigger = step7.stopLoss.trigger;
+  const slId = step7.stopLoss.id;
+  const tpId = step7.takeProfit.id;
+  heading(8, "Closing: here the stop-loss closes it, executed by a keeper");
+  await mined(collateral.connect(s.marketMaker).approve(s.market.spotPool, s.hre.ethers.MaxUint256));
+  const first = await pushSpotTo(s, (slTrigger * FIRST_PUSH_OF_TRIGGER) / WAD);
+  const check = await staticCheck(s, slId);
   out(
-    `A market maker buys ${f.usd(first.usdIn)} of ${base} on the thin spot pool: spot ${f.price(first.spotPrice)}; the feeds follow;`,
+    `A market maker buys ${f.usd(first.usdIn)} of ${s.base} on the thin spot pool: spot ${f.price(first.spotPrice)}; the feeds follow;`,
     `index ${f.price(first.indexPrice)}, mark ${f.price(first.markPrice)}. The keeper checks the stop-loss: ${check} (trigger ${f.price(slTrigger)}).`,
   );
+  const positionId = await admin.positionId(s.trader.address, s.id);
   const liquidationPriceBefore = (await lens.position(positionId)).liquidationPrice;
-  const second = await push((slTrigger * SECOND_PUSH_OF_TRIGGER) / WAD);
-  const slFired = await mined(orderBook.connect(keeper).executeOrder(slId));
+  const second = await pushSpotTo(s, (slTrigger * SECOND_PUSH_OF_TRIGGER) / WAD);
+  const slFired = await mined(orderBook.connect(s.keeper).executeOrder(slId));
   const slExec = eventOf(slFired, orderBook.interface, "OrderExecuted");
   const closeTrade = eventOf(slFired, engine.interface, "Trade");
-  const tpCleanup = await mined(orderBook.connect(keeper).executeOrder(tpId));
+  const tpCleanup = await mined(orderBook.connect(s.keeper).executeOrder(tpId));
   const tpCancelled = eventOf(tpCleanup, orderBook.interface, "OrderCancelled");
   const step8: WalkthroughRecord["step8Close"] = {
     firstPush: { ...first, check },
@@ -430,27 +576,33 @@ export async function runWalkthrough(
     `It buys ${f.usd(second.usdIn)} more: spot ${f.price(second.spotPrice)}, index ${f.price(second.indexPrice)}, mark ${f.price(second.markPrice)}.`,
     `The keeper executes stop-loss #${slId} at mark ${f.price(step8.stopLoss.markPrice)} (trigger ${f.price(slTrigger)}, ` +
       `liquidation ${f.price(liquidationPriceBefore)}):`,
-    `bought back ${f.size(step8.stopLoss.sizeDelta)} ${base} at ${f.price(step8.stopLoss.fillPrice)}; realised PnL ` +
+    `bought back ${f.size(step8.stopLoss.sizeDelta)} ${s.base} at ${f.price(step8.stopLoss.fillPrice)}; realised PnL ` +
       `${f.signedUsd(step8.stopLoss.realizedPnl)}, fee ${f.usd(step8.stopLoss.tradingFee)}, funding ${f.signedUsd(-step8.stopLoss.fundingPaid)}.`,
     `Take-profit #${tpId} has no position left to reduce: the keeper's call cancels it and returns ${f.usd(step8.takeProfitRefund)} to the trader.`,
   );
+  return step8;
+}
 
-  /* EPILOGUE: the account's history, from events ---------------------------------------------------------- */
-  const history = await historyOf(ex, trader.address, id, firstBlock);
+/** EPILOGUE: the account's history from events, and the free balance it adds up to. */
+async function accountHistory(
+  s: Scene,
+  deposit: bigint,
+  firstBlock: number,
+): Promise<Pick<WalkthroughRecord, "history" | "totals">> {
+  const { engine, orderBook, vault } = s.ex;
+  const trader = s.trader.address;
+  const history = await historyOf(s.ex, trader, s.id, firstBlock);
   let tradingFees = 0n;
   let realizedPnl = 0n;
   let fundingPaid = 0n;
-  for (const log of await engine.queryFilter(engine.filters.Trade(undefined, trader.address), firstBlock)) {
+  for (const log of await engine.queryFilter(engine.filters.Trade(undefined, trader), firstBlock)) {
     tradingFees += log.args.fee;
     realizedPnl += log.args.realizedPnl;
     fundingPaid += log.args.fundingPaid;
   }
   let executionFees = 0n;
-  for (const log of await orderBook.queryFilter(
-    orderBook.filters.OrderExecuted(undefined, trader.address),
-    firstBlock,
-  )) {
-    if (log.args.keeper !== trader.address) executionFees += log.args.executionFee;
+  for (const log of await orderBook.queryFilter(orderBook.filters.OrderExecuted(undefined, trader), firstBlock)) {
+    if (log.args.keeper !== trader) executionFees += log.args.executionFee;
   }
   const totals: WalkthroughRecord["totals"] = {
     tradingFees,
@@ -458,7 +610,7 @@ export async function runWalkthrough(
     realizedPnl,
     fundingPaid,
     expectedFreeBalance: deposit + realizedPnl - tradingFees - fundingPaid - executionFees,
-    freeBalance: await vault.freeBalance(trader.address),
+    freeBalance: await vault.freeBalance(trader),
   };
   out("", "The account's history, rebuilt from events:");
   for (const h of history) out(`  block ${h.block}  ${h.event.padEnd(15)} ${h.text}`);
@@ -474,29 +626,7 @@ export async function runWalkthrough(
     ]),
     "",
   );
-
-  return {
-    deployment: ex.deployment,
-    market: MARKET,
-    marketId: id,
-    accounts: {
-      trader: trader.address,
-      keeper: keeper.address,
-      marketMaker: marketMaker.address,
-      crowd: crowd.address,
-    },
-    deposit,
-    step1Direction: step1,
-    step2Limit: step2,
-    step3Leverage: { leverage: LEVERAGE, notionalAtLimit },
-    step4Margin: { margin: MARGIN, sizeDelta },
-    step5Prices: step5,
-    step6Funding: step6,
-    step7TpSl: step7,
-    step8Close: step8,
-    history,
-    totals,
-  };
+  return { history, totals };
 }
 
 /* ------------------------------------------------------------------ HELPERS */

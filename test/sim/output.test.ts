@@ -3,7 +3,14 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "chai";
 import { toWad } from "../../sim/decimal";
-import { canonicalJson, summaryJson, timelineCsv, TIMELINE_MARKET_COLUMNS, writeRunFiles } from "../../sim/output";
+import {
+  canonicalJson,
+  prepareOutDir,
+  summaryJson,
+  timelineCsv,
+  TIMELINE_MARKET_COLUMNS,
+  writeRunFiles,
+} from "../../sim/output";
 import type { TimelineRow } from "../../sim/types";
 import { syntheticRun } from "./synthetic";
 
@@ -109,6 +116,40 @@ describe("run output files", () => {
       expect(() => timelineCsv([row(0), row(1, "BTC-USD")])).to.throw(
         /timeline step 1: markets BTC-USD, expected ALT-USD/,
       );
+    });
+  });
+
+  describe("prepareOutDir (checked before a run starts)", () => {
+    let root: string;
+    beforeEach(() => (root = fs.mkdtempSync(path.join(os.tmpdir(), "perpsim-outdir-"))));
+    afterEach(() => fs.rmSync(root, { recursive: true, force: true }));
+
+    it("makes a missing nested folder and leaves nothing else in it", () => {
+      const dir = path.join(root, "a", "b");
+      expect(prepareOutDir(dir)).to.equal(undefined);
+      expect(fs.readdirSync(dir)).to.deep.equal([]);
+    });
+
+    it("refuses a file in one line, as --out README.md", () => {
+      const file = path.join(root, "README.md");
+      fs.writeFileSync(file, "# keep me\n");
+      expect(prepareOutDir(file)).to.equal(
+        `--out ${file}: is a file, not a directory (give a directory; the run writes summary.json, timeline.csv and report.html into it)`,
+      );
+      expect(fs.readFileSync(file, "utf8")).to.equal("# keep me\n");
+    });
+
+    it("refuses a folder under a file", () => {
+      const file = path.join(root, "README.md");
+      fs.writeFileSync(file, "");
+      expect(prepareOutDir(path.join(file, "x"))).to.equal(
+        `--out ${path.join(file, "x")}: ${file} is a file, not a directory`,
+      );
+    });
+
+    it("refuses a folder it cannot create, without hanging, as --out /proc/x", function () {
+      if (!fs.existsSync("/proc/self")) this.skip();
+      expect(prepareOutDir("/proc/perpsim-x")).to.match(/^--out \/proc\/perpsim-x: cannot write there \(E[A-Z]+\)$/);
     });
   });
 

@@ -2,7 +2,14 @@ import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
 import { formatWad, toWad } from "../../sim/decimal";
-import { explainOutcome, formatPct, formatUsd, renderComparison, renderReport } from "../../sim/report";
+import {
+  explainOutcome,
+  explainRefusals,
+  formatPct,
+  formatUsd,
+  renderComparison,
+  renderReport,
+} from "../../sim/report";
 import type { SimulationResult } from "../../sim/types";
 import { syntheticRun } from "./synthetic";
 
@@ -109,6 +116,23 @@ describe("report pages", () => {
         ...["price", "funding", "open-interest", "insurance"],
         "pnl",
       ]);
+    });
+
+    it("tabulates every agent kind's actions, with the refusals by error name", () => {
+      // the synthetic run: retail attempted 42, 40 done, 2 refused SlippageExceeded
+      expect(html).to.match(/<tr><th>retail traders<\/th><td>42<\/td><td>40<\/td><td>2 SlippageExceeded<\/td><\/tr>/);
+      expect(html).to.match(/<tr><th>market maker<\/th><td>\d+<\/td><td>\d+<\/td><td>none<\/td><\/tr>/);
+    });
+
+    it("names the refusals in the prose, or says every action went through", () => {
+      expect(explainRefusals(thin.summary.actions)).to.equal(
+        "The engine refused the retail traders 2 of 42 (2 SlippageExceeded).",
+      );
+      const clean = Object.fromEntries(
+        Object.entries(thin.summary.actions).map(([kind, c]) => [kind, { ...c, done: c.attempted, refused: {} }]),
+      ) as typeof thin.summary.actions;
+      expect(explainRefusals(clean)).to.equal("Every action the agents attempted went through.");
+      expect(explainOutcome(thin)).to.match(/The engine refused the retail traders 2 of 42/);
     });
 
     it("puts the explanation on the page", () => {

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- the tests set fields of raw scenario JSON */
 import fs from "node:fs";
 import path from "node:path";
 import { expect } from "chai";
@@ -29,7 +30,7 @@ const MALFORMED: Record<string, string> = {
   "push-past-duration": "agents.marketMaker.pushes[2].atHours: must be < durationHours (36) (got 36)",
   "pushes-out-of-order": "agents.marketMaker.pushes[1].atHours: must be >= pushes[0].atHours (12) (got 11)",
   "budget-exceeded":
-    "agents.marketMaker.budgetUsd: must cover the buys (150000) and the perp margin (25000): 175000 (got 150000)",
+    "agents.marketMaker.budgetUsd: must cover the buys (150000) and the perp margin with its opening fee (25078.75): 175078.75 (got 150000)",
   "perp-position-too-large":
     "agents.marketMaker.perpPosition.leverage: a 300000 USD position exceeds the last markets[0].tiers notionalCap (250000)",
   "unknown-market": "agents.retail[0].market: names no market in markets (ALT-USD) (got BTC-USD)",
@@ -123,6 +124,49 @@ describe("scenario files", () => {
         18 * 3600,
       ]);
     });
+
+    /** A field of valid.json set out of bounds, and the one line it must give. */
+    const OUT_OF_BOUNDS: [string, (json: Record<string, any>) => void, string][] = [
+      [
+        "a spot pool of 1e30 USD (it would take 1e24 faucet calls)",
+        (json) => (json.markets[0].spotLiquidityUsd = 1e30),
+        "markets[0].spotLiquidityUsd: must be <= 1000000000 (got 1000000000000000000000000000000)",
+      ],
+      [
+        "an LP deposit above a billion",
+        (json) => (json.lp.depositUsd = "1000000000.01"),
+        "lp.depositUsd: must be <= 1000000000 (got 1000000000.01)",
+      ],
+      [
+        "a price below the feeds' 8 decimals",
+        (json) => (json.markets[0].initialPrice = "0.000000001"),
+        "markets[0].initialPrice: must be >= 0.00000001 (got 0.000000001)",
+      ],
+      [
+        "a run longer than ten years",
+        (json) => (json.durationHours = 87_601),
+        "durationHours: must be <= 87600 (got 87601)",
+      ],
+      [
+        "a TWAP window beyond a week",
+        (json) => (json.markets[0].protections.twapWindowSeconds = 4_294_967_296),
+        "markets[0].protections.twapWindowSeconds: must be <= 604800",
+      ],
+      [
+        "a skew scale past 1e15 base units",
+        (json) => (json.markets[0].skewScale = "1e16"),
+        "markets[0].skewScale: must be <= 1000000000000000 (got 10000000000000000)",
+      ],
+    ];
+    for (const [what, mutate, line] of OUT_OF_BOUNDS) {
+      it(`refuses ${what} in one line naming the field`, () => {
+        const json = valid();
+        mutate(json);
+        expect(() => parseScenario(json, "inline.json"))
+          .to.throw(ScenarioError)
+          .with.property("message", `inline.json: ${line}`);
+      });
+    }
 
     it("takes decimal strings as exactly as numbers", () => {
       const json = valid();

@@ -140,6 +140,13 @@ export function syntheticRun(name: string): SimulationResult {
       durationSec: scenario.durationSec,
       stepSec: scenario.stepSec,
       blocks: 1 + steps * BLOCKS_PER_STEP,
+      actions: {
+        retail: { attempted: shorts.length + 2, done: shorts.length, refused: { SlippageExceeded: 2 } },
+        marketMaker: { attempted: mm.pushes.length, done: mm.pushes.length, refused: {} },
+        arbitrageur: { attempted: 0, done: 0, refused: {} },
+        oracle: { attempted: steps * 3, done: steps * 3, refused: {} },
+        keeper: { attempted: rounded.length, done: rounded.length, refused: {} },
+      },
       markets: [
         {
           symbol: market.symbol,
@@ -150,6 +157,8 @@ export function syntheticRun(name: string): SimulationResult {
           tradersLoss: -retailPnl,
           marketMakerCost: mm.pushes.filter((p) => p.side === "buy").reduce((sum, p) => sum + p.usd, 0n),
           marketMakerPnl: maker.points[maker.points.length - 1]!.pnl,
+          marketMakerPnlPerp: maker.points[maker.points.length - 1]!.pnl,
+          marketMakerPnlSpot: 0n,
           insuranceFundDelta: final.insuranceFund - scenario.insuranceFundUsd,
           poolPnl: final.poolValue - scenario.lp.depositUsd,
           fundingPaidLongs: -toWad("12.5"),
