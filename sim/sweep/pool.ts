@@ -1,0 +1,49 @@
+/**
+ * Local workers: a piscina pool of K threads, each with its own Hardhat runtime and in-process EDR
+ * network (sim/sweep/thread.js), started once and reused for every run it takes. The pool queues the
+ * jobs and gives each thread one at a time (`concurrentTasksPerWorker: 1`): a run is single-threaded
+ * JavaScript driving the EVM, so K threads keep K cores busy.
+ */
+import path from "node:path";
+import { Piscina } from "piscina";
+import type { Executor } from "./sweep";
+import type { RunJob, RunOutcome } from "./job";
+
+/** Longest a thread may sit idle before piscina stops it; a sweep keeps every thread busy until the end. */
+const IDLE_TIMEOUT_MS = 60 * 60 * 1000;
+
+export class LocalPool implements Executor {
+  private readonly pool: Piscina<RunJob, RunOutcome>;
+
+  constructor(readonly workers: number) {
+    if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers ${workers}: expected an integer >= 1`);
+    this.pool = new Piscina<RunJob, RunOutcome>({
+      filename: path.join(__dirname, "thread.js"),
+      minThreads: workers,
+      maxThreads: workers,
+      concurrentTasksPerWorker: 1,
+      idleTimeout: IDLE_TIMEOUT_MS,
+    });
+  }
+
+  get description(): string {
+    return `${this.workers} local worker${this.workers === 1 ? "" : "s"}`;
+  }
+
+  /** Runs every job; `onOutcome` sees each result as it arrives. Rejects with the first failure. */
+  async execute(jobs: readonly RunJob[], onOutcome: (outcome: RunOutcome) => void): Promise<void> {
+    await Promise.all(
+      jobs.map((job) =>
+        this.pool.run(job).then(onOutcome, (error: unknown) => {
+          throw new Error(`run ${job.key} of ${job.source} failed: ${(error as Error).message ?? String(error)}`, {
+            cause: error,
+          });
+        }),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}

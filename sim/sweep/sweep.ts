@@ -1,0 +1,153 @@
+/**
+ * `npx hardhat sweep`: plans the runs (configurations x seeds), skips those DIR/runs.csv already
+ * holds, hands the rest to an executor (local threads or a BullMQ queue), and keeps DIR up to date:
+ * runs.csv is rewritten in plan order after every finished run, so a stopped sweep resumes where it
+ * stopped and the file does not depend on which worker finished first; summary.json and sweep.html
+ * are written at the end.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import { parseScenario, type Scenario } from "../scenario";
+import { expandGrid, parseSeeds, planRuns, scenarioOf, type Configuration, type PlannedRun } from "./grid";
+import { decodeMetrics, type RunJob, type RunOutcome } from "./job";
+import { parseVaries, type Axis, type JsonValue } from "./paths";
+import { orderRows, readRunsCsv, runsCsv, summarize, summaryJson, type RunRow, type SweepSummary } from "./summary";
+import { renderSweep } from "./report";
+
+/** Where runs go: local threads or a queue. */
+export interface Executor {
+  readonly description: string;
+  /** Runs every job; `onOutcome` hears each result as it arrives; rejects on the first failure. */
+  execute(jobs: readonly RunJob[], onOutcome: (outcome: RunOutcome) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface SweepPlan {
+  source: string;
+  base: Scenario;
+  baseJson: JsonValue;
+  axes: Axis[];
+  seeds: number[];
+  configs: Configuration[];
+  runs: PlannedRun[];
+  /** Each configuration's scenario JSON, validated. */
+  scenarios: JsonValue[];
+}
+
+/** The label of a configuration in messages: "markets.0.oiCap=0, seed axis..." */
+export function describeConfig(axes: readonly Axis[], config: Configuration): string {
+  return axes.length === 0 ? "the scenario as written" : axes.map((axis, i) => `${axis.path}=${config.labels[i]}`).join(", ");
+}
+
+/** Reads and checks everything before a run starts: a bad path or value fails here, naming it. */
+export function planSweep(source: string, baseJson: JsonValue, vary: readonly string[], seeds: string): SweepPlan {
+  const base = parseScenario(baseJson, source);
+  const axes = parseVaries(vary);
+  const configs = expandGrid(axes);
+  const scenarios = configs.map((config) => {
+    const json = scenarioOf(baseJson, config);
+    parseScenario(json, `${source} with ${describeConfig(axes, config)}`);
+    return json;
+  });
+  const seedList = parseSeeds(seeds);
+  return { source, base, baseJson, axes, seeds: seedList, configs, runs: planRuns(configs, seedList), scenarios };
+}
+
+export function loadPlan(file: string, vary: readonly string[], seeds: string): SweepPlan {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(`--scenario ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  let json: JsonValue;
+  try {
+    json = JSON.parse(text) as JsonValue;
+  } catch (error) {
+    throw new Error(`--scenario ${file}: is not valid JSON (${(error as Error).message})`);
+  }
+  return planSweep(file, json, vary, seeds);
+}
+
+export interface SweepProgress {
+  /** Called once with the runs to do and those skipped, then after each finished run. */
+  start(todo: number, skipped: number): void;
+  tick(): void;
+  stop(): void;
+}
+
+export interface SweepResult {
+  summary: SweepSummary;
+  /** Runs executed by this call. */
+  ran: number;
+  /** Runs of the plan found finished in DIR/runs.csv. */
+  skipped: number;
+  files: { runs: string; summary: string; html: string };
+}
+
+function writeAtomically(file: string, text: string): void {
+  const temporary = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(temporary, text);
+  fs.renameSync(temporary, file);
+}
+
+/** Runs the plan's missing runs through `executor` and writes DIR. */
+export async function runSweep(
+  plan: SweepPlan,
+  out: string,
+  executor: Executor,
+  progress?: SweepProgress,
+): Promise<SweepResult> {
+  fs.mkdirSync(out, { recursive: true });
+  const files = {
+    runs: path.join(out, "runs.csv"),
+    summary: path.join(out, "summary.json"),
+    html: path.join(out, "sweep.html"),
+  };
+  const byKey = new Map<string, RunRow>();
+  if (fs.existsSync(files.runs)) {
+    for (const row of readRunsCsv(fs.readFileSync(files.runs, "utf8"), plan.axes, files.runs)) byKey.set(row.key, row);
+  }
+  const todo = plan.runs.filter((run) => !byKey.has(run.key));
+  const jobs: RunJob[] = todo.map((run) => ({
+    key: run.key,
+    source: `${plan.source} with ${describeConfig(plan.axes, plan.configs[run.config]!)}`,
+    scenario: plan.scenarios[run.config]!,
+    seed: run.seed,
+  }));
+  const byJobKey = new Map(todo.map((run) => [run.key, run]));
+  const write = () => writeAtomically(files.runs, runsCsv(plan.axes, orderRows(plan.runs, byKey)));
+
+  progress?.start(todo.length, plan.runs.length - todo.length);
+  try {
+    if (jobs.length > 0) {
+      await executor.execute(jobs, (outcome) => {
+        const run = byJobKey.get(outcome.key);
+        if (run === undefined) throw new Error(`a worker returned run ${outcome.key}, which this sweep did not ask for`);
+        byKey.set(run.key, {
+          key: run.key,
+          config: run.config,
+          labels: plan.configs[run.config]!.labels,
+          seed: run.seed,
+          metrics: decodeMetrics(outcome),
+        });
+        write();
+        progress?.tick();
+      });
+    }
+  } finally {
+    progress?.stop();
+    await executor.close();
+  }
+  write();
+  const planned = new Set(plan.runs.map((run) => run.key));
+  const rows = orderRows(plan.runs, byKey).filter((row) => planned.has(row.key));
+  const summary = summarize(
+    { scenario: plan.base.name, source: plan.source, axes: plan.axes, seeds: plan.seeds },
+    plan.configs,
+    rows,
+  );
+  writeAtomically(files.summary, summaryJson(summary));
+  writeAtomically(files.html, renderSweep(summary, plan.axes));
+  return { summary, ran: todo.length, skipped: plan.runs.length - todo.length, files };
+}
