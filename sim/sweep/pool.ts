@@ -13,17 +13,22 @@ import type { RunJob, RunOutcome } from "./job";
 const IDLE_TIMEOUT_MS = 60 * 60 * 1000;
 
 export class LocalPool implements Executor {
-  private readonly pool: Piscina<RunJob, RunOutcome>;
+  /** Started by the first execute, so a sweep with nothing left to run starts no thread. */
+  private pool: Piscina<RunJob, RunOutcome> | undefined;
 
   constructor(readonly workers: number) {
     if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers ${workers}: expected an integer >= 1`);
-    this.pool = new Piscina<RunJob, RunOutcome>({
+  }
+
+  private started(): Piscina<RunJob, RunOutcome> {
+    this.pool ??= new Piscina<RunJob, RunOutcome>({
       filename: path.join(__dirname, "thread.js"),
-      minThreads: workers,
-      maxThreads: workers,
+      minThreads: this.workers,
+      maxThreads: this.workers,
       concurrentTasksPerWorker: 1,
       idleTimeout: IDLE_TIMEOUT_MS,
     });
+    return this.pool;
   }
 
   get description(): string {
@@ -32,9 +37,10 @@ export class LocalPool implements Executor {
 
   /** Runs every job; `onOutcome` sees each result as it arrives. Rejects with the first failure. */
   async execute(jobs: readonly RunJob[], onOutcome: (outcome: RunOutcome) => void): Promise<void> {
+    const pool = this.started();
     await Promise.all(
       jobs.map((job) =>
-        this.pool.run(job).then(onOutcome, (error: unknown) => {
+        pool.run(job).then(onOutcome, (error: unknown) => {
           throw new Error(`run ${job.key} of ${job.source} failed: ${(error as Error).message ?? String(error)}`, {
             cause: error,
           });
@@ -44,6 +50,7 @@ export class LocalPool implements Executor {
   }
 
   async close(): Promise<void> {
-    await this.pool.destroy();
+    await this.pool?.destroy();
+    this.pool = undefined;
   }
 }

@@ -137,7 +137,7 @@ function table(summary: SweepSummary): string {
       `<td>${formatUsd(c.lar95)}</td>`,
       `<td>${formatUsd(m.badDebt.mean)}</td>`,
       `<td>${formatUsd(c.var95)}</td>`,
-      `<td>${formatUsd(m.tradersLoss.mean, true)}</td>`,
+      `<td>${formatUsd(m.tradersLoss.mean)}</td>`,
       `<td>${formatUsd(m.marketMakerPnl.mean, true)}</td>`,
       `<td>${formatUsd(m.poolPnl.mean, true)}</td>`,
     ];
@@ -168,6 +168,24 @@ const CLIENT_SCRIPT = `
   var matrix = window["chartjs-chart-matrix"];
   Chart.register(matrix.MatrixController, matrix.MatrixElement);
   window.__chartsRendered = 0;
+  var compact = new Intl.NumberFormat("en-US", { notation: "compact", maximumFractionDigits: 2 });
+  // Writes each cell's value on it, so the page reads without hovering.
+  var cellValues = {
+    id: "cellValues",
+    afterDatasetsDraw: function (chart) {
+      var ctx = chart.ctx, meta = chart.getDatasetMeta(0), cells = chart.data.datasets[0].data;
+      ctx.save();
+      ctx.font = "12px system-ui, sans-serif";
+      ctx.fillStyle = "#ffffff";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "middle";
+      meta.data.forEach(function (element, i) {
+        var centre = element.getCenterPoint();
+        ctx.fillText(compact.format(cells[i].v), centre.x, centre.y);
+      });
+      ctx.restore();
+    }
+  };
   function colour(v, lo, hi) {
     var t = hi > lo ? (v - lo) / (hi - lo) : 0.5;
     var r = Math.round(37 + t * (220 - 37)), g = Math.round(99 + t * (38 - 99)), b = Math.round(235 + t * (38 - 235));
@@ -190,6 +208,7 @@ const CLIENT_SCRIPT = `
           width: function (ctx) { var a = ctx.chart.chartArea; return a ? a.width / spec.xLabels.length - 2 : 10; },
           height: function (ctx) { var a = ctx.chart.chartArea; return a ? a.height / spec.yLabels.length - 2 : 10; }
         }] },
+        plugins: [cellValues],
         options: {
           animation: false, maintainAspectRatio: false,
           plugins: { legend: { display: false }, title: { display: true, text: spec.title },
