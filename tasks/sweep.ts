@@ -52,7 +52,12 @@ task("sweep", "Runs a scenario over a grid of varied fields and seeds; writes ru
   .addOptionalParam("seeds", "N (seeds 1..N) or A..B", "1", types.string)
   .addOptionalParam("workers", "local worker threads, each with its own Hardhat network", 2, types.int)
   .addOptionalParam("out", "output directory (default: reports/sweep-<scenario name>)", undefined, types.string)
-  .addOptionalParam("queue", "redis://HOST:PORT: put the runs on BullMQ for sweep-worker processes", undefined, types.string)
+  .addOptionalParam(
+    "queue",
+    "redis://HOST:PORT: put the runs on BullMQ for sweep-worker processes",
+    undefined,
+    types.string,
+  )
   .setAction(async (args: SweepArgs, hre) => {
     await hre.run("compile", { quiet: true });
     const { sweepCommand } = await import("../sim/sweep/cli");

@@ -55,7 +55,8 @@ export function parseValue(text: string): JsonValue {
 /** `PATH=V1,V2,...` -> an axis; values must be distinct and non-empty. */
 export function parseVary(arg: string): Axis {
   const eq = arg.indexOf("=");
-  if (eq <= 0) throw new VaryError(`--vary ${arg}: expected PATH=V1,V2,... (e.g. markets.0.protections.oiCap=0,500000)`);
+  if (eq <= 0)
+    throw new VaryError(`--vary ${arg}: expected PATH=V1,V2,... (e.g. markets.0.protections.oiCap=0,500000)`);
   const path = arg.slice(0, eq);
   const texts = arg.slice(eq + 1).split(",");
   if (texts.some((text) => text === "")) throw new VaryError(`--vary ${arg}: a value is empty`);
@@ -84,15 +85,22 @@ function describe(value: JsonValue | undefined): string {
 }
 
 /**
- * A copy of `json` with `value` at `segments`. Every container on the way must exist: an array index
- * inside the array, an object key in an object; only the last key of an object may be new (an
- * optional field the scenario leaves out), and the scenario schema then judges it.
+ * A copy of `json` with `value` at `segments`. An array index must fall inside its array; a missing
+ * object key is added, with empty objects on the way (`markets.0.mechanisms.fundingModel` on a
+ * scenario without a mechanisms block). A misspelt key then reaches the scenario schema, which
+ * refuses unknown fields by name.
  */
 export function setAt(json: JsonValue, segments: readonly Segment[], value: JsonValue, path: string): JsonValue {
   return setFrom(json, segments, 0, value, path);
 }
 
-function setFrom(json: JsonValue, segments: readonly Segment[], depth: number, value: JsonValue, path: string): JsonValue {
+function setFrom(
+  json: JsonValue,
+  segments: readonly Segment[],
+  depth: number,
+  value: JsonValue,
+  path: string,
+): JsonValue {
   const head = segments[depth];
   if (head === undefined) return value;
   const at = depth === 0 ? "the scenario" : segments.slice(0, depth).join(".");
@@ -107,8 +115,8 @@ function setFrom(json: JsonValue, segments: readonly Segment[], depth: number, v
   }
   if (json === null || typeof json !== "object" || Array.isArray(json))
     throw new VaryError(`--vary ${path}: ${at} is ${describe(json)}, not an object`);
-  const child = json[head];
-  if (child === undefined && !last) throw new VaryError(`--vary ${path}: ${at} has no field "${head}"`);
+  const child = json[head] ?? (typeof segments[depth + 1] === "string" ? {} : undefined);
+  if (child === undefined && !last) throw new VaryError(`--vary ${path}: ${at} has no field "${head}" to index into`);
   return { ...json, [head]: last ? value : setFrom(child!, segments, depth + 1, value, path) };
 }
 

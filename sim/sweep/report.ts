@@ -23,7 +23,11 @@ const CHARTED = [
     title: `${METRIC_LABELS[metric]}, mean over seeds`,
     pick: (c: ConfigurationSummary) => c.metrics[metric].mean,
   })),
-  { id: "var95", title: "VaR95: bad debt, 95th percentile over seeds (USD)", pick: (c: ConfigurationSummary) => c.var95 },
+  {
+    id: "var95",
+    title: "VaR95: bad debt, 95th percentile over seeds (USD)",
+    pick: (c: ConfigurationSummary) => c.var95,
+  },
   {
     id: "lar95",
     title: "LaR95: liquidated notional, 95th percentile over seeds (USD)",
@@ -66,7 +70,8 @@ function heatmaps(summary: SweepSummary, axes: readonly Axis[]): HeatmapSpec[] {
   const xLabels = summary.vary[0]!.values;
   const yLabels = summary.vary[1]!.values;
   // With more than two paths, the slice where every other path takes its first value.
-  const inSlice = (c: ConfigurationSummary) => rest.every((axis, i) => c.values[axis.path] === summary.vary[i + 2]!.values[0]);
+  const inSlice = (c: ConfigurationSummary) =>
+    rest.every((axis, i) => c.values[axis.path] === summary.vary[i + 2]!.values[0]);
   const shown = summary.configurations.filter(inSlice);
   return CHARTED.map((chart) => ({
     kind: "heatmap",
@@ -148,7 +153,9 @@ function table(summary: SweepSummary): string {
 
 function librarySource(module: string, file: string): string {
   // Both packages export only their entry points; the UMD builds sit beside them.
-  return fs.readFileSync(path.join(path.dirname(require.resolve(module)), file), "utf8").replace(/<\/script/gi, "<\\/script");
+  return fs
+    .readFileSync(path.join(path.dirname(require.resolve(module)), file), "utf8")
+    .replace(/<\/script/gi, "<\\/script");
 }
 
 const STYLE = `

@@ -36,7 +36,9 @@ export interface SweepPlan {
 
 /** The label of a configuration in messages: "markets.0.oiCap=0, seed axis..." */
 export function describeConfig(axes: readonly Axis[], config: Configuration): string {
-  return axes.length === 0 ? "the scenario as written" : axes.map((axis, i) => `${axis.path}=${config.labels[i]}`).join(", ");
+  return axes.length === 0
+    ? "the scenario as written"
+    : axes.map((axis, i) => `${axis.path}=${config.labels[i]}`).join(", ");
 }
 
 /** Reads and checks everything before a run starts: a bad path or value fails here, naming it. */
@@ -123,7 +125,8 @@ export async function runSweep(
     if (jobs.length > 0) {
       await executor.execute(jobs, (outcome) => {
         const run = byJobKey.get(outcome.key);
-        if (run === undefined) throw new Error(`a worker returned run ${outcome.key}, which this sweep did not ask for`);
+        if (run === undefined)
+          throw new Error(`a worker returned run ${outcome.key}, which this sweep did not ask for`);
         byKey.set(run.key, {
           key: run.key,
           config: run.config,

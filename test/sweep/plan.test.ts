@@ -1,5 +1,14 @@
 import { expect } from "chai";
-import { getAt, parsePath, parseValue, parseVaries, parseVary, setAt, VaryError, type JsonValue } from "../../sim/sweep/paths";
+import {
+  getAt,
+  parsePath,
+  parseValue,
+  parseVaries,
+  parseVary,
+  setAt,
+  VaryError,
+  type JsonValue,
+} from "../../sim/sweep/paths";
 import { expandGrid, parseSeeds, planRuns, PlanError, runKey, scenarioOf } from "../../sim/sweep/grid";
 
 const BASE: JsonValue = {
@@ -13,16 +22,9 @@ describe("sweep paths: --vary PATH=V1,V2", () => {
   });
 
   it("reads numbers, booleans and names, and keeps a decimal a double cannot hold as a string", () => {
-    expect(["1800", "0.25", "-3", "true", "false", "median", "0.1000000000000000001", "007"].map(parseValue)).to.deep.equal([
-      1800,
-      0.25,
-      -3,
-      true,
-      false,
-      "median",
-      "0.1000000000000000001",
-      "007",
-    ]);
+    expect(
+      ["1800", "0.25", "-3", "true", "false", "median", "0.1000000000000000001", "007"].map(parseValue),
+    ).to.deep.equal([1800, 0.25, -3, true, false, "median", "0.1000000000000000001", "007"]);
   });
 
   it("parses an axis and refuses an empty or repeated value, a missing '=', a bad segment", () => {
@@ -41,12 +43,13 @@ describe("sweep paths: --vary PATH=V1,V2", () => {
     expect(getAt(BASE, segments)).to.equal(0);
   });
 
-  it("may add the last key of an object (an optional field) but no container on the way", () => {
-    const added = setAt(BASE, parsePath("markets.0.protections.fundingModel"), "velocity", "p");
-    expect(getAt(added, parsePath("markets.0.protections.fundingModel"))).to.equal("velocity");
-    expect(() => setAt(BASE, parsePath("markets.0.mechanisms.markMethod"), "index", "markets.0.mechanisms.markMethod")).to.throw(
+  it("adds a missing object on the way (an optional block) but never a missing array", () => {
+    const path = "markets.0.mechanisms.fundingModel";
+    const added = setAt(BASE, parsePath(path), "velocity", path);
+    expect(getAt(added, parsePath("markets.0.mechanisms"))).to.deep.equal({ fundingModel: "velocity" });
+    expect(() => setAt(BASE, parsePath("agents.0.count"), 3, "agents.0.count")).to.throw(
       VaryError,
-      'markets.0 has no field "mechanisms"',
+      'the scenario has no field "agents" to index into',
     );
     expect(() => setAt(BASE, parsePath("markets.3.oiCap"), 1, "markets.3.oiCap")).to.throw(
       VaryError,
@@ -61,7 +64,8 @@ describe("sweep grid: configurations x seeds", () => {
     expect(parseSeeds("3")).to.deep.equal([1, 2, 3]);
     expect(parseSeeds("5..7")).to.deep.equal([5, 6, 7]);
     expect(parseSeeds("4..4")).to.deep.equal([4]);
-    for (const bad of ["0", "7..5", "1-3", "a", "", "1..", "1e3"]) expect(() => parseSeeds(bad), bad).to.throw(PlanError);
+    for (const bad of ["0", "7..5", "1-3", "a", "", "1..", "1e3"])
+      expect(() => parseSeeds(bad), bad).to.throw(PlanError);
     expect(() => parseSeeds("1..20000")).to.throw(PlanError, "at most 10000 seeds");
   });
 
@@ -95,7 +99,9 @@ describe("sweep grid: configurations x seeds", () => {
   });
 
   it("applies a configuration's writes to the base scenario", () => {
-    const [config] = expandGrid(parseVaries(["markets.0.protections.twapWindowSeconds=1800", "markets.0.protections.oiCap=5"]));
+    const [config] = expandGrid(
+      parseVaries(["markets.0.protections.twapWindowSeconds=1800", "markets.0.protections.oiCap=5"]),
+    );
     const json = scenarioOf(BASE, config!);
     expect(getAt(json, parsePath("markets.0.protections"))).to.deep.equal({ oiCap: 5, twapWindowSeconds: 1800 });
   });

@@ -13,7 +13,13 @@ import { summarize, type RunRow } from "../../sim/sweep/summary";
 
 /** Debian's chromium; CI installs it, a developer may not have it. */
 const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"];
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+];
 /** The heatmap's two ends (sim/sweep/report.ts): lowest value blue, highest red. */
 const LOW_RGB = [37, 99, 235];
 const HIGH_RGB = [220, 38, 38];
@@ -51,7 +57,11 @@ function syntheticSweep(axes: Axis[]) {
       METRICS.map((name, i) => [name, BigInt((run.config + 1) * 1000 + run.seed * 10 + i) * WAD]),
     ) as RunMetrics,
   }));
-  return summarize({ scenario: "squeeze-thin", source: "scenarios/squeeze-thin.json", axes, seeds: [1, 2, 3] }, configs, rows);
+  return summarize(
+    { scenario: "squeeze-thin", source: "scenarios/squeeze-thin.json", axes, seeds: [1, 2, 3] },
+    configs,
+    rows,
+  );
 }
 
 describe("sweep.html in a real browser", function () {
@@ -63,7 +73,9 @@ describe("sweep.html in a real browser", function () {
     if (!fs.existsSync(CHROMIUM)) {
       if (process.env.CI !== undefined)
         throw new Error(`${CHROMIUM} is missing; CI must install Debian's chromium (apt-get install -y chromium)`);
-      console.warn(`      skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this test fails instead`);
+      console.warn(
+        `      skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this test fails instead`,
+      );
       this.skip();
     }
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -91,7 +103,10 @@ describe("sweep.html in a real browser", function () {
   }
 
   it("draws a heatmap per metric for two varied paths, lowest cell blue and highest red, offline", async () => {
-    const axes = parseVaries(["markets.0.protections.twapWindowSeconds=0,600,1800", "markets.0.spotLiquidityUsd=200000,2000000"]);
+    const axes = parseVaries([
+      "markets.0.protections.twapWindowSeconds=0,600,1800",
+      "markets.0.spotLiquidityUsd=200000,2000000",
+    ]);
     const { page, errors, requests } = await open(renderSweep(syntheticSweep(axes), axes), "heatmaps.html");
     // the six summary metrics, then VaR95 and LaR95
     const charts = SUMMARY_METRICS.length + 2;

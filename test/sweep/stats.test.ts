@@ -43,7 +43,10 @@ describe("sweep statistics", () => {
 
 describe("sweep csv and runs.csv", () => {
   it("quotes cells with commas, quotes and line breaks, and reads them back", () => {
-    const rows = [["a", 'say "hi"', "1,2"], ["line\nbreak", "", "x"]];
+    const rows = [
+      ["a", 'say "hi"', "1,2"],
+      ["line\nbreak", "", "x"],
+    ];
     const text = toCsv(["h1", "h2", "h3"], rows);
     expect(text).to.equal('h1,h2,h3\na,"say ""hi""","1,2"\n"line\nbreak",,x\n');
     expect(parseCsv(text, "t.csv")).to.deep.equal([["h1", "h2", "h3"], ...rows]);
@@ -77,7 +80,13 @@ describe("sweep csv and runs.csv", () => {
 
   it("keeps rows of an earlier sweep that this plan does not ask for, after the plan's", () => {
     const other = { ...rowOf(0), key: JSON.stringify(["200000", 9]), seed: 9 };
-    const rows = orderRows(plan, new Map([[other.key, other], [plan[1]!.key, rowOf(1)]]));
+    const rows = orderRows(
+      plan,
+      new Map([
+        [other.key, other],
+        [plan[1]!.key, rowOf(1)],
+      ]),
+    );
     expect(rows.map((r) => r.seed)).to.deep.equal([2, 9]);
   });
 
@@ -96,7 +105,9 @@ describe("sweep csv and runs.csv", () => {
     const first = summary.configurations[0]!;
     const bad = [rows[0]!.metrics.badDebt, rows[1]!.metrics.badDebt];
     expect(first.var95).to.equal(percentile(bad, 95));
-    expect(first.lar95).to.equal(percentile([rows[0]!.metrics.liquidatedNotional, rows[1]!.metrics.liquidatedNotional], 95));
+    expect(first.lar95).to.equal(
+      percentile([rows[0]!.metrics.liquidatedNotional, rows[1]!.metrics.liquidatedNotional], 95),
+    );
     expect(first.metrics.poolPnl.mean).to.equal(mean([rows[0]!.metrics.poolPnl, rows[1]!.metrics.poolPnl]));
     expect(first.values).to.deep.equal({ "markets.0.spotLiquidityUsd": "200000" });
   });

@@ -83,8 +83,12 @@ describe("sweep end to end: local threads, then two queue workers over a real Re
   before(async function () {
     if (!fs.existsSync(REDIS_SERVER)) {
       if (process.env.CI !== undefined)
-        throw new Error(`${REDIS_SERVER} is missing; CI must install Debian's redis-server (apt-get install -y redis-server)`);
-      console.warn(`      skipped: ${REDIS_SERVER} is missing (apt-get install -y redis-server); under CI this test fails instead`);
+        throw new Error(
+          `${REDIS_SERVER} is missing; CI must install Debian's redis-server (apt-get install -y redis-server)`,
+        );
+      console.warn(
+        `      skipped: ${REDIS_SERVER} is missing (apt-get install -y redis-server); under CI this test fails instead`,
+      );
       this.skip();
     }
     const port = await freePort();
@@ -119,7 +123,10 @@ describe("sweep end to end: local threads, then two queue workers over a real Re
     const summary = JSON.parse(fs.readFileSync(first.files.summary, "utf8")) as {
       configurations: { values: Record<string, string>; var95: string; lar95: string; metrics: object }[];
     };
-    expect(summary.configurations.map((c) => c.values["markets.0.spotLiquidityUsd"])).to.deep.equal(["200000", "2000000"]);
+    expect(summary.configurations.map((c) => c.values["markets.0.spotLiquidityUsd"])).to.deep.equal([
+      "200000",
+      "2000000",
+    ]);
     for (const c of summary.configurations) {
       expect(c.var95).to.match(/^-?[0-9.]+$/);
       expect(c.lar95).to.match(/^-?[0-9.]+$/);

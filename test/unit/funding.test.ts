@@ -88,7 +88,13 @@ describe("funding (SPEC 5: F = clamp(p + clamp(I - p, -0.05%, +0.05%), -cap, +ca
         const p = wad(c.p);
         const interest = c.interest ? wad(c.interest) : I;
         const cap = c.cap ? wad(c.cap) : CAP;
-        const got = await model.fundingRate({ ...NO_VELOCITY, avgPremium: p, interestRate: interest, clampRate: CLAMP, cap });
+        const got = await model.fundingRate({
+          ...NO_VELOCITY,
+          avgPremium: p,
+          interestRate: interest,
+          clampRate: CLAMP,
+          cap,
+        });
         expect(got).to.equal(fundingRate(p, interest, CLAMP, cap));
       });
     }
