@@ -71,3 +71,13 @@ task("sweep-worker", "Takes sweep runs from a BullMQ queue and runs them on the 
     const { workerCommand } = await import("../sim/sweep/cli");
     return workerCommand(hre, args.queue);
   });
+
+task("lab", "The survival lab: leverage x thin/deep market x with/against the crowd, over seeds (npm run lab)")
+  .addOptionalParam("seeds", "N (seeds 1..N) or A..B", "3", types.string)
+  .addOptionalParam("workers", "local worker threads", 2, types.int)
+  .addOptionalParam("out", "output directory", "reports/lab", types.string)
+  .setAction(async (args: { seeds: string; workers: number; out: string }, hre) => {
+    await hre.run("compile", { quiet: true });
+    const { labCommand } = await import("../sim/sweep/cli");
+    return labCommand(args);
+  });

@@ -77,3 +77,18 @@ export async function workerCommand(hre: HardhatRuntimeEnvironment, queue: strin
     process.off("SIGTERM", onSignal);
   }
 }
+
+/** `npm run lab`: the survival lab through local workers; prints the table. */
+export async function labCommand(args: { seeds: string; workers: number; out: string }): Promise<void> {
+  const { labPlan, runLab } = await import("../lab");
+  const plan = labPlan(args.seeds);
+  const started = Date.now();
+  console.log(
+    `survival lab: ${plan.configs.length} configurations x ${plan.seeds.length} seed(s) = ${plan.runs.length} runs on ${args.workers} local worker(s)`,
+  );
+  const result = await runLab(plan, args.out, new LocalPool(args.workers), progressBar("lab"));
+  console.log(`\n${result.markdown}`);
+  console.log(
+    `${((Date.now() - started) / 1000).toFixed(1)} s: ${result.files.markdown}, ${result.files.html}, ${result.files.runs}`,
+  );
+}

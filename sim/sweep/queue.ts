@@ -40,6 +40,20 @@ export function connectionOf(url: string): ConnectionOptions {
   };
 }
 
+/**
+ * BullMQ 6 talks to Redis through ioredis, an optional peer dependency it does not install; without
+ * it every connection fails in a retry loop. Checked up front for one clear line instead.
+ */
+export function requireRedisClient(): void {
+  try {
+    require.resolve("ioredis");
+  } catch {
+    throw new Error(
+      "--queue needs the ioredis package (BullMQ's Redis client, an optional peer dependency): npm install --save-dev ioredis@6.0.0",
+    );
+  }
+}
+
 /** The job id of a run: the hash of what it runs. */
 export function jobIdOf(job: RunJob): string {
   return createHash("sha256")
@@ -61,6 +75,7 @@ export class QueueExecutor implements Executor {
 
   constructor(readonly url: string) {
     this.connection = connectionOf(url);
+    requireRedisClient();
   }
 
   get description(): string {
@@ -112,13 +127,15 @@ export async function serveQueue(
   log: (line: string) => void,
 ): Promise<{ done: number; failed: number }> {
   const counts = { done: 0, failed: 0 };
+  const connection = connectionOf(url);
+  requireRedisClient();
   const worker = new Worker<RunJob, RunOutcome>(
     QUEUE_NAME,
     async (job) => {
       log(`run ${job.data.key} (${job.data.source}, seed ${job.data.seed}) started`);
       return runJob(hre, job.data);
     },
-    { connection: connectionOf(url), concurrency: 1, lockDuration: LOCK_DURATION_MS, autorun: false },
+    { connection, concurrency: 1, lockDuration: LOCK_DURATION_MS, autorun: false },
   );
   worker.on("completed", (job) => {
     counts.done += 1;

@@ -151,7 +151,8 @@ function table(summary: SweepSummary): string {
   return `<table id="configurations"><thead><tr>${head}</tr></thead><tbody>${rows.join("\n")}</tbody></table>`;
 }
 
-function librarySource(module: string, file: string): string {
+/** A UMD build from node_modules, ready to inline in a <script>. */
+export function librarySource(module: string, file: string): string {
   // Both packages export only their entry points; the UMD builds sit beside them.
   return fs
     .readFileSync(path.join(path.dirname(require.resolve(module)), file), "utf8")

@@ -43,19 +43,33 @@ export function describeConfig(axes: readonly Axis[], config: Configuration): st
 
 /** Reads and checks everything before a run starts: a bad path or value fails here, naming it. */
 export function planSweep(source: string, baseJson: JsonValue, vary: readonly string[], seeds: string): SweepPlan {
-  const base = parseScenario(baseJson, source);
   const axes = parseVaries(vary);
-  const configs = expandGrid(axes);
+  return planOf(source, baseJson, axes, expandGrid(axes), parseSeeds(seeds));
+}
+
+/**
+ * A plan from configurations built elsewhere (the lab sets several paths per configuration); `axes`
+ * name the columns of runs.csv, one per configuration label. Every configuration's scenario is
+ * validated here.
+ */
+export function planOf(
+  source: string,
+  baseJson: JsonValue,
+  axes: Axis[],
+  configs: Configuration[],
+  seeds: number[],
+): SweepPlan {
+  const base = parseScenario(baseJson, source);
   const scenarios = configs.map((config) => {
     const json = scenarioOf(baseJson, config);
     parseScenario(json, `${source} with ${describeConfig(axes, config)}`);
     return json;
   });
-  const seedList = parseSeeds(seeds);
-  return { source, base, baseJson, axes, seeds: seedList, configs, runs: planRuns(configs, seedList), scenarios };
+  return { source, base, baseJson, axes, seeds, configs, runs: planRuns(configs, seeds), scenarios };
 }
 
-export function loadPlan(file: string, vary: readonly string[], seeds: string): SweepPlan {
+/** A scenario file's JSON; one-line errors naming the file. */
+export function readScenarioJson(file: string): JsonValue {
   let text: string;
   try {
     text = fs.readFileSync(file, "utf8");
@@ -68,7 +82,11 @@ export function loadPlan(file: string, vary: readonly string[], seeds: string): 
   } catch (error) {
     throw new Error(`--scenario ${file}: is not valid JSON (${(error as Error).message})`);
   }
-  return planSweep(file, json, vary, seeds);
+  return json;
+}
+
+export function loadPlan(file: string, vary: readonly string[], seeds: string): SweepPlan {
+  return planSweep(file, readScenarioJson(file), vary, seeds);
 }
 
 export interface SweepProgress {

@@ -25,7 +25,11 @@ describe("scenario mechanisms (SPEC 9.3)", () => {
       liquidation: "partial",
       maxFundingVelocity: 0n,
     });
-    expect(mechanismSpec(market)).to.deep.equal({ markModel: "median", fundingModel: "premium", maxFundingVelocity: "0" });
+    expect(mechanismSpec(market)).to.deep.equal({
+      markModel: "median",
+      fundingModel: "premium",
+      maxFundingVelocity: "0",
+    });
   });
 
   it("name the field, the value and what is allowed when wrong", () => {

@@ -6,7 +6,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { loadPlan, runSweep } from "../../sim/sweep/sweep";
 import { LocalPool } from "../../sim/sweep/pool";
-import { QueueExecutor } from "../../sim/sweep/queue";
+import { QueueExecutor, requireRedisClient } from "../../sim/sweep/queue";
 
 /** Debian's redis-server; .ci/run installs it. */
 const REDIS_SERVER = "/usr/bin/redis-server";
@@ -42,8 +42,11 @@ async function listening(port: number, ms: number): Promise<void> {
   }
 }
 
-/** A child's output so far, and a promise for the first line matching a pattern. */
-function watch(child: ChildProcess): { output: () => string; line: (pattern: RegExp) => Promise<void> } {
+/** How long a worker process may take to start (Hardhat, ts-node, the first Redis connection). */
+const WORKER_START_MS = 150_000;
+
+/** A child's output so far, and a promise for the first line matching a pattern within `ms`. */
+function watch(child: ChildProcess): { output: () => string; line: (pattern: RegExp, ms: number) => Promise<void> } {
   let text = "";
   const waiters: { pattern: RegExp; resolve: () => void }[] = [];
   const onData = (chunk: Buffer) => {
@@ -54,10 +57,17 @@ function watch(child: ChildProcess): { output: () => string; line: (pattern: Reg
   child.stderr?.on("data", onData);
   return {
     output: () => text,
-    line: (pattern) =>
+    line: (pattern, ms) =>
       new Promise((resolve, reject) => {
         if (pattern.test(text)) return resolve();
-        waiters.push({ pattern, resolve });
+        const timer = setTimeout(() => reject(new Error(`no ${pattern} after ${ms} ms:\n${text}`)), ms);
+        waiters.push({
+          pattern,
+          resolve: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        });
         child.once("exit", (code) => reject(new Error(`process exited (${code}) before ${pattern}:\n${text}`)));
       }),
   };
@@ -91,6 +101,7 @@ describe("sweep end to end: local threads, then two queue workers over a real Re
       );
       this.skip();
     }
+    requireRedisClient(); // BullMQ's Redis client must be installed: fail here with the one line that says so
     const port = await freePort();
     url = `redis://127.0.0.1:${port}`;
     redis = spawn(REDIS_SERVER, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
@@ -151,7 +162,7 @@ describe("sweep end to end: local threads, then two queue workers over a real Re
 
   it("gives the same runs.csv through two sweep-worker processes on BullMQ, each taking runs", async () => {
     const watched = workers.map(watch);
-    await Promise.all(watched.map((w) => w.line(/taking runs/)));
+    await Promise.all(watched.map((w) => w.line(/taking runs/, WORKER_START_MS)));
     const result = await runSweep(loadPlan(SCENARIO, VARY, SEEDS), queueOut, new QueueExecutor(url));
     expect(result.ran).to.equal(4);
     expect(fs.readFileSync(path.join(queueOut, "runs.csv"), "utf8")).to.equal(
