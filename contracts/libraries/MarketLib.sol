@@ -27,7 +27,7 @@ struct MarketConfig {
     uint64 markBand; // mark clamped to index * (1 +/- band); 0 = off
     uint64 reserveFactor; // pool assets reserved per unit of the larger side's notional
     uint64 adlProfitShare; // ADL opens when traders' unrealised profit exceeds this share of the pool
-    uint64 partialLiquidationBuffer; // health margin a partially liquidated remainder must keep; 0 = full liquidation only
+    uint64 partialLiquidationBuffer; // health buffer a partial remainder keeps; 0 = liquidate in full
     uint32 oracleGracePeriod; // how long closing may use the last good index when no source is fresh
     IMarkPriceModel markModel;
     IFundingModel fundingModel;
@@ -167,11 +167,7 @@ library MarketLib {
     }
 
     /// @dev `lastRate` is the rate of the boundary before: a model that drifts (velocity) moves from it.
-    function _fundingRate(
-        MarketConfig memory cfg,
-        int256 avgPremium,
-        int256 lastRate
-    ) private pure returns (int256) {
+    function _fundingRate(MarketConfig memory cfg, int256 avgPremium, int256 lastRate) private pure returns (int256) {
         return
             cfg.fundingModel.fundingRate(
                 FundingInputs({
