@@ -15,6 +15,7 @@ import { decodeMetrics, type RunJob, type RunOutcome } from "./job";
 import { parseVaries, type Axis, type JsonValue } from "./paths";
 import { orderRows, readRunsCsv, runsCsv, summarize, summaryJson, type RunRow, type SweepSummary } from "./summary";
 import { renderSweep } from "./report";
+import { SweepError } from "./errors";
 
 /** Where runs go: local threads or a queue. */
 export interface Executor {
@@ -76,13 +77,15 @@ export function readScenarioJson(file: string): JsonValue {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (error) {
-    throw new Error(`--scenario ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new SweepError(
+      `--scenario ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
   }
   let json: JsonValue;
   try {
     json = JSON.parse(text) as JsonValue;
   } catch (error) {
-    throw new Error(`--scenario ${file}: is not valid JSON (${(error as Error).message})`);
+    throw new SweepError(`--scenario ${file}: is not valid JSON (${(error as Error).message})`);
   }
   return json;
 }
@@ -128,11 +131,11 @@ function claimDirectory(file: string, runsFile: string, manifest: Manifest): voi
   if (fs.existsSync(file)) {
     const earlier = JSON.parse(fs.readFileSync(file, "utf8")) as Manifest;
     if (earlier.scenarioHash !== manifest.scenarioHash)
-      throw new Error(
+      throw new SweepError(
         `${path.dirname(file)} holds runs of ${earlier.source} (${earlier.scenario}) as it was then, not of ${manifest.source} as it is now; choose another --out or delete ${runsFile}`,
       );
   } else if (fs.existsSync(runsFile)) {
-    throw new Error(`${runsFile} exists without ${path.basename(file)}; choose another --out or delete it`);
+    throw new SweepError(`${runsFile} exists without ${path.basename(file)}; choose another --out or delete it`);
   }
   writeAtomically(file, canonicalJson(manifest));
 }
