@@ -21,6 +21,7 @@ import {
   SpotPool__factory,
   SpotTwapFeed__factory,
   Vault__factory,
+  VelocityFundingModel__factory,
 } from "../typechain-types";
 import type { MarketConfigStruct } from "../typechain-types/contracts/core/PerpEngineAdmin";
 import { connectExchange, type Deployment, type Exchange, type MarketRecord } from "./contracts";
@@ -66,6 +67,10 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
   const medianMark = await new MedianMarkModel__factory(deployer).deploy();
   const indexMark = await new IndexMarkModel__factory(deployer).deploy();
   const fundingModel = await new PremiumFundingModel__factory(deployer).deploy();
+  // Deployed only when a market asks for it, so the default exchange keeps its addresses.
+  const velocityFunding = spec.markets.some((m) => m.fundingModel === "velocity")
+    ? await new VelocityFundingModel__factory(deployer).deploy()
+    : undefined;
 
   await (await vault.grantRole(await vault.OPERATOR_ROLE(), engine)).wait();
   await (await vault.grantRole(await vault.POOL_ROLE(), pool)).wait();
@@ -97,9 +102,10 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
     await (await oracle.setSources(marketId, await Promise.all(sources), heartbeats)).wait();
 
     const markModel = m.markModel === "index" ? indexMark : medianMark;
+    const funding = m.fundingModel === "velocity" ? velocityFunding! : fundingModel;
     await (
       await engineAdmin.createMarket(
-        await marketConfig(m, await markModel.getAddress(), await fundingModel.getAddress()),
+        await marketConfig(m, await markModel.getAddress(), await funding.getAddress()),
         tiersOf(m),
       )
     ).wait();
@@ -180,6 +186,7 @@ export async function marketConfig(
     oracleGracePeriod: m.oracleGracePeriodSeconds,
     markModel,
     fundingModel,
+    maxFundingVelocity: wad(m.maxFundingVelocity),
   };
 }
 

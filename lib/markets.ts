@@ -50,6 +50,10 @@ export interface MarketSpec {
   maxPriceDeviation: string;
   /** "median" (SPEC mark) or "index" */
   markModel: "median" | "index";
+  /** "premium" (SPEC funding) or "velocity" (Synthetix v3: the rate drifts with the skew) */
+  fundingModel: "premium" | "velocity";
+  /** velocity funding only: the most the daily rate moves per day, at full skew */
+  maxFundingVelocity: string;
 }
 
 const COMMON = {
@@ -74,6 +78,8 @@ const COMMON = {
   twapWindowSeconds: 600,
   maxPriceDeviation: "0",
   markModel: "median",
+  fundingModel: "premium",
+  maxFundingVelocity: "0",
 } as const;
 
 export const ALT_USD: MarketSpec = {

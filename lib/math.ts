@@ -12,7 +12,7 @@
  * modelled: callers pass states the engine can reach.
  *
  * Where the contracts take a strategy contract (the mark method, the funding model), the config here
- * names it (`"median"`, `"index"`, `"premium"`). Structs read through ethers are converted with the
+ * names it (`"median"`, `"index"`, `"premium"`, `"velocity"`). Structs read through ethers are converted with the
  * `*FromChain` functions at the end. test/vectors/ checks every function against the contracts through
  * contracts/test/MathHarness.sol.
  */
@@ -36,7 +36,7 @@ export interface Tier {
 /** The mark-price strategy, by the `name()` of its contract. */
 export type MarkModel = "median" | "index";
 /** The funding strategy, by the `name()` of its contract. */
-export type FundingModel = "premium";
+export type FundingModel = "premium" | "velocity";
 
 /** MarketLib's MarketConfig, with the strategy contracts named instead of addressed. */
 export interface MarketConfig {
@@ -64,6 +64,8 @@ export interface MarketConfig {
   oracleGracePeriod: bigint;
   markModel: MarkModel;
   fundingModel: FundingModel;
+  /** velocity funding only: per day, of a rate per day, at full skew */
+  maxFundingVelocity: bigint;
 }
 
 /** MarketLib's MarketState; times in seconds, the rest WAD. */
@@ -119,6 +121,11 @@ export interface FundingInputs {
   interestRate: bigint;
   clampRate: bigint;
   cap: bigint;
+  /** F of the boundary before */
+  lastRate: bigint;
+  /** seconds */
+  interval: bigint;
+  maxVelocity: bigint;
 }
 
 /* ------------------------------------------------------------------ SOLIDITY CASTS */
@@ -429,6 +436,20 @@ export const PremiumFundingModel = {
   },
 };
 
+const SECONDS_PER_DAY = 86_400n;
+
+/** contracts/strategies/VelocityFundingModel.sol: F = clamp(F_last + v * s * T^2 / day^2, -cap, cap), s = clamp(P, -1, 1). */
+export const VelocityFundingModel = {
+  fundingRate(f: FundingInputs): bigint {
+    const skewFraction = WadMath.clamp(f.avgPremium, -WAD, WAD);
+    const drift = WadMath.floorDiv(
+      skewFraction * f.maxVelocity * f.interval * f.interval,
+      WAD * SECONDS_PER_DAY * SECONDS_PER_DAY,
+    );
+    return WadMath.clamp(f.lastRate + drift, -f.cap, f.cap);
+  },
+};
+
 const MARK_MODELS: Record<MarkModel, { markPrice(m: MarkInputs): bigint }> = {
   median: MedianMarkModel,
   index: IndexMarkModel,
@@ -436,6 +457,7 @@ const MARK_MODELS: Record<MarkModel, { markPrice(m: MarkInputs): bigint }> = {
 
 const FUNDING_MODELS: Record<FundingModel, { fundingRate(f: FundingInputs): bigint }> = {
   premium: PremiumFundingModel,
+  velocity: VelocityFundingModel,
 };
 
 function positive(x: bigint): bigint {
@@ -480,12 +502,12 @@ export const MarketLib = {
       const elapsed = boundary - st.premiumStart;
       const avgPremium = elapsed === 0n ? st.lastPremium : cum / elapsed;
       const mark = MarketLib.markPrice(cfg, st, index, last, nowTs);
-      const firstRate = fundingRateOf(cfg, avgPremium);
+      const firstRate = fundingRateOf(cfg, avgPremium, st.lastFundingRate);
       r.intervals = 1n + (nowTs - boundary) / cfg.fundingInterval;
       r.rate = firstRate;
       let growth = firstRate * mark;
       if (r.intervals > 1n) {
-        r.rate = fundingRateOf(cfg, st.lastPremium);
+        r.rate = fundingRateOf(cfg, st.lastPremium, firstRate);
         growth += r.rate * mark * (r.intervals - 1n);
       }
       r.boundary = boundary + (r.intervals - 1n) * cfg.fundingInterval;
@@ -531,17 +553,20 @@ export const MarketLib = {
     const until = nowTs < boundary ? nowTs : boundary;
     const cum = st.premiumCum + st.lastPremium * (until - st.lastSampleTime);
     const elapsed = until - st.premiumStart;
-    return fundingRateOf(cfg, elapsed === 0n ? st.lastPremium : cum / elapsed);
+    return fundingRateOf(cfg, elapsed === 0n ? st.lastPremium : cum / elapsed, st.lastFundingRate);
   },
 };
 
-/** MarketLib._fundingRate: the market's funding model on its configured rates. */
-function fundingRateOf(cfg: MarketConfig, avgPremium: bigint): bigint {
+/** MarketLib._fundingRate: the market's funding model on its configured rates, from the rate before. */
+function fundingRateOf(cfg: MarketConfig, avgPremium: bigint, lastRate: bigint): bigint {
   return FUNDING_MODELS[cfg.fundingModel].fundingRate({
     avgPremium,
     interestRate: cfg.fundingInterestRate,
     clampRate: cfg.fundingClamp,
     cap: cfg.fundingCap,
+    lastRate,
+    interval: cfg.fundingInterval,
+    maxVelocity: cfg.maxFundingVelocity,
   });
 }
 
@@ -630,7 +655,8 @@ export function markModelOf(contractName: string): MarkModel {
 /** The strategy a funding-model contract implements, from its `name()`. */
 export function fundingModelOf(contractName: string): FundingModel {
   if (contractName === "premium-index") return "premium";
-  throw new Error(`unknown funding model "${contractName}": expected "premium-index"`);
+  if (contractName === "velocity") return "velocity";
+  throw new Error(`unknown funding model "${contractName}": expected "premium-index" or "velocity"`);
 }
 
 /** MarketConfig as the engine returns it (strategy contracts by address). */
@@ -667,6 +693,7 @@ export function marketConfigFromChain(
     oracleGracePeriod: c.oracleGracePeriod,
     markModel,
     fundingModel,
+    maxFundingVelocity: c.maxFundingVelocity,
   };
 }
 

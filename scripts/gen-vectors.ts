@@ -91,6 +91,7 @@ function configOf(spec: MarketSpec, markModel: MarkModel, over: Partial<MarketCo
     oracleGracePeriod: BigInt(spec.oracleGracePeriodSeconds),
     markModel,
     fundingModel: "premium",
+    maxFundingVelocity: wad(spec.maxFundingVelocity),
     ...over,
   };
 }
@@ -813,6 +814,37 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
       fundingInterval: INTERVAL,
     });
   }
+  // Velocity funding: F = clamp(F_last + v * s * T^2 / day^2, -cap, cap), s = clamp(avgPremium, -1, 1).
+  const velocity = (avgPremium: bigint, lastRate: bigint, maxVelocity: bigint, interval = INTERVAL) => ({
+    avgPremium,
+    interestRate: I,
+    clampRate,
+    cap,
+    lastRate,
+    interval,
+    maxVelocity,
+  });
+  for (const [name, args] of [
+    ["balanced skew keeps the last rate", velocity(0n, wad("0.0003"), wad(3))],
+    // 0.3% long skew at 3/day over 8 h: 3 * 0.003 * (1/3)^2 = 0.001
+    ["long skew drifts the rate up", velocity(wad("0.003"), wad("0.0002"), wad(3))],
+    ["short skew drifts the rate down", velocity(-wad("0.003"), wad("0.0002"), wad(3))],
+    ["a one-wei short drift rounds toward minus infinity", velocity(-1n, 0n, wad(1))],
+    ["skew beyond the scale counts as full skew", velocity(wad(3), 0n, wad("0.01"))],
+    ["the drift stops at the cap", velocity(wad("0.5"), cap - 1n, wad(1))],
+    ["the drift stops at minus the cap", velocity(-wad("0.5"), -cap + 1n, wad(1))],
+    ["an hourly interval drifts 1/64 of an 8 h one", velocity(wad("0.003"), 0n, wad(3), HOUR)],
+    ["zero velocity holds the rate", velocity(wad("0.02"), wad("0.0001"), 0n)],
+  ] as const) {
+    add("VelocityFundingModel.fundingRate", name, args);
+  }
+  for (let i = 0; i < 10; ++i) {
+    add(
+      "VelocityFundingModel.fundingRate",
+      `random ${i}`,
+      velocity(rng.between(-wad("0.05"), wad("0.05")), rng.between(-cap, cap), rng.between(0n, wad(10))),
+    );
+  }
 
   return cases;
 }
@@ -842,6 +874,7 @@ const FILE_OF: Record<string, string> = {
   MarketLib: "marketlib",
   MedianMarkModel: "strategies",
   PremiumFundingModel: "strategies",
+  VelocityFundingModel: "strategies",
 };
 
 /** One vector a line, so a regenerated file diffs line by line. */

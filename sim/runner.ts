@@ -27,6 +27,7 @@ import { Keeper } from "../keeper/keeper";
 import { Random } from "./random";
 import { BlockClock } from "./clock";
 import { formatWad } from "./decimal";
+import { mechanismSpec } from "./mechanisms";
 import { SimChain, type Call } from "./chain";
 import type { Scenario } from "./scenario";
 import type { AgentPnlSeries, LiquidationEvent, MarketStep, SimulationResult, TimelineRow } from "./types";
@@ -160,6 +161,7 @@ export function systemSpecOf(s: Scenario): SystemSpec {
       pushedFeeds: m.feeds.pushed,
       pushedFeedHeartbeatSeconds: Math.max(3600, s.stepSec * 4),
       oracleGracePeriodSeconds: Math.max(3600, s.stepSec * 4),
+      ...mechanismSpec(m),
     };
   });
   return { markets, lpDepositUsd: formatWad(s.lp.depositUsd), insuranceFundUsd: formatWad(s.insuranceFundUsd) };

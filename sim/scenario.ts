@@ -149,6 +149,38 @@ function range(bound: ReturnType<typeof wad>) {
   });
 }
 
+/* MECHANISMS (SPEC 9.3) */
+
+/** The largest maxFundingVelocity the engine stores (a uint64 WAD holds 18.44). */
+const MAX_FUNDING_VELOCITY = 18n * WAD;
+
+/**
+ * The switches a protocol designer compares, one per market, so that a sweep can vary them
+ * (`--vary markets.0.mechanisms.fundingModel=premium,velocity`). The whole block and each field are
+ * optional; the defaults are the exchange's own methods. The protections with a number (TWAP window,
+ * price band, max deviation per update, OI cap) sit in `protections`.
+ */
+const mechanismsSchema = strict({
+  /** "median": median(P1, P2, last) as in SPEC 5; "index": the mark is the index. */
+  markMethod: z.enum(["median", "index"]).default("median"),
+  /** "premium": SPEC 5's premium-index rate; "velocity": Synthetix v3's drifting rate. */
+  fundingModel: z.enum(["premium", "velocity"]).default("premium"),
+  /** Velocity funding: the most the daily rate moves per day at full skew (skew = skewScale). */
+  maxFundingVelocity: wad({ gt: 0n, lte: MAX_FUNDING_VELOCITY }).optional(),
+  /** "partial": positions above the first tier are cut to a healthy size; "full": always closed whole. */
+  liquidation: z.enum(["partial", "full"]).default("partial"),
+})
+  .superRefine((m, ctx) => {
+    if (m.fundingModel === "velocity" && m.maxFundingVelocity === undefined)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["maxFundingVelocity"],
+        message: 'is required when fundingModel is "velocity"',
+      });
+  })
+  .transform(({ maxFundingVelocity, ...m }) => ({ ...m, maxFundingVelocity: maxFundingVelocity ?? 0n }))
+  .default({});
+
 /* MARKETS */
 
 const tierSchema = strict({
@@ -246,6 +278,7 @@ const marketSchema = strict({
     /** Noise each pushed feed adds around its reference, basis points. */
     noiseBps: integer(0, BPS_PER_UNIT - 1),
   }),
+  mechanisms: mechanismsSchema,
 })
   .superRefine((market, ctx) => {
     if (market.protections.oiCap > market.maxOpenInterest) {

@@ -5,3 +5,4 @@ import "./simulate";
 import "./orders";
 import "./walkthrough";
 import "../bench/task";
+import "./sweep";

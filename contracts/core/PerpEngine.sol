@@ -353,7 +353,8 @@ contract PerpEngine is PerpEngineStorage {
     }
 
     /// @dev Closes all of `p`, unless it is above the first tier and a smaller size restores health with
-    /// the market's buffer: checked, not assumed, on the remainder as it will be after the reward.
+    /// the market's buffer: checked, not assumed, on the remainder as it will be after the reward. A
+    /// market with a zero buffer liquidates in full.
     function _planLiquidation(
         Ctx memory c,
         Position memory p,
@@ -362,7 +363,7 @@ contract PerpEngine is PerpEngineStorage {
     ) private pure returns (LiquidationPlan memory plan) {
         uint256 absSize = WadMath.abs(p.size);
         uint256 notional = absSize.mulDown(c.mark);
-        if (equity > 0 && notional > c.tiers[0].notionalCap) {
+        if (equity > 0 && c.cfg.partialLiquidationBuffer != 0 && notional > c.tiers[0].notionalCap) {
             uint256 keep = MarginMath
                 .partialRemainder(c.tiers, notional, equity, c.cfg.liquidationFeeRate, c.cfg.partialLiquidationBuffer)
                 .divDown(c.mark);

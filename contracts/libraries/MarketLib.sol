@@ -27,10 +27,11 @@ struct MarketConfig {
     uint64 markBand; // mark clamped to index * (1 +/- band); 0 = off
     uint64 reserveFactor; // pool assets reserved per unit of the larger side's notional
     uint64 adlProfitShare; // ADL opens when traders' unrealised profit exceeds this share of the pool
-    uint64 partialLiquidationBuffer; // health margin a partially liquidated remainder must keep
+    uint64 partialLiquidationBuffer; // health buffer a partial remainder keeps; 0 = liquidate in full
     uint32 oracleGracePeriod; // how long closing may use the last good index when no source is fresh
     IMarkPriceModel markModel;
     IFundingModel fundingModel;
+    uint64 maxFundingVelocity; // velocity funding only: the most the daily rate moves per day, at full skew
 }
 
 /// @notice A market's running state. Funding is an accumulator (Uniswap's fee-growth pattern):
@@ -101,12 +102,12 @@ library MarketLib {
             uint256 elapsed = boundary - st.premiumStart;
             int256 avgPremium = elapsed == 0 ? int256(st.lastPremium) : cum / int256(elapsed);
             uint256 mark = markPrice(cfg, st, index, last, nowTs);
-            int256 firstRate = _fundingRate(cfg, avgPremium);
+            int256 firstRate = _fundingRate(cfg, avgPremium, st.lastFundingRate);
             r.intervals = 1 + (nowTs - boundary) / cfg.fundingInterval;
             r.rate = firstRate;
             int256 growth = firstRate * int256(mark);
             if (r.intervals > 1) {
-                r.rate = _fundingRate(cfg, st.lastPremium);
+                r.rate = _fundingRate(cfg, st.lastPremium, firstRate);
                 growth += r.rate * int256(mark) * int256(r.intervals - 1);
             }
             r.boundary = boundary + (r.intervals - 1) * cfg.fundingInterval;
@@ -162,17 +163,21 @@ library MarketLib {
         uint256 until = nowTs < boundary ? nowTs : boundary;
         int256 cum = st.premiumCum + int256(st.lastPremium) * int256(until - st.lastSampleTime);
         uint256 elapsed = until - st.premiumStart;
-        return _fundingRate(cfg, elapsed == 0 ? int256(st.lastPremium) : cum / int256(elapsed));
+        return _fundingRate(cfg, elapsed == 0 ? int256(st.lastPremium) : cum / int256(elapsed), st.lastFundingRate);
     }
 
-    function _fundingRate(MarketConfig memory cfg, int256 avgPremium) private pure returns (int256) {
+    /// @dev `lastRate` is the rate of the boundary before: a model that drifts (velocity) moves from it.
+    function _fundingRate(MarketConfig memory cfg, int256 avgPremium, int256 lastRate) private pure returns (int256) {
         return
             cfg.fundingModel.fundingRate(
                 FundingInputs({
                     avgPremium: avgPremium,
                     interestRate: int256(uint256(cfg.fundingInterestRate)),
                     clampRate: int256(uint256(cfg.fundingClamp)),
-                    cap: int256(uint256(cfg.fundingCap))
+                    cap: int256(uint256(cfg.fundingCap)),
+                    lastRate: lastRate,
+                    interval: cfg.fundingInterval,
+                    maxVelocity: cfg.maxFundingVelocity
                 })
             );
     }

@@ -109,7 +109,7 @@ export function planLiquidation(
 ): LiquidationPlan {
   const absSize = WadMath.abs(p.size);
   const notional = WadMath.mulDown(absSize, mark);
-  if (equity > 0n && notional > tiers[0].notionalCap) {
+  if (equity > 0n && cfg.partialLiquidationBuffer !== 0n && notional > tiers[0].notionalCap) {
     const keep = WadMath.divDown(
       MarginMath.partialRemainder(tiers, notional, equity, cfg.liquidationFeeRate, cfg.partialLiquidationBuffer),
       mark,

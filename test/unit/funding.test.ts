@@ -24,6 +24,8 @@ import {
 const I = wad("0.0001");
 const CLAMP = wad("0.0005");
 const CAP = wad("0.0075");
+/** The velocity model's inputs, which the premium model ignores. */
+const NO_VELOCITY = { lastRate: 0n, interval: 0n, maxVelocity: 0n };
 const S = wad(5_000_000);
 const INDEX = ALT_START_PRICE; // $2, flat throughout: IndexMarkModel makes mark = index
 
@@ -86,7 +88,13 @@ describe("funding (SPEC 5: F = clamp(p + clamp(I - p, -0.05%, +0.05%), -cap, +ca
         const p = wad(c.p);
         const interest = c.interest ? wad(c.interest) : I;
         const cap = c.cap ? wad(c.cap) : CAP;
-        const got = await model.fundingRate({ avgPremium: p, interestRate: interest, clampRate: CLAMP, cap });
+        const got = await model.fundingRate({
+          ...NO_VELOCITY,
+          avgPremium: p,
+          interestRate: interest,
+          clampRate: CLAMP,
+          cap,
+        });
         expect(got).to.equal(fundingRate(p, interest, CLAMP, cap));
       });
     }
@@ -95,7 +103,7 @@ describe("funding (SPEC 5: F = clamp(p + clamp(I - p, -0.05%, +0.05%), -cap, +ca
       const [deployer] = await ethers.getSigners();
       const model = await new PremiumFundingModel__factory(deployer).deploy();
       const rate = (p: string) =>
-        model.fundingRate({ avgPremium: wad(p), interestRate: I, clampRate: CLAMP, cap: CAP });
+        model.fundingRate({ ...NO_VELOCITY, avgPremium: wad(p), interestRate: I, clampRate: CLAMP, cap: CAP });
       // p = 0.03%: I - p = -0.02% is inside the band, F = 0.03% - 0.02% = 0.01%
       expect(await rate("0.0003")).to.equal(wad("0.0001"));
       // p = 0.2%: I - p = -0.19% clamps to -0.05%, F = 0.2% - 0.05% = 0.15%

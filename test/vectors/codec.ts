@@ -134,6 +134,12 @@ export function state(args: Args, key = "state"): MarketState {
   return struct<MarketState>(args[key], STATE_KEYS, key);
 }
 
+/** A vector's config; vectors written before the velocity funding model carry no maxFundingVelocity (0). */
 export function config(args: Args, key = "config"): MarketConfig {
-  return struct<MarketConfig>(args[key], CONFIG_KEYS, key);
+  const c = struct<Omit<MarketConfig, "maxFundingVelocity"> & { maxFundingVelocity?: bigint }>(
+    args[key],
+    CONFIG_KEYS,
+    key,
+  );
+  return { ...c, maxFundingVelocity: c.maxFundingVelocity ?? 0n };
 }

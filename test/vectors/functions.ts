@@ -13,6 +13,7 @@ import {
   PositionLib,
   PremiumFundingModel,
   Pricing,
+  VelocityFundingModel,
   SkewBeyondScale,
   WadMath,
   fundingResultFromChain,
@@ -27,9 +28,11 @@ import {
   MathHarness__factory,
   MedianMarkModel__factory,
   PremiumFundingModel__factory,
+  VelocityFundingModel__factory,
   type MathHarness,
   type MedianMarkModel as MedianMarkModelContract,
   type PremiumFundingModel as PremiumFundingModelContract,
+  type VelocityFundingModel as VelocityFundingModelContract,
 } from "../../typechain-types";
 import { big, config, position, state, str, tiers, type Args, type Reverted } from "./codec";
 
@@ -37,6 +40,7 @@ export interface MathContracts {
   harness: MathHarness;
   median: MedianMarkModelContract;
   premium: PremiumFundingModelContract;
+  velocity: VelocityFundingModelContract;
   markModels: Record<MarkModel, string>;
   fundingModels: Record<FundingModel, string>;
 }
@@ -46,12 +50,14 @@ export async function deployMathContracts(signer: Signer): Promise<MathContracts
   const median = await new MedianMarkModel__factory(signer).deploy();
   const index = await new IndexMarkModel__factory(signer).deploy();
   const premium = await new PremiumFundingModel__factory(signer).deploy();
+  const velocity = await new VelocityFundingModel__factory(signer).deploy();
   return {
     harness,
     median,
     premium,
+    velocity,
     markModels: { median: await median.getAddress(), index: await index.getAddress() },
-    fundingModels: { premium: await premium.getAddress() },
+    fundingModels: { premium: await premium.getAddress(), velocity: await velocity.getAddress() },
   };
 }
 
@@ -74,11 +80,17 @@ const markInputs = (a: Args) => ({
   fundingInterval: big(a, "fundingInterval"),
 });
 
+/** The velocity model's inputs are 0 in vectors written before it (the premium model ignores them). */
+const optionalBig = (a: Args, key: string) => (a[key] === undefined ? 0n : big(a, key));
+
 const fundingInputs = (a: Args) => ({
   avgPremium: big(a, "avgPremium"),
   interestRate: big(a, "interestRate"),
   clampRate: big(a, "clampRate"),
   cap: big(a, "cap"),
+  lastRate: optionalBig(a, "lastRate"),
+  interval: optionalBig(a, "interval"),
+  maxVelocity: optionalBig(a, "maxVelocity"),
 });
 
 /** Functions by "Library.function", the name a vector's `fn` carries. */
@@ -260,6 +272,10 @@ export const FUNCTIONS: Record<string, VectorFunction> = {
   "PremiumFundingModel.fundingRate": {
     mirror: (a) => PremiumFundingModel.fundingRate(fundingInputs(a)),
     onChain: (c, a) => c.premium.fundingRate(fundingInputs(a)),
+  },
+  "VelocityFundingModel.fundingRate": {
+    mirror: (a) => VelocityFundingModel.fundingRate(fundingInputs(a)),
+    onChain: (c, a) => c.velocity.fundingRate(fundingInputs(a)),
   },
 };
 

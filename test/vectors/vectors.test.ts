@@ -67,7 +67,9 @@ describe("shared math vectors", () => {
     expect([...covered].sort()).to.deep.equal(Object.keys(FUNCTIONS).sort());
     const { harness } = await loadFixture(mathFixture);
     const harnessFunctions = harness.interface.fragments.filter((f) => f.type === "function").length;
-    const viaHarness = Object.keys(FUNCTIONS).filter((fn) => !/^(MedianMarkModel|PremiumFundingModel)\./.test(fn));
+    const viaHarness = Object.keys(FUNCTIONS).filter(
+      (fn) => !/^(MedianMarkModel|PremiumFundingModel|VelocityFundingModel)\./.test(fn),
+    );
     expect(viaHarness.length).to.equal(harnessFunctions);
   });
 
@@ -119,6 +121,8 @@ const arbConfig: fc.Arbitrary<MarketConfig> = fc
     emaHalfLife: fc.constantFrom(0n, 1n, HALF_LIFE, 3600n),
     fundingInterval: fc.constantFrom(3600n, INTERVAL),
     fundingCap: fc.bigInt(wadOf(1n, 3n), wadOf(5n, 2n)),
+    fundingModel: fc.constantFrom<MarketConfig["fundingModel"]>("premium", "velocity"),
+    maxFundingVelocity: fc.constantFrom(0n, WAD, 9n * WAD),
   })
   .map((c) => ({
     symbol: ethers.encodeBytes32String("PROP-USD"),
@@ -135,7 +139,6 @@ const arbConfig: fc.Arbitrary<MarketConfig> = fc
     adlProfitShare: wadOf(5n, 1n),
     partialLiquidationBuffer: wadOf(1n, 1n),
     oracleGracePeriod: 3600n,
-    fundingModel: "premium" as const,
     ...c,
   }));
 

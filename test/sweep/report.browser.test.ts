@@ -1,0 +1,141 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import { expect } from "chai";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { WAD } from "../../sim/decimal";
+import { expandGrid, planRuns } from "../../sim/sweep/grid";
+import { METRICS, SUMMARY_METRICS, type RunMetrics } from "../../sim/sweep/metrics";
+import { parseVaries, type Axis } from "../../sim/sweep/paths";
+import { renderSweep } from "../../sim/sweep/report";
+import { summarize, type RunRow } from "../../sim/sweep/summary";
+
+/** Debian's chromium; CI installs it, a developer may not have it. */
+const CHROMIUM = "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--no-first-run",
+  "--disable-background-networking",
+];
+/** The heatmap's two ends (sim/sweep/report.ts): lowest value blue, highest red. */
+const LOW_RGB = [37, 99, 235];
+const HIGH_RGB = [220, 38, 38];
+
+/** Per canvas: painted pixels, and whether the lowest and the highest colour appear. Runs in the page. */
+const INSPECT = `(() => [...document.querySelectorAll("canvas")].map((canvas) => {
+  const px = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  const near = (i, rgb) => px[i + 3] > 150 && rgb.every((c, k) => Math.abs(px[i + k] - c) <= 10);
+  let painted = 0, low = false, high = false;
+  for (let i = 0; i < px.length; i += 4) {
+    if (px[i + 3] === 0) continue;
+    painted += 1;
+    if (near(i, ${JSON.stringify(LOW_RGB)})) low = true;
+    if (near(i, ${JSON.stringify(HIGH_RGB)})) high = true;
+  }
+  return { id: canvas.id, painted, low, high };
+}))()`;
+
+interface Inspection {
+  id: string;
+  painted: number;
+  low: boolean;
+  high: boolean;
+}
+
+/** A finished sweep over `axes` with 3 seeds, every metric growing with the configuration and the seed. */
+function syntheticSweep(axes: Axis[]) {
+  const configs = expandGrid(axes);
+  const rows: RunRow[] = planRuns(configs, [1, 2, 3]).map((run) => ({
+    key: run.key,
+    config: run.config,
+    labels: configs[run.config]!.labels,
+    seed: run.seed,
+    metrics: Object.fromEntries(
+      METRICS.map((name, i) => [name, BigInt((run.config + 1) * 1000 + run.seed * 10 + i) * WAD]),
+    ) as RunMetrics,
+  }));
+  return summarize(
+    { scenario: "squeeze-thin", source: "scenarios/squeeze-thin.json", axes, seeds: [1, 2, 3] },
+    configs,
+    rows,
+  );
+}
+
+describe("sweep.html in a real browser", function () {
+  this.timeout(120_000);
+  let browser: Browser | undefined;
+  let dir = "";
+
+  before(async function () {
+    if (!fs.existsSync(CHROMIUM)) {
+      if (process.env.CI !== undefined)
+        throw new Error(`${CHROMIUM} is missing; CI must install Debian's chromium (apt-get install -y chromium)`);
+      console.warn(
+        `      skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this test fails instead`,
+      );
+      this.skip();
+    }
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "perpsim-sweep-"));
+  });
+
+  after(async () => {
+    await browser?.close();
+    if (dir !== "") fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function open(html: string, file: string): Promise<{ page: Page; errors: string[]; requests: string[] }> {
+    const target = path.join(dir, file);
+    fs.writeFileSync(target, html);
+    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    const requests: string[] = [];
+    page.on("console", (message) => {
+      if (message.type() === "error") errors.push(message.text());
+    });
+    page.on("pageerror", (error) => errors.push(error.message));
+    page.on("request", (request) => requests.push(request.url()));
+    await page.goto(pathToFileURL(target).href, { waitUntil: "load" });
+    return { page, errors, requests };
+  }
+
+  it("draws a heatmap per metric for two varied paths, lowest cell blue and highest red, offline", async () => {
+    const axes = parseVaries([
+      "markets.0.protections.twapWindowSeconds=0,600,1800",
+      "markets.0.spotLiquidityUsd=200000,2000000",
+    ]);
+    const { page, errors, requests } = await open(renderSweep(syntheticSweep(axes), axes), "heatmaps.html");
+    // the six summary metrics, then VaR95 and LaR95
+    const charts = SUMMARY_METRICS.length + 2;
+    await page.waitForFunction(`window.__chartsRendered === ${charts}`, undefined, { timeout: 30_000 });
+    const canvases = (await page.evaluate(INSPECT)) as Inspection[];
+    expect(canvases.map((c) => c.id)).to.deep.equal([
+      ...SUMMARY_METRICS.map((m) => `heatmap-${m}`),
+      "heatmap-var95",
+      "heatmap-lar95",
+    ]);
+    for (const canvas of canvases) {
+      expect(canvas.painted, `${canvas.id} is blank`).to.be.greaterThan(10_000);
+      expect(canvas.low && canvas.high, `${canvas.id} lacks its lowest or highest cell`).to.equal(true);
+    }
+    expect(await page.locator("#configurations tbody tr").count()).to.equal(6);
+    expect(errors).to.deep.equal([]);
+    expect(requests.filter((url) => !url.startsWith("file:"))).to.deep.equal([]);
+  });
+
+  it("draws lines (p95, mean, p5) per metric for one varied path", async () => {
+    const axes = parseVaries(["markets.0.protections.oiCap=0,500000,1000000"]);
+    const { page, errors } = await open(renderSweep(syntheticSweep(axes), axes), "lines.html");
+    await page.waitForFunction(`window.__chartsRendered === ${SUMMARY_METRICS.length}`, undefined, { timeout: 30_000 });
+    const canvases = (await page.evaluate(INSPECT)) as Inspection[];
+    for (const canvas of canvases) {
+      expect(canvas.painted, `${canvas.id} is blank`).to.be.greaterThan(1_000);
+      // the mean line is drawn in the heatmap's low blue, the p95 line in its high red
+      expect(canvas.low && canvas.high, `${canvas.id} lacks the mean or the p95 line`).to.equal(true);
+    }
+    expect(errors).to.deep.equal([]);
+  });
+});
