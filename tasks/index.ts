@@ -5,3 +5,7 @@ import "./simulate";
 import "./orders";
 import "./walkthrough";
 import "../bench/task";
+import { refuseUnparsableCommandLine } from "./common";
+
+// Every task is registered: a perp:* command line Hardhat cannot parse stops here, in one line.
+refuseUnparsableCommandLine();
