@@ -8,6 +8,7 @@
  * and no display (where Hardhat prints stack traces by default) against this chain served over HTTP.
  */
 import { expect } from "chai";
+import { makeError } from "ethers";
 import hre from "hardhat";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +20,7 @@ import type { JsonRpcServer } from "hardhat/types";
 import type { Deployment, Exchange } from "../../lib/contracts";
 import { deployToFile } from "../../lib/deployment";
 import { usd6, wad } from "../../lib/units";
-import { positionIdHex, refuseUnparsableCommandLine, setOutput } from "../../tasks/common";
+import { describeFailure, positionIdHex, refuseUnparsableCommandLine, setOutput } from "../../tasks/common";
 import { MAX_CHAIN_TIME } from "../../tasks/operations";
 
 const ALT = "ALT-USD";
@@ -468,6 +469,27 @@ describe("perp:* refusals: one line, exit 1, nothing sent", function () {
       code: undefined,
     });
     expect(refuse("perp:markets", "--foo", "1", "--show-stack-traces")).to.deep.equal({ stderr: "", code: undefined });
+  });
+
+  it("describes an unexpected failure in one line: an undecoded revert by its selector, a message over lines", () => {
+    const revert = makeError("execution reverted (unknown custom error)", "CALL_EXCEPTION", {
+      action: "estimateGas",
+      data: "0xdeadbeef0000000000000000",
+      reason: null,
+      transaction: { to: "0x0000000000000000000000000000000000000001", data: "0x" },
+      invocation: null,
+      revert: null,
+    });
+    expect(describeFailure("perp:close", revert)).to.deep.equal({
+      refusal: false,
+      line:
+        "perp:close: unexpected failure: execution reverted (unknown custom error) (revert data 0xdeadbeef...); " +
+        "--show-stack-traces shows where",
+    });
+    expect(describeFailure("perp:markets", new TypeError("first\n   second"))).to.deep.equal({
+      refusal: false,
+      line: "perp:markets: unexpected failure: TypeError: first second; --show-stack-traces shows where",
+    });
   });
 
   it("hands the error to Hardhat, for its stack trace, under --show-stack-traces", async () => {
