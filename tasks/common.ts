@@ -16,6 +16,7 @@ import path from "node:path";
 import { existsSync } from "node:fs";
 import { HardhatPluginError } from "hardhat/plugins";
 import { HardhatError } from "hardhat/internal/core/errors";
+import { HardhatContext } from "hardhat/internal/context";
 import { ArgumentsParser } from "hardhat/internal/cli/ArgumentsParser";
 import { HARDHAT_PARAM_DEFINITIONS } from "hardhat/internal/core/params/hardhat-params";
 import { getEnvHardhatArguments } from "hardhat/internal/core/params/env-variables";
@@ -85,6 +86,36 @@ function cliTaskName(): string | undefined {
   } catch {
     // The CLI has parsed these arguments already; a parse that throws here means "not ours to report".
     return undefined;
+  }
+}
+
+/**
+ * Called once the perp:* tasks are registered (tasks/index.ts), while Hardhat loads its config: a
+ * perp:* command line that Hardhat's own parser will refuse (an unknown --option, an option without its
+ * value) is refused here in one line with exit code 1, before Hardhat would print its stack trace.
+ */
+export function refuseUnparsableCommandLine(): void {
+  const taskName = cliTaskName();
+  if (!taskName?.startsWith("perp:")) return;
+  const dsl = HardhatContext.getHardhatContext().tasksDSL;
+  const definition = dsl.getTaskDefinition(undefined, taskName);
+  if (!definition) return;
+  const parser = new ArgumentsParser();
+  try {
+    const env = getEnvHardhatArguments(HARDHAT_PARAM_DEFINITIONS, process.env);
+    const parsed = parser.parseHardhatArguments(HARDHAT_PARAM_DEFINITIONS, env, process.argv.slice(2));
+    if (parsed.hardhatArguments.showStackTraces || parsed.hardhatArguments.help) return;
+    const { unparsedCLAs } = parser.parseScopeAndTaskNames(
+      parsed.allUnparsedCLAs,
+      dsl.getTaskDefinitions(),
+      dsl.getScopesDefinitions(),
+    );
+    parser.parseTaskArguments(definition, unparsedCLAs);
+  } catch (err) {
+    if (!HardhatError.isHardhatError(err)) throw err;
+    const why = err.message.replace(/\.$/, "");
+    process.stderr.write(`${taskName}: ${why}; npx hardhat help ${taskName} lists its options\n`);
+    process.exit(1);
   }
 }
 

@@ -357,8 +357,12 @@ async function latestTime(hre: HardhatRuntimeEnvironment): Promise<bigint> {
   return BigInt(block.timestamp);
 }
 
-/** A chain time as ISO 8601 (JavaScript dates reach the year 275760, past MAX_CHAIN_TIME). */
+/** The last second a JavaScript date can show (the year 275760); a chain moved past it by hand has only a count. */
+const MAX_DATE_SECONDS = 8_640_000_000_000n;
+
+/** A chain time as ISO 8601, or as seconds since 1970 beyond what a date shows. */
 function isoTime(seconds: bigint): string {
+  if (seconds > MAX_DATE_SECONDS) return `${f.amount(seconds, 0, 0)} s after 1970`;
   return new Date(Number(seconds) * 1000).toISOString();
 }
 

@@ -8,6 +8,7 @@
  * and no display (where Hardhat prints stack traces by default) against this chain served over HTTP.
  */
 import { expect } from "chai";
+import { makeError } from "ethers";
 import hre from "hardhat";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -19,7 +20,7 @@ import type { JsonRpcServer } from "hardhat/types";
 import type { Deployment, Exchange } from "../../lib/contracts";
 import { deployToFile } from "../../lib/deployment";
 import { usd6, wad } from "../../lib/units";
-import { positionIdHex, setOutput } from "../../tasks/common";
+import { describeFailure, positionIdHex, refuseUnparsableCommandLine, setOutput } from "../../tasks/common";
 import { MAX_CHAIN_TIME } from "../../tasks/operations";
 
 const ALT = "ALT-USD";
@@ -426,6 +427,69 @@ describe("perp:* refusals: one line, exit 1, nothing sent", function () {
     } finally {
       await snapshot.restore();
     }
+  });
+
+  it("refuses a command line Hardhat's parser would refuse (an unknown option, a missing value) in one line", () => {
+    const saved = { argv: process.argv, exit: process.exit, write: process.stderr.write };
+    const refuse = (...args: string[]) => {
+      let stderr = "";
+      let code: number | undefined;
+      process.argv = [saved.argv[0], saved.argv[1], ...args];
+      process.stderr.write = ((chunk: string | Uint8Array) => {
+        stderr += String(chunk);
+        return true;
+      }) as typeof process.stderr.write;
+      process.exit = ((exitCode?: number) => {
+        code = exitCode;
+        throw new Error("exit");
+      }) as typeof process.exit;
+      try {
+        refuseUnparsableCommandLine();
+      } catch (err) {
+        if ((err as Error).message !== "exit") throw err;
+      } finally {
+        Object.assign(process, { argv: saved.argv, exit: saved.exit });
+        process.stderr.write = saved.write;
+      }
+      return { stderr, code };
+    };
+    expect(refuse("perp:markets", "--network", "localhost", "--foo", "1")).to.deep.equal({
+      stderr: "perp:markets: HH305: Unrecognized param --foo; npx hardhat help perp:markets lists its options\n",
+      code: 1,
+    });
+    expect(refuse("--network", "localhost", "perp:open", "--market")).to.deep.equal({
+      stderr:
+        "perp:open: HH306: The '--market' parameter of task 'perp:open' expects a value, but none was passed; " +
+        "npx hardhat help perp:open lists its options\n",
+      code: 1,
+    });
+    // A well-formed command line passes on to the task; --show-stack-traces leaves the refusal to Hardhat.
+    expect(refuse("perp:markets", "--network", "localhost", "--account", "1")).to.deep.equal({
+      stderr: "",
+      code: undefined,
+    });
+    expect(refuse("perp:markets", "--foo", "1", "--show-stack-traces")).to.deep.equal({ stderr: "", code: undefined });
+  });
+
+  it("describes an unexpected failure in one line: an undecoded revert by its selector, a message over lines", () => {
+    const revert = makeError("execution reverted (unknown custom error)", "CALL_EXCEPTION", {
+      action: "estimateGas",
+      data: "0xdeadbeef0000000000000000",
+      reason: null,
+      transaction: { to: "0x0000000000000000000000000000000000000001", data: "0x" },
+      invocation: null,
+      revert: null,
+    });
+    expect(describeFailure("perp:close", revert)).to.deep.equal({
+      refusal: false,
+      line:
+        "perp:close: unexpected failure: execution reverted (unknown custom error) (revert data 0xdeadbeef...); " +
+        "--show-stack-traces shows where",
+    });
+    expect(describeFailure("perp:markets", new TypeError("first\n   second"))).to.deep.equal({
+      refusal: false,
+      line: "perp:markets: unexpected failure: TypeError: first second; --show-stack-traces shows where",
+    });
   });
 
   it("hands the error to Hardhat, for its stack trace, under --show-stack-traces", async () => {
