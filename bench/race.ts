@@ -347,23 +347,16 @@ export async function naiveRace(hre: HardhatRuntimeEnvironment, setup: RaceSetup
 /* OVER HTTP: the CLI keeper against a node process */
 
 /**
- * Setup transactions from unlocked or impersonated accounts, automine off, `CALLS_PER_BLOCK` per mined
- * block, each sent after the previous one is answered: anvil numbers concurrent eth_sendTransaction of
- * one account with the same nonce. Throws unless every one succeeded.
+ * Setup transactions from unlocked or impersonated accounts, one block each (automine), each sent after
+ * the previous one is answered: anvil numbers concurrent eth_sendTransaction of one account with the same
+ * nonce, and `hardhat node` slows down badly with many pending transactions. Throws unless the last
+ * CALLS_PER_BLOCK succeeded (a failed setup shows there first: every account's order comes last).
  */
 async function sendInOrder(provider: JsonRpcProvider, calls: readonly RawCall[]): Promise<void> {
   const hashes: string[] = [];
-  await provider.send("evm_setAutomine", [false]);
-  try {
-    for (let i = 0; i < calls.length; i += CALLS_PER_BLOCK) {
-      for (const c of calls.slice(i, i + CALLS_PER_BLOCK)) {
-        const tx = { from: c.from, to: c.to, data: c.data, gas: toQuantity(c.gas ?? SETUP_GAS) };
-        hashes.push((await provider.send("eth_sendTransaction", [tx])) as string);
-      }
-      await provider.send("evm_mine", []);
-    }
-  } finally {
-    await provider.send("evm_setAutomine", [true]);
+  for (const c of calls) {
+    const tx = { from: c.from, to: c.to, data: c.data, gas: toQuantity(c.gas ?? SETUP_GAS) };
+    hashes.push((await provider.send("eth_sendTransaction", [tx])) as string);
   }
   await provider.waitForTransaction(hashes[hashes.length - 1]);
   const receipts = await Promise.all(hashes.slice(-CALLS_PER_BLOCK).map((h) => provider.getTransactionReceipt(h)));
@@ -442,7 +435,8 @@ export async function httpRace(
         await provider.send("eth_chainId", []);
         break;
       } catch (error) {
-        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${node} did not start: ${String(error)}`);
+        if (Date.now() > deadline || child.exitCode !== null)
+          throw new Error(`${node} did not start: ${String(error)}`);
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     }
@@ -500,7 +494,11 @@ export async function httpRace(
     const answer = toFeedAnswer((index0 * CRASH_PCT) / 100n);
     const pushes: string[] = [];
     for (const f of market.pushedFeeds) {
-      const push = { from: admin, to: await f.getAddress(), data: f.interface.encodeFunctionData("setPrice", [answer]) };
+      const push = {
+        from: admin,
+        to: await f.getAddress(),
+        data: f.interface.encodeFunctionData("setPrice", [answer]),
+      };
       pushes.push((await provider.send("eth_sendTransaction", [push])) as string);
     }
     const crashReceipt = await provider.waitForTransaction(pushes[pushes.length - 1] as string);

@@ -17,7 +17,7 @@ import { ExchangeNames } from "./names";
 import { traceGas } from "./trace";
 import { breakdownOf } from "./breakdown";
 import { measureScan, warmUp, type ScanMarket } from "./scan";
-import { keeperRace, naiveRace, rewind, setupRace, type RaceResult } from "./race";
+import { httpRace, keeperRace, naiveRace, rewind, setupRace, type RaceResult } from "./race";
 import { npmStartSeconds, simThroughput, SCENARIO_FILE, type SimThroughput } from "./sim";
 import { sweepThroughput, SWEEP_SCENARIO } from "./sweep";
 import { renderMarkdown, summaryTables } from "./report";
@@ -43,6 +43,8 @@ interface Plan {
   batchSizes: number[];
   scanSizes: number[];
   scanRuns: number;
+  /** the HTTP race's positions; 0 skips it */
+  httpRace: number;
   scanUpdates: number;
   raceStages: number[];
   transfers: number;
@@ -63,9 +65,10 @@ const FULL: Plan = {
     "gas.settleFunding",
   ],
   batchSizes: [1, 10, 50],
-  scanSizes: [10_000, 100_000],
+  scanSizes: [10_000, 100_000, 1_000_000],
   scanRuns: 5,
   scanUpdates: 1_000,
+  httpRace: 1_000,
   raceStages: [1, 100, 1_000],
   transfers: 2_000,
   sweepRuns: 100,
@@ -77,6 +80,7 @@ const QUICK: Plan = {
   scanSizes: [10_000, 100_000],
   scanRuns: 1,
   scanUpdates: 200,
+  httpRace: 0,
   raceStages: [1, 100],
   transfers: 300,
   simHours: 4,
@@ -85,6 +89,11 @@ const QUICK: Plan = {
 
 /** The race's chain-like mode: a block every second with whatever transactions arrived. */
 const BLOCK_INTERVAL_MS = 1_000;
+/** Building a book of a million positions takes a while: one run of it, not plan.scanRuns. */
+const SCAN_ONE_RUN_FROM = 1_000_000;
+/** SPEC 10: the health scan per mark update at 1,000,000 positions, p99. */
+const SCAN_GOAL_POSITIONS = 1_000_000;
+const SCAN_GOAL_P99_MS = 20;
 /** EIP-7825 (Osaka): no transaction may carry more gas than this, whatever the block allows. */
 const TX_GAS_CAP = 16_777_216;
 /** settleFunding is "flat" when its gas varies by at most this share across position counts. */
@@ -144,7 +153,7 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
   warmUp(scanMarket);
   for (const n of plan.scanSizes) {
     log(`keeper scan: ${n.toLocaleString("en-US")} positions`);
-    const s = measureScan(scanMarket, n, plan.scanRuns, plan.scanUpdates);
+    const s = measureScan(scanMarket, n, n >= SCAN_ONE_RUN_FROM ? 1 : plan.scanRuns, plan.scanUpdates);
     const label = `keeper health scan per mark update, ${n.toLocaleString("en-US")} positions (median of ${s.runs} run medians, ${s.updatesPerRun} updates each)`;
     figures.push(
       figure(
@@ -153,10 +162,22 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
         label,
         s.medianMs,
         "ms",
-        n === 100_000 ? { op: "<=", value: 20 } : null,
+        null,
         `p99 ${s.p99Ms.toFixed(3)} ms; ${s.medianLiquidatable} liquidatable per update in the median, ${s.maxLiquidatable} at most`,
       ),
     );
+    if (n === SCAN_GOAL_POSITIONS) {
+      figures.push(
+        figure(
+          "keeper",
+          `keeper.scanP99.${n}`,
+          `keeper health scan per mark update, ${n.toLocaleString("en-US")} positions, p99 of ${s.updatesPerRun} updates`,
+          s.p99Ms,
+          "ms",
+          { op: "<=", value: SCAN_GOAL_P99_MS },
+        ),
+      );
+    }
     figures.push(
       figure(
         "keeper",
@@ -259,6 +280,24 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
     (f) => f.id === `gas.liquidateMany.${plan.batchSizes[plan.batchSizes.length - 1]}`,
   )!.value;
   notes.push(...raceNotes(keeper, keeperBlocks, keeperSignerBlocks, naive, perPosition, count, machine.blockGasLimit));
+
+  // Keeper over HTTP: the CLI assembly against each node as its own process.
+  for (const node of plan.httpRace > 0 ? (["anvil", "hardhat node"] as const) : []) {
+    log(`keeper over HTTP: ${node}, ${plan.httpRace.toLocaleString("en-US")} positions crossing at once`);
+    const r = await httpRace(node, plan.httpRace, BLOCK_INTERVAL_MS, log);
+    const slug = node === "anvil" ? "anvil" : "hardhatNode";
+    figures.push(
+      figure(
+        "keeper",
+        `keeper.http.${slug}`,
+        `blocks from the crossing to the last of ${r.positions.toLocaleString("en-US")} liquidations, CLI keeper over HTTP, ${node}, ${r.blockIntervalMs / 1000}-second blocks`,
+        r.blocks,
+        "blocks",
+        { op: "<=", value: 1 },
+        `${r.liquidated} liquidated, ${r.inNextBlock} in the next block, ${r.seconds.toFixed(1)} s`,
+      ),
+    );
+  }
 
   // Simulator.
   log(

@@ -10,6 +10,7 @@
  * so every read is of the chain now. Each request times out after RPC_TIMEOUT_MS, so a node that stops
  * answering looks like one that is down.
  */
+import { setMaxListeners } from "node:events";
 import { FetchRequest, JsonRpcProvider, Network, Wallet, formatEther } from "ethers";
 import { z } from "zod";
 import { connectExchange } from "../lib/contracts";
@@ -46,6 +47,8 @@ const FUNDS_CHECK_MS = 10_000;
 const FUNDS_RECHECK_MS = 1_000;
 /** The fee a batch is priced at: the node's maxFeePerGas quote times this margin, in percent. */
 const FUNDS_FEE_MARGIN_PERCENT = 150n;
+/** Transactions one keeper may follow at once (each listens to the hard-stop signal). */
+const MAX_TRANSACTIONS_IN_FLIGHT = 1_000;
 /** /health condition names. */
 const CONDITION = { rpc: "rpc", funds: "funds", chain: "chain" } as const;
 
@@ -275,6 +278,8 @@ export async function createKeeperApp(
     await checkFunds();
 
     const hardStop = new AbortController();
+    // Every transaction in flight waits on this signal: a round of batches adds as many listeners.
+    setMaxListeners(MAX_TRANSACTIONS_IN_FLIGHT, hardStop.signal);
     const circuit = new CircuitBreaker({
       failureThreshold: CIRCUIT_FAILURE_THRESHOLD,
       cooldownMs: CIRCUIT_COOLDOWN_MS,
