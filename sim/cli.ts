@@ -109,19 +109,24 @@ function runInWorker(file: string, onStep: (step: number, total: number) => void
  */
 export async function simulatePair(hre: HardhatRuntimeEnvironment, files = DEFAULT_PAIR): Promise<SimulationResult[]> {
   const scenarios = files.map((file) => loadScenario(file));
-  const bars = new cliProgress.MultiBar(
-    { format: "{name} {bar} {percentage}% | step {value}/{total} | {duration}s", hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  const barOf = (s: Scenario) =>
-    bars.create(Math.floor(s.durationSec / s.stepSec), 0, { name: s.name.padEnd(16) }, undefined);
-  const workerBars = scenarios.slice(1).map(barOf);
-  const workers = files.slice(1).map((file, i) => runInWorker(file, (step) => workerBars[i]!.update(step)));
-  const here = barOf(scenarios[0]!);
+  // Progress bars on a terminal only (cli-progress draws on stderr); piped output gets the table alone.
+  const bars = process.stderr.isTTY
+    ? new cliProgress.MultiBar(
+        { format: "{name} {bar} {percentage}% | step {value}/{total} | {duration}s", hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  const progressOf = (s: Scenario): ((step: number) => void) => {
+    const bar = bars?.create(Math.floor(s.durationSec / s.stepSec), 0, { name: s.name.padEnd(16) });
+    return (step) => bar?.update(step);
+  };
+  const workerProgress = scenarios.slice(1).map(progressOf);
+  const workers = files.slice(1).map((file, i) => runInWorker(file, workerProgress[i]!));
+  const here = progressOf(scenarios[0]!);
   const results = await Promise.all([
-    runScenario(hre, scenarios[0]!, { onStep: (step) => here.update(step) }),
+    runScenario(hre, scenarios[0]!, { onStep: (step) => here(step) }),
     ...workers,
-  ]).finally(() => bars.stop());
+  ]).finally(() => bars?.stop());
   for (const r of results) {
     writeRunFiles(path.join("reports", r.scenario.name), {
       summary: r.summary,
