@@ -4,7 +4,6 @@
  * then prints the comparison table.
  */
 import fs from "node:fs";
-import { fork } from "node:child_process";
 import path from "node:path";
 import cliProgress from "cli-progress";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
@@ -13,10 +12,10 @@ import { runScenario } from "./runner";
 import { prepareOutDir, writeRunFiles } from "./output";
 import { renderComparison, renderReport, formatUsd, formatPct } from "./report";
 import type { SimulationResult } from "./types";
-import type { WorkerMessage, WorkerRequest } from "./worker";
+import { DEFAULT_PAIR, startWorkerRun, WorkerRunFailed, type WorkerRun } from "./worker";
 import type { ActionCounts } from "./agents/intents";
 
-export const DEFAULT_PAIR = ["scenarios/squeeze-thin.json", "scenarios/squeeze-deep.json"];
+export { DEFAULT_PAIR, WorkerRunFailed };
 
 /** Bad command-line input, found before anything runs; the message is one line per problem. */
 export class SimulateInputError extends Error {
@@ -27,11 +26,6 @@ export class SimulateInputError extends Error {
 function checkSeed(seed: number | undefined): void {
   if (seed !== undefined && !(Number.isSafeInteger(seed) && seed >= 0))
     throw new SimulateInputError(`--seed: must be an integer from 0 to ${Number.MAX_SAFE_INTEGER} (got ${seed})`);
-}
-
-/** A scenario run in a worker process that ended with an error; the message is the worker's. */
-export class WorkerRunFailed extends Error {
-  override name = "WorkerRunFailed";
 }
 
 export interface SimulateArgs {
@@ -67,61 +61,34 @@ export async function simulateOne(hre: HardhatRuntimeEnvironment, args: Simulate
 }
 
 /**
- * Runs `file` in a worker process of its own (sim/worker.ts), reporting progress to `onStep`. The
- * worker loads Hardhat itself; the parent has compiled the contracts already.
- */
-function runInWorker(file: string, onStep: (step: number, total: number) => void): Promise<SimulationResult> {
-  return new Promise((resolve, reject) => {
-    const child = fork(path.join(__dirname, "worker.ts"), [], {
-      serialization: "advanced",
-      execArgv: ["--require", "ts-node/register/transpile-only"],
-      env: { ...process.env, TS_NODE_TRANSPILE_ONLY: "true" },
-      stdio: ["ignore", "ignore", "inherit", "ipc"],
-    });
-    let settled = false;
-    child.on("message", (message: WorkerMessage) => {
-      if (message.kind === "step") onStep(message.step, message.total);
-      else if (message.kind === "done") {
-        settled = true;
-        resolve(message.result);
-      } else {
-        settled = true;
-        reject(new WorkerRunFailed(`${file}: ${message.message}`));
-      }
-    });
-    child.on("error", (error) => {
-      if (!settled) reject(error);
-      settled = true;
-    });
-    child.on("exit", (code) => {
-      if (!settled)
-        reject(new WorkerRunFailed(`${file}: the worker process exited with code ${code} before its result`));
-      settled = true;
-    });
-    child.send({ scenario: file } satisfies WorkerRequest);
-  });
-}
-
-/**
  * The default pair, at once: the first scenario in this process, each other one in a worker process
- * of its own (sim/worker.ts), started first since loading Hardhat and the contract types takes it a
- * few seconds. Then each run's files, reports/latest/ and the comparison page.
+ * of its own (sim/worker.ts; `workers` when the caller started them already, as the task does before it
+ * loads this file, since loading Hardhat and the contract types takes a worker a few seconds). Then
+ * each run's files, reports/latest/ and the comparison page.
  */
-export async function simulatePair(hre: HardhatRuntimeEnvironment, files = DEFAULT_PAIR): Promise<SimulationResult[]> {
+export async function simulatePair(
+  hre: HardhatRuntimeEnvironment,
+  files = DEFAULT_PAIR,
+  workers: WorkerRun[] = files.slice(1).map(startWorkerRun),
+): Promise<SimulationResult[]> {
   const scenarios = files.map((file) => loadScenario(file));
-  const bars = new cliProgress.MultiBar(
-    { format: "{name} {bar} {percentage}% | step {value}/{total} | {duration}s", hideCursor: true },
-    cliProgress.Presets.shades_classic,
-  );
-  const barOf = (s: Scenario) =>
-    bars.create(Math.floor(s.durationSec / s.stepSec), 0, { name: s.name.padEnd(16) }, undefined);
-  const workerBars = scenarios.slice(1).map(barOf);
-  const workers = files.slice(1).map((file, i) => runInWorker(file, (step) => workerBars[i]!.update(step)));
-  const here = barOf(scenarios[0]!);
+  // Progress bars on a terminal only (cli-progress draws on stderr); piped output gets the table alone.
+  const bars = process.stderr.isTTY
+    ? new cliProgress.MultiBar(
+        { format: "{name} {bar} {percentage}% | step {value}/{total} | {duration}s", hideCursor: true },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  const progressOf = (s: Scenario): ((step: number) => void) => {
+    const bar = bars?.create(Math.floor(s.durationSec / s.stepSec), 0, { name: s.name.padEnd(16) });
+    return (step) => bar?.update(step);
+  };
+  scenarios.slice(1).forEach((s, i) => workers[i]!.onStep(progressOf(s)));
+  const here = progressOf(scenarios[0]!);
   const results = await Promise.all([
-    runScenario(hre, scenarios[0]!, { onStep: (step) => here.update(step) }),
-    ...workers,
-  ]).finally(() => bars.stop());
+    runScenario(hre, scenarios[0]!, { onStep: (step) => here(step) }),
+    ...workers.map((w) => w.result),
+  ]).finally(() => bars?.stop());
   for (const r of results) {
     writeRunFiles(path.join("reports", r.scenario.name), {
       summary: r.summary,

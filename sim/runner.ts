@@ -38,7 +38,7 @@ import { afterOutcome, afterPositionGone, retailDecision, type RetailTrader } fr
 import { marketMakerActions, marketMakerActsIn, marketMakerDeposit } from "./agents/market-maker";
 import { ARB_LEVERAGE, arbitrageActions } from "./agents/arbitrageur";
 import { feedAnswers } from "./agents/oracle";
-import { viewPosition, type MarketView } from "./agents/view";
+import { afterOrder, viewPosition, type MarketView } from "./agents/view";
 
 /** 2100-01-01T00:00:00Z, a multiple of every funding interval in hours: boundaries fall on round hours. */
 export const SIM_EPOCH_SEC = 4_102_444_800;
@@ -547,6 +547,8 @@ function observeCrossings(run: Run, views: ReadonlyMap<string, MarketView>, t: n
 async function retailPhase(run: Run, t: number, views: ReadonlyMap<string, MarketView>): Promise<void> {
   const book = run.keeper.book;
   const pending: Promise<[RetailAgent, NonNullable<ReturnType<typeof retailDecision>>, Action, Outcome]>[] = [];
+  // Each opening order sees the ones sent before it in this step: they fill first.
+  const seen = new Map(views);
   for (const a of run.retail) {
     const position = book.get(a.positionId);
     if (a.phase === "open" && position === undefined) {
@@ -554,9 +556,10 @@ async function retailPhase(run: Run, t: number, views: ReadonlyMap<string, Marke
       a.free = undefined;
       continue;
     }
-    const view = views.get(a.symbol)!;
+    const view = seen.get(a.symbol)!;
     const decision = retailDecision(a, t, view, position && viewPosition(position, view));
     if (decision === undefined) continue;
+    if (decision.intent.kind === "increase") seen.set(a.symbol, afterOrder(view, decision.intent.sizeDelta));
     const action: Action = {
       actor: "retail",
       agent: a.name,

@@ -16,17 +16,21 @@ task("simulate", "Runs a scenario on the exchange contracts and writes summary.j
   .addFlag("pair", "run squeeze-thin and squeeze-deep and compare them (what `npm start` does)")
   .setAction(async (args: { scenario?: string; seed?: number; out?: string; pair: boolean }, hre) => {
     await hre.run("compile", { quiet: true });
+    const pair = args.pair || !args.scenario;
+    if (pair && hre.network.name !== "hardhat") {
+      fail(`the pair runs on the in-process network; on ${hre.network.name}, run one --scenario at a time`);
+    }
+    // The pair's worker starts before this process loads the simulator: both loads take seconds.
+    const { DEFAULT_PAIR, startWorkerRun } = await import("../sim/worker");
+    const workers = pair ? DEFAULT_PAIR.slice(1).map(startWorkerRun) : [];
     const { simulateOne, simulatePair, comparisonTable, SimulateInputError, WorkerRunFailed } =
       await import("../sim/cli");
     const { ScenarioError } = await import("../sim/scenario");
     const { RequiredActionRefused } = await import("../sim/agents/intents");
     const started = Date.now();
     try {
-      if (args.pair || !args.scenario) {
-        if (hre.network.name !== "hardhat") {
-          fail(`the pair runs on the in-process network; on ${hre.network.name}, run one --scenario at a time`);
-        }
-        const results = await simulatePair(hre);
+      if (pair || !args.scenario) {
+        const results = await simulatePair(hre, DEFAULT_PAIR, workers);
         console.log("\n" + comparisonTable(results));
         console.log(`\nReports: reports/latest/index.html (${((Date.now() - started) / 1000).toFixed(1)} s)`);
         return results.map((r) => r.summary);

@@ -6,8 +6,9 @@
  */
 import { WAD } from "../../lib/units";
 import type { RetailGroup } from "../scenario";
+import { Pricing, SkewBeyondScale } from "../../lib/math";
 import { anyPriceFor, type Intent, type Outcome } from "./intents";
-import type { MarketView, PositionView } from "./view";
+import { skewOf, type MarketView, type PositionView } from "./view";
 
 /** Slippage bound on a trader's opening order, from the index. */
 export const RETAIL_SLIPPAGE = WAD / 20n;
@@ -73,9 +74,33 @@ export function retailDecision(
   return undefined;
 }
 
-function openDecision(trader: RetailTrader, market: MarketView): RetailDecision {
+/**
+ * The size of an opening order of `margin` at `leverage`. The engine checks leverage on the equity at
+ * the mark after the fill, and a fill worse than the mark is a loss from the first second: an order of
+ * margin * leverage / mark at the tier's largest leverage would always be refused. So the trader sizes
+ * for the fill: s = L * M / (mark + L * loss), where loss is how far the fill of the full-size order is
+ * beyond the mark (per unit; 0 when it is better). The smaller order fills no worse, so it fits.
+ */
+export function openSize(trader: RetailTrader, market: MarketView): bigint {
   const { mark, index } = market.projected;
-  const size = (trader.margin * trader.leverage) / mark;
+  const notional = (trader.margin * trader.leverage) / WAD;
+  const long = trader.group.side === "long";
+  const full = (notional * WAD) / mark;
+  let fill: bigint;
+  try {
+    fill = Pricing.fillPrice(index, skewOf(market), long ? full : -full, market.skewScale);
+  } catch (error) {
+    if (error instanceof SkewBeyondScale) return full; // the engine will refuse it, and say so
+    throw error;
+  }
+  const beyond = long ? fill - mark : mark - fill;
+  const loss = beyond > 0n ? beyond : 0n;
+  return (notional * WAD) / (mark + (trader.leverage * loss) / WAD);
+}
+
+function openDecision(trader: RetailTrader, market: MarketView): RetailDecision {
+  const { index } = market.projected;
+  const size = openSize(trader, market);
   const long = trader.group.side === "long";
   const bound = long ? (index * (WAD + RETAIL_SLIPPAGE)) / WAD : (index * (WAD - RETAIL_SLIPPAGE)) / WAD;
   return {

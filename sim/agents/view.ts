@@ -37,3 +37,17 @@ export function viewPosition(position: TrackedPosition, market: MarketView): Pos
 export function skewOf(market: MarketView): bigint {
   return market.projected.state.longOpenInterest - market.projected.state.shortOpenInterest;
 }
+
+/**
+ * The view as the next order in the same block sequence will meet it: an order of `sizeDelta` ahead
+ * of it (expected to fill) added to its side's open interest, so the skew, and the next fill, account
+ * for it. Index and mark stay as read.
+ */
+export function afterOrder(market: MarketView, sizeDelta: bigint): MarketView {
+  const st = market.projected.state;
+  const state =
+    sizeDelta > 0n
+      ? { ...st, longOpenInterest: st.longOpenInterest + sizeDelta }
+      : { ...st, shortOpenInterest: st.shortOpenInterest - sizeDelta };
+  return { ...market, projected: { ...market.projected, state } };
+}

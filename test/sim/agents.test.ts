@@ -16,11 +16,12 @@ import {
   RequiredActionRefused,
   type Action,
 } from "../../sim/agents/intents";
-import { afterOutcome, retailDecision, type RetailTrader, RETAIL_SLIPPAGE } from "../../sim/agents/retail";
+import { afterOutcome, openSize, retailDecision, type RetailTrader, RETAIL_SLIPPAGE } from "../../sim/agents/retail";
 import { marketMakerActions, marketMakerDeposit, MARKET_MAKER_SLIPPAGE } from "../../sim/agents/market-maker";
 import { arbitrageActions, ARB_LEVERAGE } from "../../sim/agents/arbitrageur";
 import { clampMove, feedAnswers } from "../../sim/agents/oracle";
-import { viewPosition, type MarketView } from "../../sim/agents/view";
+import { afterOrder, skewOf, viewPosition, type MarketView } from "../../sim/agents/view";
+import { Pricing } from "../../lib/math";
 
 const SCENARIOS = path.join(__dirname, "..", "..", "scenarios");
 const wad = (x: number | bigint) => BigInt(x) * WAD;
@@ -84,19 +85,44 @@ describe("simulator agents: pure decisions", () => {
   const LONGS = 1; // its second: longs with a 10% stop loss
 
   describe("retail", () => {
-    it("waits for its entry time, then opens margin x leverage at the mark within 5% of the index", () => {
+    it("waits for its entry time, then opens margin x leverage sized for its own fill, within 5% of the index", () => {
       const t = trader(thin, SHORTS);
       const market = view(WAD / 2n);
       expect(retailDecision(t, HOUR, market, undefined)).to.equal(undefined);
       const open = retailDecision(t, 2 * HOUR, market, undefined)!;
-      // size = 500 USD * 10 / 0.5 USD = 10,000 base units, a short: negative
+      // 500 USD * 10 / 0.5 = 10,000 units would fill at 0.5 * (1 - 10,000 / 80M) = 0.4999375, 0.0000625
+      // below the mark: the trader sells 5,000 / (0.5 + 10 * 0.0000625) units instead
+      const loss = WAD / 2n - ((WAD / 2n) * (80_000_000n - 10_000n)) / 80_000_000n;
       expect(open.intent).to.deep.equal({
         kind: "increase",
         symbol: "ALT-USD",
-        sizeDelta: -wad(10_000),
+        sizeDelta: -((wad(5_000) * WAD) / (WAD / 2n + 10n * loss)),
         margin: wad(500),
         acceptablePrice: (market.projected.index * (WAD - RETAIL_SLIPPAGE)) / WAD,
       });
+    });
+
+    it("sizes a 50x short for its fill, so that its leverage at the mark stays within 50x", () => {
+      const t = trader(thin, SHORTS, { leverage: wad(50), margin: wad(500) });
+      // shorts already crowd a thin market: a sell fills below the mark
+      const market = view(WAD / 2n, 0n, wad(2_000_000), wad(4_000_000));
+      const naive = (wad(500) * wad(50)) / (WAD / 2n); // 50,000 base units
+      const size = openSize(t, market);
+      expect(size < naive).to.equal(true);
+      const fill = Pricing.fillPrice(market.projected.index, skewOf(market), -size, market.skewScale);
+      const mark = market.projected.mark;
+      // equity at the mark: margin + size * (fill - mark) for a short; leverage = size * mark / equity
+      const equity = wad(500) + (size * (fill - mark)) / WAD;
+      expect((size * mark) / equity <= wad(50)).to.equal(true);
+      // a long on the same market fills below the mark: no loss to allow for, margin * leverage / mark
+      const long = trader(thin, LONGS, { leverage: wad(50), margin: wad(500) });
+      expect(openSize(long, market)).to.equal(naive);
+    });
+
+    it("lets the next opening order in a step see the one before it in the skew", () => {
+      const market = view(WAD / 2n);
+      expect(skewOf(afterOrder(market, -wad(10_000)))).to.equal(-wad(10_000));
+      expect(skewOf(afterOrder(afterOrder(market, -wad(10_000)), wad(4_000)))).to.equal(-wad(6_000));
     });
 
     it("gives up after a refused entry, and holds after a filled one", () => {
