@@ -270,7 +270,6 @@ export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvi
   const hours = decimalArg("hours", args.hours, { unit: "hours", example: "8", max: MAX_ADVANCE_HOURS * WAD });
   const seconds = (hours * SECONDS_PER_HOUR) / WAD;
   if (seconds === 0n) fail(`--hours ${args.hours}: less than one second`);
-  await signerArg(hre, args.account);
   let ctx: TaskContext | undefined;
   let skipped: string | undefined;
   if (args.deployment !== undefined) {
@@ -284,6 +283,8 @@ export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvi
       skipped = err.message;
     }
   }
+  // --account is checked by connect; without a deployment it still has to name a local signer.
+  if (!ctx) await signerArg(hre, args.account);
   const chainId = ctx?.chainId ?? (await hre.ethers.provider.getNetwork()).chainId;
   if (chainId !== LOCAL_CHAIN_ID) {
     fail(
