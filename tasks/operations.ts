@@ -154,6 +154,9 @@ export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironmen
         `${args.buy ? "buy" : "sell"} at most ${f.usd6(limitUsd6)} at once`,
     );
   }
+  const quoted = await spotPool.quote(args.buy, amountIn);
+  const minOut = (quoted * (WAD - slippage)) / WAD;
+  if (minOut === 0n) fail(`--usd ${args.usd}: the swap would return nothing after the pool's fee and --slippage`);
 
   let minted = 0n;
   if (args.buy) {
@@ -183,9 +186,6 @@ export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironmen
       await send("approve", () => coin.approve(poolAddress, amountIn));
     }
   }
-  const quoted = await spotPool.quote(args.buy, amountIn);
-  const minOut = (quoted * (WAD - slippage)) / WAD;
-  if (minOut === 0n) fail(`--usd ${args.usd}: the swap would return nothing`);
   const sent = await send(`spot ${args.buy ? "buy" : "sell"} on ${market.symbol}`, () =>
     spotPool.swap(args.buy, amountIn, minOut, ctx.address),
   );
