@@ -294,14 +294,18 @@ export function defaultDeploymentFile(hre: HardhatRuntimeEnvironment): string {
 export async function connect(hre: HardhatRuntimeEnvironment, args: ConnectionArgs): Promise<TaskContext> {
   const accountIndex = integerArg("account", args.account ?? "0");
   const network = hre.network.name;
+  // Loaded before the first request: a compile of typechain-types that outlasts the node's keep-alive
+  // (5 s on a busy machine) would otherwise leave the next request a closed socket.
+  const [{ connectExchange }, { checkDeployment }] = await Promise.all([
+    import("../lib/contracts"),
+    import("../lib/deployment"),
+  ]);
   const deployment = await loadDeployment(hre, args);
   const label = args.deployment !== undefined ? `--deployment ${args.deployment}` : deployment.shown;
   const { chainId } = await hre.ethers.provider.getNetwork();
   if (BigInt(deployment.record.chainId) !== chainId) {
     fail(`${label} is for chain ${deployment.record.chainId}, but network "${network}" is chain ${chainId}`);
   }
-  const { connectExchange } = await import("../lib/contracts");
-  const { checkDeployment } = await import("../lib/deployment");
   const signer = await signerArg(hre, args.account);
   const exchange = connectExchange(deployment.record, signer);
   const problem = await checkDeployment(exchange, hre.ethers.provider, label);

@@ -154,6 +154,9 @@ export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironmen
         `${args.buy ? "buy" : "sell"} at most ${f.usd6(limitUsd6)} at once`,
     );
   }
+  const quoted = await spotPool.quote(args.buy, amountIn);
+  const minOut = (quoted * (WAD - slippage)) / WAD;
+  if (minOut === 0n) fail(`--usd ${args.usd}: the swap would return nothing after the pool's fee and --slippage`);
 
   let minted = 0n;
   if (args.buy) {
@@ -183,9 +186,6 @@ export async function spotSwap(args: SpotSwapArgs, hre: HardhatRuntimeEnvironmen
       await send("approve", () => coin.approve(poolAddress, amountIn));
     }
   }
-  const quoted = await spotPool.quote(args.buy, amountIn);
-  const minOut = (quoted * (WAD - slippage)) / WAD;
-  if (minOut === 0n) fail(`--usd ${args.usd}: the swap would return nothing`);
   const sent = await send(`spot ${args.buy ? "buy" : "sell"} on ${market.symbol}`, () =>
     spotPool.swap(args.buy, amountIn, minOut, ctx.address),
   );
@@ -270,7 +270,6 @@ export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvi
   const hours = decimalArg("hours", args.hours, { unit: "hours", example: "8", max: MAX_ADVANCE_HOURS * WAD });
   const seconds = (hours * SECONDS_PER_HOUR) / WAD;
   if (seconds === 0n) fail(`--hours ${args.hours}: less than one second`);
-  await signerArg(hre, args.account);
   let ctx: TaskContext | undefined;
   let skipped: string | undefined;
   if (args.deployment !== undefined) {
@@ -284,6 +283,8 @@ export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvi
       skipped = err.message;
     }
   }
+  // --account is checked by connect; without a deployment it still has to name a local signer.
+  if (!ctx) await signerArg(hre, args.account);
   const chainId = ctx?.chainId ?? (await hre.ethers.provider.getNetwork()).chainId;
   if (chainId !== LOCAL_CHAIN_ID) {
     fail(
