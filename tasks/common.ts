@@ -90,13 +90,13 @@ function cliTaskName(): string | undefined {
 }
 
 /**
- * Called once the perp:* tasks are registered (tasks/index.ts), while Hardhat loads its config: a
- * perp:* command line that Hardhat's own parser will refuse (an unknown --option, an option without its
+ * Called once the tasks are registered (tasks/index.ts), while Hardhat loads its config: a command
+ * line of a task wrapped in cliAction that Hardhat's own parser will refuse (an unknown --option, an option without its
  * value) is refused here in one line with exit code 1, before Hardhat would print its stack trace.
  */
 export function refuseUnparsableCommandLine(): void {
   const taskName = cliTaskName();
-  if (!taskName?.startsWith("perp:")) return;
+  if (taskName === undefined || !cliTasks.has(taskName)) return;
   const dsl = HardhatContext.getHardhatContext().tasksDSL;
   const definition = dsl.getTaskDefinition(undefined, taskName);
   if (!definition) return;
@@ -119,6 +119,9 @@ export function refuseUnparsableCommandLine(): void {
   }
 }
 
+/** The tasks whose actions cliAction wraps: refuseUnparsableCommandLine reports their command lines too. */
+const cliTasks = new Set<string>();
+
 /**
  * Wraps a task's action. Run by the CLI as the task it was asked for, a failure prints one line to
  * stderr (describeFailure) and sets exit code 1, CI or not; with --show-stack-traces it is rethrown for
@@ -128,6 +131,7 @@ export function cliAction<A, R>(
   taskName: string,
   action: (args: A, hre: HardhatRuntimeEnvironment) => Promise<R>,
 ): (args: A, hre: HardhatRuntimeEnvironment) => Promise<R | undefined> {
+  cliTasks.add(taskName);
   return async (args, hre) => {
     if (hre.hardhatArguments.showStackTraces || cliTaskName() !== taskName) return action(args, hre);
     try {

@@ -3,7 +3,7 @@
 import { task, types } from "hardhat/config";
 import type { CLIArgumentType } from "hardhat/types";
 import { ArgumentsParser } from "hardhat/internal/cli/ArgumentsParser";
-import { fail } from "./common";
+import { cliAction, fail } from "./common";
 
 interface SweepArgs {
   scenario: string;
@@ -59,30 +59,38 @@ task("sweep", "Runs a scenario over a grid of varied fields and seeds; writes ru
     undefined,
     types.string,
   )
-  .setAction(async (args: SweepArgs, hre) => {
-    await hre.run("compile", { quiet: true });
-    const { sweepCommand, isRefusal } = await import("../sim/sweep/cli");
-    return sweepCommand(args).catch((error: unknown) =>
-      isRefusal(error) ? fail(error.message) : Promise.reject(error),
-    );
-  });
+  .setAction(
+    cliAction("sweep", async (args: SweepArgs, hre) => {
+      await hre.run("compile", { quiet: true });
+      const { sweepCommand, isRefusal } = await import("../sim/sweep/cli");
+      return sweepCommand(args).catch((error: unknown) =>
+        isRefusal(error) ? fail(error.message) : Promise.reject(error),
+      );
+    }),
+  );
 
 task("sweep-worker", "Takes sweep runs from a BullMQ queue and runs them on the in-process network until stopped")
   .addParam("queue", "redis://HOST:PORT", undefined, types.string)
-  .setAction(async (args: { queue: string }, hre) => {
-    await hre.run("compile", { quiet: true });
-    const { workerCommand, isRefusal } = await import("../sim/sweep/cli");
-    return workerCommand(hre, args.queue).catch((error: unknown) =>
-      isRefusal(error) ? fail(error.message) : Promise.reject(error),
-    );
-  });
+  .setAction(
+    cliAction("sweep-worker", async (args: { queue: string }, hre) => {
+      await hre.run("compile", { quiet: true });
+      const { workerCommand, isRefusal } = await import("../sim/sweep/cli");
+      return workerCommand(hre, args.queue).catch((error: unknown) =>
+        isRefusal(error) ? fail(error.message) : Promise.reject(error),
+      );
+    }),
+  );
 
 task("lab", "The survival lab: leverage x thin/deep market x with/against the crowd, over seeds (npm run lab)")
   .addOptionalParam("seeds", "N (seeds 1..N) or A..B", "3", types.string)
   .addOptionalParam("workers", "local worker threads", 2, types.int)
   .addOptionalParam("out", "output directory", "reports/lab", types.string)
-  .setAction(async (args: { seeds: string; workers: number; out: string }, hre) => {
-    await hre.run("compile", { quiet: true });
-    const { labCommand, isRefusal } = await import("../sim/sweep/cli");
-    return labCommand(args).catch((error: unknown) => (isRefusal(error) ? fail(error.message) : Promise.reject(error)));
-  });
+  .setAction(
+    cliAction("lab", async (args: { seeds: string; workers: number; out: string }, hre) => {
+      await hre.run("compile", { quiet: true });
+      const { labCommand, isRefusal } = await import("../sim/sweep/cli");
+      return labCommand(args).catch((error: unknown) =>
+        isRefusal(error) ? fail(error.message) : Promise.reject(error),
+      );
+    }),
+  );

@@ -22,7 +22,7 @@ import type { Exchange, MarketHandles } from "../lib/contracts";
 import * as f from "../lib/format";
 import { Pricing } from "../lib/math";
 import { toFeedAnswer, usd6, USD6_TO_WAD, wad, WAD } from "../lib/units";
-import { connect, fail, LOCAL_CHAIN_ID, out } from "./common";
+import { cliAction, connect, fail, LOCAL_CHAIN_ID, out } from "./common";
 
 /* ------------------------------------------------------------------ THE SCRIPT'S CHOICES */
 
@@ -758,6 +758,8 @@ task(
     undefined,
     types.string,
   )
-  .setAction(async (args: { deployment?: string }, hre) => {
-    await runWalkthrough(hre, args);
-  });
+  .setAction(
+    cliAction("walkthrough", async (args: { deployment?: string }, hre) => {
+      await runWalkthrough(hre, args);
+    }),
+  );
