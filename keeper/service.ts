@@ -82,7 +82,10 @@ export class KeeperService {
     const { keeper, chain, circuit, log, metrics, pollMs } = this.options;
     const idleTickMs = this.options.idleTickMs ?? DEFAULT_IDLE_TICK_MS;
     const backoff = this.options.backoff ?? DEFAULT_BACKOFF;
+    // RPC failures in a row (reset by any answer), and failed ticks in a row (reset by a complete tick):
+    // each backs off, and a run of the same failure is logged once at its level, then at debug.
     let failures = 0;
+    let tickFailures = 0;
     let lastTickAt = 0;
     let synced = false;
     while (!this.stopping) {
@@ -103,6 +106,8 @@ export class KeeperService {
           // Done up to the head polled before the tick: a block mined meanwhile (someone's price push, or
           // the keeper's own transactions) is ticked again, so nothing that happened in it waits.
           if (report.complete) {
+            if (tickFailures > 0) log.info({ head, tickFailures }, "ticking again");
+            tickFailures = 0;
             this.lastBlock = head;
             this.lastHash = latest.hash ?? undefined;
             metrics.observeProgress();
@@ -134,7 +139,9 @@ export class KeeperService {
           this.options.onFatal?.(error);
           throw error;
         }
-        failures += 1;
+        const transport = error instanceof CircuitOpenError || isRpcTransportError(error);
+        if (transport) failures += 1;
+        else tickFailures += 1;
         if (error instanceof CircuitOpenError) {
           delayMs = Math.max(pollMs, error.retryAtMs - Date.now());
           log.debug({ retryAt: new Date(error.retryAtMs).toISOString() }, "RPC circuit open; waiting");
@@ -143,11 +150,11 @@ export class KeeperService {
           delayMs = Math.max(pollMs, backoffDelay(failures - 1, backoff));
           log[failures === 1 ? "warn" : "debug"]({ err: error, failures, retryInMs: delayMs }, "RPC unreachable");
         } else if (error instanceof ChainResetPendingError) {
-          delayMs = Math.max(pollMs, backoffDelay(failures - 1, backoff));
-          log[failures === 1 ? "error" : "debug"]({ retryInMs: delayMs }, error.message);
+          delayMs = Math.max(pollMs, backoffDelay(tickFailures - 1, backoff));
+          log[tickFailures === 1 ? "error" : "debug"]({ retryInMs: delayMs }, error.message);
         } else {
-          delayMs = Math.max(pollMs, backoffDelay(failures - 1, backoff));
-          log.error({ err: error, failures, retryInMs: delayMs }, "tick failed");
+          delayMs = Math.max(pollMs, backoffDelay(tickFailures - 1, backoff));
+          log[tickFailures === 1 ? "error" : "debug"]({ err: error, tickFailures, retryInMs: delayMs }, "tick failed");
         }
       }
       if (this.stopping) break;
