@@ -161,6 +161,11 @@ describe("keeper on a real chain's faults (anvil over HTTP)", function () {
       expect((await chain.provider.getBlock(oldHead!.number))!.hash).to.not.equal(oldHead!.hash);
 
       await caughtUp(keeper);
+      // The head can be applied while the sync that undid the old branch is still on its second read (the
+      // chain moved under a page); the reorg is counted and logged when that sync returns.
+      await waitFor("the reorg to be told", 20_000, async () =>
+        logged(keeper.logs, /^reorg: /).length > 0 ? true : undefined,
+      );
       expect(keeper.app.keeper.book.get(old.id), "the old branch's position, dropped").to.equal(undefined);
       expect(keeper.app.keeper.book.get(fresh.id), "the new branch's position, tracked").to.not.equal(undefined);
       expect(await metricOf(keeper.app, "perpsim_positions_tracked")).to.equal(1);
