@@ -51,7 +51,7 @@ describe("bench: npm run bench -- --quick", function () {
       "gas.settleFunding.spread",
       "keeper.scan.100000",
       "keeper.race.blocks",
-      "keeper.speedup",
+      "keeper.blockRatio",
       "sim.ratio",
     ]) {
       expect(ids, id).to.include(id);
