@@ -1,24 +1,10 @@
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { expect } from "chai";
-import { chromium, type Browser, type Page } from "playwright-core";
 import { renderComparison, renderReport } from "../../sim/report";
 import { syntheticRun } from "./synthetic";
+import { useBrowser, type OpenedPage } from "../helpers/browser";
 
-/** Debian's chromium; CI installs it, a developer may not have it. */
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const SCREENSHOT = path.join(__dirname, "..", "..", "reports", "test-screenshot.png");
 
 /**
@@ -49,49 +35,9 @@ interface CanvasInspection {
   dataColour: boolean;
 }
 
-interface OpenedPage {
-  page: Page;
-  errors: string[];
-  requests: string[];
-}
-
 describe("report.html in a real browser", function () {
   this.timeout(120_000);
-  let browser: Browser | undefined;
-  let dir = "";
-
-  before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      if (process.env.CI !== undefined)
-        throw new Error(`${CHROMIUM} is missing; CI must install Debian's chromium (apt-get install -y chromium)`);
-      console.warn(
-        `      skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this test fails instead`,
-      );
-      this.skip();
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "perpsim-report-"));
-  });
-
-  after(async () => {
-    await browser?.close();
-    if (dir !== "") fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function open(html: string, file: string): Promise<OpenedPage> {
-    const target = path.join(dir, file);
-    fs.writeFileSync(target, html);
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on("console", (message) => {
-      if (message.type() === "error") errors.push(message.text());
-    });
-    page.on("pageerror", (error) => errors.push(error.message));
-    page.on("request", (request) => requests.push(request.url()));
-    await page.goto(pathToFileURL(target).href, { waitUntil: "load" });
-    return { page, errors, requests };
-  }
+  const { open } = useBrowser("perpsim-report-");
 
   async function expectAllChartsDrawn(opened: OpenedPage, charts: number): Promise<void> {
     const { page, errors, requests } = opened;

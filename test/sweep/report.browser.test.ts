@@ -1,25 +1,12 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { pathToFileURL } from "node:url";
 import { expect } from "chai";
-import { chromium, type Browser, type Page } from "playwright-core";
 import { WAD } from "../../sim/decimal";
 import { expandGrid, planRuns } from "../../sim/sweep/grid";
 import { METRICS, SUMMARY_METRICS, type RunMetrics } from "../../sim/sweep/metrics";
 import { parseVaries, type Axis } from "../../sim/sweep/paths";
 import { renderSweep } from "../../sim/sweep/report";
 import { summarize, type RunRow } from "../../sim/sweep/summary";
+import { useBrowser } from "../helpers/browser";
 
-/** Debian's chromium; CI installs it, a developer may not have it. */
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--no-first-run",
-  "--disable-background-networking",
-];
 /** The heatmap's two ends (sim/sweep/report.ts): lowest value blue, highest red. */
 const LOW_RGB = [37, 99, 235];
 const HIGH_RGB = [220, 38, 38];
@@ -66,41 +53,7 @@ function syntheticSweep(axes: Axis[]) {
 
 describe("sweep.html in a real browser", function () {
   this.timeout(120_000);
-  let browser: Browser | undefined;
-  let dir = "";
-
-  before(async function () {
-    if (!fs.existsSync(CHROMIUM)) {
-      if (process.env.CI !== undefined)
-        throw new Error(`${CHROMIUM} is missing; CI must install Debian's chromium (apt-get install -y chromium)`);
-      console.warn(
-        `      skipped: ${CHROMIUM} is missing (apt-get install -y chromium); under CI this test fails instead`,
-      );
-      this.skip();
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), "perpsim-sweep-"));
-  });
-
-  after(async () => {
-    await browser?.close();
-    if (dir !== "") fs.rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function open(html: string, file: string): Promise<{ page: Page; errors: string[]; requests: string[] }> {
-    const target = path.join(dir, file);
-    fs.writeFileSync(target, html);
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
-    const errors: string[] = [];
-    const requests: string[] = [];
-    page.on("console", (message) => {
-      if (message.type() === "error") errors.push(message.text());
-    });
-    page.on("pageerror", (error) => errors.push(error.message));
-    page.on("request", (request) => requests.push(request.url()));
-    await page.goto(pathToFileURL(target).href, { waitUntil: "load" });
-    return { page, errors, requests };
-  }
+  const { open } = useBrowser("perpsim-sweep-");
 
   it("draws a heatmap per metric for two varied paths, lowest cell blue and highest red, offline", async () => {
     const axes = parseVaries([
