@@ -86,12 +86,13 @@ function configOf(spec: MarketSpec, markModel: MarkModel, over: Partial<MarketCo
     emaHalfLife: BigInt(spec.emaHalfLifeSeconds),
     markBand: wad(spec.markBand),
     reserveFactor: wad(spec.reserveFactor),
-    adlProfitShare: wad(spec.adlProfitShare),
+    maxPnlFactor: wad(spec.maxPnlFactor),
     partialLiquidationBuffer: wad(spec.partialLiquidationBuffer),
-    oracleGracePeriod: BigInt(spec.oracleGracePeriodSeconds),
     markModel,
+    minPositionNotional: wad(spec.minPositionNotional),
     fundingModel: "premium",
     maxFundingVelocity: wad(spec.maxFundingVelocity),
+    oracleGracePeriod: BigInt(spec.oracleGracePeriodSeconds),
     ...over,
   };
 }
@@ -115,6 +116,10 @@ function stateOf(over: Partial<MarketState> = {}): MarketState {
     lastIndexTime: T0 + 600n,
     uncoveredBadDebt: 0n,
     paused: false,
+    longEntryRemainder: 0n,
+    fundingSnapshotSum: 0n,
+    fundingSnapshotRemainder: 0n,
+    shortEntryRemainder: 0n,
     ...over,
   };
 }

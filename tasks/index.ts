@@ -6,3 +6,4 @@ import "./orders";
 import "./walkthrough";
 import "../bench/task";
 import "./sweep";
+import "./pool";

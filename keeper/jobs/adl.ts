@@ -30,7 +30,7 @@ export function adlActive(market: MarketSnapshot, poolAssets: bigint): boolean {
   if (market.projected.state.uncoveredBadDebt !== 0n) return true;
   const { long, short } = sidePnl(market);
   const traderPnl = long + short;
-  return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, market.config.adlProfitShare);
+  return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, market.config.maxPnlFactor);
 }
 
 export interface Deleveraging {

@@ -190,7 +190,7 @@ export function sidePnl(st: MarketState, mark: bigint, isLong: boolean): bigint 
 export function adlActive(cfg: MarketConfig, s: SyncedMarket, poolAssets: bigint): boolean {
   if (s.state.uncoveredBadDebt !== 0n) return true;
   const traderPnl = sidePnl(s.state, s.mark, true) + sidePnl(s.state, s.mark, false);
-  return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, cfg.adlProfitShare);
+  return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, cfg.maxPnlFactor);
 }
 
 /** The refusal `autoDeleverage(id, size)` must give at `nowTs`, or undefined when it must succeed. */

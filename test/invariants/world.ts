@@ -305,7 +305,7 @@ export async function readState(w: World, liveOrders: Iterable<bigint>, time: bi
 }
 
 const POSITION_WORDS = 6;
-const MARKET_STATE_WORDS = 16;
+const MARKET_STATE_WORDS = 20;
 
 /** PositionLib's Position from its six words. */
 export function positionOfWords(x: readonly bigint[]): Position {
@@ -319,7 +319,7 @@ export function positionOfWords(x: readonly bigint[]): Position {
   };
 }
 
-/** MarketLib's MarketState from its sixteen words. */
+/** MarketLib's MarketState from its twenty words. */
 export function marketStateOfWords(x: readonly bigint[]): MarketState {
   return {
     longOpenInterest: x[0],
@@ -338,6 +338,10 @@ export function marketStateOfWords(x: readonly bigint[]): MarketState {
     lastIndexTime: x[13],
     uncoveredBadDebt: x[14],
     paused: x[15] !== 0n,
+    longEntryRemainder: x[16],
+    fundingSnapshotSum: signed(x[17]),
+    fundingSnapshotRemainder: x[18],
+    shortEntryRemainder: x[19],
   };
 }
 
