@@ -179,17 +179,15 @@ export function predictLiquidations(
 
 /* ------------------------------------------------------------------ ADL */
 
-/** `_sidePnl`: one side's unrealised PnL at mark from the aggregate entry notionals. */
+/** MarketLib.sidePnl: one side's unrealised PnL at mark from the exact aggregates. */
 export function sidePnl(st: MarketState, mark: bigint, isLong: boolean): bigint {
-  const atMark = WadMath.mulDown(isLong ? st.longOpenInterest : st.shortOpenInterest, mark);
-  const atEntry = isLong ? st.longEntryNotional : st.shortEntryNotional;
-  return isLong ? atMark - atEntry : atEntry - atMark;
+  return MarketLib.sidePnl(st, mark, isLong);
 }
 
-/** `_adlActive`: uncovered bad debt, or traders' unrealised profit above the configured share of the pool. */
+/** `_adlActive`: uncovered bad debt, or traders' net unrealised profit above maxPnlFactor x the ledger. */
 export function adlActive(cfg: MarketConfig, s: SyncedMarket, poolAssets: bigint): boolean {
   if (s.state.uncoveredBadDebt !== 0n) return true;
-  const traderPnl = sidePnl(s.state, s.mark, true) + sidePnl(s.state, s.mark, false);
+  const traderPnl = MarketLib.tradersPnl(s.state, s.mark);
   return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, cfg.maxPnlFactor);
 }
 

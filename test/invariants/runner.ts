@@ -18,6 +18,11 @@
  *  6. a position the owner just opened or increased meets initial margin, and no owner's own trade or
  *     margin removal leaves the position liquidatable;
  *  7. every live order can be cancelled by its owner (a call succeeds);
+ *  8. the pool valued at mark (SPEC 9.1) equals the ledger minus the sum of every open position's
+ *     unrealised PnL plus the funding each owes, recomputed from all positions, to the unit: per market
+ *     the exact sums of size * (mark - entry) (rounded up, a profit capped at maxPnlFactor x ledger) and
+ *     of size * (fundingIndex - snapshot) (rounded down). Against the per-position rounded figures
+ *     (PnL down, funding up) it differs by less than one unit per position and term, in the pool's favour;
  *  plus: PerpLens agrees with lib/math.ts field by field (one market's view and its positions' panels per
  *  command, the markets in turn); after a keeper pass nothing is liquidatable; every revert is a declared
  *  custom error (chain.ts), and the ones a command may meet are listed per command.
@@ -136,6 +141,7 @@ const INCREASE_REFUSALS = [
   "LeverageTooHigh",
   "MarginTooLow",
   "PositionTooLarge",
+  "PositionTooSmall", // below the market's minimum notional at fill
   "OpenInterestCapExceeded",
   "SlippageExceeded",
   "MarketIsPaused",
@@ -417,6 +423,7 @@ export class Sequence {
         const rule: Rule = {
           mayRevert: [
             "MarginTooLow",
+            ...["LeverageTooHigh", "PositionTooLarge", "PositionTooSmall"], // refused at the door
             ...ORDER_CREATE_REFUSALS,
             ...(c.immediate ? INCREASE_REFUSALS : []),
             ...(c.immediate && this.refusesPrice(m, pre, true) ? ["NoFreshPrice"] : []),
@@ -914,6 +921,28 @@ export class Sequence {
       ).to.equal(true);
     }
 
+    // 8. The pool valued at mark, recomputed from every open position.
+    let pnlCounted = 0n;
+    let fundingOwed = 0n;
+    for (const m of w.markets) {
+      const synced = syncAt(m.cfg, post.markets.get(m.marketId)!, post.time);
+      let pnlExact = 0n;
+      let fundingExact = 0n;
+      for (const p of post.positions.values()) {
+        if (p.marketId !== m.marketId || p.size === 0n) continue;
+        pnlExact += p.size * (synced.mark - p.entryPrice);
+        fundingExact += p.size * (synced.state.fundingIndex - p.fundingSnapshot);
+      }
+      pnlCounted += MarketLib.cappedTradersPnl(-WadMath.floorDiv(-pnlExact, WAD), post.pool, m.cfg.maxPnlFactor);
+      fundingOwed += WadMath.floorDiv(fundingExact, WAD);
+    }
+    expect(post.valuation.ledger, "pool valuation's ledger").to.equal(post.pool);
+    expect(post.valuation.traderPnl, "pool valuation: traders' PnL = exact sum over positions").to.equal(pnlCounted);
+    expect(post.valuation.fundingOwed, "pool valuation: funding owed = exact sum over positions").to.equal(fundingOwed);
+    expect(post.valuation.value, "pool value = ledger - traders' PnL + funding owed, to the unit").to.equal(
+      post.pool - pnlCounted + fundingOwed,
+    );
+
     // Lens vs lib/math, and invariants 3, 6, 7 at the latest block.
     let t = performance.now();
     const health = await this.checkViews(post);
@@ -1065,8 +1094,9 @@ export class Sequence {
       predictedFundingRate: signed(x[11]),
       nextFundingTime: x[12],
       traderPnl: signed(x[13]),
-      uncoveredBadDebt: x[14],
-      paused: x[15] !== 0n,
+      fundingOwed: signed(x[14]),
+      uncoveredBadDebt: x[15],
+      paused: x[16] !== 0n,
     };
     const expected = {
       indexPrice: proj.index,
@@ -1080,11 +1110,8 @@ export class Sequence {
       lastFundingRate: st.lastFundingRate,
       predictedFundingRate: MarketLib.predictedFundingRate(m.cfg, st, post.time),
       nextFundingTime: st.lastFundingTime + m.cfg.fundingInterval,
-      traderPnl:
-        WadMath.mulDown(st.longOpenInterest, proj.mark) -
-        st.longEntryNotional +
-        st.shortEntryNotional -
-        WadMath.mulDown(st.shortOpenInterest, proj.mark),
+      traderPnl: MarketLib.tradersPnl(st, proj.mark),
+      fundingOwed: MarketLib.tradersFundingOwed(st),
       uncoveredBadDebt: st.uncoveredBadDebt,
       paused: st.paused,
     };

@@ -254,6 +254,8 @@ export interface ChainState {
   markets: Map<bigint, MarketRead>;
   /** escrowOf for every order the model holds live */
   escrowOf: Map<bigint, bigint>;
+  /** PerpEngineAdmin.poolValuation: the pool valued at mark (SPEC 9.1) */
+  valuation: { ledger: bigint; traderPnl: bigint; fundingOwed: bigint; value: bigint };
 }
 
 export async function readState(w: World, liveOrders: Iterable<bigint>, time: bigint): Promise<ChainState> {
@@ -272,6 +274,7 @@ export async function readState(w: World, liveOrders: Iterable<bigint>, time: bi
   ]);
   const orderIds = [...liveOrders];
   const escrows = orderIds.map((id) => b.add(w.r.orderBook, "escrowOf", [id], 1));
+  const valuation = b.add(w.r.admin, "poolValuation", [], 5);
   const x = await b.run();
   const [totalOwed, totalFree, totalMargin, totalEscrow, pool, insurance] = ledgers.map((i) => x[i][0]);
   const block = Number(await network.provider.request({ method: "eth_blockNumber", params: [] }));
@@ -301,6 +304,12 @@ export async function readState(w: World, liveOrders: Iterable<bigint>, time: bi
       }),
     ),
     escrowOf: new Map(orderIds.map((id, i) => [id, x[escrows[i]][0]])),
+    valuation: {
+      ledger: x[valuation][0],
+      traderPnl: signed(x[valuation][1]),
+      fundingOwed: signed(x[valuation][2]),
+      value: signed(x[valuation][3]),
+    },
   };
 }
 
