@@ -27,8 +27,10 @@ struct MarketConfig {
     uint32 emaHalfLife; // of the basis EMA behind P2
     uint64 markBand; // mark clamped to index * (1 +/- band); 0 = off
     uint64 reserveFactor; // pool assets reserved per unit of the larger side's notional
-    uint64 maxPnlFactor; // traders' net profit counted against the pool is capped at this share of its ledger; above it profits are paid pro rata and ADL opens
-    uint64 partialLiquidationBuffer; // health margin a partially liquidated remainder must keep; 0 = full liquidation only
+    // Traders' net profit the pool counts is capped at this share of its ledger; above it, closing profits
+    // are paid pro rata and ADL opens.
+    uint64 maxPnlFactor;
+    uint64 partialLiquidationBuffer; // health a partially liquidated remainder must keep; 0 = full only
     IMarkPriceModel markModel;
     uint96 minPositionNotional; // USD: no position may be opened or increased below this notional at fill
     IFundingModel fundingModel;

@@ -51,31 +51,14 @@ export function noFreshPrice(cfg: MarketConfig, read: MarketRead, nowTs: bigint,
 
 /* ------------------------------------------------------------------ OPEN INTEREST */
 
-/** `_removeOpenInterest`: takes `p` whole out of its side. */
+/** `_removeOpenInterest`: takes `p` whole out of the market's exact aggregates (MarketLib.aggregate). */
 export function removeOpenInterest(st: MarketState, p: Position): MarketState {
-  const abs = WadMath.abs(p.size);
-  const notional = WadMath.mulDown(abs, p.entryPrice);
-  if (p.size > 0n) {
-    return { ...st, longOpenInterest: st.longOpenInterest - abs, longEntryNotional: st.longEntryNotional - notional };
-  }
-  if (p.size < 0n) {
-    return {
-      ...st,
-      shortOpenInterest: st.shortOpenInterest - abs,
-      shortEntryNotional: st.shortEntryNotional - notional,
-    };
-  }
-  return st;
+  return MarketLib.aggregate(st, p.size, p.entryPrice, p.fundingSnapshot, -1n);
 }
 
-/** `_addOpenInterest` without the cap: puts `p` whole back on its side. */
+/** `_addOpenInterest` without the cap: puts `p` whole back into the aggregates. */
 export function addOpenInterest(st: MarketState, p: Position): MarketState {
-  const abs = WadMath.abs(p.size);
-  const notional = WadMath.mulDown(abs, p.entryPrice);
-  if (p.size > 0n) {
-    return { ...st, longOpenInterest: st.longOpenInterest + abs, longEntryNotional: st.longEntryNotional + notional };
-  }
-  return { ...st, shortOpenInterest: st.shortOpenInterest + abs, shortEntryNotional: st.shortEntryNotional + notional };
+  return MarketLib.aggregate(st, p.size, p.entryPrice, p.fundingSnapshot, 1n);
 }
 
 /* ------------------------------------------------------------------ LIQUIDATION */

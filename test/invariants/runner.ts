@@ -1036,7 +1036,17 @@ export class Sequence {
             const fee = Pricing.fee(skew, t.trade.delta, fill, m.cfg.takerFee, m.cfg.makerFee);
             expect(t.trade.fee, `trade of ${t.trade.delta} at skew ${skew}: SPEC fee`).to.equal(fee);
           }
-          if (t.kind === "margin") continue;
+          if (t.kind === "margin") {
+            // a margin change realises funding: only the position's snapshot term moves
+            st = MarketLib.moveFundingSnapshot(
+              st,
+              t.before.size,
+              t.before.fundingSnapshot,
+              t.after.fundingSnapshot,
+              1n,
+            );
+            continue;
+          }
           st = removeOpenInterest(st, t.before);
           if (t.after.size !== 0n) st = addOpenInterest(st, t.after);
           st = MarketLib.samplePremium(m.cfg, st, synced.index);
