@@ -269,7 +269,7 @@ contract MathHarness {
         return MarketLib.tradersFundingOwed(st);
     }
 
-    function cappedTradersPnl(int256 pnl, uint256 ledger, uint256 maxPnlFactor) external pure returns (int256) {
-        return MarketLib.cappedTradersPnl(pnl, ledger, maxPnlFactor);
+    function cappedTradersPnl(int256 traderPnl, uint256 ledger, uint256 maxPnlFactor) external pure returns (int256) {
+        return MarketLib.cappedTradersPnl(traderPnl, ledger, maxPnlFactor);
     }
 }
