@@ -283,6 +283,12 @@ export class Sequence {
     return { T, reads };
   }
 
+  /** Whether some market has no fresh index in the next block: the pool refuses deposits and redemptions. */
+  private async staleMarket(pre: ChainState): Promise<boolean> {
+    const { reads } = await this.preview(pre);
+    return [...reads.values()].some((r) => !r.fresh);
+  }
+
   /* ------------------------------------------------------------------ COMMANDS */
 
   private async execute(c: Command, pre: ChainState): Promise<Step> {
@@ -637,7 +643,12 @@ export class Sequence {
       case "lpDeposit": {
         const wallet = await view<bigint>(w.t.collateral, "balanceOf", [w.lp.address]);
         const amount = portionOf(c.portion, wallet, 1n);
-        const rule: Rule = amount <= wallet ? SUCCEEDS : { reverts: "ERC20InsufficientBalance" };
+        const stale = await this.staleMarket(pre);
+        const rule: Rule = stale
+          ? { reverts: "StaleMarket" }
+          : amount <= wallet
+            ? SUCCEEDS
+            : { reverts: "ERC20InsufficientBalance" };
         outcome(await this.tx(w.lp, w.t.pool, "deposit", [amount, w.lp.address], rule));
         break;
       }
@@ -645,7 +656,10 @@ export class Sequence {
         const who = c.who === "lp" ? w.lp : w.admin;
         const max = await view<bigint>(w.t.pool, "maxRedeem", [who.address]);
         const shares = portionOf(c.portion, max, 1n);
-        const rule: Rule = shares <= max ? SUCCEEDS : { reverts: "ERC4626ExceededMaxRedeem" };
+        const stale = await this.staleMarket(pre);
+        // OZ checks maxRedeem before the pool's own freshness check
+        const rule: Rule =
+          shares > max ? { reverts: "ERC4626ExceededMaxRedeem" } : stale ? { reverts: "StaleMarket" } : SUCCEEDS;
         outcome(await this.tx(who, w.t.pool, "redeem", [shares, who.address, who.address], rule));
         break;
       }
