@@ -163,8 +163,9 @@ contract PerpEngine is PerpEngineStorage {
     }
 
     /// @notice Closes `size` of a profitable position on the winning side at mark, with no fee, while the
-    /// market's ADL condition holds (uncovered bad debt, or traders' unrealised profit above the
-    /// configured share of the pool). Uncovered bad debt is repaid from the realised profit first.
+    /// market's ADL condition holds (uncovered bad debt, or traders' net unrealised profit above
+    /// maxPnlFactor x the pool's ledger). Uncovered bad debt is repaid from the realised profit first; the
+    /// rest of the profit is paid in full (ADL is what brings the profit back under the cap).
     function autoDeleverage(uint256 id, uint256 size) external nonReentrant {
         Position memory p = _positions[id];
         if (p.size == 0) revert PositionNotFound(id);
@@ -181,7 +182,6 @@ contract PerpEngine is PerpEngineStorage {
         if (MarketLib.sidePnl(c.st, c.mark, isLong) <= 0) revert NotWinningSide(id);
 
         int256 closed = isLong ? int256(size) : -int256(size);
-        // ADL is what brings the traders' profit back under the cap: it pays in full, not pro rata.
         int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
         uint256 haircut = realized > 0 ? WadMath.min(uint256(realized), c.st.uncoveredBadDebt) : 0;
         c.st.uncoveredBadDebt -= uint128(haircut);

@@ -654,9 +654,10 @@ export class Sequence {
       }
       case "lpRedeem": {
         const who = c.who === "lp" ? w.lp : w.admin;
-        const max = await view<bigint>(w.t.pool, "maxRedeem", [who.address]);
-        const shares = portionOf(c.portion, max, 1n);
+        // Shares are priced at mark, which moves with time: read the max in the block the redeem lands in.
         const stale = await this.staleMarket(pre);
+        const [max] = await w.r.pool.words("maxRedeem", [who.address], "pending");
+        const shares = portionOf(c.portion, max, 1n);
         // OZ checks maxRedeem before the pool's own freshness check
         const rule: Rule =
           shares > max ? { reverts: "ERC4626ExceededMaxRedeem" } : stale ? { reverts: "StaleMarket" } : SUCCEEDS;
