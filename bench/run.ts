@@ -19,6 +19,7 @@ import { breakdownOf } from "./breakdown";
 import { measureScan, warmUp, type ScanMarket } from "./scan";
 import { keeperRace, naiveRace, rewind, setupRace, type RaceResult } from "./race";
 import { simThroughput, SCENARIO_FILE, type SimThroughput } from "./sim";
+import { sweepThroughput, SWEEP_SCENARIO } from "./sweep";
 import { renderMarkdown, summaryTables } from "./report";
 import {
   REFERENCES,
@@ -46,7 +47,11 @@ interface Plan {
   raceStages: number[];
   transfers: number;
   simHours?: number;
+  /** squeeze-thin seeds the sweep phase runs, through SWEEP_WORKERS local threads */
+  sweepRuns: number;
 }
+
+const SWEEP_WORKERS = 2;
 
 const FULL: Plan = {
   traced: [
@@ -63,6 +68,7 @@ const FULL: Plan = {
   scanUpdates: 1_000,
   raceStages: [1, 100, 1_000],
   transfers: 2_000,
+  sweepRuns: 100,
 };
 
 const QUICK: Plan = {
@@ -74,6 +80,7 @@ const QUICK: Plan = {
   raceStages: [1, 100],
   transfers: 300,
   simHours: 4,
+  sweepRuns: 4,
 };
 
 /** The race's chain-like mode: a block every second with whatever transactions arrived. */
@@ -294,6 +301,20 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
   );
   profiles.push({ label: `simulator steps (${simLabel})`, seconds: sim.seconds, methods: sim.methods });
   notes.push(...simNotes(sim));
+
+  // Sweep: many runs through local worker threads (sim/sweep), each thread starting Hardhat once.
+  log(`sweep: ${plan.sweepRuns} ${SWEEP_SCENARIO} runs, ${SWEEP_WORKERS} local workers`);
+  const sweep = await sweepThroughput(plan.sweepRuns, SWEEP_WORKERS);
+  figures.push(
+    figure(
+      "simulator",
+      `sim.sweep.${plan.sweepRuns}`,
+      `${plan.sweepRuns} ${SWEEP_SCENARIO} runs, npx hardhat sweep --workers ${SWEEP_WORKERS} (wall time, thread start-up included; ${sweep.runsPerMinute.toFixed(1)} runs/min)`,
+      sweep.seconds,
+      "s",
+      plan.sweepRuns === FULL.sweepRuns ? { op: "<=", value: 300 } : null,
+    ),
+  );
 
   notes.unshift(
     "Gas: receipt gasUsed on the in-process Hardhat network (EDR). Steady state: every operation ran twice and the second run is the figure (the same account for repeats on one account, a second account where the operation creates a position or an order). Batches are divided by their size.",

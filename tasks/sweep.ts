@@ -3,6 +3,7 @@
 import { task, types } from "hardhat/config";
 import type { CLIArgumentType } from "hardhat/types";
 import { ArgumentsParser } from "hardhat/internal/cli/ArgumentsParser";
+import { fail } from "./common";
 
 interface SweepArgs {
   scenario: string;
@@ -60,16 +61,20 @@ task("sweep", "Runs a scenario over a grid of varied fields and seeds; writes ru
   )
   .setAction(async (args: SweepArgs, hre) => {
     await hre.run("compile", { quiet: true });
-    const { sweepCommand } = await import("../sim/sweep/cli");
-    return sweepCommand(args);
+    const { sweepCommand, isRefusal } = await import("../sim/sweep/cli");
+    return sweepCommand(args).catch((error: unknown) =>
+      isRefusal(error) ? fail(error.message) : Promise.reject(error),
+    );
   });
 
 task("sweep-worker", "Takes sweep runs from a BullMQ queue and runs them on the in-process network until stopped")
   .addParam("queue", "redis://HOST:PORT", undefined, types.string)
   .setAction(async (args: { queue: string }, hre) => {
     await hre.run("compile", { quiet: true });
-    const { workerCommand } = await import("../sim/sweep/cli");
-    return workerCommand(hre, args.queue);
+    const { workerCommand, isRefusal } = await import("../sim/sweep/cli");
+    return workerCommand(hre, args.queue).catch((error: unknown) =>
+      isRefusal(error) ? fail(error.message) : Promise.reject(error),
+    );
   });
 
 task("lab", "The survival lab: leverage x thin/deep market x with/against the crowd, over seeds (npm run lab)")
@@ -78,6 +83,6 @@ task("lab", "The survival lab: leverage x thin/deep market x with/against the cr
   .addOptionalParam("out", "output directory", "reports/lab", types.string)
   .setAction(async (args: { seeds: string; workers: number; out: string }, hre) => {
     await hre.run("compile", { quiet: true });
-    const { labCommand } = await import("../sim/sweep/cli");
-    return labCommand(args);
+    const { labCommand, isRefusal } = await import("../sim/sweep/cli");
+    return labCommand(args).catch((error: unknown) => (isRefusal(error) ? fail(error.message) : Promise.reject(error)));
   });

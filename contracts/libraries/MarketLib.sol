@@ -30,7 +30,7 @@ struct MarketConfig {
     // Traders' net profit the pool counts is capped at this share of its ledger; above it, closing profits
     // are paid pro rata and ADL opens.
     uint64 maxPnlFactor;
-    uint64 partialLiquidationBuffer; // health a partially liquidated remainder must keep; 0 = full only
+    uint64 partialLiquidationBuffer; // health buffer a partial remainder keeps; 0 = liquidate in full
     IMarkPriceModel markModel;
     uint96 minPositionNotional; // USD: no position may be opened or increased below this notional at fill
     IFundingModel fundingModel;

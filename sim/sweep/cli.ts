@@ -5,6 +5,8 @@
 import path from "node:path";
 import cliProgress from "cli-progress";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { ScenarioError } from "../scenario";
+import { SweepError } from "./errors";
 import { LocalPool } from "./pool";
 import { QueueExecutor, serveQueue } from "./queue";
 import { loadPlan, runSweep, type Executor, type SweepProgress, type SweepResult } from "./sweep";
@@ -17,6 +19,11 @@ export interface SweepCommandArgs {
   out?: string;
   queue?: string;
   quiet?: boolean;
+}
+
+/** Errors that are the user's input, which the tasks print as one line without a stack. */
+export function isRefusal(error: unknown): error is Error {
+  return error instanceof SweepError || error instanceof ScenarioError;
 }
 
 export function progressBar(label: string): SweepProgress {

@@ -2,8 +2,9 @@
  * RFC 4180 CSV, pure: a cell with a comma, a quote or a line break is quoted, quotes doubled.
  * runs.csv is written and read back with these two functions only.
  */
+import { SweepError } from "./errors";
 
-export class CsvError extends Error {
+export class CsvError extends SweepError {
   override name = "CsvError";
 }
 

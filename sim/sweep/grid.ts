@@ -5,13 +5,14 @@
  * whoever runs them: configurations in the odometer order of the --vary arguments (the last path
  * turns fastest), then seeds ascending within a configuration.
  */
+import { SweepError } from "./errors";
 import { setAt, type Axis, type JsonValue, type Segment } from "./paths";
 
 /** Largest number of seeds or runs one sweep may plan, so a typo cannot queue a million runs. */
 export const MAX_SEEDS = 10_000;
 export const MAX_RUNS = 100_000;
 
-export class PlanError extends Error {
+export class PlanError extends SweepError {
   override name = "PlanError";
 }
 

@@ -7,6 +7,7 @@
  * (`median`, or a decimal too long for a double, which the scenario schema reads exactly).
  * Every refusal is one line naming the argument, the value and what is allowed.
  */
+import { SweepError } from "./errors";
 
 /** One segment of a path: an object key, or an array index. */
 export type Segment = string | number;
@@ -22,7 +23,7 @@ export interface Axis {
 }
 
 /** A bad --vary argument or a path the scenario does not have. */
-export class VaryError extends Error {
+export class VaryError extends SweepError {
   override name = "VaryError";
 }
 

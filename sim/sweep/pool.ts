@@ -6,6 +6,7 @@
  */
 import path from "node:path";
 import { Piscina } from "piscina";
+import { SweepError } from "./errors";
 import type { Executor } from "./sweep";
 import type { RunJob, RunOutcome } from "./job";
 
@@ -17,7 +18,8 @@ export class LocalPool implements Executor {
   private pool: Piscina<RunJob, RunOutcome> | undefined;
 
   constructor(readonly workers: number) {
-    if (!Number.isInteger(workers) || workers < 1) throw new Error(`--workers ${workers}: expected an integer >= 1`);
+    if (!Number.isInteger(workers) || workers < 1)
+      throw new SweepError(`--workers ${workers}: expected an integer >= 1`);
   }
 
   private started(): Piscina<RunJob, RunOutcome> {

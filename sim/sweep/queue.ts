@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { Queue, QueueEvents, Worker, type ConnectionOptions, type Job } from "bullmq";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { canonicalJson } from "../output";
+import { SweepError } from "./errors";
 import { runJob, type RunJob, type RunOutcome } from "./job";
 import type { Executor } from "./sweep";
 
@@ -24,12 +25,13 @@ export function connectionOf(url: string): ConnectionOptions {
   try {
     parsed = new URL(url);
   } catch {
-    throw new Error(`--queue ${url}: expected redis://HOST:PORT`);
+    throw new SweepError(`--queue ${url}: expected redis://HOST:PORT`);
   }
   if (parsed.protocol !== "redis:" || parsed.hostname === "")
-    throw new Error(`--queue ${url}: expected redis://HOST:PORT (got protocol ${parsed.protocol})`);
+    throw new SweepError(`--queue ${url}: expected redis://HOST:PORT (got protocol ${parsed.protocol})`);
   const db = parsed.pathname.replace(/^\//, "");
-  if (db !== "" && !/^[0-9]+$/.test(db)) throw new Error(`--queue ${url}: the database must be a number (got ${db})`);
+  if (db !== "" && !/^[0-9]+$/.test(db))
+    throw new SweepError(`--queue ${url}: the database must be a number (got ${db})`);
   return {
     host: parsed.hostname,
     port: parsed.port === "" ? 6379 : Number(parsed.port),
@@ -48,7 +50,7 @@ export function requireRedisClient(): void {
   try {
     require.resolve("ioredis");
   } catch {
-    throw new Error(
+    throw new SweepError(
       "--queue needs the ioredis package (BullMQ's Redis client, an optional peer dependency): npm install --save-dev ioredis@6.0.0",
     );
   }

@@ -3,6 +3,7 @@
  * the rows of runs.csv (and reading them back for a rerun) and summary.json.
  */
 import { formatWad, toWad } from "../decimal";
+import { SweepError } from "./errors";
 import { canonicalJson } from "../output";
 import { parseCsv, toCsv } from "./csv";
 import type { Configuration, PlannedRun } from "./grid";
@@ -44,7 +45,7 @@ export function readRunsCsv(text: string, axes: readonly Axis[], source: string)
   const [header, ...lines] = parseCsv(text, source);
   const expected = runsHeader(axes);
   if (header === undefined || header.join(",") !== expected.join(","))
-    throw new Error(
+    throw new SweepError(
       `${source} belongs to another sweep: its columns are ${header?.join(",") ?? "(none)"}, this sweep's are ${expected.join(",")}; choose another --out`,
     );
   const width = axes.length;

@@ -5,14 +5,17 @@
  * stopped and the file does not depend on which worker finished first; summary.json and sweep.html
  * are written at the end.
  */
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import { canonicalJson } from "../output";
 import { parseScenario, type Scenario } from "../scenario";
 import { expandGrid, parseSeeds, planRuns, scenarioOf, type Configuration, type PlannedRun } from "./grid";
 import { decodeMetrics, type RunJob, type RunOutcome } from "./job";
 import { parseVaries, type Axis, type JsonValue } from "./paths";
 import { orderRows, readRunsCsv, runsCsv, summarize, summaryJson, type RunRow, type SweepSummary } from "./summary";
 import { renderSweep } from "./report";
+import { SweepError } from "./errors";
 
 /** Where runs go: local threads or a queue. */
 export interface Executor {
@@ -34,7 +37,7 @@ export interface SweepPlan {
   scenarios: JsonValue[];
 }
 
-/** The label of a configuration in messages: "markets.0.oiCap=0, seed axis..." */
+/** A configuration in messages: "markets.0.protections.oiCap=0, markets.0.spotLiquidityUsd=200000". */
 export function describeConfig(axes: readonly Axis[], config: Configuration): string {
   return axes.length === 0
     ? "the scenario as written"
@@ -74,13 +77,15 @@ export function readScenarioJson(file: string): JsonValue {
   try {
     text = fs.readFileSync(file, "utf8");
   } catch (error) {
-    throw new Error(`--scenario ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    throw new SweepError(
+      `--scenario ${file}: cannot be read (${(error as NodeJS.ErrnoException).code ?? String(error)})`,
+    );
   }
   let json: JsonValue;
   try {
     json = JSON.parse(text) as JsonValue;
   } catch (error) {
-    throw new Error(`--scenario ${file}: is not valid JSON (${(error as Error).message})`);
+    throw new SweepError(`--scenario ${file}: is not valid JSON (${(error as Error).message})`);
   }
   return json;
 }
@@ -105,6 +110,36 @@ export interface SweepResult {
   files: { runs: string; summary: string; html: string };
 }
 
+/** What DIR/sweep.json records: the runs in runs.csv belong to this base scenario, as it was. */
+interface Manifest {
+  scenario: string;
+  source: string;
+  /** sha256 of the base scenario's canonical JSON */
+  scenarioHash: string;
+}
+
+function manifestOf(plan: SweepPlan): Manifest {
+  const scenarioHash = createHash("sha256").update(canonicalJson(plan.baseJson)).digest("hex");
+  return { scenario: plan.base.name, source: plan.source, scenarioHash };
+}
+
+/**
+ * The finished runs in DIR count only for the scenario they ran: a changed scenario file (or another
+ * scenario) must not be skipped as done. Refuses with the way out; records the manifest otherwise.
+ */
+function claimDirectory(file: string, runsFile: string, manifest: Manifest): void {
+  if (fs.existsSync(file)) {
+    const earlier = JSON.parse(fs.readFileSync(file, "utf8")) as Manifest;
+    if (earlier.scenarioHash !== manifest.scenarioHash)
+      throw new SweepError(
+        `${path.dirname(file)} holds runs of ${earlier.source} (${earlier.scenario}) as it was then, not of ${manifest.source} as it is now; choose another --out or delete ${runsFile}`,
+      );
+  } else if (fs.existsSync(runsFile)) {
+    throw new SweepError(`${runsFile} exists without ${path.basename(file)}; choose another --out or delete it`);
+  }
+  writeAtomically(file, canonicalJson(manifest));
+}
+
 function writeAtomically(file: string, text: string): void {
   const temporary = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(temporary, text);
@@ -124,6 +159,7 @@ export async function runSweep(
     summary: path.join(out, "summary.json"),
     html: path.join(out, "sweep.html"),
   };
+  claimDirectory(path.join(out, "sweep.json"), files.runs, manifestOf(plan));
   const byKey = new Map<string, RunRow>();
   if (fs.existsSync(files.runs)) {
     for (const row of readRunsCsv(fs.readFileSync(files.runs, "utf8"), plan.axes, files.runs)) byKey.set(row.key, row);
