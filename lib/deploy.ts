@@ -59,7 +59,7 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
   const collateral = await new CollateralToken__factory(deployer).deploy();
   const vault = await new Vault__factory(deployer).deploy(collateral, admin);
   const oracle = await new Oracle__factory(deployer).deploy(admin);
-  const adminModule = await new PerpEngineAdmin__factory(deployer).deploy();
+  const adminModule = await new PerpEngineAdmin__factory(deployer).deploy(vault, oracle);
   const engine = await new PerpEngine__factory(deployer).deploy(vault, oracle, adminModule, admin);
   const engineAdmin = PerpEngineAdmin__factory.connect(await engine.getAddress(), deployer);
   const lens = await new PerpLens__factory(deployer).deploy(engine, oracle);
@@ -181,12 +181,13 @@ export async function marketConfig(
     emaHalfLife: m.emaHalfLifeSeconds,
     markBand: wad(m.markBand),
     reserveFactor: wad(m.reserveFactor),
-    adlProfitShare: wad(m.adlProfitShare),
+    maxPnlFactor: wad(m.maxPnlFactor),
     partialLiquidationBuffer: wad(m.partialLiquidationBuffer),
-    oracleGracePeriod: m.oracleGracePeriodSeconds,
     markModel,
+    minPositionNotional: wad(m.minPositionNotional),
     fundingModel,
     maxFundingVelocity: wad(m.maxFundingVelocity),
+    oracleGracePeriod: m.oracleGracePeriodSeconds,
   };
 }
 

@@ -38,7 +38,11 @@ export interface MarketSpec {
   /** 0 = off */
   markBand: string;
   reserveFactor: string;
-  adlProfitShare: string;
+  /** traders' net profit the pool counts is capped at this share of its ledger; above it profits are
+   * paid pro rata and ADL opens */
+  maxPnlFactor: string;
+  /** USD: the smallest notional a position may be opened or increased to, at fill */
+  minPositionNotional: string;
   partialLiquidationBuffer: string;
   oracleGracePeriodSeconds: number;
   /** pushed feeds standing in for external exchanges */
@@ -70,7 +74,8 @@ const COMMON = {
   emaHalfLifeSeconds: 300,
   markBand: "0",
   reserveFactor: "0.5",
-  adlProfitShare: "0.5",
+  maxPnlFactor: "0.5",
+  minPositionNotional: "10",
   partialLiquidationBuffer: "0.1",
   oracleGracePeriodSeconds: 3600,
   pushedFeeds: 2,

@@ -58,14 +58,17 @@ export interface MarketConfig {
   emaHalfLife: bigint;
   markBand: bigint;
   reserveFactor: bigint;
-  adlProfitShare: bigint;
+  /** traders' net profit the pool counts is capped at this share of its ledger */
+  maxPnlFactor: bigint;
   partialLiquidationBuffer: bigint;
-  /** seconds */
-  oracleGracePeriod: bigint;
   markModel: MarkModel;
+  /** USD: no position opens or grows below this notional at fill */
+  minPositionNotional: bigint;
   fundingModel: FundingModel;
   /** velocity funding only: per day, of a rate per day, at full skew */
   maxFundingVelocity: bigint;
+  /** seconds */
+  oracleGracePeriod: bigint;
 }
 
 /** MarketLib's MarketState; times in seconds, the rest WAD. */
@@ -86,6 +89,11 @@ export interface MarketState {
   lastIndexTime: bigint;
   uncoveredBadDebt: bigint;
   paused: boolean;
+  /** the exact aggregates: sum = notional * WAD + remainder (MarketLib.aggregate) */
+  longEntryRemainder: bigint;
+  fundingSnapshotSum: bigint;
+  fundingSnapshotRemainder: bigint;
+  shortEntryRemainder: bigint;
 }
 
 /** PositionLib's Position. Signed size: positive is long, negative is short (base units, WAD). */
@@ -555,7 +563,110 @@ export const MarketLib = {
     const elapsed = until - st.premiumStart;
     return fundingRateOf(cfg, elapsed === 0n ? st.lastPremium : cum / elapsed, st.lastFundingRate);
   },
+
+  /**
+   * The state with a position added (`sign` 1n) to, or removed (-1n) from, its side's open size, exact
+   * entry notional and the exact size x funding-snapshot sum. Sizes and notionals are checked as the
+   * contract's SafeCast does: a negative side throws.
+   */
+  aggregate(st: MarketState, size: bigint, entry: bigint, snapshot: bigint, sign: bigint): MarketState {
+    if (size === 0n) return { ...st };
+    const absSize = WadMath.abs(size);
+    const notional = sign * absSize * entry;
+    const next = { ...st };
+    if (size > 0n) {
+      next.longOpenInterest = checkedUint128(st.longOpenInterest + sign * absSize, "longOpenInterest");
+      const [sum, rem] = accumulate(st.longEntryNotional, st.longEntryRemainder, notional);
+      next.longEntryNotional = checkedUint128(sum, "longEntryNotional");
+      next.longEntryRemainder = rem;
+    } else {
+      next.shortOpenInterest = checkedUint128(st.shortOpenInterest + sign * absSize, "shortOpenInterest");
+      const [sum, rem] = accumulate(st.shortEntryNotional, st.shortEntryRemainder, notional);
+      next.shortEntryNotional = checkedUint128(sum, "shortEntryNotional");
+      next.shortEntryRemainder = rem;
+    }
+    return MarketLib.moveFundingSnapshot(next, size, 0n, snapshot, sign);
+  },
+
+  /** The state with a position's size x snapshot term moved from snapshot `from` to `to` (times `sign`). */
+  moveFundingSnapshot(st: MarketState, size: bigint, from: bigint, to: bigint, sign: bigint): MarketState {
+    const [sum, rem] = accumulate(st.fundingSnapshotSum, st.fundingSnapshotRemainder, sign * size * (to - from));
+    return { ...st, fundingSnapshotSum: sum, fundingSnapshotRemainder: rem };
+  },
+
+  /** Traders' net unrealised PnL at `mark`: ceil((mark * (L - S) - (E_L - E_S)) / WAD), exact before rounding. */
+  tradersPnl(st: MarketState, mark: bigint): bigint {
+    const exact = mark * MarketLib.skew(st) - entrySum(st, true) + entrySum(st, false);
+    return -WadMath.floorDiv(-exact, WAD);
+  },
+
+  /** One side's unrealised PnL at `mark`, exact then rounded down. */
+  sidePnl(st: MarketState, mark: bigint, isLong: boolean): bigint {
+    const atMark = (isLong ? st.longOpenInterest : st.shortOpenInterest) * mark;
+    return WadMath.floorDiv(isLong ? atMark - entrySum(st, true) : entrySum(st, false) - atMark, WAD);
+  },
+
+  /** Net funding the traders owe, unpaid: floor((fundingIndex * (L - S) - sum(size * snapshot)) / WAD). */
+  tradersFundingOwed(st: MarketState): bigint {
+    const snapshots = st.fundingSnapshotSum * WAD + st.fundingSnapshotRemainder;
+    return WadMath.floorDiv(st.fundingIndex * MarketLib.skew(st) - snapshots, WAD);
+  },
+
+  /** The traders' PnL the pool counts: all of a loss, a profit up to maxPnlFactor x ledger. */
+  cappedTradersPnl(pnl: bigint, ledger: bigint, maxPnlFactor: bigint): bigint {
+    if (pnl <= 0n) return pnl;
+    const cap = WadMath.mulDown(ledger, maxPnlFactor);
+    return pnl > cap ? cap : pnl;
+  },
 };
+
+/** MarketLib._accumulate: (sum * WAD + rem) + delta split again into floor and remainder, exact. */
+function accumulate(sum: bigint, rem: bigint, delta: bigint): [bigint, bigint] {
+  const total = sum * WAD + rem + delta;
+  const q = WadMath.floorDiv(total, WAD);
+  return [q, total - q * WAD];
+}
+
+/** MarketLib._entrySum: the exact sum of |size| * entry over one side, WAD^2. */
+function entrySum(st: MarketState, isLong: boolean): bigint {
+  return isLong
+    ? st.longEntryNotional * WAD + st.longEntryRemainder
+    : st.shortEntryNotional * WAD + st.shortEntryRemainder;
+}
+
+/** SafeCast.toUint128 on a value the contract narrows. */
+function checkedUint128(x: bigint, field: string): bigint {
+  if (x < 0n || x >= 1n << 128n) throw new RangeError(`${field} out of uint128 range: ${x}`);
+  return x;
+}
+
+/* ------------------------------------------------------------------ POOL VALUATION */
+
+/** IPoolValuation's PoolValuation, WAD USD. */
+export interface PoolValuation {
+  ledger: bigint;
+  traderPnl: bigint;
+  fundingOwed: bigint;
+  value: bigint;
+}
+
+/**
+ * PerpEngineAdmin.poolValuation over markets already projected to now (see projectMarket):
+ * value = ledger - sum of capped traders' PnL + sum of funding owed.
+ */
+export function poolValuation(
+  ledger: bigint,
+  markets: readonly { cfg: MarketConfig; projection: MarketProjection }[],
+): PoolValuation {
+  let traderPnl = 0n;
+  let fundingOwed = 0n;
+  for (const { cfg, projection } of markets) {
+    const pnl = MarketLib.tradersPnl(projection.state, projection.mark);
+    traderPnl += MarketLib.cappedTradersPnl(pnl, ledger, cfg.maxPnlFactor);
+    fundingOwed += MarketLib.tradersFundingOwed(projection.state);
+  }
+  return { ledger, traderPnl, fundingOwed, value: ledger - traderPnl + fundingOwed };
+}
 
 /** MarketLib._fundingRate: the market's funding model on its configured rates, from the rate before. */
 function fundingRateOf(cfg: MarketConfig, avgPremium: bigint, lastRate: bigint): bigint {
@@ -688,12 +799,13 @@ export function marketConfigFromChain(
     emaHalfLife: c.emaHalfLife,
     markBand: c.markBand,
     reserveFactor: c.reserveFactor,
-    adlProfitShare: c.adlProfitShare,
+    maxPnlFactor: c.maxPnlFactor,
     partialLiquidationBuffer: c.partialLiquidationBuffer,
-    oracleGracePeriod: c.oracleGracePeriod,
     markModel,
+    minPositionNotional: c.minPositionNotional,
     fundingModel,
     maxFundingVelocity: c.maxFundingVelocity,
+    oracleGracePeriod: c.oracleGracePeriod,
   };
 }
 
@@ -716,6 +828,10 @@ export function marketStateFromChain(s: MarketState): MarketState {
     lastIndexTime: s.lastIndexTime,
     uncoveredBadDebt: s.uncoveredBadDebt,
     paused: s.paused,
+    longEntryRemainder: s.longEntryRemainder,
+    fundingSnapshotSum: s.fundingSnapshotSum,
+    fundingSnapshotRemainder: s.fundingSnapshotRemainder,
+    shortEntryRemainder: s.shortEntryRemainder,
   };
 }
 

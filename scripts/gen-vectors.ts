@@ -13,6 +13,7 @@ import { ethers } from "hardhat";
 import { tiersOf, symbolBytes } from "../lib/deploy";
 import { ALT_USD, BTC_USD, type MarketSpec } from "../lib/markets";
 import type { MarketConfig, MarketState, MarkModel, Position, Tier } from "../lib/math";
+import { MarketLib } from "../lib/math";
 import { wad, WAD } from "../lib/units";
 import { argsOf, encode, type Args, type Vector, type VectorFile } from "../test/vectors/codec";
 import { deployMathContracts, evaluateOnChain, type MathContracts } from "../test/vectors/functions";
@@ -86,12 +87,13 @@ function configOf(spec: MarketSpec, markModel: MarkModel, over: Partial<MarketCo
     emaHalfLife: BigInt(spec.emaHalfLifeSeconds),
     markBand: wad(spec.markBand),
     reserveFactor: wad(spec.reserveFactor),
-    adlProfitShare: wad(spec.adlProfitShare),
+    maxPnlFactor: wad(spec.maxPnlFactor),
     partialLiquidationBuffer: wad(spec.partialLiquidationBuffer),
-    oracleGracePeriod: BigInt(spec.oracleGracePeriodSeconds),
     markModel,
+    minPositionNotional: wad(spec.minPositionNotional),
     fundingModel: "premium",
     maxFundingVelocity: wad(spec.maxFundingVelocity),
+    oracleGracePeriod: BigInt(spec.oracleGracePeriodSeconds),
     ...over,
   };
 }
@@ -115,6 +117,10 @@ function stateOf(over: Partial<MarketState> = {}): MarketState {
     lastIndexTime: T0 + 600n,
     uncoveredBadDebt: 0n,
     paused: false,
+    longEntryRemainder: 0n,
+    fundingSnapshotSum: 0n,
+    fundingSnapshotRemainder: 0n,
+    shortEntryRemainder: 0n,
     ...over,
   };
 }
@@ -766,6 +772,55 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
     add("MarketLib.sync", `random ${i}`, { config: cfg, state: st, index, nowTs });
     add("MarketLib.predictedFundingRate", `random ${i}`, { config: cfg, state: st, nowTs });
     add("MarketLib.samplePremium", `random ${i}`, { config: cfg, state: st, index });
+  }
+  /* MarketLib: the pool's exact aggregates, built by a sequence of opens, changes and closes. Its own
+     draws, so the vectors generated after it keep theirs. */
+  {
+    const rng = new Rng(SEED + 9_1n);
+    let agg = stateOf();
+    const open: { size: bigint; entry: bigint; snapshot: bigint }[] = [];
+    for (let i = 0; i < 30; ++i) {
+      const closing = open.length > 0 && rng.between(0n, 2n) === 0n;
+      const p = closing
+        ? open.splice(Number(rng.between(0n, BigInt(open.length - 1))), 1)[0]
+        : {
+            size: rng.sign() * rng.between(1n, wad(100_000)),
+            entry: rng.between(wad("0.5"), wad(5)) + rng.between(0n, 999n),
+            snapshot: rng.sign() * rng.decades(0, 19),
+          };
+      const sign = closing ? -1n : 1n;
+      add("MarketLib.aggregate", `${closing ? "remove" : "add"} ${i}`, { state: agg, ...p, sign });
+      agg = MarketLib.aggregate(agg, p.size, p.entry, p.snapshot, sign);
+      if (!closing) open.push(p);
+      if (i % 5 === 4 && open.length > 0) {
+        const q = open[0];
+        const to = q.snapshot + rng.sign() * rng.decades(0, 18);
+        add("MarketLib.moveFundingSnapshot", `margin change ${i}`, {
+          state: agg,
+          size: q.size,
+          from: q.snapshot,
+          to,
+          sign: 1n,
+        });
+        agg = MarketLib.moveFundingSnapshot(agg, q.size, q.snapshot, to, 1n);
+        q.snapshot = to;
+      }
+      const mark = rng.between(wad("0.5"), wad(5)) + rng.between(0n, 999n);
+      const withIndex = { ...agg, fundingIndex: rng.sign() * rng.decades(0, 19) };
+      add("MarketLib.tradersPnl", `after step ${i}`, { state: agg, mark });
+      add("MarketLib.sidePnl", `long, after step ${i}`, { state: agg, mark, isLong: 1n });
+      add("MarketLib.sidePnl", `short, after step ${i}`, { state: agg, mark, isLong: 0n });
+      add("MarketLib.tradersFundingOwed", `after step ${i}`, { state: withIndex });
+    }
+    for (const [name, pnl, ledger] of [
+      ["a loss counts in full", -wad(1_000_000), wad(1_000)],
+      ["a profit under the cap", wad(400), wad(1_000)],
+      ["a profit at the cap", wad(500), wad(1_000)],
+      ["a profit above the cap", wad(500) + 1n, wad(1_000)],
+      ["an empty pool counts no profit", wad(1), 0n],
+    ] as const) {
+      add("MarketLib.cappedTradersPnl", name, { pnl, ledger, maxPnlFactor: wad("0.5") });
+    }
   }
   add("MarketLib.samplePremium", "long skew", { config: altMedian, state: skewedLong, index: altIndex });
   add("MarketLib.samplePremium", "short skew rounds toward zero", {

@@ -5,6 +5,7 @@ import "./simulate";
 import "./orders";
 import "./walkthrough";
 import "./sweep";
+import "./pool";
 import "../bench/task";
 import { refuseUnparsableCommandLine } from "./common";
 

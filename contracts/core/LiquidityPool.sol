@@ -7,30 +7,28 @@ import {ERC4626} from "@openzeppelin/contracts/token/ERC20/extensions/ERC4626.so
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 import {IVault} from "../interfaces/IVault.sol";
-
-/// @notice What the pool needs from the engine.
-interface IReserveSource {
-    /// @notice Pool assets (WAD USD) reserved for open interest.
-    function reservedAssets() external view returns (uint256);
-}
+import {IPoolValuation, PoolValuation} from "../interfaces/IPoolValuation.sol";
 
 /// @title LiquidityPool
-/// @notice ERC-4626 shares over the pool's assets, which are kept in the vault's pool ledger: the
-/// traders' counterparty. Realised trader losses, trading fees and the net funding on the skew flow in;
-/// realised profits flow out. Deposits move straight into the vault; redemptions are paid by the vault
+/// @notice ERC-4626 shares over the pool valued at mark (SPEC 9.1): the traders' counterparty.
+/// Realised trader losses, trading fees and the net funding on the skew flow into the vault's pool ledger;
+/// realised profits flow out. The pool's value is that ledger less the traders' net unrealised PnL plus
+/// the net funding they owe and have not paid (the engine's `poolValuation`), so a share is priced as if
+/// every position closed at mark now: an LP cannot redeem ahead of the traders' open profit, nor deposit
+/// ahead of their open losses. Deposits and redemptions are refused while a market has no fresh index
+/// (its mark would be stale). Deposits move straight into the vault; redemptions are paid by the vault
 /// and may not take the assets reserved for open interest (maxWithdraw/maxRedeem say how much is free).
-/// Share value follows realised PnL only.
 contract LiquidityPool is ERC4626 {
     using SafeERC20 for IERC20;
 
     IVault public immutable vault;
-    IReserveSource public immutable engine;
+    IPoolValuation public immutable engine;
     uint256 private immutable _unitScale; // one asset unit in WAD
 
     constructor(
         IERC20 asset_,
         IVault vault_,
-        IReserveSource engine_,
+        IPoolValuation engine_,
         uint256 unitScale_
     ) ERC20("perpsim LP share", "pLP") ERC4626(asset_) {
         vault = vault_;
@@ -38,9 +36,19 @@ contract LiquidityPool is ERC4626 {
         _unitScale = unitScale_;
     }
 
-    /// @notice The pool's assets in asset units, rounded down.
+    /// @notice A deposit or redemption while `marketId` has no fresh index.
+    error StaleMarket(uint256 marketId);
+
+    /// @notice The pool's value at mark in asset units, rounded down; 0 if the traders' counted profit
+    /// ever exceeded the ledger. Uses a stale market's last index (deposits and redemptions are refused then).
     function totalAssets() public view override returns (uint256) {
-        return vault.poolAssets() / _unitScale;
+        int256 value = engine.poolValuation().value;
+        return value > 0 ? uint256(value) / _unitScale : 0;
+    }
+
+    /// @notice The pool's value and its parts (WAD USD), as `totalAssets` computes it.
+    function valuation() external view returns (PoolValuation memory) {
+        return engine.poolValuation();
     }
 
     /// @notice Assets (asset units) that redemptions may take now: the pool less its reserve.
@@ -66,6 +74,7 @@ contract LiquidityPool is ERC4626 {
     }
 
     function _deposit(address caller, address receiver, uint256 assets, uint256 shares) internal override {
+        _requireFresh();
         IERC20(asset()).safeTransferFrom(caller, address(vault), assets);
         vault.creditPool(assets);
         _mint(receiver, shares);
@@ -79,9 +88,16 @@ contract LiquidityPool is ERC4626 {
         uint256 assets,
         uint256 shares
     ) internal override {
+        _requireFresh();
         if (caller != owner) _spendAllowance(owner, caller, shares);
         _burn(owner, shares);
         emit Withdraw(caller, receiver, owner, assets, shares);
         vault.payFromPool(receiver, assets);
+    }
+
+    /// @dev The price just used must rest on fresh marks everywhere.
+    function _requireFresh() private view {
+        uint256 stale = engine.poolValuation().staleMarketId;
+        if (stale != 0) revert StaleMarket(stale);
     }
 }

@@ -10,6 +10,7 @@ import {WadMath} from "../libraries/WadMath.sol";
 import {Pricing} from "../libraries/Pricing.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
+import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {PerpEngine} from "./PerpEngine.sol";
 import {PerpEngineAdmin} from "./PerpEngineAdmin.sol";
 
@@ -37,6 +38,7 @@ import {PerpEngineAdmin} from "./PerpEngineAdmin.sol";
 contract OrderBook is AccessControl, ReentrancyGuardTransient {
     using SafeCast for uint256;
     using SafeCast for int256;
+    using WadMath for uint256;
 
     /// @notice May set the minimum execution fee.
     bytes32 public constant CONFIG_ROLE = keccak256("CONFIG_ROLE");
@@ -145,6 +147,12 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     error ZeroSize();
     error ZeroPrice();
     error MarginTooLow(uint256 margin, uint256 minMargin);
+    /// @notice A limit open whose leverage at its limit price no tier allows: it could never fill.
+    error LeverageTooHigh(uint256 leverage, uint256 maxLeverage);
+    /// @notice A limit open whose notional at its limit price is above the last tier's cap.
+    error PositionTooLarge(uint256 notional, uint256 maxNotional);
+    /// @notice A limit open whose notional at its limit price is below the market's minimum.
+    error PositionTooSmall(uint256 notional, uint256 minNotional);
     error ExecutionFeeTooLow(uint256 fee, uint256 minFee);
     error InvalidExpiry(uint256 expiry, uint256 timestamp);
     error InvalidOrderType(OrderType orderType);
@@ -201,6 +209,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
             expiry
         );
         o.margin = margin.toUint128();
+        _checkFillable(cfg, o);
         id = _placeLimit(o, cfg, allowImmediate);
     }
 
@@ -359,6 +368,26 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     }
 
     /// @dev Numbers and stores a new live order and announces it.
+    /// @dev Refusal at the door: a limit open is judged by itself at its limit price, as the engine will
+    /// judge its fill (notional within the market's minimum and the last tier, leverage within the tier
+    /// that holds it); an order that fails could never fill and would only lock its escrow.
+    function _checkFillable(MarketConfig memory cfg, Order memory o) private view {
+        Tier[] memory t = _engineViews.tiers(o.marketId);
+        uint256 absSize = WadMath.abs(o.sizeDelta);
+        uint256 notional = absSize.mulDown(o.triggerPrice);
+        if (notional < cfg.minPositionNotional) revert PositionTooSmall(notional, cfg.minPositionNotional);
+        if (MarginMath.aboveMaxTier(t, absSize.mulUp(o.triggerPrice))) {
+            revert PositionTooLarge(absSize.mulUp(o.triggerPrice), t[t.length - 1].notionalCap);
+        }
+        (bool ok, uint256 leverage, uint256 maxLeverage) = MarginMath.meetsInitialMargin(
+            t,
+            absSize,
+            o.triggerPrice,
+            int256(uint256(o.margin))
+        );
+        if (!ok) revert LeverageTooHigh(leverage, maxLeverage);
+    }
+
     function _store(Order memory o) private returns (uint256 id) {
         id = ++orderCount;
         o.status = OrderStatus.Live;

@@ -163,8 +163,9 @@ contract PerpEngine is PerpEngineStorage {
     }
 
     /// @notice Closes `size` of a profitable position on the winning side at mark, with no fee, while the
-    /// market's ADL condition holds (uncovered bad debt, or traders' unrealised profit above the
-    /// configured share of the pool). Uncovered bad debt is repaid from the realised profit first.
+    /// market's ADL condition holds (uncovered bad debt, or traders' net unrealised profit above
+    /// maxPnlFactor x the pool's ledger). Uncovered bad debt is repaid from the realised profit first; the
+    /// rest of the profit is paid in full (ADL is what brings the profit back under the cap).
     function autoDeleverage(uint256 id, uint256 size) external nonReentrant {
         Position memory p = _positions[id];
         if (p.size == 0) revert PositionNotFound(id);
@@ -178,7 +179,7 @@ contract PerpEngine is PerpEngineStorage {
         int256 net = p.netMargin(c.st.fundingIndex);
         int256 profit = PositionLib.pnl(p.size, p.entryPrice, c.mark) - (int256(uint256(p.margin)) - net);
         if (profit <= 0) revert NotProfitable(id, profit);
-        if (_sidePnl(c, isLong) <= 0) revert NotWinningSide(id);
+        if (MarketLib.sidePnl(c.st, c.mark, isLong) <= 0) revert NotWinningSide(id);
 
         int256 closed = isLong ? int256(size) : -int256(size);
         int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
@@ -228,6 +229,8 @@ contract PerpEngine is PerpEngineStorage {
         p.margin = uint128(uint256(margin));
         p.fundingSnapshot = c.st.fundingIndex;
         _addOpenInterest(c, p, true);
+        uint256 notional = WadMath.abs(p.size).mulDown(e.fill);
+        if (notional < c.cfg.minPositionNotional) revert PositionTooSmall(notional, c.cfg.minPositionNotional);
         MarketLib.samplePremium(c.cfg, c.st, c.index);
         _checkInitialMargin(c, p);
 
@@ -256,7 +259,7 @@ contract PerpEngine is PerpEngineStorage {
 
         int256 closed = p.size > 0 ? int256(size) : -int256(size);
         Execution memory e = _execute(c, p, -closed, acceptable);
-        e.realized = PositionLib.pnl(closed, p.entryPrice, e.fill);
+        e.realized = _payableProfit(c, id, PositionLib.pnl(closed, p.entryPrice, e.fill));
         int256 value = int256(uint256(p.margin)) - e.owed + e.realized - int256(e.fee);
         emit Trade(id, account, marketId, -closed, e.fill, e.fee, e.realized, e.owed);
 
@@ -297,6 +300,7 @@ contract PerpEngine is PerpEngineStorage {
             revert MarginTooLow(margin, c.cfg.minMargin);
         }
         p.margin = uint128(uint256(margin));
+        MarketLib.moveFundingSnapshot(c.st, p.size, p.fundingSnapshot, c.st.fundingIndex, 1);
         p.fundingSnapshot = c.st.fundingIndex;
         if (amount < 0) _checkInitialMargin(c, p);
 
@@ -408,17 +412,25 @@ contract PerpEngine is PerpEngineStorage {
         emit BadDebt(c.marketId, amount, cover, uncovered);
     }
 
+    /// @dev ADL opens on uncovered bad debt, or when the traders' net unrealised profit is above the
+    /// profit the pool counts (maxPnlFactor x its ledger).
     function _adlActive(Ctx memory c) private view returns (bool) {
         if (c.st.uncoveredBadDebt != 0) return true;
-        int256 traderPnl = _sidePnl(c, true) + _sidePnl(c, false);
-        return traderPnl > 0 && uint256(traderPnl) > vault.poolAssets().mulDown(c.cfg.adlProfitShare);
+        int256 traderPnl = MarketLib.tradersPnl(c.st, c.mark);
+        return traderPnl > 0 && uint256(traderPnl) > vault.poolAssets().mulDown(c.cfg.maxPnlFactor);
     }
 
-    /// @dev Unrealised PnL of one side at mark, from the aggregate entry notionals.
-    function _sidePnl(Ctx memory c, bool isLong) private pure returns (int256) {
-        int256 atMark = int256(uint256(isLong ? c.st.longOpenInterest : c.st.shortOpenInterest).mulDown(c.mark));
-        int256 atEntry = int256(uint256(isLong ? c.st.longEntryNotional : c.st.shortEntryNotional));
-        return isLong ? atMark - atEntry : atEntry - atMark;
+    /// @dev A realised profit scaled down pro rata while the market's traders' net unrealised profit
+    /// (before this close left the aggregates) is above the cap: profit x cap / traders' PnL, rounded down.
+    function _payableProfit(Ctx memory c, uint256 id, int256 realized) private returns (int256) {
+        if (realized <= 0) return realized;
+        int256 traderPnl = MarketLib.tradersPnl(c.st, c.mark);
+        if (traderPnl <= 0) return realized;
+        uint256 cap = vault.poolAssets().mulDown(c.cfg.maxPnlFactor);
+        if (uint256(traderPnl) <= cap) return realized;
+        int256 paid = (realized * int256(cap)) / traderPnl;
+        emit ProfitCapped(id, c.marketId, realized, paid);
+        return paid;
     }
 
     /* ------------------------------------------------------------------ INTERNAL: SHARED */
@@ -470,38 +482,19 @@ contract PerpEngine is PerpEngineStorage {
         _emitPosition(id, p);
     }
 
-    /// @dev Takes `p` whole out of its side's open interest and entry notional; `_writeReduced` or
-    /// `_addOpenInterest` puts back what stays.
+    /// @dev Takes `p` whole out of the market's aggregates; `_writeReduced` or `_addOpenInterest` puts
+    /// back what stays.
     function _removeOpenInterest(MarketState memory st, Position memory p) private pure {
-        uint256 absSize = WadMath.abs(p.size);
-        uint256 notional = absSize.mulDown(p.entryPrice);
-        if (p.size > 0) {
-            st.longOpenInterest -= uint128(absSize);
-            st.longEntryNotional -= uint128(notional);
-        } else if (p.size < 0) {
-            st.shortOpenInterest -= uint128(absSize);
-            st.shortEntryNotional -= uint128(notional);
-        }
+        MarketLib.aggregate(st, p.size, p.entryPrice, p.fundingSnapshot, -1);
     }
 
-    /// @dev Adds `p` whole to its side's open interest and entry notional; the cap binds only when
-    /// the position grows, so a lowered cap never blocks a reduction.
+    /// @dev Adds `p` whole to the market's aggregates; the cap binds only when the position grows, so a
+    /// lowered cap never blocks a reduction.
     function _addOpenInterest(Ctx memory c, Position memory p, bool enforceCap) private pure {
-        uint256 absSize = WadMath.abs(p.size);
-        uint256 notional = absSize.mulDown(p.entryPrice);
-        if (p.size > 0) {
-            uint256 oi = c.st.longOpenInterest + absSize;
-            if (enforceCap && oi > c.cfg.maxOpenInterest)
-                revert OpenInterestCapExceeded(true, oi, c.cfg.maxOpenInterest);
-            c.st.longOpenInterest = uint128(oi);
-            c.st.longEntryNotional += uint128(notional);
-        } else {
-            uint256 oi = c.st.shortOpenInterest + absSize;
-            if (enforceCap && oi > c.cfg.maxOpenInterest)
-                revert OpenInterestCapExceeded(false, oi, c.cfg.maxOpenInterest);
-            c.st.shortOpenInterest = uint128(oi);
-            c.st.shortEntryNotional += uint128(notional);
-        }
+        MarketLib.aggregate(c.st, p.size, p.entryPrice, p.fundingSnapshot, 1);
+        if (!enforceCap) return;
+        uint256 oi = p.size > 0 ? c.st.longOpenInterest : c.st.shortOpenInterest;
+        if (oi > c.cfg.maxOpenInterest) revert OpenInterestCapExceeded(p.size > 0, oi, c.cfg.maxOpenInterest);
     }
 
     function _checkInitialMargin(Ctx memory c, Position memory p) private view {

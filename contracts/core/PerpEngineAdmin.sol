@@ -3,17 +3,30 @@ pragma solidity 0.8.28;
 
 import {WadMath} from "../libraries/WadMath.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
-import {MarketConfig, MarketState} from "../libraries/MarketLib.sol";
+import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
 import {PerpEngineStorage} from "./PerpEngineStorage.sol";
+import {IOracle} from "../interfaces/IOracle.sol";
+import {IVault} from "../interfaces/IVault.sol";
+import {IPoolValuation, PoolValuation} from "../interfaces/IPoolValuation.sol";
 
 /// @title PerpEngineAdmin
 /// @notice Market administration and raw getters of the engine. It is never called directly: the
 /// engine delegates every selector it does not know to it, so it runs on the engine's storage and
 /// roles. It keeps the engine under the contract size limit without touching the trading paths.
 /// Call it through the engine's address with this ABI.
-contract PerpEngineAdmin is PerpEngineStorage {
+contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     using WadMath for uint256;
+
+    /// @notice The engine's vault and oracle (immutables live in this module's code, so it reads them
+    /// when the engine delegates to it).
+    IVault public immutable valuationVault;
+    IOracle public immutable valuationOracle;
+
+    constructor(IVault vault_, IOracle oracle_) {
+        valuationVault = vault_;
+        valuationOracle = oracle_;
+    }
 
     /* ------------------------------------------------------------------ MARKET CONFIGURATION */
 
@@ -80,12 +93,33 @@ contract PerpEngineAdmin is PerpEngineStorage {
 
     /// @notice Pool assets reserved for open interest (WAD USD): per market, the larger side's notional
     /// at the last good index times the market's reserve factor. LP redemptions cannot take them.
-    function reservedAssets() external view returns (uint256 reserved) {
+    function reservedAssets() external view override returns (uint256 reserved) {
         for (uint256 id = 1; id <= marketCount; ++id) {
             MarketState storage st = _states[id];
             uint256 oi = WadMath.max(st.longOpenInterest, st.shortOpenInterest);
             reserved += oi.mulUp(st.lastIndex).mulUp(_configs[id].reserveFactor);
         }
+    }
+
+    /// @inheritdoc IPoolValuation
+    /// @dev Each market is projected to this block with the engine's own functions (MarketLib.sync and
+    /// markPrice on a copy): the funding index includes boundaries not yet settled, as a trade would.
+    function poolValuation() external view override returns (PoolValuation memory v) {
+        v.ledger = valuationVault.poolAssets();
+        for (uint256 id = 1; id <= marketCount; ++id) {
+            MarketConfig memory cfg = _configs[id];
+            MarketState memory st = _states[id];
+            (uint256 index, uint256 fresh) = valuationOracle.indexPrice(id);
+            if (fresh == 0) {
+                (index, ) = valuationOracle.lastIndexPrice(id);
+                if (v.staleMarketId == 0) v.staleMarketId = id;
+            }
+            MarketLib.sync(cfg, st, index, block.timestamp);
+            uint256 mark = MarketLib.markPrice(cfg, st, index, MarketLib.lastPrice(cfg, st, index), block.timestamp);
+            v.traderPnl += MarketLib.cappedTradersPnl(MarketLib.tradersPnl(st, mark), v.ledger, cfg.maxPnlFactor);
+            v.fundingOwed += MarketLib.tradersFundingOwed(st);
+        }
+        v.value = int256(v.ledger) - v.traderPnl + v.fundingOwed;
     }
 
     /* ------------------------------------------------------------------ INTERNAL: CONFIG */
@@ -101,6 +135,7 @@ contract PerpEngineAdmin is PerpEngineStorage {
         if (address(cfg.markModel).code.length == 0) revert InvalidConfig("markModel");
         if (address(cfg.fundingModel).code.length == 0) revert InvalidConfig("fundingModel");
         if (cfg.minMargin == 0) revert InvalidConfig("minMargin");
+        if (cfg.maxPnlFactor == 0 || cfg.maxPnlFactor > WadMath.WAD) revert InvalidConfig("maxPnlFactor");
         _validateLiquidationFee(cfg, _tiers[marketId]);
         _configs[marketId] = cfg;
         emit MarketConfigured(marketId, cfg);

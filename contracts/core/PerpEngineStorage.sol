@@ -75,6 +75,9 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         int256 realizedPnl,
         uint256 haircut
     );
+    /// @notice A closing profit paid pro rata: the market's traders' net unrealised profit was above
+    /// maxPnlFactor x the pool's ledger, so `paid` = realised x cap / traders' PnL.
+    event ProfitCapped(uint256 indexed id, uint256 indexed marketId, int256 realizedPnl, int256 paid);
     event FundingSettled(
         uint256 indexed marketId,
         int256 rate,
@@ -102,6 +105,7 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
     error MarginTooLow(int256 margin, uint256 minMargin);
     error LeverageTooHigh(uint256 leverage, uint256 maxLeverage);
     error PositionTooLarge(uint256 notional, uint256 maxNotional);
+    error PositionTooSmall(uint256 notional, uint256 minNotional);
     error WouldBeLiquidatable(uint256 id);
     error PositionHealthy(uint256 id, uint256 markPrice);
     error AdlNotActive(uint256 marketId);

@@ -7,6 +7,8 @@ import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
 import {PerpEngineAdmin} from "./PerpEngineAdmin.sol";
+import {PoolValuation} from "../interfaces/IPoolValuation.sol";
+import {IERC4626} from "@openzeppelin/contracts/interfaces/IERC4626.sol";
 
 /// @title PerpLens
 /// @notice Read-only views for the trader's panel, the keeper and the simulator. It projects each market
@@ -33,7 +35,8 @@ contract PerpLens {
         int256 lastFundingRate;
         int256 predictedFundingRate;
         uint256 nextFundingTime;
-        int256 traderPnl; // all positions' unrealised PnL at mark, before funding
+        int256 traderPnl; // all positions' unrealised PnL at mark, before funding (exact sum, rounded up)
+        int256 fundingOwed; // net funding all positions owe and have not paid (exact sum, rounded down)
         uint256 uncoveredBadDebt;
         bool paused;
     }
@@ -54,6 +57,21 @@ contract PerpLens {
         uint256 leverage; // notional / equity; max uint when equity <= 0
         uint256 liquidationPrice;
         bool liquidatable;
+    }
+
+    /// @notice The pool valued at mark and what an LP sees. USD amounts WAD; asset amounts in the
+    /// collateral's units.
+    struct PoolView {
+        uint256 ledger; // realised: the vault's pool ledger
+        int256 traderPnl; // traders' net unrealised PnL counted against the pool (profits capped)
+        int256 fundingOwed; // net funding traders owe, unpaid
+        int256 value; // ledger - traderPnl + fundingOwed
+        uint256 staleMarketId; // deposits and redemptions are refused while non-zero
+        uint256 reserved; // ledger reserved for open interest
+        uint256 totalAssets; // ERC-4626 totalAssets (asset units)
+        uint256 totalSupply; // shares
+        uint256 sharePrice; // assets (asset units) of one whole share (10^decimals share units)
+        uint256 maxRedeemable; // assets redemptions may take now, all LPs together (asset units): ledger less reserve
     }
 
     struct Projection {
@@ -87,13 +105,25 @@ contract PerpLens {
         v.lastFundingRate = m.st.lastFundingRate;
         v.predictedFundingRate = MarketLib.predictedFundingRate(m.cfg, m.st, block.timestamp);
         v.nextFundingTime = uint256(m.st.lastFundingTime) + m.cfg.fundingInterval;
-        v.traderPnl =
-            int256(uint256(m.st.longOpenInterest).mulDown(m.mark)) -
-            int256(uint256(m.st.longEntryNotional)) +
-            int256(uint256(m.st.shortEntryNotional)) -
-            int256(uint256(m.st.shortOpenInterest).mulDown(m.mark));
+        v.traderPnl = MarketLib.tradersPnl(m.st, m.mark);
+        v.fundingOwed = MarketLib.tradersFundingOwed(m.st);
         v.uncoveredBadDebt = m.st.uncoveredBadDebt;
         v.paused = m.st.paused;
+    }
+
+    /// @notice The liquidity pool `lp` (an ERC-4626 over this engine's pool) valued at mark, with its parts.
+    function pool(IERC4626 lp) external view returns (PoolView memory v) {
+        PoolValuation memory val = engine.poolValuation();
+        v.ledger = val.ledger;
+        v.traderPnl = val.traderPnl;
+        v.fundingOwed = val.fundingOwed;
+        v.value = val.value;
+        v.staleMarketId = val.staleMarketId;
+        v.reserved = engine.reservedAssets();
+        v.totalAssets = lp.totalAssets();
+        v.totalSupply = lp.totalSupply();
+        v.sharePrice = lp.convertToAssets(10 ** lp.decimals());
+        v.maxRedeemable = _available(v.ledger, v.reserved, lp);
     }
 
     /// @notice Every market, ids 1..marketCount.
@@ -185,6 +215,11 @@ contract PerpLens {
         v.leverage = v.equity > 0 ? v.notional.divUp(uint256(v.equity)) : type(uint256).max;
         v.liquidationPrice = MarginMath.liquidationPrice(m.tiers, p.size, p.entryPrice, net);
         v.liquidatable = MarginMath.isLiquidatable(m.tiers, p.size, p.entryPrice, net, m.mark);
+    }
+
+    function _available(uint256 ledger, uint256 reserved, IERC4626 lp) private view returns (uint256) {
+        uint256 unitScale = 10 ** (18 - uint256(IERC4626(lp.asset()).decimals()));
+        return ledger > reserved ? (ledger - reserved) / unitScale : 0;
     }
 
     /// @dev The engine's `_load` + `_sync`, on a copy.

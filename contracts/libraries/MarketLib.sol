@@ -6,6 +6,7 @@ import {IFundingModel, FundingInputs} from "../interfaces/IFundingModel.sol";
 import {WadMath} from "./WadMath.sol";
 import {Pricing} from "./Pricing.sol";
 import {Ema} from "./Ema.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @notice A market's configuration. Sizes in base units (WAD), USD amounts WAD, rates WAD fractions,
 /// times in seconds. Set by the config role; every change is an event.
@@ -26,23 +27,32 @@ struct MarketConfig {
     uint32 emaHalfLife; // of the basis EMA behind P2
     uint64 markBand; // mark clamped to index * (1 +/- band); 0 = off
     uint64 reserveFactor; // pool assets reserved per unit of the larger side's notional
-    uint64 adlProfitShare; // ADL opens when traders' unrealised profit exceeds this share of the pool
+    // Traders' net profit the pool counts is capped at this share of its ledger; above it, closing profits
+    // are paid pro rata and ADL opens.
+    uint64 maxPnlFactor;
     uint64 partialLiquidationBuffer; // health buffer a partial remainder keeps; 0 = liquidate in full
-    uint32 oracleGracePeriod; // how long closing may use the last good index when no source is fresh
     IMarkPriceModel markModel;
+    uint96 minPositionNotional; // USD: no position may be opened or increased below this notional at fill
     IFundingModel fundingModel;
     uint64 maxFundingVelocity; // velocity funding only: the most the daily rate moves per day, at full skew
+    uint32 oracleGracePeriod; // how long closing may use the last good index when no source is fresh
 }
 
 /// @notice A market's running state. Funding is an accumulator (Uniswap's fee-growth pattern):
 /// `fundingIndex` is the funding paid per unit of long size since the market opened; a position owes
 /// size * (fundingIndex - its snapshot). The premium accumulator integrates (last - index) / index over
 /// time since the interval started, for the average premium at the next boundary.
+///
+/// The pool's side of every open position is kept in O(1) per-side aggregates, exact to the last
+/// unit: a sum X of WAD^2 products (size * entry, size * snapshot) is held as X = sum * WAD + remainder
+/// with 0 <= remainder < WAD, so adding and removing a position never rounds and the pool's valuation
+/// (MarketLib.poolPnl) equals the sum over every open position recomputed exactly, then rounded once.
+/// The remainders sit in the slots that every trade already writes.
 struct MarketState {
     uint128 longOpenInterest;
     uint128 shortOpenInterest;
-    uint128 longEntryNotional; // sum of size * entry over longs, for aggregate PnL views
-    uint128 shortEntryNotional;
+    uint128 longEntryNotional; // floor(sum of |size| * entry over longs / WAD); exact with longEntryRemainder
+    uint128 shortEntryNotional; // the same over shorts, with shortEntryRemainder
     int128 fundingIndex; // USD per unit of base
     int64 lastFundingRate;
     uint40 lastFundingTime; // the last boundary settled
@@ -55,6 +65,10 @@ struct MarketState {
     uint40 lastIndexTime; // when
     uint128 uncoveredBadDebt; // bad debt the insurance fund could not pay, absorbed by the pool
     bool paused;
+    uint64 longEntryRemainder; // (sum of |size| * entry over longs) mod WAD
+    int128 fundingSnapshotSum; // floor(sum of signed size * fundingSnapshot over all positions / WAD)
+    uint64 fundingSnapshotRemainder; // (that sum) mod WAD
+    uint64 shortEntryRemainder; // (sum of |size| * entry over shorts) mod WAD
 }
 
 /// @title MarketLib
@@ -63,6 +77,10 @@ struct MarketState {
 /// result; views apply them to a copy, so both see the same numbers.
 library MarketLib {
     using WadMath for uint256;
+    using SafeCast for int256;
+    using SafeCast for uint256;
+
+    int256 private constant IWAD = WadMath.IWAD;
 
     struct FundingResult {
         uint256 intervals; // boundaries settled, 0 when none was due
@@ -164,6 +182,109 @@ library MarketLib {
         int256 cum = st.premiumCum + int256(st.lastPremium) * int256(until - st.lastSampleTime);
         uint256 elapsed = until - st.premiumStart;
         return _fundingRate(cfg, elapsed == 0 ? int256(st.lastPremium) : cum / int256(elapsed), st.lastFundingRate);
+    }
+
+    /* ------------------------------------------------------------------ POOL AGGREGATES */
+
+    /// @notice Adds a position (`sign` +1) to, or removes it (`sign` -1) from, its side's open size, exact
+    /// entry notional and the market's exact size x funding-snapshot sum. Every path that changes a
+    /// position's size, entry or snapshot removes the old position and adds the new one.
+    /// @param size Signed size (long > 0).
+    /// @param entry Entry price (WAD).
+    /// @param snapshot The position's funding snapshot.
+    /// @param sign +1 to add, -1 to remove.
+    function aggregate(MarketState memory st, int256 size, uint256 entry, int256 snapshot, int256 sign) internal pure {
+        if (size == 0) return;
+        uint256 absSize = WadMath.abs(size);
+        int256 notional = sign * int256(absSize * entry); // WAD^2, exact
+        if (size > 0) {
+            st.longOpenInterest = (int256(uint256(st.longOpenInterest)) + sign * int256(absSize))
+                .toUint256()
+                .toUint128();
+            (int256 sum, uint256 rem) = _accumulate(
+                int256(uint256(st.longEntryNotional)),
+                st.longEntryRemainder,
+                notional
+            );
+            st.longEntryNotional = sum.toUint256().toUint128();
+            st.longEntryRemainder = uint64(rem);
+        } else {
+            st.shortOpenInterest = (int256(uint256(st.shortOpenInterest)) + sign * int256(absSize))
+                .toUint256()
+                .toUint128();
+            (int256 sum, uint256 rem) = _accumulate(
+                int256(uint256(st.shortEntryNotional)),
+                st.shortEntryRemainder,
+                notional
+            );
+            st.shortEntryNotional = sum.toUint256().toUint128();
+            st.shortEntryRemainder = uint64(rem);
+        }
+        moveFundingSnapshot(st, size, 0, snapshot, sign);
+    }
+
+    /// @notice Moves a position's term in the size x snapshot sum from snapshot `from` to `to` (times
+    /// `sign`): a margin change that realises funding rewrites the snapshot without touching the size.
+    function moveFundingSnapshot(
+        MarketState memory st,
+        int256 size,
+        int256 from,
+        int256 to,
+        int256 sign
+    ) internal pure {
+        (int256 sum, uint256 rem) = _accumulate(
+            st.fundingSnapshotSum,
+            st.fundingSnapshotRemainder,
+            sign * size * (to - from)
+        );
+        st.fundingSnapshotSum = sum.toInt128();
+        st.fundingSnapshotRemainder = uint64(rem);
+    }
+
+    /// @notice Traders' net unrealised PnL at `mark`, sum over every open position of
+    /// size * (mark - entry), computed exactly and rounded up once (against the pool's value):
+    ///   ceil((mark * (L - S) - (E_L - E_S)) / WAD).
+    function tradersPnl(MarketState memory st, uint256 mark) internal pure returns (int256) {
+        int256 exact = int256(mark) * skew(st) - _entrySum(st, true) + _entrySum(st, false);
+        return -WadMath.floorDiv(-exact, IWAD);
+    }
+
+    /// @notice Unrealised PnL of one side at `mark`, exact and rounded down (for the ADL side test).
+    function sidePnl(MarketState memory st, uint256 mark, bool isLong) internal pure returns (int256) {
+        int256 atMark = int256(uint256(isLong ? st.longOpenInterest : st.shortOpenInterest) * mark);
+        int256 exact = isLong ? atMark - _entrySum(st, true) : _entrySum(st, false) - atMark;
+        return WadMath.floorDiv(exact, IWAD);
+    }
+
+    /// @notice Net funding the traders owe and have not paid (negative: owed to them), sum over every
+    /// open position of size * (fundingIndex - snapshot), exact and rounded down once:
+    ///   floor((fundingIndex * (L - S) - sum(size * snapshot)) / WAD).
+    function tradersFundingOwed(MarketState memory st) internal pure returns (int256) {
+        int256 snapshots = int256(st.fundingSnapshotSum) * IWAD + int256(uint256(st.fundingSnapshotRemainder));
+        return WadMath.floorDiv(int256(st.fundingIndex) * skew(st) - snapshots, IWAD);
+    }
+
+    /// @notice The traders' PnL the pool counts against itself: all of a loss, a profit only up to
+    /// `maxPnlFactor` x the pool's ledger (GMX v2's PnL factor).
+    function cappedTradersPnl(int256 pnl, uint256 ledger, uint256 maxPnlFactor) internal pure returns (int256) {
+        if (pnl <= 0) return pnl;
+        uint256 cap = ledger.mulDown(maxPnlFactor);
+        return uint256(pnl) > cap ? int256(cap) : pnl;
+    }
+
+    /// @dev (sum * WAD + rem) + delta, split again into floor and remainder: exact, never rounds.
+    function _accumulate(int256 sum, uint256 rem, int256 delta) private pure returns (int256 q, uint256 r) {
+        int256 total = sum * IWAD + int256(rem) + delta;
+        q = WadMath.floorDiv(total, IWAD);
+        r = uint256(total - q * IWAD);
+    }
+
+    /// @dev Exact sum of |size| * entry over one side, WAD^2.
+    function _entrySum(MarketState memory st, bool isLong) private pure returns (int256) {
+        return
+            isLong
+                ? int256(uint256(st.longEntryNotional)) * IWAD + int256(uint256(st.longEntryRemainder))
+                : int256(uint256(st.shortEntryNotional)) * IWAD + int256(uint256(st.shortEntryRemainder));
     }
 
     /// @dev `lastRate` is the rate of the boundary before: a model that drifts (velocity) moves from it.

@@ -232,4 +232,44 @@ contract MathHarness {
     ) external pure returns (int256) {
         return MarketLib.predictedFundingRate(cfg, st, nowTs);
     }
+
+    /// @notice The state with a position added to (sign 1) or removed from (sign -1) the aggregates.
+    function aggregate(
+        MarketState memory st,
+        int256 size,
+        uint256 entry,
+        int256 snapshot,
+        int256 sign
+    ) external pure returns (MarketState memory) {
+        MarketLib.aggregate(st, size, entry, snapshot, sign);
+        return st;
+    }
+
+    /// @notice The state with a position's snapshot term moved from `from` to `to`.
+    function moveFundingSnapshot(
+        MarketState memory st,
+        int256 size,
+        int256 from,
+        int256 to,
+        int256 sign
+    ) external pure returns (MarketState memory) {
+        MarketLib.moveFundingSnapshot(st, size, from, to, sign);
+        return st;
+    }
+
+    function tradersPnl(MarketState memory st, uint256 mark) external pure returns (int256) {
+        return MarketLib.tradersPnl(st, mark);
+    }
+
+    function sidePnl(MarketState memory st, uint256 mark, bool isLong) external pure returns (int256) {
+        return MarketLib.sidePnl(st, mark, isLong);
+    }
+
+    function tradersFundingOwed(MarketState memory st) external pure returns (int256) {
+        return MarketLib.tradersFundingOwed(st);
+    }
+
+    function cappedTradersPnl(int256 traderPnl, uint256 ledger, uint256 maxPnlFactor) external pure returns (int256) {
+        return MarketLib.cappedTradersPnl(traderPnl, ledger, maxPnlFactor);
+    }
 }

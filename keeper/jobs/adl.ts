@@ -6,7 +6,7 @@
  * first, and closes them one by one with autoDeleverage, each confirmed by a static call; the first
  * AdlNotActive means the market is healthy again and the job stops there.
  */
-import { PositionLib, WadMath } from "../../lib/math";
+import { MarketLib, PositionLib, WadMath } from "../../lib/math";
 import type { PerpEngine, PerpLens, Vault } from "../../typechain-types";
 import { positionIdHex } from "../book";
 import type { PositionBook } from "../book";
@@ -20,17 +20,16 @@ import { describeOutcome, isRpcOutage } from "./context";
 export function sidePnl(market: MarketSnapshot): { long: bigint; short: bigint } {
   const { state, mark } = market.projected;
   return {
-    long: WadMath.mulDown(state.longOpenInterest, mark) - state.longEntryNotional,
-    short: state.shortEntryNotional - WadMath.mulDown(state.shortOpenInterest, mark),
+    long: MarketLib.sidePnl(state, mark, true),
+    short: MarketLib.sidePnl(state, mark, false),
   };
 }
 
 /** PerpEngine._adlActive on the projection, given the pool's assets. */
 export function adlActive(market: MarketSnapshot, poolAssets: bigint): boolean {
   if (market.projected.state.uncoveredBadDebt !== 0n) return true;
-  const { long, short } = sidePnl(market);
-  const traderPnl = long + short;
-  return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, market.config.adlProfitShare);
+  const traderPnl = MarketLib.tradersPnl(market.projected.state, market.projected.mark);
+  return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, market.config.maxPnlFactor);
 }
 
 export interface Deleveraging {

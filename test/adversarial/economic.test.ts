@@ -8,6 +8,8 @@
  * 100x (mmr 0.4%).
  */
 import { expect } from "chai";
+import type { Result } from "ethers";
+import type { MarketConfigStruct } from "../../typechain-types/contracts/core/PerpEngineAdmin";
 import { ethers, network } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { ContractTransactionReceipt, Wallet } from "ethers";
@@ -19,6 +21,7 @@ import {
   closeAll,
   createControlledMarket,
   exchangeFixture,
+  type ExchangeFixture,
   openSize,
   pushIndex,
   tradeEvent,
@@ -65,6 +68,20 @@ async function freeOf(ex: Exchange, accounts: readonly string[]): Promise<bigint
   return total;
 }
 
+/**
+ * The exchange with the markets' minimum position notional lifted, so the dust attacks below reach the
+ * engine's rounding (with the minimum on, the engine refuses them at the door: PositionTooSmall).
+ */
+async function dustFixture(): Promise<ExchangeFixture> {
+  const f = await exchangeFixture();
+  for (const m of [f.alt, f.btc]) {
+    const raw = (await f.ex.admin.marketConfig(m.marketId)) as unknown as Result;
+    const cfg = { ...raw.toObject(), minPositionNotional: 0n } as unknown as MarketConfigStruct;
+    await (await f.ex.admin.setMarketConfig(m.marketId, cfg)).wait();
+  }
+  return f;
+}
+
 describe("adversarial: economic attacks", () => {
   describe("open and close in one block", () => {
     const cases = [
@@ -76,7 +93,7 @@ describe("adversarial: economic attacks", () => {
     for (const c of cases) {
       const side = c.size > 0n ? "long" : "short";
       it(`loses exactly the fees and the impact on a ${c.market} ${side} of ${ethers.formatEther(c.size < 0n ? -c.size : c.size)}`, async () => {
-        const { ex, traders, accounts } = await loadFixture(exchangeFixture);
+        const { ex, traders, accounts } = await loadFixture(dustFixture);
         const trader = traders[0];
         const marketId = ex.markets.get(c.market)!.marketId;
         const free0 = await ex.vault.freeBalance(trader.address);
@@ -106,7 +123,7 @@ describe("adversarial: economic attacks", () => {
     }
 
     it("a two-account skew round trip (push, trade the dip, release, exit) nets minus the fees", async () => {
-      const { ex, traders, alt, accounts } = await loadFixture(exchangeFixture);
+      const { ex, traders, alt, accounts } = await loadFixture(dustFixture);
       const [pusher, taker] = traders;
       const d = wad(500_000); // a 10% premium swing on S = 5,000,000
       const free0 = await freeOf(ex, [pusher.address, taker.address]);
@@ -133,7 +150,7 @@ describe("adversarial: economic attacks", () => {
   });
 
   it("1,000 dust trades cannot round value out of the pool: after each, pool = start + fees' pool share - traders' PnL, PnL <= 0", async () => {
-    const { ex, traders, alt, btc, accounts } = await loadFixture(exchangeFixture);
+    const { ex, traders, alt, btc, accounts } = await loadFixture(dustFixture);
     const pool0 = await ex.vault.poolAssets();
     const insurance0 = await ex.vault.insuranceFund();
     const free0 = await freeOf(ex, accounts);
@@ -181,7 +198,7 @@ describe("adversarial: economic attacks", () => {
      */
     const underwater = (size: bigint, margin: bigint, index: bigint) =>
       async function underwaterFixture() {
-        const f = await exchangeFixture();
+        const f = await dustFixture();
         const [trader] = f.traders;
         const opened = await openSize(f.ex, trader, f.alt.marketId, size, margin);
         await pushIndex(f.alt, index);
@@ -240,7 +257,7 @@ describe("adversarial: economic attacks", () => {
     }
 
     it("a second account's skew cannot drag the owner's position into liquidation in the same block", async () => {
-      const { ex, traders, alt, accounts } = await loadFixture(exchangeFixture);
+      const { ex, traders, alt, accounts } = await loadFixture(dustFixture);
       const [owner, accomplice] = traders;
       // A 20x long entered at 2.01, liquidated below 1.9268 (tier 2: 1%, amount 250).
       const opened = await openSize(ex, owner, alt.marketId, wad(100_000), wad(10_000));
@@ -267,7 +284,7 @@ describe("adversarial: economic attacks", () => {
     });
 
     it("the owner cannot make its own position liquidatable: removing margin or reducing stops at initial margin", async () => {
-      const { ex, traders, alt, accounts } = await loadFixture(exchangeFixture);
+      const { ex, traders, alt, accounts } = await loadFixture(dustFixture);
       const [owner] = traders;
       const opened = await openSize(ex, owner, alt.marketId, wad(100_000), wad(10_000)); // 20x
       const p = await ex.lens.position(opened.id);
@@ -289,7 +306,7 @@ describe("adversarial: economic attacks", () => {
     ];
     for (const { name, spec } of specs) {
       it(`is not liquidatable in the block it opens in (${name}); one more unit of size is refused`, async () => {
-        const { ex, deployer, traders, keeper, accounts } = await loadFixture(exchangeFixture);
+        const { ex, deployer, traders, keeper, accounts } = await loadFixture(dustFixture);
         const market = await createControlledMarket(ex, deployer, {
           symbol: spec.symbol,
           initialPrice: spec.initialPrice,
@@ -341,7 +358,7 @@ describe("adversarial: economic attacks", () => {
     const VICTIMS = 5;
 
     async function spamFixture() {
-      const f = await exchangeFixture();
+      const f = await dustFixture();
       const { ex, alt, deployer } = f;
       const ids: bigint[] = [];
       const wallets: Wallet[] = [];
@@ -428,7 +445,7 @@ describe("adversarial: economic attacks", () => {
     ];
     for (const c of cases) {
       it(`pays min(equity, max(0.25% of notional, $1)) on a $10 ${c.leverage}x position with $${ethers.formatEther(c.equityTarget)} of equity`, async () => {
-        const { ex, deployer, traders, keeper, accounts } = await loadFixture(exchangeFixture);
+        const { ex, deployer, traders, keeper, accounts } = await loadFixture(dustFixture);
         const market = await createControlledMarket(ex, deployer, {
           symbol: "ALT-MIN",
           initialPrice: "2",

@@ -74,7 +74,7 @@ async function hookedSystem(): Promise<HookedSystem> {
   const token = await new HookedToken__factory(deployer).deploy();
   const vault = await new Vault__factory(deployer).deploy(token, admin);
   const oracle = await new Oracle__factory(deployer).deploy(admin);
-  const module = await new PerpEngineAdmin__factory(deployer).deploy();
+  const module = await new PerpEngineAdmin__factory(deployer).deploy(vault, oracle);
   const engine = await new PerpEngine__factory(deployer).deploy(vault, oracle, module, admin);
   const engineAdmin = PerpEngineAdmin__factory.connect(await engine.getAddress(), deployer);
   const pool = await new LiquidityPool__factory(deployer).deploy(token, vault, engine, USD6_TO_WAD);

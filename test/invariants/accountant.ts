@@ -24,9 +24,9 @@ export const ORDER_TYPE = { LimitOpen: 0n, LimitClose: 1n, TakeProfit: 2n, StopL
 
 /** topic0 of every event the accountant books; the rest (Settled, FundingSettled, ...) is skipped unparsed. */
 const BOOKED_EVENTS = new Set<string>([
-  ...(["PositionUpdated", "Trade", "MarginChanged", "Liquidation", "AutoDeleveraged", "BadDebt"] as const).map(
-    (name) => PerpEngine__factory.createInterface().getEvent(name)!.topicHash,
-  ),
+  ...(
+    ["PositionUpdated", "Trade", "MarginChanged", "Liquidation", "AutoDeleveraged", "BadDebt", "ProfitCapped"] as const
+  ).map((name) => PerpEngine__factory.createInterface().getEvent(name)!.topicHash),
   ...(["OrderCreated", "OrderExecuted", "OrderCancelled", "OrderExpired"] as const).map(
     (name) => OrderBook__factory.createInterface().getEvent(name)!.topicHash,
   ),
@@ -214,6 +214,9 @@ export class Accountant {
           case "BadDebt":
             badDebts.push(ev);
             break;
+          case "ProfitCapped": // precedes its close's Trade
+            this.profitCaps.set(ev.args.id as bigint, ev);
+            break;
           default:
             break; // FundingSettled, MarketPaused: no money moves
         }
@@ -223,6 +226,7 @@ export class Accountant {
       expect(ts.length, `position ${id}: every touch emitted PositionUpdated`).to.equal(0);
     for (const [id, us] of updates) expect(us.length, `position ${id}: no PositionUpdated without a touch`).to.equal(0);
     expect(badDebts.length, "every BadDebt event belongs to a touch").to.equal(0);
+    expect(this.profitCaps.size, "every ProfitCapped event belongs to a close").to.equal(0);
     // Orders that rested: their margin and fee moved from the owner's free balance into escrow.
     for (const o of createdHere.values()) {
       this.credit(o.owner, -(o.margin + o.executionFee));
@@ -300,6 +304,9 @@ export class Accountant {
     this.uncoveredRunning.set(marketId, (this.uncoveredRunning.get(marketId) ?? 0n) + amount);
   }
 
+  /** ProfitCapped events of the transaction being booked, by position, until their Trade is. */
+  private readonly profitCaps = new Map<bigint, LogDescription>();
+
   private touch(t: Touch, u: Updated, badDebts: LogDescription[]): void {
     const ev = t.event;
     const a = ev.args;
@@ -344,8 +351,19 @@ export class Accountant {
           const closed = -delta;
           const size = WadMath.abs(delta);
           const absSize = WadMath.abs(p.size);
-          const realized = PositionLib.pnl(closed, p.entryPrice, fill);
-          expect(a.realizedPnl, `${who}: realised PnL at the fill, rounded down`).to.equal(realized);
+          let realized = PositionLib.pnl(closed, p.entryPrice, fill);
+          const capped = this.profitCaps.get(id);
+          if (capped) {
+            // traders' profit above maxPnlFactor x ledger: the profit is paid pro rata, never more
+            this.profitCaps.delete(id);
+            expect(capped.args.realizedPnl, `${who}: the capped profit is the PnL at the fill`).to.equal(realized);
+            const paid = capped.args.paid as bigint;
+            expect(paid >= 0n && paid < realized, `${who}: a capped profit pays less, never below 0`).to.equal(true);
+            realized = paid;
+          }
+          expect(a.realizedPnl, `${who}: realised PnL at the fill (pro rata above the cap), rounded down`).to.equal(
+            realized,
+          );
           const value = p.margin - owed + realized - fee;
           marginDelta = -p.margin;
           if (u.size === 0n) {

@@ -51,31 +51,14 @@ export function noFreshPrice(cfg: MarketConfig, read: MarketRead, nowTs: bigint,
 
 /* ------------------------------------------------------------------ OPEN INTEREST */
 
-/** `_removeOpenInterest`: takes `p` whole out of its side. */
+/** `_removeOpenInterest`: takes `p` whole out of the market's exact aggregates (MarketLib.aggregate). */
 export function removeOpenInterest(st: MarketState, p: Position): MarketState {
-  const abs = WadMath.abs(p.size);
-  const notional = WadMath.mulDown(abs, p.entryPrice);
-  if (p.size > 0n) {
-    return { ...st, longOpenInterest: st.longOpenInterest - abs, longEntryNotional: st.longEntryNotional - notional };
-  }
-  if (p.size < 0n) {
-    return {
-      ...st,
-      shortOpenInterest: st.shortOpenInterest - abs,
-      shortEntryNotional: st.shortEntryNotional - notional,
-    };
-  }
-  return st;
+  return MarketLib.aggregate(st, p.size, p.entryPrice, p.fundingSnapshot, -1n);
 }
 
-/** `_addOpenInterest` without the cap: puts `p` whole back on its side. */
+/** `_addOpenInterest` without the cap: puts `p` whole back into the aggregates. */
 export function addOpenInterest(st: MarketState, p: Position): MarketState {
-  const abs = WadMath.abs(p.size);
-  const notional = WadMath.mulDown(abs, p.entryPrice);
-  if (p.size > 0n) {
-    return { ...st, longOpenInterest: st.longOpenInterest + abs, longEntryNotional: st.longEntryNotional + notional };
-  }
-  return { ...st, shortOpenInterest: st.shortOpenInterest + abs, shortEntryNotional: st.shortEntryNotional + notional };
+  return MarketLib.aggregate(st, p.size, p.entryPrice, p.fundingSnapshot, 1n);
 }
 
 /* ------------------------------------------------------------------ LIQUIDATION */
@@ -179,18 +162,16 @@ export function predictLiquidations(
 
 /* ------------------------------------------------------------------ ADL */
 
-/** `_sidePnl`: one side's unrealised PnL at mark from the aggregate entry notionals. */
+/** MarketLib.sidePnl: one side's unrealised PnL at mark from the exact aggregates. */
 export function sidePnl(st: MarketState, mark: bigint, isLong: boolean): bigint {
-  const atMark = WadMath.mulDown(isLong ? st.longOpenInterest : st.shortOpenInterest, mark);
-  const atEntry = isLong ? st.longEntryNotional : st.shortEntryNotional;
-  return isLong ? atMark - atEntry : atEntry - atMark;
+  return MarketLib.sidePnl(st, mark, isLong);
 }
 
-/** `_adlActive`: uncovered bad debt, or traders' unrealised profit above the configured share of the pool. */
+/** `_adlActive`: uncovered bad debt, or traders' net unrealised profit above maxPnlFactor x the ledger. */
 export function adlActive(cfg: MarketConfig, s: SyncedMarket, poolAssets: bigint): boolean {
   if (s.state.uncoveredBadDebt !== 0n) return true;
-  const traderPnl = sidePnl(s.state, s.mark, true) + sidePnl(s.state, s.mark, false);
-  return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, cfg.adlProfitShare);
+  const traderPnl = MarketLib.tradersPnl(s.state, s.mark);
+  return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, cfg.maxPnlFactor);
 }
 
 /** The refusal `autoDeleverage(id, size)` must give at `nowTs`, or undefined when it must succeed. */

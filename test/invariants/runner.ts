@@ -18,6 +18,11 @@
  *  6. a position the owner just opened or increased meets initial margin, and no owner's own trade or
  *     margin removal leaves the position liquidatable;
  *  7. every live order can be cancelled by its owner (a call succeeds);
+ *  8. the pool valued at mark (SPEC 9.1) equals the ledger minus the sum of every open position's
+ *     unrealised PnL plus the funding each owes, recomputed from all positions, to the unit: per market
+ *     the exact sums of size * (mark - entry) (rounded up, a profit capped at maxPnlFactor x ledger) and
+ *     of size * (fundingIndex - snapshot) (rounded down). Against the per-position rounded figures
+ *     (PnL down, funding up) it differs by less than one unit per position and term, in the pool's favour;
  *  plus: PerpLens agrees with lib/math.ts field by field (one market's view and its positions' panels per
  *  command, the markets in turn); after a keeper pass nothing is liquidatable; every revert is a declared
  *  custom error (chain.ts), and the ones a command may meet are listed per command.
@@ -136,6 +141,7 @@ const INCREASE_REFUSALS = [
   "LeverageTooHigh",
   "MarginTooLow",
   "PositionTooLarge",
+  "PositionTooSmall", // below the market's minimum notional at fill
   "OpenInterestCapExceeded",
   "SlippageExceeded",
   "MarketIsPaused",
@@ -275,6 +281,12 @@ export class Sequence {
       reads.set(m.marketId, { state, oracleIndex, fresh: fresh !== 0n, lastIndex, freshUntil });
     }
     return { T, reads };
+  }
+
+  /** Whether some market has no fresh index in the next block: the pool refuses deposits and redemptions. */
+  private async staleMarket(pre: ChainState): Promise<boolean> {
+    const { reads } = await this.preview(pre);
+    return [...reads.values()].some((r) => !r.fresh);
   }
 
   /* ------------------------------------------------------------------ COMMANDS */
@@ -417,6 +429,7 @@ export class Sequence {
         const rule: Rule = {
           mayRevert: [
             "MarginTooLow",
+            ...["LeverageTooHigh", "PositionTooLarge", "PositionTooSmall"], // refused at the door
             ...ORDER_CREATE_REFUSALS,
             ...(c.immediate ? INCREASE_REFUSALS : []),
             ...(c.immediate && this.refusesPrice(m, pre, true) ? ["NoFreshPrice"] : []),
@@ -630,15 +643,24 @@ export class Sequence {
       case "lpDeposit": {
         const wallet = await view<bigint>(w.t.collateral, "balanceOf", [w.lp.address]);
         const amount = portionOf(c.portion, wallet, 1n);
-        const rule: Rule = amount <= wallet ? SUCCEEDS : { reverts: "ERC20InsufficientBalance" };
+        const stale = await this.staleMarket(pre);
+        const rule: Rule = stale
+          ? { reverts: "StaleMarket" }
+          : amount <= wallet
+            ? SUCCEEDS
+            : { reverts: "ERC20InsufficientBalance" };
         outcome(await this.tx(w.lp, w.t.pool, "deposit", [amount, w.lp.address], rule));
         break;
       }
       case "lpRedeem": {
         const who = c.who === "lp" ? w.lp : w.admin;
-        const max = await view<bigint>(w.t.pool, "maxRedeem", [who.address]);
+        // Shares are priced at mark, which moves with time: read the max in the block the redeem lands in.
+        const stale = await this.staleMarket(pre);
+        const [max] = await w.r.pool.words("maxRedeem", [who.address], "pending");
         const shares = portionOf(c.portion, max, 1n);
-        const rule: Rule = shares <= max ? SUCCEEDS : { reverts: "ERC4626ExceededMaxRedeem" };
+        // OZ checks maxRedeem before the pool's own freshness check
+        const rule: Rule =
+          shares > max ? { reverts: "ERC4626ExceededMaxRedeem" } : stale ? { reverts: "StaleMarket" } : SUCCEEDS;
         outcome(await this.tx(who, w.t.pool, "redeem", [shares, who.address, who.address], rule));
         break;
       }
@@ -914,6 +936,28 @@ export class Sequence {
       ).to.equal(true);
     }
 
+    // 8. The pool valued at mark, recomputed from every open position.
+    let pnlCounted = 0n;
+    let fundingOwed = 0n;
+    for (const m of w.markets) {
+      const synced = syncAt(m.cfg, post.markets.get(m.marketId)!, post.time);
+      let pnlExact = 0n;
+      let fundingExact = 0n;
+      for (const p of post.positions.values()) {
+        if (p.marketId !== m.marketId || p.size === 0n) continue;
+        pnlExact += p.size * (synced.mark - p.entryPrice);
+        fundingExact += p.size * (synced.state.fundingIndex - p.fundingSnapshot);
+      }
+      pnlCounted += MarketLib.cappedTradersPnl(-WadMath.floorDiv(-pnlExact, WAD), post.pool, m.cfg.maxPnlFactor);
+      fundingOwed += WadMath.floorDiv(fundingExact, WAD);
+    }
+    expect(post.valuation.ledger, "pool valuation's ledger").to.equal(post.pool);
+    expect(post.valuation.traderPnl, "pool valuation: traders' PnL = exact sum over positions").to.equal(pnlCounted);
+    expect(post.valuation.fundingOwed, "pool valuation: funding owed = exact sum over positions").to.equal(fundingOwed);
+    expect(post.valuation.value, "pool value = ledger - traders' PnL + funding owed, to the unit").to.equal(
+      post.pool - pnlCounted + fundingOwed,
+    );
+
     // Lens vs lib/math, and invariants 3, 6, 7 at the latest block.
     let t = performance.now();
     const health = await this.checkViews(post);
@@ -1007,7 +1051,17 @@ export class Sequence {
             const fee = Pricing.fee(skew, t.trade.delta, fill, m.cfg.takerFee, m.cfg.makerFee);
             expect(t.trade.fee, `trade of ${t.trade.delta} at skew ${skew}: SPEC fee`).to.equal(fee);
           }
-          if (t.kind === "margin") continue;
+          if (t.kind === "margin") {
+            // a margin change realises funding: only the position's snapshot term moves
+            st = MarketLib.moveFundingSnapshot(
+              st,
+              t.before.size,
+              t.before.fundingSnapshot,
+              t.after.fundingSnapshot,
+              1n,
+            );
+            continue;
+          }
           st = removeOpenInterest(st, t.before);
           if (t.after.size !== 0n) st = addOpenInterest(st, t.after);
           st = MarketLib.samplePremium(m.cfg, st, synced.index);
@@ -1065,8 +1119,9 @@ export class Sequence {
       predictedFundingRate: signed(x[11]),
       nextFundingTime: x[12],
       traderPnl: signed(x[13]),
-      uncoveredBadDebt: x[14],
-      paused: x[15] !== 0n,
+      fundingOwed: signed(x[14]),
+      uncoveredBadDebt: x[15],
+      paused: x[16] !== 0n,
     };
     const expected = {
       indexPrice: proj.index,
@@ -1080,11 +1135,8 @@ export class Sequence {
       lastFundingRate: st.lastFundingRate,
       predictedFundingRate: MarketLib.predictedFundingRate(m.cfg, st, post.time),
       nextFundingTime: st.lastFundingTime + m.cfg.fundingInterval,
-      traderPnl:
-        WadMath.mulDown(st.longOpenInterest, proj.mark) -
-        st.longEntryNotional +
-        st.shortEntryNotional -
-        WadMath.mulDown(st.shortOpenInterest, proj.mark),
+      traderPnl: MarketLib.tradersPnl(st, proj.mark),
+      fundingOwed: MarketLib.tradersFundingOwed(st),
       uncoveredBadDebt: st.uncoveredBadDebt,
       paused: st.paused,
     };

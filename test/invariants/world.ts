@@ -254,6 +254,8 @@ export interface ChainState {
   markets: Map<bigint, MarketRead>;
   /** escrowOf for every order the model holds live */
   escrowOf: Map<bigint, bigint>;
+  /** PerpEngineAdmin.poolValuation: the pool valued at mark (SPEC 9.1) */
+  valuation: { ledger: bigint; traderPnl: bigint; fundingOwed: bigint; value: bigint };
 }
 
 export async function readState(w: World, liveOrders: Iterable<bigint>, time: bigint): Promise<ChainState> {
@@ -272,6 +274,7 @@ export async function readState(w: World, liveOrders: Iterable<bigint>, time: bi
   ]);
   const orderIds = [...liveOrders];
   const escrows = orderIds.map((id) => b.add(w.r.orderBook, "escrowOf", [id], 1));
+  const valuation = b.add(w.r.admin, "poolValuation", [], 5);
   const x = await b.run();
   const [totalOwed, totalFree, totalMargin, totalEscrow, pool, insurance] = ledgers.map((i) => x[i][0]);
   const block = Number(await network.provider.request({ method: "eth_blockNumber", params: [] }));
@@ -301,11 +304,17 @@ export async function readState(w: World, liveOrders: Iterable<bigint>, time: bi
       }),
     ),
     escrowOf: new Map(orderIds.map((id, i) => [id, x[escrows[i]][0]])),
+    valuation: {
+      ledger: x[valuation][0],
+      traderPnl: signed(x[valuation][1]),
+      fundingOwed: signed(x[valuation][2]),
+      value: signed(x[valuation][3]),
+    },
   };
 }
 
 const POSITION_WORDS = 6;
-const MARKET_STATE_WORDS = 16;
+const MARKET_STATE_WORDS = 20;
 
 /** PositionLib's Position from its six words. */
 export function positionOfWords(x: readonly bigint[]): Position {
@@ -319,7 +328,7 @@ export function positionOfWords(x: readonly bigint[]): Position {
   };
 }
 
-/** MarketLib's MarketState from its sixteen words. */
+/** MarketLib's MarketState from its twenty words. */
 export function marketStateOfWords(x: readonly bigint[]): MarketState {
   return {
     longOpenInterest: x[0],
@@ -338,6 +347,10 @@ export function marketStateOfWords(x: readonly bigint[]): MarketState {
     lastIndexTime: x[13],
     uncoveredBadDebt: x[14],
     paused: x[15] !== 0n,
+    longEntryRemainder: x[16],
+    fundingSnapshotSum: signed(x[17]),
+    fundingSnapshotRemainder: x[18],
+    shortEntryRemainder: x[19],
   };
 }
 

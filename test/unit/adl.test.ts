@@ -12,13 +12,13 @@ import {
   type RiskSystem,
 } from "./riskFixture";
 
-// ADL opens when uncovered bad debt exists or traders' unrealised profit > adlProfitShare * pool.
+// ADL opens when uncovered bad debt exists or traders' unrealised profit > maxPnlFactor * pool.
 // Here 1% of a $500,000 pool: about $5,000 of profit. Insurance $1,000, so bad debt can outrun it.
-const ADL_PROFIT_SHARE = "0.01";
+const MAX_PNL_FACTOR = "0.01";
 
 async function adlFixture() {
   return deployRiskSystem({
-    market: { adlProfitShare: ADL_PROFIT_SHARE },
+    market: { maxPnlFactor: MAX_PNL_FACTOR },
     lpDepositUsd: "500000",
     insuranceFundUsd: "1000",
   });
@@ -36,7 +36,7 @@ async function traderPnlAt(s: RiskSystem, mark: bigint): Promise<bigint> {
 }
 
 async function threshold(s: RiskSystem): Promise<bigint> {
-  return mulDown(await s.ex.vault.poolAssets(), wad(ADL_PROFIT_SHARE));
+  return mulDown(await s.ex.vault.poolAssets(), wad(MAX_PNL_FACTOR));
 }
 
 async function adl(s: RiskSystem, id: bigint, size: bigint) {
@@ -234,7 +234,7 @@ describe("auto-deleveraging (SPEC 5: profitable winners closed at mark, no fee, 
 
   it("lowers traders' unrealised PnL with every call on a median-marked market too, where each close moves the mark", async () => {
     const s = await deployRiskSystem({
-      market: { adlProfitShare: ADL_PROFIT_SHARE, markModel: "median" },
+      market: { maxPnlFactor: MAX_PNL_FACTOR, markModel: "median" },
       lpDepositUsd: "500000",
       insuranceFundUsd: "1000",
     });

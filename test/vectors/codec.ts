@@ -95,6 +95,10 @@ const STATE_KEYS = [
   "lastIndexTime",
   "uncoveredBadDebt",
   "paused",
+  "longEntryRemainder",
+  "fundingSnapshotSum",
+  "fundingSnapshotRemainder",
+  "shortEntryRemainder",
 ] as const;
 const CONFIG_KEYS = [
   "symbol",
@@ -113,11 +117,12 @@ const CONFIG_KEYS = [
   "emaHalfLife",
   "markBand",
   "reserveFactor",
-  "adlProfitShare",
+  "maxPnlFactor",
   "partialLiquidationBuffer",
-  "oracleGracePeriod",
   "markModel",
+  "minPositionNotional",
   "fundingModel",
+  "oracleGracePeriod",
 ] as const;
 
 export function tiers(args: Args, key = "tiers"): Tier[] {

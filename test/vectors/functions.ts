@@ -265,6 +265,38 @@ export const FUNCTIONS: Record<string, VectorFunction> = {
     onChain: (c, a) => c.harness.predictedFundingRate(chainConfig(c, config(a)), state(a), big(a, "nowTs")),
   },
 
+  "MarketLib.aggregate": {
+    mirror: (a) => MarketLib.aggregate(state(a), big(a, "size"), big(a, "entry"), big(a, "snapshot"), big(a, "sign")),
+    onChain: async (c, a) =>
+      marketStateFromChain(
+        await c.harness.aggregate(state(a), big(a, "size"), big(a, "entry"), big(a, "snapshot"), big(a, "sign")),
+      ),
+  },
+  "MarketLib.moveFundingSnapshot": {
+    mirror: (a) =>
+      MarketLib.moveFundingSnapshot(state(a), big(a, "size"), big(a, "from"), big(a, "to"), big(a, "sign")),
+    onChain: async (c, a) =>
+      marketStateFromChain(
+        await c.harness.moveFundingSnapshot(state(a), big(a, "size"), big(a, "from"), big(a, "to"), big(a, "sign")),
+      ),
+  },
+  "MarketLib.tradersPnl": {
+    mirror: (a) => MarketLib.tradersPnl(state(a), big(a, "mark")),
+    onChain: (c, a) => c.harness.tradersPnl(state(a), big(a, "mark")),
+  },
+  "MarketLib.sidePnl": {
+    mirror: (a) => MarketLib.sidePnl(state(a), big(a, "mark"), big(a, "isLong") !== 0n),
+    onChain: (c, a) => c.harness.sidePnl(state(a), big(a, "mark"), big(a, "isLong") !== 0n),
+  },
+  "MarketLib.tradersFundingOwed": {
+    mirror: (a) => MarketLib.tradersFundingOwed(state(a)),
+    onChain: (c, a) => c.harness.tradersFundingOwed(state(a)),
+  },
+  "MarketLib.cappedTradersPnl": {
+    mirror: (a) => MarketLib.cappedTradersPnl(big(a, "pnl"), big(a, "ledger"), big(a, "maxPnlFactor")),
+    onChain: (c, a) => c.harness.cappedTradersPnl(big(a, "pnl"), big(a, "ledger"), big(a, "maxPnlFactor")),
+  },
+
   "MedianMarkModel.markPrice": {
     mirror: (a) => MedianMarkModel.markPrice(markInputs(a)),
     onChain: (c, a) => c.median.markPrice(markInputs(a)),

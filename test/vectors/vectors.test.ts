@@ -136,8 +136,9 @@ const arbConfig: fc.Arbitrary<MarketConfig> = fc
     fundingInterestRate: wadOf(1n, 4n),
     fundingClamp: wadOf(5n, 4n),
     reserveFactor: wadOf(5n, 1n),
-    adlProfitShare: wadOf(5n, 1n),
+    maxPnlFactor: wadOf(5n, 1n),
     partialLiquidationBuffer: wadOf(1n, 1n),
+    minPositionNotional: 10n * WAD,
     oracleGracePeriod: 3600n,
     ...c,
   }));
@@ -180,6 +181,10 @@ const arbMarket = arbConfig.chain((cfg) =>
         lastIndexTime: lastSampleTime,
         uncoveredBadDebt: 0n,
         paused: false,
+        longEntryRemainder: 0n,
+        fundingSnapshotSum: 0n,
+        fundingSnapshotRemainder: 0n,
+        shortEntryRemainder: 0n,
       };
       return { cfg, state, index: r.index, nowTs: lastSampleTime + r.elapsed };
     }),
