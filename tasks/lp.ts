@@ -88,7 +88,7 @@ export async function pool(args: ConnectionArgs, hre: HardhatRuntimeEnvironment)
 }
 
 export interface AmountArgs extends ConnectionArgs {
-  amount: string;
+  amount?: string;
 }
 
 export interface LpResult {
@@ -125,11 +125,11 @@ export async function lpDeposit(args: AmountArgs, hre: HardhatRuntimeEnvironment
 }
 
 export interface SharesArgs extends ConnectionArgs {
-  shares: string;
+  shares?: string;
 }
 
 /** Shares as a decimal of 12 places, parsed exactly (as WAD, then checked to fit 12 decimals). */
-function sharesArg(value: string): bigint {
+function sharesArg(value: string | undefined): bigint {
   const scaled = decimalArg("shares", value, { unit: "shares", example: "1000" });
   const step = 10n ** BigInt(18 - SHARE_DECIMALS);
   if (scaled % step !== 0n) fail(`--shares ${value}: at most ${SHARE_DECIMALS} decimal places`);

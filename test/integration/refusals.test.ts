@@ -377,6 +377,16 @@ function table(positionId: string): Case[] {
       { account: KEEPER, id: "1" },
       /^--id 1: order #1 belongs to 0x\w+; only its owner may cancel it before it expires$/,
     ),
+    c("pool", { account: "99" }, /^--account 99: network "hardhat" has 20 local accounts \(0-19\)$/),
+    c("lp-deposit", trader, /^--amount is required: a positive decimal number of USD/),
+    c("lp-deposit", { ...trader, amount: "abc" }, /^--amount abc: not a decimal number/),
+    c(
+      "lp-deposit",
+      { ...trader, amount: "999999999" },
+      /^--amount 999999999: the wallet of account 1 .* holds .*; get more with perp:faucet$/,
+    ),
+    c("lp-redeem", trader, /^--shares is required: a positive decimal number of shares/),
+    c("lp-redeem", { ...trader, shares: "5" }, /^--shares 5: account 1 .* holds .* shares$/),
     c("execute", { id: BIG(30) }, /^--id 1000+: at most 18446744073709551615$/),
     c(
       "execute",
