@@ -35,6 +35,8 @@ import { latestTimestamp } from "./chain";
 export interface BenchOptions {
   quick: boolean;
   out: string;
+  /** leave out the keeper races over HTTP (each starts a node and sets up 1,000 positions: minutes) */
+  skipHttp?: boolean;
 }
 
 interface Plan {
@@ -274,7 +276,9 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
   notes.push(...raceNotes(keeper, keeperBlocks, keeperSignerBlocks, naive, perPosition, count, machine.blockGasLimit));
 
   // Keeper over HTTP: the CLI assembly against each node as its own process.
-  for (const node of plan.httpRace > 0 ? (["anvil", "hardhat node"] as const) : []) {
+  const httpNodes = plan.httpRace > 0 && !options.skipHttp ? (["anvil", "hardhat node"] as const) : [];
+  if (plan.httpRace > 0 && options.skipHttp) notes.push("The keeper races over HTTP were left out (--skip-http).");
+  for (const node of httpNodes) {
     log(`keeper over HTTP: ${node}, ${plan.httpRace.toLocaleString("en-US")} positions crossing at once`);
     const r = await httpRace(node, plan.httpRace, BLOCK_INTERVAL_MS, log);
     const slug = node === "anvil" ? "anvil" : "hardhatNode";
@@ -364,7 +368,9 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
   const results: Results = {
     generatedAt: new Date().toISOString(),
     mode: options.quick ? "quick" : "full",
-    command: options.quick ? "npm run bench -- --quick" : "npm run bench",
+    command: `npm run bench${options.quick || options.skipHttp ? " --" : ""}${options.quick ? " --quick" : ""}${
+      options.skipHttp ? " --skip-http" : ""
+    }`,
     durationSec: (performance.now() - started) / 1000,
     machine,
     figures,
