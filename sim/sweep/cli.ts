@@ -38,10 +38,10 @@ export function progressBar(label: string): SweepProgress {
   let total = 0;
   let done = 0;
   return {
-    start(todo, skipped) {
-      total = todo;
+    start(pending, skipped) {
+      total = pending;
       if (skipped > 0) console.log(`${skipped} run(s) already in runs.csv: skipped`);
-      if (todo > 0) bar.start(todo, 0, { left: todo });
+      if (pending > 0) bar.start(pending, 0, { left: pending });
     },
     tick() {
       done += 1;

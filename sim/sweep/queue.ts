@@ -51,7 +51,7 @@ export function requireRedisClient(): void {
     require.resolve("ioredis");
   } catch {
     throw new SweepError(
-      "--queue needs the ioredis package (BullMQ's Redis client, an optional peer dependency): npm install --save-dev ioredis@6.0.0",
+      "--queue needs the ioredis package (BullMQ's Redis client, an optional peer dependency): npm install --save-dev ioredis@6.1.0",
     );
   }
 }

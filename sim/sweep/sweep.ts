@@ -96,7 +96,7 @@ export function loadPlan(file: string, vary: readonly string[], seeds: string): 
 
 export interface SweepProgress {
   /** Called once with the runs to do and those skipped, then after each finished run. */
-  start(todo: number, skipped: number): void;
+  start(pending: number, skipped: number): void;
   tick(): void;
   stop(): void;
 }
@@ -164,17 +164,17 @@ export async function runSweep(
   if (fs.existsSync(files.runs)) {
     for (const row of readRunsCsv(fs.readFileSync(files.runs, "utf8"), plan.axes, files.runs)) byKey.set(row.key, row);
   }
-  const todo = plan.runs.filter((run) => !byKey.has(run.key));
-  const jobs: RunJob[] = todo.map((run) => ({
+  const pending = plan.runs.filter((run) => !byKey.has(run.key));
+  const jobs: RunJob[] = pending.map((run) => ({
     key: run.key,
     source: `${plan.source} with ${describeConfig(plan.axes, plan.configs[run.config]!)}`,
     scenario: plan.scenarios[run.config]!,
     seed: run.seed,
   }));
-  const byJobKey = new Map(todo.map((run) => [run.key, run]));
+  const byJobKey = new Map(pending.map((run) => [run.key, run]));
   const write = () => writeAtomically(files.runs, runsCsv(plan.axes, orderRows(plan.runs, byKey)));
 
-  progress?.start(todo.length, plan.runs.length - todo.length);
+  progress?.start(pending.length, plan.runs.length - pending.length);
   try {
     if (jobs.length > 0) {
       await executor.execute(jobs, (outcome) => {
@@ -206,5 +206,5 @@ export async function runSweep(
   );
   writeAtomically(files.summary, summaryJson(summary));
   writeAtomically(files.html, renderSweep(summary, plan.axes));
-  return { summary, ran: todo.length, skipped: plan.runs.length - todo.length, files };
+  return { summary, ran: pending.length, skipped: plan.runs.length - pending.length, files };
 }
