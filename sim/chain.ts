@@ -37,6 +37,7 @@ export interface Call {
 
 export class SimChain {
   private readonly markets = new Map<string, StaticMarket>();
+  private readonly venues = new Map<string, string[]>();
   private readonly engine: Interface;
   private readonly spot: Interface;
   private readonly feed: Interface;
@@ -114,12 +115,14 @@ export class SimChain {
         return { to: engine, data: this.engine.encodeFunctionData("closePosition", [id, intent.acceptablePrice]) };
       case "addMargin":
         return { to: engine, data: this.engine.encodeFunctionData("addMargin", [id, intent.amount]) };
+      case "removeMargin":
+        return { to: engine, data: this.engine.encodeFunctionData("removeMargin", [id, intent.amount]) };
       case "settleFunding":
         return { to: engine, data: this.engine.encodeFunctionData("settleFunding", [id]) };
       case "spotBuy":
-        return { to: m.spotPool.target as string, data: this.spotSwap(true, intent.usd6, from) };
+        return { to: this.venue(intent.symbol, intent.venue), data: this.spotSwap(true, intent.usd6, from) };
       case "spotSell":
-        return { to: m.spotPool.target as string, data: this.spotSwap(false, intent.coins, from) };
+        return { to: this.venue(intent.symbol, intent.venue), data: this.spotSwap(false, intent.coins, from) };
       case "pushPrice":
         return {
           to: m.pushedFeeds[intent.feed]!.target as string,
@@ -146,6 +149,19 @@ export class SimChain {
       skewScale: config.skewScale,
       takerFee: config.takerFee,
     };
+  }
+
+  /** The extra spot venues of a market (SPEC 9.4), venue 1 onwards; venue 0 is its spot pool. */
+  setVenues(symbol: string, pools: readonly string[]): void {
+    this.venues.set(symbol, [this.static(symbol).handles.spotPool.target as string, ...pools]);
+  }
+
+  /** The address of a market's spot venue `venue` (0, the default: the market's own pool). */
+  venue(symbol: string, venue = 0): string {
+    const pools = this.venues.get(symbol) ?? [this.static(symbol).handles.spotPool.target as string];
+    const pool = pools[venue];
+    if (pool === undefined) throw new Error(`market ${symbol} has ${pools.length} spot venue(s); no venue ${venue}`);
+    return pool;
   }
 
   /** A swap of `amountIn` paying its output to `to`; no minimum (the pusher takes what the pool gives). */

@@ -166,6 +166,7 @@ const ACTOR_NAMES: Record<ActorKind, string> = {
   retail: "retail traders",
   marketMaker: "market maker",
   arbitrageur: "arbitrageur",
+  attacker: "attacker",
   oracle: "oracle updates",
   keeper: "keeper",
 };

@@ -39,6 +39,16 @@ import { marketMakerActions, marketMakerActsIn, marketMakerDeposit } from "./age
 import { ARB_LEVERAGE, arbitrageActions } from "./agents/arbitrageur";
 import { feedAnswers } from "./agents/oracle";
 import { afterOrder, viewPosition, type MarketView } from "./agents/view";
+import type { SpotPool } from "../typechain-types";
+import {
+  attackerPhase,
+  attackerRun,
+  attackerSummary,
+  deployVenues,
+  fundAttacker,
+  venueReferences,
+  type AttackerRun,
+} from "./replay";
 
 /** 2100-01-01T00:00:00Z, a multiple of every funding interval in hours: boundaries fall on round hours. */
 export const SIM_EPOCH_SEC = 4_102_444_800;
@@ -119,6 +129,10 @@ interface Run {
   retail: RetailAgent[];
   marketMaker?: MarketMakerAgent;
   arbitrageur?: ArbitrageurAgent;
+  /** The replays' attacker (SPEC 9.4). */
+  attacker?: AttackerRun;
+  /** Each market's spot venues; venue 0 is its spot pool. */
+  venues: Map<string, SpotPool[]>;
   keeper: Keeper;
   keeperAddress: string;
   ledger: ActionLedger;
@@ -144,7 +158,7 @@ export function systemSpecOf(s: Scenario): SystemSpec {
       coinName: base,
       coinSymbol: base,
       initialPrice: formatWad(m.initialPrice),
-      spotLiquidityUsd: formatWad(m.spotLiquidityUsd),
+      spotLiquidityUsd: formatWad(m.venueLiquidityUsd[0]!),
       skewScale: formatWad(m.skewScale),
       maxOpenInterest: formatWad(m.protections.oiCap > 0n ? m.protections.oiCap : m.maxOpenInterest),
       tiers: m.tiers.map((t) => ({
@@ -158,7 +172,9 @@ export function systemSpecOf(s: Scenario): SystemSpec {
       markBand: formatWad(m.protections.priceBand),
       twapWindowSeconds: m.protections.twapWindowSec,
       maxPriceDeviation: formatWad(m.protections.maxPriceDeviationPerUpdate),
-      pushedFeeds: m.feeds.pushed,
+      // With venues, one reporter per venue (sim/replay.ts makes them the oracle's only sources).
+      pushedFeeds: m.venueOracle ? m.venueLiquidityUsd.length : m.feeds.pushed,
+      maxPnlFactor: formatWad(m.protections.maxPnlFactor),
       pushedFeedHeartbeatSeconds: Math.max(3600, s.stepSec * 4),
       oracleGracePeriodSeconds: Math.max(3600, s.stepSec * 4),
       ...mechanismSpec(m),
@@ -234,6 +250,9 @@ async function setUp(
   const [deployerSigner] = await hre.ethers.getSigners();
   const ex = await deploySystem(deployerSigner!, systemSpecOf(scenario));
   const chain = await SimChain.connect(provider, ex);
+  const venues = await deployVenues(deployerSigner!, ex, chain, scenario, {
+    heartbeatSec: Math.max(3600, scenario.stepSec * 4),
+  });
   const startSec = Number((await hre.ethers.provider.getBlock("latest"))!.timestamp);
   const rng = Random.fromSeed(seed);
   const deployer = await deployerSigner!.getAddress();
@@ -245,7 +264,10 @@ async function setUp(
   const mmAddress = addressOf("market-maker");
   const arbAddress = addressOf("arbitrageur");
   const keeperAddress = addressOf("keeper");
+  const attackerPlan = scenario.agents.attacker;
+  const attacker = attackerPlan ? attackerRun(attackerPlan, addressOf) : undefined;
   const accounts = [
+    ...(attacker ? attacker.addresses.values() : []),
     ...retail.map((a) => a.address),
     ...(mmPlan ? [mmAddress] : []),
     ...(arbPlan ? [arbAddress] : []),
@@ -277,6 +299,13 @@ async function setUp(
     funding.push(...walletCalls(chain, ex, deployer, mmAddress, marketMaker.wallet, mmPlan.market));
   }
   if (arbPlan) deposit(arbAddress, (arbPlan.maxNotionalUsd / ARB_LEVERAGE) * ARB_DEPOSIT_MARGINS);
+  if (attacker)
+    funding.push(
+      fundAttacker(attacker, chain, venues.get(attacker.plan.market)!, {
+        deposit: (address, usd) => depositCalls(chain, deployer, address, usd),
+        wallet: (address, usd) => faucetCalls(chain, deployer, address, usd / USD6_TO_WAD),
+      }),
+    );
   await Promise.all(funding);
 
   const positionIds = await Promise.all(
@@ -320,6 +349,8 @@ async function setUp(
     retail,
     marketMaker,
     arbitrageur,
+    attacker,
+    venues,
     keeper,
     keeperAddress,
     ledger: new ActionLedger(),
@@ -437,7 +468,7 @@ async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void>
   run.clock.advanceTo(run.startSec + t);
   for (const tr of run.tracks) tr.liquidationsInStep = 0;
   if (run.risk === undefined && t >= run.firstPushSec) run.risk = await readRisk(run);
-  const swapped = await marketMakerPhase(run, t);
+  const swapped = (await marketMakerPhase(run, t)) ?? (await attackPhase(run, t));
   await oraclePhase(run, step, t, swapped);
   const views = await readMarkets(run, BigInt(run.clock.peek()));
   observeCrossings(run, views, t);
@@ -487,8 +518,9 @@ async function oraclePhase(run: Run, step: number, t: number, swapped: string | 
     sends.push(run.chain.send(from, run.chain.callOf(action.intent, from)));
   };
   const references = await Promise.all(
-    run.scenario.markets.map((m, i) => {
+    run.scenario.markets.map((m, i): Promise<bigint | bigint[]> | bigint | undefined => {
       if (!m.feeds.followSpot) return undefined;
+      if (m.venueOracle) return venueReferences(run.venues.get(m.symbol)!, m.protections.twapWindowSec);
       const window = m.protections.twapWindowSec;
       if (window === 0 && swapped !== m.symbol) return run.tracks[i]!.spot;
       return run.chain.handles(m.symbol).spotPool.twap(window);
@@ -501,7 +533,7 @@ async function oraclePhase(run: Run, step: number, t: number, swapped: string | 
       const noise = track.feedAnswers.map((_, f) =>
         run.rng.fork(`noise:${i}:${f}:${step}`).int(-m.feeds.noiseBps, m.feeds.noiseBps),
       );
-      const answers = feedAnswers(reference, track.feedAnswers, noise, m.protections.maxPriceDeviationPerUpdate);
+      const answers = venueAnswers(reference, track.feedAnswers, noise, m.protections.maxPriceDeviationPerUpdate);
       answers.forEach((answer, feed) =>
         send(run.deployer, {
           actor: "oracle",
@@ -524,6 +556,17 @@ async function oraclePhase(run: Run, step: number, t: number, swapped: string | 
   // Sent together: the block clock mines them one by one, in this order.
   const outcomes = await Promise.all(sends);
   outcomes.forEach((outcome, i) => run.ledger.record(actions[i]!, outcome, t));
+}
+
+/** Each pushed feed's next answer: all follow one reference, or with venues, feed f follows venue f. */
+function venueAnswers(
+  reference: bigint | readonly bigint[],
+  previous: readonly bigint[],
+  noise: readonly number[],
+  maxDeviation: bigint,
+): bigint[] {
+  if (typeof reference === "bigint") return feedAnswers(reference, previous, noise, maxDeviation);
+  return previous.map((prev, f) => feedAnswers(reference[f]!, [prev], [noise[f]!], maxDeviation)[0]!);
 }
 
 /** Each market once, projected to `nowSec`: the view every agent decides on this step. */
@@ -804,6 +847,17 @@ async function finish(run: Run): Promise<SimulationResult> {
       marketMaker: mm && legs ? { cost: mm.cost, perpPnl: legs.perp, spotPnl: legs.spot } : undefined,
     });
   }
+  const attackerSpot = run.attacker && last.markets.find((m) => m.symbol === run.attacker!.plan.market)!.spot;
+  const attacker =
+    run.attacker &&
+    (await attackerSummary(
+      run.attacker,
+      run.chain,
+      run.keeper.book,
+      views.get(run.attacker.plan.market)!,
+      attackerSpot!,
+      run.liquidations,
+    ));
   const summary = buildSummary({
     scenario: run.scenario,
     seed: run.seed,
@@ -814,6 +868,7 @@ async function finish(run: Run): Promise<SimulationResult> {
     timeline: run.timeline,
     liquidations: run.liquidations,
     markets,
+    attacker,
   });
   return {
     scenario: run.scenario,
@@ -824,4 +879,18 @@ async function finish(run: Run): Promise<SimulationResult> {
       : assignCascadeRounds(run.liquidations, 1),
     pnl: [...run.pnl.values()],
   };
+}
+
+/* THE ATTACKER (SPEC 9.4; sim/replay.ts, sim/agents/attacker.ts) */
+
+/** The attacker's actions due this step; returns its market when it swapped on a venue. */
+async function attackPhase(run: Run, t: number): Promise<string | undefined> {
+  const attacker = run.attacker;
+  if (attacker === undefined) return undefined;
+  const symbol = attacker.plan.market;
+  const view = await run.chain.readMarket(symbol, BigInt(run.clock.peek()));
+  const { book } = run.keeper;
+  await run.keeper.syncOnly();
+  const swapped = await attackerPhase(attacker, run.chain, book, run.ledger, view, t, run.scenario.stepSec);
+  return swapped ? symbol : undefined;
 }

@@ -15,6 +15,7 @@ import fs from "node:fs";
 import { z } from "zod";
 import { DecimalError, formatWad, toWad, WAD } from "./decimal";
 import { marketMakerDeposit } from "./agents/market-maker";
+import { ALT_USD } from "../lib/markets";
 
 const SECONDS_PER_MINUTE = 60n;
 const SECONDS_PER_HOUR = 3600n;
@@ -39,6 +40,8 @@ const MAX_MOVE = 100n * WAD;
 /** Ten years: the longest run (its timestamps stay far inside the contracts' uint40 seconds). */
 const MAX_DURATION_HOURS = 87_600n;
 const MAX_FUNDING_INTERVAL_HOURS = 24n * 30n;
+/** Spot venues whose prices the index takes the median of (the oracle holds at most 16 sources). */
+const MAX_VENUES = 16;
 /** A week: TWAP windows and funding intervals far beyond it say nothing a scenario can show. */
 const MAX_TWAP_WINDOW_SECONDS = 7 * 24 * 3600;
 
@@ -269,7 +272,22 @@ const marketSchema = strict({
     maxPriceDeviationPerUpdate: fraction,
     /** Tighter open-interest cap per side, base units, as a protection; 0 = off (maxOpenInterest applies). */
     oiCap: wad({ gte: 0n, lte: MAX_SIZE }),
+    /**
+     * The PnL cap of SPEC 9.1 (GMX v2's PnL factor): traders' net profit the pool counts and pays is at
+     * most this share of the pool; above it closing profits are paid pro rata. In (0, 1]; default 0.5.
+     */
+    maxPnlFactor: wad({ gt: 0n, lte: WAD }).default(ALT_USD.maxPnlFactor),
   }),
+  /**
+   * Spot venues (SPEC 9.4, Mango's three): the index is the median of one reporter per venue, each
+   * following its own constant-product pool (its TWAP when the window is set), so an attacker must
+   * push a majority of them. Venue 0 is the market's spot pool; `liquidityUsd` gives each venue's USD
+   * per side (default: spotLiquidityUsd for every venue). Absent: one pool, `feeds` as described.
+   */
+  venues: strict({
+    count: integer(1, MAX_VENUES),
+    liquidityUsd: z.array(usd).optional(),
+  }).optional(),
   feeds: strict({
     /** Pushed feeds (stand-ins for external exchanges) besides the spot-TWAP adapter. */
     pushed: integer(0, MAX_PUSHED_FEEDS),
@@ -281,6 +299,25 @@ const marketSchema = strict({
   mechanisms: mechanismsSchema,
 })
   .superRefine((market, ctx) => {
+    const venues = market.venues;
+    if (venues?.liquidityUsd !== undefined && venues.liquidityUsd.length !== venues.count)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["venues", "liquidityUsd"],
+        message: `must list one depth per venue (venues.count = ${venues.count}) (got ${venues.liquidityUsd.length})`,
+      });
+    if (venues !== undefined && market.feeds.pushed !== 0)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["feeds", "pushed"],
+        message: `must be 0 with venues: the index's sources are one reporter per venue (got ${market.feeds.pushed})`,
+      });
+    if (venues !== undefined && !market.feeds.followSpot)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["feeds", "followSpot"],
+        message: "must be true with venues: each venue's reporter follows its pool (got false)",
+      });
     if (market.protections.oiCap > market.maxOpenInterest) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
@@ -291,10 +328,17 @@ const marketSchema = strict({
       });
     }
   })
-  .transform(({ fundingIntervalHours, protections: { twapWindowSeconds, ...protections }, ...market }) => ({
+  .transform(({ fundingIntervalHours, protections: { twapWindowSeconds, ...protections }, venues, ...market }) => ({
     ...market,
     fundingIntervalSec: fundingIntervalHours,
     protections: { ...protections, twapWindowSec: twapWindowSeconds },
+    /** Each venue's USD per side; one entry (the market's spot pool) without venues. */
+    venueLiquidityUsd:
+      venues === undefined
+        ? [market.spotLiquidityUsd]
+        : (venues.liquidityUsd ?? Array.from({ length: venues.count }, () => market.spotLiquidityUsd)),
+    /** Whether the index is the median of per-venue reporters (the venues block is present). */
+    venueOracle: venues !== undefined,
   }));
 
 /* AGENTS */
@@ -366,6 +410,63 @@ const arbitrageurSchema = strict({
   thresholdBps: integer(0, BPS_PER_UNIT - 1),
 });
 
+/* THE ATTACKER (SPEC 9.4) */
+
+const accountName = z.string().regex(/^[a-z0-9]+(-[a-z0-9]+)*$/, "must be lower-case words joined by '-'");
+const venueList = z.array(integer(0, MAX_VENUES - 1)).min(1, "must name at least one venue");
+
+/**
+ * One step of the attacker's plan, at its time. `open`: a market order on the account's own position
+ * (size in base units, or a USD notional at the index), with its margin; `removeMargin`: margin taken
+ * out down to this leverage at mark (the tier's initial margin is the floor the engine keeps), so the
+ * position is liquidated sooner; `close`: the whole position; `spotBuy`: USD split evenly over the
+ * venues; `spotSell`: this share of the coins held, split evenly over the venues.
+ */
+const attackStepSchema = z.discriminatedUnion("do", [
+  strict({
+    do: z.literal("open"),
+    atMinutes: minutesAsSeconds({ gte: 0n }),
+    account: accountName,
+    side,
+    size: size.optional(),
+    notionalUsd: usd.optional(),
+    marginUsd: usd,
+  }),
+  strict({
+    do: z.literal("removeMargin"),
+    atMinutes: minutesAsSeconds({ gte: 0n }),
+    account: accountName,
+    toLeverage: leverage,
+  }),
+  strict({ do: z.literal("close"), atMinutes: minutesAsSeconds({ gte: 0n }), account: accountName }),
+  strict({ do: z.literal("spotBuy"), atMinutes: minutesAsSeconds({ gte: 0n }), usd, venues: venueList }),
+  strict({
+    do: z.literal("spotSell"),
+    atMinutes: minutesAsSeconds({ gte: 0n }),
+    share: wad({ gt: 0n, lte: WAD }),
+    venues: venueList,
+  }),
+]);
+
+const attackerSchema = strict({
+  market: symbol,
+  /** Perp accounts, each one position on the market, each funded with its deposit at the start. */
+  accounts: z.array(strict({ name: accountName, depositUsd: usd })).min(1, "must list at least one account"),
+  /** USD in the attacker's spot wallet for the pumps. */
+  spotBudgetUsd: usd,
+  steps: z.array(attackStepSchema).min(1, "must list at least one step"),
+}).transform(({ steps, ...attacker }) => ({
+  ...attacker,
+  steps: steps.map(({ atMinutes, ...step }) => ({ ...step, atSec: atMinutes })),
+}));
+
+/* WHERE THE NUMBERS COME FROM (replays, SPEC 9.4) */
+
+/** A fact taken from a public report: what, its value as reported, and where it comes from. */
+const sourceSchema = strict({ fact: z.string().min(1), value: z.string().min(1), from: z.string().min(1) });
+/** A number the replay chose: the scenario field, its value, and why (what it was calibrated to). */
+const calibratedSchema = strict({ field: z.string().min(1), value: z.string().min(1), why: z.string().min(1) });
+
 /* SCENARIO */
 
 const baseSchema = strict({
@@ -384,7 +485,11 @@ const baseSchema = strict({
     retail: z.array(retailSchema),
     marketMaker: marketMakerSchema.optional(),
     arbitrageur: arbitrageurSchema.optional(),
+    attacker: attackerSchema.optional(),
   }),
+  /** Replays: the reported facts the scenario rests on, and the numbers it chose to match them. */
+  sources: z.array(sourceSchema).optional(),
+  calibrated: z.array(calibratedSchema).optional(),
 }).transform(({ durationHours, stepMinutes, ...scenario }) => ({
   ...scenario,
   durationSec: durationHours,
@@ -504,6 +609,69 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
 
   const arb = s.agents.arbitrageur;
   if (arb !== undefined) marketOf(["agents", "arbitrageur", "market"], arb.market);
+
+  const attacker = s.agents.attacker;
+  if (attacker !== undefined) {
+    const found = marketOf(["agents", "attacker", "market"], attacker.market);
+    checkAttacker(attacker, found?.[0], s.durationSec, (path, message) =>
+      issue(["agents", "attacker", ...path], message),
+    );
+  }
+}
+
+type AttackerInput = NonNullable<ParsedScenario["agents"]["attacker"]>;
+
+/** The attacker's plan: known accounts, steps in time order inside the run, venues that exist, budgets. */
+function checkAttacker(
+  attacker: AttackerInput,
+  market: Market | undefined,
+  durationSec: number,
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  const deposits = new Map<string, bigint>();
+  attacker.accounts.forEach((account, i) => {
+    if (deposits.has(account.name)) issue(["accounts", i, "name"], `duplicates another account (${account.name})`);
+    deposits.set(account.name, account.depositUsd);
+  });
+  const names = [...deposits.keys()].join(", ");
+  const venues = market?.venueLiquidityUsd.length ?? 1;
+  let bought = 0n;
+  attacker.steps.forEach((step, i) => {
+    const path = ["steps", i];
+    if (step.atSec >= durationSec)
+      issue(
+        [...path, "atMinutes"],
+        `must be < durationHours in minutes (${minutes(durationSec)}) (got ${minutes(step.atSec)})`,
+      );
+    const previous = attacker.steps[i - 1];
+    if (previous !== undefined && step.atSec < previous.atSec)
+      issue(
+        [...path, "atMinutes"],
+        `must be >= steps[${i - 1}].atMinutes (${minutes(previous.atSec)}) (got ${minutes(step.atSec)})`,
+      );
+    if ("account" in step && !deposits.has(step.account))
+      issue([...path, "account"], `names no account in accounts (${names}) (got ${step.account})`);
+    if ("venues" in step)
+      step.venues.forEach((v, j) => {
+        if (v >= venues) issue([...path, "venues", j], `must be < the market's venue count (${venues}) (got ${v})`);
+      });
+    if (step.do === "spotBuy") bought += step.usd;
+    if (step.do === "open") {
+      if ((step.size === undefined) === (step.notionalUsd === undefined))
+        issue([...path, "size"], "give exactly one of size (base units) and notionalUsd");
+      const deposit = deposits.get(step.account);
+      if (deposit !== undefined && step.marginUsd > deposit)
+        issue(
+          [...path, "marginUsd"],
+          `must be <= the account's depositUsd (${formatWad(deposit)}) (got ${formatWad(step.marginUsd)})`,
+        );
+    }
+  });
+  if (bought > attacker.spotBudgetUsd)
+    issue(
+      ["spotBudgetUsd"],
+      `must cover the spot buys (${formatWad(bought)}) (got ${formatWad(attacker.spotBudgetUsd)})`,
+    );
 }
 
 const scenarioSchema = baseSchema.superRefine(checkAcrossFields);
@@ -514,6 +682,8 @@ export type MarketConfig = Scenario["markets"][number];
 export type RetailGroup = Scenario["agents"]["retail"][number];
 export type MarketMakerPlan = NonNullable<Scenario["agents"]["marketMaker"]>;
 export type ArbitrageurPlan = NonNullable<Scenario["agents"]["arbitrageur"]>;
+export type AttackerPlan = NonNullable<Scenario["agents"]["attacker"]>;
+export type AttackStep = AttackerPlan["steps"][number];
 export type Side = z.output<typeof side>;
 
 /* ERRORS AND LOADING */

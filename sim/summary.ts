@@ -5,7 +5,7 @@
  */
 import type { ActionCounts } from "./agents/intents";
 import type { Scenario } from "./scenario";
-import type { LiquidationEvent, MarketSummary, Summary, TimelineRow, Wad } from "./types";
+import type { AttackerSummary, LiquidationEvent, MarketSummary, Summary, TimelineRow, Wad } from "./types";
 import {
   cascadeDepth,
   maxLiquidationsPerBlock,
@@ -57,6 +57,7 @@ export interface RunFacts {
   timeline: readonly TimelineRow[];
   liquidations: readonly LiquidationEvent[];
   markets: readonly MarketFacts[];
+  attacker?: AttackerSummary;
 }
 
 export function buildSummary(facts: RunFacts): Summary {
@@ -68,6 +69,7 @@ export function buildSummary(facts: RunFacts): Summary {
     blocks: facts.blocks,
     actions: facts.actions,
     markets: facts.markets.map((m) => marketSummary(facts, m)),
+    ...(facts.attacker === undefined ? {} : { attacker: facts.attacker }),
   };
 }
 

@@ -141,6 +141,21 @@ export interface MarketSummary {
   squeeze: SqueezePoint[];
 }
 
+/** The attacker of a replay (SPEC 9.4) at the end of the run, USD. */
+export interface AttackerSummary {
+  market: string;
+  /** Each perp account: its deposit, its end value (free balance + the position's equity, at least 0), liquidations. */
+  accounts: { name: string; deposit: Wad; value: Wad; liquidations: number }[];
+  /** USD its spot buys spent. */
+  spotSpent: Wad;
+  /** The accounts' end values minus their deposits. */
+  perpPnl: Wad;
+  /** The wallet's end value (USD and coins at the final spot) minus the spot budget. */
+  spotPnl: Wad;
+  /** perpPnl + spotPnl: what the attack made (negative: what it cost). */
+  pnl: Wad;
+}
+
 export interface Summary {
   scenario: string;
   seed: number;
@@ -151,6 +166,8 @@ export interface Summary {
   actions: ActionCounts;
   /** In the scenario's market order. */
   markets: MarketSummary[];
+  /** Only in a scenario with an attacker. */
+  attacker?: AttackerSummary;
 }
 
 /** Everything one run produced, as the report needs it. */

@@ -17,9 +17,16 @@ import type { Side } from "../scenario";
  * keeper's ticks report (its liquidations, settlements and executions; a race lost to another keeper
  * as refused "LostRace").
  */
-export type ActorKind = "retail" | "marketMaker" | "arbitrageur" | "oracle" | "keeper";
+export type ActorKind = "retail" | "marketMaker" | "arbitrageur" | "attacker" | "oracle" | "keeper";
 
-export const ACTOR_KINDS: readonly ActorKind[] = ["retail", "marketMaker", "arbitrageur", "oracle", "keeper"];
+export const ACTOR_KINDS: readonly ActorKind[] = [
+  "retail",
+  "marketMaker",
+  "arbitrageur",
+  "attacker",
+  "oracle",
+  "keeper",
+];
 
 /**
  * `acceptablePrice` bounds for a market order that takes whatever the fill is: a buy accepts any
@@ -43,9 +50,11 @@ export type Intent =
   | { kind: "decrease"; symbol: string; size: bigint; acceptablePrice: bigint }
   | { kind: "close"; symbol: string; acceptablePrice: bigint }
   | { kind: "addMargin"; symbol: string; amount: bigint }
-  /** Spot: USD in (6 decimals) for coins, or coins in (18 decimals) for USD. */
-  | { kind: "spotBuy"; symbol: string; usd6: bigint }
-  | { kind: "spotSell"; symbol: string; coins: bigint }
+  /** Margin (USD) back to the free balance; the engine keeps the tier's initial margin. */
+  | { kind: "removeMargin"; symbol: string; amount: bigint }
+  /** Spot: USD in (6 decimals) for coins, or coins in (18 decimals) for USD; `venue` 0 (the default) is the market's pool. */
+  | { kind: "spotBuy"; symbol: string; usd6: bigint; venue?: number }
+  | { kind: "spotSell"; symbol: string; coins: bigint; venue?: number }
   /** A pushed feed's new answer (8 decimals). */
   | { kind: "pushPrice"; symbol: string; feed: number; answer: bigint }
   | { kind: "settleFunding"; symbol: string };

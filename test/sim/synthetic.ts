@@ -144,6 +144,7 @@ export function syntheticRun(name: string): SimulationResult {
         retail: { attempted: shorts.length + 2, done: shorts.length, refused: { SlippageExceeded: 2 } },
         marketMaker: { attempted: mm.pushes.length, done: mm.pushes.length, refused: {} },
         arbitrageur: { attempted: 0, done: 0, refused: {} },
+        attacker: { attempted: 0, done: 0, refused: {} },
         oracle: { attempted: steps * 3, done: steps * 3, refused: {} },
         keeper: { attempted: rounded.length, done: rounded.length, refused: {} },
       },
