@@ -274,7 +274,7 @@ function squeezeTable(points: readonly SqueezePoint[]): string {
 
 /* CHARTS */
 
-type ChartKind = "price" | "funding" | "open-interest" | "insurance" | "pnl";
+type ChartKind = "price" | "funding" | "open-interest" | "insurance" | "pnl" | "lp-share";
 
 interface DatasetSpec {
   label: string;
@@ -599,10 +599,13 @@ export function renderReport(result: SimulationResult): string {
   });
   const pnl = pnlChart(result, xMax);
   charts.push(pnl);
+  const replay = replaySection(result, xMax);
+  charts.push(...replay.charts);
   const body = [
     `<h1>${escapeHtml(scenario.name)}</h1>`,
     `<p class="description">${escapeHtml(scenario.description)}</p>`,
     `<p class="outcome">${escapeHtml(explainOutcome(result))}</p>`,
+    replay.html,
     ...sections,
     "<h2>Agents</h2>",
     actionsTable(summary.actions),
@@ -656,4 +659,116 @@ export function renderComparison(results: readonly SimulationResult[]): string {
     `<div class="grid">${panels.join("\n")}</div>`,
   ].join("\n");
   return page(`perpsim: ${names.join(" vs ")}`, body, charts);
+}
+
+/* REPLAYS (SPEC 9.4) */
+
+/** The LP share price through the run, 1.00 at the start: the pool's value at mark over its value then. */
+function lpShareChart(result: SimulationResult, xMax: number): ChartSpec {
+  const first = result.timeline[0]!.markets[0]!.poolValue;
+  return {
+    id: "lp-share-price",
+    kind: "lp-share",
+    market: "",
+    title: "LP share price (pool value at mark; 1.00 at the start, no LP flows in a run)",
+    yTitle: "share price",
+    y2Title: null,
+    xMax,
+    yRange: null,
+    datasets: [
+      line(
+        "LP share price",
+        COLORS.pool,
+        result.timeline.map((row): [number, number] => [
+          hours(row.t),
+          Number((row.markets[0]!.poolValue * 10_000n) / first) / 10_000,
+        ]),
+      ),
+    ],
+  };
+}
+
+/** A replay's story in numbers: the pump, the attacker's spend, positions and take, the pool's loss. */
+export function explainReplay(result: SimulationResult): string {
+  const a = result.summary.attacker;
+  if (a === undefined) return "";
+  const m = result.summary.markets.find((x) => x.symbol === a.market)!;
+  const first = result.timeline[0]!.markets.find((x) => x.symbol === a.market)!;
+  const pool0 = first.poolValue;
+  const poolLow = result.timeline.reduce((low, row) => {
+    const v = row.markets[0]!.poolValue;
+    return v < low ? v : low;
+  }, pool0);
+  const liquidated = a.accounts.filter((x) => x.liquidations > 0).map((x) => x.name);
+  const deposits = a.accounts.reduce((sum, x) => sum + x.deposit, 0n);
+  return [
+    `The attacker put ${formatUsd(deposits)} into ${a.accounts.length} perp accounts (${a.accounts
+      .map((x) => `${x.name} ${formatUsd(x.deposit)}`)
+      .join(", ")}) and spent ${formatUsd(a.spotSpent)} on ${a.market.split("-")[0]} spot.`,
+    `Spot peaked at ${formatPct(m.peakMove.spot.up)} from ${formatWad(first.spot)} USD, the index at ${formatPct(
+      m.peakMove.index.up,
+    )} and the mark at ${formatPct(m.peakMove.mark.up)}.`,
+    liquidated.length > 0
+      ? `The account${liquidated.length > 1 ? "s" : ""} ${liquidated.join(", ")} ${liquidated.length > 1 ? "were" : "was"} liquidated into the pool (bad debt ${formatUsd(m.badDebt)}, insurance fund ${formatUsd(m.insuranceFundDelta, true)}, ${m.adlCount} ADL).`
+      : "None of its accounts was liquidated.",
+    `Its perp accounts ended ${formatUsd(a.perpPnl, true)} and its spot wallet ${formatUsd(a.spotPnl, true)}: the attack ${
+      a.pnl > 0n ? "made" : "cost"
+    } ${formatUsd(a.pnl < 0n ? -a.pnl : a.pnl)}.`,
+    `The pool, every trader's counterparty, ended ${formatUsd(m.poolPnl, true)} (${formatPct(
+      (m.poolPnl * WAD) / pool0,
+    )} of ${formatUsd(pool0)}); at its lowest the LP share price was ${formatWadFixed((poolLow * WAD) / pool0, 3)} of its start.`,
+    `Retail traders ${m.tradersLoss > 0n ? "lost" : "gained"} ${formatUsd(m.tradersLoss < 0n ? -m.tradersLoss : m.tradersLoss)} in the same run (${m.tradersLiquidated} of ${m.traders} liquidated).`,
+  ].join(" ");
+}
+
+/** The replay's section: the story in numbers, the attacker's accounts, sources, calibration, LP share price. */
+function replaySection(result: SimulationResult, xMax: number): { html: string; charts: ChartSpec[] } {
+  const { scenario, summary } = result;
+  const a = summary.attacker;
+  if (a === undefined && scenario.sources === undefined && scenario.calibrated === undefined)
+    return { html: "", charts: [] };
+  const parts: string[] = ["<h2>Replay</h2>"];
+  const charts: ChartSpec[] = [];
+  if (a !== undefined) {
+    parts.push(`<p class="outcome">${escapeHtml(explainReplay(result))}</p>`);
+    const rows = a.accounts.map(
+      (x) =>
+        `<tr><td>${escapeHtml(x.name)}</td><td>${formatUsd(x.deposit)}</td><td>${formatUsd(x.value)}</td><td>${formatUsd(
+          x.value - x.deposit,
+          true,
+        )}</td><td>${x.liquidations}</td></tr>`,
+    );
+    rows.push(
+      `<tr><td>spot wallet</td><td>${formatUsd(a.spotSpent)} spent</td><td></td><td>${formatUsd(a.spotPnl, true)}</td><td></td></tr>`,
+      `<tr><th>attacker</th><td></td><td></td><th>${formatUsd(a.pnl, true)}</th><td></td></tr>`,
+    );
+    parts.push(
+      "<table><thead><tr><th>account</th><th>put in</th><th>end value</th><th>PnL</th><th>liquidations</th></tr></thead>",
+      `<tbody>${rows.join("")}</tbody></table>`,
+    );
+    const chart = lpShareChart(result, xMax);
+    charts.push(chart);
+    parts.push(`<div class="grid">${canvas(chart)}</div>`);
+  }
+  const table = (title: string, head: readonly string[], cells: readonly (readonly string[])[]) =>
+    `<h3>${title}</h3><table><thead><tr>${head.map((h) => `<th>${h}</th>`).join("")}</tr></thead><tbody>${cells
+      .map((row) => `<tr>${row.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`)
+      .join("")}</tbody></table>`;
+  if (scenario.sources !== undefined)
+    parts.push(
+      table(
+        "From the public reports",
+        ["fact", "value", "from"],
+        scenario.sources.map((x) => [x.fact, x.value, x.from]),
+      ),
+    );
+  if (scenario.calibrated !== undefined)
+    parts.push(
+      table(
+        "Chosen by the replay",
+        ["field", "value", "why"],
+        scenario.calibrated.map((x) => [x.field, x.value, x.why]),
+      ),
+    );
+  return { html: parts.join("\n"), charts };
 }

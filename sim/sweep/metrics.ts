@@ -29,6 +29,7 @@ export const METRICS = [
   "fundingPaidShorts",
   "peakSpotUp",
   "peakMarkUp",
+  "attackerPnl",
 ] as const;
 
 export type Metric = (typeof METRICS)[number];
@@ -63,6 +64,7 @@ export const METRIC_LABELS: Record<Metric, string> = {
   fundingPaidShorts: "funding paid by shorts (USD)",
   peakSpotUp: "peak spot rise",
   peakMarkUp: "peak mark rise",
+  attackerPnl: "attacker's PnL (USD)",
 };
 
 const count = (n: number): Wad => BigInt(n) * WAD;
@@ -111,5 +113,7 @@ export function runMetrics(result: SimulationResult): RunMetrics {
     fundingPaidShorts: total((m) => m.fundingPaidShorts),
     peakSpotUp: max(markets.map((m) => m.peakMove.spot.up)),
     peakMarkUp: max(markets.map((m) => m.peakMove.mark.up)),
+    // A replay's attacker (SPEC 9.4); 0 in a scenario without one.
+    attackerPnl: result.summary.attacker?.pnl ?? 0n,
   };
 }
