@@ -17,6 +17,11 @@ for replay in replay-mango-2022 replay-jelly-2025; do
   sweep "$replay" max-deviation markets.0.protections.maxPriceDeviationPerUpdate=0,0.05,0.01
   sweep "$replay" liquidation markets.0.mechanisms.liquidation=partial,full
 done
-sweep replay-mango-2022 venues markets.0.venues.count=3,5,7
+sweep replay-mango-2022 venues markets.0.venues.count=3,5,6
 sweep replay-jelly-2025 venues markets.0.venues.count=1,3
+# Where the first pass left the attack still paying: tighter caps.
+for replay in replay-mango-2022 replay-jelly-2025; do
+  sweep "$replay" pnl-cap-low markets.0.protections.maxPnlFactor=0.005,0.002
+  sweep "$replay" oi-cap-low markets.0.protections.oiCap=10000000,5000000
+done
 npx ts-node --transpile-only scripts/replay-table.ts reports/replays > reports/replays/protections.md

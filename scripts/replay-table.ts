@@ -8,7 +8,17 @@ import { parseCsv } from "../sim/sweep/csv";
 import { protectionRuns, replayTable, type ProtectionRun } from "../sim/replay-table";
 
 /** The protections in the table's order, each a sweep folder. */
-const PROTECTIONS = ["pnl-cap", "oi-cap", "price-band", "twap-window", "max-deviation", "venues", "liquidation"];
+const PROTECTIONS = [
+  "pnl-cap",
+  "pnl-cap-low",
+  "oi-cap",
+  "oi-cap-low",
+  "price-band",
+  "twap-window",
+  "max-deviation",
+  "venues",
+  "liquidation",
+];
 
 function main(dir: string): void {
   const replays = fs

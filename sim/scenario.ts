@@ -40,8 +40,12 @@ const MAX_MOVE = 100n * WAD;
 /** Ten years: the longest run (its timestamps stay far inside the contracts' uint40 seconds). */
 const MAX_DURATION_HOURS = 87_600n;
 const MAX_FUNDING_INTERVAL_HOURS = 24n * 30n;
-/** Spot venues whose prices the index takes the median of (the oracle holds at most 16 sources). */
-const MAX_VENUES = 16;
+/**
+ * Spot venues whose prices the index takes the median of: the oracle holds at most 7 sources
+ * (Oracle.MAX_SOURCES), and the deployment registers the spot-TWAP adapter beside the venues'
+ * reporters before the reporters alone replace them.
+ */
+const MAX_VENUES = 6;
 /** A week: TWAP windows and funding intervals far beyond it say nothing a scenario can show. */
 const MAX_TWAP_WINDOW_SECONDS = 7 * 24 * 3600;
 
