@@ -102,6 +102,15 @@ function explainMarket(scenario: Scenario, m: MarketSummary): string {
           m.peakMove.last,
         )}.`,
     );
+  } else if (scenario.agents.attacker?.market === m.symbol) {
+    const venues = market.venueLiquidityUsd.length;
+    sentences.push(
+      `The attacker pushed ${m.symbol} (its story is under Replay): on ${venues} venue${venues === 1 ? "" : "s"} of ${formatUsd(
+        market.venueLiquidityUsd[0]!,
+      )} per side, spot moved at most ${peak(m.peakMove.spot)}, the index ${peak(m.peakMove.index)}, the mark ${peak(
+        m.peakMove.mark,
+      )} and the last price ${peak(m.peakMove.last)}.`,
+    );
   } else {
     sentences.push(
       `No market maker pushed ${m.symbol}: on ${pool}, spot moved at most ${peak(m.peakMove.spot)}, ` +
