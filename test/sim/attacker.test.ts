@@ -17,6 +17,7 @@ import {
   type AttackerInput,
 } from "../../sim/agents/attacker";
 import type { MarketView } from "../../sim/agents/view";
+import { systemSpecOf } from "../../sim/runner";
 
 const wad = (x: number | bigint) => BigInt(x) * WAD;
 const MINUTE = 60;
@@ -179,6 +180,14 @@ describe("sim: the replays' scenario fields", () => {
     expect(issues((j) => (j.markets[0].protections.maxPnlFactor = 1.5))).to.equal(
       "x.json: markets[0].protections.maxPnlFactor: must be <= 1 (got 1.5)",
     );
+  });
+
+  it("deploys the PnL cap and one reporter per venue as the scenario says", () => {
+    const j = json();
+    j.markets[0].protections.maxPnlFactor = 0.02;
+    j.markets[0].venues = { count: 4, liquidityUsd: [500_000, 100_000, 100_000, 100_000] };
+    const [market] = systemSpecOf(parseScenario(j, "x.json")).markets;
+    expect(market).to.deep.include({ maxPnlFactor: "0.02", pushedFeeds: 4, spotLiquidityUsd: "500000" });
   });
 
   it("gives each venue the market's depth unless listed, and refuses a list of the wrong length", () => {
