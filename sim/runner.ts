@@ -1,7 +1,8 @@
 /**
  * Runs a scenario on real contract code: deploys the exchange the scenario describes, then steps time
  * through block timestamps. Each step is a sequence of phases, each one function:
- *   1. the market maker's perp position and spot pushes that fall due (sim/agents/market-maker.ts);
+ *   1. the market maker's perp position and spot pushes that fall due (sim/agents/market-maker.ts), then
+ *      a replay's attacker steps (sim/agents/attacker.ts, shell in sim/replay.ts);
  *   2. the oracle: the pushed feeds follow the spot pool, the premium is sampled (sim/agents/oracle.ts);
  *   3. one read of each market, projected with lib/math, which every agent then decides on;
  *   4. retail traders enter and manage their positions (sim/agents/retail.ts);
@@ -468,7 +469,9 @@ async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void>
   run.clock.advanceTo(run.startSec + t);
   for (const tr of run.tracks) tr.liquidationsInStep = 0;
   if (run.risk === undefined && t >= run.firstPushSec) run.risk = await readRisk(run);
-  const swapped = (await marketMakerPhase(run, t)) ?? (await attackPhase(run, t));
+  const pushed = await marketMakerPhase(run, t);
+  const attacked = await attackPhase(run, t);
+  const swapped = new Set([pushed, attacked].filter((symbol): symbol is string => symbol !== undefined));
   await oraclePhase(run, step, t, swapped);
   const views = await readMarkets(run, BigInt(run.clock.peek()));
   observeCrossings(run, views, t);
@@ -507,10 +510,11 @@ async function marketMakerPhase(run: Run, t: number): Promise<string | undefined
 }
 
 /**
- * The pushed feeds follow spot (or its TWAP), then each market samples its premium. The spot price is
- * read again only where the market maker swapped this step or a TWAP window makes it move with time.
+ * The pushed feeds follow spot (or its TWAP; with venues, feed i follows venue i), then each market
+ * samples its premium. The spot price is read again only where the market maker or the attacker
+ * swapped this step or a TWAP window makes it move with time.
  */
-async function oraclePhase(run: Run, step: number, t: number, swapped: string | undefined): Promise<void> {
+async function oraclePhase(run: Run, step: number, t: number, swapped: ReadonlySet<string>): Promise<void> {
   const sends: Promise<Outcome>[] = [];
   const actions: Action[] = [];
   const send = (from: string, action: Action) => {
@@ -522,7 +526,7 @@ async function oraclePhase(run: Run, step: number, t: number, swapped: string | 
       if (!m.feeds.followSpot) return undefined;
       if (m.venueOracle) return venueReferences(run.venues.get(m.symbol)!, m.protections.twapWindowSec);
       const window = m.protections.twapWindowSec;
-      if (window === 0 && swapped !== m.symbol) return run.tracks[i]!.spot;
+      if (window === 0 && !swapped.has(m.symbol)) return run.tracks[i]!.spot;
       return run.chain.handles(m.symbol).spotPool.twap(window);
     }),
   );
