@@ -42,6 +42,8 @@ export interface SimThroughput {
   busyMs: number;
   /** wall-clock ms with any eth_call in flight */
   readMs: number;
+  /** wall-clock ms with any eth_sendTransaction in flight */
+  sendMs: number;
 }
 
 /** `count` transfers of one unit from one account to another, each sent and mined (automine) in turn. */
@@ -103,6 +105,7 @@ export async function simThroughput(
   const seconds = (lastStepAt - firstStepAt) / 1000;
   const busyMs = profile.busyMs;
   const readMs = profile.methodBusyMs("eth_call");
+  const sendMs = profile.methodBusyMs("eth_sendTransaction");
   const methods = profile.uninstall();
   const from = Number(BigInt((await firstStepBlock) as string)) + 1;
   const last = Number(BigInt((await lastStepBlockP) as string));
@@ -131,6 +134,7 @@ export async function simThroughput(
     methods,
     busyMs,
     readMs,
+    sendMs,
   };
 }
 
