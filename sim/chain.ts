@@ -97,6 +97,13 @@ export class SimChain {
     return chain;
   }
 
+  /** The same exchange with nothing read since connect: for a new run after the chain was reverted. */
+  reconnect(): SimChain {
+    const chain = new SimChain(this.provider, this.ex);
+    for (const [symbol, m] of this.markets) chain.markets.set(symbol, m);
+    return chain;
+  }
+
   handles(symbol: string): MarketHandles {
     return this.static(symbol).handles;
   }

@@ -25,7 +25,7 @@ import { MarketLib, WadMath, positionHealth } from "../lib/math";
 import { USD6_TO_WAD, WAD } from "../lib/units";
 import { Keeper } from "../keeper/keeper";
 import { Random } from "./random";
-import { BlockClock } from "./clock";
+import { BlockClock, type ClockState } from "./clock";
 import { formatWad } from "./decimal";
 import { mechanismSpec } from "./mechanisms";
 import { SimChain, type Call } from "./chain";
@@ -183,16 +183,23 @@ export async function runScenario(
   const seed = options.seed ?? scenario.seed;
   const provider = hre.ethers.provider;
   const inProcess = hre.network.name === "hardhat";
+  const system = systemSpecOf(scenario);
+  let deployed = inProcess ? await revertToDeployed(hre.network.provider, system) : undefined;
   if (inProcess) {
-    // A reset voids every snapshot taken before it, including loadFixture's cache.
-    await provider.send("hardhat_reset", []);
+    // A reset (or a revert to an older snapshot) voids every snapshot taken since, loadFixture's cache too.
+    if (deployed === undefined) await provider.send("hardhat_reset", []);
     await clearSnapshots();
   }
   const latest = (await provider.getBlock("latest"))!;
   const clock = new BlockClock(hre.network.provider, startSec(scenario, inProcess, latest.timestamp));
+  if (deployed !== undefined) clock.resume(deployed.clock);
   clock.install();
   try {
-    const run = await setUp(hre, scenario, seed, clock, latest.number);
+    if (deployed === undefined) {
+      deployed = await deploy(hre, system, clock, latest.number);
+      if (inProcess) await keepDeployed(hre.network.provider, system, deployed, clock);
+    }
+    const run = await setUp(hre, scenario, seed, clock, deployed);
     const total = Math.floor(scenario.durationSec / scenario.stepSec);
     const pnlEvery = Math.max(1, Math.ceil(total / PNL_POINTS));
     for (let step = 1; step <= total; step++) {
@@ -227,17 +234,72 @@ function lcm(a: bigint, b: bigint): bigint {
 
 /* SET-UP */
 
+/** An exchange deployed and connected, and where the run's clock stood once it was. */
+interface Deployed {
+  ex: Exchange;
+  chain: SimChain;
+  /** The block number when the clock was installed, before the deployment. */
+  clockStartBlock: number;
+  clock: ClockState;
+}
+
+/**
+ * The last system deployed in-process in this runtime (a sweep thread runs many seeds of one system),
+ * with an EVM snapshot just after its deployment: the next run of the same system reverts to it instead
+ * of resetting the chain and deploying again. Same chain, same blocks and timestamps, so the same seed
+ * still gives the same summary.json.
+ */
+let lastDeployed: { key: string; snapshot: string; headHash: string; deployed: Deployed } | undefined;
+
+async function deploy(
+  hre: HardhatRuntimeEnvironment,
+  system: SystemSpec,
+  clock: BlockClock,
+  clockStartBlock: number,
+): Promise<Deployed> {
+  const [deployerSigner] = await hre.ethers.getSigners();
+  const ex = await deploySystem(deployerSigner!, system);
+  const chain = await SimChain.connect(hre.network.provider, ex);
+  return { ex, chain, clockStartBlock, clock: clock.state() };
+}
+
+async function keepDeployed(
+  provider: EthereumProvider,
+  system: SystemSpec,
+  deployed: Deployed,
+  clock: BlockClock,
+): Promise<void> {
+  const snapshot = (await provider.send("evm_snapshot", [])) as string;
+  const head = (await provider.send("eth_getBlockByNumber", ["latest", false])) as { hash: string };
+  deployed.clock = clock.state();
+  lastDeployed = { key: JSON.stringify(system), snapshot, headHash: head.hash, deployed };
+}
+
+/**
+ * Back to just after the deployment of `system`, when it is the one deployed last and its snapshot still
+ * leads to the same block (a reset or someone else's revert since leaves it unusable); undefined otherwise.
+ */
+async function revertToDeployed(provider: EthereumProvider, system: SystemSpec): Promise<Deployed | undefined> {
+  const kept = lastDeployed;
+  lastDeployed = undefined;
+  if (kept === undefined || kept.key !== JSON.stringify(system)) return undefined;
+  if (!((await provider.send("evm_revert", [kept.snapshot])) as boolean)) return undefined;
+  const head = (await provider.send("eth_getBlockByNumber", ["latest", false])) as { hash: string };
+  if (head.hash !== kept.headHash) return undefined;
+  // A snapshot is used up by its revert: take it again for the run after this one.
+  lastDeployed = { ...kept, snapshot: (await provider.send("evm_snapshot", [])) as string };
+  return { ...kept.deployed, chain: kept.deployed.chain.reconnect() };
+}
+
 async function setUp(
   hre: HardhatRuntimeEnvironment,
   scenario: Scenario,
   seed: number,
   clock: BlockClock,
-  clockStartBlock: number,
+  { ex, chain, clockStartBlock }: Deployed,
 ): Promise<Run> {
   const provider = hre.network.provider;
   const [deployerSigner] = await hre.ethers.getSigners();
-  const ex = await deploySystem(deployerSigner!, systemSpecOf(scenario));
-  const chain = await SimChain.connect(provider, ex);
   const startSec = Number((await hre.ethers.provider.getBlock("latest"))!.timestamp);
   const rng = Random.fromSeed(seed);
   const deployer = await deployerSigner!.getAddress();
