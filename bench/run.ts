@@ -334,6 +334,24 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
       value: 0.5,
     }),
   );
+  figures.push(
+    figure(
+      "simulator",
+      "sim.ratioCpu",
+      `the same ratio on process CPU time (user + system, the EVM's threads included; ${sim.cpuSeconds.toFixed(1)} CPU s for the steps): steadier than wall time on a shared machine`,
+      sim.cpuRatio,
+      "ratio",
+    ),
+  );
+  figures.push(
+    figure(
+      "simulator",
+      "sim.ratioSendsOnly",
+      "the ceiling: the ratio if the simulator spent no time but its eth_sendTransaction calls",
+      sim.sendOnlyRatio,
+      "ratio",
+    ),
+  );
   profiles.push({ label: `simulator steps (${simLabel})`, seconds: sim.seconds, methods: sim.methods });
   notes.push(...simNotes(sim));
   if (!options.quick) {
