@@ -198,9 +198,11 @@ export class ExchangeNames implements Names {
 }
 
 /**
- * For RpcProfile: names an eth_call or eth_estimateGas by the function it calls (e.g. "positions"),
- * from the selectors of every exchange contract.
+ * For RpcProfile: names an eth_call, eth_estimateGas or eth_sendTransaction by the function it calls
+ * (e.g. "positions"), from the selectors of every exchange contract.
  */
+const DETAILED = new Set(["eth_call", "eth_estimateGas", "eth_sendTransaction"]);
+
 export function callDetail(): (method: string, params: unknown[] | undefined) => string | undefined {
   const abis: InterfaceAbi[] = [
     PerpLens__factory.abi,
@@ -223,7 +225,7 @@ export function callDetail(): (method: string, params: unknown[] | undefined) =>
     });
   }
   return (method, params) => {
-    if (method !== "eth_call" && method !== "eth_estimateGas") return undefined;
+    if (!DETAILED.has(method)) return undefined;
     const tx = params?.[0] as { data?: string; input?: string } | undefined;
     const selector = (tx?.data ?? tx?.input ?? "").slice(0, 10);
     return names.get(selector) ?? (selector || undefined);

@@ -334,6 +334,24 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
       value: 0.5,
     }),
   );
+  figures.push(
+    figure(
+      "simulator",
+      "sim.ratioCpu",
+      `the same ratio on process CPU time (user + system, the EVM's threads included; ${sim.cpuSeconds.toFixed(1)} CPU s for the steps): steadier than wall time on a shared machine`,
+      sim.cpuRatio,
+      "ratio",
+    ),
+  );
+  figures.push(
+    figure(
+      "simulator",
+      "sim.ratioSendsOnly",
+      "the ceiling: the ratio if the simulator spent no time but its eth_sendTransaction calls",
+      sim.sendOnlyRatio,
+      "ratio",
+    ),
+  );
   profiles.push({ label: `simulator steps (${simLabel})`, seconds: sim.seconds, methods: sim.methods });
   notes.push(...simNotes(sim));
   if (!options.quick) {
@@ -481,7 +499,8 @@ function simNotes(sim: SimThroughput): string[] {
   const readCalls = reads.reduce((n, m) => n + m.calls, 0);
   const readMs = sim.readMs;
   const calls = sim.methods.reduce((n, m) => n + m.calls, 0);
-  const send = sim.methods.find((m) => m.method === "eth_sendTransaction");
+  const sends = sim.methods.filter((m) => m.method.startsWith("eth_sendTransaction"));
+  const send = { calls: sends.reduce((n, m) => n + m.calls, 0), ms: sim.sendMs };
   const topReads = reads
     .slice(0, 6)
     .map((m) => `${m.method.replace("eth_call ", "")} ${m.calls} calls ${m.ms} ms`)
@@ -489,7 +508,7 @@ function simNotes(sim: SimThroughput): string[] {
   const atGoal = sim.transactions / (0.5 * sim.rawPerSecond);
   return [
     `Simulator steps: ${sim.seconds.toFixed(1)} s for ${sim.steps} steps and ${sim.transactions} transactions, ${calls} JSON-RPC calls (${(calls / Math.max(1, sim.transactions)).toFixed(1)} per transaction; a raw transfer is one). The provider was busy ${(sim.busyMs / 1000).toFixed(1)} s (${pct(sim.busyMs)}); the rest is the runner's and ethers' JavaScript. ` +
-      `Reads: ${readCalls} eth_calls (${(readCalls / Math.max(1, sim.steps)).toFixed(0)} per step) kept the provider busy ${(readMs / 1000).toFixed(1)} s (${pct(readMs)}): ${topReads}. The transactions themselves: eth_sendTransaction ${send?.calls ?? 0} calls, ${((send?.ms ?? 0) / 1000).toFixed(1)} s (${pct(send?.ms ?? 0)}). ` +
+      `Reads: ${readCalls} eth_calls (${(readCalls / Math.max(1, sim.steps)).toFixed(0)} per step) kept the provider busy ${(readMs / 1000).toFixed(1)} s (${pct(readMs)}): ${topReads}. The transactions themselves: eth_sendTransaction ${send.calls} calls, ${(send.ms / 1000).toFixed(1)} s (${pct(send.ms)}). ` +
       `At a ratio of 0.5 these ${sim.transactions} transactions would take ${atGoal.toFixed(1)} s, ${atGoal < readMs / 1000 ? "less than the reads alone take now" : "against " + (readMs / 1000).toFixed(1) + " s of reads now"}.`,
   ];
 }

@@ -24,6 +24,8 @@ export interface TransferThroughput {
   transfers: number;
   seconds: number;
   perSecond: number;
+  /** process CPU seconds (user + system, the EVM's threads included) */
+  cpuSeconds: number;
 }
 
 export interface SimThroughput {
@@ -37,11 +39,22 @@ export interface SimThroughput {
   rawAfter: TransferThroughput;
   rawPerSecond: number;
   ratio: number;
+  /** process CPU seconds of the steps (user + system, the EVM's threads included) */
+  cpuSeconds: number;
+  /**
+   * The ratio on CPU time: simulator transactions per CPU second over raw transfers per CPU second. On a
+   * machine shared with other work, wall time swings with the load; CPU time much less.
+   */
+  cpuRatio: number;
+  /** The ratio the transactions alone would give: transactions per second of eth_sendTransaction busy time. */
+  sendOnlyRatio: number;
   methods: MethodProfile[];
   /** wall-clock ms with any RPC call in flight */
   busyMs: number;
   /** wall-clock ms with any eth_call in flight */
   readMs: number;
+  /** wall-clock ms with any eth_sendTransaction in flight */
+  sendMs: number;
 }
 
 /** `count` transfers of one unit from one account to another, each sent and mined (automine) in turn. */
@@ -53,12 +66,14 @@ export async function transferThroughput(hre: HardhatRuntimeEnvironment, count: 
   const address = await token.getAddress();
   const data = token.interface.encodeFunctionData("transfer", [to.address, 1n]);
   const start = performance.now();
+  const cpu = process.cpuUsage();
   for (let i = 0; i < count; i++) {
     await provider.send("eth_sendTransaction", [{ from: from.address, to: address, data, gas: TRANSFER_GAS }]);
   }
   const seconds = (performance.now() - start) / 1000;
+  const cpuSeconds = cpuSecondsSince(cpu);
   if ((await token.balanceOf(to.address)) !== BigInt(count)) throw new Error("bench: not every transfer went through");
-  return { transfers: count, seconds, perSecond: count / seconds };
+  return { transfers: count, seconds, perSecond: count / seconds, cpuSeconds };
 }
 
 export async function simThroughput(
@@ -81,17 +96,21 @@ export async function simThroughput(
   let firstStepBlock: Promise<unknown> = Promise.resolve("0x0");
   let lastStepBlockP: Promise<unknown> = Promise.resolve("0x0");
   let lastStep = 0;
+  let cpuAtFirst = process.cpuUsage();
+  let cpuSeconds = 0;
   try {
     await runScenario(hre, scenario, {
       onStep: (step) => {
         lastStep = step;
         lastStepAt = performance.now();
         if (step === total) {
+          cpuSeconds = cpuSecondsSince(cpuAtFirst);
           profile.recording = false;
           lastStepBlockP = provider.send("eth_blockNumber", []);
         }
         if (step !== 1) return;
         firstStepAt = performance.now();
+        cpuAtFirst = process.cpuUsage();
         // Requests are served in order: this one runs before anything the runner sends for step 2.
         firstStepBlock = provider.send("eth_blockNumber", []);
         profile.recording = true;
@@ -103,6 +122,7 @@ export async function simThroughput(
   const seconds = (lastStepAt - firstStepAt) / 1000;
   const busyMs = profile.busyMs;
   const readMs = profile.methodBusyMs("eth_call");
+  const sendMs = profile.methodBusyMs("eth_sendTransaction");
   const methods = profile.uninstall();
   const from = Number(BigInt((await firstStepBlock) as string)) + 1;
   const last = Number(BigInt((await lastStepBlockP) as string));
@@ -115,6 +135,7 @@ export async function simThroughput(
   }
   const rawAfter = await transferThroughput(hre, transfers);
   const rawPerSecond = (rawBefore.perSecond + rawAfter.perSecond) / 2;
+  const rawPerCpuSecond = (rawBefore.transfers + rawAfter.transfers) / (rawBefore.cpuSeconds + rawAfter.cpuSeconds);
   const steps = lastStep - 1;
   const txPerSecond = transactions / seconds;
   return {
@@ -128,10 +149,19 @@ export async function simThroughput(
     rawAfter,
     rawPerSecond,
     ratio: txPerSecond / rawPerSecond,
+    cpuSeconds,
+    cpuRatio: transactions / cpuSeconds / rawPerCpuSecond,
+    sendOnlyRatio: transactions / (sendMs / 1000) / rawPerSecond,
     methods,
     busyMs,
     readMs,
+    sendMs,
   };
+}
+
+function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+  const used = process.cpuUsage(start);
+  return (used.user + used.system) / 1e6;
 }
 
 /**

@@ -193,6 +193,9 @@ export class EventIndexer {
     if (last === undefined) return undefined;
     if (head.number === last.number + 1 && head.parentHash === last.hash) return undefined;
     if (head.number === last.number && head.hash === last.hash) return undefined;
+    // The common case, several blocks mined since the last sync: the newest applied block still there
+    // vouches for everything applied, one header read. Only when it is gone, the search in chunks.
+    if (head.number > last.number && (await this.header(last.number))?.hash === last.hash) return undefined;
     for (let end = this.applied.length; end > 0; end -= FORK_SEARCH_CHUNK) {
       const chunk = this.applied.slice(Math.max(0, end - FORK_SEARCH_CHUNK), end).reverse();
       const hashes = await Promise.all(

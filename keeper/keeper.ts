@@ -37,7 +37,7 @@ import type { OrderExecution } from "./jobs/orders";
 import { createSilentLogger } from "./log";
 import type { Logger } from "./log";
 import { MarketReader, canLiquidate } from "./markets";
-import type { MarketSnapshot } from "./markets";
+import type { MarketSnapshot, MarketSource } from "./markets";
 import type { KeeperMetrics } from "./metrics";
 import { SignerTransactor } from "./transactor";
 import type { Transactor } from "./transactor";
@@ -74,6 +74,11 @@ export interface KeeperOptions extends LiquidationJobOptions {
   fromBlock: number;
   log?: Logger;
   metrics?: KeeperMetrics;
+  /**
+   * Where each tick's market reads come from; a MarketReader over the signer's provider unless given (the
+   * simulator passes its own, which shares one read per block with the runner).
+   */
+  markets?: MarketSource;
   /** How transactions go out; a SignerTransactor over the signer unless given (the CLI passes its TxSender). */
   transactor?: Transactor;
   /**
@@ -134,7 +139,7 @@ export class Keeper {
   readonly health = new HealthTracker();
   private readonly state: KeeperState;
   private readonly indexer: EventIndexer;
-  private readonly reader: MarketReader;
+  private readonly reader: MarketSource;
   private readonly liquidations: LiquidationJob;
   private readonly funding: FundingJob;
   private readonly orders: OrdersJob;
@@ -196,7 +201,8 @@ export class Keeper {
           ),
       },
     );
-    this.reader = new MarketReader(exchange.admin.connect(provider), exchange.oracle.connect(provider), provider);
+    this.reader =
+      opts.markets ?? new MarketReader(exchange.admin.connect(provider), exchange.oracle.connect(provider), provider);
     const transactor = opts.transactor ?? new SignerTransactor(signer, { dryRun: opts.dryRun });
     const context = (job: string): JobContext => ({
       transactor,

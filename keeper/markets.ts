@@ -49,7 +49,13 @@ export function canLiquidate(m: MarketSnapshot): boolean {
   return m.index !== 0n && m.nowSec - m.freshUntil <= m.config.oracleGracePeriod;
 }
 
-export class MarketReader {
+/** Where the keeper's per-block market reads come from: a MarketReader, or a host that already read them. */
+export interface MarketSource {
+  /** Every market in `marketIds`, read at `block` and projected to `nowSec`. */
+  read(marketIds: Iterable<bigint>, block: number, nowSec: bigint): Promise<Map<bigint, MarketSnapshot>>;
+}
+
+export class MarketReader implements MarketSource {
   /** Strategy contracts never change what they compute: their names are read once per address. */
   private readonly markModels = new Map<string, Promise<MarkModel>>();
   private readonly fundingModels = new Map<string, Promise<FundingModel>>();

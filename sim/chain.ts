@@ -6,16 +6,28 @@
  * Transactions go out as raw `eth_sendTransaction` calls from impersonated accounts with a fixed gas
  * limit: no estimate, no signer round trips, nothing ethers would ask the node besides the send itself.
  * With automine the call returns once its block is mined, and a revert comes back as the error.
+ *
+ * Reads are raw `eth_call`s decoded with the contracts' ABIs (an ethers contract call costs two to three
+ * times the call itself in JavaScript). A market's stored state and index are read at most once per
+ * block and shared: the runner's views and the keeper's snapshots (`marketSource`) of one block come
+ * from the same two calls. Configuration and tiers are read once, at connect: the simulator sends no
+ * transaction that changes them.
  */
 import type { EthereumProvider } from "hardhat/types";
-import { Interface } from "ethers";
+import { Interface, toQuantity, type BaseContract, type Result } from "ethers";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { decodeRevert } from "../lib/revert";
-import { MarketReader } from "../keeper/markets";
-import { marketStateFromChain, projectMarket, type MarketConfig, type Tier } from "../lib/math";
+import { MarketReader, type MarketSnapshot, type MarketSource } from "../keeper/markets";
+import { marketStateFromChain, projectMarket, type MarketConfig, type MarketState, type Tier } from "../lib/math";
 import type { Intent, Outcome } from "./agents/intents";
 import { DONE } from "./agents/intents";
-import { PerpEngine__factory, PushPriceFeed__factory, SpotPool__factory } from "../typechain-types";
+import {
+  Oracle__factory,
+  PerpEngineAdmin__factory,
+  PerpEngine__factory,
+  PushPriceFeed__factory,
+  SpotPool__factory,
+} from "../typechain-types";
 import type { MarketView } from "./agents/view";
 
 /** Gas limit of every simulated transaction (no estimate: ethers would run each one twice). */
@@ -27,6 +39,15 @@ interface StaticMarket {
   handles: MarketHandles;
   config: MarketConfig;
   tiers: Tier[];
+}
+
+/** A market's stored state and index as read at one block: everything a projection to a later second needs. */
+interface MarketReading {
+  stored: MarketState;
+  index: bigint;
+  fresh: boolean;
+  /** The last second a source was fresh, when none is now (lastIndexPrice); undefined while fresh. */
+  freshUntil: bigint | undefined;
 }
 
 /** A call's target and calldata. */
@@ -41,6 +62,11 @@ export class SimChain {
   private readonly engine: Interface;
   private readonly spot: Interface;
   private readonly feed: Interface;
+  private readonly admin: Interface;
+  private readonly oracle: Interface;
+  /** The block `readings` were read at, and each market's reading there (by market id). */
+  private readingsBlock = -1;
+  private readings = new Map<bigint, Promise<MarketReading>>();
 
   private constructor(
     private readonly provider: EthereumProvider,
@@ -49,6 +75,8 @@ export class SimChain {
     this.engine = PerpEngine__factory.createInterface();
     this.spot = SpotPool__factory.createInterface();
     this.feed = PushPriceFeed__factory.createInterface();
+    this.admin = PerpEngineAdmin__factory.createInterface();
+    this.oracle = Oracle__factory.createInterface();
   }
 
   /** Reads every market's configuration and tiers once. */
@@ -67,6 +95,13 @@ export class SimChain {
       const s = snapshots.get(h.marketId)!;
       chain.markets.set(h.symbol, { handles: h, config: s.config, tiers: s.tiers });
     }
+    return chain;
+  }
+
+  /** The same exchange with nothing read since connect: for a new run after the chain was reverted. */
+  reconnect(): SimChain {
+    const chain = new SimChain(this.provider, this.ex);
+    for (const [symbol, m] of this.markets) chain.markets.set(symbol, m);
     return chain;
   }
 
@@ -131,20 +166,18 @@ export class SimChain {
     }
   }
 
-  /** Reads the market's stored state and index once and projects it to `nowSec`. */
-  async readMarket(symbol: string, nowSec: bigint): Promise<MarketView> {
+  /**
+   * The market as read at `block` (the head: the caller knows its number) and projected to `nowSec`.
+   * The reads are shared with every other reader of the same block.
+   */
+  async readMarket(symbol: string, nowSec: bigint, block: number): Promise<MarketView> {
     const { handles, config, tiers } = this.static(symbol);
-    const id = handles.marketId;
-    const [rawState, [oracleIndex, fresh]] = await Promise.all([
-      this.ex.admin.marketState(id),
-      this.ex.oracle.indexPrice(id),
-    ]);
-    const index = fresh !== 0n ? oracleIndex : (await this.ex.oracle.lastIndexPrice(id))[0];
+    const reading = await this.reading(handles.marketId, block, "latest");
     return {
       symbol,
-      marketId: id,
+      marketId: handles.marketId,
       nowSec,
-      projected: projectMarket(config, marketStateFromChain(rawState), index, nowSec),
+      projected: projectMarket(config, reading.stored, reading.index, nowSec),
       tiers,
       skewScale: config.skewScale,
       takerFee: config.takerFee,
@@ -162,6 +195,83 @@ export class SimChain {
     const pool = pools[venue];
     if (pool === undefined) throw new Error(`market ${symbol} has ${pools.length} spot venue(s); no venue ${venue}`);
     return pool;
+  }
+
+  /** The keeper's market reads (keeper/markets.ts MarketSource), served from the same per-block readings. */
+  marketSource(): MarketSource {
+    const byId = new Map([...this.markets.values()].map((m) => [m.handles.marketId, m]));
+    const snapshot = async (marketId: bigint, block: number, nowSec: bigint): Promise<MarketSnapshot> => {
+      const m = byId.get(marketId);
+      if (m === undefined)
+        throw new Error(`the keeper asked for market ${marketId}, which the simulator did not deploy`);
+      const r = await this.reading(marketId, block, block);
+      return {
+        marketId,
+        config: m.config,
+        tiers: m.tiers,
+        stored: r.stored,
+        index: r.index,
+        fresh: r.fresh,
+        freshUntil: r.freshUntil ?? nowSec,
+        projected: projectMarket(m.config, r.stored, r.index, nowSec),
+        nowSec,
+        block,
+      };
+    };
+    return {
+      read: async (marketIds, block, nowSec) => {
+        const snapshots = await Promise.all([...marketIds].map((id) => snapshot(id, block, nowSec)));
+        return new Map(snapshots.map((s) => [s.marketId, s]));
+      },
+    };
+  }
+
+  /** A view function's first return value, read with one raw eth_call at the head. */
+  async value<T = bigint>(contract: BaseContract, fn: string, args: readonly unknown[] = []): Promise<T> {
+    const result = await this.call(contract.target as string, contract.interface, fn, args, "latest");
+    return result[0] as T;
+  }
+
+  /** Market `marketId` at `block` (read at `tag`, which names that block), read once per block. */
+  private reading(marketId: bigint, block: number, tag: "latest" | number): Promise<MarketReading> {
+    if (block !== this.readingsBlock) {
+      this.readingsBlock = block;
+      this.readings = new Map();
+    }
+    let reading = this.readings.get(marketId);
+    if (reading === undefined) {
+      reading = this.readOnce(marketId, tag);
+      // A failed read is not kept: the next reader tries again.
+      reading.catch(() => this.readings.get(marketId) === reading && this.readings.delete(marketId));
+      this.readings.set(marketId, reading);
+    }
+    return reading;
+  }
+
+  private async readOnce(marketId: bigint, tag: "latest" | number): Promise<MarketReading> {
+    const { engine, oracle } = this.ex.deployment.contracts;
+    const [state, [index, fresh]] = await Promise.all([
+      this.call(engine, this.admin, "marketState", [marketId], tag),
+      this.call(oracle, this.oracle, "indexPrice", [marketId], tag),
+    ]);
+    const stored = marketStateFromChain(state[0] as MarketState);
+    if ((fresh as bigint) !== 0n) return { stored, index: index as bigint, fresh: true, freshUntil: undefined };
+    // Stale: one more read, only then.
+    const [last, freshUntil] = await this.call(oracle, this.oracle, "lastIndexPrice", [marketId], tag);
+    return { stored, index: last as bigint, fresh: false, freshUntil: freshUntil as bigint };
+  }
+
+  private async call(
+    to: string,
+    iface: Interface,
+    fn: string,
+    args: readonly unknown[],
+    tag: "latest" | number,
+  ): Promise<Result> {
+    const data = iface.encodeFunctionData(fn, args);
+    const block = tag === "latest" ? tag : toQuantity(tag);
+    const raw = (await this.provider.send("eth_call", [{ to, data }, block])) as string;
+    return iface.decodeFunctionResult(fn, raw);
   }
 
   /** A swap of `amountIn` paying its output to `to`; no minimum (the pusher takes what the pool gives). */

@@ -9,6 +9,12 @@
  */
 type Send = (method: string, params?: unknown[]) => Promise<unknown>;
 
+/** Where a clock stands: the next block's timestamp and the blocks mined through it. */
+export interface ClockState {
+  next: number;
+  mined: number;
+}
+
 const MINING_METHODS = new Set(["eth_sendTransaction", "eth_sendRawTransaction", "evm_mine"]);
 
 export class BlockClock {
@@ -41,6 +47,17 @@ export class BlockClock {
 
   uninstall(): void {
     this.provider.send = this.original;
+  }
+
+  /** Where the clock stands, to resume from after the chain is reverted to this point. */
+  state(): ClockState {
+    return { next: this.next, mined: this.mined };
+  }
+
+  /** Stands the clock where `state` was taken (the chain reverted to that point). */
+  resume(state: ClockState): void {
+    this.next = state.next;
+    this.mined = state.mined;
   }
 
   /** Moves the clock forward to `timestamp` (never back). */

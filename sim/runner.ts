@@ -26,7 +26,7 @@ import { MarketLib, WadMath, positionHealth } from "../lib/math";
 import { USD6_TO_WAD, WAD } from "../lib/units";
 import { Keeper } from "../keeper/keeper";
 import { Random } from "./random";
-import { BlockClock } from "./clock";
+import { BlockClock, type ClockState } from "./clock";
 import { formatWad } from "./decimal";
 import { mechanismSpec } from "./mechanisms";
 import { SimChain, type Call } from "./chain";
@@ -147,6 +147,10 @@ interface Run {
   firstPushSec: number;
   initialInsurance: bigint;
   initialPool: bigint;
+  /** The vault's insurance fund and pool assets as last read; undefined after anything that may have moved them. */
+  vaultRead: { insurance: bigint; poolAssets: bigint } | undefined;
+  /** Markets whose spot price moved since it was last read (only swaps move it). */
+  spotMoved: Set<string>;
 }
 
 /** The on-chain exchange a scenario describes. */
@@ -196,16 +200,23 @@ export async function runScenario(
   const seed = options.seed ?? scenario.seed;
   const provider = hre.ethers.provider;
   const inProcess = hre.network.name === "hardhat";
+  const system = systemSpecOf(scenario);
+  let deployed = inProcess ? await revertToDeployed(hre.network.provider, system) : undefined;
   if (inProcess) {
-    // A reset voids every snapshot taken before it, including loadFixture's cache.
-    await provider.send("hardhat_reset", []);
+    // A reset (or a revert to an older snapshot) voids every snapshot taken since, loadFixture's cache too.
+    if (deployed === undefined) await provider.send("hardhat_reset", []);
     await clearSnapshots();
   }
   const latest = (await provider.getBlock("latest"))!;
   const clock = new BlockClock(hre.network.provider, startSec(scenario, inProcess, latest.timestamp));
+  if (deployed !== undefined) clock.resume(deployed.clock);
   clock.install();
   try {
-    const run = await setUp(hre, scenario, seed, clock, latest.number);
+    if (deployed === undefined) {
+      deployed = await deploy(hre, system, clock, latest.number);
+      if (inProcess) await keepDeployed(hre.network.provider, system, deployed, clock);
+    }
+    const run = await setUp(hre, scenario, seed, clock, deployed);
     const total = Math.floor(scenario.durationSec / scenario.stepSec);
     const pnlEvery = Math.max(1, Math.ceil(total / PNL_POINTS));
     for (let step = 1; step <= total; step++) {
@@ -240,17 +251,72 @@ function lcm(a: bigint, b: bigint): bigint {
 
 /* SET-UP */
 
+/** An exchange deployed and connected, and where the run's clock stood once it was. */
+interface Deployed {
+  ex: Exchange;
+  chain: SimChain;
+  /** The block number when the clock was installed, before the deployment. */
+  clockStartBlock: number;
+  clock: ClockState;
+}
+
+/**
+ * The last system deployed in-process in this runtime (a sweep thread runs many seeds of one system),
+ * with an EVM snapshot just after its deployment: the next run of the same system reverts to it instead
+ * of resetting the chain and deploying again. Same chain, same blocks and timestamps, so the same seed
+ * still gives the same summary.json.
+ */
+let lastDeployed: { key: string; snapshot: string; headHash: string; deployed: Deployed } | undefined;
+
+async function deploy(
+  hre: HardhatRuntimeEnvironment,
+  system: SystemSpec,
+  clock: BlockClock,
+  clockStartBlock: number,
+): Promise<Deployed> {
+  const [deployerSigner] = await hre.ethers.getSigners();
+  const ex = await deploySystem(deployerSigner!, system);
+  const chain = await SimChain.connect(hre.network.provider, ex);
+  return { ex, chain, clockStartBlock, clock: clock.state() };
+}
+
+async function keepDeployed(
+  provider: EthereumProvider,
+  system: SystemSpec,
+  deployed: Deployed,
+  clock: BlockClock,
+): Promise<void> {
+  const snapshot = (await provider.send("evm_snapshot", [])) as string;
+  const head = (await provider.send("eth_getBlockByNumber", ["latest", false])) as { hash: string };
+  deployed.clock = clock.state();
+  lastDeployed = { key: JSON.stringify(system), snapshot, headHash: head.hash, deployed };
+}
+
+/**
+ * Back to just after the deployment of `system`, when it is the one deployed last and its snapshot still
+ * leads to the same block (a reset or someone else's revert since leaves it unusable); undefined otherwise.
+ */
+async function revertToDeployed(provider: EthereumProvider, system: SystemSpec): Promise<Deployed | undefined> {
+  const kept = lastDeployed;
+  lastDeployed = undefined;
+  if (kept === undefined || kept.key !== JSON.stringify(system)) return undefined;
+  if (!((await provider.send("evm_revert", [kept.snapshot])) as boolean)) return undefined;
+  const head = (await provider.send("eth_getBlockByNumber", ["latest", false])) as { hash: string };
+  if (head.hash !== kept.headHash) return undefined;
+  // A snapshot is used up by its revert: take it again for the run after this one.
+  lastDeployed = { ...kept, snapshot: (await provider.send("evm_snapshot", [])) as string };
+  return { ...kept.deployed, chain: kept.deployed.chain.reconnect() };
+}
+
 async function setUp(
   hre: HardhatRuntimeEnvironment,
   scenario: Scenario,
   seed: number,
   clock: BlockClock,
-  clockStartBlock: number,
+  { ex, chain, clockStartBlock }: Deployed,
 ): Promise<Run> {
   const provider = hre.network.provider;
   const [deployerSigner] = await hre.ethers.getSigners();
-  const ex = await deploySystem(deployerSigner!, systemSpecOf(scenario));
-  const chain = await SimChain.connect(provider, ex);
   const venues = await deployVenues(deployerSigner!, ex, chain, scenario, {
     heartbeatSec: Math.max(3600, scenario.stepSec * 4),
   });
@@ -320,7 +386,10 @@ async function setUp(
   const arbitrageur = arbPlan ? { plan: arbPlan, address: arbAddress, positionId: positionIds[next]! } : undefined;
 
   const keeperSigner = await hre.ethers.getImpersonatedSigner(keeperAddress);
-  const keeper = new Keeper(ex, keeperSigner, { fromBlock: ex.deployment.deploymentBlock });
+  const keeper = new Keeper(ex, keeperSigner, {
+    fromBlock: ex.deployment.deploymentBlock,
+    markets: chain.marketSource(),
+  });
   const tracks: MarketTrack[] = await Promise.all(
     scenario.markets.map(async (m) => ({
       symbol: m.symbol,
@@ -363,6 +432,8 @@ async function setUp(
     firstPushSec: mmPlan?.pushes.length ? Math.min(...mmPlan.pushes.map((p) => p.atSec)) : scenario.durationSec,
     initialInsurance: 0n,
     initialPool: 0n,
+    vaultRead: undefined,
+    spotMoved: new Set(scenario.markets.map((m) => m.symbol)),
   };
   const first = await readRow(run, 0, 0);
   run.timeline.push(first.row);
@@ -464,6 +535,11 @@ async function setUpSend(chain: SimChain, from: string, call: Call): Promise<voi
 
 /* ONE STEP */
 
+/** The head block's number: every block of the run is mined through the clock, which counts them. */
+function headBlock(run: Run): number {
+  return run.clockStartBlock + run.clock.blocksMined;
+}
+
 async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void> {
   const t = step * run.scenario.stepSec;
   run.clock.advanceTo(run.startSec + t);
@@ -485,9 +561,17 @@ async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void>
 
 /** Sends one agent's action, counts its outcome (throwing if a required one was refused) and returns it. */
 async function act(run: Run, from: string, action: Action, t: number): Promise<Outcome> {
+  touchVault(run, action);
   const outcome = await run.chain.send(from, run.chain.callOf(action.intent, from));
   run.ledger.record(action, outcome, t);
   return outcome;
+}
+
+/** Forgets the vault's balances when `action` may move them: every exchange transaction but the oracle's. */
+function touchVault(run: Run, action: Action): void {
+  const kind = action.intent.kind;
+  if (kind === "spotBuy" || kind === "spotSell") run.spotMoved.add(action.intent.symbol);
+  else if (kind !== "pushPrice" && kind !== "settleFunding") run.vaultRead = undefined;
 }
 
 /** The market maker's actions due this step; returns the market whose spot pool it swapped on, if any. */
@@ -496,10 +580,10 @@ async function marketMakerPhase(run: Run, t: number): Promise<string | undefined
   if (mm === undefined || !marketMakerActsIn(mm.plan, t, run.scenario.stepSec)) return undefined;
   const m = run.chain.handles(mm.plan.market);
   const [market, usd6, coins, spot] = await Promise.all([
-    run.chain.readMarket(mm.plan.market, BigInt(run.clock.peek())),
-    run.ex.collateral.balanceOf(mm.address),
-    m.coin.balanceOf(mm.address),
-    m.spotPool.spotPrice(),
+    run.chain.readMarket(mm.plan.market, BigInt(run.clock.peek()), headBlock(run)),
+    run.chain.value(run.ex.collateral, "balanceOf", [mm.address]),
+    run.chain.value(m.coin, "balanceOf", [mm.address]),
+    run.chain.value(m.spotPool, "spotPrice"),
   ]);
   // In order: a push's price is the one the push before it left.
   for (const action of marketMakerActions(mm.plan, t, run.scenario.stepSec, market, { usd6, coins, spot })) {
@@ -527,7 +611,7 @@ async function oraclePhase(run: Run, step: number, t: number, swapped: ReadonlyS
       if (m.venueOracle) return venueReferences(run.venues.get(m.symbol)!, m.protections.twapWindowSec);
       const window = m.protections.twapWindowSec;
       if (window === 0 && !swapped.has(m.symbol)) return run.tracks[i]!.spot;
-      return run.chain.handles(m.symbol).spotPool.twap(window);
+      return run.chain.value(run.chain.handles(m.symbol).spotPool, "twap", [window]);
     }),
   );
   for (const [i, m] of run.scenario.markets.entries()) {
@@ -575,7 +659,8 @@ function venueAnswers(
 
 /** Each market once, projected to `nowSec`: the view every agent decides on this step. */
 async function readMarkets(run: Run, nowSec: bigint): Promise<Map<string, MarketView>> {
-  const views = await Promise.all(run.scenario.markets.map((m) => run.chain.readMarket(m.symbol, nowSec)));
+  const block = headBlock(run);
+  const views = await Promise.all(run.scenario.markets.map((m) => run.chain.readMarket(m.symbol, nowSec, block)));
   return new Map(views.map((v) => [v.symbol, v]));
 }
 
@@ -614,6 +699,7 @@ async function retailPhase(run: Run, t: number, views: ReadonlyMap<string, Marke
       optional: true,
       intent: decision.intent,
     };
+    touchVault(run, action);
     // Sent without waiting for each: the block clock mines them in this order.
     pending.push(
       run.chain.send(a.address, run.chain.callOf(action.intent, a.address)).then((o) => [a, decision, action, o]),
@@ -645,10 +731,9 @@ async function keeperPhase(run: Run): Promise<void> {
   }
   if (latencyBlocks > 0) await run.provider.send("hardhat_mine", ["0x" + latencyBlocks.toString(16), "0x1"]);
   const report = await run.keeper.tick();
-  run.ledger.recordKeeper(
-    report.liquidations.length + report.funding.length + report.orders.length + report.adl.length,
-    report.lostRace.length,
-  );
+  const sent = report.liquidations.length + report.funding.length + report.orders.length + report.adl.length;
+  run.ledger.recordKeeper(sent, report.lostRace.length);
+  if (sent + report.lostRace.length > 0) run.vaultRead = undefined;
   // Every block is stamped by the clock: the last one mined carries the timestamp just before the next.
   const now = run.clock.peek() - 1 - run.startSec;
   for (const l of report.liquidations) {
@@ -682,12 +767,16 @@ async function readRow(
 ): Promise<{ row: TimelineRow; views: Map<string, MarketView>; insurance: bigint }> {
   const lastBlockSec = BigInt(run.clock.peek() - 1);
   const block = run.clockStartBlock + run.clock.blocksMined;
-  const [insurance, poolAssets, views, spots] = await Promise.all([
-    run.ex.vault.insuranceFund(),
-    run.ex.vault.poolAssets(),
+  const [{ insurance, poolAssets }, views, spots] = await Promise.all([
+    readVault(run),
     readMarkets(run, lastBlockSec),
-    Promise.all(run.tracks.map((tr) => run.chain.handles(tr.symbol).spotPool.spotPrice())),
+    Promise.all(
+      run.tracks.map((tr) =>
+        run.spotMoved.has(tr.symbol) ? run.chain.value(run.chain.handles(tr.symbol).spotPool, "spotPrice") : tr.spot,
+      ),
+    ),
   ]);
+  run.spotMoved.clear();
   const pnlOf = (v: MarketView) => tradersPnl(v);
   const pool = [...views.values()].reduce((value, v) => value - pnlOf(v), poolAssets);
   const markets: MarketStep[] = run.tracks.map((tr, i) => {
@@ -719,6 +808,17 @@ async function readRow(
   return { row: { t, step, block, markets }, views, insurance };
 }
 
+/** The vault's insurance fund and pool assets, read again only when a transaction may have moved them. */
+async function readVault(run: Run): Promise<{ insurance: bigint; poolAssets: bigint }> {
+  if (run.vaultRead !== undefined) return run.vaultRead;
+  const [insurance, poolAssets] = await Promise.all([
+    run.chain.value(run.ex.vault, "insuranceFund"),
+    run.chain.value(run.ex.vault, "poolAssets"),
+  ]);
+  run.vaultRead = { insurance, poolAssets };
+  return run.vaultRead;
+}
+
 /** Traders' net unrealised PnL at mark (PerpLens.market's traderPnl): what the pool owes them. */
 function tradersPnl(v: MarketView): bigint {
   const st = v.projected.state;
@@ -742,7 +842,7 @@ function equityOf(run: Run, positionId: bigint, view: MarketView): bigint {
 /** Reads the free balances that may have changed since they were last read. */
 async function refreshFreeBalances(run: Run, agents: readonly RetailAgent[]): Promise<void> {
   const stale = agents.filter((a) => a.free === undefined);
-  const balances = await Promise.all(stale.map((a) => run.ex.vault.freeBalance(a.address)));
+  const balances = await Promise.all(stale.map((a) => run.chain.value(run.ex.vault, "freeBalance", [a.address])));
   stale.forEach((a, i) => (a.free = balances[i]!));
 }
 
@@ -755,9 +855,9 @@ async function marketMakerLegs(
 ): Promise<{ perp: bigint; spot: bigint }> {
   const m = run.chain.handles(mm.plan.market);
   const [free, usd6, coins] = await Promise.all([
-    run.ex.vault.freeBalance(mm.address),
-    run.ex.collateral.balanceOf(mm.address),
-    m.coin.balanceOf(mm.address),
+    run.chain.value(run.ex.vault, "freeBalance", [mm.address]),
+    run.chain.value(run.ex.collateral, "balanceOf", [mm.address]),
+    run.chain.value(m.coin, "balanceOf", [mm.address]),
   ]);
   return {
     perp: free + equityOf(run, mm.positionId, view) - mm.deposit,
@@ -793,7 +893,9 @@ async function recordPnl(run: Run, t: number, views: ReadonlyMap<string, MarketV
 /** The open positions and the spot pools before the market maker's first push. */
 async function readRisk(run: Run): Promise<RiskSnapshot[]> {
   const views = await readMarkets(run, BigInt(run.clock.peek()));
-  const reserves = await Promise.all(run.tracks.map((tr) => run.chain.handles(tr.symbol).spotPool.reserveUsd()));
+  const reserves = await Promise.all(
+    run.tracks.map((tr) => run.chain.value(run.chain.handles(tr.symbol).spotPool, "reserveUsd")),
+  );
   return run.tracks.map((tr, i) => {
     const view = views.get(tr.symbol)!;
     return {
@@ -892,9 +994,13 @@ async function attackPhase(run: Run, t: number): Promise<string | undefined> {
   const attacker = run.attacker;
   if (attacker === undefined) return undefined;
   const symbol = attacker.plan.market;
-  const view = await run.chain.readMarket(symbol, BigInt(run.clock.peek()));
+  const view = await run.chain.readMarket(symbol, BigInt(run.clock.peek()), headBlock(run));
   const { book } = run.keeper;
   await run.keeper.syncOnly();
   const swapped = await attackerPhase(attacker, run.chain, book, run.ledger, view, t, run.scenario.stepSec);
-  return swapped ? symbol : undefined;
+  // Its trades and margin moves change the pool and the insurance fund; its swaps, the venue's spot price.
+  run.vaultRead = undefined;
+  if (!swapped) return undefined;
+  run.spotMoved.add(symbol);
+  return symbol;
 }

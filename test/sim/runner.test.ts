@@ -108,6 +108,40 @@ describe("simulator: the seed's squeeze on real contracts", function () {
     expect(JSON.parse(a)).to.have.property("actions");
   });
 
+  it("runs the same system again from its deployment snapshot, with the same summary.json as from a reset chain", async () => {
+    const s = { ...shortened("scenarios/squeeze-thin.json"), durationSec: 4 * HOUR };
+    const provider = hre.network.provider;
+    const calls: string[] = [];
+    const send = provider.send.bind(provider);
+    provider.send = (method, params) => {
+      if (method === "hardhat_reset" || method === "evm_revert") calls.push(method);
+      return send(method, params);
+    };
+    try {
+      await provider.send("hardhat_reset", []);
+      calls.length = 0;
+      // A snapshot kept from an earlier run (of this system or not) leads nowhere after that reset.
+      const fresh = summaryJson((await runScenario(hre, s)).summary);
+      expect(calls.at(-1)).to.equal("hardhat_reset");
+      calls.length = 0;
+      const reverted = summaryJson((await runScenario(hre, s)).summary);
+      expect(calls).to.deep.equal(["evm_revert"]);
+      expect(reverted).to.equal(fresh);
+      // Someone else resets the chain and takes snapshots of their own: the kept snapshot's id may now
+      // name theirs, which leads to another head block, so the runner resets and deploys again.
+      await provider.send("hardhat_reset", []);
+      await provider.send("hardhat_mine", ["0x5"]);
+      await provider.send("evm_snapshot", []);
+      await provider.send("hardhat_mine", ["0x5"]);
+      calls.length = 0;
+      const again = summaryJson((await runScenario(hre, s)).summary);
+      expect(calls.at(-1)).to.equal("hardhat_reset");
+      expect(again).to.equal(fresh);
+    } finally {
+      provider.send = send;
+    }
+  });
+
   // Minutes long: SIM_LONG=1 npx hardhat test test/sim/runner.test.ts
   (process.env.SIM_LONG === "1" ? it : it.skip)(
     "runs squeeze-thin for ten years at 8-hour steps, counting the refusals instead of crashing on them",
