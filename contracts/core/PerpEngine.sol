@@ -156,7 +156,9 @@ contract PerpEngine is PerpEngineStorage {
                 c = _load(p.marketId, false);
                 _sync(c);
             }
-            if (_liquidate(c, ids[i], p, b)) ++count;
+            if (!_liquidate(c, ids[i], p, b)) continue;
+            ++count;
+            if (i + 1 < ids.length) c.mark = _markOf(c); // the closed size left the skew: the cascade
         }
         if (c.marketId != 0) _states[c.marketId] = c.st;
         if (count != 0) _book(address(0), msg.sender, b);
@@ -324,7 +326,8 @@ contract PerpEngine is PerpEngineStorage {
         bool full;
     }
 
-    /// @dev Liquidates `p` if it is liquidatable at `c.mark`; books into `b`; re-marks the market after.
+    /// @dev Liquidates `p` if it is liquidatable at `c.mark`; books into `b`. `c.mark` is stale after a
+    /// liquidation (the closed size left the skew): a caller that checks another position re-marks first.
     function _liquidate(Ctx memory c, uint256 id, Position memory p, Booking memory b) private returns (bool) {
         int256 net = p.netMargin(c.st.fundingIndex);
         if (!MarginMath.isLiquidatable(c.tiers, p.size, p.entryPrice, net, c.mark)) return false;
@@ -352,7 +355,6 @@ contract PerpEngine is PerpEngineStorage {
             equity < 0 ? uint256(-equity) : 0
         );
         _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
-        c.mark = _markOf(c); // the closed size left the skew: the cascade
         return true;
     }
 
