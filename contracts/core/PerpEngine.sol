@@ -442,7 +442,7 @@ contract PerpEngine is PerpEngineStorage {
         if (c.cfg.symbol == 0) revert UnknownMarket(marketId);
         c.marketId = marketId;
         c.st = _states[marketId];
-        c.tiers = _tiers[marketId];
+        c.tiers = _loadTiers(marketId);
         (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
         if (fresh != 0) {
             c.index = index;

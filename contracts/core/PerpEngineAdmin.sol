@@ -88,7 +88,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     }
 
     function tiers(uint256 marketId) external view returns (Tier[] memory) {
-        return _tiers[marketId];
+        return _loadTiers(marketId);
     }
 
     /// @notice Pool assets reserved for open interest (WAD USD): per market, the larger side's notional
@@ -143,7 +143,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
 
     /// @dev The keeper's reward rate must stay below the first tier's maintenance rate, or a partial
     /// liquidation could never restore health.
-    function _validateLiquidationFee(MarketConfig memory cfg, Tier[] storage tiers_) private view {
+    function _validateLiquidationFee(MarketConfig memory cfg, StoredTier[] storage tiers_) private view {
         if (cfg.liquidationFeeRate >= tiers_[0].mmr) revert InvalidConfig("liquidationFeeRate");
     }
 
@@ -151,7 +151,9 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         if (input.length == 0 || input.length > MAX_TIERS) revert InvalidTiers(input.length, "count");
         Tier[] memory t = input;
         for (uint256 i; i < t.length; ++i) {
+            if (t[i].notionalCap > type(uint96).max) revert InvalidTiers(i, "notionalCap");
             if (t[i].mmr == 0 || t[i].mmr >= WadMath.WAD) revert InvalidTiers(i, "mmr");
+            if (t[i].maxLeverage > type(uint96).max) revert InvalidTiers(i, "maxLeverage");
             if (t[i].maxLeverage < WadMath.WAD || uint256(t[i].maxLeverage).mulDown(t[i].mmr) >= WadMath.WAD) {
                 revert InvalidTiers(i, "maxLeverage");
             }
@@ -163,7 +165,15 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         }
         MarginMath.deriveMaintenanceAmounts(t);
         delete _tiers[marketId];
-        for (uint256 i; i < t.length; ++i) _tiers[marketId].push(t[i]);
+        for (uint256 i; i < t.length; ++i) {
+            _tiers[marketId].push(
+                StoredTier({
+                    notionalCap: uint96(t[i].notionalCap), // checked above
+                    mmr: uint64(t[i].mmr), // < WAD
+                    maxLeverage: uint96(t[i].maxLeverage) // checked above
+                })
+            );
+        }
         emit TiersSet(marketId, t);
     }
 }

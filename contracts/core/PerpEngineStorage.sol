@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Tier} from "../libraries/MarginMath.sol";
+import {WadMath} from "../libraries/WadMath.sol";
 import {MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position} from "../libraries/PositionLib.sol";
 
@@ -11,6 +12,8 @@ import {Position} from "../libraries/PositionLib.sol";
 /// @notice The engine's storage, roles, events and errors, shared by PerpEngine and the module it
 /// delegates market administration and raw getters to (PerpEngineAdmin), so both run on one state.
 abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
+    using WadMath for uint256;
+
     /// @notice May create markets and change their configuration, tiers and pause flag.
     bytes32 public constant CONFIG_ROLE = keccak256("CONFIG_ROLE");
     /// @notice The order book: may trade on behalf of accounts whose orders it executes.
@@ -20,12 +23,38 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
     uint256 internal constant MAX_FEE = 0.1e18;
     uint256 internal constant MAX_FUNDING_CAP = 0.1e18;
 
+    /// @dev A maintenance tier as stored: one slot. The maintenance amount is not stored: it is derived
+    /// from the caps and rates below it (MarginMath.deriveMaintenanceAmounts) whenever tiers are loaded.
+    struct StoredTier {
+        uint96 notionalCap;
+        uint64 mmr;
+        uint96 maxLeverage;
+    }
+
     uint256 public marketCount;
     mapping(bytes32 symbol => uint256) public marketIdBySymbol;
     mapping(uint256 marketId => MarketConfig) internal _configs;
     mapping(uint256 marketId => MarketState) internal _states;
-    mapping(uint256 marketId => Tier[]) internal _tiers;
+    mapping(uint256 marketId => StoredTier[]) internal _tiers;
     mapping(uint256 positionId => Position) internal _positions;
+
+    /// @dev A market's tiers with their maintenance amounts, as set (one cold slot per tier). The amounts
+    /// are MarginMath.deriveMaintenanceAmounts' recurrence, in one pass over the stored words.
+    function _loadTiers(uint256 marketId) internal view returns (Tier[] memory t) {
+        StoredTier[] storage stored = _tiers[marketId];
+        uint256 n = stored.length;
+        t = new Tier[](n);
+        uint256 amount;
+        uint256 prevCap;
+        uint256 prevMmr;
+        for (uint256 i; i < n; ++i) {
+            StoredTier storage x = stored[i];
+            (uint256 cap, uint256 mmr, uint256 maxLeverage) = (x.notionalCap, x.mmr, x.maxLeverage);
+            if (i != 0) amount += prevCap.mulDown(mmr - prevMmr);
+            t[i] = Tier(uint128(cap), uint128(amount), uint128(mmr), uint128(maxLeverage));
+            (prevCap, prevMmr) = (cap, mmr);
+        }
+    }
 
     /* ------------------------------------------------------------------ EVENTS */
 
