@@ -8,6 +8,7 @@ import {Pricing} from "../libraries/Pricing.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {PerpEngineStorage} from "./PerpEngineStorage.sol";
 
 /// @title PerpEngine
@@ -22,6 +23,8 @@ import {PerpEngineStorage} from "./PerpEngineStorage.sol";
 contract PerpEngine is PerpEngineStorage {
     using WadMath for uint256;
     using PositionLib for Position;
+    using SafeCast for uint256;
+    using SafeCast for int256;
 
     /// @notice The module that runs market administration and raw getters on this contract's storage.
     address public immutable adminModule;
@@ -186,7 +189,7 @@ contract PerpEngine is PerpEngineStorage {
         int256 closed = isLong ? int256(size) : -int256(size);
         int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
         uint256 haircut = realized > 0 ? WadMath.min(uint256(realized), c.st.uncoveredBadDebt) : 0;
-        c.st.uncoveredBadDebt -= uint128(haircut);
+        c.st.uncoveredBadDebt -= uint128(haircut); // haircut <= uncoveredBadDebt
         int256 value = net + realized - int256(haircut);
         if (value <= 0) revert NotProfitable(id, value);
         int256 payout = size == absSize ? value : (value * int256(size)) / int256(absSize);
@@ -226,9 +229,9 @@ contract PerpEngine is PerpEngineStorage {
         _removeOpenInterest(c.st, p);
         p.owner = account;
         p.marketId = uint32(marketId);
-        p.size += int128(sizeDelta);
-        p.entryPrice = uint128(entry);
-        p.margin = uint128(uint256(margin));
+        p.size += sizeDelta.toInt128();
+        p.entryPrice = entry.toUint128();
+        p.margin = uint256(margin).toUint128();
         p.fundingSnapshot = c.st.fundingIndex;
         _addOpenInterest(c, p, true);
         uint256 notional = WadMath.abs(p.size).mulDown(e.fill);
@@ -301,7 +304,7 @@ contract PerpEngine is PerpEngineStorage {
         } else if (margin <= 0) {
             revert MarginTooLow(margin, c.cfg.minMargin);
         }
-        p.margin = uint128(uint256(margin));
+        p.margin = uint256(margin).toUint128();
         MarketLib.moveFundingSnapshot(c.st, p.size, p.fundingSnapshot, c.st.fundingIndex, 1);
         p.fundingSnapshot = c.st.fundingIndex;
         if (amount < 0) _checkInitialMargin(c, p);
@@ -410,7 +413,7 @@ contract PerpEngine is PerpEngineStorage {
         uint256 cover = available > 0 ? WadMath.min(amount, uint256(available)) : 0;
         b.insurance -= int256(cover);
         uint256 uncovered = amount - cover;
-        c.st.uncoveredBadDebt += uint128(uncovered);
+        c.st.uncoveredBadDebt += uncovered.toUint128();
         emit BadDebt(c.marketId, amount, cover, uncovered);
     }
 
@@ -446,8 +449,8 @@ contract PerpEngine is PerpEngineStorage {
         (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
         if (fresh != 0) {
             c.index = index;
-            c.st.lastIndex = uint128(index);
-            c.st.lastIndexTime = uint40(block.timestamp);
+            c.st.lastIndex = index.toUint96();
+            c.st.lastIndexTime = block.timestamp.toUint40();
             return c;
         }
         // No fresh source: no new risk; closing and liquidation use the oracle's last index for the grace
@@ -470,8 +473,8 @@ contract PerpEngine is PerpEngineStorage {
 
     /// @dev Shrinks `p` by the signed `closed` size with `margin` left, writes it and emits its state.
     function _writeReduced(Ctx memory c, uint256 id, Position memory p, int256 closed, uint256 margin) private {
-        p.size -= int128(closed);
-        p.margin = uint128(margin);
+        p.size -= closed.toInt128();
+        p.margin = margin.toUint128();
         p.fundingSnapshot = c.st.fundingIndex;
         if (p.size == 0) {
             delete _positions[id];

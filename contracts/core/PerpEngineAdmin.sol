@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {WadMath} from "../libraries/WadMath.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
@@ -17,6 +18,7 @@ import {IPoolValuation, PoolValuation} from "../interfaces/IPoolValuation.sol";
 /// Call it through the engine's address with this ABI.
 contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     using WadMath for uint256;
+    using SafeCast for uint256;
 
     /// @notice The engine's vault and oracle (immutables live in this module's code, so it reads them
     /// when the engine delegates to it).
@@ -43,9 +45,9 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         _setTiers(marketId, tierList);
         _setConfig(marketId, cfg); // validated first: the funding interval below is not zero
         MarketState storage st = _states[marketId];
-        st.lastFundingTime = uint40((block.timestamp / cfg.fundingInterval) * cfg.fundingInterval);
-        st.premiumStart = uint40(block.timestamp);
-        st.lastSampleTime = uint40(block.timestamp);
+        st.lastFundingTime = ((block.timestamp / cfg.fundingInterval) * cfg.fundingInterval).toUint40();
+        st.premiumStart = block.timestamp.toUint40();
+        st.lastSampleTime = block.timestamp.toUint40();
     }
 
     /// @notice Replaces a market's configuration (same symbol); config role only.
