@@ -130,7 +130,7 @@ contract PerpEngine is PerpEngineStorage {
     function settleFunding(uint256 marketId) external nonReentrant {
         Ctx memory c = _load(marketId, false);
         _sync(c);
-        _states[marketId] = c.st;
+        _storeState(marketId, c.st);
     }
 
     /// @notice Liquidates a position that is liquidatable at the current mark; the caller earns the reward.
@@ -141,7 +141,7 @@ contract PerpEngine is PerpEngineStorage {
         _sync(c);
         Booking memory b;
         if (!_liquidate(c, id, p, b)) revert PositionHealthy(id, c.mark);
-        _states[c.marketId] = c.st;
+        _storeState(c.marketId, c.st);
         reward = uint256(b.counterparty);
         _book(address(0), msg.sender, b);
     }
@@ -155,7 +155,7 @@ contract PerpEngine is PerpEngineStorage {
             Position memory p = _positions[ids[i]];
             if (p.size == 0) continue;
             if (p.marketId != c.marketId) {
-                if (c.marketId != 0) _states[c.marketId] = c.st;
+                if (c.marketId != 0) _storeState(c.marketId, c.st);
                 c = _load(p.marketId, false);
                 _sync(c);
             }
@@ -163,7 +163,7 @@ contract PerpEngine is PerpEngineStorage {
             ++count;
             if (i + 1 < ids.length) c.mark = _markOf(c); // the closed size left the skew: the cascade
         }
-        if (c.marketId != 0) _states[c.marketId] = c.st;
+        if (c.marketId != 0) _storeState(c.marketId, c.st);
         if (count != 0) _book(address(0), msg.sender, b);
     }
 
@@ -200,7 +200,7 @@ contract PerpEngine is PerpEngineStorage {
         b.margin = value - payout - int256(uint256(p.margin));
         _writeReduced(c, id, p, closed, uint256(value - payout));
         emit AutoDeleveraged(id, p.owner, c.marketId, closed, c.mark, realized, haircut);
-        _states[c.marketId] = c.st;
+        _storeState(c.marketId, c.st);
         _book(p.owner, address(0), b);
     }
 
@@ -240,7 +240,7 @@ contract PerpEngine is PerpEngineStorage {
         _checkInitialMargin(c, p);
 
         _positions[id] = p;
-        _states[marketId] = c.st;
+        _storeState(marketId, c.st);
         _emitPosition(id, p);
         emit Trade(id, account, marketId, sizeDelta, e.fill, e.fee, 0, e.owed);
 
@@ -286,7 +286,7 @@ contract PerpEngine is PerpEngineStorage {
                 revert WouldBeLiquidatable(id);
             }
         }
-        _states[marketId] = c.st;
+        _storeState(marketId, c.st);
         _book(account, address(0), b);
     }
 
@@ -310,7 +310,7 @@ contract PerpEngine is PerpEngineStorage {
         if (amount < 0) _checkInitialMargin(c, p);
 
         _positions[id] = p;
-        _states[marketId] = c.st;
+        _storeState(marketId, c.st);
         _emitPosition(id, p);
         emit MarginChanged(id, msg.sender, amount, owed);
         Booking memory b;
@@ -444,7 +444,7 @@ contract PerpEngine is PerpEngineStorage {
         c.cfg = _configs[marketId];
         if (c.cfg.symbol == 0) revert UnknownMarket(marketId);
         c.marketId = marketId;
-        c.st = _states[marketId];
+        c.st = _loadState(marketId);
         c.tiers = _loadTiers(marketId);
         (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
         if (fresh != 0) {

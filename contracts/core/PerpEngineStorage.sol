@@ -56,6 +56,94 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev MarketState's seven storage words, read whole (the compiler's struct copy reads every packed
+    /// member on its own). The layout is the compiler's for the struct (MarketLib.sol): members in order,
+    /// each from the low-order end of its slot; admin.marketState() reads it back through the compiler.
+    function _loadState(uint256 marketId) internal view returns (MarketState memory st) {
+        MarketState storage s = _states[marketId];
+        assembly ("memory-safe") {
+            let m128 := sub(shl(128, 1), 1)
+            let m96 := sub(shl(96, 1), 1)
+            let m64 := sub(shl(64, 1), 1)
+            let m40 := sub(shl(40, 1), 1)
+            let w := sload(s.slot)
+            mstore(st, and(w, m128)) // longOpenInterest
+            mstore(add(st, 0x20), shr(128, w)) // shortOpenInterest
+            w := sload(add(s.slot, 1))
+            mstore(add(st, 0x40), and(w, m128)) // longEntryNotional
+            mstore(add(st, 0x60), shr(128, w)) // shortEntryNotional
+            w := sload(add(s.slot, 2))
+            mstore(add(st, 0x80), signextend(15, w)) // fundingIndex
+            mstore(add(st, 0xa0), signextend(7, shr(128, w))) // lastFundingRate
+            mstore(add(st, 0xc0), and(shr(192, w), m40)) // lastFundingTime
+            w := sload(add(s.slot, 3))
+            mstore(add(st, 0xe0), signextend(11, w)) // premiumCum
+            mstore(add(st, 0x100), signextend(7, shr(96, w))) // lastPremium
+            mstore(add(st, 0x120), and(shr(160, w), m40)) // lastSampleTime
+            mstore(add(st, 0x140), and(shr(200, w), m40)) // premiumStart
+            w := sload(add(s.slot, 4))
+            mstore(add(st, 0x160), signextend(11, w)) // emaBasis
+            mstore(add(st, 0x180), and(shr(96, w), m96)) // lastIndex
+            mstore(add(st, 0x1a0), and(shr(192, w), m40)) // lastIndexTime
+            w := sload(add(s.slot, 5))
+            mstore(add(st, 0x1c0), and(w, m128)) // uncoveredBadDebt
+            mstore(add(st, 0x1e0), and(shr(128, w), 0xff)) // paused
+            mstore(add(st, 0x200), and(shr(136, w), m64)) // longEntryRemainder
+            w := sload(add(s.slot, 6))
+            mstore(add(st, 0x220), signextend(15, w)) // fundingSnapshotSum
+            mstore(add(st, 0x240), and(shr(128, w), m64)) // fundingSnapshotRemainder
+            mstore(add(st, 0x260), shr(192, w)) // shortEntryRemainder
+        }
+    }
+
+    /// @dev Writes `st` back as seven whole words, each slot once (see _loadState for the layout).
+    function _storeState(uint256 marketId, MarketState memory st) internal {
+        MarketState storage s = _states[marketId];
+        assembly ("memory-safe") {
+            let m128 := sub(shl(128, 1), 1)
+            let m96 := sub(shl(96, 1), 1)
+            let m64 := sub(shl(64, 1), 1)
+            let m40 := sub(shl(40, 1), 1)
+            sstore(s.slot, or(and(mload(st), m128), shl(128, mload(add(st, 0x20)))))
+            sstore(add(s.slot, 1), or(and(mload(add(st, 0x40)), m128), shl(128, mload(add(st, 0x60)))))
+            sstore(
+                add(s.slot, 2),
+                or(
+                    or(and(mload(add(st, 0x80)), m128), shl(128, and(mload(add(st, 0xa0)), m64))),
+                    shl(192, and(mload(add(st, 0xc0)), m40))
+                )
+            )
+            sstore(
+                add(s.slot, 3),
+                or(
+                    or(and(mload(add(st, 0xe0)), m96), shl(96, and(mload(add(st, 0x100)), m64))),
+                    or(shl(160, and(mload(add(st, 0x120)), m40)), shl(200, and(mload(add(st, 0x140)), m40)))
+                )
+            )
+            sstore(
+                add(s.slot, 4),
+                or(
+                    or(and(mload(add(st, 0x160)), m96), shl(96, and(mload(add(st, 0x180)), m96))),
+                    shl(192, and(mload(add(st, 0x1a0)), m40))
+                )
+            )
+            sstore(
+                add(s.slot, 5),
+                or(
+                    or(and(mload(add(st, 0x1c0)), m128), shl(128, and(mload(add(st, 0x1e0)), 0xff))),
+                    shl(136, and(mload(add(st, 0x200)), m64))
+                )
+            )
+            sstore(
+                add(s.slot, 6),
+                or(
+                    or(and(mload(add(st, 0x220)), m128), shl(128, and(mload(add(st, 0x240)), m64))),
+                    shl(192, and(mload(add(st, 0x260)), m64))
+                )
+            )
+        }
+    }
+
     /* ------------------------------------------------------------------ EVENTS */
 
     event MarketCreated(uint256 indexed marketId, bytes32 symbol);
