@@ -31,7 +31,7 @@ contract PerpEngine is PerpEngineStorage {
     IVault public immutable vault;
     IOracle public immutable oracle;
 
-    /// @dev A market loaded into memory and synced to now.
+    /// @dev A market loaded into memory and synced to now; `mark` is set only by the paths that use it.
     struct Ctx {
         uint256 marketId;
         MarketConfig cfg;
@@ -139,6 +139,7 @@ contract PerpEngine is PerpEngineStorage {
         if (p.size == 0) revert PositionNotFound(id);
         Ctx memory c = _load(p.marketId, false);
         _sync(c);
+        c.mark = _markOf(c);
         Booking memory b;
         if (!_liquidate(c, id, p, b)) revert PositionHealthy(id, c.mark);
         _storeState(c.marketId, c.st);
@@ -158,6 +159,7 @@ contract PerpEngine is PerpEngineStorage {
                 if (c.marketId != 0) _storeState(c.marketId, c.st);
                 c = _load(p.marketId, false);
                 _sync(c);
+                c.mark = _markOf(c);
             }
             if (!_liquidate(c, ids[i], p, b)) continue;
             ++count;
@@ -179,6 +181,7 @@ contract PerpEngine is PerpEngineStorage {
         if (size > absSize) revert SizeExceedsPosition(size, absSize);
         Ctx memory c = _load(p.marketId, false);
         _sync(c);
+        c.mark = _markOf(c);
         if (!_adlActive(c)) revert AdlNotActive(c.marketId);
         bool isLong = p.size > 0;
         int256 net = p.netMargin(c.st.fundingIndex);
@@ -429,7 +432,7 @@ contract PerpEngine is PerpEngineStorage {
     /// (before this close left the aggregates) is above the cap: profit x cap / traders' PnL, rounded down.
     function _payableProfit(Ctx memory c, uint256 id, int256 realized) private returns (int256) {
         if (realized <= 0) return realized;
-        int256 traderPnl = MarketLib.tradersPnl(c.st, c.mark);
+        int256 traderPnl = MarketLib.tradersPnl(c.st, _markOf(c));
         if (traderPnl <= 0) return realized;
         uint256 cap = vault.poolAssets().mulDown(c.cfg.maxPnlFactor);
         if (uint256(traderPnl) <= cap) return realized;
@@ -461,10 +464,11 @@ contract PerpEngine is PerpEngineStorage {
         c.index = last;
     }
 
+    /// @dev Advances the market to now. It does not mark: a path that needs the mark of the synced,
+    /// untraded market sets `c.mark = _markOf(c)` (liquidation, ADL) or marks where it needs it.
     function _sync(Ctx memory c) private {
         MarketLib.FundingResult memory r = MarketLib.sync(c.cfg, c.st, c.index, block.timestamp);
         if (r.intervals != 0) emit FundingSettled(c.marketId, r.rate, c.st.fundingIndex, r.boundary, r.intervals);
-        c.mark = _markOf(c);
     }
 
     function _markOf(Ctx memory c) private view returns (uint256) {
