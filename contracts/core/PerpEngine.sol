@@ -32,6 +32,7 @@ contract PerpEngine is PerpEngineStorage {
     IOracle public immutable oracle;
 
     /// @dev A market loaded into memory and synced to now; `mark` is set only by the paths that use it.
+    /// `cfg` is `_loadTradeConfig`'s: no symbol, and the funding model only when a boundary was due.
     struct Ctx {
         uint256 marketId;
         MarketConfig cfg;
@@ -444,10 +445,13 @@ contract PerpEngine is PerpEngineStorage {
     /* ------------------------------------------------------------------ INTERNAL: SHARED */
 
     function _load(uint256 marketId, bool riskIncreasing) private view returns (Ctx memory c) {
-        c.cfg = _configs[marketId];
-        if (c.cfg.symbol == 0) revert UnknownMarket(marketId);
+        c.cfg = _loadTradeConfig(marketId);
+        if (c.cfg.skewScale == 0) revert UnknownMarket(marketId);
         c.marketId = marketId;
         c.st = _loadState(marketId);
+        // The funding model is read only when MarketLib.sync will settle a boundary.
+        if (block.timestamp >= uint256(c.st.lastFundingTime) + c.cfg.fundingInterval)
+            _loadFundingConfig(marketId, c.cfg);
         c.tiers = _loadTiers(marketId);
         (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
         if (fresh != 0) {
@@ -460,7 +464,8 @@ contract PerpEngine is PerpEngineStorage {
         // period, counted from the moment the oracle went stale.
         if (riskIncreasing) revert NoFreshPrice(marketId);
         (uint256 last, uint256 freshUntil) = oracle.lastIndexPrice(marketId);
-        if (last == 0 || block.timestamp - freshUntil > c.cfg.oracleGracePeriod) revert NoFreshPrice(marketId);
+        uint256 grace = _configs[marketId].oracleGracePeriod;
+        if (last == 0 || block.timestamp - freshUntil > grace) revert NoFreshPrice(marketId);
         c.index = last;
     }
 

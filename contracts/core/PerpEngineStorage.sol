@@ -56,6 +56,57 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         }
     }
 
+    /// @dev The MarketConfig words every trade reads (slots 1-6: skew scale and caps, fees, margins, funding
+    /// parameters and interval, bands and factors, mark model), read whole. Not loaded, left zero: `symbol`
+    /// (slot 0; a market exists iff its skewScale is not zero) and slot 7 (funding model, maximum funding
+    /// velocity, oracle grace period), which `_loadFundingConfig` adds when a funding boundary is due.
+    /// The layout is the compiler's for the struct (MarketLib.sol); admin.marketConfig reads it through the
+    /// compiler.
+    function _loadTradeConfig(uint256 marketId) internal view returns (MarketConfig memory cfg) {
+        MarketConfig storage s = _configs[marketId];
+        assembly ("memory-safe") {
+            let m128 := sub(shl(128, 1), 1)
+            let m64 := sub(shl(64, 1), 1)
+            let w := sload(add(s.slot, 1))
+            mstore(add(cfg, 0x20), and(w, m128)) // skewScale
+            mstore(add(cfg, 0x40), shr(128, w)) // maxOpenInterest
+            w := sload(add(s.slot, 2))
+            mstore(add(cfg, 0x60), and(w, m64)) // takerFee
+            mstore(add(cfg, 0x80), and(shr(64, w), m64)) // makerFee
+            mstore(add(cfg, 0xa0), and(shr(128, w), m64)) // liquidationFeeRate
+            mstore(add(cfg, 0xc0), shr(192, w)) // insuranceFeeShare
+            w := sload(add(s.slot, 3))
+            mstore(add(cfg, 0xe0), and(w, m128)) // minLiquidationFee
+            mstore(add(cfg, 0x100), shr(128, w)) // minMargin
+            w := sload(add(s.slot, 4))
+            mstore(add(cfg, 0x120), and(w, m64)) // fundingInterestRate
+            mstore(add(cfg, 0x140), and(shr(64, w), m64)) // fundingClamp
+            mstore(add(cfg, 0x160), and(shr(128, w), m64)) // fundingCap
+            mstore(add(cfg, 0x180), and(shr(192, w), 0xffffffff)) // fundingInterval
+            mstore(add(cfg, 0x1a0), shr(224, w)) // emaHalfLife
+            w := sload(add(s.slot, 5))
+            mstore(add(cfg, 0x1c0), and(w, m64)) // markBand
+            mstore(add(cfg, 0x1e0), and(shr(64, w), m64)) // reserveFactor
+            mstore(add(cfg, 0x200), and(shr(128, w), m64)) // maxPnlFactor
+            mstore(add(cfg, 0x220), shr(192, w)) // partialLiquidationBuffer
+            w := sload(add(s.slot, 6))
+            mstore(add(cfg, 0x240), and(w, sub(shl(160, 1), 1))) // markModel
+            mstore(add(cfg, 0x260), shr(160, w)) // minPositionNotional
+        }
+    }
+
+    /// @dev Adds MarketConfig's slot 7 (funding model, maximum funding velocity, oracle grace period) to a
+    /// config from `_loadTradeConfig`.
+    function _loadFundingConfig(uint256 marketId, MarketConfig memory cfg) internal view {
+        MarketConfig storage s = _configs[marketId];
+        assembly ("memory-safe") {
+            let w := sload(add(s.slot, 7))
+            mstore(add(cfg, 0x280), and(w, sub(shl(160, 1), 1))) // fundingModel
+            mstore(add(cfg, 0x2a0), and(shr(160, w), sub(shl(64, 1), 1))) // maxFundingVelocity
+            mstore(add(cfg, 0x2c0), shr(224, w)) // oracleGracePeriod
+        }
+    }
+
     /// @dev MarketState's seven storage words, read whole (the compiler's struct copy reads every packed
     /// member on its own). The layout is the compiler's for the struct (MarketLib.sol): members in order,
     /// each from the low-order end of its slot; admin.marketState() reads it back through the compiler.
