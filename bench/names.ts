@@ -34,8 +34,8 @@ const ROLES_SLOT = 0n;
 
 /** Per-contract mapping slots (declaration order) and the struct size of each entry, in slots. */
 const ENGINE = { marketCount: 1n, marketIdBySymbol: 2n, configs: 3n, states: 4n, tiers: 5n, positions: 6n };
-const ENGINE_SIZES = { config: 8, state: 6, tier: 2, position: 3 };
-const VAULT = { freeBalance: 1n, totalFree: 2n, marginEscrow: 3n, poolInsurance: 4n };
+const ENGINE_SIZES = { config: 8, state: 7, tier: 1, position: 3 };
+const VAULT = { freeBalance: 1n, freeMargin: 2n, poolInsurance: 3n, escrow: 4n };
 const ORACLE = { sources: 1n };
 const ORDER_BOOK = { minExecutionFee: 1n, orderCount: 2n, orders: 3n, orderSize: 4 };
 
@@ -163,9 +163,9 @@ export class ExchangeNames implements Names {
       }
     }
     if (!this.warnings.some((w) => w.startsWith("Vault"))) {
-      this.label("Vault", VAULT.totalFree, "totalFree");
-      this.label("Vault", VAULT.marginEscrow, "ledgers (margin, escrow)");
+      this.label("Vault", VAULT.freeMargin, "ledgers (free, margin)");
       this.label("Vault", VAULT.poolInsurance, "ledgers (pool, insurance)");
+      this.label("Vault", VAULT.escrow, "ledgers (escrow)");
     }
     this.label("OrderBook", ORDER_BOOK.minExecutionFee, "minExecutionFee");
     this.label("OrderBook", ORDER_BOOK.orderCount, "orderCount");
@@ -191,7 +191,8 @@ export class ExchangeNames implements Names {
     if ((await read(c.engine, ENGINE.marketCount)) !== marketCount || symbolWord !== BigInt(symbol)) {
       this.warnings.push("PerpEngine's storage layout changed: its slots are not named");
     }
-    if ((await read(c.vault, VAULT.totalFree)) !== (await this.ex.vault.totalFree())) {
+    const freeWord = await read(c.vault, VAULT.freeMargin);
+    if (freeWord % (1n << 128n) !== (await this.ex.vault.totalFree())) {
       this.warnings.push("Vault's storage layout changed: its slots are not named");
     }
   }

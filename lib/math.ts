@@ -7,9 +7,9 @@
  * contract rounds toward negative infinity it calls `WadMath.floorDiv`, and so does this file.
  *
  * Reverts: a contract's named error is thrown as an error of the same name (`SkewBeyondScale`), a
- * division by zero throws bigint's RangeError. Explicit narrowing casts (`int128(x)`), which wrap on
- * chain, wrap here too. Checked-arithmetic overflow and underflow, which also revert on chain, are not
- * modelled: callers pass states the engine can reach.
+ * division by zero throws bigint's RangeError. Narrowing casts are SafeCast's on chain (they revert out of
+ * range) and throw a RangeError naming the field here. Checked-arithmetic overflow and underflow, which
+ * also revert on chain, are not modelled: callers pass states the engine can reach.
  *
  * Where the contracts take a strategy contract (the mark method, the funding model), the config here
  * names it (`"median"`, `"index"`, `"premium"`, `"velocity"`). Structs read through ethers are converted with the
@@ -138,12 +138,20 @@ export interface FundingInputs {
 
 /* ------------------------------------------------------------------ SOLIDITY CASTS */
 
-/** Solidity's explicit `intN(x)` / `uintN(x)`: keeps the low N bits (wraps, never reverts). */
-const int64 = (x: bigint): bigint => BigInt.asIntN(64, x);
-const int96 = (x: bigint): bigint => BigInt.asIntN(96, x);
-const int128 = (x: bigint): bigint => BigInt.asIntN(128, x);
-const uint40 = (x: bigint): bigint => BigInt.asUintN(40, x);
+/** Solidity's explicit `uintN(x)`: keeps the low N bits (wraps, never reverts). */
 const uint128 = (x: bigint): bigint => BigInt.asUintN(128, x);
+
+/** SafeCast.toIntN: `x` if it fits N signed bits, else a RangeError naming the field. */
+function checkedInt(bits: number, x: bigint, field: string): bigint {
+  if (BigInt.asIntN(bits, x) !== x) throw new RangeError(`${field} out of int${bits} range: ${x}`);
+  return x;
+}
+
+/** SafeCast.toUintN: `x` if it fits N unsigned bits, else a RangeError naming the field. */
+function checkedUint(bits: number, x: bigint, field: string): bigint {
+  if (BigInt.asUintN(bits, x) !== x) throw new RangeError(`${field} out of uint${bits} range: ${x}`);
+  return x;
+}
 
 /* ------------------------------------------------------------------ WadMath */
 
@@ -502,7 +510,7 @@ export const MarketLib = {
     const last = MarketLib.lastPrice(cfg, st, index);
     const dtSample = nowTs - st.lastSampleTime;
     if (dtSample > 0n) {
-      st.emaBasis = int128(Ema.update(st.emaBasis, last - index, dtSample, cfg.emaHalfLife));
+      st.emaBasis = checkedInt(96, Ema.update(st.emaBasis, last - index, dtSample, cfg.emaHalfLife), "emaBasis");
     }
     const boundary = st.lastFundingTime + cfg.fundingInterval;
     if (nowTs >= boundary) {
@@ -519,21 +527,22 @@ export const MarketLib = {
         growth += r.rate * mark * (r.intervals - 1n);
       }
       r.boundary = boundary + (r.intervals - 1n) * cfg.fundingInterval;
-      st.fundingIndex += int128(growth / WAD);
-      st.lastFundingRate = int64(r.rate);
-      st.lastFundingTime = uint40(r.boundary);
-      st.premiumStart = uint40(r.boundary);
-      st.premiumCum = int96(st.lastPremium * (nowTs - r.boundary));
+      st.fundingIndex = checkedInt(128, st.fundingIndex + growth / WAD, "fundingIndex");
+      st.lastFundingRate = checkedInt(64, r.rate, "lastFundingRate");
+      st.lastFundingTime = checkedUint(40, r.boundary, "lastFundingTime");
+      st.premiumStart = checkedUint(40, r.boundary, "premiumStart");
+      st.premiumCum = checkedInt(96, st.lastPremium * (nowTs - r.boundary), "premiumCum");
     } else {
-      st.premiumCum += int96(st.lastPremium * dtSample);
+      st.premiumCum = checkedInt(96, st.premiumCum + st.lastPremium * dtSample, "premiumCum");
     }
-    st.lastSampleTime = uint40(nowTs);
+    st.lastSampleTime = checkedUint(40, nowTs, "lastSampleTime");
     return { state: st, funding: r };
   },
 
   /** The state with the premium re-sampled after the skew changed (a trade, a liquidation). */
   samplePremium(cfg: MarketConfig, st: MarketState, index: bigint): MarketState {
-    return { ...st, lastPremium: int64(Pricing.premium(MarketLib.lastPrice(cfg, st, index), index)) };
+    const premium = Pricing.premium(MarketLib.lastPrice(cfg, st, index), index);
+    return { ...st, lastPremium: checkedInt(64, premium, "lastPremium") };
   },
 
   /** Mark price by the market's method, then the optional band index * (1 +/- band). */

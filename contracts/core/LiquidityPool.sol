@@ -25,6 +25,11 @@ contract LiquidityPool is ERC4626 {
     IPoolValuation public immutable engine;
     uint256 private immutable _unitScale; // one asset unit in WAD
 
+    /// @dev The valuation taken once per deposit, mint, withdraw or redeem, for every share conversion
+    /// and the freshness check of that call: value in asset units + 1 (0: none taken), the stale market.
+    uint256 private transient _heldAssets;
+    uint256 private transient _heldStaleMarketId;
+
     constructor(
         IERC20 asset_,
         IVault vault_,
@@ -42,8 +47,37 @@ contract LiquidityPool is ERC4626 {
     /// @notice The pool's value at mark in asset units, rounded down; 0 if the traders' counted profit
     /// ever exceeded the ledger. Uses a stale market's last index (deposits and redemptions are refused then).
     function totalAssets() public view override returns (uint256) {
-        int256 value = engine.poolValuation().value;
-        return value > 0 ? uint256(value) / _unitScale : 0;
+        uint256 held = _heldAssets;
+        if (held != 0) return held - 1;
+        return _assetsOf(engine.poolValuation());
+    }
+
+    /// @inheritdoc ERC4626
+    function deposit(uint256 assets, address receiver) public override returns (uint256 shares) {
+        _holdValuation();
+        shares = super.deposit(assets, receiver);
+        _releaseValuation();
+    }
+
+    /// @inheritdoc ERC4626
+    function mint(uint256 shares, address receiver) public override returns (uint256 assets) {
+        _holdValuation();
+        assets = super.mint(shares, receiver);
+        _releaseValuation();
+    }
+
+    /// @inheritdoc ERC4626
+    function withdraw(uint256 assets, address receiver, address owner) public override returns (uint256 shares) {
+        _holdValuation();
+        shares = super.withdraw(assets, receiver, owner);
+        _releaseValuation();
+    }
+
+    /// @inheritdoc ERC4626
+    function redeem(uint256 shares, address receiver, address owner) public override returns (uint256 assets) {
+        _holdValuation();
+        assets = super.redeem(shares, receiver, owner);
+        _releaseValuation();
     }
 
     /// @notice The pool's value and its parts (WAD USD), as `totalAssets` computes it.
@@ -97,7 +131,24 @@ contract LiquidityPool is ERC4626 {
 
     /// @dev The price just used must rest on fresh marks everywhere.
     function _requireFresh() private view {
-        uint256 stale = engine.poolValuation().staleMarketId;
+        uint256 stale = _heldAssets != 0 ? _heldStaleMarketId : engine.poolValuation().staleMarketId;
         if (stale != 0) revert StaleMarket(stale);
+    }
+
+    /// @dev Values the pool once for the call: the engine's valuation walks every market and the oracle.
+    function _holdValuation() private {
+        PoolValuation memory v = engine.poolValuation();
+        _heldAssets = _assetsOf(v) + 1;
+        _heldStaleMarketId = v.staleMarketId;
+    }
+
+    /// @dev Clears the held valuation (transient storage lives to the end of the transaction, not the call).
+    function _releaseValuation() private {
+        _heldAssets = 0;
+        _heldStaleMarketId = 0;
+    }
+
+    function _assetsOf(PoolValuation memory v) private view returns (uint256) {
+        return v.value > 0 ? uint256(v.value) / _unitScale : 0;
     }
 }

@@ -146,7 +146,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     error NoPrice(uint256 marketId);
     error ZeroSize();
     error ZeroPrice();
-    error MarginTooLow(uint256 margin, uint256 minMargin);
+    error MarginTooLow(int256 margin, uint256 minMargin); // the engine's signature: one selector for both
     /// @notice A limit open whose leverage at its limit price no tier allows: it could never fill.
     error LeverageTooHigh(uint256 leverage, uint256 maxLeverage);
     /// @notice A limit open whose notional at its limit price is above the last tier's cap.
@@ -198,7 +198,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     ) external nonReentrant returns (uint256 id) {
         MarketConfig memory cfg = _marketConfig(marketId);
         if (sizeDelta == 0) revert ZeroSize();
-        if (margin < cfg.minMargin) revert MarginTooLow(margin, cfg.minMargin);
+        if (margin < cfg.minMargin) revert MarginTooLow(margin.toInt256(), cfg.minMargin);
         Order memory o = _newOrder(
             marketId,
             OrderType.LimitOpen,

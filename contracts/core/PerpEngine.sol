@@ -8,6 +8,7 @@ import {Pricing} from "../libraries/Pricing.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {PerpEngineStorage} from "./PerpEngineStorage.sol";
 
 /// @title PerpEngine
@@ -22,13 +23,16 @@ import {PerpEngineStorage} from "./PerpEngineStorage.sol";
 contract PerpEngine is PerpEngineStorage {
     using WadMath for uint256;
     using PositionLib for Position;
+    using SafeCast for uint256;
+    using SafeCast for int256;
 
     /// @notice The module that runs market administration and raw getters on this contract's storage.
     address public immutable adminModule;
     IVault public immutable vault;
     IOracle public immutable oracle;
 
-    /// @dev A market loaded into memory and synced to now.
+    /// @dev A market loaded into memory and synced to now; `mark` is set only by the paths that use it.
+    /// `cfg` is `_loadTradeConfig`'s: no symbol, and the funding model only when a boundary was due.
     struct Ctx {
         uint256 marketId;
         MarketConfig cfg;
@@ -127,7 +131,7 @@ contract PerpEngine is PerpEngineStorage {
     function settleFunding(uint256 marketId) external nonReentrant {
         Ctx memory c = _load(marketId, false);
         _sync(c);
-        _states[marketId] = c.st;
+        _storeState(marketId, c.st);
     }
 
     /// @notice Liquidates a position that is liquidatable at the current mark; the caller earns the reward.
@@ -136,9 +140,10 @@ contract PerpEngine is PerpEngineStorage {
         if (p.size == 0) revert PositionNotFound(id);
         Ctx memory c = _load(p.marketId, false);
         _sync(c);
+        c.mark = _markOf(c);
         Booking memory b;
         if (!_liquidate(c, id, p, b)) revert PositionHealthy(id, c.mark);
-        _states[c.marketId] = c.st;
+        _storeState(c.marketId, c.st);
         reward = uint256(b.counterparty);
         _book(address(0), msg.sender, b);
     }
@@ -152,13 +157,16 @@ contract PerpEngine is PerpEngineStorage {
             Position memory p = _positions[ids[i]];
             if (p.size == 0) continue;
             if (p.marketId != c.marketId) {
-                if (c.marketId != 0) _states[c.marketId] = c.st;
+                if (c.marketId != 0) _storeState(c.marketId, c.st);
                 c = _load(p.marketId, false);
                 _sync(c);
+                c.mark = _markOf(c);
             }
-            if (_liquidate(c, ids[i], p, b)) ++count;
+            if (!_liquidate(c, ids[i], p, b)) continue;
+            ++count;
+            if (i + 1 < ids.length) c.mark = _markOf(c); // the closed size left the skew: the cascade
         }
-        if (c.marketId != 0) _states[c.marketId] = c.st;
+        if (c.marketId != 0) _storeState(c.marketId, c.st);
         if (count != 0) _book(address(0), msg.sender, b);
     }
 
@@ -174,6 +182,7 @@ contract PerpEngine is PerpEngineStorage {
         if (size > absSize) revert SizeExceedsPosition(size, absSize);
         Ctx memory c = _load(p.marketId, false);
         _sync(c);
+        c.mark = _markOf(c);
         if (!_adlActive(c)) revert AdlNotActive(c.marketId);
         bool isLong = p.size > 0;
         int256 net = p.netMargin(c.st.fundingIndex);
@@ -184,7 +193,7 @@ contract PerpEngine is PerpEngineStorage {
         int256 closed = isLong ? int256(size) : -int256(size);
         int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
         uint256 haircut = realized > 0 ? WadMath.min(uint256(realized), c.st.uncoveredBadDebt) : 0;
-        c.st.uncoveredBadDebt -= uint128(haircut);
+        c.st.uncoveredBadDebt -= uint128(haircut); // haircut <= uncoveredBadDebt
         int256 value = net + realized - int256(haircut);
         if (value <= 0) revert NotProfitable(id, value);
         int256 payout = size == absSize ? value : (value * int256(size)) / int256(absSize);
@@ -195,7 +204,7 @@ contract PerpEngine is PerpEngineStorage {
         b.margin = value - payout - int256(uint256(p.margin));
         _writeReduced(c, id, p, closed, uint256(value - payout));
         emit AutoDeleveraged(id, p.owner, c.marketId, closed, c.mark, realized, haircut);
-        _states[c.marketId] = c.st;
+        _storeState(c.marketId, c.st);
         _book(p.owner, address(0), b);
     }
 
@@ -224,9 +233,9 @@ contract PerpEngine is PerpEngineStorage {
         _removeOpenInterest(c.st, p);
         p.owner = account;
         p.marketId = uint32(marketId);
-        p.size += int128(sizeDelta);
-        p.entryPrice = uint128(entry);
-        p.margin = uint128(uint256(margin));
+        p.size += sizeDelta.toInt128();
+        p.entryPrice = entry.toUint128();
+        p.margin = uint256(margin).toUint128();
         p.fundingSnapshot = c.st.fundingIndex;
         _addOpenInterest(c, p, true);
         uint256 notional = WadMath.abs(p.size).mulDown(e.fill);
@@ -235,7 +244,7 @@ contract PerpEngine is PerpEngineStorage {
         _checkInitialMargin(c, p);
 
         _positions[id] = p;
-        _states[marketId] = c.st;
+        _storeState(marketId, c.st);
         _emitPosition(id, p);
         emit Trade(id, account, marketId, sizeDelta, e.fill, e.fee, 0, e.owed);
 
@@ -281,7 +290,7 @@ contract PerpEngine is PerpEngineStorage {
                 revert WouldBeLiquidatable(id);
             }
         }
-        _states[marketId] = c.st;
+        _storeState(marketId, c.st);
         _book(account, address(0), b);
     }
 
@@ -299,13 +308,13 @@ contract PerpEngine is PerpEngineStorage {
         } else if (margin <= 0) {
             revert MarginTooLow(margin, c.cfg.minMargin);
         }
-        p.margin = uint128(uint256(margin));
+        p.margin = uint256(margin).toUint128();
         MarketLib.moveFundingSnapshot(c.st, p.size, p.fundingSnapshot, c.st.fundingIndex, 1);
         p.fundingSnapshot = c.st.fundingIndex;
         if (amount < 0) _checkInitialMargin(c, p);
 
         _positions[id] = p;
-        _states[marketId] = c.st;
+        _storeState(marketId, c.st);
         _emitPosition(id, p);
         emit MarginChanged(id, msg.sender, amount, owed);
         Booking memory b;
@@ -324,7 +333,8 @@ contract PerpEngine is PerpEngineStorage {
         bool full;
     }
 
-    /// @dev Liquidates `p` if it is liquidatable at `c.mark`; books into `b`; re-marks the market after.
+    /// @dev Liquidates `p` if it is liquidatable at `c.mark`; books into `b`. `c.mark` is stale after a
+    /// liquidation (the closed size left the skew): a caller that checks another position re-marks first.
     function _liquidate(Ctx memory c, uint256 id, Position memory p, Booking memory b) private returns (bool) {
         int256 net = p.netMargin(c.st.fundingIndex);
         if (!MarginMath.isLiquidatable(c.tiers, p.size, p.entryPrice, net, c.mark)) return false;
@@ -352,7 +362,6 @@ contract PerpEngine is PerpEngineStorage {
             equity < 0 ? uint256(-equity) : 0
         );
         _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
-        c.mark = _markOf(c); // the closed size left the skew: the cascade
         return true;
     }
 
@@ -408,7 +417,7 @@ contract PerpEngine is PerpEngineStorage {
         uint256 cover = available > 0 ? WadMath.min(amount, uint256(available)) : 0;
         b.insurance -= int256(cover);
         uint256 uncovered = amount - cover;
-        c.st.uncoveredBadDebt += uint128(uncovered);
+        c.st.uncoveredBadDebt += uncovered.toUint128();
         emit BadDebt(c.marketId, amount, cover, uncovered);
     }
 
@@ -424,7 +433,7 @@ contract PerpEngine is PerpEngineStorage {
     /// (before this close left the aggregates) is above the cap: profit x cap / traders' PnL, rounded down.
     function _payableProfit(Ctx memory c, uint256 id, int256 realized) private returns (int256) {
         if (realized <= 0) return realized;
-        int256 traderPnl = MarketLib.tradersPnl(c.st, c.mark);
+        int256 traderPnl = MarketLib.tradersPnl(c.st, _markOf(c));
         if (traderPnl <= 0) return realized;
         uint256 cap = vault.poolAssets().mulDown(c.cfg.maxPnlFactor);
         if (uint256(traderPnl) <= cap) return realized;
@@ -436,30 +445,35 @@ contract PerpEngine is PerpEngineStorage {
     /* ------------------------------------------------------------------ INTERNAL: SHARED */
 
     function _load(uint256 marketId, bool riskIncreasing) private view returns (Ctx memory c) {
-        c.cfg = _configs[marketId];
-        if (c.cfg.symbol == 0) revert UnknownMarket(marketId);
+        c.cfg = _loadTradeConfig(marketId);
+        if (c.cfg.skewScale == 0) revert UnknownMarket(marketId);
         c.marketId = marketId;
-        c.st = _states[marketId];
-        c.tiers = _tiers[marketId];
+        c.st = _loadState(marketId);
+        // The funding model is read only when MarketLib.sync will settle a boundary.
+        if (block.timestamp >= uint256(c.st.lastFundingTime) + c.cfg.fundingInterval)
+            _loadFundingConfig(marketId, c.cfg);
+        c.tiers = _loadTiers(marketId);
         (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
         if (fresh != 0) {
             c.index = index;
-            c.st.lastIndex = uint128(index);
-            c.st.lastIndexTime = uint40(block.timestamp);
+            c.st.lastIndex = index.toUint96();
+            c.st.lastIndexTime = block.timestamp.toUint40();
             return c;
         }
         // No fresh source: no new risk; closing and liquidation use the oracle's last index for the grace
         // period, counted from the moment the oracle went stale.
         if (riskIncreasing) revert NoFreshPrice(marketId);
         (uint256 last, uint256 freshUntil) = oracle.lastIndexPrice(marketId);
-        if (last == 0 || block.timestamp - freshUntil > c.cfg.oracleGracePeriod) revert NoFreshPrice(marketId);
+        uint256 grace = _configs[marketId].oracleGracePeriod;
+        if (last == 0 || block.timestamp - freshUntil > grace) revert NoFreshPrice(marketId);
         c.index = last;
     }
 
+    /// @dev Advances the market to now. It does not mark: a path that needs the mark of the synced,
+    /// untraded market sets `c.mark = _markOf(c)` (liquidation, ADL) or marks where it needs it.
     function _sync(Ctx memory c) private {
         MarketLib.FundingResult memory r = MarketLib.sync(c.cfg, c.st, c.index, block.timestamp);
         if (r.intervals != 0) emit FundingSettled(c.marketId, r.rate, c.st.fundingIndex, r.boundary, r.intervals);
-        c.mark = _markOf(c);
     }
 
     function _markOf(Ctx memory c) private view returns (uint256) {
@@ -468,8 +482,8 @@ contract PerpEngine is PerpEngineStorage {
 
     /// @dev Shrinks `p` by the signed `closed` size with `margin` left, writes it and emits its state.
     function _writeReduced(Ctx memory c, uint256 id, Position memory p, int256 closed, uint256 margin) private {
-        p.size -= int128(closed);
-        p.margin = uint128(margin);
+        p.size -= closed.toInt128();
+        p.margin = margin.toUint128();
         p.fundingSnapshot = c.st.fundingIndex;
         if (p.size == 0) {
             delete _positions[id];

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {WadMath} from "../libraries/WadMath.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
@@ -17,6 +18,7 @@ import {IPoolValuation, PoolValuation} from "../interfaces/IPoolValuation.sol";
 /// Call it through the engine's address with this ABI.
 contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     using WadMath for uint256;
+    using SafeCast for uint256;
 
     /// @notice The engine's vault and oracle (immutables live in this module's code, so it reads them
     /// when the engine delegates to it).
@@ -43,9 +45,9 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         _setTiers(marketId, tierList);
         _setConfig(marketId, cfg); // validated first: the funding interval below is not zero
         MarketState storage st = _states[marketId];
-        st.lastFundingTime = uint40((block.timestamp / cfg.fundingInterval) * cfg.fundingInterval);
-        st.premiumStart = uint40(block.timestamp);
-        st.lastSampleTime = uint40(block.timestamp);
+        st.lastFundingTime = ((block.timestamp / cfg.fundingInterval) * cfg.fundingInterval).toUint40();
+        st.premiumStart = block.timestamp.toUint40();
+        st.lastSampleTime = block.timestamp.toUint40();
     }
 
     /// @notice Replaces a market's configuration (same symbol); config role only.
@@ -88,7 +90,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     }
 
     function tiers(uint256 marketId) external view returns (Tier[] memory) {
-        return _tiers[marketId];
+        return _loadTiers(marketId);
     }
 
     /// @notice Pool assets reserved for open interest (WAD USD): per market, the larger side's notional
@@ -143,7 +145,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
 
     /// @dev The keeper's reward rate must stay below the first tier's maintenance rate, or a partial
     /// liquidation could never restore health.
-    function _validateLiquidationFee(MarketConfig memory cfg, Tier[] storage tiers_) private view {
+    function _validateLiquidationFee(MarketConfig memory cfg, StoredTier[] storage tiers_) private view {
         if (cfg.liquidationFeeRate >= tiers_[0].mmr) revert InvalidConfig("liquidationFeeRate");
     }
 
@@ -151,7 +153,9 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         if (input.length == 0 || input.length > MAX_TIERS) revert InvalidTiers(input.length, "count");
         Tier[] memory t = input;
         for (uint256 i; i < t.length; ++i) {
+            if (t[i].notionalCap > type(uint96).max) revert InvalidTiers(i, "notionalCap");
             if (t[i].mmr == 0 || t[i].mmr >= WadMath.WAD) revert InvalidTiers(i, "mmr");
+            if (t[i].maxLeverage > type(uint96).max) revert InvalidTiers(i, "maxLeverage");
             if (t[i].maxLeverage < WadMath.WAD || uint256(t[i].maxLeverage).mulDown(t[i].mmr) >= WadMath.WAD) {
                 revert InvalidTiers(i, "maxLeverage");
             }
@@ -163,7 +167,15 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         }
         MarginMath.deriveMaintenanceAmounts(t);
         delete _tiers[marketId];
-        for (uint256 i; i < t.length; ++i) _tiers[marketId].push(t[i]);
+        for (uint256 i; i < t.length; ++i) {
+            _tiers[marketId].push(
+                StoredTier({
+                    notionalCap: uint96(t[i].notionalCap), // checked above
+                    mmr: uint64(t[i].mmr), // < WAD
+                    maxLeverage: uint96(t[i].maxLeverage) // checked above
+                })
+            );
+        }
         emit TiersSet(marketId, t);
     }
 }

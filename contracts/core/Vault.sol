@@ -6,6 +6,7 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IVault, Settlement} from "../interfaces/IVault.sol";
 
 /// @title Vault
@@ -16,6 +17,7 @@ import {IVault, Settlement} from "../interfaces/IVault.sol";
 ///   balanceOf(vault) * 10^(18 - decimals) == sum(free) + margin + escrow + pool + insurance.
 contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using SafeCast for uint256;
 
     /// @notice Engines and the order book: may book settlements.
     bytes32 public constant OPERATOR_ROLE = keccak256("OPERATOR_ROLE");
@@ -27,12 +29,13 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
     uint256 public immutable unitScale;
 
     mapping(address account => uint256) public freeBalance;
-    uint256 public totalFree;
-    // Packed two to a slot: engines usually move margin with escrow, or pool with insurance.
+    // Packed two to a slot by what moves together: a trade moves a free balance with margin, and pays its
+    // fee to the pool and the insurance fund; only orders move escrow.
+    uint128 private _totalFree;
     uint128 private _margin;
-    uint128 private _escrow;
     uint128 private _pool;
     uint128 private _insurance;
+    uint128 private _escrow;
 
     event Deposited(address indexed account, uint256 amount, uint256 freeBalance);
     event Withdrawn(address indexed account, address indexed to, uint256 amount, uint256 freeBalance);
@@ -72,7 +75,7 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount();
         uint256 balance = freeBalance[msg.sender] + amount * unitScale;
         freeBalance[msg.sender] = balance;
-        totalFree += amount * unitScale;
+        _totalFree = (_totalFree + amount * unitScale).toUint128();
         emit Deposited(msg.sender, amount, balance);
         collateral.safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -84,7 +87,7 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
         uint256 balance = freeBalance[msg.sender];
         if (balance < needed) revert InsufficientBalance(msg.sender, balance, needed);
         freeBalance[msg.sender] = balance - needed;
-        totalFree -= needed;
+        _totalFree -= uint128(needed); // needed <= balance <= total free
         emit Withdrawn(msg.sender, to, amount, balance - needed);
         collateral.safeTransfer(to, amount);
     }
@@ -93,7 +96,7 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
     function fundInsurance(uint256 amount) external nonReentrant {
         if (amount == 0) revert ZeroAmount();
         uint256 fund = _insurance + amount * unitScale;
-        _insurance = uint128(fund);
+        _insurance = fund.toUint128();
         emit InsuranceFunded(msg.sender, amount, fund);
         collateral.safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -107,15 +110,18 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
             s.poolDelta +
             s.insuranceDelta;
         if (sum != 0) revert SettlementNotBalanced(sum);
-        if (s.accountDelta != 0) _moveFree(s.account, s.accountDelta);
-        if (s.counterpartyDelta != 0) _moveFree(s.counterparty, s.counterpartyDelta);
-        if (s.marginDelta != 0 || s.escrowDelta != 0) {
-            _margin = uint128(_apply(LEDGER_MARGIN, _margin, s.marginDelta));
-            _escrow = uint128(_apply(LEDGER_ESCROW, _escrow, s.escrowDelta));
+        if (s.accountDelta != 0 || s.counterpartyDelta != 0 || s.marginDelta != 0) {
+            uint256 free = _totalFree;
+            if (s.accountDelta != 0) free = _moveFree(s.account, s.accountDelta, free);
+            if (s.counterpartyDelta != 0) free = _moveFree(s.counterparty, s.counterpartyDelta, free);
+            (_totalFree, _margin) = (free.toUint128(), _apply(LEDGER_MARGIN, _margin, s.marginDelta).toUint128());
         }
+        if (s.escrowDelta != 0) _escrow = _apply(LEDGER_ESCROW, _escrow, s.escrowDelta).toUint128();
         if (s.poolDelta != 0 || s.insuranceDelta != 0) {
-            _pool = uint128(_apply(LEDGER_POOL, _pool, s.poolDelta));
-            _insurance = uint128(_apply(LEDGER_INSURANCE, _insurance, s.insuranceDelta));
+            (_pool, _insurance) = (
+                _apply(LEDGER_POOL, _pool, s.poolDelta).toUint128(),
+                _apply(LEDGER_INSURANCE, _insurance, s.insuranceDelta).toUint128()
+            );
         }
         emit Settled(
             s.account,
@@ -135,14 +141,14 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
         uint256 held = collateral.balanceOf(address(this)) * unitScale;
         uint256 owed = _totalOwed() + amount * unitScale;
         if (held < owed) revert UnbackedCredit(held, owed);
-        _pool = uint128(assets);
+        _pool = assets.toUint128();
         emit PoolCredited(amount, assets);
     }
 
     /// @inheritdoc IVault
     function payFromPool(address to, uint256 amount) external onlyRole(POOL_ROLE) nonReentrant {
         uint256 assets = _apply(LEDGER_POOL, _pool, -int256(amount * unitScale));
-        _pool = uint128(assets);
+        _pool = uint128(assets); // at most the old ledger
         emit PoolPaid(to, amount, assets);
         collateral.safeTransfer(to, amount);
     }
@@ -167,20 +173,26 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
         return _insurance;
     }
 
+    /// @notice Sum of every account's free balance (WAD).
+    function totalFree() external view returns (uint256) {
+        return _totalFree;
+    }
+
     /// @notice Sum of every ledger (WAD). Equals the collateral held times `unitScale`, to the unit.
     function totalOwed() external view returns (uint256) {
         return _totalOwed();
     }
 
     function _totalOwed() private view returns (uint256) {
-        return totalFree + _margin + _escrow + _pool + _insurance;
+        return uint256(_totalFree) + _margin + _escrow + _pool + _insurance;
     }
 
-    function _moveFree(address account, int256 delta) private {
+    /// @dev Moves `account`'s free balance by `delta`; returns the free ledger `total` moved alike.
+    function _moveFree(address account, int256 delta, uint256 total) private returns (uint256) {
         uint256 balance = freeBalance[account];
         if (delta < 0 && balance < uint256(-delta)) revert InsufficientBalance(account, balance, uint256(-delta));
         freeBalance[account] = delta < 0 ? balance - uint256(-delta) : balance + uint256(delta);
-        totalFree = delta < 0 ? totalFree - uint256(-delta) : totalFree + uint256(delta);
+        return delta < 0 ? total - uint256(-delta) : total + uint256(delta);
     }
 
     function _apply(uint8 ledger, uint256 balance, int256 delta) private pure returns (uint256) {

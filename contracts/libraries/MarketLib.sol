@@ -60,8 +60,10 @@ struct MarketState {
     int64 lastPremium; // premium at the last sample, held until the next
     uint40 lastSampleTime;
     uint40 premiumStart;
-    int128 emaBasis;
-    uint128 lastIndex; // the fresh index the market last traded on (the pool values its reserve at it)
+    // emaBasis shares its slot with lastIndexTime, which every call on a fresh index writes: a funding
+    // settlement writes the same slots whether the basis moved or not (its gas does not depend on the book).
+    int96 emaBasis;
+    uint96 lastIndex; // the fresh index the market last traded on (the pool values its reserve at it)
     uint40 lastIndexTime; // when
     uint128 uncoveredBadDebt; // bad debt the insurance fund could not pay, absorbed by the pool
     bool paused;
@@ -112,7 +114,7 @@ library MarketLib {
         uint256 last = lastPrice(cfg, st, index);
         uint256 dtSample = nowTs - st.lastSampleTime;
         if (dtSample > 0) {
-            st.emaBasis = int128(Ema.update(st.emaBasis, int256(last) - int256(index), dtSample, cfg.emaHalfLife));
+            st.emaBasis = Ema.update(st.emaBasis, int256(last) - int256(index), dtSample, cfg.emaHalfLife).toInt96();
         }
         uint256 boundary = uint256(st.lastFundingTime) + cfg.fundingInterval;
         if (nowTs >= boundary) {
@@ -129,20 +131,20 @@ library MarketLib {
                 growth += r.rate * int256(mark) * int256(r.intervals - 1);
             }
             r.boundary = boundary + (r.intervals - 1) * cfg.fundingInterval;
-            st.fundingIndex += int128(growth / WadMath.IWAD);
-            st.lastFundingRate = int64(r.rate);
-            st.lastFundingTime = uint40(r.boundary);
-            st.premiumStart = uint40(r.boundary);
-            st.premiumCum = int96(int256(st.lastPremium) * int256(nowTs - r.boundary));
+            st.fundingIndex = (st.fundingIndex + growth / WadMath.IWAD).toInt128();
+            st.lastFundingRate = r.rate.toInt64();
+            st.lastFundingTime = r.boundary.toUint40();
+            st.premiumStart = r.boundary.toUint40();
+            st.premiumCum = (int256(st.lastPremium) * int256(nowTs - r.boundary)).toInt96();
         } else {
-            st.premiumCum += int96(int256(st.lastPremium) * int256(dtSample));
+            st.premiumCum = (st.premiumCum + int256(st.lastPremium) * int256(dtSample)).toInt96();
         }
-        st.lastSampleTime = uint40(nowTs);
+        st.lastSampleTime = nowTs.toUint40();
     }
 
     /// @notice Re-samples the premium after the skew changed (a trade, a liquidation).
     function samplePremium(MarketConfig memory cfg, MarketState memory st, uint256 index) internal pure {
-        st.lastPremium = int64(Pricing.premium(lastPrice(cfg, st, index), index));
+        st.lastPremium = Pricing.premium(lastPrice(cfg, st, index), index).toInt64();
     }
 
     /// @notice Mark price by the market's method, then the optional band around the index.
@@ -207,7 +209,7 @@ library MarketLib {
                 notional
             );
             st.longEntryNotional = sum.toUint256().toUint128();
-            st.longEntryRemainder = uint64(rem);
+            st.longEntryRemainder = uint64(rem); // < WAD
         } else {
             st.shortOpenInterest = (int256(uint256(st.shortOpenInterest)) + sign * int256(absSize))
                 .toUint256()
@@ -218,7 +220,7 @@ library MarketLib {
                 notional
             );
             st.shortEntryNotional = sum.toUint256().toUint128();
-            st.shortEntryRemainder = uint64(rem);
+            st.shortEntryRemainder = uint64(rem); // < WAD
         }
         moveFundingSnapshot(st, size, 0, snapshot, sign);
     }
@@ -238,7 +240,7 @@ library MarketLib {
             sign * size * (to - from)
         );
         st.fundingSnapshotSum = sum.toInt128();
-        st.fundingSnapshotRemainder = uint64(rem);
+        st.fundingSnapshotRemainder = uint64(rem); // < WAD
     }
 
     /// @notice Traders' net unrealised PnL at `mark`, sum over every open position of

@@ -5,6 +5,7 @@ import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title SpotPool
 /// @notice The spot market a market maker can push: a constant-product pool (x * y = k, 0.3% fee)
@@ -15,6 +16,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 /// is permanent (no LP shares): the pool only has to be a market that can be moved.
 contract SpotPool is ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
+    using SafeCast for uint256;
 
     uint256 public constant FEE_BPS = 30;
     uint256 private constant BPS = 10_000;
@@ -69,14 +71,14 @@ contract SpotPool is ReentrancyGuardTransient {
         if (coinAmount == 0 || maxUsdAmount == 0) revert ZeroAmount();
         if (reserveCoin == 0) {
             usdAmount = maxUsdAmount;
-            _observe(uint40(block.timestamp));
+            _observe(block.timestamp.toUint40());
         } else {
             _accumulate();
             usdAmount = (coinAmount * reserveUsd + reserveCoin - 1) / reserveCoin;
             if (usdAmount > maxUsdAmount) revert UsdAmountTooHigh(usdAmount, maxUsdAmount);
         }
-        reserveCoin += uint128(coinAmount);
-        reserveUsd += uint128(usdAmount);
+        reserveCoin += coinAmount.toUint128();
+        reserveUsd += usdAmount.toUint128();
         emit LiquidityAdded(msg.sender, coinAmount, usdAmount);
         coin.safeTransferFrom(msg.sender, address(this), coinAmount);
         usd.safeTransferFrom(msg.sender, address(this), usdAmount);
@@ -95,11 +97,11 @@ contract SpotPool is ReentrancyGuardTransient {
         amountOut = quote(buyCoin, amountIn);
         if (amountOut < minOut || amountOut == 0) revert SlippageExceeded(amountOut, minOut);
         if (buyCoin) {
-            reserveUsd += uint128(amountIn);
-            reserveCoin -= uint128(amountOut);
+            reserveUsd += amountIn.toUint128();
+            reserveCoin -= amountOut.toUint128();
         } else {
-            reserveCoin += uint128(amountIn);
-            reserveUsd -= uint128(amountOut);
+            reserveCoin += amountIn.toUint128();
+            reserveUsd -= amountOut.toUint128();
         }
         emit Swap(msg.sender, to, buyCoin, amountIn, amountOut, spotPrice());
         (IERC20 tokenIn, IERC20 tokenOut) = buyCoin ? (usd, coin) : (coin, usd);
@@ -155,10 +157,10 @@ contract SpotPool is ReentrancyGuardTransient {
 
     /// @dev Integrates the current price up to now and records an observation once per block.
     function _accumulate() private {
-        uint40 nowTs = uint40(block.timestamp);
+        uint40 nowTs = block.timestamp.toUint40();
         uint40 dt = nowTs - lastUpdate;
         if (dt == 0) return;
-        priceCumulative += uint216(spotPrice() * dt);
+        priceCumulative += (spotPrice() * dt).toUint216();
         _observe(nowTs);
     }
 

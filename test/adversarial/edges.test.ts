@@ -129,6 +129,18 @@ describe("adversarial edges", () => {
         field: "maxLeverage",
       },
       {
+        name: "a cap above what a stored tier holds (uint96, 79 billion USD)",
+        tiers: [tierRow(80_000_000_000, "0.005", "50")],
+        index: 0,
+        field: "notionalCap",
+      },
+      {
+        name: "a maximum leverage above what a stored tier holds (uint96)",
+        tiers: [tierRow(50_000, "0.000000000001", "100000000000")],
+        index: 0,
+        field: "maxLeverage",
+      },
+      {
         name: "caps that do not rise",
         tiers: [good[0], tierRow(50_000, "0.01", "25")],
         index: 1,
