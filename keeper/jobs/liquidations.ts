@@ -1,7 +1,8 @@
 /**
- * Liquidation job: confirms the off-chain candidates with the lens's health predicate (one static
- * call per chunk, the same predicate `liquidate` checks) and sends the confirmed ones to
- * `liquidateMany` in batches, all batches at once (the nonce manager numbers them). The keeper runs
+ * Liquidation job: sends the keeper's crossed positions to `liquidateMany` in batches, all batches at
+ * once (the nonce manager numbers them consecutively), and confirms with the lens's health predicate
+ * (one static call per chunk, the same predicate `liquidate` checks) the ones the keeper asks about:
+ * those the chain refused before (see Keeper). The keeper runs
  * it in rounds: each liquidation moves the skew and so the mark, and positions that become
  * liquidatable because of it are the next round's candidates, which is how a cascade shows up.
  *
@@ -39,8 +40,8 @@ export interface LiquidationJobOptions {
 }
 
 /**
- * Gas for liquidateMany without an estimate: the lens has confirmed the batch, liquidateMany skips
- * rather than reverts, and an estimate of a 50-position batch is a binary search over as many
+ * Gas for liquidateMany without an estimate, fixed per batch size: liquidateMany skips rather than
+ * reverts, and an estimate of a 50-position batch is a binary search over as many
  * executions, seconds of latency on a busy node. A batch holds one market's positions: the first
  * liquidation in a market pays for loading it (config, tiers, state, the oracle's sources, funding
  * sync), about 230-260k gas measured on the fuzz's markets with one position; each further one about
