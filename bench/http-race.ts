@@ -37,7 +37,7 @@ import {
 import { createKeeperApp } from "../keeper/app";
 import type { KeeperApp } from "../keeper/app";
 import { parseKeeperConfig } from "../keeper/config";
-import { createSilentLogger } from "../keeper/log";
+import { createLogger } from "../keeper/log";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { deploySystem } from "../lib/deploy";
 import { writeDeployment } from "../lib/deployment";
@@ -57,8 +57,12 @@ export interface HttpRaceResult {
   blocks: number;
   /** liquidations mined in the block right after the price move's */
   inNextBlock: number;
-  /** from the price move's block being seen to the last liquidation seen */
+  /** from the price move's block being seen to the last liquidation seen (mostly the node mining that block) */
   seconds: number;
+  /** from the price move's block being seen to the keeper's last liquidateMany broadcast */
+  sentSeconds: number;
+  /** the keeper's liquidateMany transactions */
+  transactions: number;
   blockIntervalMs: number;
   /** the phase's parts, wall clock: start and deploy, positions opened, keeper synced, the race */
   phaseSeconds: { deploy: number; setup: number; sync: number; race: number; total: number };
@@ -82,7 +86,9 @@ const SYNC_TIMEOUT_MS = 60_000;
 const MOVE_WAIT_BLOCKS = 10;
 /** How long after the price move the race may run before it reports what it has. */
 const RACE_TIMEOUT_MS = 120_000;
-const EVENT_POLL_MS = 50;
+const EVENT_POLL_MS = 20;
+/** The keeper's debug line for each broadcast (TxSender). */
+const SENT_LINE = '"msg":"transaction sent"';
 /** 100 ETH: gas money for the impersonated accounts and the keeper. */
 const ACCOUNT_ETH = "0x56BC75E2D63100000";
 const MARGIN_USD = 20n;
@@ -133,7 +139,17 @@ export async function httpRace(
       ["--rpc-url", url, "--deployment", file, "--private-key", keeperWallet.privateKey],
       { PERP_POLL_MS: String(KEEPER_POLL_MS), PERP_METRICS_PORT: "0" },
     );
-    app = await createKeeperApp(config, createSilentLogger());
+    // The keeper's own log says when each transaction went out ("transaction sent", debug).
+    const sentAt: number[] = [];
+    const keeperLog = createLogger({
+      level: "debug",
+      destination: {
+        write: (line: string) => {
+          if (line.includes(SENT_LINE)) sentAt.push(performance.now());
+        },
+      },
+    });
+    app = await createKeeperApp(config, keeperLog);
     const keeper = app;
     // run() ends only through stop() here; a fatal error shows as a keeper that never catches up.
     keeper.run().catch((error: unknown) => log(`${node}: the keeper stopped: ${String(error)}`));
@@ -146,11 +162,13 @@ export async function httpRace(
 
     log(`${node}: keeper tracks ${count} positions; crashing the index, ${blockIntervalMs} ms blocks`);
     const raceStart = performance.now();
+    const sentBefore = sentAt.length;
     const moveBlock = await crash(running, market, index0, blockIntervalMs);
     const moveSeen = performance.now();
     log(`${node}: price move mined in block ${moveBlock}`);
     const liquidatedAt = await watchLiquidations(ex, provider, moveBlock, new Set(ids));
     const seconds = (performance.now() - moveSeen) / 1000;
+    const sent = sentAt.slice(sentBefore);
     const blocks = [...liquidatedAt.values()];
     return {
       node,
@@ -159,6 +177,8 @@ export async function httpRace(
       blocks: blocks.length === 0 ? 0 : Math.max(...blocks) - moveBlock,
       inNextBlock: blocks.filter((b) => b === moveBlock + 1).length,
       seconds,
+      sentSeconds: sent.length === 0 ? NaN : (Math.max(...sent) - moveSeen) / 1000,
+      transactions: sent.length,
       blockIntervalMs,
       phaseSeconds: {
         deploy: deploySeconds,
@@ -401,20 +421,29 @@ async function crash(
   return [...blocks][0];
 }
 
-/** The block of each of `ids`' Liquidation events from `fromBlock`, until all are in or RACE_TIMEOUT_MS. */
+/**
+ * The block of each of `ids`' Liquidation events after `moveBlock`, read block by block as they are
+ * mined, until all are in or RACE_TIMEOUT_MS has passed.
+ */
 async function watchLiquidations(
   ex: Exchange,
   provider: JsonRpcProvider,
-  fromBlock: number,
+  moveBlock: number,
   ids: ReadonlySet<bigint>,
 ): Promise<Map<bigint, number>> {
   const engine = ex.engine.connect(provider);
   const liquidatedAt = new Map<bigint, number>();
   const deadline = Date.now() + RACE_TIMEOUT_MS;
+  let next = moveBlock + 1;
   while (liquidatedAt.size < ids.size && Date.now() < deadline) {
-    const events = await engine.queryFilter(engine.filters.Liquidation(), fromBlock);
+    const head = await provider.getBlockNumber();
+    if (head < next) {
+      await sleep(EVENT_POLL_MS);
+      continue;
+    }
+    const events = await engine.queryFilter(engine.filters.Liquidation(), next, head);
     for (const e of events) if (ids.has(e.args.id)) liquidatedAt.set(e.args.id, e.blockNumber);
-    if (liquidatedAt.size < ids.size) await sleep(EVENT_POLL_MS);
+    next = head + 1;
   }
   return liquidatedAt;
 }
