@@ -14,8 +14,10 @@
  * batch with explicit nonces, evm_mine, and the block checked to hold every one of them. Nothing waits
  * on a receipt that may never come: with automine, anvil can leave ready transactions unmined in its
  * pool (foundry-rs/foundry#10122), which is how the earlier set-up (sequential sends, then
- * waitForTransaction on the last) hung at "opening 1000 positions". Every wait here is bounded and
- * fails with a line naming what it waited for.
+ * waitForTransaction on the last) hung at "opening 1000 positions". The deployment before it still
+ * runs on automine (lib/deploy waits for each receipt): on anvil a transaction left in the pool is
+ * mined with evm_mine (see unstuck). Every wait here is bounded and fails with a line naming what it
+ * waited for.
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
@@ -80,6 +82,10 @@ const NODE_START_MS = 60_000;
 const SETUP_PER_BLOCK = 100;
 /** Any single request (a batch of SETUP_PER_BLOCK sends, an evm_mine) not answered by then fails the setup. */
 const SETUP_REQUEST_TIMEOUT_MS = 60_000;
+/** The deployment (automine, one transaction after another) must be done by then. */
+const DEPLOY_TIMEOUT_MS = 180_000;
+/** How often a deployment under automine looks for a transaction the node left in its pool. */
+const NUDGE_MS = 1_000;
 /** The keeper must have indexed every position by then. */
 const SYNC_TIMEOUT_MS = 60_000;
 /** Intervals to wait for the price move's block before giving up. */
@@ -117,7 +123,7 @@ export async function httpRace(
     log(`${node}: up on ${url}; deploying`);
     await provider.send("evm_setBlockGasLimit", [toQuantity(HTTP_BLOCK_GAS_LIMIT)]);
     const deployer = new NonceManager(new Wallet(DEV_KEY, provider));
-    const ex = await deploySystem(deployer);
+    const ex = await unstuck(running, "the deployment", DEPLOY_TIMEOUT_MS, () => deploySystem(deployer));
     const file = path.join(dir, "deployment.json");
     writeDeployment(file, ex.deployment);
     const market = ex.markets.get("ALT-USD")!;
@@ -274,6 +280,39 @@ async function startNode(node: HttpNode): Promise<RunningNode> {
 /** What evm_setIntervalMining takes on `node`: anvil seconds, hardhat milliseconds. */
 function intervalParam(node: HttpNode, intervalMs: number): number {
   return node === "anvil" ? Math.max(1, Math.round(intervalMs / 1000)) : intervalMs;
+}
+
+/**
+ * Runs `work` (which waits on automined receipts), bounded by `timeoutMs`. On anvil, whose automine can
+ * leave a ready transaction unmined in its pool (foundry-rs/foundry#10122), a pool that holds pending
+ * transactions at two looks NUDGE_MS apart is mined with evm_mine.
+ */
+async function unstuck<T>(running: RunningNode, what: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
+  const { node, provider } = running;
+  let stuckBefore = false;
+  const nudge =
+    node !== "anvil"
+      ? undefined
+      : setInterval(() => {
+          void provider.send("txpool_status", []).then(
+            async (pool: { pending: string }) => {
+              const stuck = BigInt(pool.pending) > 0n;
+              if (stuck && stuckBefore) await provider.send("evm_mine", []);
+              stuckBefore = stuck;
+            },
+            () => undefined,
+          );
+        }, NUDGE_MS);
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${node}: ${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    return await Promise.race([work(), timeout]);
+  } finally {
+    clearInterval(nudge);
+    clearTimeout(timer);
+  }
 }
 
 /* SETUP */
