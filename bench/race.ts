@@ -14,38 +14,19 @@
  * chain. Blocks are counted from the price move's block to the block of the last liquidation; seconds
  * from the moment the price move is mined to the moment the keeper has liquidated the last position.
  */
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import net from "node:net";
-import type { AddressInfo } from "node:net";
-import os from "node:os";
-import path from "node:path";
-import type { EthereumProvider, HardhatRuntimeEnvironment } from "hardhat/types";
-import { JsonRpcProvider, Network, NonceManager, Wallet, id as keccakId, toQuantity, type Signer } from "ethers";
-import { createKeeperApp } from "../keeper/app";
-import type { KeeperApp } from "../keeper/app";
-import { parseKeeperConfig } from "../keeper/config";
-import { writeDeployment } from "../lib/deployment";
+import type { HardhatRuntimeEnvironment } from "hardhat/types";
+import { Wallet, id as keccakId, type Signer } from "ethers";
 import { deploySystem } from "../lib/deploy";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { PositionLib } from "../lib/math";
-import { toFeedAnswer, usd6, wad, WAD } from "../lib/units";
+import { toFeedAnswer, wad, WAD } from "../lib/units";
 import { Keeper } from "../keeper/keeper";
 import type { KeeperOptions } from "../keeper/keeper";
 import { TxSender } from "../keeper/chain/sender";
 import { CircuitBreaker } from "../keeper/chain/circuit";
 import { LOST_RACE_ERRORS, exchangeErrors } from "../keeper/transactor";
 import { createSilentLogger } from "../keeper/log";
-import {
-  advanceTime,
-  CALLS_PER_BLOCK,
-  impersonatedAccounts,
-  RpcProfile,
-  SETUP_GAS,
-  sendMany,
-  type MethodProfile,
-  type RawCall,
-} from "./chain";
+import { advanceTime, impersonatedAccounts, RpcProfile, sendMany, type MethodProfile, type RawCall } from "./chain";
 import { callDetail } from "./names";
 import { alignAfterFundingBoundary, fundFleet, openCall, pushIndex } from "./gas";
 
@@ -342,194 +323,4 @@ export async function naiveRace(hre: HardhatRuntimeEnvironment, setup: RaceSetup
     transactions,
     methods,
   };
-}
-
-/* OVER HTTP: the CLI keeper against a node process */
-
-/**
- * Setup transactions from unlocked or impersonated accounts, one block each (automine), each sent after
- * the previous one is answered: anvil numbers concurrent eth_sendTransaction of one account with the same
- * nonce, and `hardhat node` slows down badly with many pending transactions. Throws unless the last
- * CALLS_PER_BLOCK succeeded (a failed setup shows there first: every account's order comes last).
- */
-async function sendInOrder(provider: JsonRpcProvider, calls: readonly RawCall[]): Promise<void> {
-  const hashes: string[] = [];
-  for (const c of calls) {
-    const tx = { from: c.from, to: c.to, data: c.data, gas: toQuantity(c.gas ?? SETUP_GAS) };
-    hashes.push((await provider.send("eth_sendTransaction", [tx])) as string);
-  }
-  await provider.waitForTransaction(hashes[hashes.length - 1]);
-  const receipts = await Promise.all(hashes.slice(-CALLS_PER_BLOCK).map((h) => provider.getTransactionReceipt(h)));
-  const failed = receipts.filter((r) => r?.status !== 1).length;
-  if (failed > 0) throw new Error(`http race setup: ${failed} of the last ${receipts.length} transactions failed`);
-}
-
-/** The nodes the HTTP race runs on. */
-export type HttpNode = "anvil" | "hardhat node";
-
-export interface HttpRaceResult {
-  node: HttpNode;
-  positions: number;
-  liquidated: number;
-  /** from the crash's block to the block of the last liquidation */
-  blocks: number;
-  /** liquidations mined in the block right after the crash's */
-  inNextBlock: number;
-  /** from the crash's receipt to the last liquidation seen */
-  seconds: number;
-  blockIntervalMs: number;
-}
-
-const ROOT = path.resolve(__dirname, "..");
-/** Account #0 of the "test ... junk" mnemonic: both nodes fund and unlock it. */
-const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
-/** Room for 1,000 liquidations in one block: ~50k gas each plus each batch's budget still to fit. */
-const HTTP_BLOCK_GAS_LIMIT = 200_000_000n;
-const HTTP_POLL_MS = 100;
-const NODE_START_MS = 60_000;
-
-function nodeCommand(node: HttpNode, port: number): [string, string[]] {
-  if (node === "anvil") {
-    const arch = process.arch === "x64" ? "amd64" : process.arch;
-    const native = path.join(ROOT, "node_modules", "@foundry-rs", `anvil-${process.platform}-${arch}`, "bin", "anvil");
-    const bin = existsSync(native) ? native : path.join(ROOT, "node_modules", ".bin", "anvil");
-    return [bin, ["--port", String(port), "--silent"]];
-  }
-  const cli = path.join(ROOT, "node_modules", "hardhat", "internal", "cli", "cli.js");
-  return [process.execPath, [cli, "node", "--hostname", "127.0.0.1", "--port", String(port)]];
-}
-
-async function freeTcpPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/**
- * 1,000 positions crossing at once over HTTP: `node` started as its own process, the exchange deployed,
- * `count` 10x longs opened, interval mining every `blockIntervalMs`, and the keeper as the CLI
- * assembles it (keeper/app.ts: batching provider, TxSender, block loop) following the node. One push
- * of both feeds crashes the index; counted: the blocks from that block to the last liquidation.
- */
-export async function httpRace(
-  node: HttpNode,
-  count: number,
-  blockIntervalMs: number,
-  log: (line: string) => void = () => undefined,
-): Promise<HttpRaceResult> {
-  const port = await freeTcpPort();
-  const [command, args] = nodeCommand(node, port);
-  const child = spawn(command, args, { cwd: ROOT, stdio: "ignore" });
-  const url = `http://127.0.0.1:${port}`;
-  const network = Network.from(31337);
-  const provider = new JsonRpcProvider(url, network, { staticNetwork: network, cacheTimeout: -1, batchMaxCount: 1 });
-  provider.pollingInterval = 50;
-  const dir = mkdtempSync(path.join(os.tmpdir(), "perpsim-http-race-"));
-  let app: KeeperApp | undefined;
-  try {
-    const deadline = Date.now() + NODE_START_MS;
-    for (;;) {
-      try {
-        await provider.send("eth_chainId", []);
-        break;
-      } catch (error) {
-        if (Date.now() > deadline || child.exitCode !== null)
-          throw new Error(`${node} did not start: ${String(error)}`);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    }
-    log(`${node}: up on ${url}; deploying`);
-    const eth = provider as unknown as EthereumProvider;
-    await provider.send("evm_setBlockGasLimit", [toQuantity(HTTP_BLOCK_GAS_LIMIT)]);
-    const deployer = new NonceManager(new Wallet(DEV_KEY, provider));
-    const ex = await deploySystem(deployer);
-    const file = path.join(dir, "deployment.json");
-    writeDeployment(file, ex.deployment);
-    const market = ex.markets.get("ALT-USD")!;
-    const index0 = (await ex.lens.market(market.marketId)).indexPrice;
-    log(`${node}: opening ${count} positions`);
-    const accounts = await impersonatedAccounts(eth, `http-${node}`, count);
-    const amount = usd6(DEPOSIT_USD);
-    const token = await ex.collateral.getAddress();
-    const vault = await ex.vault.getAddress();
-    const t = ex.collateral.interface;
-    const admin = await deployer.getAddress();
-    await sendInOrder(
-      provider,
-      accounts.flatMap((a) => [
-        { from: admin, to: token, data: t.encodeFunctionData("faucet", [a, amount]) },
-        { from: a, to: token, data: t.encodeFunctionData("approve", [vault, amount]) },
-      ]),
-    );
-    await sendInOrder(
-      provider,
-      accounts.map((a) => ({ from: a, to: vault, data: ex.vault.interface.encodeFunctionData("deposit", [amount]) })),
-    );
-    const size = (wad(MARGIN_USD) * LEVERAGE * WAD) / index0;
-    await sendInOrder(
-      provider,
-      accounts.map((a) => openCall(ex, market, a, size, wad(MARGIN_USD))),
-    );
-    const ids = accounts.map((a) => PositionLib.id(a, market.marketId));
-
-    const keeperWallet = new Wallet(keccakId(`perpsim-bench:http-keeper:${node}`));
-    await provider.send("hardhat_setBalance", [keeperWallet.address, "0x56BC75E2D63100000"]);
-    const config = parseKeeperConfig(
-      ["--rpc-url", url, "--deployment", file, "--private-key", keeperWallet.privateKey],
-      { PERP_POLL_MS: String(HTTP_POLL_MS), PERP_METRICS_PORT: "0" },
-    );
-    app = await createKeeperApp(config, createSilentLogger());
-    const running = app.run();
-    running.catch(() => undefined);
-    const synced = Date.now() + NODE_START_MS;
-    while (app.keeper.book.size < count && Date.now() < synced) await new Promise((r) => setTimeout(r, 100));
-
-    log(`${node}: keeper tracks ${app.keeper.book.size} positions; crashing the index, ${blockIntervalMs} ms blocks`);
-    await provider.send("evm_setAutomine", [false]);
-    // Hardhat takes the interval in milliseconds, anvil in seconds.
-    const interval = node === "anvil" ? Math.max(1, Math.round(blockIntervalMs / 1000)) : blockIntervalMs;
-    await provider.send("evm_setIntervalMining", [interval]);
-    const answer = toFeedAnswer((index0 * CRASH_PCT) / 100n);
-    const pushes: string[] = [];
-    for (const f of market.pushedFeeds) {
-      const push = {
-        from: admin,
-        to: await f.getAddress(),
-        data: f.interface.encodeFunctionData("setPrice", [answer]),
-      };
-      pushes.push((await provider.send("eth_sendTransaction", [push])) as string);
-    }
-    const crashReceipt = await provider.waitForTransaction(pushes[pushes.length - 1] as string);
-    const crashBlock = crashReceipt!.blockNumber;
-    log(`${node}: crash mined in block ${crashBlock}`);
-    const start = performance.now();
-    const liquidatedAt = new Map<bigint, number>();
-    const engine = ex.engine.connect(provider);
-    const finish = Date.now() + 120_000;
-    while (liquidatedAt.size < count && Date.now() < finish) {
-      const events = await engine.queryFilter(engine.filters.Liquidation(), crashBlock);
-      for (const e of events) liquidatedAt.set(e.args.id, e.blockNumber);
-      if (liquidatedAt.size < count) await new Promise((r) => setTimeout(r, 100));
-    }
-    const seconds = (performance.now() - start) / 1000;
-    const blocks = [...liquidatedAt.values()];
-    return {
-      node,
-      positions: count,
-      liquidated: ids.filter((id) => liquidatedAt.has(id)).length,
-      blocks: blocks.length === 0 ? 0 : Math.max(...blocks) - crashBlock,
-      inNextBlock: blocks.filter((b) => b === crashBlock + 1).length,
-      seconds,
-      blockIntervalMs,
-    };
-  } finally {
-    await app?.stop();
-    provider.destroy();
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    if (child.exitCode === null) child.kill("SIGTERM");
-    await exited;
-    rmSync(dir, { recursive: true, force: true });
-  }
 }

@@ -17,7 +17,8 @@ import { ExchangeNames } from "./names";
 import { traceGas } from "./trace";
 import { breakdownOf } from "./breakdown";
 import { measureScan, warmUp, type ScanMarket } from "./scan";
-import { httpRace, keeperRace, naiveRace, rewind, setupRace, type RaceResult } from "./race";
+import { httpRace } from "./http-race";
+import { keeperRace, naiveRace, rewind, setupRace, type RaceResult } from "./race";
 import { npmStartSeconds, simThroughput, SCENARIO_FILE, type SimThroughput } from "./sim";
 import { sweepThroughput, SWEEP_SCENARIO } from "./sweep";
 import { renderMarkdown, summaryTables } from "./report";
@@ -290,8 +291,24 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
         r.blocks,
         "blocks",
         { op: "<=", value: 1 },
-        `${r.liquidated} liquidated, ${r.inNextBlock} in the next block, ${r.seconds.toFixed(1)} s`,
+        `${r.liquidated} liquidated, ${r.inNextBlock} in the next block, in ${r.transactions} liquidateMany; ` +
+          `last batch sent ${r.sentSeconds.toFixed(2)} s after the move's block, last liquidation seen ` +
+          `${r.seconds.toFixed(1)} s after it`,
       ),
+    );
+    const p = r.phaseSeconds;
+    notes.push(
+      `Keeper over HTTP, ${node}: the phase took ${p.total.toFixed(0)} s (start and deploy ${p.deploy.toFixed(0)} s, ` +
+        `${r.positions.toLocaleString("en-US")} positions opened in ${(4 * r.positions).toLocaleString("en-US")} ` +
+        `transactions ${p.setup.toFixed(0)} s, keeper synced ${p.sync.toFixed(0)} s, race ${p.race.toFixed(0)} s).`,
+    );
+  }
+  if (httpNodes.length > 0) {
+    notes.push(
+      `Keeper over HTTP: each node a process of its own, set up with automine off and blocks mined by hand ` +
+        `(100 transactions each), then interval mining, a block every ${BLOCK_INTERVAL_MS / 1000} s (evm_setIntervalMining) ` +
+        `before the keeper starts, so that "the next block" is one interval after the price move's block, as on a chain. ` +
+        `The keeper is the CLI's assembly with its defaults but a 100 ms head poll (PERP_POLL_MS).`,
     );
   }
 

@@ -8,9 +8,16 @@
  *   3. the health tracker recomputes the liquidation prices that changed (a position that changed;
  *      a whole market when its funding index or tiers moved) and finds the positions the mark has
  *      crossed without touching the healthy ones;
- *   4. liquidations: candidates confirmed by the lens, sent to liquidateMany in batches, in rounds
+ *   4. liquidations: the crossed positions sent to liquidateMany in batches, all at once, in rounds
  *      while each round's liquidations push further positions over (a cascade); a sharded keeper sends
- *      its own shard's, and another shard's once it has stayed liquidatable `takeoverBlocks` blocks;
+ *      its own shard's, and another shard's once it has stayed liquidatable `takeoverBlocks` blocks.
+ *      The health index is the engine's own math on the book and the new mark, so a crossed position
+ *      goes out without a read: on a price move every liquidation leaves in the same tick, with no
+ *      round trip between the move's block and the batches (a lens read of 1,000 positions costs a
+ *      block interval on `hardhat node`). Only a position the chain already refused while the book
+ *      said crossed (liquidateMany skipped it: another keeper was first, or the clock ran ahead of
+ *      the block) is confirmed by the lens before it is sent again, so a disagreement costs one
+ *      skipped slot, not a batch every block;
  *   5. funding settled on markets past their boundary; due limit / take-profit / stop-loss orders
  *      executed; ADL where the market is open to it;
  *   6. when those sent anything, liquidations once more: their blocks moved time, skew and mark.
@@ -152,6 +159,8 @@ export class Keeper {
   private readonly crossedAt = new Map<bigint, bigint>();
   /** The block at which this keeper first saw each of another shard's positions liquidatable. */
   private readonly foreignSince = new Map<bigint, number>();
+  /** Crossed positions that a liquidateMany of ours skipped: the lens confirms them before the next send. */
+  private readonly refused = new Set<bigint>();
   private readonly engineAddress: string;
   /** When a reset chain was first seen without code at the engine (ms), while waiting for a redeploy. */
   private goneSince: number | undefined;
@@ -300,8 +309,8 @@ export class Keeper {
   }
 
   /**
-   * Liquidation rounds from `head`: candidates from the health index, confirmed by the lens, sent in
-   * batches; each round's liquidations may push further positions over (a cascade), which the next
+   * Liquidation rounds from `head`: candidates from the health index (the lens confirms only those
+   * the chain refused before), sent in batches; each round's liquidations may push further positions over (a cascade), which the next
    * round takes. Returns the head and markets it ended on.
    */
   private async liquidationRounds(
@@ -320,7 +329,7 @@ export class Keeper {
       this.metrics?.healthScanSeconds.observe(Number(scanNs) / 1e9);
       if (round === 1 && firstOfTick) this.forgetHealed(candidates);
       if (candidates.length === 0) break;
-      const confirmed = await this.liquidations.confirm(candidates);
+      const confirmed = await this.toSend(candidates);
       const nowSec = this.clock(head);
       for (const id of confirmed) if (!this.crossedAt.has(id)) this.crossedAt.set(id, nowSec);
       const split = takeoverSplit(
@@ -347,6 +356,7 @@ export class Keeper {
       const result = await this.liquidations.liquidate(byMarket, round, head.gasLimit);
       report.liquidations.push(...result.records);
       report.lostRace.push(...result.lostRace);
+      for (const id of result.lostRace) this.refused.add(id);
       await this.observeCrossings(result.records);
       if (result.rpcOutage) return { head, markets, rpcOutage: true };
       if (this.options.dryRun || result.records.length === 0) break;
@@ -354,6 +364,18 @@ export class Keeper {
       markets = await this.refresh(head);
     }
     return { head, markets, rpcOutage: false };
+  }
+
+  /**
+   * The candidates to send: all of them but those the chain refused before, which only go out again
+   * if the lens says they are liquidatable now.
+   */
+  private async toSend(candidates: bigint[]): Promise<bigint[]> {
+    const doubtful = candidates.filter((id) => this.refused.has(id));
+    if (doubtful.length === 0) return candidates;
+    const confirmed = new Set(await this.liquidations.confirm(doubtful));
+    this.log.debug({ doubtful: doubtful.length, confirmed: confirmed.size }, "refused before: confirmed by the lens");
+    return candidates.filter((id) => !this.refused.has(id) || confirmed.has(id));
   }
 
   private provider() {
@@ -428,6 +450,7 @@ export class Keeper {
     );
     this.crossedAt.clear();
     this.foreignSince.clear();
+    this.refused.clear();
     this.indexer.restart(this.state, created);
   }
 
@@ -453,6 +476,7 @@ export class Keeper {
     const crossed = new Set(candidates);
     for (const id of this.crossedAt.keys()) if (!crossed.has(id)) this.crossedAt.delete(id);
     for (const id of this.foreignSince.keys()) if (!crossed.has(id)) this.foreignSince.delete(id);
+    for (const id of this.refused) if (!crossed.has(id)) this.refused.delete(id);
   }
 
   private async observeCrossings(records: readonly LiquidationRecord[]): Promise<void> {

@@ -1,8 +1,10 @@
 /**
  * TxSender: sends one transaction and follows it until it is settled, and says how it ended.
  *
- * It estimates gas (a revert there costs nothing and is reported at once), takes a nonce from its
- * NonceManager, signs locally and broadcasts the raw transaction, retrying transport faults with
+ * It estimates gas (a revert there costs nothing and is reported at once), prices it with the fee
+ * quote of the moment (one quote serves every send that starts within `feeQuoteMs`, so a round of
+ * batches sent at once costs one quote, not one each), takes a nonce from its NonceManager (the
+ * batches of a round get consecutive nonces), signs locally and broadcasts the raw transaction, retrying transport faults with
  * backoff (re-broadcasting the same signed bytes is idempotent). Then it polls for the receipt;
  * if none arrives within `gasBumpBlocks` blocks it replaces the transaction (same nonce, fees up
  * at least 12.5%). Every RPC call goes through the circuit breaker, so nothing is sent while the
@@ -13,7 +15,7 @@
  * The signer must sign locally (an ethers Wallet): a JSON-RPC signer cannot re-sign replacements.
  */
 import { setTimeout as sleepFor } from "node:timers/promises";
-import { Transaction } from "ethers";
+import { keccak256 } from "ethers";
 import type { BlockTag, FeeData, Interface, TransactionReceipt, TransactionRequest } from "ethers";
 import type { Logger } from "../log";
 import { CircuitOpenError } from "./circuit";
@@ -96,10 +98,19 @@ export interface TxSenderOptions {
   onRpcError?: (error: unknown) => void;
   /** Aborting (on shutdown) stops retries and watching. */
   signal?: AbortSignal;
+  /** How long one fee quote prices new transactions (replacements always quote afresh). */
+  feeQuoteMs?: number;
+  /** The clock the fee quote's age is told by, in ms. */
+  now?: () => number;
 }
 
 const DEFAULT_MAX_BUMPS = 10;
 const DEFAULT_MAX_WAIT_BLOCKS = 100;
+/**
+ * A round's batches start within milliseconds of each other; a second is far shorter than a base fee
+ * can move much (12.5% a block at most), and the quote's maxFeePerGas leaves room for that anyway.
+ */
+const DEFAULT_FEE_QUOTE_MS = 1_000;
 /** Added to an estimate, as state may change between the estimate and inclusion. */
 const GAS_HEADROOM_PERCENT = 20n;
 const LEGACY_TX_TYPE = 0;
@@ -124,6 +135,8 @@ export class TxSender {
   readonly #lostRaceErrors: ReadonlySet<string>;
   readonly #sleep: NonNullable<TxSenderOptions["sleep"]>;
   #address: Promise<string> | undefined;
+  /** The fee quote new transactions are priced with, and when it was asked for. */
+  #feeQuote: { atMs: number; fees: Promise<Fees> } | undefined;
 
   constructor(options: TxSenderOptions) {
     this.#options = options;
@@ -155,10 +168,26 @@ export class TxSender {
     const from = await this.#from();
     const call = { from, to: request.to, data: request.data, value: request.value ?? 0n };
     const gasLimit = request.gasLimit ?? withHeadroom(await this.#rpc(() => chain.estimateGas(call)));
-    const fees = feesFrom(await this.#rpc(() => chain.getFeeData()));
+    const fees = await this.#fees();
     // An explicit type: left to infer, ethers signs a gas-price transaction as EIP-2930 (type 1).
     const type = "gasPrice" in fees ? LEGACY_TX_TYPE : EIP1559_TX_TYPE;
     return { ...call, gasLimit, chainId: this.#options.chainId, type, ...fees };
+  }
+
+  /** The current fee quote: the one asked for within feeQuoteMs (in flight or answered), else a new one. */
+  #fees(): Promise<Fees> {
+    const nowMs = (this.#options.now ?? Date.now)();
+    const quoteMs = this.#options.feeQuoteMs ?? DEFAULT_FEE_QUOTE_MS;
+    const quote = this.#feeQuote;
+    if (quote !== undefined && nowMs - quote.atMs < quoteMs) return quote.fees;
+    const fees = this.#rpc(() => this.#options.chain.getFeeData()).then(feesFrom);
+    const fresh = { atMs: nowMs, fees };
+    this.#feeQuote = fresh;
+    // A failed quote is not kept: the next send asks again.
+    fees.catch(() => {
+      if (this.#feeQuote === fresh) this.#feeQuote = undefined;
+    });
+    return fees;
   }
 
   /** Takes a nonce and broadcasts; on a nonce error, resyncs and tries a fresh nonce. */
@@ -183,9 +212,8 @@ export class TxSender {
 
   async #sign(tx: Prepared, nonce: number): Promise<Broadcast> {
     const raw = await this.#options.signer.signTransaction({ ...tx, nonce });
-    const hash = Transaction.from(raw).hash;
-    if (hash === null) throw new Error("signed transaction has no hash");
-    return { nonce, hash, raw };
+    // A transaction's hash is that of its signed bytes: no need to parse them back (which recovers the sender).
+    return { nonce, hash: keccak256(raw), raw };
   }
 
   /**

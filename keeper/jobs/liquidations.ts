@@ -1,7 +1,8 @@
 /**
- * Liquidation job: confirms the off-chain candidates with the lens's health predicate (one static
- * call per chunk, the same predicate `liquidate` checks) and sends the confirmed ones to
- * `liquidateMany` in batches, all batches at once (the nonce manager numbers them). The keeper runs
+ * Liquidation job: sends the keeper's crossed positions to `liquidateMany` in batches, all batches at
+ * once (the nonce manager numbers them consecutively), and confirms with the lens's health predicate
+ * (one static call per chunk, the same predicate `liquidate` checks) the ones the keeper asks about:
+ * those the chain refused before (see Keeper). The keeper runs
  * it in rounds: each liquidation moves the skew and so the mark, and positions that become
  * liquidatable because of it are the next round's candidates, which is how a cascade shows up.
  *
@@ -39,8 +40,8 @@ export interface LiquidationJobOptions {
 }
 
 /**
- * Gas for liquidateMany without an estimate: the lens has confirmed the batch, liquidateMany skips
- * rather than reverts, and an estimate of a 50-position batch is a binary search over as many
+ * Gas for liquidateMany without an estimate, fixed per batch size: liquidateMany skips rather than
+ * reverts, and an estimate of a 50-position batch is a binary search over as many
  * executions, seconds of latency on a busy node. A batch holds one market's positions: the first
  * liquidation in a market pays for loading it (config, tiers, state, the oracle's sources, funding
  * sync), about 230-260k gas measured on the fuzz's markets with one position; each further one about
@@ -62,6 +63,26 @@ export function liquidateManyGas(count: number, blockGasLimit: bigint | undefine
   if (blockGasLimit === undefined || budget * 100n > blockGasLimit * MAX_BUDGET_SHARE_PERCENT) return undefined;
   if (budget > TX_GAS_CAP) return undefined;
   return budget;
+}
+
+const WORD_HEX_DIGITS = 64;
+const UINT256_MAX = (1n << 256n) - 1n;
+/** The head of a call with one dynamic argument: its offset, one word after the selector. */
+const ONE_DYNAMIC_ARG_OFFSET = "20".padStart(WORD_HEX_DIGITS, "0");
+
+/**
+ * `liquidateMany(ids)` calldata, written directly: a round of 1,000 ids through ethers' ABI coder takes
+ * over 100 ms on a busy machine, all of it between seeing the price move and sending the batches. The
+ * ABI of one uint256[] argument is the selector, the offset of the array (one word), its length, and
+ * each id as a word; test/keeper/liquidations.test.ts holds it equal to the coder's.
+ */
+export function encodeLiquidateMany(selector: string, ids: readonly bigint[]): string {
+  const words = ids.map((id) => {
+    if (id < 0n || id > UINT256_MAX) throw new RangeError(`liquidateMany: id ${id} is not a uint256`);
+    return id.toString(16).padStart(WORD_HEX_DIGITS, "0");
+  });
+  const length = ids.length.toString(16).padStart(WORD_HEX_DIGITS, "0");
+  return selector + ONE_DYNAMIC_ARG_OFFSET + length + words.join("");
 }
 
 export const DEFAULT_LIQUIDATION_OPTIONS: LiquidationJobOptions = {
@@ -86,13 +107,16 @@ export class LiquidationJob {
    * and costs no gas. Cleared by the next batch mined.
    */
   private estimateNext = false;
+  private readonly liquidateManySelector: string;
 
   constructor(
     private readonly engine: PerpEngine,
     private readonly lens: PerpLens,
     private readonly options: LiquidationJobOptions,
     private readonly ctx: JobContext,
-  ) {}
+  ) {
+    this.liquidateManySelector = engine.interface.getFunction("liquidateMany")!.selector;
+  }
 
   /** The ids in `ids` that the lens says are liquidatable now, in the order given. */
   async confirm(ids: readonly bigint[]): Promise<bigint[]> {
@@ -130,7 +154,7 @@ export class LiquidationJob {
     const label = `liquidateMany(${ids.length})`;
     const request = {
       to: this.engine.target.toString(),
-      data: this.engine.interface.encodeFunctionData("liquidateMany", [ids]),
+      data: encodeLiquidateMany(this.liquidateManySelector, ids),
       gasLimit: this.estimateNext ? undefined : liquidateManyGas(ids.length, blockGasLimit),
       label,
     };

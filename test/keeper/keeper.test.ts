@@ -203,6 +203,33 @@ describe("Keeper engine (in-process network)", function () {
     expect(logs.entries().some((e) => String(e.msg).includes("reverted on its gas budget"))).to.equal(true);
   });
 
+  it("sends a crossed position without reading it back, and has the lens confirm one the chain skipped before sending it again", async () => {
+    const f = await loadFixture(exchangeFixture);
+    const { id } = await openByLeverage(f.ex, f.traders[0], f.alt.marketId, {
+      side: "long",
+      margin: wad(5_000),
+      leverage: 10n,
+    });
+    await pushIndex(f.alt, wad("1.8"));
+    // The first batch reaches the chain without its position, as when another transaction got there
+    // first: it is mined, and the position is not liquidated by it.
+    const emptied = f.ex.engine.interface.encodeFunctionData("liquidateMany", [[]]);
+    let sends = 0;
+    const { transactor } = recordingTransactor(f, (r) => (sends++ === 0 ? { ...r, data: emptied } : r));
+    const { keeper, logs } = keeperFor(f, { transactor, funding: false, orders: false, adl: false });
+    const lensChecks = () => logs.entries().filter((e) => e.msg === "refused before: confirmed by the lens");
+
+    const first = await keeper.tick();
+    expect(first.liquidations).to.deep.equal([]);
+    expect(first.lostRace).to.deep.equal([id]);
+    expect(lensChecks(), "the first send reads nothing back").to.have.length(0);
+
+    const second = await keeper.tick();
+    expect(second.liquidations.map((l) => l.id)).to.deep.equal([id]);
+    expect(lensChecks().map((e) => [e.doubtful, e.confirmed])).to.deep.equal([[1, 1]]);
+    expect(sends).to.equal(2);
+  });
+
   it("ends a tick whose own order fill moved the mark with one more liquidation pass", async () => {
     const f = await loadFixture(exchangeFixture);
     const mkt = await skewMarket(f, "END-USD");

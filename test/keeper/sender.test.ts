@@ -52,6 +52,7 @@ function setup(overrides: Partial<TxSenderOptions> = {}) {
       polls.onPoll();
     },
     onRpcError: (error) => void rpcErrors.push(error),
+    now: () => nowMs,
     ...overrides,
   });
   const send = (label = "liquidateMany(1)") => sender.send({ to: TARGET, data: CALLDATA, label });
@@ -87,6 +88,21 @@ describe("TxSender", () => {
       expect(first.hash).to.equal(chain.accepted[0].tx.hash);
       expect(second.receipt.status).to.equal(1);
       expect(first.bumps).to.equal(0);
+    });
+
+    it("prices the transactions of one round with one fee quote, with consecutive nonces, and quotes again once it is feeQuoteMs old", async () => {
+      const { chain, send, advanceMs } = setup({ feeQuoteMs: 1_000 });
+      const round = await Promise.all([send(), send(), send()]);
+      for (const outcome of round) expectKind(outcome, "mined");
+      expect(chain.calls.getFeeData).to.equal(1);
+      expect(chain.accepted.map(({ tx }) => tx.nonce).sort()).to.deep.equal([0, 1, 2]);
+      expect(chain.accepted.every(({ tx }) => tx.maxFeePerGas === 2n * GWEI)).to.equal(true);
+
+      chain.feeData = new FeeData(null, 3n * GWEI, GWEI);
+      advanceMs(1_000);
+      await send();
+      expect(chain.calls.getFeeData).to.equal(2);
+      expect(chain.accepted[3].tx.maxFeePerGas).to.equal(3n * GWEI);
     });
 
     it("signs an EIP-1559 transaction with the estimate plus 20% headroom, for the given chain", async () => {
