@@ -38,6 +38,7 @@ import { ActionLedger, UNLIMITED_ALLOWANCE, type Action, type Outcome } from "./
 import { afterOutcome, afterPositionGone, retailDecision, type RetailTrader } from "./agents/retail";
 import { marketMakerActions, marketMakerActsIn, marketMakerDeposit } from "./agents/market-maker";
 import { ARB_LEVERAGE, arbitrageActions } from "./agents/arbitrageur";
+import { attackerActsIn } from "./agents/attacker";
 import { feedAnswers } from "./agents/oracle";
 import { afterOrder, viewPosition, type MarketView } from "./agents/view";
 import type { SpotPool } from "../typechain-types";
@@ -992,7 +993,7 @@ async function finish(run: Run): Promise<SimulationResult> {
 /** The attacker's actions due this step; returns its market when it swapped on a venue. */
 async function attackPhase(run: Run, t: number): Promise<string | undefined> {
   const attacker = run.attacker;
-  if (attacker === undefined) return undefined;
+  if (attacker === undefined || !attackerActsIn(attacker.plan, t, run.scenario.stepSec)) return undefined;
   const symbol = attacker.plan.market;
   const view = await run.chain.readMarket(symbol, BigInt(run.clock.peek()), headBlock(run));
   const { book } = run.keeper;
