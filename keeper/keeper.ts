@@ -425,6 +425,8 @@ export class Keeper {
         "reorg deeper than the undo logs: rebuilt the state from the deployment block",
       );
     }
+    // In the same turn as the sync's last change: the gauges never lag the book they count.
+    this.updateGauges();
   }
 
   /** A chain reset: rebuild from where the engine was created on the new chain, or stop if it has no code. */
@@ -467,7 +469,6 @@ export class Keeper {
         "liquidation prices recomputed",
       );
     }
-    this.updateGauges();
     return markets;
   }
 
@@ -500,7 +501,6 @@ export class Keeper {
     // The keeper's own transactions are events too: apply them so the book is the chain's.
     const last = await this.head();
     await this.sync(last);
-    this.updateGauges();
     return {
       ...report,
       block: last.number,
