@@ -40,6 +40,7 @@ import { createKeeperApp } from "../keeper/app";
 import type { KeeperApp } from "../keeper/app";
 import { parseKeeperConfig } from "../keeper/config";
 import { createLogger } from "../keeper/log";
+import { bounded } from "../lib/bounded";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { deploySystem } from "../lib/deploy";
 import { writeDeployment } from "../lib/deployment";
@@ -282,37 +283,11 @@ function intervalParam(node: HttpNode, intervalMs: number): number {
   return node === "anvil" ? Math.max(1, Math.round(intervalMs / 1000)) : intervalMs;
 }
 
-/**
- * Runs `work` (which waits on automined receipts), bounded by `timeoutMs`. On anvil, whose automine can
- * leave a ready transaction unmined in its pool (foundry-rs/foundry#10122), a pool that holds pending
- * transactions at two looks NUDGE_MS apart is mined with evm_mine.
- */
+/** `work` (which waits on automined receipts) bounded by `timeoutMs`; on anvil a stuck pool is nudged (lib/bounded). */
 async function unstuck<T>(running: RunningNode, what: string, timeoutMs: number, work: () => Promise<T>): Promise<T> {
   const { node, provider } = running;
-  let stuckBefore = false;
-  const nudge =
-    node !== "anvil"
-      ? undefined
-      : setInterval(() => {
-          void provider.send("txpool_status", []).then(
-            async (pool: { pending: string }) => {
-              const stuck = BigInt(pool.pending) > 0n;
-              if (stuck && stuckBefore) await provider.send("evm_mine", []);
-              stuckBefore = stuck;
-            },
-            () => undefined,
-          );
-        }, NUDGE_MS);
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${node}: ${what} did not finish within ${timeoutMs} ms`)), timeoutMs);
-  });
-  try {
-    return await Promise.race([work(), timeout]);
-  } finally {
-    clearInterval(nudge);
-    clearTimeout(timer);
-  }
+  const nudge = node === "anvil" ? (method: string, params: unknown[]) => provider.send(method, params) : undefined;
+  return bounded({ what: `${node}: ${what}`, timeoutMs, nudge, nudgeMs: NUDGE_MS }, work);
 }
 
 /* SETUP */

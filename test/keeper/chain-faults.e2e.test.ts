@@ -118,7 +118,7 @@ describe("keeper on a real chain's faults (anvil over HTTP)", function () {
   const short10x = { side: -1n as const, marginUsd: 100n, leverage: 10n };
 
   before(async () => {
-    chain = await startChain(() => startAnvil());
+    chain = await startChain(() => startAnvil(), { nudgePool: true });
     base = (await chain.evm.rpc("evm_snapshot")) as string;
   });
 

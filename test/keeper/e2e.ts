@@ -13,6 +13,7 @@ import { MaxUint256, Wallet, getAddress, toBeHex } from "ethers";
 import type { JsonRpcProvider } from "ethers";
 import { parseKeeperConfig } from "../../keeper/config";
 import type { KeeperConfig } from "../../keeper/config";
+import { bounded } from "../../lib/bounded";
 import type { Exchange, MarketHandles } from "../../lib/contracts";
 import { deploySystem } from "../../lib/deploy";
 import { writeDeployment } from "../../lib/deployment";
@@ -36,13 +37,24 @@ export interface Chain {
 
 const TEN_THOUSAND_ETH = toBeHex(10n ** 22n);
 
-/** A fresh node (the in-process EVM unless given) with the full exchange deployed by FUNDED_KEYS[0]. */
-export async function startChain(start: () => Promise<Evm> = startEvm): Promise<Chain> {
-  const evm = await start();
+/** How long each step of a chain's set-up may take before it fails naming the step. */
+const SETUP_STEP_MS = 90_000;
+
+/**
+ * A fresh node (the in-process EVM unless given) with the full exchange deployed by FUNDED_KEYS[0].
+ * `nudgePool` (for anvil): a transaction its automine leaves in the pool is mined by hand (lib/bounded).
+ */
+export async function startChain(
+  start: () => Promise<Evm> = startEvm,
+  { nudgePool = false }: { nudgePool?: boolean } = {},
+): Promise<Chain> {
+  const evm = await bounded({ what: "the node's start", timeoutMs: SETUP_STEP_MS }, start);
+  const step = <T>(what: string, work: () => Promise<T>) =>
+    bounded({ what, timeoutMs: SETUP_STEP_MS, nudge: nudgePool ? evm.rpc : undefined }, work);
   const provider = evm.provider();
   const deployer = new Wallet(FUNDED_KEYS[0], provider);
-  await evm.rpc("hardhat_setBalance", [deployer.address, TEN_THOUSAND_ETH]);
-  const ex = await deploySystem(deployer);
+  await step("funding the deployer", () => evm.rpc("hardhat_setBalance", [deployer.address, TEN_THOUSAND_ETH]));
+  const ex = await step("the deployment", () => deploySystem(deployer));
   const dir = mkdtempSync(path.join(os.tmpdir(), "perpsim-keeper-"));
   const deploymentFile = path.join(dir, "deployment.json");
   writeDeployment(deploymentFile, ex.deployment);
