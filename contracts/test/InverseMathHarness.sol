@@ -5,11 +5,23 @@ import {InverseMath} from "../libraries/InverseMath.sol";
 import {Tier} from "../libraries/MarginMath.sol";
 
 /// @title InverseMathHarness
-/// @notice Test only: InverseMath as external functions, so its vectors (test/vectors/inverse/) are
-/// evaluated by the contract itself and compared with lib/inverse.ts.
+/// @notice Test only: InverseMath as external functions, so test/vectors/inverse.test.ts evaluates them on
+/// the contract itself and compares them with lib/inverse.ts.
 contract InverseMathHarness {
-    function pnl(int256 size, uint256 entry, uint256 price) external pure returns (int256) {
-        return InverseMath.pnl(size, entry, price);
+    function cost(int256 size, uint256 price) external pure returns (uint256) {
+        return InverseMath.cost(size, price);
+    }
+
+    function pnl(int256 size, uint256 positionCost, uint256 price) external pure returns (int256) {
+        return InverseMath.pnl(size, positionCost, price);
+    }
+
+    function entryPrice(uint256 absSize, uint256 positionCost) external pure returns (uint256) {
+        return InverseMath.entryPrice(absSize, positionCost);
+    }
+
+    function closedCost(int256 size, uint256 positionCost, uint256 closed) external pure returns (uint256) {
+        return InverseMath.closedCost(size, positionCost, closed);
     }
 
     function notional(uint256 absSize, uint256 price) external pure returns (uint256) {
@@ -27,30 +39,30 @@ contract InverseMathHarness {
     function health(
         Tier[] memory tiers,
         int256 size,
-        uint256 entry,
+        uint256 positionCost,
         int256 netMargin,
         uint256 price
     ) external pure returns (int256) {
-        return InverseMath.health(tiers, size, entry, netMargin, price);
+        return InverseMath.health(tiers, size, positionCost, netMargin, price);
     }
 
     function isLiquidatable(
         Tier[] memory tiers,
         int256 size,
-        uint256 entry,
+        uint256 positionCost,
         int256 netMargin,
         uint256 price
     ) external pure returns (bool) {
-        return InverseMath.isLiquidatable(tiers, size, entry, netMargin, price);
+        return InverseMath.isLiquidatable(tiers, size, positionCost, netMargin, price);
     }
 
     function liquidationPrice(
         Tier[] memory tiers,
         int256 size,
-        uint256 entry,
+        uint256 positionCost,
         int256 netMargin
     ) external pure returns (uint256) {
-        return InverseMath.liquidationPrice(tiers, size, entry, netMargin);
+        return InverseMath.liquidationPrice(tiers, size, positionCost, netMargin);
     }
 
     function meetsInitialMargin(
@@ -72,11 +84,21 @@ contract InverseMathHarness {
         return InverseMath.fee(skew, delta, fill, takerRate, makerRate);
     }
 
-    function averageEntry(int256 size, uint256 entry, int256 delta, uint256 fill) external pure returns (uint256) {
-        return InverseMath.averageEntry(size, entry, delta, fill);
-    }
-
     function fundingIndexDelta(int256 rate, uint256 mark) external pure returns (int256) {
         return InverseMath.fundingIndexDelta(rate, mark);
+    }
+
+    function tradersPnl(
+        uint256 longFace,
+        uint256 longCost,
+        uint256 shortFace,
+        uint256 shortCost,
+        uint256 mark
+    ) external pure returns (int256) {
+        return InverseMath.tradersPnl(longFace, longCost, shortFace, shortCost, mark);
+    }
+
+    function sidePnl(uint256 face, uint256 sideCost, uint256 mark, bool isLong) external pure returns (int256) {
+        return InverseMath.sidePnl(face, sideCost, mark, isLong);
     }
 }

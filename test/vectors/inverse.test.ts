@@ -2,14 +2,15 @@
  * Coin-margined (inverse) math, SPEC 9.2: contracts/libraries/InverseMath.sol (through
  * InverseMathHarness) and its mirror lib/inverse.ts. The worked examples check the formulas with numbers a
  * trader can follow; random inputs (fast-check) then hold the mirror to the contract on every function, and
- * the liquidation price to the exact boundary of the on-chain check.
+ * the liquidation price to the exact boundary of the on-chain check. A position carries its cost (Q/E in
+ * coin), the sum of its fills' costs; the pool's per-side sums of face and cost value every position exactly.
  */
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import fc from "fast-check";
 import { InverseMath } from "../../lib/inverse";
-import { MarginMath, MAX_UINT256, WAD, type Tier } from "../../lib/math";
+import { MarginMath, MAX_UINT256, WAD, WadMath, type Tier } from "../../lib/math";
 import { InverseMathHarness__factory, type InverseMathHarness } from "../../typechain-types";
 
 const RUNS = 120;
@@ -31,6 +32,7 @@ async function harnessFixture(): Promise<InverseMathHarness> {
 /** 100 contracts of 100 USD at 50,000 USD: 10,000 USD of face, 0.2 BTC of notional at entry. */
 const FACE = wad(10_000);
 const ENTRY = wad(50_000);
+const COST = InverseMath.cost(FACE, ENTRY); // 0.2 BTC, exact for both sides
 
 describe("InverseMath (coin-margined markets, SPEC 9.2)", () => {
   describe("worked examples", () => {
@@ -38,10 +40,12 @@ describe("InverseMath (coin-margined markets, SPEC 9.2)", () => {
       const harness = await loadFixture(harnessFixture);
       const margin = wad(2) / 100n; // 0.02 BTC = 1,000 USD at entry: 10x
       const expected = (FACE * (WAD - bps(50n))) / (FACE / 50_000n - margin) + 1n;
-      const lp = InverseMath.liquidationPrice(BTC_INV_TIERS, -FACE, ENTRY, margin);
+      expect(COST).to.equal(wad(2) / 10n);
+      expect(await harness.cost(-FACE, ENTRY)).to.equal(COST);
+      const lp = InverseMath.liquidationPrice(BTC_INV_TIERS, -FACE, COST, margin);
       expect(lp).to.equal(expected);
       expect(lp / WAD).to.equal(55_277n);
-      expect(await harness.liquidationPrice(BTC_INV_TIERS, -FACE, ENTRY, margin)).to.equal(lp);
+      expect(await harness.liquidationPrice(BTC_INV_TIERS, -FACE, COST, margin)).to.equal(lp);
       const usdTier = { notionalCap: wad(10 ** 9), maintenanceAmount: 0n, mmr: bps(50n), maxLeverage: wad(100) };
       const linear = MarginMath.liquidationPrice([usdTier], -(FACE * WAD) / ENTRY, ENTRY, wad(1000));
       expect(linear / WAD).to.equal(54_726n);
@@ -50,37 +54,52 @@ describe("InverseMath (coin-margined markets, SPEC 9.2)", () => {
     it("a 10x long's liquidation price is Q(1 + mmr) / (M + Q/E): 45,681.82", async () => {
       const harness = await loadFixture(harnessFixture);
       const margin = wad(2) / 100n;
-      const lp = InverseMath.liquidationPrice(BTC_INV_TIERS, FACE, ENTRY, margin);
+      const lp = InverseMath.liquidationPrice(BTC_INV_TIERS, FACE, COST, margin);
       expect(lp).to.equal((FACE * (WAD + bps(50n)) - 1n) / (margin + FACE / 50_000n));
       expect(lp / 10n ** 16n).to.equal(4_568_181n);
-      expect(await harness.liquidationPrice(BTC_INV_TIERS, FACE, ENTRY, margin)).to.equal(lp);
+      expect(await harness.liquidationPrice(BTC_INV_TIERS, FACE, COST, margin)).to.equal(lp);
     });
 
     it("a 1x short has no liquidation price and survives a 10x pump: it is a synthetic dollar", async () => {
       const harness = await loadFixture(harnessFixture);
-      const margin = FACE / 50_000n; // 0.2 BTC: exactly the face at entry
-      expect(InverseMath.liquidationPrice(BTC_INV_TIERS, -FACE, ENTRY, margin)).to.equal(MAX_UINT256);
-      expect(await harness.liquidationPrice(BTC_INV_TIERS, -FACE, ENTRY, margin)).to.equal(MAX_UINT256);
+      const margin = COST; // 0.2 BTC: exactly the face at entry
+      expect(InverseMath.liquidationPrice(BTC_INV_TIERS, -FACE, COST, margin)).to.equal(MAX_UINT256);
+      expect(await harness.liquidationPrice(BTC_INV_TIERS, -FACE, COST, margin)).to.equal(MAX_UINT256);
       const pump = ENTRY * 10n;
-      expect(await harness.isLiquidatable(BTC_INV_TIERS, -FACE, ENTRY, margin, pump)).to.equal(false);
-      // equity in coin x price stays the face: 0.2 BTC - PnL = 10,000 USD at any price
-      const equity = margin + InverseMath.pnl(-FACE, ENTRY, pump);
+      expect(await harness.isLiquidatable(BTC_INV_TIERS, -FACE, COST, margin, pump)).to.equal(false);
+      // equity in coin x price stays the face: 0.2 BTC + PnL = 10,000 USD at any price
+      const equity = margin + InverseMath.pnl(-FACE, COST, pump);
       expect((equity * pump) / WAD / WAD).to.equal(10_000n);
     });
 
     it("a coin-margined long loses twice in a crash: its PnL in coin grows faster than a linear long's", () => {
       const crash = wad(25_000);
-      const coinLoss = -InverseMath.pnl(FACE, ENTRY, crash); // coin
+      const coinLoss = -InverseMath.pnl(FACE, COST, crash); // coin
       expect(coinLoss).to.equal(wad(2) / 10n); // 0.2 BTC: Q(1/25,000 - 1/50,000)
       // in USD at the crash price that is 5,000 USD, as a linear long of 0.2 BTC; but the margin (coin)
       // has also halved in USD: the position and the collateral both lose
       expect((coinLoss * crash) / WAD / WAD).to.equal(5_000n);
     });
 
-    it("entries average harmonically: 10,000 USD at 50,000 and 10,000 USD at 40,000 enter at 44,444.44", () => {
-      const entry = InverseMath.averageEntry(FACE, ENTRY, FACE, wad(40_000));
-      expect(entry).to.equal((2n * FACE * ENTRY * wad(40_000) - 1n) / (FACE * wad(40_000) + FACE * ENTRY) + 1n);
+    it("entries average harmonically: 10,000 USD at 50,000 and 10,000 USD at 40,000 cost 0.45 BTC, an entry of 44,444.44", async () => {
+      const harness = await loadFixture(harnessFixture);
+      const cost = COST + InverseMath.cost(FACE, wad(40_000));
+      expect(cost).to.equal(wad(45) / 100n);
+      const entry = InverseMath.entryPrice(2n * FACE, cost);
+      expect(await harness.entryPrice(2n * FACE, cost)).to.equal(entry);
       expect(entry / 10n ** 16n).to.equal(4_444_444n); // not the arithmetic 45,000
+    });
+
+    it("a partial close takes its share of the cost and the rest stays: closing half of 0.45 BTC at 60,000", async () => {
+      const harness = await loadFixture(harnessFixture);
+      const [size, cost, price] = [2n * FACE, wad(45) / 100n, wad(60_000)];
+      const closed = InverseMath.closedCost(size, cost, FACE);
+      expect(await harness.closedCost(size, cost, FACE)).to.equal(closed);
+      expect(closed).to.equal(wad(225) / 1000n);
+      // realised: 0.225 - 10,000/60,000 = 0.0583 BTC; the remaining half carries the same
+      const realised = InverseMath.pnl(FACE, closed, price);
+      expect(realised).to.equal(closed - WadMath.divUp(FACE, price));
+      expect(realised + InverseMath.pnl(FACE, cost - closed, price)).to.equal(InverseMath.pnl(size, cost, price));
     });
 
     it("fees and funding are in coin: 5 bps of 10,000 USD at 50,000 is 0.0001 BTC", async () => {
@@ -118,18 +137,22 @@ describe("InverseMath (coin-margined markets, SPEC 9.2)", () => {
       price: fc.bigInt(10n ** 14n, 10n ** 24n),
     });
 
+    /** The position `r` opens: its face, its cost at entry and a margin for its leverage. */
     const position = (r: { entry: bigint; face: bigint; isLong: boolean; leverageTenths: bigint }) => {
-      const notional = (r.face * WAD) / r.entry;
-      return { size: r.isLong ? r.face : -r.face, margin: (notional * 10n) / r.leverageTenths };
+      const size = r.isLong ? r.face : -r.face;
+      const cost = InverseMath.cost(size, r.entry);
+      return { size, cost, margin: (cost * 10n) / r.leverageTenths };
     };
 
-    it("pnl, notional, tierOf, maintenanceMargin, health, meetsInitialMargin agree", async () => {
+    it("cost, pnl, entryPrice, notional, tierOf, maintenanceMargin, health, meetsInitialMargin agree", async () => {
       const harness = await loadFixture(harnessFixture);
       await fc.assert(
         fc.asyncProperty(arbPosition, async (r) => {
-          const { size, margin } = position(r);
+          const { size, cost, margin } = position(r);
           const abs = r.face;
-          expect(await harness.pnl(size, r.entry, r.price)).to.equal(InverseMath.pnl(size, r.entry, r.price));
+          expect(await harness.cost(size, r.entry)).to.equal(cost);
+          expect(await harness.pnl(size, cost, r.price)).to.equal(InverseMath.pnl(size, cost, r.price));
+          expect(await harness.entryPrice(abs, cost)).to.equal(InverseMath.entryPrice(abs, cost));
           expect(await harness.notional(abs, r.price)).to.equal(InverseMath.notional(abs, r.price));
           expect(await harness.tierOf(r.tiers, abs, r.price)).to.equal(
             BigInt(InverseMath.tierOf(r.tiers, abs, r.price)),
@@ -137,8 +160,8 @@ describe("InverseMath (coin-margined markets, SPEC 9.2)", () => {
           expect(await harness.maintenanceMargin(r.tiers, abs, r.price)).to.equal(
             InverseMath.maintenanceMargin(r.tiers, abs, r.price),
           );
-          expect(await harness.health(r.tiers, size, r.entry, margin, r.price)).to.equal(
-            InverseMath.health(r.tiers, size, r.entry, margin, r.price),
+          expect(await harness.health(r.tiers, size, cost, margin, r.price)).to.equal(
+            InverseMath.health(r.tiers, size, cost, margin, r.price),
           );
           const im = await harness.meetsInitialMargin(r.tiers, abs, r.price, margin);
           const mirror = InverseMath.meetsInitialMargin(r.tiers, abs, r.price, margin);
@@ -152,10 +175,10 @@ describe("InverseMath (coin-margined markets, SPEC 9.2)", () => {
       const harness = await loadFixture(harnessFixture);
       await fc.assert(
         fc.asyncProperty(arbPosition, async (r) => {
-          const { size, margin } = position(r);
-          const lp = await harness.liquidationPrice(r.tiers, size, r.entry, margin);
-          expect(lp).to.equal(InverseMath.liquidationPrice(r.tiers, size, r.entry, margin));
-          const liq = (p: bigint) => InverseMath.isLiquidatable(r.tiers, size, r.entry, margin, p);
+          const { size, cost, margin } = position(r);
+          const lp = await harness.liquidationPrice(r.tiers, size, cost, margin);
+          expect(lp).to.equal(InverseMath.liquidationPrice(r.tiers, size, cost, margin));
+          const liq = (p: bigint) => InverseMath.isLiquidatable(r.tiers, size, cost, margin, p);
           if (lp === 0n || lp === MAX_UINT256) {
             // 0: a long never liquidatable or a short always; max: a short never or a long always
             const always = size > 0n === (lp === MAX_UINT256);
@@ -170,15 +193,16 @@ describe("InverseMath (coin-margined markets, SPEC 9.2)", () => {
       );
     });
 
-    it("fee, averageEntry and fundingIndexDelta agree; the harmonic entry lies between the two fills", async () => {
+    it("fee, fundingIndexDelta and closedCost agree; fills add their costs into an entry between the two fills", async () => {
       const harness = await loadFixture(harnessFixture);
       const arb = fc.record({
         skew: fc.bigInt(-(10n ** 27n), 10n ** 27n),
         delta: fc.bigInt(-(10n ** 27n), 10n ** 27n).filter((d) => d !== 0n),
-        size: fc.bigInt(0n, 10n ** 27n),
+        size: fc.bigInt(10n ** 18n, 10n ** 27n),
         entry: fc.bigInt(10n ** 14n, 10n ** 24n),
         fill: fc.bigInt(10n ** 14n, 10n ** 24n),
         rate: fc.bigInt(-(10n ** 16n), 10n ** 16n),
+        closedPermille: fc.bigInt(0n, 1000n),
       });
       await fc.assert(
         fc.asyncProperty(arb, async (r) => {
@@ -187,26 +211,78 @@ describe("InverseMath (coin-margined markets, SPEC 9.2)", () => {
           expect(await harness.fee(r.skew, r.delta, r.fill, taker, maker)).to.equal(
             InverseMath.fee(r.skew, r.delta, r.fill, taker, maker),
           );
-          const size = r.delta > 0n ? r.size : -r.size; // same side: an increase
-          const avg = InverseMath.averageEntry(size, r.entry, r.delta, r.fill);
-          expect(await harness.averageEntry(size, r.entry, r.delta, r.fill)).to.equal(avg);
-          const [lo, hi] = r.entry < r.fill ? [r.entry, r.fill] : [r.fill, r.entry];
-          expect(avg >= (size === 0n ? r.fill : lo) && avg <= (size === 0n ? r.fill : hi)).to.equal(true);
           expect(await harness.fundingIndexDelta(r.rate, r.fill)).to.equal(
             InverseMath.fundingIndexDelta(r.rate, r.fill),
           );
+          const size = r.delta > 0n ? r.size : -r.size; // the same side as the fill: an increase
+          const cost = InverseMath.cost(size, r.entry) + InverseMath.cost(r.delta, r.fill);
+          const entry = InverseMath.entryPrice(WadMath.abs(size + r.delta), cost);
+          const [lo, hi] = r.entry < r.fill ? [r.entry, r.fill] : [r.fill, r.entry];
+          // the harmonic mean lies between the fills, give or take the cost's rounding
+          expect(entry >= (lo * 999n) / 1000n && entry <= (hi * 1001n) / 1000n).to.equal(true);
+          const closed = (WadMath.abs(size) * r.closedPermille) / 1000n;
+          const part = InverseMath.closedCost(size, cost, closed);
+          expect(await harness.closedCost(size, cost, closed)).to.equal(part);
+          expect(part <= cost).to.equal(true);
         }),
         { numRuns: RUNS },
+      );
+    });
+
+    it("closing in parts (the closed share of the cost, the rest kept) never pays more than closing whole", () => {
+      fc.assert(
+        fc.property(arbPosition, fc.bigInt(0n, 1000n), (r, permille) => {
+          const { size, cost } = position(r);
+          const closed = (r.face * permille) / 1000n;
+          const part = InverseMath.closedCost(size, cost, closed);
+          const sign = size > 0n ? 1n : -1n;
+          const parts =
+            InverseMath.pnl(sign * closed, part, r.price) + InverseMath.pnl(size - sign * closed, cost - part, r.price);
+          expect(parts <= InverseMath.pnl(size, cost, r.price)).to.equal(true);
+        }),
+        { numRuns: 1000 },
       );
     });
 
     it("a long and a short of the same face and entry never pay out more than they lose (rounding to the protocol)", () => {
       fc.assert(
         fc.property(arbPosition, (r) => {
-          const sum = InverseMath.pnl(r.face, r.entry, r.price) + InverseMath.pnl(-r.face, r.entry, r.price);
-          expect(sum <= 0n && sum >= -1n).to.equal(true);
+          const long = InverseMath.pnl(r.face, InverseMath.cost(r.face, r.entry), r.price);
+          const short = InverseMath.pnl(-r.face, InverseMath.cost(-r.face, r.entry), r.price);
+          expect(long + short <= 0n && long + short >= -2n).to.equal(true);
         }),
         { numRuns: 1000 },
+      );
+    });
+
+    it("the pool's per-side sums of face and cost value every open position exactly: rounded once, never below what it pays", async () => {
+      const harness = await loadFixture(harnessFixture);
+      const book = fc.array(arbPosition, { minLength: 1, maxLength: 12 });
+      await fc.assert(
+        fc.asyncProperty(book, fc.bigInt(10n ** 14n, 10n ** 24n), async (rs, mark) => {
+          const sums = { longFace: 0n, longCost: 0n, shortFace: 0n, shortCost: 0n };
+          let exact = 0n; // sum of s*(cost*mark - Q*WAD), over mark
+          let paid = 0n;
+          for (const r of rs) {
+            const { size, cost } = position(r);
+            if (size > 0n) [sums.longFace, sums.longCost] = [sums.longFace + r.face, sums.longCost + cost];
+            else [sums.shortFace, sums.shortCost] = [sums.shortFace + r.face, sums.shortCost + cost];
+            exact += (size > 0n ? 1n : -1n) * (cost * mark - r.face * WAD);
+            paid += InverseMath.pnl(size, cost, mark);
+          }
+          const pool = InverseMath.tradersPnl(sums.longFace, sums.longCost, sums.shortFace, sums.shortCost, mark);
+          expect(pool).to.equal(-WadMath.floorDiv(-exact, mark));
+          expect(pool >= paid && pool - paid <= BigInt(rs.length)).to.equal(true);
+          expect(await harness.tradersPnl(sums.longFace, sums.longCost, sums.shortFace, sums.shortCost, mark)).to.equal(
+            pool,
+          );
+          const long = InverseMath.sidePnl(sums.longFace, sums.longCost, mark, true);
+          const short = InverseMath.sidePnl(sums.shortFace, sums.shortCost, mark, false);
+          expect(await harness.sidePnl(sums.longFace, sums.longCost, mark, true)).to.equal(long);
+          expect(await harness.sidePnl(sums.shortFace, sums.shortCost, mark, false)).to.equal(short);
+          expect(long + short <= pool && pool - (long + short) <= 2n).to.equal(true);
+        }),
+        { numRuns: RUNS },
       );
     });
   });
