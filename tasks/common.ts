@@ -75,10 +75,14 @@ function errorSummary(err: unknown): string {
   return String(err);
 }
 
+/** The Hardhat CLI's entry script: `npx hardhat` (node_modules/.bin/hardhat), or its bootstrap.js or cli.js. */
+const HARDHAT_CLI = /(^|[\\/])hardhat$|[\\/]hardhat[\\/]internal[\\/]cli[\\/](bootstrap|cli)\.js$/;
+
 /** The task the Hardhat CLI was asked to run in this process, parsed as the CLI parses it; else undefined. */
 function cliTaskName(): string | undefined {
-  const main = require.main?.filename ?? "";
-  if (!/[\\/]hardhat[\\/]internal[\\/]cli[\\/](bootstrap|cli)\.js$/.test(main)) return undefined;
+  // The script node was started with, not require.main: a mocha worker (`hardhat test --parallel`) loads
+  // the config too, and a test that plays the CLI sets this path (test/integration/refusals.test.ts).
+  if (!HARDHAT_CLI.test(process.argv[1] ?? "")) return undefined;
   try {
     const parser = new ArgumentsParser();
     const env = getEnvHardhatArguments(HARDHAT_PARAM_DEFINITIONS, process.env);

@@ -23,6 +23,9 @@ import { usd6, wad } from "../../lib/units";
 import { describeFailure, positionIdHex, refuseUnparsableCommandLine, setOutput } from "../../tasks/common";
 import { MAX_CHAIN_TIME } from "../../tasks/operations";
 
+/** What `npx hardhat` runs: a test that plays the CLI starts "node" with it (tasks/common.ts:cliTaskName). */
+const HARDHAT_BIN = path.join(__dirname, "..", "..", "node_modules", ".bin", "hardhat");
+
 const ALT = "ALT-USD";
 const TRADER = "1";
 const KEEPER = "2";
@@ -120,7 +123,7 @@ async function asCli(task: string, args: Record<string, unknown>, showStackTrace
   let stderr = "";
   const stdout: string[] = [];
   const restoreOutput = setOutput((line) => stdout.push(line));
-  process.argv = [saved.argv[0], saved.argv[1], "--network", "localhost", task];
+  process.argv = [saved.argv[0], HARDHAT_BIN, "--network", "localhost", task];
   process.exitCode = undefined;
   process.stderr.write = ((chunk: string | Uint8Array) => {
     stderr += String(chunk);
@@ -452,7 +455,7 @@ describe("perp:* refusals: one line, exit 1, nothing sent", function () {
     const refuse = (...args: string[]) => {
       let stderr = "";
       let code: number | undefined;
-      process.argv = [saved.argv[0], saved.argv[1], ...args];
+      process.argv = [saved.argv[0], HARDHAT_BIN, ...args];
       process.stderr.write = ((chunk: string | Uint8Array) => {
         stderr += String(chunk);
         return true;
