@@ -28,7 +28,7 @@ const config: HardhatUserConfig = {
     hardhat: { chainId: 31337, initialBaseFeePerGas: 0 },
     localhost: { url: process.env.RPC_URL ?? "http://127.0.0.1:8545", chainId: 31337 },
   },
-  mocha: { timeout: 300_000 },
+  mocha: { timeout: 300_000, jobs: 2 },
   gasReporter: { enabled: process.env.REPORT_GAS === "1" },
   typechain: { outDir: "typechain-types", target: "ethers-v6" },
 };
