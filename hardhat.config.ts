@@ -4,6 +4,7 @@ import { TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD } from "hardhat/builtin-tasks/task
 import type { HardhatUserConfig } from "hardhat/config";
 import "@nomicfoundation/hardhat-toolbox";
 
+import { devAccounts } from "./lib/dev-accounts";
 import "./tasks";
 
 /** The compiler ships with the `solc` npm package (pinned in package.json); nothing is downloaded. */
@@ -25,7 +26,7 @@ const config: HardhatUserConfig = {
     settings: { optimizer: { enabled: true, runs: 200 }, evmVersion: "cancun" },
   },
   networks: {
-    hardhat: { chainId: 31337, initialBaseFeePerGas: 0 },
+    hardhat: { chainId: 31337, initialBaseFeePerGas: 0, accounts: devAccounts() },
     localhost: { url: process.env.RPC_URL ?? "http://127.0.0.1:8545", chainId: 31337 },
   },
   mocha: { timeout: 300_000, jobs: 2 },

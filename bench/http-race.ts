@@ -41,6 +41,7 @@ import type { KeeperApp } from "../keeper/app";
 import { parseKeeperConfig } from "../keeper/config";
 import { createLogger } from "../keeper/log";
 import { bounded } from "../lib/bounded";
+import { DEV_KEYS } from "../lib/dev-accounts";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { deploySystem } from "../lib/deploy";
 import { writeDeployment } from "../lib/deployment";
@@ -73,7 +74,7 @@ export interface HttpRaceResult {
 
 const ROOT = path.resolve(__dirname, "..");
 /** Account #0 of the "test ... junk" mnemonic: both nodes fund and unlock it. */
-const DEV_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80";
+const DEV_KEY = DEV_KEYS[0];
 /** Room for 1,000 liquidations in one block: ~50k gas each plus each batch's budget still to fit. */
 const HTTP_BLOCK_GAS_LIMIT = 200_000_000n;
 /** The keeper's head poll (PERP_POLL_MS) in the race. */

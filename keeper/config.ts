@@ -13,6 +13,7 @@ import fs from "node:fs";
 import { parseArgs } from "node:util";
 import { SigningKey, getAddress } from "ethers";
 import { z } from "zod";
+import { DEV_KEYS } from "../lib/dev-accounts";
 
 /** Bad configuration; the message has one line per problem. */
 export class ConfigError extends Error {
@@ -25,7 +26,7 @@ export const HARDHAT_CHAIN_ID = 31337;
  * Account #19 of Hardhat's default mnemonic ("test test ... junk"): a well-known local key, and
  * not account #0, which deploys and pushes prices, so the keeper's nonces never collide with them.
  */
-export const LOCAL_KEEPER_KEY = "0xdf57089febbacf7ba0bc227dafbffa9fc08a93fdc68e1e42411a14efcf23656e";
+export const LOCAL_KEEPER_KEY = DEV_KEYS[19];
 /**
  * The local keys the keeper may pick on chain 31337, in order: Hardhat's #19 (`hardhat node` funds 20
  * accounts), then #9 of the same mnemonic (anvil funds 10). The first that can pay for a batch signs.
@@ -34,7 +35,7 @@ export const LOCAL_KEEPER_KEYS = [
   { name: "Hardhat account #19", key: LOCAL_KEEPER_KEY },
   {
     name: "account #9 (anvil's last funded)",
-    key: "0x2a871d0798f97d79848a013d4936a73bf4cc922c825d33c1cf7073dff6d409c6",
+    key: DEV_KEYS[9],
   },
 ] as const;
 /** Exit code of a keeper that refuses to start because of its configuration. */

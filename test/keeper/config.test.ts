@@ -15,6 +15,7 @@ import {
   resolveSignerKey,
 } from "../../keeper/config";
 import type { CliIo, KeeperConfig } from "../../keeper/config";
+import { DEV_KEYS } from "../../lib/dev-accounts";
 
 const VAULT = "0x5FbDB2315678afecb367f032d93F642f64180aa3";
 const KEY = `0x${"ab".repeat(32)}`;
@@ -279,9 +280,14 @@ describe("keeper config", () => {
       );
     });
 
-    it("the local key is account #19 of Hardhat's default mnemonic", () => {
+    it("the local key is account #19 of Hardhat's default mnemonic, as are all 20 development keys", () => {
       const mnemonic = "test test test test test test test test test test test junk";
-      expect(HDNodeWallet.fromPhrase(mnemonic, undefined, "m/44'/60'/0'/0/19").privateKey).to.equal(LOCAL_KEEPER_KEY);
+      const derived = Array.from(
+        { length: 20 },
+        (_, i) => HDNodeWallet.fromPhrase(mnemonic, undefined, `m/44'/60'/0'/0/${i}`).privateKey,
+      );
+      expect(DEV_KEYS).to.deep.equal(derived);
+      expect(derived[19]).to.equal(LOCAL_KEEPER_KEY);
     });
 
     it("refuses an RPC that serves another chain than the deployment's", () => {
