@@ -170,6 +170,8 @@ interface RpcResponse {
 /** A running anvil node and a provider connected to it. */
 export interface AnvilNode {
   provider: AnvilProvider;
+  /** CPU seconds the node has used (user + system), where /proc tells; undefined elsewhere. */
+  cpuSeconds(): number | undefined;
   /** Stops the node (idempotent). */
   stop(): void;
 }
@@ -220,9 +222,9 @@ export async function startAnvil(): Promise<AnvilNode> {
   // which happens when this process dies, however it dies.
   const child = spawn(
     "sh",
-    ["-c", `"$0" "$@" & a=$!; trap 'kill $a; wait $a' EXIT; read _; exit 0`, anvilBinary(), ...args],
+    ["-c", `"$0" "$@" & a=$!; echo $a; trap 'kill $a; wait $a' EXIT; read _; exit 0`, anvilBinary(), ...args],
     {
-      stdio: ["pipe", "ignore", "pipe"],
+      stdio: ["pipe", "pipe", "pipe"],
     },
   );
   running.add(child);
@@ -231,6 +233,9 @@ export async function startAnvil(): Promise<AnvilNode> {
   child.unref();
   (child.stdin as unknown as net.Socket).unref();
   (child.stderr as unknown as net.Socket).unref();
+  (child.stdout as unknown as net.Socket).unref();
+  let pid: number | undefined;
+  child.stdout!.on("data", (d: Buffer) => (pid ??= Number(d.toString().trim().split("\n")[0])));
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
   let exited: string | undefined;
@@ -248,6 +253,7 @@ export async function startAnvil(): Promise<AnvilNode> {
     const provider = await connectWhenReady(socketPath, () => exited);
     return {
       provider,
+      cpuSeconds: () => (pid === undefined ? undefined : processCpuSeconds(pid)),
       stop: () => {
         provider.close();
         stop();
@@ -258,6 +264,23 @@ export async function startAnvil(): Promise<AnvilNode> {
     throw error;
   }
 }
+
+/** A process's user + system CPU seconds from /proc (Linux); undefined where it cannot be read. */
+function processCpuSeconds(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th there.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Linux's USER_HZ: /proc counts CPU time in 1/100 s. */
+const CLOCK_TICKS = 100;
 
 async function connectWhenReady(socketPath: string, exited: () => string | undefined): Promise<AnvilProvider> {
   const deadline = Date.now() + START_TIMEOUT_MS;

@@ -86,6 +86,11 @@ async function anvilNetwork(): Promise<SimNetwork> {
   return (await anvil).network;
 }
 
+/** CPU seconds this process's anvil node has used; undefined without a node (or off Linux). */
+export async function anvilCpuSeconds(): Promise<number | undefined> {
+  return anvil === undefined ? undefined : (await anvil).node.cpuSeconds();
+}
+
 /** Stops this process's anvil node, if it started one (it is stopped at exit otherwise). */
 export async function stopAnvil(): Promise<void> {
   const started = anvil;
