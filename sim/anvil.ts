@@ -170,6 +170,8 @@ interface RpcResponse {
 /** A running anvil node and a provider connected to it. */
 export interface AnvilNode {
   provider: AnvilProvider;
+  /** The node's IPC socket (in a temporary directory of its own). */
+  socketPath: string;
   /** CPU seconds the node has used (user + system), where /proc tells; undefined elsewhere. */
   cpuSeconds(): number | undefined;
   /** Stops the node (idempotent). */
@@ -253,6 +255,7 @@ export async function startAnvil(): Promise<AnvilNode> {
     const provider = await connectWhenReady(socketPath, () => exited);
     return {
       provider,
+      socketPath,
       cpuSeconds: () => (pid === undefined ? undefined : processCpuSeconds(pid)),
       stop: () => {
         provider.close();
