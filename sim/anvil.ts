@@ -50,6 +50,18 @@ export class RpcError extends Error {
   }
 }
 
+/** Reads that neither mine nor depend on the next block's timestamp: they do not pass a kept one on first. */
+const KEEPS_TIMESTAMP = new Set([
+  "eth_call",
+  "eth_blockNumber",
+  "eth_chainId",
+  "eth_accounts",
+  "eth_getBlockByNumber",
+  "eth_getTransactionReceipt",
+  "eth_getTransactionByHash",
+  "eth_getLogs",
+]);
+
 interface Pending {
   method: string;
   resolve: (value: unknown) => void;
@@ -61,6 +73,8 @@ export class AnvilProvider {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private buffer = "";
+  /** A timestamp set for the next block and not yet passed to the node (see request). */
+  private nextTimestamp: number | undefined;
   private closed: Error | undefined;
 
   private constructor(private readonly socket: net.Socket) {
@@ -95,8 +109,17 @@ export class AnvilProvider {
    * transaction reverted: the block holds exactly the one transaction sent.
    */
   request(args: { method: string; params?: readonly unknown[] | object }): Promise<unknown> {
-    if (args.method === "eth_sendTransaction") return this.sendMined(args.params as unknown[]);
-    return this.raw(args.method, args.params);
+    const { method, params } = args;
+    if (method === "eth_sendTransaction") return this.sendMined(params as unknown[]);
+    if (method === "evm_setNextBlockTimestamp") {
+      // Kept here and given to the block's own evm_mine: one round trip less per transaction.
+      this.nextTimestamp = Number((params as unknown[])[0]);
+      return Promise.resolve(true);
+    }
+    if (this.nextTimestamp === undefined || KEEPS_TIMESTAMP.has(method)) return this.raw(method, params);
+    const timestamp = this.nextTimestamp;
+    this.nextTimestamp = undefined;
+    return this.raw("evm_setNextBlockTimestamp", [timestamp]).then(() => this.raw(method, params));
   }
 
   send(method: string, params: unknown[] = []): Promise<unknown> {
@@ -109,7 +132,9 @@ export class AnvilProvider {
 
   private async sendMined(params: unknown[]): Promise<string> {
     const hash = (await this.raw("eth_sendTransaction", params)) as string;
-    await this.raw("evm_mine", []);
+    const timestamp = this.nextTimestamp;
+    this.nextTimestamp = undefined;
+    await this.raw("evm_mine", timestamp === undefined ? [] : [{ timestamp }]);
     const receipt = (await this.raw("eth_getTransactionReceipt", [hash])) as { status: string } | null;
     if (receipt === null) throw new Error(`anvil did not mine transaction ${hash} in the block mined for it`);
     if (receipt.status === "0x1") return hash;
