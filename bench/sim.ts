@@ -1,8 +1,10 @@
 /**
  * Simulator throughput beside the network's own ceiling, in one run: squeeze-thin through the runner
- * (sim/runner.ts runScenario), and plain ERC-20 transfers sent through raw provider.send on the same
- * in-process network, measured just before and just after the scenario (their mean is the reference,
- * so load that changes during the run shows up in both).
+ * (sim/runner.ts runScenario) on one chain backend (sim/network.ts: the default, anvil over IPC, or
+ * in-process EDR), and plain ERC-20 transfers sent through raw provider.send on that same backend,
+ * measured just before and just after the scenario (their mean is the reference, so load that changes
+ * during the run shows up in both). The other backend's raw transfers are measured too, once, so the
+ * reader sees what each chain gives before the simulator adds anything.
  *
  * The scenario's figures cover its steps only (from the end of step 1 to the end of the last step;
  * deployment and agent set-up excluded); transactions are counted from the blocks mined in that span.
@@ -13,6 +15,7 @@ import { CollateralToken__factory } from "../typechain-types";
 import { loadScenario, type Scenario } from "../sim/scenario";
 import { runScenario } from "../sim/runner";
 import { usd6 } from "../lib/units";
+import { anvilCpuSeconds, defaultChain, simNetwork, CHAINS, type ChainKind, type SimNetwork } from "../sim/network";
 import { RpcProfile, type MethodProfile } from "./chain";
 import { callDetail } from "./names";
 
@@ -24,11 +27,15 @@ export interface TransferThroughput {
   transfers: number;
   seconds: number;
   perSecond: number;
-  /** process CPU seconds (user + system, the EVM's threads included) */
+  /** CPU seconds (user + system) of this process and, on anvil, of the node: the EVM's wherever it runs */
   cpuSeconds: number;
 }
 
 export interface SimThroughput {
+  /** the chain backend the scenario and its reference transfers ran on */
+  chain: ChainKind;
+  /** raw transfers on the other backend, for comparison (not in the ratio) */
+  rawOther: { chain: ChainKind; transfers: TransferThroughput };
   scenario: string;
   steps: number;
   seconds: number;
@@ -39,7 +46,7 @@ export interface SimThroughput {
   rawAfter: TransferThroughput;
   rawPerSecond: number;
   ratio: number;
-  /** process CPU seconds of the steps (user + system, the EVM's threads included) */
+  /** CPU seconds of the steps (user + system: this process, the EVM's threads, the anvil node) */
   cpuSeconds: number;
   /**
    * The ratio on CPU time: simulator transactions per CPU second over raw transfers per CPU second. On a
@@ -57,22 +64,26 @@ export interface SimThroughput {
   sendMs: number;
 }
 
-/** `count` transfers of one unit from one account to another, each sent and mined (automine) in turn. */
-export async function transferThroughput(hre: HardhatRuntimeEnvironment, count: number): Promise<TransferThroughput> {
-  const provider = hre.network.provider;
-  const [deployer, from, to] = await hre.ethers.getSigners();
+/**
+ * `count` transfers of one unit from one account to another on `net`, each sent and mined in turn (one
+ * block each, as the simulator's transactions).
+ */
+export async function transferThroughput(net: SimNetwork, count: number): Promise<TransferThroughput> {
+  const provider = net.provider;
+  const deployer = await net.deployer();
+  const [, fromAddress, toAddress] = (await provider.send("eth_accounts", [])) as string[];
   const token = await new CollateralToken__factory(deployer).deploy();
-  await (await token.faucet(from.address, usd6(1_000n))).wait();
+  await (await token.faucet(fromAddress!, usd6(1_000n))).wait();
   const address = await token.getAddress();
-  const data = token.interface.encodeFunctionData("transfer", [to.address, 1n]);
+  const data = token.interface.encodeFunctionData("transfer", [toAddress!, 1n]);
   const start = performance.now();
-  const cpu = process.cpuUsage();
+  const cpu = await cpuNow();
   for (let i = 0; i < count; i++) {
-    await provider.send("eth_sendTransaction", [{ from: from.address, to: address, data, gas: TRANSFER_GAS }]);
+    await provider.send("eth_sendTransaction", [{ from: fromAddress, to: address, data, gas: TRANSFER_GAS }]);
   }
   const seconds = (performance.now() - start) / 1000;
-  const cpuSeconds = cpuSecondsSince(cpu);
-  if ((await token.balanceOf(to.address)) !== BigInt(count)) throw new Error("bench: not every transfer went through");
+  const cpuSeconds = (await cpuNow()) - cpu;
+  if ((await token.balanceOf(toAddress!)) !== BigInt(count)) throw new Error("bench: not every transfer went through");
   return { transfers: count, seconds, perSecond: count / seconds, cpuSeconds };
 }
 
@@ -80,9 +91,13 @@ export async function simThroughput(
   hre: HardhatRuntimeEnvironment,
   transfers: number,
   durationHours?: number,
+  chain: ChainKind = defaultChain(),
 ): Promise<SimThroughput> {
-  const provider = hre.network.provider;
-  const rawBefore = await transferThroughput(hre, transfers);
+  const net = await simNetwork(hre, chain);
+  const provider = net.provider;
+  const other = CHAINS.find((c) => c !== chain)!;
+  const rawOther = { chain: other, transfers: await transferThroughput(await simNetwork(hre, other), transfers) };
+  const rawBefore = await transferThroughput(net, transfers);
   const loaded = loadScenario(SCENARIO_FILE);
   const scenario: Scenario = durationHours === undefined ? loaded : { ...loaded, durationSec: durationHours * HOUR };
 
@@ -96,21 +111,22 @@ export async function simThroughput(
   let firstStepBlock: Promise<unknown> = Promise.resolve("0x0");
   let lastStepBlockP: Promise<unknown> = Promise.resolve("0x0");
   let lastStep = 0;
-  let cpuAtFirst = process.cpuUsage();
-  let cpuSeconds = 0;
+  let cpuAtFirst: Promise<number> = Promise.resolve(0);
+  let cpuAtLast: Promise<number> = Promise.resolve(0);
   try {
     await runScenario(hre, scenario, {
+      chain,
       onStep: (step) => {
         lastStep = step;
         lastStepAt = performance.now();
         if (step === total) {
-          cpuSeconds = cpuSecondsSince(cpuAtFirst);
+          cpuAtLast = cpuNow();
           profile.recording = false;
           lastStepBlockP = provider.send("eth_blockNumber", []);
         }
         if (step !== 1) return;
         firstStepAt = performance.now();
-        cpuAtFirst = process.cpuUsage();
+        cpuAtFirst = cpuNow();
         // Requests are served in order: this one runs before anything the runner sends for step 2.
         firstStepBlock = provider.send("eth_blockNumber", []);
         profile.recording = true;
@@ -120,6 +136,7 @@ export async function simThroughput(
     profile.recording = false;
   }
   const seconds = (lastStepAt - firstStepAt) / 1000;
+  const cpuSeconds = (await cpuAtLast) - (await cpuAtFirst);
   const busyMs = profile.busyMs;
   const readMs = profile.methodBusyMs("eth_call");
   const sendMs = profile.methodBusyMs("eth_sendTransaction");
@@ -133,12 +150,14 @@ export async function simThroughput(
     };
     transactions += block.transactions.length;
   }
-  const rawAfter = await transferThroughput(hre, transfers);
+  const rawAfter = await transferThroughput(net, transfers);
   const rawPerSecond = (rawBefore.perSecond + rawAfter.perSecond) / 2;
   const rawPerCpuSecond = (rawBefore.transfers + rawAfter.transfers) / (rawBefore.cpuSeconds + rawAfter.cpuSeconds);
   const steps = lastStep - 1;
   const txPerSecond = transactions / seconds;
   return {
+    chain,
+    rawOther,
     scenario: scenario.name,
     steps,
     seconds,
@@ -159,9 +178,10 @@ export async function simThroughput(
   };
 }
 
-function cpuSecondsSince(start: NodeJS.CpuUsage): number {
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / 1e6;
+/** CPU seconds used so far by this process and this process's anvil node (when it has one). */
+async function cpuNow(): Promise<number> {
+  const own = process.cpuUsage();
+  return (own.user + own.system) / 1e6 + ((await anvilCpuSeconds()) ?? 0);
 }
 
 /**

@@ -17,6 +17,7 @@
  * seed gives the same chain, and the same summary.json, on every run.
  */
 import type { HardhatRuntimeEnvironment, EthereumProvider } from "hardhat/types";
+import { defaultChain, simNetwork, type ChainKind, type SimNetwork } from "./network";
 import { id as keccakId, getAddress } from "ethers";
 import { clearSnapshots } from "@nomicfoundation/hardhat-network-helpers";
 import { deploySystem, type SystemSpec } from "../lib/deploy";
@@ -68,6 +69,8 @@ const ARB_DEPOSIT_MARGINS = 2n;
 export interface RunOptions {
   seed?: number;
   onStep?: (step: number, total: number) => void;
+  /** The chain backend (sim/network.ts); PERPSIM_CHAIN or the default when not given. */
+  chain?: ChainKind;
 }
 
 /** A retail trader and where it lives on chain. */
@@ -199,25 +202,25 @@ export async function runScenario(
   options: RunOptions = {},
 ): Promise<SimulationResult> {
   const seed = options.seed ?? scenario.seed;
-  const provider = hre.ethers.provider;
-  const inProcess = hre.network.name === "hardhat";
+  const net = await simNetwork(hre, options.chain ?? defaultChain());
+  const owned = net.owned;
   const system = systemSpecOf(scenario);
-  let deployed = inProcess ? await revertToDeployed(hre.network.provider, system) : undefined;
-  if (inProcess) {
+  let deployed = owned ? await revertToDeployed(net.provider, system) : undefined;
+  if (owned && deployed === undefined) {
+    await net.provider.send(net.label === "anvil" ? "anvil_reset" : "hardhat_reset", []);
     // A reset (or a revert to an older snapshot) voids every snapshot taken since, loadFixture's cache too.
-    if (deployed === undefined) await provider.send("hardhat_reset", []);
-    await clearSnapshots();
+    if (net.label === "edr") await clearSnapshots();
   }
-  const latest = (await provider.getBlock("latest"))!;
-  const clock = new BlockClock(hre.network.provider, startSec(scenario, inProcess, latest.timestamp));
+  const latest = (await net.ethers.getBlock("latest"))!;
+  const clock = new BlockClock(net.provider, startSec(scenario, owned, latest.timestamp));
   if (deployed !== undefined) clock.resume(deployed.clock);
   clock.install();
   try {
     if (deployed === undefined) {
-      deployed = await deploy(hre, system, clock, latest.number);
-      if (inProcess) await keepDeployed(hre.network.provider, system, deployed, clock);
+      deployed = await deploy(net, system, clock, latest.number);
+      if (owned) await keepDeployed(net.provider, system, deployed, clock);
     }
-    const run = await setUp(hre, scenario, seed, clock, deployed);
+    const run = await setUp(net, scenario, seed, clock, deployed);
     const total = Math.floor(scenario.durationSec / scenario.stepSec);
     const pnlEvery = Math.max(1, Math.ceil(total / PNL_POINTS));
     for (let step = 1; step <= total; step++) {
@@ -267,17 +270,19 @@ interface Deployed {
  * of resetting the chain and deploying again. Same chain, same blocks and timestamps, so the same seed
  * still gives the same summary.json.
  */
-let lastDeployed: { key: string; snapshot: string; headHash: string; deployed: Deployed } | undefined;
+const lastDeployed = new WeakMap<
+  EthereumProvider,
+  { key: string; snapshot: string; headHash: string; deployed: Deployed }
+>();
 
 async function deploy(
-  hre: HardhatRuntimeEnvironment,
+  net: SimNetwork,
   system: SystemSpec,
   clock: BlockClock,
   clockStartBlock: number,
 ): Promise<Deployed> {
-  const [deployerSigner] = await hre.ethers.getSigners();
-  const ex = await deploySystem(deployerSigner!, system);
-  const chain = await SimChain.connect(hre.network.provider, ex);
+  const ex = await deploySystem(await net.deployer(), system);
+  const chain = await SimChain.connect(net.provider, ex);
   return { ex, chain, clockStartBlock, clock: clock.state() };
 }
 
@@ -290,7 +295,7 @@ async function keepDeployed(
   const snapshot = (await provider.send("evm_snapshot", [])) as string;
   const head = (await provider.send("eth_getBlockByNumber", ["latest", false])) as { hash: string };
   deployed.clock = clock.state();
-  lastDeployed = { key: JSON.stringify(system), snapshot, headHash: head.hash, deployed };
+  lastDeployed.set(provider, { key: JSON.stringify(system), snapshot, headHash: head.hash, deployed });
 }
 
 /**
@@ -298,32 +303,32 @@ async function keepDeployed(
  * leads to the same block (a reset or someone else's revert since leaves it unusable); undefined otherwise.
  */
 async function revertToDeployed(provider: EthereumProvider, system: SystemSpec): Promise<Deployed | undefined> {
-  const kept = lastDeployed;
-  lastDeployed = undefined;
+  const kept = lastDeployed.get(provider);
+  lastDeployed.delete(provider);
   if (kept === undefined || kept.key !== JSON.stringify(system)) return undefined;
   if (!((await provider.send("evm_revert", [kept.snapshot])) as boolean)) return undefined;
   const head = (await provider.send("eth_getBlockByNumber", ["latest", false])) as { hash: string };
   if (head.hash !== kept.headHash) return undefined;
   // A snapshot is used up by its revert: take it again for the run after this one.
-  lastDeployed = { ...kept, snapshot: (await provider.send("evm_snapshot", [])) as string };
+  lastDeployed.set(provider, { ...kept, snapshot: (await provider.send("evm_snapshot", [])) as string });
   return { ...kept.deployed, chain: kept.deployed.chain.reconnect() };
 }
 
 async function setUp(
-  hre: HardhatRuntimeEnvironment,
+  net: SimNetwork,
   scenario: Scenario,
   seed: number,
   clock: BlockClock,
   { ex, chain, clockStartBlock }: Deployed,
 ): Promise<Run> {
-  const provider = hre.network.provider;
-  const [deployerSigner] = await hre.ethers.getSigners();
-  const venues = await deployVenues(deployerSigner!, ex, chain, scenario, {
+  const provider = net.provider;
+  const deployerSigner = await net.deployer();
+  const venues = await deployVenues(deployerSigner, ex, chain, scenario, {
     heartbeatSec: Math.max(3600, scenario.stepSec * 4),
   });
-  const startSec = Number((await hre.ethers.provider.getBlock("latest"))!.timestamp);
+  const startSec = Number((await net.ethers.getBlock("latest"))!.timestamp);
   const rng = Random.fromSeed(seed);
-  const deployer = await deployerSigner!.getAddress();
+  const deployer = await deployerSigner.getAddress();
   const addressOf = (label: string) => getAddress("0x" + keccakId(`perpsim:${seed}:${label}`).slice(26));
 
   const retail = drawRetail(scenario, rng, addressOf);
@@ -386,7 +391,7 @@ async function setUp(
   if (marketMaker) marketMaker.positionId = positionIds[next++]!;
   const arbitrageur = arbPlan ? { plan: arbPlan, address: arbAddress, positionId: positionIds[next]! } : undefined;
 
-  const keeperSigner = await hre.ethers.getImpersonatedSigner(keeperAddress);
+  const keeperSigner = await net.signer(keeperAddress);
   const keeper = new Keeper(ex, keeperSigner, {
     fromBlock: ex.deployment.deploymentBlock,
     markets: chain.marketSource(),

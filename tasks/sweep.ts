@@ -12,6 +12,23 @@ interface SweepArgs {
   workers: number;
   out?: string;
   queue?: string;
+  chain?: string;
+}
+
+const CHAIN_HELP = "chain backend of every run: anvil (a private node over IPC per worker) or edr (in-process)";
+
+/**
+ * `--chain` into PERPSIM_CHAIN, which every run of this process and its worker threads reads (a queue's
+ * workers on other machines read their own). Both backends give the same metrics for the same run.
+ */
+async function useChain(chain: string | undefined): Promise<void> {
+  if (chain === undefined) return;
+  const { parseChain } = await import("../sim/network");
+  try {
+    process.env.PERPSIM_CHAIN = parseChain(chain);
+  } catch (error) {
+    fail((error as Error).message);
+  }
 }
 
 /** `--vary PATH=V1,V2`: each occurrence parses to a one-element list, and repeats are concatenated. */
@@ -59,8 +76,10 @@ task("sweep", "Runs a scenario over a grid of varied fields and seeds; writes ru
     undefined,
     types.string,
   )
+  .addOptionalParam("chain", CHAIN_HELP, undefined, types.string)
   .setAction(
     cliAction("sweep", async (args: SweepArgs, hre) => {
+      await useChain(args.chain);
       await hre.run("compile", { quiet: true });
       const { sweepCommand, isRefusal } = await import("../sim/sweep/cli");
       return sweepCommand(args).catch((error: unknown) =>
@@ -71,8 +90,10 @@ task("sweep", "Runs a scenario over a grid of varied fields and seeds; writes ru
 
 task("sweep-worker", "Takes sweep runs from a BullMQ queue and runs them on the in-process network until stopped")
   .addParam("queue", "redis://HOST:PORT", undefined, types.string)
+  .addOptionalParam("chain", CHAIN_HELP, undefined, types.string)
   .setAction(
-    cliAction("sweep-worker", async (args: { queue: string }, hre) => {
+    cliAction("sweep-worker", async (args: { queue: string; chain?: string }, hre) => {
+      await useChain(args.chain);
       await hre.run("compile", { quiet: true });
       const { workerCommand, isRefusal } = await import("../sim/sweep/cli");
       return workerCommand(hre, args.queue).catch((error: unknown) =>
@@ -85,8 +106,10 @@ task("lab", "The survival lab: leverage x thin/deep market x with/against the cr
   .addOptionalParam("seeds", "N (seeds 1..N) or A..B", "3", types.string)
   .addOptionalParam("workers", "local worker threads", 2, types.int)
   .addOptionalParam("out", "output directory", "reports/lab", types.string)
+  .addOptionalParam("chain", CHAIN_HELP, undefined, types.string)
   .setAction(
-    cliAction("lab", async (args: { seeds: string; workers: number; out: string }, hre) => {
+    cliAction("lab", async (args: { seeds: string; workers: number; out: string; chain?: string }, hre) => {
+      await useChain(args.chain);
       await hre.run("compile", { quiet: true });
       const { labCommand, isRefusal } = await import("../sim/sweep/cli");
       return labCommand(args).catch((error: unknown) =>

@@ -108,7 +108,7 @@ describe("simulator: the seed's squeeze on real contracts", function () {
     expect(JSON.parse(a)).to.have.property("actions");
   });
 
-  it("runs the same system again from its deployment snapshot, with the same summary.json as from a reset chain", async () => {
+  it("runs the same system again from its deployment snapshot (in-process), with the same summary.json as from a reset chain", async () => {
     const s = { ...shortened("scenarios/squeeze-thin.json"), durationSec: 4 * HOUR };
     const provider = hre.network.provider;
     const calls: string[] = [];
@@ -121,10 +121,10 @@ describe("simulator: the seed's squeeze on real contracts", function () {
       await provider.send("hardhat_reset", []);
       calls.length = 0;
       // A snapshot kept from an earlier run (of this system or not) leads nowhere after that reset.
-      const fresh = summaryJson((await runScenario(hre, s)).summary);
+      const fresh = summaryJson((await runScenario(hre, s, { chain: "edr" })).summary);
       expect(calls.at(-1)).to.equal("hardhat_reset");
       calls.length = 0;
-      const reverted = summaryJson((await runScenario(hre, s)).summary);
+      const reverted = summaryJson((await runScenario(hre, s, { chain: "edr" })).summary);
       expect(calls).to.deep.equal(["evm_revert"]);
       expect(reverted).to.equal(fresh);
       // Someone else resets the chain and takes snapshots of their own: the kept snapshot's id may now
@@ -134,7 +134,7 @@ describe("simulator: the seed's squeeze on real contracts", function () {
       await provider.send("evm_snapshot", []);
       await provider.send("hardhat_mine", ["0x5"]);
       calls.length = 0;
-      const again = summaryJson((await runScenario(hre, s)).summary);
+      const again = summaryJson((await runScenario(hre, s, { chain: "edr" })).summary);
       expect(calls.at(-1)).to.equal("hardhat_reset");
       expect(again).to.equal(fresh);
     } finally {

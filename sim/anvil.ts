@@ -1,0 +1,343 @@
+/**
+ * A private anvil node for one process, reached over its IPC socket: the simulator's second chain
+ * backend (`--chain anvil`). anvil's EVM costs about the same per transaction whatever the gas (EDR,
+ * Hardhat's in-process network, pays for a step tracer on every opcode), and a unix socket round trip
+ * is a tenth of an HTTP one.
+ *
+ * The node is started with the in-process network's settings (chain id 31337, the same mnemonic, no
+ * base fee, cancun), so a deployment lands at the same addresses. It is stopped with the process: on
+ * exit, and through a watchdog shell that kills it when its stdin (a pipe from this process) closes,
+ * so a process killed with SIGKILL leaves no node behind either.
+ *
+ * `AnvilProvider` is a minimal EIP-1193 provider (`request`, and `send` as Hardhat's providers have
+ * it): one JSON-RPC object per request on the socket, the responses (concatenated JSON objects, no
+ * separator) matched back by id. A JSON-RPC error is thrown as an Error carrying its `data` (the revert
+ * data lib/revert.ts decodes).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+
+/** How long anvil may take to open its socket. */
+const START_TIMEOUT_MS = 20_000;
+
+/**
+ * The anvil binary of this platform's @foundry-rs package: run directly, not through the package's
+ * node wrapper (node_modules/.bin/anvil), which costs a Node start-up and does not pass on a kill.
+ */
+function anvilBinary(): string {
+  const arch = process.arch === "x64" ? "amd64" : process.arch;
+  const name = `@foundry-rs/anvil-${process.platform}-${arch}`;
+  try {
+    const dir = path.dirname(require.resolve(`${name}/package.json`));
+    return path.join(dir, "bin", process.platform === "win32" ? "anvil.exe" : "anvil");
+  } catch (error) {
+    throw new Error(`anvil: ${name} is not installed (npm ci installs it with @foundry-rs/anvil)`, { cause: error });
+  }
+}
+
+/** A JSON-RPC error as anvil returns it: code, message and (for a revert) the revert data. */
+export class RpcError extends Error {
+  override name = "RpcError";
+  constructor(
+    message: string,
+    readonly code: number,
+    readonly data: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** Reads that neither mine nor depend on the next block's timestamp: they do not pass a kept one on first. */
+const KEEPS_TIMESTAMP = new Set([
+  "eth_call",
+  "eth_blockNumber",
+  "eth_chainId",
+  "eth_accounts",
+  "eth_getBlockByNumber",
+  "eth_getTransactionReceipt",
+  "eth_getTransactionByHash",
+  "eth_getLogs",
+]);
+
+interface Pending {
+  method: string;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+/** An EIP-1193 provider over a unix socket. */
+export class AnvilProvider {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private buffer = "";
+  /** A timestamp set for the next block and not yet passed to the node (see request). */
+  private nextTimestamp: number | undefined;
+  private closed: Error | undefined;
+
+  private constructor(private readonly socket: net.Socket) {
+    socket.setEncoding("utf8");
+    // The socket keeps the process alive only while a request waits for its answer.
+    socket.unref();
+    socket.on("data", (chunk: string) => this.receive(chunk));
+    const fail = (error: Error) => {
+      this.closed = error;
+      for (const p of this.pending.values()) p.reject(error);
+      this.pending.clear();
+    };
+    socket.on("error", fail);
+    socket.on("close", () => fail(new Error("the anvil node's socket closed")));
+  }
+
+  static connect(socketPath: string): Promise<AnvilProvider> {
+    return new Promise((resolve, reject) => {
+      const socket = net.createConnection(socketPath);
+      socket.once("connect", () => {
+        socket.removeListener("error", reject);
+        resolve(new AnvilProvider(socket));
+      });
+      socket.once("error", reject);
+    });
+  }
+
+  /**
+   * One request. `eth_sendTransaction` behaves as on Hardhat's automining network: the node mines
+   * nothing by itself (`--no-mining`), so the call sends, mines one block (at the timestamp set before,
+   * if any) and returns the hash once it is mined, or throws the revert (its data included) when the
+   * transaction reverted: the block holds exactly the one transaction sent.
+   */
+  request(args: { method: string; params?: readonly unknown[] | object }): Promise<unknown> {
+    const { method, params } = args;
+    if (method === "eth_sendTransaction") return this.sendMined(params as unknown[]);
+    if (method === "evm_setNextBlockTimestamp") {
+      // Kept here and given to the block's own evm_mine: one round trip less per transaction.
+      this.nextTimestamp = Number((params as unknown[])[0]);
+      return Promise.resolve(true);
+    }
+    if (this.nextTimestamp === undefined || KEEPS_TIMESTAMP.has(method)) return this.raw(method, params);
+    const timestamp = this.nextTimestamp;
+    this.nextTimestamp = undefined;
+    return this.raw("evm_setNextBlockTimestamp", [timestamp]).then(() => this.raw(method, params));
+  }
+
+  send(method: string, params: unknown[] = []): Promise<unknown> {
+    return this.request({ method, params });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private async sendMined(params: unknown[]): Promise<string> {
+    const hash = (await this.raw("eth_sendTransaction", params)) as string;
+    const timestamp = this.nextTimestamp;
+    this.nextTimestamp = undefined;
+    await this.raw("evm_mine", timestamp === undefined ? [] : [{ timestamp }]);
+    const receipt = (await this.raw("eth_getTransactionReceipt", [hash])) as { status: string } | null;
+    if (receipt === null) throw new Error(`anvil did not mine transaction ${hash} in the block mined for it`);
+    if (receipt.status === "0x1") return hash;
+    // Reverted: its revert data. The block holds this transaction alone and a revert leaves the state
+    // as it was (but the sender's nonce, which a call ignores), so the call replays it exactly when it
+    // runs on the head state with the block's own number and timestamp. (The node keeps no history
+    // to trace: --prune-history.)
+    const block = (await this.raw("eth_getBlockByNumber", ["latest", false])) as { number: string; timestamp: string };
+    const [tx] = params as [Record<string, unknown>];
+    try {
+      await this.raw("eth_call", [tx, "latest", null, { number: block.number, time: block.timestamp }]);
+    } catch (error) {
+      if (error instanceof RpcError) throw error;
+      throw new Error(`anvil: replaying reverted transaction ${hash}`, { cause: error });
+    }
+    throw new RpcError(`transaction ${hash} reverted, and its replay as a call did not`, 3, "0x");
+  }
+
+  private raw(method: string, params: readonly unknown[] | object | undefined): Promise<unknown> {
+    if (this.closed) return Promise.reject(this.closed);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.socket.ref();
+      this.pending.set(id, { method, resolve, reject });
+      this.socket.write(JSON.stringify({ jsonrpc: "2.0", id, method, params: params ?? [] }));
+    });
+  }
+
+  /** Splits the stream into top-level JSON objects (braces outside strings) and settles each one's request. */
+  private receive(chunk: string): void {
+    this.buffer += chunk;
+    let depth = 0;
+    let inString = false;
+    let start = 0;
+    for (let i = 0; i < this.buffer.length; i++) {
+      const c = this.buffer[i];
+      if (inString) {
+        if (c === "\\") i++;
+        else if (c === '"') inString = false;
+      } else if (c === '"') inString = true;
+      else if (c === "{") depth++;
+      else if (c === "}" && --depth === 0) {
+        this.settle(JSON.parse(this.buffer.slice(start, i + 1)) as RpcResponse);
+        start = i + 1;
+      }
+    }
+    this.buffer = this.buffer.slice(start);
+  }
+
+  private settle(response: RpcResponse): void {
+    const p = this.pending.get(response.id);
+    if (p === undefined) return;
+    this.pending.delete(response.id);
+    if (this.pending.size === 0) this.socket.unref();
+    const e = response.error;
+    // A revert keeps the node's message (lib/revert.ts reads the data); anything else names its method.
+    if (e) p.reject(new RpcError(e.code === 3 ? e.message : `anvil ${p.method}: ${e.message}`, e.code, e.data));
+    else p.resolve(response.result);
+  }
+}
+
+interface RpcResponse {
+  id: number;
+  result?: unknown;
+  error?: { code: number; message: string; data?: unknown };
+}
+
+/** A running anvil node and a provider connected to it. */
+export interface AnvilNode {
+  provider: AnvilProvider;
+  /** The node's IPC socket (in a temporary directory of its own). */
+  socketPath: string;
+  /** CPU seconds the node has used (user + system), where /proc tells; undefined elsewhere. */
+  cpuSeconds(): number | undefined;
+  /** Stops the node (idempotent). */
+  stop(): void;
+}
+
+/** Nodes this process started and has not stopped: stopped on exit. */
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  // The watchdog would see its stdin close when the process is gone anyway; closing it here stops the
+  // node at once. (Killing the shell instead would skip its trap and leave anvil running.)
+  process.on("exit", () => {
+    for (const child of running) child.stdin?.destroy();
+  });
+}
+
+/**
+ * Starts an anvil node with the in-process network's settings and connects to it. The node's socket
+ * lives in a fresh temporary directory, removed with the node.
+ */
+export async function startAnvil(): Promise<AnvilNode> {
+  installExitHook();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perpsim-anvil-"));
+  const socketPath = path.join(dir, "anvil.ipc");
+  const args = [
+    "--ipc",
+    socketPath,
+    "--port",
+    "0",
+    "--chain-id",
+    "31337",
+    "--base-fee",
+    "0",
+    "--gas-price",
+    "0",
+    "--hardfork",
+    "cancun",
+    "--accounts",
+    "20",
+    "--balance",
+    "10000",
+    "--no-mining",
+    // No state kept for past blocks (nothing here reads one): 40% less of the node's CPU per run.
+    "--prune-history",
+    "--silent",
+  ];
+  // The watchdog: sh runs anvil in the background and kills it when its stdin reaches end of file,
+  // which happens when this process dies, however it dies.
+  const child = spawn(
+    "sh",
+    ["-c", `"$0" "$@" & a=$!; echo $a; trap 'kill $a; wait $a' EXIT; read _; exit 0`, anvilBinary(), ...args],
+    {
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
+  running.add(child);
+  // Neither the node nor its pipes keep this process alive: it ends when its work does, and the exit
+  // hook (or the end of the pipe) stops the node.
+  child.unref();
+  (child.stdin as unknown as net.Socket).unref();
+  (child.stderr as unknown as net.Socket).unref();
+  (child.stdout as unknown as net.Socket).unref();
+  let pid: number | undefined;
+  child.stdout!.on("data", (d: Buffer) => (pid ??= Number(d.toString().trim().split("\n")[0])));
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  let exited: string | undefined;
+  child.on("exit", (code) => {
+    exited = `anvil exited with code ${code}${stderr ? `: ${stderr.trim().split("\n")[0]}` : ""}`;
+    running.delete(child);
+  });
+  const stop = () => {
+    running.delete(child);
+    // Closing stdin ends the watchdog's read, whose exit trap kills anvil.
+    child.stdin!.end();
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    const provider = await connectWhenReady(socketPath, () => exited);
+    return {
+      provider,
+      socketPath,
+      cpuSeconds: () => (pid === undefined ? undefined : processCpuSeconds(pid)),
+      stop: () => {
+        provider.close();
+        stop();
+      },
+    };
+  } catch (error) {
+    stop();
+    throw error;
+  }
+}
+
+/** A process's user + system CPU seconds from /proc (Linux); undefined where it cannot be read. */
+function processCpuSeconds(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+  // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th there.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Linux's USER_HZ: /proc counts CPU time in 1/100 s. */
+const CLOCK_TICKS = 100;
+
+async function connectWhenReady(socketPath: string, exited: () => string | undefined): Promise<AnvilProvider> {
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    const gone = exited();
+    if (gone !== undefined) throw new Error(gone);
+    if (fs.existsSync(socketPath)) {
+      try {
+        const provider = await AnvilProvider.connect(socketPath);
+        await provider.send("eth_chainId");
+        return provider;
+      } catch (error) {
+        // The socket file exists a moment before anvil accepts on it: try again until the deadline.
+        if (Date.now() > deadline) throw error;
+      }
+    }
+    if (Date.now() > deadline) throw new Error(`anvil did not open ${socketPath} within ${START_TIMEOUT_MS} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

@@ -1,0 +1,105 @@
+import { expect } from "chai";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import hre from "hardhat";
+import { AnvilProvider, RpcError, startAnvil } from "../../sim/anvil";
+import { loadScenario, type Scenario } from "../../sim/scenario";
+import { runScenario } from "../../sim/runner";
+import { summaryJson } from "../../sim/output";
+import { parseChain } from "../../sim/network";
+
+const HOUR = 3600;
+/** A result whose braces and escaped quote sit inside a string: the framing must not count them. */
+const TRICKY = 'with } and { and \\" inside \\';
+
+/** squeeze-thin's first hours: shorts open, the market maker's first pushes, a funding boundary. */
+function firstHours(hours: number): Scenario {
+  const s = loadScenario("scenarios/squeeze-thin.json");
+  return { ...s, durationSec: hours * HOUR, stepSec: 20 * 60 };
+}
+
+/** Whether a process is still alive (zombies count as gone). */
+function alive(pid: number): boolean {
+  try {
+    return !/^\S+ \([^)]*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw error;
+  }
+}
+
+describe("simulator: the anvil backend", function () {
+  this.timeout(300_000);
+
+  it("matches each answer to its request when the socket splits and joins JSON objects", async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "perpsim-ipc-test-"));
+    const socketPath = path.join(dir, "fake.ipc");
+    // A node that answers two requests at once, in reverse order, cut in the middle of a string holding braces.
+    const server = net.createServer((socket) => {
+      let seen = "";
+      socket.on("data", (d) => {
+        seen += d.toString();
+        const requests = seen.match(/\{[^{}]*\}/g) ?? [];
+        if (requests.length < 2) return;
+        const [a, b] = requests.map((r) => JSON.parse(r) as { id: number });
+        const answer =
+          JSON.stringify({ jsonrpc: "2.0", id: b!.id, result: TRICKY }) +
+          JSON.stringify({
+            jsonrpc: "2.0",
+            id: a!.id,
+            error: { code: 3, message: "execution reverted", data: "0x1234" },
+          });
+        const cut = answer.indexOf("and {") + 3;
+        socket.write(answer.slice(0, cut));
+        setTimeout(() => socket.write(answer.slice(cut)), 20);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+    try {
+      const provider = await AnvilProvider.connect(socketPath);
+      const first = provider.send("eth_call", []).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      const second = provider.send("eth_chainId", []);
+      expect(await second).to.equal(TRICKY);
+      const error = await first;
+      expect(error).to.be.instanceOf(RpcError);
+      expect((error as RpcError).data).to.equal("0x1234");
+      provider.close();
+    } finally {
+      server.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("stops its node when asked, leaving no anvil process", async () => {
+    const node = await startAnvil();
+    expect(await node.provider.send("eth_chainId", [])).to.equal("0x7a69");
+    // The node's pid is known once the watchdog reported it: its CPU time is readable.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(node.cpuSeconds()).to.be.a("number");
+    const pids = fs
+      .readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p) && fs.readFileSync(`/proc/${p}/cmdline`, "utf8").includes(node.socketPath));
+    expect(pids.length).to.be.greaterThan(0);
+    node.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    expect(pids.filter((p) => alive(Number(p)))).to.deep.equal([]);
+  });
+
+  it("gives the same summary.json on anvil as on the in-process network, for the same seed", async () => {
+    const s = firstHours(6);
+    const edr = summaryJson((await runScenario(hre, s, { chain: "edr" })).summary);
+    const anvil = summaryJson((await runScenario(hre, s, { chain: "anvil" })).summary);
+    expect(anvil).to.equal(edr);
+    // and again on anvil, from its deployment snapshot
+    expect(summaryJson((await runScenario(hre, s, { chain: "anvil" })).summary)).to.equal(edr);
+  });
+
+  it("refuses an unknown backend in one line naming the allowed ones", () => {
+    expect(() => parseChain("geth")).to.throw('--chain: expected one of anvil, edr (got "geth")');
+  });
+});
