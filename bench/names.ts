@@ -34,7 +34,7 @@ const ROLES_SLOT = 0n;
 
 /** Per-contract mapping slots (declaration order) and the struct size of each entry, in slots. */
 const ENGINE = { marketCount: 1n, marketIdBySymbol: 2n, configs: 3n, states: 4n, tiers: 5n, positions: 6n };
-const ENGINE_SIZES = { config: 8, state: 7, tier: 1, position: 3 };
+const ENGINE_SIZES = { config: 8, state: 7, tier: 1, position: 2 };
 const VAULT = { freeBalance: 1n, freeMargin: 2n, poolInsurance: 3n, escrow: 4n };
 const ORACLE = { sources: 1n };
 const ORDER_BOOK = { minExecutionFee: 1n, orderCount: 2n, orders: 3n, orderSize: 4 };

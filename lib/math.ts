@@ -16,7 +16,7 @@
  * `*FromChain` functions at the end. test/vectors/ checks every function against the contracts through
  * contracts/test/MathHarness.sol.
  */
-import { AbiCoder, keccak256 } from "ethers";
+import { getAddress, toBeHex } from "ethers";
 import { WAD } from "./units";
 
 export { WAD };
@@ -404,9 +404,21 @@ function rootInTier(t: Tier, isLong: boolean, absSize: bigint, entry: bigint, ne
 
 /** contracts/libraries/PositionLib.sol: what a position owes or has earned, in the protocol's favour. */
 export const PositionLib = {
-  /** keccak256(abi.encode(owner, marketId)): one position per account and market. */
+  /** marketId << 160 | owner: one position per account and market, the owner and market in the id. */
   id(owner: string, marketId: bigint): bigint {
-    return BigInt(keccak256(AbiCoder.defaultAbiCoder().encode(["address", "uint256"], [owner, marketId])));
+    const address = BigInt(owner);
+    if (address >> 160n !== 0n) throw new Error(`owner: ${owner} is not a 20-byte address`);
+    return (marketId << 160n) | address;
+  },
+
+  /** The owner a position id names (checksummed). */
+  ownerOf(positionId: bigint): string {
+    return getAddress(toBeHex(positionId & ((1n << 160n) - 1n), 20));
+  },
+
+  /** The market a position id names. */
+  marketOf(positionId: bigint): bigint {
+    return positionId >> 160n;
   },
 
   /** Funding owed since the snapshot (negative: owed to the position); rounded up. */

@@ -136,7 +136,7 @@ contract PerpEngine is PerpEngineStorage {
 
     /// @notice Liquidates a position that is liquidatable at the current mark; the caller earns the reward.
     function liquidate(uint256 id) external nonReentrant returns (uint256 reward) {
-        Position memory p = _positions[id];
+        Position memory p = _loadPosition(id);
         if (p.size == 0) revert PositionNotFound(id);
         Ctx memory c = _load(p.marketId, false);
         _sync(c);
@@ -154,7 +154,7 @@ contract PerpEngine is PerpEngineStorage {
         Ctx memory c;
         Booking memory b;
         for (uint256 i; i < ids.length; ++i) {
-            Position memory p = _positions[ids[i]];
+            Position memory p = _loadPosition(ids[i]);
             if (p.size == 0) continue;
             if (p.marketId != c.marketId) {
                 if (c.marketId != 0) _storeState(c.marketId, c.st);
@@ -175,7 +175,7 @@ contract PerpEngine is PerpEngineStorage {
     /// maxPnlFactor x the pool's ledger). Uncovered bad debt is repaid from the realised profit first; the
     /// rest of the profit is paid in full (ADL is what brings the profit back under the cap).
     function autoDeleverage(uint256 id, uint256 size) external nonReentrant {
-        Position memory p = _positions[id];
+        Position memory p = _loadPosition(id);
         if (p.size == 0) revert PositionNotFound(id);
         if (size == 0) revert ZeroSize();
         uint256 absSize = WadMath.abs(p.size);
@@ -222,7 +222,7 @@ contract PerpEngine is PerpEngineStorage {
         if (c.st.paused) revert MarketIsPaused(marketId);
         _sync(c);
         uint256 id = PositionLib.id(account, marketId);
-        Position memory p = _positions[id];
+        Position memory p = _loadPosition(id);
         if (p.size != 0 && (p.size > 0) != (sizeDelta > 0)) revert SideMismatch(p.size, sizeDelta);
 
         Execution memory e = _execute(c, p, sizeDelta, acceptable);
@@ -243,7 +243,7 @@ contract PerpEngine is PerpEngineStorage {
         MarketLib.samplePremium(c.cfg, c.st, c.index);
         _checkInitialMargin(c, p);
 
-        _positions[id] = p;
+        _storePosition(id, p);
         _storeState(marketId, c.st);
         _emitPosition(id, p);
         emit Trade(id, account, marketId, sizeDelta, e.fill, e.fee, 0, e.owed);
@@ -257,7 +257,7 @@ contract PerpEngine is PerpEngineStorage {
 
     function _decrease(address account, uint256 marketId, uint256 size, uint256 acceptable) private {
         uint256 id = PositionLib.id(account, marketId);
-        Position memory p = _positions[id];
+        Position memory p = _loadPosition(id);
         if (p.size == 0) revert NoPosition(account, marketId);
         uint256 absSize = WadMath.abs(p.size);
         if (size == type(uint256).max) size = absSize;
@@ -297,7 +297,7 @@ contract PerpEngine is PerpEngineStorage {
     function _changeMargin(uint256 marketId, int256 amount) private {
         if (amount == 0) revert ZeroAmount();
         uint256 id = PositionLib.id(msg.sender, marketId);
-        Position memory p = _positions[id];
+        Position memory p = _loadPosition(id);
         if (p.size == 0) revert NoPosition(msg.sender, marketId);
         Ctx memory c = _load(marketId, amount < 0);
         _sync(c);
@@ -313,7 +313,7 @@ contract PerpEngine is PerpEngineStorage {
         p.fundingSnapshot = c.st.fundingIndex;
         if (amount < 0) _checkInitialMargin(c, p);
 
-        _positions[id] = p;
+        _storePosition(id, p);
         _storeState(marketId, c.st);
         _emitPosition(id, p);
         emit MarginChanged(id, msg.sender, amount, owed);
@@ -485,13 +485,9 @@ contract PerpEngine is PerpEngineStorage {
         p.size -= closed.toInt128();
         p.margin = margin.toUint128();
         p.fundingSnapshot = c.st.fundingIndex;
-        if (p.size == 0) {
-            delete _positions[id];
-            p.entryPrice = 0;
-        } else {
-            _addOpenInterest(c, p, false);
-            _positions[id] = p;
-        }
+        if (p.size == 0) p.entryPrice = 0;
+        else _addOpenInterest(c, p, false);
+        _storePosition(id, p);
         MarketLib.samplePremium(c.cfg, c.st, c.index);
         _emitPosition(id, p);
     }

@@ -77,8 +77,9 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         return PositionLib.id(account, marketId);
     }
 
+    /// @notice The position `id` names (all zero when it is closed or was never opened).
     function position(uint256 id) external view returns (Position memory) {
-        return _positions[id];
+        return _loadPosition(id);
     }
 
     function marketConfig(uint256 marketId) external view returns (MarketConfig memory) {

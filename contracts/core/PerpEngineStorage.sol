@@ -31,12 +31,59 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         uint96 maxLeverage;
     }
 
+    /// @dev A position as stored: two slots, (size, entry price) and (margin, funding snapshot). The owner
+    /// and the market are in the id (PositionLib.id); `_loadPosition` puts them back.
+    struct StoredPosition {
+        int128 size;
+        uint128 entryPrice;
+        uint128 margin;
+        int128 fundingSnapshot;
+    }
+
     uint256 public marketCount;
     mapping(bytes32 symbol => uint256) public marketIdBySymbol;
     mapping(uint256 marketId => MarketConfig) internal _configs;
     mapping(uint256 marketId => MarketState) internal _states;
     mapping(uint256 marketId => StoredTier[]) internal _tiers;
-    mapping(uint256 positionId => Position) internal _positions;
+    mapping(uint256 positionId => StoredPosition) internal _positions;
+
+    /// @dev The position `id` names, its two words read whole; owner and market from the id when it is
+    /// open (a closed or unknown id reads as all zero, as a deleted struct would).
+    function _loadPosition(uint256 id) internal view returns (Position memory p) {
+        StoredPosition storage s = _positions[id];
+        assembly ("memory-safe") {
+            let m128 := sub(shl(128, 1), 1)
+            let w := sload(s.slot)
+            let size := signextend(15, w)
+            if size {
+                mstore(p, and(id, sub(shl(160, 1), 1))) // owner
+                mstore(add(p, 0x20), shr(160, id)) // marketId
+            }
+            mstore(add(p, 0x40), size)
+            mstore(add(p, 0x60), shr(128, w)) // entryPrice
+            w := sload(add(s.slot, 1))
+            mstore(add(p, 0x80), and(w, m128)) // margin
+            mstore(add(p, 0xa0), sar(128, w)) // fundingSnapshot
+        }
+    }
+
+    /// @dev Writes `p`'s amounts as two whole words; a zero size deletes the position. The amounts were
+    /// range-checked where they were computed (SafeCast), so the masks only drop sign bits.
+    function _storePosition(uint256 id, Position memory p) internal {
+        StoredPosition storage s = _positions[id];
+        assembly ("memory-safe") {
+            let m128 := sub(shl(128, 1), 1)
+            switch mload(add(p, 0x40))
+            case 0 {
+                sstore(s.slot, 0)
+                sstore(add(s.slot, 1), 0)
+            }
+            default {
+                sstore(s.slot, or(and(mload(add(p, 0x40)), m128), shl(128, mload(add(p, 0x60)))))
+                sstore(add(s.slot, 1), or(and(mload(add(p, 0x80)), m128), shl(128, mload(add(p, 0xa0)))))
+            }
+        }
+    }
 
     /// @dev A market's tiers with their maintenance amounts, as set (one cold slot per tier). The amounts
     /// are MarginMath.deriveMaintenanceAmounts' recurrence, in one pass over the stored words.
