@@ -93,6 +93,8 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
       const feed = await new PushPriceFeed__factory(deployer).deploy(FEED_DECIMALS, `${m.symbol} feed ${i + 1}`, admin);
       await (await feed.setPrice(toFeedAnswer(price))).wait();
       if (m.maxPriceDeviation !== "0") await (await feed.setMaxDeviation(wad(m.maxPriceDeviation))).wait();
+      // Connected before the oracle lists it: the oracle then reads its pushes from its own storage.
+      await (await feed.setOracle(oracle)).wait();
       feeds.push(feed);
     }
     const twapFeed = await new SpotTwapFeed__factory(deployer).deploy(spotPool, m.twapWindowSeconds, admin);

@@ -88,6 +88,9 @@ const SUBJECTS: Subject[] = [
     contract: (f) => f.ex.oracle,
     table: {
       "setSources(uint256,address[],uint32[])": role("CONFIG_ROLE"),
+      "recordPrice(int256,uint256)": open(
+        "writes only the caller's own record, read only for a feed that names this oracle",
+      ),
       ...ACCESS_CONTROL,
     },
   },
@@ -97,6 +100,7 @@ const SUBJECTS: Subject[] = [
     table: {
       "setPrice(int256)": role("ORACLE_ROLE"),
       "setMaxDeviation(uint256)": role("DEFAULT_ADMIN_ROLE"),
+      "setOracle(address)": role("DEFAULT_ADMIN_ROLE"),
       ...ACCESS_CONTROL,
     },
   },
