@@ -33,11 +33,13 @@ contract PerpEngine is PerpEngineStorage {
 
     /// @dev A market loaded into memory and synced to now; `mark` is set only by the paths that use it.
     /// `cfg` is `_loadTradeConfig`'s: no symbol, and the funding model only when a boundary was due.
+    /// `tiers` is a prefix of the market's tiers, read as far as a check needs (`_tiersFor`).
     struct Ctx {
         uint256 marketId;
         MarketConfig cfg;
         MarketState st;
         Tier[] tiers;
+        uint256 tierCount; // the market's, once `tiers` was read
         uint256 index;
         uint256 mark;
     }
@@ -286,7 +288,9 @@ contract PerpEngine is PerpEngineStorage {
             b.margin += value - b.account;
             b.insurance = int256(e.fee.mulDown(c.cfg.insuranceFeeShare));
             _writeReduced(c, id, p, closed, uint256(value - b.account));
-            if (MarginMath.isLiquidatable(c.tiers, p.size, p.entryPrice, int256(uint256(p.margin)), _markOf(c))) {
+            uint256 mark = _markOf(c);
+            Tier[] memory t = _tiersFor(c, WadMath.abs(p.size), mark);
+            if (MarginMath.isLiquidatable(t, p.size, p.entryPrice, int256(uint256(p.margin)), mark)) {
                 revert WouldBeLiquidatable(id);
             }
         }
@@ -337,7 +341,8 @@ contract PerpEngine is PerpEngineStorage {
     /// liquidation (the closed size left the skew): a caller that checks another position re-marks first.
     function _liquidate(Ctx memory c, uint256 id, Position memory p, Booking memory b) private returns (bool) {
         int256 net = p.netMargin(c.st.fundingIndex);
-        if (!MarginMath.isLiquidatable(c.tiers, p.size, p.entryPrice, net, c.mark)) return false;
+        Tier[] memory t = _tiersFor(c, WadMath.abs(p.size), c.mark);
+        if (!MarginMath.isLiquidatable(t, p.size, p.entryPrice, net, c.mark)) return false;
         int256 equity = net + PositionLib.pnl(p.size, p.entryPrice, c.mark);
         LiquidationPlan memory plan = _planLiquidation(c, p, net, equity);
 
@@ -367,7 +372,7 @@ contract PerpEngine is PerpEngineStorage {
 
     /// @dev Closes all of `p`, unless it is above the first tier and a smaller size restores health with
     /// the market's buffer: checked, not assumed, on the remainder as it will be after the reward. A
-    /// market with a zero buffer liquidates in full.
+    /// market with a zero buffer liquidates in full. `c.tiers` holds the tiers up to `p`'s (`_liquidate`).
     function _planLiquidation(
         Ctx memory c,
         Position memory p,
@@ -452,7 +457,6 @@ contract PerpEngine is PerpEngineStorage {
         // The funding model is read only when MarketLib.sync will settle a boundary.
         if (block.timestamp >= uint256(c.st.lastFundingTime) + c.cfg.fundingInterval)
             _loadFundingConfig(marketId, c.cfg);
-        c.tiers = _loadTiers(marketId);
         (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
         if (fresh != 0) {
             c.index = index;
@@ -478,6 +482,17 @@ contract PerpEngine is PerpEngineStorage {
 
     function _markOf(Ctx memory c) private view returns (uint256) {
         return MarketLib.markPrice(c.cfg, c.st, c.index, MarketLib.lastPrice(c.cfg, c.st, c.index), block.timestamp);
+    }
+
+    /// @dev The market's tiers up to the one that holds |size| x price (see `_loadTiers`), read on the
+    /// first need and again only when a larger notional needs more of them.
+    function _tiersFor(Ctx memory c, uint256 absSize, uint256 price) private view returns (Tier[] memory t) {
+        t = c.tiers;
+        uint256 n = t.length;
+        uint256 scaled = absSize * price;
+        if (n != 0 && (n == c.tierCount || scaled <= uint256(t[n - 1].notionalCap) * WadMath.WAD)) return t;
+        (t, c.tierCount) = _loadTiers(c.marketId, scaled);
+        c.tiers = t;
     }
 
     /// @dev Shrinks `p` by the signed `closed` size with `margin` left, writes it and emits its state.
@@ -511,16 +526,10 @@ contract PerpEngine is PerpEngineStorage {
         uint256 mark = _markOf(c);
         uint256 absSize = WadMath.abs(p.size);
         uint256 notional = absSize.mulUp(mark);
-        if (MarginMath.aboveMaxTier(c.tiers, notional)) {
-            revert PositionTooLarge(notional, c.tiers[c.tiers.length - 1].notionalCap);
-        }
+        Tier[] memory t = _tiersFor(c, absSize, mark);
+        if (MarginMath.aboveMaxTier(t, notional)) revert PositionTooLarge(notional, t[t.length - 1].notionalCap);
         int256 equity = int256(uint256(p.margin)) + PositionLib.pnl(p.size, p.entryPrice, mark);
-        (bool ok, uint256 leverage, uint256 maxLeverage) = MarginMath.meetsInitialMargin(
-            c.tiers,
-            absSize,
-            mark,
-            equity
-        );
+        (bool ok, uint256 leverage, uint256 maxLeverage) = MarginMath.meetsInitialMargin(t, absSize, mark, equity);
         if (!ok) revert LeverageTooHigh(leverage, maxLeverage);
     }
 

@@ -90,8 +90,8 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         return _states[marketId];
     }
 
-    function tiers(uint256 marketId) external view returns (Tier[] memory) {
-        return _loadTiers(marketId);
+    function tiers(uint256 marketId) external view returns (Tier[] memory t) {
+        (t, ) = _loadTiers(marketId, type(uint256).max);
     }
 
     /// @notice Pool assets reserved for open interest (WAD USD): per market, the larger side's notional

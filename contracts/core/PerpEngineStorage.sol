@@ -85,11 +85,15 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev A market's tiers with their maintenance amounts, as set (one cold slot per tier). The amounts
-    /// are MarginMath.deriveMaintenanceAmounts' recurrence, in one pass over the stored words.
-    function _loadTiers(uint256 marketId) internal view returns (Tier[] memory t) {
+    /// @dev A market's tiers with their maintenance amounts, from the first up to the one that holds the
+    /// notional `scaledNotional` / WAD (|size| x price, exact), or all of them when none does; and the
+    /// market's tier count. Every MarginMath function returns on such a prefix what it returns on the
+    /// whole list for that notional or a smaller one: none looks above the tier that holds its notional.
+    /// One cold slot per tier read. The amounts are MarginMath.deriveMaintenanceAmounts' recurrence, in
+    /// one pass over the stored words.
+    function _loadTiers(uint256 marketId, uint256 scaledNotional) internal view returns (Tier[] memory t, uint256 n) {
         StoredTier[] storage stored = _tiers[marketId];
-        uint256 n = stored.length;
+        n = stored.length;
         t = new Tier[](n);
         uint256 amount;
         uint256 prevCap;
@@ -99,6 +103,12 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
             (uint256 cap, uint256 mmr, uint256 maxLeverage) = (x.notionalCap, x.mmr, x.maxLeverage);
             if (i != 0) amount += prevCap.mulDown(mmr - prevMmr);
             t[i] = Tier(uint128(cap), uint128(amount), uint128(mmr), uint128(maxLeverage));
+            if (scaledNotional <= cap * WadMath.WAD) {
+                assembly ("memory-safe") {
+                    mstore(t, add(i, 1)) // the prefix: shortens the array in place
+                }
+                break;
+            }
             (prevCap, prevMmr) = (cap, mmr);
         }
     }
