@@ -135,7 +135,6 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         if (cfg.fundingInterval == 0) revert InvalidConfig("fundingInterval");
         if (cfg.fundingCap > MAX_FUNDING_CAP) revert InvalidConfig("fundingCap");
         if (cfg.markBand >= WadMath.WAD) revert InvalidConfig("markBand");
-        if (address(cfg.markModel).code.length == 0) revert InvalidConfig("markModel");
         if (address(cfg.fundingModel).code.length == 0) revert InvalidConfig("fundingModel");
         if (cfg.minMargin == 0) revert InvalidConfig("minMargin");
         if (cfg.maxPnlFactor == 0 || cfg.maxPnlFactor > WadMath.WAD) revert InvalidConfig("maxPnlFactor");

@@ -147,8 +147,8 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
             mstore(add(cfg, 0x200), and(shr(128, w), m64)) // maxPnlFactor
             mstore(add(cfg, 0x220), shr(192, w)) // partialLiquidationBuffer
             w := sload(add(s.slot, 6))
-            mstore(add(cfg, 0x240), and(w, sub(shl(160, 1), 1))) // markModel
-            mstore(add(cfg, 0x260), shr(160, w)) // minPositionNotional
+            mstore(add(cfg, 0x240), and(w, 0xff)) // markModel (a MarkMethod)
+            mstore(add(cfg, 0x260), and(shr(8, w), sub(shl(96, 1), 1))) // minPositionNotional
         }
     }
 

@@ -158,11 +158,7 @@ describe("adversarial: oracle and spot manipulation", () => {
       it(`holds the mark at index * (1 ${side === "up" ? "+" : "-"} 2%) while a whale's skew drags last and the basis EMA ${side}`, async () => {
         const f = await loadFixture(exchangeFixture);
         const { ex, deployer, traders, alt, keeper, accounts } = f;
-        const cfg = await marketConfig(
-          ALT_USD,
-          ex.deployment.contracts.markModel,
-          ex.deployment.contracts.fundingModel,
-        );
+        const cfg = await marketConfig(ALT_USD, ex.deployment.contracts.fundingModel);
         await (await ex.admin.connect(deployer).setMarketConfig(alt.marketId, { ...cfg, markBand: BAND })).wait();
         // The victim: 10x against the whale's direction, liquidated about 9.4% away.
         const sign = side === "up" ? 1n : -1n;
