@@ -94,7 +94,7 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
       await (await feed.setOracle(oracle)).wait();
       feeds.push(feed);
     }
-    const twapFeed = await new SpotTwapFeed__factory(deployer).deploy(spotPool, m.twapWindowSeconds, admin);
+    const twapFeed = await new SpotTwapFeed__factory(deployer).deploy(spotPool, m.twapWindowSeconds);
     const marketId = BigInt(markets.length + 1);
     const sources = [...feeds.map((f) => f.getAddress()), twapFeed.getAddress()];
     const heartbeats = [...feeds.map(() => m.pushedFeedHeartbeatSeconds), 3600];

@@ -85,8 +85,9 @@ contract Oracle is IOracle, AccessControl {
     /// @inheritdoc IOracle
     function indexPrice(uint256 marketId) external view returns (uint256 price, uint256 fresh) {
         Source[] storage list = _sources[marketId];
-        uint256[] memory prices = new uint256[](list.length);
-        for (uint256 i; i < list.length; ++i) {
+        uint256 n = list.length;
+        uint256[] memory prices = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
             (uint256 p, uint256 freshUntil) = _read(list[i]);
             if (freshUntil < block.timestamp) continue;
             _insert(prices, fresh++, p);
@@ -97,9 +98,10 @@ contract Oracle is IOracle, AccessControl {
     /// @inheritdoc IOracle
     function lastIndexPrice(uint256 marketId) external view returns (uint256 price, uint256 freshUntil) {
         Source[] storage list = _sources[marketId];
-        uint256[] memory prices = new uint256[](list.length);
+        uint256 n = list.length;
+        uint256[] memory prices = new uint256[](n);
         uint256 count;
-        for (uint256 i; i < list.length; ++i) {
+        for (uint256 i; i < n; ++i) {
             (uint256 p, uint256 until) = _read(list[i]);
             if (p == 0 || until < freshUntil) continue;
             if (until > freshUntil) (freshUntil, count) = (until, 0);

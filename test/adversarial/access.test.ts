@@ -107,10 +107,7 @@ const SUBJECTS: Subject[] = [
   {
     name: "SpotTwapFeed",
     contract: (f) => f.alt.twapFeed,
-    table: {
-      "setWindow(uint32)": role("DEFAULT_ADMIN_ROLE"),
-      ...ACCESS_CONTROL,
-    },
+    table: {},
   },
   {
     name: "PerpEngine",
@@ -327,11 +324,6 @@ describe("adversarial: access control over every non-view function", () => {
           contract: feed as BaseContract,
           holders: { DEFAULT_ADMIN_ROLE: [admin], ORACLE_ROLE: [admin] },
         })),
-        {
-          name: `${m.symbol} TWAP feed`,
-          contract: m.twapFeed as BaseContract,
-          holders: { DEFAULT_ADMIN_ROLE: [admin] },
-        },
         {
           name: `${m.symbol} coin`,
           contract: m.coin as BaseContract,

@@ -8,7 +8,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { PremiumFundingModel__factory, SpotPool__factory } from "../../typechain-types";
+import { PremiumFundingModel__factory, SpotPool__factory, SpotTwapFeed__factory } from "../../typechain-types";
 import type { MarketConfigStruct, TierStruct } from "../../typechain-types/contracts/core/PerpEngineAdmin";
 import { deploySystem, marketConfig, symbolBytes, tiersOf } from "../../lib/deploy";
 import { ALT_USD } from "../../lib/markets";
@@ -350,7 +350,7 @@ describe("adversarial edges", () => {
       const { ex, deployer, alt } = await loadFixture(exchangeFixture);
       const pool = alt.spotPool.connect(deployer);
       const window = 550n;
-      await (await alt.twapFeed.connect(deployer).setWindow(Number(window))).wait();
+      const feed = await new SpotTwapFeed__factory(deployer).deploy(pool, Number(window));
       await (await ex.collateral.faucet(deployer.address, usd6(100_000))).wait();
       await (await ex.collateral.approve(pool, usd6(100_000))).wait();
       // Ten buys 100 s apart: the price steps up ten times; the pool holds an observation at each.
@@ -362,7 +362,7 @@ describe("adversarial edges", () => {
       }
       await ethers.provider.send("evm_mine", []);
       // The adapter reports the time it read the pool at: the TWAP is over the 550 s before it.
-      const [, answer, , now] = await alt.twapFeed.latestRoundData();
+      const [, answer, , now] = await feed.latestRoundData();
       const from = now - window;
       let area = 0n;
       for (let i = 0; i < steps.length; i++) {
