@@ -32,7 +32,8 @@ contract PerpEngine is PerpEngineStorage {
     IOracle public immutable oracle;
 
     /// @dev A market loaded into memory and synced to now; `mark` is set only by the paths that use it.
-    /// `cfg` is `_loadTradeConfig`'s: no symbol, and the funding model only when a boundary was due.
+    /// `cfg` is `_loadTradeConfig`'s: no symbol, the minimums only on the paths that check them
+    /// (`_loadMinimums`), and the funding model only when a boundary was due.
     /// `tiers` is a prefix of the market's tiers, read as far as a check needs (`_tiersFor`).
     struct Ctx {
         uint256 marketId;
@@ -141,6 +142,7 @@ contract PerpEngine is PerpEngineStorage {
         Position memory p = _loadPosition(id);
         if (p.size == 0) revert PositionNotFound(id);
         Ctx memory c = _load(p.marketId, false);
+        _loadMinimums(c.marketId, c.cfg);
         _sync(c);
         c.mark = _markOf(c);
         Booking memory b;
@@ -161,6 +163,7 @@ contract PerpEngine is PerpEngineStorage {
             if (p.marketId != c.marketId) {
                 if (c.marketId != 0) _storeState(c.marketId, c.st);
                 c = _load(p.marketId, false);
+                _loadMinimums(c.marketId, c.cfg);
                 _sync(c);
                 c.mark = _markOf(c);
             }
@@ -222,6 +225,7 @@ contract PerpEngine is PerpEngineStorage {
         if (sizeDelta == 0) revert ZeroSize();
         Ctx memory c = _load(marketId, true);
         if (c.st.paused) revert MarketIsPaused(marketId);
+        _loadMinimums(marketId, c.cfg);
         _sync(c);
         uint256 id = PositionLib.id(account, marketId);
         Position memory p = _loadPosition(id);
@@ -304,6 +308,7 @@ contract PerpEngine is PerpEngineStorage {
         Position memory p = _loadPosition(id);
         if (p.size == 0) revert NoPosition(msg.sender, marketId);
         Ctx memory c = _load(marketId, amount < 0);
+        _loadMinimums(marketId, c.cfg);
         _sync(c);
         int256 owed = PositionLib.pendingFunding(p.size, p.fundingSnapshot, c.st.fundingIndex);
         int256 margin = int256(uint256(p.margin)) - owed + amount;

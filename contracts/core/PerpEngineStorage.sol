@@ -113,10 +113,12 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         }
     }
 
-    /// @dev The MarketConfig words every trade reads (slots 1-6: skew scale and caps, fees, margins, funding
-    /// parameters and interval, bands and factors, mark model), read whole. Not loaded, left zero: `symbol`
-    /// (slot 0; a market exists iff its skewScale is not zero) and slot 7 (funding model, maximum funding
-    /// velocity, oracle grace period), which `_loadFundingConfig` adds when a funding boundary is due.
+    /// @dev The MarketConfig words every call reads (slots 1, 2, 4, 5, 6: skew scale and caps, fees, funding
+    /// parameters and interval, bands and factors, mark method), read whole. Not loaded, left zero: `symbol`
+    /// (slot 0; a market exists iff its skewScale is not zero); slot 3 (minimum margin and liquidation fee),
+    /// which `_loadMinimums` adds for the paths that check them (increase, margin, liquidation); and slot 7
+    /// (funding model, maximum funding velocity, oracle grace period), which `_loadFundingConfig` adds when
+    /// a funding boundary is due.
     /// The layout is the compiler's for the struct (MarketLib.sol); admin.marketConfig reads it through the
     /// compiler.
     function _loadTradeConfig(uint256 marketId) internal view returns (MarketConfig memory cfg) {
@@ -132,9 +134,6 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
             mstore(add(cfg, 0x80), and(shr(64, w), m64)) // makerFee
             mstore(add(cfg, 0xa0), and(shr(128, w), m64)) // liquidationFeeRate
             mstore(add(cfg, 0xc0), shr(192, w)) // insuranceFeeShare
-            w := sload(add(s.slot, 3))
-            mstore(add(cfg, 0xe0), and(w, m128)) // minLiquidationFee
-            mstore(add(cfg, 0x100), shr(128, w)) // minMargin
             w := sload(add(s.slot, 4))
             mstore(add(cfg, 0x120), and(w, m64)) // fundingInterestRate
             mstore(add(cfg, 0x140), and(shr(64, w), m64)) // fundingClamp
@@ -149,6 +148,17 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
             w := sload(add(s.slot, 6))
             mstore(add(cfg, 0x240), and(w, 0xff)) // markModel (a MarkMethod)
             mstore(add(cfg, 0x260), and(shr(8, w), sub(shl(96, 1), 1))) // minPositionNotional
+        }
+    }
+
+    /// @dev Adds MarketConfig's slot 3 (minimum liquidation fee, minimum margin) to a config from
+    /// `_loadTradeConfig`.
+    function _loadMinimums(uint256 marketId, MarketConfig memory cfg) internal view {
+        MarketConfig storage s = _configs[marketId];
+        assembly ("memory-safe") {
+            let w := sload(add(s.slot, 3))
+            mstore(add(cfg, 0xe0), and(w, sub(shl(128, 1), 1))) // minLiquidationFee
+            mstore(add(cfg, 0x100), shr(128, w)) // minMargin
         }
     }
 
