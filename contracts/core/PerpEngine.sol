@@ -208,6 +208,7 @@ contract PerpEngine is PerpEngineStorage {
         b.account = payout;
         b.margin = value - payout - int256(uint256(p.margin));
         _writeReduced(c, id, p, closed, uint256(value - payout));
+        _emitPosition(id, p);
         emit AutoDeleveraged(id, p.owner, c.marketId, closed, c.mark, realized, haircut);
         _storeState(c.marketId, c.st);
         _book(p.owner, address(0), b);
@@ -251,8 +252,7 @@ contract PerpEngine is PerpEngineStorage {
 
         _storePosition(id, p);
         _storeState(marketId, c.st);
-        _emitPosition(id, p);
-        emit Trade(id, account, marketId, sizeDelta, e.fill, e.fee, 0, e.owed);
+        _emitTrade(id, p, sizeDelta, e);
 
         Booking memory b;
         b.account = -int256(marginIn + e.fee);
@@ -276,7 +276,6 @@ contract PerpEngine is PerpEngineStorage {
         Execution memory e = _execute(c, p, -closed, acceptable);
         e.realized = _payableProfit(c, id, PositionLib.pnl(closed, p.entryPrice, e.fill));
         int256 value = int256(uint256(p.margin)) - e.owed + e.realized - int256(e.fee);
-        emit Trade(id, account, marketId, -closed, e.fill, e.fee, e.realized, e.owed);
 
         _removeOpenInterest(c.st, p);
         Booking memory b;
@@ -298,6 +297,7 @@ contract PerpEngine is PerpEngineStorage {
                 revert WouldBeLiquidatable(id);
             }
         }
+        _emitTrade(id, p, -closed, e);
         _storeState(marketId, c.st);
         _book(account, address(0), b);
     }
@@ -372,6 +372,7 @@ contract PerpEngine is PerpEngineStorage {
             equity < 0 ? uint256(-equity) : 0
         );
         _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
+        _emitPosition(id, p);
         return true;
     }
 
@@ -500,7 +501,8 @@ contract PerpEngine is PerpEngineStorage {
         c.tiers = t;
     }
 
-    /// @dev Shrinks `p` by the signed `closed` size with `margin` left, writes it and emits its state.
+    /// @dev Shrinks `p` by the signed `closed` size with `margin` left and writes it; the caller emits its
+    /// state (Trade or PositionUpdated).
     function _writeReduced(Ctx memory c, uint256 id, Position memory p, int256 closed, uint256 margin) private {
         p.size -= closed.toInt128();
         p.margin = margin.toUint128();
@@ -509,7 +511,6 @@ contract PerpEngine is PerpEngineStorage {
         else _addOpenInterest(c, p, false);
         _storePosition(id, p);
         MarketLib.samplePremium(c.cfg, c.st, c.index);
-        _emitPosition(id, p);
     }
 
     /// @dev Takes `p` whole out of the market's aggregates; `_writeReduced` or `_addOpenInterest` puts
@@ -559,6 +560,24 @@ contract PerpEngine is PerpEngineStorage {
         uint256 absNew = absOld + WadMath.abs(delta);
         uint256 num = absOld * p.entryPrice + WadMath.abs(delta) * fill;
         return delta > 0 ? WadMath.divRoundUp(num, absNew) : num / absNew;
+    }
+
+    /// @dev The trade's one event: the order and the position as it stands after it.
+    function _emitTrade(uint256 id, Position memory p, int256 sizeDelta, Execution memory e) private {
+        emit Trade(
+            id,
+            p.owner,
+            p.marketId,
+            sizeDelta,
+            e.fill,
+            e.fee,
+            e.realized,
+            e.owed,
+            p.size,
+            p.entryPrice,
+            p.margin,
+            p.fundingSnapshot
+        );
     }
 
     function _emitPosition(uint256 id, Position memory p) private {

@@ -268,7 +268,8 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
     event MarketConfigured(uint256 indexed marketId, MarketConfig config);
     event TiersSet(uint256 indexed marketId, Tier[] tiers);
     event MarketPaused(uint256 indexed marketId, bool paused);
-    /// @notice The full state of a position after any change (size 0: closed). Enough to rebuild it.
+    /// @notice The full state of a position after a change that is not a trade (margin, liquidation, ADL;
+    /// size 0: closed). With Trade, enough to rebuild every position.
     event PositionUpdated(
         uint256 indexed id,
         address indexed account,
@@ -278,6 +279,8 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         uint256 margin,
         int256 fundingSnapshot
     );
+    /// @notice A market order on a position, and the position's full state after it (size 0: closed), as
+    /// PositionUpdated would carry it: one event per trade.
     event Trade(
         uint256 indexed id,
         address indexed account,
@@ -286,7 +289,11 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         uint256 fillPrice,
         uint256 fee,
         int256 realizedPnl,
-        int256 fundingPaid
+        int256 fundingPaid,
+        int256 size,
+        uint256 entryPrice,
+        uint256 margin,
+        int256 fundingSnapshot
     );
     event MarginChanged(uint256 indexed id, address indexed account, int256 amount, int256 fundingPaid);
     event Liquidation(

@@ -200,14 +200,20 @@ export class Accountant {
             pair(u.id);
             break;
           }
-          case "Trade":
+          case "Trade": {
+            // One event per trade: the touch and the position's state after it.
+            const u = updatedOf(ev);
+            touches.set(u.id, [...(touches.get(u.id) ?? []), { event: ev, order: orderInFlight }]);
+            orderInFlight = undefined;
+            updates.set(u.id, [...(updates.get(u.id) ?? []), u]);
+            pair(u.id);
+            break;
+          }
           case "MarginChanged":
           case "Liquidation":
           case "AutoDeleveraged": {
             const id = ev.args.id as bigint;
-            const order = ev.name === "Trade" ? orderInFlight : undefined;
-            if (ev.name === "Trade") orderInFlight = undefined;
-            touches.set(id, [...(touches.get(id) ?? []), { event: ev, order }]);
+            touches.set(id, [...(touches.get(id) ?? []), { event: ev, order: undefined }]);
             pair(id);
             break;
           }
