@@ -360,6 +360,19 @@ contract PerpEngine is PerpEngineStorage {
         } else {
             b.margin += int256(plan.remainingMargin) - int256(uint256(p.margin));
         }
+        _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
+        _emitLiquidation(c, id, p, plan, equity);
+        return true;
+    }
+
+    /// @dev The liquidation's one event: what it did and the position as it stands after it.
+    function _emitLiquidation(
+        Ctx memory c,
+        uint256 id,
+        Position memory p,
+        LiquidationPlan memory plan,
+        int256 equity
+    ) private {
         emit Liquidation(
             id,
             p.owner,
@@ -369,11 +382,12 @@ contract PerpEngine is PerpEngineStorage {
             c.mark,
             equity,
             plan.reward,
-            equity < 0 ? uint256(-equity) : 0
+            equity < 0 ? uint256(-equity) : 0,
+            p.size,
+            p.entryPrice,
+            p.margin,
+            p.fundingSnapshot
         );
-        _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
-        _emitPosition(id, p);
-        return true;
     }
 
     /// @dev Closes all of `p`, unless it is above the first tier and a smaller size restores health with

@@ -268,8 +268,8 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
     event MarketConfigured(uint256 indexed marketId, MarketConfig config);
     event TiersSet(uint256 indexed marketId, Tier[] tiers);
     event MarketPaused(uint256 indexed marketId, bool paused);
-    /// @notice The full state of a position after a change that is not a trade (margin, liquidation, ADL;
-    /// size 0: closed). With Trade, enough to rebuild every position.
+    /// @notice The full state of a position after a margin change or ADL (size 0: closed). With Trade and
+    /// Liquidation, which carry the same fields, enough to rebuild every position.
     event PositionUpdated(
         uint256 indexed id,
         address indexed account,
@@ -296,6 +296,8 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         int256 fundingSnapshot
     );
     event MarginChanged(uint256 indexed id, address indexed account, int256 amount, int256 fundingPaid);
+    /// @notice A liquidation at mark, and the position's full state after it (size 0: closed in full), as
+    /// PositionUpdated would carry it: one event per liquidation.
     event Liquidation(
         uint256 indexed id,
         address indexed account,
@@ -305,7 +307,11 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         uint256 markPrice,
         int256 equity,
         uint256 reward,
-        uint256 badDebt
+        uint256 badDebt,
+        int256 size,
+        uint256 entryPrice,
+        uint256 margin,
+        int256 fundingSnapshot
     );
     event BadDebt(uint256 indexed marketId, uint256 amount, uint256 coveredByInsurance, uint256 uncovered);
     event AutoDeleveraged(

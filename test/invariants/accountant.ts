@@ -200,17 +200,18 @@ export class Accountant {
             pair(u.id);
             break;
           }
-          case "Trade": {
-            // One event per trade: the touch and the position's state after it.
+          case "Trade":
+          case "Liquidation": {
+            // One event per trade or liquidation: the touch and the position's state after it.
             const u = updatedOf(ev);
-            touches.set(u.id, [...(touches.get(u.id) ?? []), { event: ev, order: orderInFlight }]);
-            orderInFlight = undefined;
+            const order = ev.name === "Trade" ? orderInFlight : undefined;
+            if (ev.name === "Trade") orderInFlight = undefined;
+            touches.set(u.id, [...(touches.get(u.id) ?? []), { event: ev, order }]);
             updates.set(u.id, [...(updates.get(u.id) ?? []), u]);
             pair(u.id);
             break;
           }
           case "MarginChanged":
-          case "Liquidation":
           case "AutoDeleveraged": {
             const id = ev.args.id as bigint;
             touches.set(id, [...(touches.get(id) ?? []), { event: ev, order: undefined }]);
