@@ -176,8 +176,8 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
       fixes.push(
         `oracle.indexPrice: ${k(gas)} per ${fmtCount(g.calls / per)} call: ${fmtCount(below)} external calls below it (a cold account is ${COLD_ACCOUNT.toLocaleString("en-US")} ` +
           `each) and ${fmtCount(storage.cold / per)} cold SLOADs (the source list, each feed's round, the spot pool's observations behind the TWAP adapter). ` +
-          "The pushed feeds could write their answers into the oracle (one packed slot per source: no external call, one SLOAD), and the TWAP read " +
-          "could be cached per block; the median itself is cheap.",
+          "Pushed feeds connected to the oracle are read from its records (one SLOAD each); the spot-TWAP adapter is still a call to the " +
+          "adapter and one from it to the pool: reading the pool directly, or fewer observations, is what is left; the median itself is cheap.",
       );
     } else if (g.name.includes("MarkModel.markPrice")) {
       fixes.push(
@@ -194,10 +194,10 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
       fixes.push(`${g.name}: ${k(gas)} (${fmtCount(g.calls / per)} calls; ${describeGroup(g, per)}).`);
     }
   }
-  if (root.self.events / per >= WORTH_IT) {
+  if (root.self.events / per >= WORTH_IT && root.self.eventCount / per > 1) {
     fixes.push(
       `Events: ${k(root.self.events / per)} for ${fmtCount(root.self.eventCount / per)} logs per position; PositionUpdated carries the full state and ` +
-        "Trade or Liquidation the change: one of the two per change would do for the indexer (keeper/indexer.ts reads PositionUpdated only).",
+        "another event the change: one per change would do (Trade and Liquidation already carry the state; keeper/indexer.ts reads them).",
     );
   }
   if (root.self.other / per >= WORTH_IT * 3) {

@@ -10,9 +10,7 @@ import { AbiCoder, Interface, keccak256, toBeHex, type InterfaceAbi } from "ethe
 import {
   CollateralToken__factory,
   CoinToken__factory,
-  IndexMarkModel__factory,
   LiquidityPool__factory,
-  MedianMarkModel__factory,
   Oracle__factory,
   OrderBook__factory,
   PerpEngineAdmin__factory,
@@ -34,7 +32,7 @@ const ROLES_SLOT = 0n;
 
 /** Per-contract mapping slots (declaration order) and the struct size of each entry, in slots. */
 const ENGINE = { marketCount: 1n, marketIdBySymbol: 2n, configs: 3n, states: 4n, tiers: 5n, positions: 6n };
-const ENGINE_SIZES = { config: 8, state: 7, tier: 1, position: 3 };
+const ENGINE_SIZES = { config: 8, state: 7, tier: 1, position: 2 };
 const VAULT = { freeBalance: 1n, freeMargin: 2n, poolInsurance: 3n, escrow: 4n };
 const ORACLE = { sources: 1n };
 const ORDER_BOOK = { minExecutionFee: 1n, orderCount: 2n, orders: 3n, orderSize: 4 };
@@ -54,11 +52,7 @@ export class ExchangeNames implements Names {
 
   private constructor(private readonly ex: Exchange) {}
 
-  static async build(
-    provider: EthereumProvider,
-    ex: Exchange,
-    extra: Record<string, string> = {},
-  ): Promise<ExchangeNames> {
+  static async build(provider: EthereumProvider, ex: Exchange): Promise<ExchangeNames> {
     const n = new ExchangeNames(ex);
     const c = ex.deployment.contracts;
     const set = (address: string, name: string, abi: InterfaceAbi) => {
@@ -75,7 +69,6 @@ export class ExchangeNames implements Names {
     set(c.engineAdmin, "PerpEngineAdmin", PerpEngineAdmin__factory.abi);
     set(c.pool, "LiquidityPool", LiquidityPool__factory.abi);
     set(c.orderBook, "OrderBook", OrderBook__factory.abi);
-    set(c.markModel, "MedianMarkModel", MedianMarkModel__factory.abi);
     set(c.fundingModel, "PremiumFundingModel", PremiumFundingModel__factory.abi);
     for (const m of ex.deployment.markets) {
       set(m.coin, `${m.symbol} coin`, CoinToken__factory.abi);
@@ -83,7 +76,6 @@ export class ExchangeNames implements Names {
       set(m.twapFeed, `${m.symbol} SpotTwapFeed`, SpotTwapFeed__factory.abi);
       m.pushedFeeds.forEach((f, i) => set(f, `${m.symbol} PushPriceFeed ${i + 1}`, PushPriceFeed__factory.abi));
     }
-    for (const [address, name] of Object.entries(extra)) set(address, name, IndexMarkModel__factory.abi);
     for (const role of [
       "DEFAULT_ADMIN_ROLE",
       "CONFIG_ROLE",

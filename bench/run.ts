@@ -437,11 +437,7 @@ async function readScanMarket(
 ): Promise<ScanMarket> {
   const ex = gas.ex;
   const id = ex.markets.get("ALT-USD")!.marketId;
-  const cfg = marketConfigFromChain(
-    (await ex.admin.marketConfig(id)) as unknown as ChainMarketConfig,
-    "median",
-    "premium",
-  );
+  const cfg = marketConfigFromChain((await ex.admin.marketConfig(id)) as unknown as ChainMarketConfig, "premium");
   const state = marketStateFromChain(await ex.admin.marketState(id));
   const tiers = tiersFromChain(await ex.admin.tiers(id));
   const index = (await ex.lens.market(id)).indexPrice;

@@ -1,6 +1,6 @@
 /**
  * The keeper's picture of the exchange, rebuilt from events alone: open positions from the engine's
- * PositionUpdated (every change carries the position's full state; size 0 means closed), live orders
+ * PositionUpdated, Trade and Liquidation (every change carries the position's full state; size 0 means closed), live orders
  * from the order book's OrderCreated / OrderExecuted / OrderCancelled / OrderExpired, and the markets
  * from MarketCreated. Events must be applied in chain order.
  *

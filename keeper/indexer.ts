@@ -1,7 +1,7 @@
 /**
  * Follows the exchange's events into the keeper's state, block by hash: paged eth_getLogs from the
  * deployment block, then only the blocks not seen yet. One eth_getLogs per page covers the engine
- * (MarketCreated, PositionUpdated) and the order book (OrderCreated and the three ways an order ends),
+ * (MarketCreated, PositionUpdated, Trade, Liquidation) and the order book (OrderCreated and the three ways an order ends),
  * filtered by topic on the node. A restart rebuilds the same state from the same logs.
  *
  * Reorgs. Every applied block that carried events, and the last block of every page, is remembered
@@ -35,7 +35,7 @@ const FORK_SEARCH_CHUNK = 8;
 /** Times a sync restarts its ancestry check in one call when the chain moves under it. */
 const MAX_SYNC_ATTEMPTS = 3;
 
-const ENGINE_EVENTS = ["MarketCreated", "PositionUpdated"] as const;
+const ENGINE_EVENTS = ["MarketCreated", "PositionUpdated", "Trade", "Liquidation"] as const;
 const ORDER_EVENTS = ["OrderCreated", "OrderExecuted", "OrderCancelled", "OrderExpired"] as const;
 
 export interface IndexedContracts {
@@ -301,7 +301,9 @@ export class EventIndexer {
     const from = log.address.toLowerCase();
     if (from === this.engineAddress) {
       const parsed = this.contracts.engine.interface.parseLog(log);
-      if (parsed?.name === "PositionUpdated") {
+      // A Trade or a Liquidation carries the position's state after it, as PositionUpdated does for the
+      // other changes.
+      if (parsed?.name === "PositionUpdated" || parsed?.name === "Trade" || parsed?.name === "Liquidation") {
         const a = parsed.args;
         const id: bigint = a.id;
         const previous = state.positions.apply({

@@ -10,13 +10,12 @@ import {
   fundingModelOf,
   marketConfigFromChain,
   marketStateFromChain,
-  markModelOf,
   projectMarket,
   tiersFromChain,
 } from "../lib/math";
-import type { FundingModel, MarketConfig, MarketProjection, MarketState, MarkModel, Tier } from "../lib/math";
+import type { FundingModel, MarketConfig, MarketProjection, MarketState, Tier } from "../lib/math";
 import type { Oracle, PerpEngineAdmin } from "../typechain-types";
-import { IFundingModel__factory, IMarkPriceModel__factory } from "../typechain-types";
+import { IFundingModel__factory } from "../typechain-types";
 
 export interface MarketSnapshot {
   marketId: bigint;
@@ -57,7 +56,6 @@ export interface MarketSource {
 
 export class MarketReader implements MarketSource {
   /** Strategy contracts never change what they compute: their names are read once per address. */
-  private readonly markModels = new Map<string, Promise<MarkModel>>();
   private readonly fundingModels = new Map<string, Promise<FundingModel>>();
 
   constructor(
@@ -80,11 +78,7 @@ export class MarketReader implements MarketSource {
       this.admin.marketState(marketId, at),
       this.oracle.indexPrice(marketId, at),
     ]);
-    const [markModel, fundingModel] = await Promise.all([
-      this.markModel(rawConfig.markModel),
-      this.fundingModel(rawConfig.fundingModel),
-    ]);
-    const config = marketConfigFromChain(rawConfig, markModel, fundingModel);
+    const config = marketConfigFromChain(rawConfig, await this.fundingModel(rawConfig.fundingModel));
     const stored = marketStateFromChain(rawState);
     const isFresh = fresh !== 0n;
     // Stale: one more read, only then.
@@ -101,16 +95,6 @@ export class MarketReader implements MarketSource {
       nowSec,
       block,
     };
-  }
-
-  private markModel(address: string): Promise<MarkModel> {
-    let name = this.markModels.get(address);
-    if (name === undefined) {
-      name = IMarkPriceModel__factory.connect(address, this.runner).name().then(markModelOf);
-      name.catch(() => this.markModels.delete(address));
-      this.markModels.set(address, name);
-    }
-    return name;
   }
 
   private fundingModel(address: string): Promise<FundingModel> {

@@ -1,6 +1,6 @@
 /**
  * Several keepers can split the positions: `--shard i/n` makes a keeper liquidate the positions whose
- * id is i modulo n (ids are keccak hashes, so shards are even). So that a dead keeper's shard is still
+ * id is i modulo n (an id's low 160 bits are its owner's address, a hash, so shards are even). So that a dead keeper's shard is still
  * covered, each keeper also takes a position of another shard that has stayed liquidatable for
  * `takeoverBlocks` blocks since it first saw it so: its owner had that long to act. Pure functions;
  * the keeper keeps the map of when it first saw each one.

@@ -54,7 +54,6 @@ export interface Deployment {
     lens: string;
     pool: string;
     orderBook: string;
-    markModel: string;
     fundingModel: string;
   };
   markets: MarketRecord[];

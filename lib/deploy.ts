@@ -8,9 +8,7 @@ import type { Signer } from "ethers";
 import {
   CoinToken__factory,
   CollateralToken__factory,
-  IndexMarkModel__factory,
   LiquidityPool__factory,
-  MedianMarkModel__factory,
   OrderBook__factory,
   Oracle__factory,
   PerpEngineAdmin__factory,
@@ -26,6 +24,7 @@ import {
 import type { MarketConfigStruct } from "../typechain-types/contracts/core/PerpEngineAdmin";
 import { connectExchange, type Deployment, type Exchange, type MarketRecord } from "./contracts";
 import { DEFAULT_MARKETS, type MarketSpec } from "./markets";
+import { MARK_METHOD } from "./math";
 import { FEED_DECIMALS, toFeedAnswer, usd6, wad } from "./units";
 
 export interface SystemSpec {
@@ -64,8 +63,6 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
   const engineAdmin = PerpEngineAdmin__factory.connect(await engine.getAddress(), deployer);
   const lens = await new PerpLens__factory(deployer).deploy(engine, oracle);
   const pool = await new LiquidityPool__factory(deployer).deploy(collateral, vault, engine, 10n ** 12n);
-  const medianMark = await new MedianMarkModel__factory(deployer).deploy();
-  const indexMark = await new IndexMarkModel__factory(deployer).deploy();
   const fundingModel = await new PremiumFundingModel__factory(deployer).deploy();
   // Deployed only when a market asks for it, so the default exchange keeps its addresses.
   const velocityFunding = spec.markets.some((m) => m.fundingModel === "velocity")
@@ -93,22 +90,18 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
       const feed = await new PushPriceFeed__factory(deployer).deploy(FEED_DECIMALS, `${m.symbol} feed ${i + 1}`, admin);
       await (await feed.setPrice(toFeedAnswer(price))).wait();
       if (m.maxPriceDeviation !== "0") await (await feed.setMaxDeviation(wad(m.maxPriceDeviation))).wait();
+      // Connected before the oracle lists it: the oracle then reads its pushes from its own storage.
+      await (await feed.setOracle(oracle)).wait();
       feeds.push(feed);
     }
-    const twapFeed = await new SpotTwapFeed__factory(deployer).deploy(spotPool, m.twapWindowSeconds, admin);
+    const twapFeed = await new SpotTwapFeed__factory(deployer).deploy(spotPool, m.twapWindowSeconds);
     const marketId = BigInt(markets.length + 1);
     const sources = [...feeds.map((f) => f.getAddress()), twapFeed.getAddress()];
     const heartbeats = [...feeds.map(() => m.pushedFeedHeartbeatSeconds), 3600];
     await (await oracle.setSources(marketId, await Promise.all(sources), heartbeats)).wait();
 
-    const markModel = m.markModel === "index" ? indexMark : medianMark;
     const funding = m.fundingModel === "velocity" ? velocityFunding! : fundingModel;
-    await (
-      await engineAdmin.createMarket(
-        await marketConfig(m, await markModel.getAddress(), await funding.getAddress()),
-        tiersOf(m),
-      )
-    ).wait();
+    await (await engineAdmin.createMarket(await marketConfig(m, await funding.getAddress()), tiersOf(m))).wait();
     markets.push({
       symbol: m.symbol,
       marketId: Number(marketId),
@@ -151,7 +144,6 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
       lens: await lens.getAddress(),
       pool: await pool.getAddress(),
       orderBook: await orderBook.getAddress(),
-      markModel: await medianMark.getAddress(),
       fundingModel: await fundingModel.getAddress(),
     },
     markets,
@@ -159,11 +151,9 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
   return connectExchange(deployment, deployer);
 }
 
-export async function marketConfig(
-  m: MarketSpec,
-  markModel: string,
-  fundingModel: string,
-): Promise<MarketConfigStruct> {
+/** The engine's MarketConfig for a market spec: the mark method by its MarkMethod number, the funding model
+ * by the address of its contract. */
+export async function marketConfig(m: MarketSpec, fundingModel: string): Promise<MarketConfigStruct> {
   return {
     symbol: symbolBytes(m.symbol),
     skewScale: wad(m.skewScale),
@@ -183,7 +173,7 @@ export async function marketConfig(
     reserveFactor: wad(m.reserveFactor),
     maxPnlFactor: wad(m.maxPnlFactor),
     partialLiquidationBuffer: wad(m.partialLiquidationBuffer),
-    markModel,
+    markModel: MARK_METHOD[m.markModel],
     minPositionNotional: wad(m.minPositionNotional),
     fundingModel,
     maxFundingVelocity: wad(m.maxFundingVelocity),

@@ -100,7 +100,6 @@ const deploymentSchema = z.object({
     lens: address,
     pool: address,
     orderBook: address,
-    markModel: address,
     fundingModel: address,
   }),
   markets: z

@@ -16,7 +16,7 @@
  * `*FromChain` functions at the end. test/vectors/ checks every function against the contracts through
  * contracts/test/MathHarness.sol.
  */
-import { AbiCoder, keccak256 } from "ethers";
+import { getAddress, toBeHex } from "ethers";
 import { WAD } from "./units";
 
 export { WAD };
@@ -113,7 +113,7 @@ export interface FundingResult {
   boundary: bigint;
 }
 
-/** IMarkPriceModel's MarkInputs. */
+/** MarkPrice.sol's MarkInputs. */
 export interface MarkInputs {
   index: bigint;
   lastPrice: bigint;
@@ -404,9 +404,21 @@ function rootInTier(t: Tier, isLong: boolean, absSize: bigint, entry: bigint, ne
 
 /** contracts/libraries/PositionLib.sol: what a position owes or has earned, in the protocol's favour. */
 export const PositionLib = {
-  /** keccak256(abi.encode(owner, marketId)): one position per account and market. */
+  /** marketId << 160 | owner: one position per account and market, the owner and market in the id. */
   id(owner: string, marketId: bigint): bigint {
-    return BigInt(keccak256(AbiCoder.defaultAbiCoder().encode(["address", "uint256"], [owner, marketId])));
+    const address = BigInt(owner);
+    if (address >> 160n !== 0n) throw new Error(`owner: ${owner} is not a 20-byte address`);
+    return (marketId << 160n) | address;
+  },
+
+  /** The owner a position id names (checksummed). */
+  ownerOf(positionId: bigint): string {
+    return getAddress(toBeHex(positionId & ((1n << 160n) - 1n), 20));
+  },
+
+  /** The market a position id names. */
+  marketOf(positionId: bigint): bigint {
+    return positionId >> 160n;
   },
 
   /** Funding owed since the snapshot (negative: owed to the position); rounded up. */
@@ -427,7 +439,7 @@ export const PositionLib = {
 
 /* ------------------------------------------------------------------ STRATEGIES */
 
-/** contracts/strategies/MedianMarkModel.sol: median(P1, P2, last) of SPEC section 5. */
+/** contracts/libraries/MarkPrice.sol, MarkPrice.median: median(P1, P2, last) of SPEC section 5. */
 export const MedianMarkModel = {
   /** P1 = index * (1 + F_last * timeToNextFunding / interval), P2 = index + EMA(basis); each at least 1. */
   markPrice(m: MarkInputs): bigint {
@@ -437,7 +449,7 @@ export const MedianMarkModel = {
   },
 };
 
-/** contracts/strategies/IndexMarkModel.sol: mark = index. */
+/** contracts/libraries/MarkPrice.sol, MarkMethod.Index: mark = index. */
 export const IndexMarkModel = {
   markPrice(m: MarkInputs): bigint {
     return m.index;
@@ -765,11 +777,14 @@ export function positionHealth(
 
 /* ------------------------------------------------------------------ FROM CHAIN STRUCTS */
 
-/** The strategy a mark-model contract implements, from its `name()`. */
-export function markModelOf(contractName: string): MarkModel {
-  if (contractName === "median(P1,P2,last)") return "median";
-  if (contractName === "index") return "index";
-  throw new Error(`unknown mark model "${contractName}": expected "median(P1,P2,last)" or "index"`);
+/** MarkPrice.sol's MarkMethod members, as the engine's MarketConfig.markModel holds them. */
+export const MARK_METHOD: Record<MarkModel, bigint> = { median: 0n, index: 1n };
+
+/** The mark method a MarketConfig.markModel value names. */
+export function markModelOf(method: bigint): MarkModel {
+  if (method === MARK_METHOD.median) return "median";
+  if (method === MARK_METHOD.index) return "index";
+  throw new Error(`markModel: unknown mark method ${method}: expected 0 (median) or 1 (index)`);
 }
 
 /** The strategy a funding-model contract implements, from its `name()`. */
@@ -779,18 +794,14 @@ export function fundingModelOf(contractName: string): FundingModel {
   throw new Error(`unknown funding model "${contractName}": expected "premium-index" or "velocity"`);
 }
 
-/** MarketConfig as the engine returns it (strategy contracts by address). */
+/** MarketConfig as the engine returns it (the mark method by number, the funding model by address). */
 export type ChainMarketConfig = Omit<MarketConfig, "markModel" | "fundingModel"> & {
-  markModel: string;
+  markModel: bigint;
   fundingModel: string;
 };
 
-/** A plain MarketConfig from an ethers struct, with the strategies named (see markModelOf). */
-export function marketConfigFromChain(
-  c: ChainMarketConfig,
-  markModel: MarkModel,
-  fundingModel: FundingModel,
-): MarketConfig {
+/** A plain MarketConfig from an ethers struct, with the strategies named (see markModelOf, fundingModelOf). */
+export function marketConfigFromChain(c: ChainMarketConfig, fundingModel: FundingModel): MarketConfig {
   return {
     symbol: c.symbol,
     skewScale: c.skewScale,
@@ -810,7 +821,7 @@ export function marketConfigFromChain(
     reserveFactor: c.reserveFactor,
     maxPnlFactor: c.maxPnlFactor,
     partialLiquidationBuffer: c.partialLiquidationBuffer,
-    markModel,
+    markModel: markModelOf(c.markModel),
     minPositionNotional: c.minPositionNotional,
     fundingModel,
     maxFundingVelocity: c.maxFundingVelocity,

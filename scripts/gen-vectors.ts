@@ -477,6 +477,7 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
     ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8", 1n],
     ["0x70997970C51812dc3A010C7d01b50e0d17dc79C8", 2n],
     ["0x0000000000000000000000000000000000000000", 0n],
+    ["0xFFfFfFffFFfffFFfFFfFFFFFffFFFffffFfFFFfF", (1n << 96n) - 1n],
   ] as const) {
     add("PositionLib.id", `${owner.slice(0, 10)} on market ${marketId}`, { owner, marketId });
   }

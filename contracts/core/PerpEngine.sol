@@ -32,12 +32,15 @@ contract PerpEngine is PerpEngineStorage {
     IOracle public immutable oracle;
 
     /// @dev A market loaded into memory and synced to now; `mark` is set only by the paths that use it.
-    /// `cfg` is `_loadTradeConfig`'s: no symbol, and the funding model only when a boundary was due.
+    /// `cfg` is `_loadTradeConfig`'s: no symbol, the minimums only on the paths that check them
+    /// (`_loadMinimums`), and the funding model only when a boundary was due.
+    /// `tiers` is a prefix of the market's tiers, read as far as a check needs (`_tiersFor`).
     struct Ctx {
         uint256 marketId;
         MarketConfig cfg;
         MarketState st;
         Tier[] tiers;
+        uint256 tierCount; // the market's, once `tiers` was read
         uint256 index;
         uint256 mark;
     }
@@ -136,9 +139,10 @@ contract PerpEngine is PerpEngineStorage {
 
     /// @notice Liquidates a position that is liquidatable at the current mark; the caller earns the reward.
     function liquidate(uint256 id) external nonReentrant returns (uint256 reward) {
-        Position memory p = _positions[id];
+        Position memory p = _loadPosition(id);
         if (p.size == 0) revert PositionNotFound(id);
         Ctx memory c = _load(p.marketId, false);
+        _loadMinimums(c.marketId, c.cfg);
         _sync(c);
         c.mark = _markOf(c);
         Booking memory b;
@@ -154,11 +158,12 @@ contract PerpEngine is PerpEngineStorage {
         Ctx memory c;
         Booking memory b;
         for (uint256 i; i < ids.length; ++i) {
-            Position memory p = _positions[ids[i]];
+            Position memory p = _loadPosition(ids[i]);
             if (p.size == 0) continue;
             if (p.marketId != c.marketId) {
                 if (c.marketId != 0) _storeState(c.marketId, c.st);
                 c = _load(p.marketId, false);
+                _loadMinimums(c.marketId, c.cfg);
                 _sync(c);
                 c.mark = _markOf(c);
             }
@@ -175,7 +180,7 @@ contract PerpEngine is PerpEngineStorage {
     /// maxPnlFactor x the pool's ledger). Uncovered bad debt is repaid from the realised profit first; the
     /// rest of the profit is paid in full (ADL is what brings the profit back under the cap).
     function autoDeleverage(uint256 id, uint256 size) external nonReentrant {
-        Position memory p = _positions[id];
+        Position memory p = _loadPosition(id);
         if (p.size == 0) revert PositionNotFound(id);
         if (size == 0) revert ZeroSize();
         uint256 absSize = WadMath.abs(p.size);
@@ -203,6 +208,7 @@ contract PerpEngine is PerpEngineStorage {
         b.account = payout;
         b.margin = value - payout - int256(uint256(p.margin));
         _writeReduced(c, id, p, closed, uint256(value - payout));
+        _emitPosition(id, p);
         emit AutoDeleveraged(id, p.owner, c.marketId, closed, c.mark, realized, haircut);
         _storeState(c.marketId, c.st);
         _book(p.owner, address(0), b);
@@ -220,9 +226,10 @@ contract PerpEngine is PerpEngineStorage {
         if (sizeDelta == 0) revert ZeroSize();
         Ctx memory c = _load(marketId, true);
         if (c.st.paused) revert MarketIsPaused(marketId);
+        _loadMinimums(marketId, c.cfg);
         _sync(c);
         uint256 id = PositionLib.id(account, marketId);
-        Position memory p = _positions[id];
+        Position memory p = _loadPosition(id);
         if (p.size != 0 && (p.size > 0) != (sizeDelta > 0)) revert SideMismatch(p.size, sizeDelta);
 
         Execution memory e = _execute(c, p, sizeDelta, acceptable);
@@ -243,10 +250,9 @@ contract PerpEngine is PerpEngineStorage {
         MarketLib.samplePremium(c.cfg, c.st, c.index);
         _checkInitialMargin(c, p);
 
-        _positions[id] = p;
+        _storePosition(id, p);
         _storeState(marketId, c.st);
-        _emitPosition(id, p);
-        emit Trade(id, account, marketId, sizeDelta, e.fill, e.fee, 0, e.owed);
+        _emitTrade(id, p, sizeDelta, e);
 
         Booking memory b;
         b.account = -int256(marginIn + e.fee);
@@ -257,7 +263,7 @@ contract PerpEngine is PerpEngineStorage {
 
     function _decrease(address account, uint256 marketId, uint256 size, uint256 acceptable) private {
         uint256 id = PositionLib.id(account, marketId);
-        Position memory p = _positions[id];
+        Position memory p = _loadPosition(id);
         if (p.size == 0) revert NoPosition(account, marketId);
         uint256 absSize = WadMath.abs(p.size);
         if (size == type(uint256).max) size = absSize;
@@ -270,7 +276,6 @@ contract PerpEngine is PerpEngineStorage {
         Execution memory e = _execute(c, p, -closed, acceptable);
         e.realized = _payableProfit(c, id, PositionLib.pnl(closed, p.entryPrice, e.fill));
         int256 value = int256(uint256(p.margin)) - e.owed + e.realized - int256(e.fee);
-        emit Trade(id, account, marketId, -closed, e.fill, e.fee, e.realized, e.owed);
 
         _removeOpenInterest(c.st, p);
         Booking memory b;
@@ -286,10 +291,13 @@ contract PerpEngine is PerpEngineStorage {
             b.margin += value - b.account;
             b.insurance = int256(e.fee.mulDown(c.cfg.insuranceFeeShare));
             _writeReduced(c, id, p, closed, uint256(value - b.account));
-            if (MarginMath.isLiquidatable(c.tiers, p.size, p.entryPrice, int256(uint256(p.margin)), _markOf(c))) {
+            uint256 mark = _markOf(c);
+            Tier[] memory t = _tiersFor(c, WadMath.abs(p.size), mark);
+            if (MarginMath.isLiquidatable(t, p.size, p.entryPrice, int256(uint256(p.margin)), mark)) {
                 revert WouldBeLiquidatable(id);
             }
         }
+        _emitTrade(id, p, -closed, e);
         _storeState(marketId, c.st);
         _book(account, address(0), b);
     }
@@ -297,9 +305,10 @@ contract PerpEngine is PerpEngineStorage {
     function _changeMargin(uint256 marketId, int256 amount) private {
         if (amount == 0) revert ZeroAmount();
         uint256 id = PositionLib.id(msg.sender, marketId);
-        Position memory p = _positions[id];
+        Position memory p = _loadPosition(id);
         if (p.size == 0) revert NoPosition(msg.sender, marketId);
         Ctx memory c = _load(marketId, amount < 0);
+        _loadMinimums(marketId, c.cfg);
         _sync(c);
         int256 owed = PositionLib.pendingFunding(p.size, p.fundingSnapshot, c.st.fundingIndex);
         int256 margin = int256(uint256(p.margin)) - owed + amount;
@@ -313,7 +322,7 @@ contract PerpEngine is PerpEngineStorage {
         p.fundingSnapshot = c.st.fundingIndex;
         if (amount < 0) _checkInitialMargin(c, p);
 
-        _positions[id] = p;
+        _storePosition(id, p);
         _storeState(marketId, c.st);
         _emitPosition(id, p);
         emit MarginChanged(id, msg.sender, amount, owed);
@@ -337,7 +346,8 @@ contract PerpEngine is PerpEngineStorage {
     /// liquidation (the closed size left the skew): a caller that checks another position re-marks first.
     function _liquidate(Ctx memory c, uint256 id, Position memory p, Booking memory b) private returns (bool) {
         int256 net = p.netMargin(c.st.fundingIndex);
-        if (!MarginMath.isLiquidatable(c.tiers, p.size, p.entryPrice, net, c.mark)) return false;
+        Tier[] memory t = _tiersFor(c, WadMath.abs(p.size), c.mark);
+        if (!MarginMath.isLiquidatable(t, p.size, p.entryPrice, net, c.mark)) return false;
         int256 equity = net + PositionLib.pnl(p.size, p.entryPrice, c.mark);
         LiquidationPlan memory plan = _planLiquidation(c, p, net, equity);
 
@@ -350,6 +360,19 @@ contract PerpEngine is PerpEngineStorage {
         } else {
             b.margin += int256(plan.remainingMargin) - int256(uint256(p.margin));
         }
+        _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
+        _emitLiquidation(c, id, p, plan, equity);
+        return true;
+    }
+
+    /// @dev The liquidation's one event: what it did and the position as it stands after it.
+    function _emitLiquidation(
+        Ctx memory c,
+        uint256 id,
+        Position memory p,
+        LiquidationPlan memory plan,
+        int256 equity
+    ) private {
         emit Liquidation(
             id,
             p.owner,
@@ -359,15 +382,17 @@ contract PerpEngine is PerpEngineStorage {
             c.mark,
             equity,
             plan.reward,
-            equity < 0 ? uint256(-equity) : 0
+            equity < 0 ? uint256(-equity) : 0,
+            p.size,
+            p.entryPrice,
+            p.margin,
+            p.fundingSnapshot
         );
-        _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
-        return true;
     }
 
     /// @dev Closes all of `p`, unless it is above the first tier and a smaller size restores health with
     /// the market's buffer: checked, not assumed, on the remainder as it will be after the reward. A
-    /// market with a zero buffer liquidates in full.
+    /// market with a zero buffer liquidates in full. `c.tiers` holds the tiers up to `p`'s (`_liquidate`).
     function _planLiquidation(
         Ctx memory c,
         Position memory p,
@@ -452,7 +477,6 @@ contract PerpEngine is PerpEngineStorage {
         // The funding model is read only when MarketLib.sync will settle a boundary.
         if (block.timestamp >= uint256(c.st.lastFundingTime) + c.cfg.fundingInterval)
             _loadFundingConfig(marketId, c.cfg);
-        c.tiers = _loadTiers(marketId);
         (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
         if (fresh != 0) {
             c.index = index;
@@ -480,20 +504,27 @@ contract PerpEngine is PerpEngineStorage {
         return MarketLib.markPrice(c.cfg, c.st, c.index, MarketLib.lastPrice(c.cfg, c.st, c.index), block.timestamp);
     }
 
-    /// @dev Shrinks `p` by the signed `closed` size with `margin` left, writes it and emits its state.
+    /// @dev The market's tiers up to the one that holds |size| x price (see `_loadTiers`), read on the
+    /// first need and again only when a larger notional needs more of them.
+    function _tiersFor(Ctx memory c, uint256 absSize, uint256 price) private view returns (Tier[] memory t) {
+        t = c.tiers;
+        uint256 n = t.length;
+        uint256 scaled = absSize * price;
+        if (n != 0 && (n == c.tierCount || scaled <= uint256(t[n - 1].notionalCap) * WadMath.WAD)) return t;
+        (t, c.tierCount) = _loadTiers(c.marketId, scaled);
+        c.tiers = t;
+    }
+
+    /// @dev Shrinks `p` by the signed `closed` size with `margin` left and writes it; the caller emits its
+    /// state (Trade or PositionUpdated).
     function _writeReduced(Ctx memory c, uint256 id, Position memory p, int256 closed, uint256 margin) private {
         p.size -= closed.toInt128();
         p.margin = margin.toUint128();
         p.fundingSnapshot = c.st.fundingIndex;
-        if (p.size == 0) {
-            delete _positions[id];
-            p.entryPrice = 0;
-        } else {
-            _addOpenInterest(c, p, false);
-            _positions[id] = p;
-        }
+        if (p.size == 0) p.entryPrice = 0;
+        else _addOpenInterest(c, p, false);
+        _storePosition(id, p);
         MarketLib.samplePremium(c.cfg, c.st, c.index);
-        _emitPosition(id, p);
     }
 
     /// @dev Takes `p` whole out of the market's aggregates; `_writeReduced` or `_addOpenInterest` puts
@@ -515,16 +546,10 @@ contract PerpEngine is PerpEngineStorage {
         uint256 mark = _markOf(c);
         uint256 absSize = WadMath.abs(p.size);
         uint256 notional = absSize.mulUp(mark);
-        if (MarginMath.aboveMaxTier(c.tiers, notional)) {
-            revert PositionTooLarge(notional, c.tiers[c.tiers.length - 1].notionalCap);
-        }
+        Tier[] memory t = _tiersFor(c, absSize, mark);
+        if (MarginMath.aboveMaxTier(t, notional)) revert PositionTooLarge(notional, t[t.length - 1].notionalCap);
         int256 equity = int256(uint256(p.margin)) + PositionLib.pnl(p.size, p.entryPrice, mark);
-        (bool ok, uint256 leverage, uint256 maxLeverage) = MarginMath.meetsInitialMargin(
-            c.tiers,
-            absSize,
-            mark,
-            equity
-        );
+        (bool ok, uint256 leverage, uint256 maxLeverage) = MarginMath.meetsInitialMargin(t, absSize, mark, equity);
         if (!ok) revert LeverageTooHigh(leverage, maxLeverage);
     }
 
@@ -549,6 +574,24 @@ contract PerpEngine is PerpEngineStorage {
         uint256 absNew = absOld + WadMath.abs(delta);
         uint256 num = absOld * p.entryPrice + WadMath.abs(delta) * fill;
         return delta > 0 ? WadMath.divRoundUp(num, absNew) : num / absNew;
+    }
+
+    /// @dev The trade's one event: the order and the position as it stands after it.
+    function _emitTrade(uint256 id, Position memory p, int256 sizeDelta, Execution memory e) private {
+        emit Trade(
+            id,
+            p.owner,
+            p.marketId,
+            sizeDelta,
+            e.fill,
+            e.fee,
+            e.realized,
+            e.owed,
+            p.size,
+            p.entryPrice,
+            p.margin,
+            p.fundingSnapshot
+        );
     }
 
     function _emitPosition(uint256 id, Position memory p) private {

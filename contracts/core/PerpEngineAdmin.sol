@@ -77,8 +77,9 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         return PositionLib.id(account, marketId);
     }
 
+    /// @notice The position `id` names (all zero when it is closed or was never opened).
     function position(uint256 id) external view returns (Position memory) {
-        return _positions[id];
+        return _loadPosition(id);
     }
 
     function marketConfig(uint256 marketId) external view returns (MarketConfig memory) {
@@ -89,8 +90,8 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         return _states[marketId];
     }
 
-    function tiers(uint256 marketId) external view returns (Tier[] memory) {
-        return _loadTiers(marketId);
+    function tiers(uint256 marketId) external view returns (Tier[] memory t) {
+        (t, ) = _loadTiers(marketId, type(uint256).max);
     }
 
     /// @notice Pool assets reserved for open interest (WAD USD): per market, the larger side's notional
@@ -134,7 +135,6 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         if (cfg.fundingInterval == 0) revert InvalidConfig("fundingInterval");
         if (cfg.fundingCap > MAX_FUNDING_CAP) revert InvalidConfig("fundingCap");
         if (cfg.markBand >= WadMath.WAD) revert InvalidConfig("markBand");
-        if (address(cfg.markModel).code.length == 0) revert InvalidConfig("markModel");
         if (address(cfg.fundingModel).code.length == 0) revert InvalidConfig("fundingModel");
         if (cfg.minMargin == 0) revert InvalidConfig("minMargin");
         if (cfg.maxPnlFactor == 0 || cfg.maxPnlFactor > WadMath.WAD) revert InvalidConfig("maxPnlFactor");

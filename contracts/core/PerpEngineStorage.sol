@@ -31,18 +31,69 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         uint96 maxLeverage;
     }
 
+    /// @dev A position as stored: two slots, (size, entry price) and (margin, funding snapshot). The owner
+    /// and the market are in the id (PositionLib.id); `_loadPosition` puts them back.
+    struct StoredPosition {
+        int128 size;
+        uint128 entryPrice;
+        uint128 margin;
+        int128 fundingSnapshot;
+    }
+
     uint256 public marketCount;
     mapping(bytes32 symbol => uint256) public marketIdBySymbol;
     mapping(uint256 marketId => MarketConfig) internal _configs;
     mapping(uint256 marketId => MarketState) internal _states;
     mapping(uint256 marketId => StoredTier[]) internal _tiers;
-    mapping(uint256 positionId => Position) internal _positions;
+    mapping(uint256 positionId => StoredPosition) internal _positions;
 
-    /// @dev A market's tiers with their maintenance amounts, as set (one cold slot per tier). The amounts
-    /// are MarginMath.deriveMaintenanceAmounts' recurrence, in one pass over the stored words.
-    function _loadTiers(uint256 marketId) internal view returns (Tier[] memory t) {
+    /// @dev The position `id` names, its two words read whole; owner and market from the id when it is
+    /// open (a closed or unknown id reads as all zero, as a deleted struct would).
+    function _loadPosition(uint256 id) internal view returns (Position memory p) {
+        StoredPosition storage s = _positions[id];
+        assembly ("memory-safe") {
+            let m128 := sub(shl(128, 1), 1)
+            let w := sload(s.slot)
+            let size := signextend(15, w)
+            if size {
+                mstore(p, and(id, sub(shl(160, 1), 1))) // owner
+                mstore(add(p, 0x20), shr(160, id)) // marketId
+            }
+            mstore(add(p, 0x40), size)
+            mstore(add(p, 0x60), shr(128, w)) // entryPrice
+            w := sload(add(s.slot, 1))
+            mstore(add(p, 0x80), and(w, m128)) // margin
+            mstore(add(p, 0xa0), sar(128, w)) // fundingSnapshot
+        }
+    }
+
+    /// @dev Writes `p`'s amounts as two whole words; a zero size deletes the position. The amounts were
+    /// range-checked where they were computed (SafeCast), so the masks only drop sign bits.
+    function _storePosition(uint256 id, Position memory p) internal {
+        StoredPosition storage s = _positions[id];
+        assembly ("memory-safe") {
+            let m128 := sub(shl(128, 1), 1)
+            switch mload(add(p, 0x40))
+            case 0 {
+                sstore(s.slot, 0)
+                sstore(add(s.slot, 1), 0)
+            }
+            default {
+                sstore(s.slot, or(and(mload(add(p, 0x40)), m128), shl(128, mload(add(p, 0x60)))))
+                sstore(add(s.slot, 1), or(and(mload(add(p, 0x80)), m128), shl(128, mload(add(p, 0xa0)))))
+            }
+        }
+    }
+
+    /// @dev A market's tiers with their maintenance amounts, from the first up to the one that holds the
+    /// notional `scaledNotional` / WAD (|size| x price, exact), or all of them when none does; and the
+    /// market's tier count. Every MarginMath function returns on such a prefix what it returns on the
+    /// whole list for that notional or a smaller one: none looks above the tier that holds its notional.
+    /// One cold slot per tier read. The amounts are MarginMath.deriveMaintenanceAmounts' recurrence, in
+    /// one pass over the stored words.
+    function _loadTiers(uint256 marketId, uint256 scaledNotional) internal view returns (Tier[] memory t, uint256 n) {
         StoredTier[] storage stored = _tiers[marketId];
-        uint256 n = stored.length;
+        n = stored.length;
         t = new Tier[](n);
         uint256 amount;
         uint256 prevCap;
@@ -52,14 +103,22 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
             (uint256 cap, uint256 mmr, uint256 maxLeverage) = (x.notionalCap, x.mmr, x.maxLeverage);
             if (i != 0) amount += prevCap.mulDown(mmr - prevMmr);
             t[i] = Tier(uint128(cap), uint128(amount), uint128(mmr), uint128(maxLeverage));
+            if (scaledNotional <= cap * WadMath.WAD) {
+                assembly ("memory-safe") {
+                    mstore(t, add(i, 1)) // the prefix: shortens the array in place
+                }
+                break;
+            }
             (prevCap, prevMmr) = (cap, mmr);
         }
     }
 
-    /// @dev The MarketConfig words every trade reads (slots 1-6: skew scale and caps, fees, margins, funding
-    /// parameters and interval, bands and factors, mark model), read whole. Not loaded, left zero: `symbol`
-    /// (slot 0; a market exists iff its skewScale is not zero) and slot 7 (funding model, maximum funding
-    /// velocity, oracle grace period), which `_loadFundingConfig` adds when a funding boundary is due.
+    /// @dev The MarketConfig words every call reads (slots 1, 2, 4, 5, 6: skew scale and caps, fees, funding
+    /// parameters and interval, bands and factors, mark method), read whole. Not loaded, left zero: `symbol`
+    /// (slot 0; a market exists iff its skewScale is not zero); slot 3 (minimum margin and liquidation fee),
+    /// which `_loadMinimums` adds for the paths that check them (increase, margin, liquidation); and slot 7
+    /// (funding model, maximum funding velocity, oracle grace period), which `_loadFundingConfig` adds when
+    /// a funding boundary is due.
     /// The layout is the compiler's for the struct (MarketLib.sol); admin.marketConfig reads it through the
     /// compiler.
     function _loadTradeConfig(uint256 marketId) internal view returns (MarketConfig memory cfg) {
@@ -75,9 +134,6 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
             mstore(add(cfg, 0x80), and(shr(64, w), m64)) // makerFee
             mstore(add(cfg, 0xa0), and(shr(128, w), m64)) // liquidationFeeRate
             mstore(add(cfg, 0xc0), shr(192, w)) // insuranceFeeShare
-            w := sload(add(s.slot, 3))
-            mstore(add(cfg, 0xe0), and(w, m128)) // minLiquidationFee
-            mstore(add(cfg, 0x100), shr(128, w)) // minMargin
             w := sload(add(s.slot, 4))
             mstore(add(cfg, 0x120), and(w, m64)) // fundingInterestRate
             mstore(add(cfg, 0x140), and(shr(64, w), m64)) // fundingClamp
@@ -90,8 +146,19 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
             mstore(add(cfg, 0x200), and(shr(128, w), m64)) // maxPnlFactor
             mstore(add(cfg, 0x220), shr(192, w)) // partialLiquidationBuffer
             w := sload(add(s.slot, 6))
-            mstore(add(cfg, 0x240), and(w, sub(shl(160, 1), 1))) // markModel
-            mstore(add(cfg, 0x260), shr(160, w)) // minPositionNotional
+            mstore(add(cfg, 0x240), and(w, 0xff)) // markModel (a MarkMethod)
+            mstore(add(cfg, 0x260), and(shr(8, w), sub(shl(96, 1), 1))) // minPositionNotional
+        }
+    }
+
+    /// @dev Adds MarketConfig's slot 3 (minimum liquidation fee, minimum margin) to a config from
+    /// `_loadTradeConfig`.
+    function _loadMinimums(uint256 marketId, MarketConfig memory cfg) internal view {
+        MarketConfig storage s = _configs[marketId];
+        assembly ("memory-safe") {
+            let w := sload(add(s.slot, 3))
+            mstore(add(cfg, 0xe0), and(w, sub(shl(128, 1), 1))) // minLiquidationFee
+            mstore(add(cfg, 0x100), shr(128, w)) // minMargin
         }
     }
 
@@ -201,7 +268,8 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
     event MarketConfigured(uint256 indexed marketId, MarketConfig config);
     event TiersSet(uint256 indexed marketId, Tier[] tiers);
     event MarketPaused(uint256 indexed marketId, bool paused);
-    /// @notice The full state of a position after any change (size 0: closed). Enough to rebuild it.
+    /// @notice The full state of a position after a margin change or ADL (size 0: closed). With Trade and
+    /// Liquidation, which carry the same fields, enough to rebuild every position.
     event PositionUpdated(
         uint256 indexed id,
         address indexed account,
@@ -211,6 +279,8 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         uint256 margin,
         int256 fundingSnapshot
     );
+    /// @notice A market order on a position, and the position's full state after it (size 0: closed), as
+    /// PositionUpdated would carry it: one event per trade.
     event Trade(
         uint256 indexed id,
         address indexed account,
@@ -219,9 +289,15 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         uint256 fillPrice,
         uint256 fee,
         int256 realizedPnl,
-        int256 fundingPaid
+        int256 fundingPaid,
+        int256 size,
+        uint256 entryPrice,
+        uint256 margin,
+        int256 fundingSnapshot
     );
     event MarginChanged(uint256 indexed id, address indexed account, int256 amount, int256 fundingPaid);
+    /// @notice A liquidation at mark, and the position's full state after it (size 0: closed in full), as
+    /// PositionUpdated would carry it: one event per liquidation.
     event Liquidation(
         uint256 indexed id,
         address indexed account,
@@ -231,7 +307,11 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
         uint256 markPrice,
         int256 equity,
         uint256 reward,
-        uint256 badDebt
+        uint256 badDebt,
+        int256 size,
+        uint256 entryPrice,
+        uint256 margin,
+        int256 fundingSnapshot
     );
     event BadDebt(uint256 indexed marketId, uint256 amount, uint256 coveredByInsurance, uint256 uncovered);
     event AutoDeleveraged(

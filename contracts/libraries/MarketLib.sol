@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {IMarkPriceModel, MarkInputs} from "../interfaces/IMarkPriceModel.sol";
+import {MarkMethod, MarkInputs, MarkPrice} from "./MarkPrice.sol";
 import {IFundingModel, FundingInputs} from "../interfaces/IFundingModel.sol";
 import {WadMath} from "./WadMath.sol";
 import {Pricing} from "./Pricing.sol";
@@ -31,7 +31,7 @@ struct MarketConfig {
     // are paid pro rata and ADL opens.
     uint64 maxPnlFactor;
     uint64 partialLiquidationBuffer; // health buffer a partial remainder keeps; 0 = liquidate in full
-    IMarkPriceModel markModel;
+    MarkMethod markModel; // the mark-price method (MarkPrice)
     uint96 minPositionNotional; // USD: no position may be opened or increased below this notional at fill
     IFundingModel fundingModel;
     uint64 maxFundingVelocity; // velocity funding only: the most the daily rate moves per day, at full skew
@@ -156,7 +156,8 @@ library MarketLib {
         uint256 nowTs
     ) internal pure returns (uint256 mark) {
         uint256 next = uint256(st.lastFundingTime) + cfg.fundingInterval;
-        mark = cfg.markModel.markPrice(
+        mark = MarkPrice.compute(
+            cfg.markModel,
             MarkInputs({
                 index: index,
                 lastPrice: last,

@@ -6,7 +6,9 @@ import {WadMath} from "./WadMath.sol";
 /// @notice An isolated position. Signed size: positive is long, negative is short (base units, WAD).
 /// `margin` is the collateral locked for it (WAD USD), net of funding realised so far;
 /// `fundingSnapshot` is the market's funding index when funding was last realised into margin.
-/// The id is keccak256(owner, marketId): one position per account and market (one-way mode).
+/// One position per account and market (one-way mode); its id is `marketId << 160 | owner`, so the
+/// owner and the market travel in the id and storage keeps only the four amounts, two slots
+/// (PerpEngineStorage.StoredPosition). In memory and in views the struct carries them again.
 struct Position {
     address owner;
     uint32 marketId;
@@ -19,8 +21,20 @@ struct Position {
 /// @title PositionLib
 /// @notice Amounts a position owes or has earned, rounded in the protocol's favour.
 library PositionLib {
+    /// @notice The id of `owner`'s position on `marketId`: the market above the owner's 160 bits. The low
+    /// bits are the address (itself a hash), so ids spread evenly modulo a keeper's shard count.
     function id(address owner, uint256 marketId) internal pure returns (uint256) {
-        return uint256(keccak256(abi.encode(owner, marketId)));
+        return (marketId << 160) | uint256(uint160(owner));
+    }
+
+    /// @notice The owner a position id names.
+    function ownerOf(uint256 positionId) internal pure returns (address) {
+        return address(uint160(positionId));
+    }
+
+    /// @notice The market a position id names.
+    function marketOf(uint256 positionId) internal pure returns (uint256) {
+        return positionId >> 160;
     }
 
     /// @notice Funding owed since the snapshot (negative: owed to the position); rounded up.

@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {IOracle} from "../interfaces/IOracle.sol";
 
 /// @title Oracle
@@ -10,7 +11,12 @@ import {IOracle} from "../interfaces/IOracle.sol";
 /// AggregatorV3Interface: pushed feeds standing in for external exchanges, and adapters over spot
 /// pools' TWAPs. A source is fresh while block.timestamp - updatedAt <= its heartbeat and its answer is
 /// positive; stale sources are dropped. With an even count the median is the mean of the middle two.
+/// A pushed feed connected to this oracle records each round here (`recordPrice`); such a source is read
+/// from that record, one storage slot, instead of an external call.
 contract Oracle is IOracle, AccessControl {
+    using SafeCast for int256;
+    using SafeCast for uint256;
+
     bytes32 public constant CONFIG_ROLE = keccak256("CONFIG_ROLE");
     uint256 public constant MAX_SOURCES = 7;
 
@@ -18,9 +24,18 @@ contract Oracle is IOracle, AccessControl {
         AggregatorV3Interface feed;
         uint8 decimals;
         uint32 heartbeat; // seconds
+        bool recorded; // the feed records its rounds here: read the record, do not call
+    }
+
+    /// @notice A feed's latest round as it recorded it (one slot).
+    struct Record {
+        int128 answer;
+        uint48 updatedAt;
     }
 
     mapping(uint256 marketId => Source[]) private _sources;
+    /// @notice Each recording feed's latest round.
+    mapping(address feed => Record) public records;
 
     event SourcesSet(uint256 indexed marketId, address[] feeds, uint32[] heartbeats);
 
@@ -49,9 +64,17 @@ contract Oracle is IOracle, AccessControl {
             if (heartbeats[i] == 0) revert InvalidHeartbeat(feeds[i]);
             uint8 dec = AggregatorV3Interface(feeds[i]).decimals();
             if (dec > 18) revert DecimalsTooLarge(feeds[i], dec);
-            _sources[marketId].push(Source(AggregatorV3Interface(feeds[i]), dec, heartbeats[i]));
+            _sources[marketId].push(
+                Source(AggregatorV3Interface(feeds[i]), dec, heartbeats[i], _recordsHere(feeds[i]))
+            );
         }
         emit SourcesSet(marketId, feeds, heartbeats);
+    }
+
+    /// @inheritdoc IOracle
+    /// @dev No event: the record mirrors the feed's round, which the feed announces.
+    function recordPrice(int256 answer, uint256 updatedAt) external {
+        records[msg.sender] = Record(answer.toInt128(), updatedAt.toUint48());
     }
 
     /// @notice A market's sources.
@@ -62,8 +85,9 @@ contract Oracle is IOracle, AccessControl {
     /// @inheritdoc IOracle
     function indexPrice(uint256 marketId) external view returns (uint256 price, uint256 fresh) {
         Source[] storage list = _sources[marketId];
-        uint256[] memory prices = new uint256[](list.length);
-        for (uint256 i; i < list.length; ++i) {
+        uint256 n = list.length;
+        uint256[] memory prices = new uint256[](n);
+        for (uint256 i; i < n; ++i) {
             (uint256 p, uint256 freshUntil) = _read(list[i]);
             if (freshUntil < block.timestamp) continue;
             _insert(prices, fresh++, p);
@@ -74,9 +98,10 @@ contract Oracle is IOracle, AccessControl {
     /// @inheritdoc IOracle
     function lastIndexPrice(uint256 marketId) external view returns (uint256 price, uint256 freshUntil) {
         Source[] storage list = _sources[marketId];
-        uint256[] memory prices = new uint256[](list.length);
+        uint256 n = list.length;
+        uint256[] memory prices = new uint256[](n);
         uint256 count;
-        for (uint256 i; i < list.length; ++i) {
+        for (uint256 i; i < n; ++i) {
             (uint256 p, uint256 until) = _read(list[i]);
             if (p == 0 || until < freshUntil) continue;
             if (until > freshUntil) (freshUntil, count) = (until, 0);
@@ -88,9 +113,23 @@ contract Oracle is IOracle, AccessControl {
     /// @dev A source's answer in WAD and the last second it is fresh; (0, 0) for an answer that is not
     /// positive or is dated in the future.
     function _read(Source memory s) private view returns (uint256 price, uint256 freshUntil) {
-        (, int256 answer, , uint256 updatedAt, ) = s.feed.latestRoundData();
+        int256 answer;
+        uint256 updatedAt;
+        if (s.recorded) {
+            Record memory r = records[address(s.feed)];
+            (answer, updatedAt) = (r.answer, r.updatedAt);
+        } else {
+            (, answer, , updatedAt, ) = s.feed.latestRoundData();
+        }
         if (answer <= 0 || updatedAt > block.timestamp) return (0, 0);
         return (uint256(answer) * 10 ** (18 - s.decimals), updatedAt + s.heartbeat);
+    }
+
+    /// @dev Whether `feed` says it records its rounds into this oracle (a feed without an `oracle()` view
+    /// does not).
+    function _recordsHere(address feed) private view returns (bool) {
+        (bool ok, bytes memory ret) = feed.staticcall(abi.encodeWithSignature("oracle()"));
+        return ok && ret.length == 32 && abi.decode(ret, (uint256)) == uint256(uint160(address(this)));
     }
 
     /// @dev Inserts `p` into the sorted prefix prices[0..n) (insertion sort: at most MAX_SOURCES entries).

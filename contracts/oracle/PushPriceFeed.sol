@@ -3,11 +3,13 @@ pragma solidity 0.8.28;
 
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IOracle} from "../interfaces/IOracle.sol";
 
 /// @title PushPriceFeed
 /// @notice A pushed price source with Chainlink's AggregatorV3Interface: a stand-in for an external
 /// exchange's price, updated by the oracle role. An optional per-update deviation limit refuses a push
-/// that moves the price by more than `maxDeviation` (WAD fraction) at once.
+/// that moves the price by more than `maxDeviation` (WAD fraction) at once. Connected to an oracle
+/// (`setOracle`), each push is also recorded there, so the oracle reads it without calling the feed.
 contract PushPriceFeed is AggregatorV3Interface, AccessControl {
     bytes32 public constant ORACLE_ROLE = keccak256("ORACLE_ROLE");
     uint256 private constant WAD = 1e18;
@@ -15,6 +17,8 @@ contract PushPriceFeed is AggregatorV3Interface, AccessControl {
     uint8 public immutable override decimals;
     string public override description;
     uint256 public maxDeviation;
+    /// @notice The oracle each push is recorded into (zero: none).
+    IOracle public oracle;
 
     /// @dev One slot, so a read of the latest round costs one SLOAD.
     struct Round {
@@ -27,6 +31,7 @@ contract PushPriceFeed is AggregatorV3Interface, AccessControl {
 
     event PriceUpdated(uint80 indexed roundId, int256 answer, uint256 updatedAt);
     event MaxDeviationSet(uint256 maxDeviation);
+    event OracleSet(address oracle);
 
     error PriceOutOfRange(int256 answer);
     error DeviationTooLarge(int256 previous, int256 answer, uint256 maxDeviation);
@@ -55,6 +60,18 @@ contract PushPriceFeed is AggregatorV3Interface, AccessControl {
         uint80 roundId = _latest.roundId + 1;
         _latest = Round(roundId, int128(answer), uint48(block.timestamp));
         emit PriceUpdated(roundId, answer, block.timestamp);
+        IOracle o = oracle;
+        if (address(o) != address(0)) o.recordPrice(answer, block.timestamp);
+    }
+
+    /// @notice Connects the feed to `oracle_` (zero: disconnects), recording the latest round there at
+    /// once; admin only. Connect a feed before the oracle lists it as a source: the oracle decides when
+    /// the sources are set whether it reads a source from its own records.
+    function setOracle(IOracle oracle_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        oracle = oracle_;
+        emit OracleSet(address(oracle_));
+        Round memory r = _latest;
+        if (address(oracle_) != address(0) && r.roundId != 0) oracle_.recordPrice(r.answer, r.updatedAt);
     }
 
     /// @notice Sets the per-update deviation limit (WAD fraction, 0 = off); admin only.

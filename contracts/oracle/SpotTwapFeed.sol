@@ -2,32 +2,24 @@
 pragma solidity 0.8.28;
 
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {SpotPool} from "../spot/SpotPool.sol";
 
 /// @title SpotTwapFeed
 /// @notice Adapts a spot pool's time-weighted average price to AggregatorV3Interface (18 decimals).
 /// Window 0 reads the instantaneous spot price: a market maker's single-block push then moves the index
 /// at once. A window of W seconds averages the pool's price over the last W seconds, so a push in the
-/// current block moves it not at all.
-contract SpotTwapFeed is AggregatorV3Interface, AccessControl {
+/// current block moves it not at all. The window is fixed (an immutable, so a read costs no storage
+/// slot): another window is another feed, listed in the oracle in this one's place.
+contract SpotTwapFeed is AggregatorV3Interface {
     SpotPool public immutable pool;
-    uint32 public window;
-
-    event WindowSet(uint32 window);
+    /// @notice The TWAP window in seconds (0 = spot).
+    uint32 public immutable window;
 
     error RoundNotAvailable(uint80 roundId);
 
-    constructor(SpotPool pool_, uint32 window_, address admin) {
+    constructor(SpotPool pool_, uint32 window_) {
         pool = pool_;
         window = window_;
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-    }
-
-    /// @notice Sets the TWAP window in seconds (0 = spot); admin only.
-    function setWindow(uint32 window_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        window = window_;
-        emit WindowSet(window_);
     }
 
     /// @inheritdoc AggregatorV3Interface

@@ -129,14 +129,15 @@ contract SpotPool is ReentrancyGuardTransient {
         if (window == 0) return spot;
         uint256 nowTs = block.timestamp;
         uint256 cumNow = priceCumulative + spot * (nowTs - lastUpdate);
-        (uint256 cumThen, uint256 tThen) = _cumulativeAt(nowTs - window);
+        (uint256 cumThen, uint256 tThen) = _cumulativeAt(nowTs - window, spot);
         if (tThen >= nowTs) return spot;
         return (cumNow - cumThen) / (nowTs - tThen);
     }
 
-    /// @dev Cumulative price at `target` (clamped to the oldest observation) and the time it is for.
-    function _cumulativeAt(uint256 target) private view returns (uint256, uint256) {
-        if (target >= lastUpdate) return (priceCumulative + spotPrice() * (target - lastUpdate), target);
+    /// @dev Cumulative price at `target` (clamped to the oldest observation) and the time it is for; `spot`
+    /// is the price since the last update.
+    function _cumulativeAt(uint256 target, uint256 spot) private view returns (uint256, uint256) {
+        if (target >= lastUpdate) return (priceCumulative + spot * (target - lastUpdate), target);
         uint256 count = observationCount;
         uint256 start = count < OBSERVATION_SLOTS ? 0 : (uint256(_newest) + 1) % OBSERVATION_SLOTS;
         Observation memory oldest = _observations[start];

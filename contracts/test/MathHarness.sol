@@ -6,6 +6,7 @@ import {Pricing} from "../libraries/Pricing.sol";
 import {Ema} from "../libraries/Ema.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
+import {MarkMethod, MarkInputs, MarkPrice} from "../libraries/MarkPrice.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
 
 /// @title MathHarness
@@ -213,6 +214,10 @@ contract MathHarness {
     ) external pure returns (MarketState memory) {
         MarketLib.samplePremium(cfg, st, index);
         return st;
+    }
+
+    function markPriceOf(MarkMethod method, MarkInputs memory m) external pure returns (uint256) {
+        return MarkPrice.compute(method, m);
     }
 
     function markPrice(

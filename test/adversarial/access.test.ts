@@ -15,7 +15,7 @@ import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { BaseContract, FunctionFragment, Interface, ParamType } from "ethers";
-import { IndexMarkModel__factory, MedianMarkModel__factory, PremiumFundingModel__factory } from "../../typechain-types";
+import { PremiumFundingModel__factory } from "../../typechain-types";
 import { exchangeFixture, type ExchangeFixture } from "../helpers/fixtures";
 
 type Access =
@@ -88,6 +88,9 @@ const SUBJECTS: Subject[] = [
     contract: (f) => f.ex.oracle,
     table: {
       "setSources(uint256,address[],uint32[])": role("CONFIG_ROLE"),
+      "recordPrice(int256,uint256)": open(
+        "writes only the caller's own record, read only for a feed that names this oracle",
+      ),
       ...ACCESS_CONTROL,
     },
   },
@@ -97,16 +100,14 @@ const SUBJECTS: Subject[] = [
     table: {
       "setPrice(int256)": role("ORACLE_ROLE"),
       "setMaxDeviation(uint256)": role("DEFAULT_ADMIN_ROLE"),
+      "setOracle(address)": role("DEFAULT_ADMIN_ROLE"),
       ...ACCESS_CONTROL,
     },
   },
   {
     name: "SpotTwapFeed",
     contract: (f) => f.alt.twapFeed,
-    table: {
-      "setWindow(uint32)": role("DEFAULT_ADMIN_ROLE"),
-      ...ACCESS_CONTROL,
-    },
+    table: {},
   },
   {
     name: "PerpEngine",
@@ -130,9 +131,9 @@ const SUBJECTS: Subject[] = [
     name: "PerpEngineAdmin (at the engine's address)",
     contract: (f) => f.ex.admin,
     table: {
-      "createMarket((bytes32,uint128,uint128,uint64,uint64,uint64,uint64,uint128,uint128,uint64,uint64,uint64,uint32,uint32,uint64,uint64,uint64,uint64,address,uint96,address,uint64,uint32),(uint128,uint128,uint128,uint128)[])":
+      "createMarket((bytes32,uint128,uint128,uint64,uint64,uint64,uint64,uint128,uint128,uint64,uint64,uint64,uint32,uint32,uint64,uint64,uint64,uint64,uint8,uint96,address,uint64,uint32),(uint128,uint128,uint128,uint128)[])":
         role("CONFIG_ROLE"),
-      "setMarketConfig(uint256,(bytes32,uint128,uint128,uint64,uint64,uint64,uint64,uint128,uint128,uint64,uint64,uint64,uint32,uint32,uint64,uint64,uint64,uint64,address,uint96,address,uint64,uint32))":
+      "setMarketConfig(uint256,(bytes32,uint128,uint128,uint64,uint64,uint64,uint64,uint128,uint128,uint64,uint64,uint64,uint32,uint32,uint64,uint64,uint64,uint64,uint8,uint96,address,uint64,uint32))":
         role("CONFIG_ROLE"),
       "setTiers(uint256,(uint128,uint128,uint128,uint128)[])": role("CONFIG_ROLE"),
       "setPaused(uint256,bool)": role("CONFIG_ROLE"),
@@ -173,17 +174,6 @@ const SUBJECTS: Subject[] = [
     },
   },
   { name: "PerpLens", contract: (f) => f.ex.lens, table: {} },
-  {
-    name: "MedianMarkModel",
-    contract: (f) => MedianMarkModel__factory.connect(f.ex.deployment.contracts.markModel, f.deployer),
-    table: {},
-  },
-  {
-    name: "IndexMarkModel",
-    // deploySystem keeps no record of its IndexMarkModel: a fresh one has the same ABI.
-    contract: (f) => new IndexMarkModel__factory(f.deployer).deploy(),
-    table: {},
-  },
   {
     name: "PremiumFundingModel",
     contract: (f) => PremiumFundingModel__factory.connect(f.ex.deployment.contracts.fundingModel, f.deployer),
@@ -334,11 +324,6 @@ describe("adversarial: access control over every non-view function", () => {
           contract: feed as BaseContract,
           holders: { DEFAULT_ADMIN_ROLE: [admin], ORACLE_ROLE: [admin] },
         })),
-        {
-          name: `${m.symbol} TWAP feed`,
-          contract: m.twapFeed as BaseContract,
-          holders: { DEFAULT_ADMIN_ROLE: [admin] },
-        },
         {
           name: `${m.symbol} coin`,
           contract: m.coin as BaseContract,

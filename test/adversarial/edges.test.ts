@@ -8,12 +8,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import {
-  IndexMarkModel__factory,
-  MedianMarkModel__factory,
-  PremiumFundingModel__factory,
-  SpotPool__factory,
-} from "../../typechain-types";
+import { PremiumFundingModel__factory, SpotPool__factory, SpotTwapFeed__factory } from "../../typechain-types";
 import type { MarketConfigStruct, TierStruct } from "../../typechain-types/contracts/core/PerpEngineAdmin";
 import { deploySystem, marketConfig, symbolBytes, tiersOf } from "../../lib/deploy";
 import { ALT_USD } from "../../lib/markets";
@@ -27,7 +22,7 @@ const USD6_TO_WAD = 10n ** 12n;
 async function configFixture() {
   const f = await exchangeFixture();
   const c = f.ex.deployment.contracts;
-  const cfg = await marketConfig(ALT_USD, c.markModel, c.fundingModel);
+  const cfg = await marketConfig(ALT_USD, c.fundingModel);
   return { ...f, cfg, tiers: tiersOf(ALT_USD) };
 }
 
@@ -59,7 +54,6 @@ describe("adversarial edges", () => {
       { name: "a zero funding interval", change: (c) => ({ ...c, fundingInterval: 0n }), field: "fundingInterval" },
       { name: "a funding cap above 10%", change: (c) => ({ ...c, fundingCap: wad("0.1") + 1n }), field: "fundingCap" },
       { name: "a mark band of 100%", change: (c) => ({ ...c, markBand: WAD }), field: "markBand" },
-      { name: "a mark model with no code", change: (c, eoa) => ({ ...c, markModel: eoa }), field: "markModel" },
       {
         name: "a funding model with no code",
         change: (c, eoa) => ({ ...c, fundingModel: eoa }),
@@ -243,8 +237,6 @@ describe("adversarial edges", () => {
 
     it("the strategies name themselves", async () => {
       const [deployer] = await ethers.getSigners();
-      expect(await (await new MedianMarkModel__factory(deployer).deploy()).name()).to.equal("median(P1,P2,last)");
-      expect(await (await new IndexMarkModel__factory(deployer).deploy()).name()).to.equal("index");
       expect(await (await new PremiumFundingModel__factory(deployer).deploy()).name()).to.equal("premium-index");
     });
   });
@@ -358,7 +350,7 @@ describe("adversarial edges", () => {
       const { ex, deployer, alt } = await loadFixture(exchangeFixture);
       const pool = alt.spotPool.connect(deployer);
       const window = 550n;
-      await (await alt.twapFeed.connect(deployer).setWindow(Number(window))).wait();
+      const feed = await new SpotTwapFeed__factory(deployer).deploy(pool, Number(window));
       await (await ex.collateral.faucet(deployer.address, usd6(100_000))).wait();
       await (await ex.collateral.approve(pool, usd6(100_000))).wait();
       // Ten buys 100 s apart: the price steps up ten times; the pool holds an observation at each.
@@ -370,7 +362,7 @@ describe("adversarial edges", () => {
       }
       await ethers.provider.send("evm_mine", []);
       // The adapter reports the time it read the pool at: the TWAP is over the 550 s before it.
-      const [, answer, , now] = await alt.twapFeed.latestRoundData();
+      const [, answer, , now] = await feed.latestRoundData();
       const from = now - window;
       let area = 0n;
       for (let i = 0; i < steps.length; i++) {

@@ -13,7 +13,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { MockAggregator__factory } from "../../typechain-types";
+import { MockAggregator__factory, SpotTwapFeed__factory } from "../../typechain-types";
 import { deploySystem, marketConfig } from "../../lib/deploy";
 import { ALT_USD } from "../../lib/markets";
 import { toFeedAnswer, usd6, wad, WAD } from "../../lib/units";
@@ -73,6 +73,9 @@ function spotAfterBuy(rCoin: bigint, rUsd: bigint, usdIn: bigint): bigint {
   return ((rUsd + usdIn) * USD6_TO_WAD * WAD) / (rCoin - coinOut);
 }
 
+/** The spot adapter's heartbeat as deploySystem lists it (it answers as of every block). */
+const SPOT_HEARTBEAT = 3_600;
+
 describe("adversarial: oracle and spot manipulation", () => {
   describe("a single-block spot pump, the spot adapter as the only index source", () => {
     const PUMP = usd6(50_000); // a quarter of the pool's USD side: spot +56%
@@ -81,7 +84,11 @@ describe("adversarial: oracle and spot manipulation", () => {
       const label = window === 0n ? "without a TWAP window (spot)" : `with a ${window} s TWAP window`;
       it(`${window === 0n ? "moves the index fully" : "moves the index not at all"} ${label}, in the pump's own block`, async () => {
         const { ex, alt, deployer, whale, keeper, victim, accounts } = await loadFixture(spotOnlyFixture);
-        if (window === 0n) await (await alt.twapFeed.connect(deployer).setWindow(0)).wait();
+        if (window === 0n) {
+          // The spot adapter in the TWAP adapter's place: the pool's price as it stands.
+          const spot = await new SpotTwapFeed__factory(deployer).deploy(alt.spotPool, 0);
+          await (await ex.oracle.connect(deployer).setSources(alt.marketId, [spot], [SPOT_HEARTBEAT])).wait();
+        }
         const pumped = spotAfterBuy(await alt.spotPool.reserveCoin(), await alt.spotPool.reserveUsd(), PUMP);
         expect(pumped).to.be.greaterThan((I * 155n) / 100n);
 
@@ -158,11 +165,7 @@ describe("adversarial: oracle and spot manipulation", () => {
       it(`holds the mark at index * (1 ${side === "up" ? "+" : "-"} 2%) while a whale's skew drags last and the basis EMA ${side}`, async () => {
         const f = await loadFixture(exchangeFixture);
         const { ex, deployer, traders, alt, keeper, accounts } = f;
-        const cfg = await marketConfig(
-          ALT_USD,
-          ex.deployment.contracts.markModel,
-          ex.deployment.contracts.fundingModel,
-        );
+        const cfg = await marketConfig(ALT_USD, ex.deployment.contracts.fundingModel);
         await (await ex.admin.connect(deployer).setMarketConfig(alt.marketId, { ...cfg, markBand: BAND })).wait();
         // The victim: 10x against the whale's direction, liquidated about 9.4% away.
         const sign = side === "up" ? 1n : -1n;

@@ -21,7 +21,6 @@ import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import {
   HookedToken__factory,
-  IndexMarkModel__factory,
   LiquidityPool__factory,
   Oracle__factory,
   PerpEngineAdmin__factory,
@@ -78,7 +77,6 @@ async function hookedSystem(): Promise<HookedSystem> {
   const engine = await new PerpEngine__factory(deployer).deploy(vault, oracle, module, admin);
   const engineAdmin = PerpEngineAdmin__factory.connect(await engine.getAddress(), deployer);
   const pool = await new LiquidityPool__factory(deployer).deploy(token, vault, engine, USD6_TO_WAD);
-  const indexMark = await new IndexMarkModel__factory(deployer).deploy();
   const funding = await new PremiumFundingModel__factory(deployer).deploy();
   await (await vault.grantRole(await vault.OPERATOR_ROLE(), engine)).wait();
   await (await vault.grantRole(await vault.POOL_ROLE(), pool)).wait();
@@ -87,7 +85,7 @@ async function hookedSystem(): Promise<HookedSystem> {
   await (await feed.setPrice(INDEX)).wait();
   await (await oracle.setSources(MARKET, [await feed.getAddress()], [FEED_HEARTBEAT])).wait();
   const spec = { ...ALT_USD, markModel: "index" as const };
-  const cfg = await marketConfig(spec, await indexMark.getAddress(), await funding.getAddress());
+  const cfg = await marketConfig(spec, await funding.getAddress());
   await (await engineAdmin.createMarket(cfg, tiersOf(spec))).wait();
 
   await (await token.mint(admin, usd6(1_100_000))).wait();

@@ -15,7 +15,7 @@ import { ethers } from "hardhat";
 import { time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { ContractTransactionReceipt } from "ethers";
-import { IndexMarkModel__factory, PushPriceFeed__factory } from "../../typechain-types";
+import { PushPriceFeed__factory } from "../../typechain-types";
 import type { PushPriceFeed } from "../../typechain-types";
 import { deploySystem, marketConfig, tiersOf } from "../../lib/deploy";
 import type { Exchange, MarketHandles } from "../../lib/contracts";
@@ -195,11 +195,7 @@ export async function createControlledMarket(
   const feed = await new PushPriceFeed__factory(deployer).deploy(18, `${spec.symbol} exact feed`, deployer.address);
   await (await feed.setPrice(wad(spec.initialPrice))).wait();
   await (await ex.oracle.setSources(marketId, [await feed.getAddress()], [CONTROLLED_HEARTBEAT])).wait();
-  const markModel =
-    spec.markModel === "index"
-      ? await (await new IndexMarkModel__factory(deployer).deploy()).getAddress()
-      : ex.deployment.contracts.markModel;
-  const cfg = await marketConfig(spec, markModel, ex.deployment.contracts.fundingModel);
+  const cfg = await marketConfig(spec, ex.deployment.contracts.fundingModel);
   await (await ex.admin.connect(deployer).createMarket(cfg, tiersOf(spec))).wait();
   return { marketId, feed, spec };
 }

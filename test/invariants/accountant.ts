@@ -201,13 +201,20 @@ export class Accountant {
             break;
           }
           case "Trade":
-          case "MarginChanged":
-          case "Liquidation":
-          case "AutoDeleveraged": {
-            const id = ev.args.id as bigint;
+          case "Liquidation": {
+            // One event per trade or liquidation: the touch and the position's state after it.
+            const u = updatedOf(ev);
             const order = ev.name === "Trade" ? orderInFlight : undefined;
             if (ev.name === "Trade") orderInFlight = undefined;
-            touches.set(id, [...(touches.get(id) ?? []), { event: ev, order }]);
+            touches.set(u.id, [...(touches.get(u.id) ?? []), { event: ev, order }]);
+            updates.set(u.id, [...(updates.get(u.id) ?? []), u]);
+            pair(u.id);
+            break;
+          }
+          case "MarginChanged":
+          case "AutoDeleveraged": {
+            const id = ev.args.id as bigint;
+            touches.set(id, [...(touches.get(id) ?? []), { event: ev, order: undefined }]);
             pair(id);
             break;
           }

@@ -676,7 +676,7 @@ export class Sequence {
       }
       case "configure": {
         const m = w.markets[c.market - 1];
-        const spec = await marketConfig(m.spec, m.cfgAddresses.markModel, m.cfgAddresses.fundingModel);
+        const spec = await marketConfig(m.spec, m.cfgAddresses.fundingModel);
         const cfg: MarketConfig = { ...m.cfg };
         if (c.change === "band") cfg.markBand = MARK_BAND;
         else if (c.change === "noBand") cfg.markBand = 0n;

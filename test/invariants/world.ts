@@ -11,7 +11,6 @@ import type { Exchange } from "../../lib/contracts";
 import { ALT_USD, BTC_USD, type MarketSpec } from "../../lib/markets";
 import {
   fundingModelOf,
-  markModelOf,
   marketConfigFromChain,
   PositionLib,
   tiersFromChain,
@@ -43,8 +42,8 @@ export interface FuzzMarket {
   spec: MarketSpec;
   /** as the engine holds it now: a sequence's configure commands change it (see forSequence) */
   cfg: MarketConfig;
-  /** the strategy contracts behind cfg.markModel and cfg.fundingModel */
-  cfgAddresses: { markModel: string; fundingModel: string };
+  /** the strategy contract behind cfg.fundingModel */
+  cfgAddresses: { fundingModel: string };
   tiers: Tier[];
   initialPrice: bigint;
   feeds: Target[];
@@ -157,11 +156,6 @@ export async function makeWorld(ex: Exchange, signers: HardhatEthersSigner[]): P
   const markets: FuzzMarket[] = [];
   for (const m of ex.markets.values()) {
     const chainCfg = (await ex.admin.marketConfig(m.marketId)) as unknown as ChainMarketConfig;
-    const markName = await new ethers.Contract(
-      chainCfg.markModel,
-      ["function name() view returns (string)"],
-      ethers.provider,
-    ).name();
     const fundingName = await new ethers.Contract(
       chainCfg.fundingModel,
       ["function name() view returns (string)"],
@@ -172,8 +166,8 @@ export async function makeWorld(ex: Exchange, signers: HardhatEthersSigner[]): P
     markets.push({
       marketId: m.marketId,
       spec,
-      cfg: marketConfigFromChain(chainCfg, markModelOf(markName), fundingModelOf(fundingName)),
-      cfgAddresses: { markModel: chainCfg.markModel, fundingModel: chainCfg.fundingModel },
+      cfg: marketConfigFromChain(chainCfg, fundingModelOf(fundingName)),
+      cfgAddresses: { fundingModel: chainCfg.fundingModel },
       tiers: tiersFromChain(await ex.admin.tiers(m.marketId)),
       initialPrice: wad(spec.initialPrice),
       feeds: await Promise.all(m.pushedFeeds.map(async (f) => target(await f.getAddress(), f.interface))),

@@ -283,6 +283,26 @@ describe("liquidation (SPEC 5: liquidatable iff Equity(mark) < MM; reward to the
     await expectConserved(s, [...ids, ...healthy, closedId]);
   });
 
+  it("liquidateMany reads the tiers a larger position needs after a small one: both go, the remainder healthy", async () => {
+    const s = await loadFixture(riskFixture);
+    const [t0, t1] = s.traders;
+    // $10,000 short in the first tier, then $100,000 in the second (cap $50k): the engine reads the tiers
+    // only as far as the first position needs, and must read on for the second.
+    const small = (await open(s, t0, wad(-5_000), wad(1_000))).id;
+    const large = (await open(s, t1, wad(-50_000), wad(10_000))).id;
+    const prices = await Promise.all([small, large].map(async (id) => (await s.ex.lens.position(id)).liquidationPrice));
+    await setIndex(s, prices[0] > prices[1] ? prices[0] : prices[1]);
+    expect((await s.ex.lens.positions([small, large])).map((v) => v.liquidatable)).to.deep.equal([true, true]);
+
+    const receipt = (await (await s.ex.engine.connect(s.keeper).liquidateMany([small, large])).wait())!;
+    expect(eventsOf(receipt, s.ex, "Liquidation").map((e) => e.args.id as bigint)).to.deep.equal([small, large]);
+    expect((await s.ex.admin.position(small)).size).to.equal(0n);
+    // The lens reads every tier: what the batch left of the large position is healthy by all of them.
+    const rest = await s.ex.lens.position(large);
+    if (rest.size !== 0n) expect(rest.liquidatable).to.equal(false);
+    await expectConserved(s, [small, large]);
+  });
+
   it("partially liquidates a position above the first tier, leaving a healthy remainder with its own new price", async () => {
     const s = await loadFixture(riskFixture);
     const tiers = await tiersOf(s);

@@ -11,8 +11,9 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { IndexMarkModel__factory, MedianMarkModel__factory } from "../../typechain-types";
-import type { MarkInputsStruct } from "../../typechain-types/contracts/strategies/MedianMarkModel";
+import { MathHarness__factory } from "../../typechain-types";
+import type { MarkInputsStruct } from "../../typechain-types/contracts/test/MathHarness";
+import { MARK_METHOD } from "../../lib/math";
 import { wad, WAD } from "../../lib/units";
 import {
   anyPrice,
@@ -114,10 +115,11 @@ describe("mark price: median of P1, P2 and last", () => {
 describe("mark price models on their inputs", () => {
   const base = { index: I, fundingInterval: 8n * HOUR };
 
-  it("MedianMarkModel takes whichever of P1, P2 and last lies in the middle", async () => {
+  it("the median method takes whichever of P1, P2 and last lies in the middle", async () => {
     const [deployer] = await ethers.getSigners();
-    const model = await new MedianMarkModel__factory(deployer).deploy();
-    const mark = (m: Omit<MarkInputsStruct, "index" | "fundingInterval">) => model.markPrice({ ...base, ...m });
+    const harness = await new MathHarness__factory(deployer).deploy();
+    const mark = (m: Omit<MarkInputsStruct, "index" | "fundingInterval">) =>
+      harness.markPriceOf(MARK_METHOD.median, { ...base, ...m });
 
     // P1 = 100 * (1 - 0.003 * 4 h / 8 h) = 99.85; P2 = 100 - 0.5 = 99.5; last = 100.2 -> P1
     expect(
@@ -152,11 +154,11 @@ describe("mark price models on their inputs", () => {
     ).to.equal(wad(50));
   });
 
-  it("IndexMarkModel returns the index whatever the skew, basis or funding", async () => {
+  it("the index method returns the index whatever the skew, basis or funding", async () => {
     const [deployer] = await ethers.getSigners();
-    const model = await new IndexMarkModel__factory(deployer).deploy();
+    const harness = await new MathHarness__factory(deployer).deploy();
     expect(
-      await model.markPrice({
+      await harness.markPriceOf(MARK_METHOD.index, {
         ...base,
         lastPrice: wad(150),
         emaBasis: wad(30),

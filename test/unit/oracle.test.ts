@@ -110,6 +110,46 @@ describe("oracle: index median of fresh sources", () => {
   });
 });
 
+describe("oracle: pushed feeds recorded in the oracle", () => {
+  it("reads a connected feed from its record, calls one connected too late, and ignores records of non-sources", async () => {
+    const [admin, stranger] = await ethers.getSigners();
+    const oracle = await new Oracle__factory(admin).deploy(admin.address);
+    const feedFactory = new PushPriceFeed__factory(admin);
+    const [early, late] = await Promise.all([0, 1].map(() => feedFactory.deploy(8, "8 decimals", admin.address)));
+    // Connected before its first push and before the sources are set: every push lands in the record.
+    await (await early.setOracle(oracle)).wait();
+    await (await early.setPrice(100_00000000n)).wait();
+    await (await late.setPrice(104_00000000n)).wait();
+    const addresses = await Promise.all([early, late].map((f) => f.getAddress()));
+    await (await oracle.setSources(1, addresses, [600, 600])).wait();
+    const [first, second] = await oracle.sources(1);
+    expect([first.recorded, second.recorded]).to.deep.equal([true, false]);
+    expect((await oracle.records(addresses[0])).answer).to.equal(100_00000000n);
+
+    // Connected after the sources were set: it records (setOracle copies the latest round at once), but
+    // the oracle keeps calling it, so the answers agree either way: (100 + 104) / 2 = 102.
+    await (await late.setOracle(oracle)).wait();
+    expect((await oracle.records(addresses[1])).answer).to.equal(104_00000000n);
+    expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad(102), 2n]);
+
+    // A push moves the record and the index with it: (110 + 104) / 2 = 107.
+    await (await early.setPrice(110_00000000n)).wait();
+    expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad(107), 2n]);
+
+    // Anyone may record, but only under its own address, which no market lists.
+    await (await oracle.connect(stranger).recordPrice(1n, BigInt(await time.latest()))).wait();
+    expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad(107), 2n]);
+
+    // Disconnected, the record ages like the feed would: stale after its heartbeat, whatever the feed says.
+    await (await early.setOracle(ethers.ZeroAddress)).wait();
+    await (await early.setPrice(120_00000000n)).wait();
+    expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad(107), 2n]);
+    await time.increase(601);
+    await (await late.setPrice(104_00000000n)).wait();
+    expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad(104), 1n]);
+  });
+});
+
 describe("oracle: a pushed feed's clock", () => {
   /** The largest timestamp a round's 48-bit updatedAt holds (about 8.9 million years from 1970). */
   const MAX_UPDATED_AT = (1n << 48n) - 1n;

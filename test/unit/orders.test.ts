@@ -7,6 +7,7 @@
  * the index or the last price. Expected numbers come from the SPEC formulas written out below.
  */
 import { expect } from "chai";
+import { anyValue } from "@nomicfoundation/hardhat-chai-matchers/withArgs";
 import { ethers } from "hardhat";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
@@ -183,7 +184,9 @@ describe("OrderBook", () => {
       await expect(tx)
         .to.emit(ex.orderBook, "OrderExecuted")
         .withArgs(id, trader.address, ALT, LIMIT_OPEN, keeper.address, SIZE, 0, EXEC_FEE);
-      await expect(tx).to.emit(ex.engine, "Trade").withArgs(posId, trader.address, ALT, SIZE, limit, fee, 0, 0);
+      await expect(tx)
+        .to.emit(ex.engine, "Trade")
+        .withArgs(posId, trader.address, ALT, SIZE, limit, fee, 0, 0, SIZE, limit, MARGIN, anyValue);
       console.log("      limit open: execute gas", (await (await tx).wait())!.gasUsed.toString());
 
       const p = await positionOf(s, trader);
@@ -244,6 +247,10 @@ describe("OrderBook", () => {
           tradeFee(0n, SIZE, fill),
           0,
           0,
+          SIZE, // the position after it: a fresh one, entered at the fill with the order's margin
+          fill,
+          MARGIN,
+          anyValue,
         );
       // Its own keeper: nothing escrowed, no execution fee changed hands; margin and trading fee paid.
       expect(await ex.vault.totalEscrow()).to.equal(0n);
@@ -285,7 +292,20 @@ describe("OrderBook", () => {
       const tx = ex.orderBook.connect(keeper).executeOrder(id);
       await expect(tx)
         .to.emit(ex.engine, "Trade")
-        .withArgs(await ex.admin.positionId(trader.address, ALT), trader.address, ALT, -SIZE, limit, fee, realized, 0);
+        .withArgs(
+          await ex.admin.positionId(trader.address, ALT),
+          trader.address,
+          ALT,
+          -SIZE,
+          limit,
+          fee,
+          realized,
+          0,
+          0, // closed: size, entry and margin 0
+          0,
+          0,
+          anyValue,
+        );
       await expect(tx)
         .to.emit(ex.orderBook, "OrderExecuted")
         .withArgs(id, trader.address, ALT, LIMIT_CLOSE, keeper.address, -SIZE, 0, EXEC_FEE);
@@ -368,6 +388,10 @@ describe("OrderBook", () => {
             tradeFee(size, -size, fill),
             pnl(size, p0.entryPrice, fill),
             0,
+            0, // closed: size, entry and margin 0
+            0,
+            0,
+            anyValue,
           );
         console.log(`      ${c.name}: execute gas`, (await (await tx).wait())!.gasUsed.toString());
         expect((await positionOf(s, trader)).size).to.equal(0n);

@@ -156,11 +156,7 @@ describe("refusals: orders", () => {
   it("refuses growing a side past the open interest cap, while the other side stays open", async () => {
     const f = await loadFixture(exchangeFixture);
     const { ex, deployer, traders, alt } = f;
-    const cfg = await marketConfig(
-      { ...ALT_USD, maxOpenInterest: "100000" },
-      ex.deployment.contracts.markModel,
-      ex.deployment.contracts.fundingModel,
-    );
+    const cfg = await marketConfig({ ...ALT_USD, maxOpenInterest: "100000" }, ex.deployment.contracts.fundingModel);
     await (await ex.admin.connect(deployer).setMarketConfig(alt.marketId, cfg)).wait();
     const first = await openSize(ex, traders[0], alt.marketId, wad(-60_000), wad(12_000));
     await refuses(f, [first.id], async () => {
@@ -336,9 +332,8 @@ describe("refusals: market state and roles", () => {
     const oracleRole = await alt.pushedFeeds[0].ORACLE_ROLE();
     const configRole = await ex.engine.CONFIG_ROLE();
     const oracleConfigRole = await ex.oracle.CONFIG_ROLE();
-    const adminRole = await alt.twapFeed.DEFAULT_ADMIN_ROLE();
     const operatorRole = await ex.vault.OPERATOR_ROLE();
-    const cfg = await marketConfig(ALT_USD, ex.deployment.contracts.markModel, ex.deployment.contracts.fundingModel);
+    const cfg = await marketConfig(ALT_USD, ex.deployment.contracts.fundingModel);
     const feedBefore = [...(await alt.pushedFeeds[0].latestRoundData())];
     const admin = ex.admin.connect(outsider);
 
@@ -361,9 +356,6 @@ describe("refusals: market state and roles", () => {
       await expect(ex.oracle.connect(outsider).setSources(alt.marketId, [alt.pushedFeeds[0]], [60]))
         .to.be.revertedWithCustomError(ex.oracle, "AccessControlUnauthorizedAccount")
         .withArgs(outsider.address, oracleConfigRole);
-      await expect(alt.twapFeed.connect(outsider).setWindow(0))
-        .to.be.revertedWithCustomError(alt.twapFeed, "AccessControlUnauthorizedAccount")
-        .withArgs(outsider.address, adminRole);
       await expect(
         ex.vault.connect(outsider).settle({
           account: outsider.address,

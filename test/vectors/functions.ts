@@ -8,6 +8,7 @@ import { AbiCoder, dataSlice, isHexString, type Signer } from "ethers";
 import {
   Ema,
   MarginMath,
+  MARK_METHOD,
   MarketLib,
   MedianMarkModel,
   PositionLib,
@@ -20,17 +21,13 @@ import {
   marketStateFromChain,
   tiersFromChain,
   type FundingModel,
-  type MarkModel,
   type MarketConfig,
 } from "../../lib/math";
 import {
-  IndexMarkModel__factory,
   MathHarness__factory,
-  MedianMarkModel__factory,
   PremiumFundingModel__factory,
   VelocityFundingModel__factory,
   type MathHarness,
-  type MedianMarkModel as MedianMarkModelContract,
   type PremiumFundingModel as PremiumFundingModelContract,
   type VelocityFundingModel as VelocityFundingModelContract,
 } from "../../typechain-types";
@@ -38,32 +35,26 @@ import { big, config, position, state, str, tiers, type Args, type Reverted } fr
 
 export interface MathContracts {
   harness: MathHarness;
-  median: MedianMarkModelContract;
   premium: PremiumFundingModelContract;
   velocity: VelocityFundingModelContract;
-  markModels: Record<MarkModel, string>;
   fundingModels: Record<FundingModel, string>;
 }
 
 export async function deployMathContracts(signer: Signer): Promise<MathContracts> {
   const harness = await new MathHarness__factory(signer).deploy();
-  const median = await new MedianMarkModel__factory(signer).deploy();
-  const index = await new IndexMarkModel__factory(signer).deploy();
   const premium = await new PremiumFundingModel__factory(signer).deploy();
   const velocity = await new VelocityFundingModel__factory(signer).deploy();
   return {
     harness,
-    median,
     premium,
     velocity,
-    markModels: { median: await median.getAddress(), index: await index.getAddress() },
     fundingModels: { premium: await premium.getAddress(), velocity: await velocity.getAddress() },
   };
 }
 
-/** The config as the contracts take it: strategies by address. */
+/** The config as the contracts take it: the mark method by number, the funding model by address. */
 export function chainConfig(c: MathContracts, cfg: MarketConfig) {
-  return { ...cfg, markModel: c.markModels[cfg.markModel], fundingModel: c.fundingModels[cfg.fundingModel] };
+  return { ...cfg, markModel: MARK_METHOD[cfg.markModel], fundingModel: c.fundingModels[cfg.fundingModel] };
 }
 
 interface VectorFunction {
@@ -299,7 +290,7 @@ export const FUNCTIONS: Record<string, VectorFunction> = {
 
   "MedianMarkModel.markPrice": {
     mirror: (a) => MedianMarkModel.markPrice(markInputs(a)),
-    onChain: (c, a) => c.median.markPrice(markInputs(a)),
+    onChain: (c, a) => c.harness.markPriceOf(MARK_METHOD.median, markInputs(a)),
   },
   "PremiumFundingModel.fundingRate": {
     mirror: (a) => PremiumFundingModel.fundingRate(fundingInputs(a)),

@@ -14,7 +14,6 @@ import {
   fundingModelOf,
   marketConfigFromChain,
   marketStateFromChain,
-  markModelOf,
   positionFromChain,
   positionHealth,
   projectMarket,
@@ -22,7 +21,7 @@ import {
   WAD,
 } from "../../lib/math";
 import { toFeedAnswer, usd6, wad } from "../../lib/units";
-import { IFundingModel__factory, IMarkPriceModel__factory } from "../../typechain-types";
+import { IFundingModel__factory } from "../../typechain-types";
 
 const DEPOSIT_USD = 1_000_000n;
 
@@ -72,11 +71,10 @@ async function bothPanels(ex: Exchange, id: bigint, blockTag: number) {
   const position = positionFromChain(await ex.admin.position(id, at));
   const marketId = position.marketId;
   const rawConfig = await ex.admin.marketConfig(marketId, at);
-  const markModel = markModelOf(await IMarkPriceModel__factory.connect(rawConfig.markModel, ethers.provider).name());
   const fundingModel = fundingModelOf(
     await IFundingModel__factory.connect(rawConfig.fundingModel, ethers.provider).name(),
   );
-  const cfg = marketConfigFromChain(rawConfig, markModel, fundingModel);
+  const cfg = marketConfigFromChain(rawConfig, fundingModel);
   const state = marketStateFromChain(await ex.admin.marketState(marketId, at));
   const tiers = tiersFromChain(await ex.admin.tiers(marketId, at));
   const [oracleIndex, fresh] = await ex.oracle.indexPrice(marketId, at);

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {WadMath} from "./WadMath.sol";
+
+/// @notice A market's mark-price method (SPEC section 5), chosen per market in its configuration. The
+/// methods are functions of MarkPrice, computed in the caller: a mark is taken on every trade and after
+/// every liquidation of a batch, where a call to a strategy contract would cost a cold account each time.
+/// A new method is a new member here and a function below.
+enum MarkMethod {
+    Median, // median(P1, P2, last), the exchange-style mark
+    Index // the index itself: the perp's own order flow cannot move it
+}
+
+/// @notice What a mark-price method may look at. Prices WAD USD, rates WAD, times in seconds.
+struct MarkInputs {
+    uint256 index;
+    uint256 lastPrice;
+    int256 emaBasis; // EMA of (last - index), already advanced to now
+    int256 lastFundingRate; // F of the last funding boundary, per interval
+    uint256 timeToNextFunding;
+    uint256 fundingInterval;
+}
+
+/// @title MarkPrice
+/// @notice The mark-price methods, before the market's optional price band (MarketLib.markPrice applies it).
+library MarkPrice {
+    /// @notice The mark by `method`.
+    function compute(MarkMethod method, MarkInputs memory m) internal pure returns (uint256) {
+        return method == MarkMethod.Index ? m.index : median(m);
+    }
+
+    /// @notice median(P1, P2, last) with P1 = index * (1 + F_last * timeToNextFunding / interval) and
+    /// P2 = index + EMA(basis); a P1 or P2 that is not positive counts as 1 wei.
+    function median(MarkInputs memory m) internal pure returns (uint256) {
+        int256 index = int256(m.index);
+        int256 p1 = index +
+            (index * m.lastFundingRate * int256(m.timeToNextFunding)) /
+            (int256(m.fundingInterval) * WadMath.IWAD);
+        int256 p2 = index + m.emaBasis;
+        return WadMath.median3(_positive(p1), _positive(p2), m.lastPrice);
+    }
+
+    /// @notice A method's name for reports, as lib/math names it.
+    function name(MarkMethod method) internal pure returns (string memory) {
+        return method == MarkMethod.Index ? "index" : "median(P1,P2,last)";
+    }
+
+    function _positive(int256 x) private pure returns (uint256) {
+        return x > 0 ? uint256(x) : 1;
+    }
+}
