@@ -21,7 +21,7 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -40,6 +40,7 @@ import { createKeeperApp } from "../keeper/app";
 import type { KeeperApp } from "../keeper/app";
 import { parseKeeperConfig } from "../keeper/config";
 import { createLogger } from "../keeper/log";
+import { anvilBinary } from "../lib/anvil-binary";
 import { bounded } from "../lib/bounded";
 import { DEV_KEYS } from "../lib/dev-accounts";
 import type { Exchange, MarketHandles } from "../lib/contracts";
@@ -217,10 +218,7 @@ interface RunningNode {
 
 function nodeCommand(node: HttpNode, port: number): [string, string[]] {
   if (node === "anvil") {
-    const arch = process.arch === "x64" ? "amd64" : process.arch;
-    const native = path.join(ROOT, "node_modules", "@foundry-rs", `anvil-${process.platform}-${arch}`, "bin", "anvil");
-    const bin = existsSync(native) ? native : path.join(ROOT, "node_modules", ".bin", "anvil");
-    return [bin, ["--port", String(port), "--silent"]];
+    return [anvilBinary(), ["--port", String(port), "--silent"]];
   }
   const cli = path.join(ROOT, "node_modules", "hardhat", "internal", "cli", "cli.js");
   return [process.execPath, [cli, "node", "--hostname", "127.0.0.1", "--port", String(port)]];

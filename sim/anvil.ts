@@ -19,24 +19,10 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { anvilBinary } from "../lib/anvil-binary";
 
 /** How long anvil may take to open its socket. */
 const START_TIMEOUT_MS = 20_000;
-
-/**
- * The anvil binary of this platform's @foundry-rs package: run directly, not through the package's
- * node wrapper (node_modules/.bin/anvil), which costs a Node start-up and does not pass on a kill.
- */
-function anvilBinary(): string {
-  const arch = process.arch === "x64" ? "amd64" : process.arch;
-  const name = `@foundry-rs/anvil-${process.platform}-${arch}`;
-  try {
-    const dir = path.dirname(require.resolve(`${name}/package.json`));
-    return path.join(dir, "bin", process.platform === "win32" ? "anvil.exe" : "anvil");
-  } catch (error) {
-    throw new Error(`anvil: ${name} is not installed (npm ci installs it with @foundry-rs/anvil)`, { cause: error });
-  }
-}
 
 /** A JSON-RPC error as anvil returns it: code, message and (for a revert) the revert data. */
 export class RpcError extends Error {

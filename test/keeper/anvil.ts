@@ -6,30 +6,14 @@
  */
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
-import path from "node:path";
 import { JsonRpcProvider, Network } from "ethers";
+import { anvilBinary } from "../../lib/anvil-binary";
 import { EVM_CHAIN_ID } from "./evm";
 import type { Evm } from "./evm";
 
-const ROOT = path.resolve(__dirname, "..", "..");
 const START_TIMEOUT_MS = 15_000;
-const ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64" };
-
-/** The native binary where the platform package has one (no node wrapper between), else the npm bin. */
-function anvilBinary(): string {
-  const native = path.join(
-    ROOT,
-    "node_modules",
-    "@foundry-rs",
-    `anvil-${process.platform}-${ARCH[process.arch] ?? process.arch}`,
-    "bin",
-    "anvil",
-  );
-  return existsSync(native) ? native : path.join(ROOT, "node_modules", ".bin", "anvil");
-}
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
