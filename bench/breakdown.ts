@@ -137,29 +137,32 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
   const config = find("config");
   if (config && config.readGas / per >= WORTH_IT) {
     fixes.push(
-      `MarketConfig: ${fmtCount(config.coldReads / per)} cold slots (${k(config.readGas / per)}): _load copies the whole struct into memory on every call. ` +
-        "Read only the fields the path uses, or pack the ones every trade needs (skew scale, fees, funding interval, EMA half-life, mark and funding model) " +
-        "into two slots and keep the rest (caps, ADL share, grace period, partial-liquidation buffer) where only their users read them.",
+      `MarketConfig: ${fmtCount(config.coldReads / per)} cold slots (${k(config.readGas / per)}): the fields every trade reads. ` +
+        "Narrower fields (fees and rates as uint32 in 1e-6, the skew scale and caps in whole units) would pack them into fewer slots, " +
+        "each narrowing refused at the door (setMarketConfig) like the tiers' caps.",
     );
   }
   const tiers = find("tiers");
   if (tiers && tiers.readGas / per >= WORTH_IT) {
     fixes.push(
-      `Tiers: ${fmtCount(tiers.coldReads / per)} cold slots (${k(tiers.readGas / per)}): the array length and two slots per tier, all loaded. ` +
-        "One slot per tier fits (cap in whole USD as uint96, mmr and max leverage as uint32 in 1e-6, maintenance amount as uint96 USD), " +
-        "or read tiers only up to the one that holds the notional (the first, for most positions).",
+      `Tiers: ${fmtCount(tiers.coldReads / per)} cold slots (${k(tiers.readGas / per)}): the array length and one slot per tier up to the one that holds the notional. ` +
+        "The count could share a slot with the config, or the first tier (where most positions sit) live in the config's slots.",
     );
   }
   const state = find("state");
   if (state && (state.readGas + state.writeGas) / per >= WORTH_IT) {
+    const repeats = state.writes > state.slots;
     fixes.push(
       `MarketState: ${fmtCount(state.coldReads / per)} cold + ${fmtCount(state.warmReads / per)} warm reads (${k(state.readGas / per)}) and ` +
-        `${fmtCount(state.writes / per)} SSTOREs (${k(state.writeGas / per)}) to ${fmtCount(state.slots / per)} slots: the struct is loaded whole and stored back ` +
-        "whole, packed members one at a time (a read-modify-write per member). Writing each slot once, as a whole word, and only the slots that changed saves the repeats.",
+        `${fmtCount(state.writes / per)} SSTOREs (${k(state.writeGas / per)}) to ${fmtCount(state.slots / per)} slots: ` +
+        (repeats
+          ? "packed members written one at a time (a read-modify-write per member). Writing each slot once, as a whole word, saves the repeats."
+          : "each slot read and written once, as a whole word. What is left is the slot count: narrower aggregates, or the pool's aggregates kept where only a trade that moves them writes."),
     );
   }
   const position = root.storage.find((s) => s.label === "position" && s.writeGas > 0);
-  if (position && position.writeGas / per >= 3 * WORTH_IT) {
+  // Two slots (size + entry, margin + snapshot; owner and market travel in the id) is the floor.
+  if (position && position.writeGas / per >= 3 * WORTH_IT && position.slots / per > 2) {
     fixes.push(
       `Position: ${fmtCount(position.writes / per)} SSTOREs to ${fmtCount(position.slots / per)} slots (${k(position.writeGas / per)}); a new slot costs 20,000. ` +
         "Owner and market are implied by the id (keccak(owner, market)) and are in the events, so the struct fits two slots (size + entry price, " +

@@ -231,7 +231,7 @@ describe("keeper on a real chain's faults (anvil over HTTP)", function () {
     const TAKEOVER = 2;
     const shards = [0, 1, 2].map((index) => ({ index, count: 3 }));
     const opened: OpenedPosition[] = [];
-    // Until every shard holds at least two positions (ids are hashes of new accounts).
+    // Until every shard holds at least two positions (an id's low bits are its new account's address, a hash).
     while (shards.some((shard) => opened.filter((p) => ownsPosition(p.id, shard)).length < 2)) {
       opened.push(
         ...(await openPositions(
