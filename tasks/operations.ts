@@ -298,7 +298,9 @@ export async function advanceTime(args: AdvanceTimeArgs, hre: HardhatRuntimeEnvi
         `exchange's 40-bit timestamps hold; it is ${isoTime(before)}`,
     );
   }
-  await hre.network.provider.send("evm_increaseTime", [Number(seconds)]);
+  // The block's timestamp set outright: evm_increaseTime adds to the node's wall clock, so a second of
+  // wall time between the blocks would move the clock one second further than asked.
+  await hre.network.provider.send("evm_setNextBlockTimestamp", [Number(before + seconds)]);
   await hre.network.provider.send("evm_mine", []);
   const now = await latestTime(hre);
   out(`Advanced the chain clock by ${f.duration(seconds)}; chain time ${isoTime(now)}`);
