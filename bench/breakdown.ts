@@ -137,16 +137,16 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
   const config = find("config");
   if (config && config.readGas / per >= WORTH_IT) {
     fixes.push(
-      `MarketConfig: ${fmtCount(config.coldReads / per)} cold slots (${k(config.readGas / per)}): the fields every trade reads. ` +
-        "Narrower fields (fees and rates as uint32 in 1e-6, the skew scale and caps in whole units) would pack them into fewer slots, " +
-        "each narrowing refused at the door (setMarketConfig) like the tiers' caps.",
+      `MarketConfig: ${fmtCount(config.coldReads / per)} cold slots (${k(config.readGas / per)}): the three words every trade reads ` +
+        "(skew scale and cap; eight rates in 1e-9; funding, mark method, tier count, minimum notional), plus the minimums on the paths that check them. " +
+        "What is left: the skew scale and cap in whole units beside the rates, or the config as immutables of a per-market contract.",
     );
   }
   const tiers = find("tiers");
   if (tiers && tiers.readGas / per >= WORTH_IT) {
     fixes.push(
-      `Tiers: ${fmtCount(tiers.coldReads / per)} cold slots (${k(tiers.readGas / per)}): the array length and one slot per tier up to the one that holds the notional. ` +
-        "The count could share a slot with the config, or the first tier (where most positions sit) live in the config's slots.",
+      `Tiers: ${fmtCount(tiers.coldReads / per)} cold slots (${k(tiers.readGas / per)}): one slot per tier up to the one that holds the notional (the count is in the config). ` +
+        "What is left: the first tier (where most positions sit) in the config's slots.",
     );
   }
   const state = find("state");

@@ -32,7 +32,7 @@ const ROLES_SLOT = 0n;
 
 /** Per-contract mapping slots (declaration order) and the struct size of each entry, in slots. */
 const ENGINE = { marketCount: 1n, marketIdBySymbol: 2n, configs: 3n, states: 4n, tiers: 5n, positions: 6n };
-const ENGINE_SIZES = { config: 8, state: 7, tier: 1, position: 2 };
+const ENGINE_SIZES = { config: 6, state: 7, tier: 1, position: 2 };
 const VAULT = { freeBalance: 1n, freeMargin: 2n, poolInsurance: 3n, escrow: 4n };
 const ORACLE = { sources: 1n };
 const ORDER_BOOK = { minExecutionFee: 1n, orderCount: 2n, orders: 3n, orderSize: 4 };
@@ -145,10 +145,8 @@ export class ExchangeNames implements Names {
         for (let k = 0; k < ENGINE_SIZES.config; k++) this.label("PerpEngine", config + BigInt(k), "config");
         const state = mappingSlot("uint256", m, ENGINE.states);
         for (let k = 0; k < ENGINE_SIZES.state; k++) this.label("PerpEngine", state + BigInt(k), "state");
-        const tiers = mappingSlot("uint256", m, ENGINE.tiers);
-        this.label("PerpEngine", tiers, "tiers");
-        for (let k = 0; k < 10 * ENGINE_SIZES.tier; k++)
-          this.label("PerpEngine", arrayData(tiers) + BigInt(k), "tiers");
+        const tiers = mappingSlot("uint256", m, ENGINE.tiers); // a fixed array: the tiers from this slot on
+        for (let k = 0; k < 10 * ENGINE_SIZES.tier; k++) this.label("PerpEngine", tiers + BigInt(k), "tiers");
         const sources = mappingSlot("uint256", m, ORACLE.sources);
         this.label("Oracle", sources, "sources");
         for (let k = 0; k < 8; k++) this.label("Oracle", arrayData(sources) + BigInt(k), "sources");
