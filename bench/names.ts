@@ -36,8 +36,8 @@ const ENGINE_SIZES = { config: 8, state: 7, tier: 1, position: 2 };
 const VAULT = { freeBalance: 1n, freeMargin: 2n, poolInsurance: 3n, escrow: 4n };
 /** Oracle: each market's sources, a fixed array of MAX_SOURCES one-slot entries (no length slot). */
 const ORACLE = { sources: 1n, maxSources: 7 };
-/** SpotPool: the reserves with the ring's position, the accumulator, then the observation ring. */
-const SPOT_POOL = { reserves: 0n, accumulator: 1n, observations: 2n, observationSlots: 512 };
+/** SpotPool: the reserves with the ring's position, the price (spot and times), then the observation ring. */
+const SPOT_POOL = { reserves: 0n, price: 1n, observations: 2n, observationSlots: 512 };
 const ORDER_BOOK = { minExecutionFee: 1n, orderCount: 2n, orders: 3n, orderSize: 4 };
 
 const coder = AbiCoder.defaultAbiCoder();
@@ -164,7 +164,7 @@ export class ExchangeNames implements Names {
     for (const m of this.ex.deployment.markets) {
       const pool = `${m.symbol} SpotPool`;
       this.label(pool, SPOT_POOL.reserves, "reserves");
-      this.label(pool, SPOT_POOL.accumulator, "accumulator");
+      this.label(pool, SPOT_POOL.price, "price (spot, last update)");
       for (let k = 0; k < SPOT_POOL.observationSlots; k++)
         this.label(pool, SPOT_POOL.observations + BigInt(k), "observations");
     }

@@ -13,7 +13,8 @@ import {ISpotTwap} from "../interfaces/ISpotTwap.sol";
 /// between a coin and the collateral, with a cumulative-price accumulator for TWAPs.
 /// Prices are WAD USD per whole coin. The accumulator integrates the price over time; an observation
 /// (timestamp, cumulative) is written in each block that trades, before the trade, into a ring buffer,
-/// so between two observations the price was constant and interpolation is exact. Liquidity added here
+/// so between two observations the price was constant and interpolation is exact; the newest observation
+/// is the accumulator's value at the last update. Liquidity added here
 /// is permanent (no LP shares): the pool only has to be a market that can be moved.
 contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
@@ -36,27 +37,28 @@ contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
     uint256 private immutable coinScale; // 10^(18 - coin decimals)
     uint256 private immutable usdScale; // 10^(18 - usd decimals)
 
-    /// @dev Read first by every swap and every TWAP: the reserves and the ring's position (one slot).
+    /// @dev The reserves and the ring's position (one slot), read by swaps, and by a TWAP only when the
+    /// pool traded inside its window.
     struct Reserves {
         uint112 coin;
         uint112 usd;
-        uint16 newest; // the ring index of the newest observation
+        uint16 newest; // the ring index of the newest observation, whose cumulative is the price's up to now
         uint16 count; // observations written, up to OBSERVATION_SLOTS
     }
 
-    /// @dev The accumulator (one slot), read by a TWAP only when the pool traded inside its window: the
-    /// price integrated up to `lastUpdate`, which is also the newest observation, and the first
-    /// observation's time (its cumulative is 0), the oldest until the ring wraps. So a TWAP reads the ring
-    /// only to find the observations around the window's start, and not even that for a window older than
-    /// the pool. 176 bits of cumulative hold a 10^12 USD price over 10^12 seconds.
-    struct Accumulator {
-        uint176 cumulative;
+    /// @dev What a TWAP reads first (one slot): the spot price as the last swap left it, the last update
+    /// (the newest observation's time) and the first observation's time (its cumulative is 0). The price
+    /// has been `spot` since the last update, and since the first observation when the two are equal: a
+    /// window that starts after the last update, or a pool that has not traded since it was seeded, reads
+    /// this slot only.
+    struct Price {
+        uint128 spot; // WAD USD per coin
         uint40 lastUpdate;
         uint40 firstObservation;
     }
 
     Reserves private _reserves;
-    Accumulator private _accumulator;
+    Price private _price;
     Observation[OBSERVATION_SLOTS] private _observations;
 
     event LiquidityAdded(address indexed provider, uint256 coinAmount, uint256 usdAmount);
@@ -86,19 +88,20 @@ contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
     function addLiquidity(uint256 coinAmount, uint256 maxUsdAmount) external nonReentrant returns (uint256 usdAmount) {
         if (coinAmount == 0 || maxUsdAmount == 0) revert ZeroAmount();
         Reserves memory r = _reserves;
+        Price memory p = _price;
         if (r.coin == 0) {
             usdAmount = maxUsdAmount;
             uint40 nowTs = block.timestamp.toUint40();
-            _accumulator = Accumulator(0, nowTs, nowTs);
+            (p.lastUpdate, p.firstObservation) = (nowTs, nowTs);
             _observe(r, nowTs, 0);
         } else {
-            _accumulate(r);
+            _accumulate(r, p);
             usdAmount = (coinAmount * r.usd + r.coin - 1) / r.coin;
             if (usdAmount > maxUsdAmount) revert UsdAmountTooHigh(usdAmount, maxUsdAmount);
         }
         r.coin = (r.coin + coinAmount).toUint112();
         r.usd = (r.usd + usdAmount).toUint112();
-        _reserves = r;
+        _store(r, p);
         emit LiquidityAdded(msg.sender, coinAmount, usdAmount);
         coin.safeTransferFrom(msg.sender, address(this), coinAmount);
         usd.safeTransferFrom(msg.sender, address(this), usdAmount);
@@ -114,7 +117,8 @@ contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
         if (amountIn == 0) revert ZeroAmount();
         Reserves memory r = _reserves;
         if (r.coin == 0) revert EmptyPool();
-        _accumulate(r);
+        Price memory p = _price;
+        _accumulate(r, p);
         amountOut = _quote(r, buyCoin, amountIn);
         if (amountOut < minOut || amountOut == 0) revert SlippageExceeded(amountOut, minOut);
         if (buyCoin) {
@@ -124,8 +128,8 @@ contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
             r.coin = (r.coin + amountIn).toUint112();
             r.usd -= amountOut.toUint112();
         }
-        _reserves = r;
-        emit Swap(msg.sender, to, buyCoin, amountIn, amountOut, _spot(r));
+        uint256 spot = _store(r, p);
+        emit Swap(msg.sender, to, buyCoin, amountIn, amountOut, spot);
         (IERC20 tokenIn, IERC20 tokenOut) = buyCoin ? (usd, coin) : (coin, usd);
         tokenIn.safeTransferFrom(msg.sender, address(this), amountIn);
         tokenOut.safeTransfer(to, amountOut);
@@ -137,8 +141,10 @@ contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
     }
 
     /// @notice Instantaneous price, WAD USD per coin.
-    function spotPrice() external view returns (uint256) {
-        return _spot(_reserves);
+    function spotPrice() public view returns (uint256) {
+        Price memory p = _price;
+        if (p.lastUpdate == 0) revert EmptyPool();
+        return p.spot;
     }
 
     /// @notice The coin reserve (coin units).
@@ -158,42 +164,36 @@ contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
 
     /// @notice The price integrated over time up to `lastUpdate` (WAD USD per coin * seconds).
     function priceCumulative() external view returns (uint256) {
-        return _accumulator.cumulative;
+        Reserves memory r = _reserves;
+        return r.count == 0 ? 0 : _observations[r.newest].cumulative;
     }
 
     /// @notice The last time the price was integrated: the first block of the pool's latest trades.
     function lastUpdate() external view returns (uint256) {
-        return _accumulator.lastUpdate;
+        return _price.lastUpdate;
     }
 
     /// @inheritdoc ISpotTwap
     /// @dev When the pool's history is shorter than the window, the average covers the history it has.
-    /// A window that starts after the last update averages a constant price: spot, with no more reads.
     function twap(uint32 window) external view returns (uint256) {
-        Reserves memory r = _reserves;
-        uint256 spot = _spot(r);
-        if (window == 0) return spot;
-        Accumulator memory acc = _accumulator;
+        Price memory p = _price;
+        if (p.lastUpdate == 0) revert EmptyPool();
         uint256 nowTs = block.timestamp;
         uint256 target = nowTs - window;
-        if (target >= acc.lastUpdate) return spot;
-        uint256 cumNow = acc.cumulative + spot * (nowTs - acc.lastUpdate);
-        (uint256 cumThen, uint256 tThen) = _cumulativeAt(r, acc, target);
-        if (tThen >= nowTs) return spot;
+        if (target >= p.lastUpdate || p.lastUpdate == p.firstObservation) return p.spot;
+        Reserves memory r = _reserves;
+        uint256 cumNow = _observations[r.newest].cumulative + uint256(p.spot) * (nowTs - p.lastUpdate);
+        (uint256 cumThen, uint256 tThen) = _cumulativeAt(r, p, target);
         return (cumNow - cumThen) / (nowTs - tThen);
     }
 
     /// @dev Cumulative price at `target`, before the last update (clamped to the oldest observation), and
     /// the time it is for.
-    function _cumulativeAt(
-        Reserves memory r,
-        Accumulator memory acc,
-        uint256 target
-    ) private view returns (uint256, uint256) {
+    function _cumulativeAt(Reserves memory r, Price memory p, uint256 target) private view returns (uint256, uint256) {
         uint256 count = r.count;
         uint256 start;
         if (count < OBSERVATION_SLOTS) {
-            if (target <= acc.firstObservation) return (0, acc.firstObservation);
+            if (target <= p.firstObservation) return (0, p.firstObservation);
         } else {
             start = (uint256(r.newest) + 1) % OBSERVATION_SLOTS;
             Observation memory oldest = _observations[start];
@@ -208,9 +208,7 @@ contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
             else hi = mid - 1;
         }
         Observation memory a = _observations[(start + lo) % OBSERVATION_SLOTS];
-        Observation memory b = lo + 2 == count
-            ? Observation(acc.lastUpdate, acc.cumulative)
-            : _observations[(start + lo + 1) % OBSERVATION_SLOTS];
+        Observation memory b = _observations[(start + lo + 1) % OBSERVATION_SLOTS];
         uint256 span = uint256(b.cumulative) - a.cumulative;
         return (a.cumulative + (span * (target - a.timestamp)) / (b.timestamp - a.timestamp), target);
     }
@@ -221,24 +219,26 @@ contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
         return (rOut * inAfterFee) / (rIn * BPS + inAfterFee);
     }
 
-    function _spot(Reserves memory r) private view returns (uint256) {
-        if (r.coin == 0) revert EmptyPool();
-        return (uint256(r.usd) * usdScale * WAD) / (uint256(r.coin) * coinScale);
+    /// @dev Writes the reserves and the price they make; returns that spot price.
+    function _store(Reserves memory r, Price memory p) private returns (uint256 spot) {
+        spot = (uint256(r.usd) * usdScale * WAD) / (uint256(r.coin) * coinScale);
+        p.spot = spot.toUint128();
+        _reserves = r;
+        _price = p;
     }
 
-    /// @dev Integrates the current price up to now and records an observation, once per block; the
-    /// caller writes `r` back.
-    function _accumulate(Reserves memory r) private {
-        Accumulator memory acc = _accumulator;
+    /// @dev Integrates the price up to now and records an observation, once per block; the caller
+    /// stores `r` and `p`.
+    function _accumulate(Reserves memory r, Price memory p) private {
         uint40 nowTs = block.timestamp.toUint40();
-        if (nowTs == acc.lastUpdate) return;
-        uint176 cumulative = (acc.cumulative + _spot(r) * (nowTs - acc.lastUpdate)).toUint176();
-        _accumulator = Accumulator(cumulative, nowTs, acc.firstObservation);
-        _observe(r, nowTs, cumulative);
+        if (nowTs == p.lastUpdate) return;
+        uint256 cumulative = _observations[r.newest].cumulative + uint256(p.spot) * (nowTs - p.lastUpdate);
+        p.lastUpdate = nowTs;
+        _observe(r, nowTs, cumulative.toUint216());
     }
 
-    /// @dev Writes the observation (`nowTs`, `cumulative`) after the newest; the caller writes `r` back.
-    function _observe(Reserves memory r, uint40 nowTs, uint176 cumulative) private {
+    /// @dev Writes the observation (`nowTs`, `cumulative`) after the newest; the caller stores `r`.
+    function _observe(Reserves memory r, uint40 nowTs, uint216 cumulative) private {
         uint256 slot = r.count == 0 ? 0 : (uint256(r.newest) + 1) % OBSERVATION_SLOTS;
         _observations[slot] = Observation(nowTs, cumulative);
         r.newest = uint16(slot);
