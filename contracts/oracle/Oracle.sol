@@ -149,7 +149,13 @@ contract Oracle is IOracle, AccessControl {
     function _read(PackedSource s) private view returns (uint256 price, uint256 freshUntil) {
         (int256 answer, uint256 updatedAt) = _round(s);
         if (answer <= 0 || updatedAt > block.timestamp) return (0, 0);
-        return (uint256(answer) * 10 ** (WAD_DECIMALS - s.decimals()), updatedAt + s.heartbeat());
+        uint256 scale;
+        // decimals <= 18 (setSources) and updatedAt <= now: neither overflows.
+        unchecked {
+            scale = 10 ** (WAD_DECIMALS - s.decimals());
+            freshUntil = updatedAt + s.heartbeat();
+        }
+        price = uint256(answer) * scale;
     }
 
     /// @dev A source's latest round, in its decimals. A spot TWAP is read live: as fresh as the block, as
@@ -217,9 +223,11 @@ contract Oracle is IOracle, AccessControl {
     /// @dev Inserts `p` into the sorted prefix prices[0..n) (insertion sort: at most MAX_SOURCES entries).
     function _insert(uint256[MAX_SOURCES] memory prices, uint256 n, uint256 p) private pure {
         uint256 j = n;
-        while (j > 0 && prices[j - 1] > p) {
-            prices[j] = prices[j - 1];
-            --j;
+        unchecked {
+            while (j > 0 && prices[j - 1] > p) {
+                prices[j] = prices[j - 1];
+                --j;
+            }
         }
         prices[j] = p;
     }
