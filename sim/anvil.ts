@@ -46,6 +46,7 @@ const KEEPS_TIMESTAMP = new Set([
   "eth_getTransactionReceipt",
   "eth_getTransactionByHash",
   "eth_getLogs",
+  "trace_transaction",
 ]);
 
 interface Pending {
@@ -59,6 +60,8 @@ export class AnvilProvider {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private buffer = "";
+  /** Off while the block clock packs a block (BlockClock.mineBlock): a send then only enters the pool. */
+  private automine = true;
   /** A timestamp set for the next block and not yet passed to the node (see request). */
   private nextTimestamp: number | undefined;
   private closed: Error | undefined;
@@ -92,15 +95,30 @@ export class AnvilProvider {
    * One request. `eth_sendTransaction` behaves as on Hardhat's automining network: the node mines
    * nothing by itself (`--no-mining`), so the call sends, mines one block (at the timestamp set before,
    * if any) and returns the hash once it is mined, or throws the revert (its data included) when the
-   * transaction reverted: the block holds exactly the one transaction sent.
+   * transaction reverted: the block holds exactly the one transaction sent. `evm_setAutomine false`
+   * (kept here: the node never mines by itself) makes a send only enter the pool, first come, first
+   * served (--order fifo), until an `evm_mine` mines everything in it.
    */
   request(args: { method: string; params?: readonly unknown[] | object }): Promise<unknown> {
     const { method, params } = args;
-    if (method === "eth_sendTransaction") return this.sendMined(params as unknown[]);
+    if (method === "eth_sendTransaction" && this.automine) return this.sendMined(params as unknown[]);
+    if (method === "evm_setAutomine") {
+      this.automine = (params as unknown[])[0] === true;
+      return Promise.resolve(true);
+    }
     if (method === "evm_setNextBlockTimestamp") {
       // Kept here and given to the block's own evm_mine: one round trip less per transaction.
       this.nextTimestamp = Number((params as unknown[])[0]);
       return Promise.resolve(true);
+    }
+    if (
+      method === "evm_mine" &&
+      this.nextTimestamp !== undefined &&
+      (params === undefined || (params as unknown[]).length === 0)
+    ) {
+      const timestamp = this.nextTimestamp;
+      this.nextTimestamp = undefined;
+      return this.raw("evm_mine", [{ timestamp }]);
     }
     if (this.nextTimestamp === undefined || KEEPS_TIMESTAMP.has(method)) return this.raw(method, params);
     const timestamp = this.nextTimestamp;
@@ -239,6 +257,9 @@ export async function startAnvil(): Promise<AnvilNode> {
     "--balance",
     "10000",
     "--no-mining",
+    // A packed block (BlockClock.mineBlock) holds its transactions in the order they were sent.
+    "--order",
+    "fifo",
     // No state kept for past blocks (nothing here reads one): 40% less of the node's CPU per run.
     "--prune-history",
     "--silent",

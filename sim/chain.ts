@@ -33,6 +33,26 @@ import type { MarketView } from "./agents/view";
 /** Gas limit of every simulated transaction (no estimate: ethers would run each one twice). */
 export const SIM_TX_GAS = 5_000_000n;
 const SIM_TX_GAS_HEX = "0x" + SIM_TX_GAS.toString(16);
+/**
+ * Gas limit of a transaction in a packed block. A block takes transactions while their limits fit
+ * in its 30M gas (anvil's and Hardhat's default), so a smaller limit packs more: the simulator's
+ * largest (an open on a cold position) uses about 330k.
+ */
+export const PACKED_TX_GAS = 1_500_000n;
+const PACKED_TX_GAS_HEX = "0x" + PACKED_TX_GAS.toString(16);
+/** Transactions per packed block: as many as their gas limits fit in the block's 30M. */
+export const TXS_PER_BLOCK = Number(30_000_000n / PACKED_TX_GAS);
+
+/** Packs transactions into blocks: BlockClock.mineBlock. */
+export interface BlockPacker {
+  mineBlock(txs: readonly object[]): Promise<string[]>;
+}
+
+/** One transaction of a packed block: who sends it, and what. */
+export interface Send {
+  from: string;
+  call: Call;
+}
 
 /** A market's parts that never change during a run, read once. */
 interface StaticMarket {
@@ -123,6 +143,14 @@ export class SimChain {
       if (revert === undefined) throw error;
       return { kind: "refused", error: revert.name, message: revert.message };
     }
+  }
+
+  /**
+   * Sends `sends` in blocks of their own (sendBlock below); one transaction goes out as `send` does.
+   */
+  async sendBlock(packer: BlockPacker, sends: readonly Send[]): Promise<Outcome[]> {
+    if (sends.length === 1) return [await this.send(sends[0]!.from, sends[0]!.call)];
+    return sendBlock(this.provider, packer, sends);
   }
 
   /** The transaction an intent of `from` is. */
@@ -284,4 +312,71 @@ export class SimChain {
     if (m === undefined) throw new Error(`the scenario names market ${symbol}, which was not deployed`);
     return m;
   }
+}
+
+/**
+ * Sends `sends` in blocks of their own, in this order (TXS_PER_BLOCK to a block), and returns how each
+ * ended: done, or refused with the custom error its revert data decodes to. A reverted transaction's
+ * revert data comes from the trace the node recorded when it mined the block (anvil's
+ * trace_transaction: no replay, and the node keeps no history to replay on) or from Hardhat's replay of
+ * the block up to it (debug_traceTransaction): either way it ran on the state the transactions before
+ * it in the block left.
+ */
+export async function sendBlock(
+  provider: EthereumProvider,
+  packer: BlockPacker,
+  sends: readonly Send[],
+): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  for (let i = 0; i < sends.length; i += TXS_PER_BLOCK) {
+    const chunk = sends.slice(i, i + TXS_PER_BLOCK);
+    const hashes = await packer.mineBlock(
+      chunk.map(({ from, call }) => ({ from, to: call.to, data: call.data, gas: PACKED_TX_GAS_HEX })),
+    );
+    outcomes.push(...(await Promise.all(hashes.map((hash) => outcomeOf(provider, hash)))));
+  }
+  return outcomes;
+}
+
+/** How a mined transaction ended. */
+async function outcomeOf(provider: EthereumProvider, hash: string): Promise<Outcome> {
+  const receipt = (await provider.send("eth_getTransactionReceipt", [hash])) as { status: string } | null;
+  if (receipt === null) throw new Error(`transaction ${hash} was not mined in the block packed for it`);
+  if (receipt.status === "0x1") return DONE;
+  const data = await revertDataOf(provider, hash);
+  const revert = decodeRevert({ data });
+  if (revert === undefined)
+    throw new Error(`transaction ${hash} reverted without an error the contracts declare (data ${data})`);
+  return { kind: "refused", error: revert.name, message: revert.message };
+}
+
+/** A mined, reverted transaction's revert data: anvil's recorded trace, else Hardhat's replay. */
+async function revertDataOf(provider: EthereumProvider, hash: string): Promise<string> {
+  if (await isAnvil(provider)) {
+    const traces = (await provider.send("trace_transaction", [hash])) as {
+      traceAddress: number[];
+      result?: { output?: string } | null;
+    }[];
+    return traces.find((t) => t.traceAddress.length === 0)?.result?.output ?? "0x";
+  }
+  const trace = (await provider.send("debug_traceTransaction", [
+    hash,
+    { disableStack: true, disableMemory: true, disableStorage: true },
+  ])) as { returnValue?: string };
+  const value = trace.returnValue ?? "";
+  return value.startsWith("0x") ? value : "0x" + value;
+}
+
+const anvilNodes = new WeakMap<EthereumProvider, Promise<boolean>>();
+
+/** Whether the node is anvil (web3_clientVersion), asked once per provider. */
+function isAnvil(provider: EthereumProvider): Promise<boolean> {
+  let answer = anvilNodes.get(provider);
+  if (answer === undefined) {
+    answer = (provider.send("web3_clientVersion", []) as Promise<string>).then((v) =>
+      v.toLowerCase().startsWith("anvil"),
+    );
+    anvilNodes.set(provider, answer);
+  }
+  return answer;
 }
