@@ -49,6 +49,14 @@ const KEEPS_TIMESTAMP = new Set([
   "trace_transaction",
 ]);
 
+/** An evm_mine without options, or a hardhat_mine / anvil_mine of one block: one empty block. */
+function minesOneBlock(method: string, params: unknown[] | undefined): boolean {
+  if (method === "evm_mine") return params === undefined || params.length === 0;
+  if (method !== "hardhat_mine" && method !== "anvil_mine") return false;
+  const count = params?.[0];
+  return count === undefined || BigInt(count as string) === 1n;
+}
+
 interface Pending {
   method: string;
   resolve: (value: unknown) => void;
@@ -111,11 +119,8 @@ export class AnvilProvider {
       this.nextTimestamp = Number((params as unknown[])[0]);
       return Promise.resolve(true);
     }
-    if (
-      method === "evm_mine" &&
-      this.nextTimestamp !== undefined &&
-      (params === undefined || (params as unknown[]).length === 0)
-    ) {
+    if (this.nextTimestamp !== undefined && minesOneBlock(method, params as unknown[] | undefined)) {
+      // One block at the kept timestamp: anvil's evm_mine takes it, one round trip.
       const timestamp = this.nextTimestamp;
       this.nextTimestamp = undefined;
       return this.raw("evm_mine", [{ timestamp }]);
