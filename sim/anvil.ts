@@ -174,6 +174,11 @@ export class AnvilProvider {
 
   /** Splits the stream into top-level JSON objects (braces outside strings) and settles each one's request. */
   private receive(chunk: string): void {
+    // Most chunks are exactly one response: parsed whole, without the scan below.
+    if (this.buffer === "" && chunk.endsWith("}")) {
+      const one = parseWhole(chunk);
+      if (one !== undefined) return this.settle(one);
+    }
     this.buffer += chunk;
     let depth = 0;
     let inString = false;
@@ -202,6 +207,17 @@ export class AnvilProvider {
     // A revert keeps the node's message (lib/revert.ts reads the data); anything else names its method.
     if (e) p.reject(new RpcError(e.code === 3 ? e.message : `anvil ${p.method}: ${e.message}`, e.code, e.data));
     else p.resolve(response.result);
+  }
+}
+
+/** `text` as one JSON-RPC response, or undefined when it is not exactly one (a part, or several). */
+function parseWhole(text: string): RpcResponse | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === "object" && value !== null && "id" in value ? (value as RpcResponse) : undefined;
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
   }
 }
 

@@ -14,7 +14,8 @@
  * transaction that changes them.
  */
 import type { EthereumProvider } from "hardhat/types";
-import { Interface, toQuantity, type BaseContract, type Result } from "ethers";
+import { toQuantity, type BaseContract, type Interface } from "ethers";
+import { FastAbi } from "./abi";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { decodeRevert } from "../lib/revert";
 import { MarketReader, type MarketSnapshot, type MarketSource } from "../keeper/markets";
@@ -79,11 +80,13 @@ export interface Call {
 export class SimChain {
   private readonly markets = new Map<string, StaticMarket>();
   private readonly venues = new Map<string, string[]>();
-  private readonly engine: Interface;
-  private readonly spot: Interface;
-  private readonly feed: Interface;
-  private readonly admin: Interface;
-  private readonly oracle: Interface;
+  private readonly engine: FastAbi;
+  private readonly spot: FastAbi;
+  private readonly feed: FastAbi;
+  private readonly admin: FastAbi;
+  private readonly oracle: FastAbi;
+  /** Each contract interface `value` has read through, with its selectors looked up once. */
+  private readonly abis = new WeakMap<Interface, FastAbi>();
   /** The block `readings` were read at, and each market's reading there (by market id). */
   private readingsBlock = -1;
   private readings = new Map<bigint, Promise<MarketReading>>();
@@ -92,11 +95,11 @@ export class SimChain {
     private readonly provider: EthereumProvider,
     readonly ex: Exchange,
   ) {
-    this.engine = PerpEngine__factory.createInterface();
-    this.spot = SpotPool__factory.createInterface();
-    this.feed = PushPriceFeed__factory.createInterface();
-    this.admin = PerpEngineAdmin__factory.createInterface();
-    this.oracle = Oracle__factory.createInterface();
+    this.engine = new FastAbi(PerpEngine__factory.createInterface());
+    this.spot = new FastAbi(SpotPool__factory.createInterface());
+    this.feed = new FastAbi(PushPriceFeed__factory.createInterface());
+    this.admin = new FastAbi(PerpEngineAdmin__factory.createInterface());
+    this.oracle = new FastAbi(Oracle__factory.createInterface());
   }
 
   /** Reads every market's configuration and tiers once. */
@@ -162,26 +165,21 @@ export class SimChain {
       case "increase":
         return {
           to: engine,
-          data: this.engine.encodeFunctionData("increasePosition", [
-            id,
-            intent.sizeDelta,
-            intent.margin,
-            intent.acceptablePrice,
-          ]),
+          data: this.engine.encode("increasePosition", [id, intent.sizeDelta, intent.margin, intent.acceptablePrice]),
         };
       case "decrease":
         return {
           to: engine,
-          data: this.engine.encodeFunctionData("decreasePosition", [id, intent.size, intent.acceptablePrice]),
+          data: this.engine.encode("decreasePosition", [id, intent.size, intent.acceptablePrice]),
         };
       case "close":
-        return { to: engine, data: this.engine.encodeFunctionData("closePosition", [id, intent.acceptablePrice]) };
+        return { to: engine, data: this.engine.encode("closePosition", [id, intent.acceptablePrice]) };
       case "addMargin":
-        return { to: engine, data: this.engine.encodeFunctionData("addMargin", [id, intent.amount]) };
+        return { to: engine, data: this.engine.encode("addMargin", [id, intent.amount]) };
       case "removeMargin":
-        return { to: engine, data: this.engine.encodeFunctionData("removeMargin", [id, intent.amount]) };
+        return { to: engine, data: this.engine.encode("removeMargin", [id, intent.amount]) };
       case "settleFunding":
-        return { to: engine, data: this.engine.encodeFunctionData("settleFunding", [id]) };
+        return { to: engine, data: this.engine.encode("settleFunding", [id]) };
       case "spotBuy":
         return { to: this.venue(intent.symbol, intent.venue), data: this.spotSwap(true, intent.usd6, from) };
       case "spotSell":
@@ -189,7 +187,7 @@ export class SimChain {
       case "pushPrice":
         return {
           to: m.pushedFeeds[intent.feed]!.target as string,
-          data: this.feed.encodeFunctionData("setPrice", [intent.answer]),
+          data: this.feed.encode("setPrice", [intent.answer]),
         };
     }
   }
@@ -256,7 +254,12 @@ export class SimChain {
 
   /** A view function's first return value, read with one raw eth_call at the head. */
   async value<T = bigint>(contract: BaseContract, fn: string, args: readonly unknown[] = []): Promise<T> {
-    const result = await this.call(contract.target as string, contract.interface, fn, args, "latest");
+    let abi = this.abis.get(contract.interface);
+    if (abi === undefined) {
+      abi = new FastAbi(contract.interface);
+      this.abis.set(contract.interface, abi);
+    }
+    const result = await this.call(contract.target as string, abi, fn, args, "latest");
     return result[0] as T;
   }
 
@@ -291,20 +294,20 @@ export class SimChain {
 
   private async call(
     to: string,
-    iface: Interface,
+    abi: FastAbi,
     fn: string,
     args: readonly unknown[],
     tag: "latest" | number,
-  ): Promise<Result> {
-    const data = iface.encodeFunctionData(fn, args);
+  ): Promise<unknown[]> {
+    const data = abi.encode(fn, args);
     const block = tag === "latest" ? tag : toQuantity(tag);
     const raw = (await this.provider.send("eth_call", [{ to, data }, block])) as string;
-    return iface.decodeFunctionResult(fn, raw);
+    return abi.decode(fn, raw);
   }
 
   /** A swap of `amountIn` paying its output to `to`; no minimum (the pusher takes what the pool gives). */
   private spotSwap(buyCoin: boolean, amountIn: bigint, to: string): string {
-    return this.spot.encodeFunctionData("swap", [buyCoin, amountIn, 0n, to]);
+    return this.spot.encode("swap", [buyCoin, amountIn, 0n, to]);
   }
 
   private static(symbol: string): StaticMarket {
