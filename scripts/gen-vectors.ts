@@ -200,6 +200,7 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
     [-(10n ** 40n) - 1n, 10n ** 20n],
   ]) {
     add("WadMath.floorDiv", `${a} / ${b}`, { a, b });
+    add("WadMath.ceilDiv", `${a} / ${b}`, { a, b });
   }
   add("WadMath.clamp", "below", { x: -5n, lo: -3n, hi: 3n });
   add("WadMath.clamp", "inside", { x: 2n, lo: -3n, hi: 3n });
@@ -528,6 +529,19 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
     position: pos(wad(1000), wad(1), 0n),
     fundingIndex: wad("0.5"),
   });
+  for (const [name, position, fundingIndex, marginDelta] of [
+    ["a long pays funding, margin added", pos(wad(1000), wad(100), 0n), wad("0.01") + 3n, wad(50)],
+    ["a short earns funding, a loss and a fee taken", pos(-wad(1000), wad(100), 7n), wad("0.01") + 3n, -wad(30) - 1n],
+    ["funding beyond the margin writes zero", pos(wad(1000), wad(1), 0n), wad("0.5"), 0n],
+    [
+      "a margin taken below zero writes zero, returned signed",
+      pos(-wad(2), wad(10), wad(1)),
+      wad(1) - 1n,
+      -wad(10) + 1n,
+    ],
+  ] as const) {
+    add("PositionLib.update", name, { position, fundingIndex, marginDelta });
+  }
 
   /* MarketLib */
   const skewedLong = stateOf({ longOpenInterest: wad(1_000_000), shortOpenInterest: wad(200_000) });

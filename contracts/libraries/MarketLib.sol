@@ -249,7 +249,7 @@ library MarketLib {
     ///   ceil((mark * (L - S) - (E_L - E_S)) / WAD).
     function tradersPnl(MarketState memory st, uint256 mark) internal pure returns (int256) {
         int256 exact = int256(mark) * skew(st) - _entrySum(st, true) + _entrySum(st, false);
-        return -WadMath.floorDiv(-exact, IWAD);
+        return WadMath.ceilDiv(exact, IWAD);
     }
 
     /// @notice Unrealised PnL of one side at `mark`, exact and rounded down (for the ADL side test).

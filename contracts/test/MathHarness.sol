@@ -50,6 +50,10 @@ contract MathHarness {
         return WadMath.floorDiv(a, b);
     }
 
+    function ceilDiv(int256 a, int256 b) external pure returns (int256) {
+        return WadMath.ceilDiv(a, b);
+    }
+
     function clamp(int256 x, int256 lo, int256 hi) external pure returns (int256) {
         return WadMath.clamp(x, lo, hi);
     }
@@ -175,6 +179,15 @@ contract MathHarness {
 
     function netMargin(Position memory p, int256 fundingIndex) external pure returns (int256) {
         return PositionLib.netMargin(p, fundingIndex);
+    }
+
+    function positionUpdate(
+        Position memory p,
+        int128 fundingIndex,
+        int256 marginDelta
+    ) external pure returns (Position memory, int256 owed, int256 margin) {
+        (owed, margin) = PositionLib.update(p, fundingIndex, marginDelta);
+        return (p, owed, margin);
     }
 
     /* ------------------------------------------------------------------ MarketLib */
