@@ -651,6 +651,16 @@ export const MarketLib = {
     return WadMath.floorDiv(st.fundingIndex * MarketLib.skew(st) - snapshots, WAD);
   },
 
+  /**
+   * The ADL test (PerpEngine.autoDeleverage): uncovered bad debt, or the traders' net unrealised profit at
+   * `mark` above maxPnlFactor x the pool's assets.
+   */
+  adlActive(st: MarketState, mark: bigint, poolAssets: bigint, maxPnlFactor: bigint): boolean {
+    if (st.uncoveredBadDebt !== 0n) return true;
+    const pnl = MarketLib.tradersPnl(st, mark);
+    return pnl > 0n && pnl > WadMath.mulDown(poolAssets, maxPnlFactor);
+  },
+
   /** The traders' PnL the pool counts: all of a loss, a profit up to maxPnlFactor x ledger. */
   cappedTradersPnl(pnl: bigint, ledger: bigint, maxPnlFactor: bigint): bigint {
     if (pnl <= 0n) return pnl;

@@ -836,6 +836,23 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
     ] as const) {
       add("MarketLib.cappedTradersPnl", name, { pnl, ledger, maxPnlFactor: wad("0.5") });
     }
+    // ADL: a long of 1,000 at 2 and a short of 400 at 2.1; at a mark of 2.5 the traders are up exactly 340.
+    const book = MarketLib.aggregate(
+      MarketLib.aggregate(stateOf(), wad(1_000), wad(2), 0n, 1n),
+      -wad(400),
+      wad("2.1"),
+      0n,
+      1n,
+    );
+    for (const [name, st, mark, poolAssets] of [
+      ["a profit under the cap", book, wad("2.5"), wad(1_000)],
+      ["a profit at the cap", book, wad("2.5"), wad(680)],
+      ["a profit one unit above the cap", book, wad("2.5"), wad(680) - 2n],
+      ["a loss, however small the pool", book, wad("1.5"), 0n],
+      ["uncovered bad debt, traders at a loss", { ...book, uncoveredBadDebt: 1n }, wad("1.5"), wad(1_000)],
+    ] as const) {
+      add("MarketLib.adlActive", name, { state: st, mark, poolAssets, maxPnlFactor: wad("0.5") });
+    }
   }
   add("MarketLib.samplePremium", "long skew", { config: altMedian, state: skewedLong, index: altIndex });
   add("MarketLib.samplePremium", "short skew rounds toward zero", {

@@ -188,7 +188,10 @@ contract PerpEngine is PerpEngineStorage {
         Ctx memory c = _load(p.marketId, false);
         _sync(c);
         c.mark = _markOf(c);
-        if (!_adlActive(c)) revert AdlNotActive(c.marketId);
+        // MarketLib.adlActive, with the vault call skipped when bad debt opens ADL by itself.
+        if (c.st.uncoveredBadDebt == 0 && !MarketLib.adlActive(c.st, c.mark, vault.poolAssets(), c.cfg.maxPnlFactor)) {
+            revert AdlNotActive(c.marketId);
+        }
         (int256 locked, int256 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
         int256 net;
         {
@@ -446,14 +449,6 @@ contract PerpEngine is PerpEngineStorage {
         uint256 uncovered = amount - cover;
         c.st.uncoveredBadDebt += uncovered.toUint128();
         emit BadDebt(c.marketId, amount, cover, uncovered);
-    }
-
-    /// @dev ADL opens on uncovered bad debt, or when the traders' net unrealised profit is above the
-    /// profit the pool counts (maxPnlFactor x its ledger).
-    function _adlActive(Ctx memory c) private view returns (bool) {
-        if (c.st.uncoveredBadDebt != 0) return true;
-        int256 traderPnl = MarketLib.tradersPnl(c.st, c.mark);
-        return traderPnl > 0 && uint256(traderPnl) > vault.poolAssets().mulDown(c.cfg.maxPnlFactor);
     }
 
     /// @dev A realised profit scaled down pro rata while the market's traders' net unrealised profit

@@ -267,6 +267,19 @@ library MarketLib {
         return WadMath.floorDiv(int256(st.fundingIndex) * skew(st) - snapshots, IWAD);
     }
 
+    /// @notice The ADL test: the market carries uncovered bad debt, or its traders' net unrealised profit at
+    /// `mark` is above the profit the pool counts (`maxPnlFactor` x its assets `poolAssets`).
+    function adlActive(
+        MarketState memory st,
+        uint256 mark,
+        uint256 poolAssets,
+        uint256 maxPnlFactor
+    ) internal pure returns (bool) {
+        if (st.uncoveredBadDebt != 0) return true;
+        int256 pnl = tradersPnl(st, mark);
+        return pnl > 0 && uint256(pnl) > poolAssets.mulDown(maxPnlFactor);
+    }
+
     /// @notice The traders' PnL the pool counts against itself: all of a loss, a profit only up to
     /// `maxPnlFactor` x the pool's ledger (GMX v2's PnL factor).
     function cappedTradersPnl(int256 pnl, uint256 ledger, uint256 maxPnlFactor) internal pure returns (int256) {

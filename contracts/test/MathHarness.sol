@@ -287,6 +287,15 @@ contract MathHarness {
         return MarketLib.tradersFundingOwed(st);
     }
 
+    function adlActive(
+        MarketState memory st,
+        uint256 mark,
+        uint256 poolAssets,
+        uint256 maxPnlFactor
+    ) external pure returns (bool) {
+        return MarketLib.adlActive(st, mark, poolAssets, maxPnlFactor);
+    }
+
     function cappedTradersPnl(int256 traderPnl, uint256 ledger, uint256 maxPnlFactor) external pure returns (int256) {
         return MarketLib.cappedTradersPnl(traderPnl, ledger, maxPnlFactor);
     }

@@ -299,6 +299,10 @@ export const FUNCTIONS: Record<string, VectorFunction> = {
     mirror: (a) => MarketLib.tradersFundingOwed(state(a)),
     onChain: (c, a) => c.harness.tradersFundingOwed(state(a)),
   },
+  "MarketLib.adlActive": {
+    mirror: (a) => MarketLib.adlActive(state(a), big(a, "mark"), big(a, "poolAssets"), big(a, "maxPnlFactor")),
+    onChain: (c, a) => c.harness.adlActive(state(a), big(a, "mark"), big(a, "poolAssets"), big(a, "maxPnlFactor")),
+  },
   "MarketLib.cappedTradersPnl": {
     mirror: (a) => MarketLib.cappedTradersPnl(big(a, "pnl"), big(a, "ledger"), big(a, "maxPnlFactor")),
     onChain: (c, a) => c.harness.cappedTradersPnl(big(a, "pnl"), big(a, "ledger"), big(a, "maxPnlFactor")),
