@@ -185,13 +185,19 @@ export const WadMath = {
 
   /** a * b / WAD for a signed a, rounded toward positive infinity. */
   mulUpSigned(a: bigint, b: bigint): bigint {
-    return -WadMath.floorDiv(-(a * b), WAD);
+    return WadMath.ceilDiv(a * b, WAD);
   },
 
   /** a / b rounded toward negative infinity (b > 0). */
   floorDiv(a: bigint, b: bigint): bigint {
     const q = a / b;
     return a % b !== 0n && a < 0n ? q - 1n : q;
+  },
+
+  /** a / b rounded toward positive infinity (b > 0). */
+  ceilDiv(a: bigint, b: bigint): bigint {
+    const q = a / b;
+    return a % b !== 0n && a > 0n ? q + 1n : q;
   },
 
   abs(a: bigint): bigint {
@@ -423,7 +429,7 @@ export const PositionLib = {
 
   /** Funding owed since the snapshot (negative: owed to the position); rounded up. */
   pendingFunding(size: bigint, snapshot: bigint, fundingIndex: bigint): bigint {
-    return -WadMath.floorDiv(-(size * (fundingIndex - snapshot)), WAD);
+    return WadMath.ceilDiv(size * (fundingIndex - snapshot), WAD);
   },
 
   /** PnL of `size` entered at `entry` valued at `price`; rounded down. */
@@ -434,6 +440,18 @@ export const PositionLib = {
   /** Margin net of pending funding: what equity would be at the entry price. */
   netMargin(p: Position, fundingIndex: bigint): bigint {
     return p.margin - PositionLib.pendingFunding(p.size, p.fundingSnapshot, fundingIndex);
+  },
+
+  /**
+   * PositionLib.update: the funding owed since the snapshot leaves the margin together with
+   * `marginDelta`, and the snapshot moves to `fundingIndex`. The margin is written as max(margin, 0);
+   * `margin` is returned signed.
+   */
+  update(p: Position, fundingIndex: bigint, marginDelta: bigint): { position: Position; owed: bigint; margin: bigint } {
+    const owed = PositionLib.pendingFunding(p.size, p.fundingSnapshot, fundingIndex);
+    const margin = p.margin - owed + marginDelta;
+    const written = margin > 0n ? checkedUint128(margin, "margin") : 0n;
+    return { position: { ...p, margin: written, fundingSnapshot: fundingIndex }, owed, margin };
   },
 };
 
@@ -618,7 +636,7 @@ export const MarketLib = {
   /** Traders' net unrealised PnL at `mark`: ceil((mark * (L - S) - (E_L - E_S)) / WAD), exact before rounding. */
   tradersPnl(st: MarketState, mark: bigint): bigint {
     const exact = mark * MarketLib.skew(st) - entrySum(st, true) + entrySum(st, false);
-    return -WadMath.floorDiv(-exact, WAD);
+    return WadMath.ceilDiv(exact, WAD);
   },
 
   /** One side's unrealised PnL at `mark`, exact then rounded down. */
@@ -631,6 +649,16 @@ export const MarketLib = {
   tradersFundingOwed(st: MarketState): bigint {
     const snapshots = st.fundingSnapshotSum * WAD + st.fundingSnapshotRemainder;
     return WadMath.floorDiv(st.fundingIndex * MarketLib.skew(st) - snapshots, WAD);
+  },
+
+  /**
+   * The ADL test (PerpEngine.autoDeleverage): uncovered bad debt, or the traders' net unrealised profit at
+   * `mark` above maxPnlFactor x the pool's assets.
+   */
+  adlActive(st: MarketState, mark: bigint, poolAssets: bigint, maxPnlFactor: bigint): boolean {
+    if (st.uncoveredBadDebt !== 0n) return true;
+    const pnl = MarketLib.tradersPnl(st, mark);
+    return pnl > 0n && pnl > WadMath.mulDown(poolAssets, maxPnlFactor);
   },
 
   /** The traders' PnL the pool counts: all of a loss, a profit up to maxPnlFactor x ledger. */

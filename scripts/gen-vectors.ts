@@ -200,6 +200,7 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
     [-(10n ** 40n) - 1n, 10n ** 20n],
   ]) {
     add("WadMath.floorDiv", `${a} / ${b}`, { a, b });
+    add("WadMath.ceilDiv", `${a} / ${b}`, { a, b });
   }
   add("WadMath.clamp", "below", { x: -5n, lo: -3n, hi: 3n });
   add("WadMath.clamp", "inside", { x: 2n, lo: -3n, hi: 3n });
@@ -528,6 +529,19 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
     position: pos(wad(1000), wad(1), 0n),
     fundingIndex: wad("0.5"),
   });
+  for (const [name, position, fundingIndex, marginDelta] of [
+    ["a long pays funding, margin added", pos(wad(1000), wad(100), 0n), wad("0.01") + 3n, wad(50)],
+    ["a short earns funding, a loss and a fee taken", pos(-wad(1000), wad(100), 7n), wad("0.01") + 3n, -wad(30) - 1n],
+    ["funding beyond the margin writes zero", pos(wad(1000), wad(1), 0n), wad("0.5"), 0n],
+    [
+      "a margin taken below zero writes zero, returned signed",
+      pos(-wad(2), wad(10), wad(1)),
+      wad(1) - 1n,
+      -wad(10) + 1n,
+    ],
+  ] as const) {
+    add("PositionLib.update", name, { position, fundingIndex, marginDelta });
+  }
 
   /* MarketLib */
   const skewedLong = stateOf({ longOpenInterest: wad(1_000_000), shortOpenInterest: wad(200_000) });
@@ -821,6 +835,23 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
       ["an empty pool counts no profit", wad(1), 0n],
     ] as const) {
       add("MarketLib.cappedTradersPnl", name, { pnl, ledger, maxPnlFactor: wad("0.5") });
+    }
+    // ADL: a long of 1,000 at 2 and a short of 400 at 2.1; at a mark of 2.5 the traders are up exactly 340.
+    const book = MarketLib.aggregate(
+      MarketLib.aggregate(stateOf(), wad(1_000), wad(2), 0n, 1n),
+      -wad(400),
+      wad("2.1"),
+      0n,
+      1n,
+    );
+    for (const [name, st, mark, poolAssets] of [
+      ["a profit under the cap", book, wad("2.5"), wad(1_000)],
+      ["a profit at the cap", book, wad("2.5"), wad(680)],
+      ["a profit one unit above the cap", book, wad("2.5"), wad(680) - 2n],
+      ["a loss, however small the pool", book, wad("1.5"), 0n],
+      ["uncovered bad debt, traders at a loss", { ...book, uncoveredBadDebt: 1n }, wad("1.5"), wad(1_000)],
+    ] as const) {
+      add("MarketLib.adlActive", name, { state: st, mark, poolAssets, maxPnlFactor: wad("0.5") });
     }
   }
   add("MarketLib.samplePremium", "long skew", { config: altMedian, state: skewedLong, index: altIndex });

@@ -188,14 +188,21 @@ contract PerpEngine is PerpEngineStorage {
         Ctx memory c = _load(p.marketId, false);
         _sync(c);
         c.mark = _markOf(c);
-        if (!_adlActive(c)) revert AdlNotActive(c.marketId);
-        bool isLong = p.size > 0;
-        int256 net = p.netMargin(c.st.fundingIndex);
-        int256 profit = PositionLib.pnl(p.size, p.entryPrice, c.mark) - (int256(uint256(p.margin)) - net);
-        if (profit <= 0) revert NotProfitable(id, profit);
-        if (MarketLib.sidePnl(c.st, c.mark, isLong) <= 0) revert NotWinningSide(id);
+        // MarketLib.adlActive, with the vault call skipped when bad debt opens ADL by itself.
+        if (c.st.uncoveredBadDebt == 0 && !MarketLib.adlActive(c.st, c.mark, vault.poolAssets(), c.cfg.maxPnlFactor)) {
+            revert AdlNotActive(c.marketId);
+        }
+        (int256 locked, int256 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
+        int256 net;
+        {
+            int256 owed;
+            (owed, net) = p.update(c.st.fundingIndex, 0); // on this copy: written only by a successful call
+            int256 profit = PositionLib.pnl(p.size, p.entryPrice, c.mark) - owed;
+            if (profit <= 0) revert NotProfitable(id, profit);
+        }
+        if (MarketLib.sidePnl(c.st, c.mark, p.size > 0) <= 0) revert NotWinningSide(id);
 
-        int256 closed = isLong ? int256(size) : -int256(size);
+        int256 closed = p.size > 0 ? int256(size) : -int256(size);
         int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
         uint256 haircut = realized > 0 ? WadMath.min(uint256(realized), c.st.uncoveredBadDebt) : 0;
         c.st.uncoveredBadDebt -= uint128(haircut); // haircut <= uncoveredBadDebt
@@ -203,10 +210,10 @@ contract PerpEngine is PerpEngineStorage {
         if (value <= 0) revert NotProfitable(id, value);
         int256 payout = size == absSize ? value : (value * int256(size)) / int256(absSize);
 
-        _removeOpenInterest(c.st, p);
+        _removeOpenInterest(c.st, p, snapshot);
         Booking memory b;
         b.account = payout;
-        b.margin = value - payout - int256(uint256(p.margin));
+        b.margin = value - payout - locked;
         _writeReduced(c, id, p, closed, uint256(value - payout));
         _emitPosition(id, p);
         emit AutoDeleveraged(id, p.owner, c.marketId, closed, c.mark, realized, haircut);
@@ -232,18 +239,17 @@ contract PerpEngine is PerpEngineStorage {
         Position memory p = _loadPosition(id);
         if (p.size != 0 && (p.size > 0) != (sizeDelta > 0)) revert SideMismatch(p.size, sizeDelta);
 
-        Execution memory e = _execute(c, p, sizeDelta, acceptable);
-        int256 margin = int256(uint256(p.margin)) + int256(marginIn) - e.owed;
-        if (margin < int256(uint256(c.cfg.minMargin))) revert MarginTooLow(margin, c.cfg.minMargin);
+        Execution memory e = _execute(c, sizeDelta, acceptable);
         uint256 entry = _averageEntry(p, sizeDelta, e.fill);
 
-        _removeOpenInterest(c.st, p);
+        _removeOpenInterest(c.st, p, p.fundingSnapshot);
+        int256 margin;
+        (e.owed, margin) = p.update(c.st.fundingIndex, int256(marginIn));
+        if (margin < int256(uint256(c.cfg.minMargin))) revert MarginTooLow(margin, c.cfg.minMargin);
         p.owner = account;
         p.marketId = uint32(marketId);
         p.size += sizeDelta.toInt128();
         p.entryPrice = entry.toUint128();
-        p.margin = uint256(margin).toUint128();
-        p.fundingSnapshot = c.st.fundingIndex;
         _addOpenInterest(c, p, true);
         uint256 notional = WadMath.abs(p.size).mulDown(e.fill);
         if (notional < c.cfg.minPositionNotional) revert PositionTooSmall(notional, c.cfg.minPositionNotional);
@@ -273,13 +279,14 @@ contract PerpEngine is PerpEngineStorage {
         _sync(c);
 
         int256 closed = p.size > 0 ? int256(size) : -int256(size);
-        Execution memory e = _execute(c, p, -closed, acceptable);
+        Execution memory e = _execute(c, -closed, acceptable);
         e.realized = _payableProfit(c, id, PositionLib.pnl(closed, p.entryPrice, e.fill));
-        int256 value = int256(uint256(p.margin)) - e.owed + e.realized - int256(e.fee);
 
-        _removeOpenInterest(c.st, p);
+        _removeOpenInterest(c.st, p, p.fundingSnapshot);
         Booking memory b;
         b.margin = -int256(uint256(p.margin));
+        int256 value;
+        (e.owed, value) = p.update(c.st.fundingIndex, e.realized - int256(e.fee));
         if (size == absSize) {
             b.account = value > 0 ? value : int256(0);
             if (value >= 0) b.insurance = int256(e.fee.mulDown(c.cfg.insuranceFeeShare));
@@ -310,16 +317,14 @@ contract PerpEngine is PerpEngineStorage {
         Ctx memory c = _load(marketId, amount < 0);
         _loadMinimums(marketId, c.cfg);
         _sync(c);
-        int256 owed = PositionLib.pendingFunding(p.size, p.fundingSnapshot, c.st.fundingIndex);
-        int256 margin = int256(uint256(p.margin)) - owed + amount;
+        int256 snapshot = p.fundingSnapshot;
+        (int256 owed, int256 margin) = p.update(c.st.fundingIndex, amount);
         if (amount < 0) {
             if (margin < int256(uint256(c.cfg.minMargin))) revert MarginTooLow(margin, c.cfg.minMargin);
         } else if (margin <= 0) {
             revert MarginTooLow(margin, c.cfg.minMargin);
         }
-        p.margin = uint256(margin).toUint128();
-        MarketLib.moveFundingSnapshot(c.st, p.size, p.fundingSnapshot, c.st.fundingIndex, 1);
-        p.fundingSnapshot = c.st.fundingIndex;
+        MarketLib.moveFundingSnapshot(c.st, p.size, snapshot, p.fundingSnapshot, 1);
         if (amount < 0) _checkInitialMargin(c, p);
 
         _storePosition(id, p);
@@ -345,20 +350,20 @@ contract PerpEngine is PerpEngineStorage {
     /// @dev Liquidates `p` if it is liquidatable at `c.mark`; books into `b`. `c.mark` is stale after a
     /// liquidation (the closed size left the skew): a caller that checks another position re-marks first.
     function _liquidate(Ctx memory c, uint256 id, Position memory p, Booking memory b) private returns (bool) {
-        int256 net = p.netMargin(c.st.fundingIndex);
+        // `update` acts on this copy, written only if the position is liquidated.
+        (int256 locked, int256 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
+        (, int256 net) = p.update(c.st.fundingIndex, 0);
         Tier[] memory t = _tiersFor(c, WadMath.abs(p.size), c.mark);
         if (!MarginMath.isLiquidatable(t, p.size, p.entryPrice, net, c.mark)) return false;
         int256 equity = net + PositionLib.pnl(p.size, p.entryPrice, c.mark);
         LiquidationPlan memory plan = _planLiquidation(c, p, net, equity);
 
-        _removeOpenInterest(c.st, p);
+        _removeOpenInterest(c.st, p, snapshot);
         b.counterparty += int256(plan.reward);
+        b.margin += int256(plan.remainingMargin) - locked;
         if (plan.full) {
-            b.margin -= int256(uint256(p.margin));
             if (equity > 0) b.insurance += equity - int256(plan.reward);
             else if (equity < 0) _coverBadDebt(c, uint256(-equity), b);
-        } else {
-            b.margin += int256(plan.remainingMargin) - int256(uint256(p.margin));
         }
         _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
         _emitLiquidation(c, id, p, plan, equity);
@@ -446,14 +451,6 @@ contract PerpEngine is PerpEngineStorage {
         emit BadDebt(c.marketId, amount, cover, uncovered);
     }
 
-    /// @dev ADL opens on uncovered bad debt, or when the traders' net unrealised profit is above the
-    /// profit the pool counts (maxPnlFactor x its ledger).
-    function _adlActive(Ctx memory c) private view returns (bool) {
-        if (c.st.uncoveredBadDebt != 0) return true;
-        int256 traderPnl = MarketLib.tradersPnl(c.st, c.mark);
-        return traderPnl > 0 && uint256(traderPnl) > vault.poolAssets().mulDown(c.cfg.maxPnlFactor);
-    }
-
     /// @dev A realised profit scaled down pro rata while the market's traders' net unrealised profit
     /// (before this close left the aggregates) is above the cap: profit x cap / traders' PnL, rounded down.
     function _payableProfit(Ctx memory c, uint256 id, int256 realized) private returns (int256) {
@@ -515,22 +512,21 @@ contract PerpEngine is PerpEngineStorage {
         c.tiers = t;
     }
 
-    /// @dev Shrinks `p` by the signed `closed` size with `margin` left and writes it; the caller emits its
-    /// state (Trade or PositionUpdated).
+    /// @dev Shrinks `p`, its funding already realised (`PositionLib.update`), by the signed `closed` size
+    /// with `margin` left and writes it; the caller emits its state (Trade or PositionUpdated).
     function _writeReduced(Ctx memory c, uint256 id, Position memory p, int256 closed, uint256 margin) private {
         p.size -= closed.toInt128();
         p.margin = margin.toUint128();
-        p.fundingSnapshot = c.st.fundingIndex;
         if (p.size == 0) p.entryPrice = 0;
         else _addOpenInterest(c, p, false);
         _storePosition(id, p);
         MarketLib.samplePremium(c.cfg, c.st, c.index);
     }
 
-    /// @dev Takes `p` whole out of the market's aggregates; `_writeReduced` or `_addOpenInterest` puts
-    /// back what stays.
-    function _removeOpenInterest(MarketState memory st, Position memory p) private pure {
-        MarketLib.aggregate(st, p.size, p.entryPrice, p.fundingSnapshot, -1);
+    /// @dev Takes `p` whole out of the market's aggregates, which hold it with the funding `snapshot` it was
+    /// stored with (before `PositionLib.update`); `_writeReduced` or `_addOpenInterest` puts back what stays.
+    function _removeOpenInterest(MarketState memory st, Position memory p, int256 snapshot) private pure {
+        MarketLib.aggregate(st, p.size, p.entryPrice, snapshot, -1);
     }
 
     /// @dev Adds `p` whole to the market's aggregates; the cap binds only when the position grows, so a
@@ -553,19 +549,13 @@ contract PerpEngine is PerpEngineStorage {
         if (!ok) revert LeverageTooHigh(leverage, maxLeverage);
     }
 
-    /// @dev Fill price and fee of a market order of signed `delta` on `p`, checked against the acceptable
-    /// price (a buy may not fill above it, a sell not below), and the funding `p` owes.
-    function _execute(
-        Ctx memory c,
-        Position memory p,
-        int256 delta,
-        uint256 acceptable
-    ) private pure returns (Execution memory e) {
+    /// @dev Fill price and fee of a market order of signed `delta`, checked against the acceptable price
+    /// (a buy may not fill above it, a sell not below). The caller realises the position's funding.
+    function _execute(Ctx memory c, int256 delta, uint256 acceptable) private pure returns (Execution memory e) {
         int256 skew = MarketLib.skew(c.st);
         e.fill = Pricing.fillPrice(c.index, skew, delta, c.cfg.skewScale);
         if (delta > 0 ? e.fill > acceptable : e.fill < acceptable) revert SlippageExceeded(e.fill, acceptable);
         e.fee = Pricing.fee(skew, delta, e.fill, c.cfg.takerFee, c.cfg.makerFee);
-        e.owed = PositionLib.pendingFunding(p.size, p.fundingSnapshot, c.st.fundingIndex);
     }
 
     /// @dev Size-weighted entry after adding `delta` at `fill`; rounds against the trader (up for a long).

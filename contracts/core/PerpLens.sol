@@ -175,8 +175,7 @@ contract PerpLens {
                 m = _project(p.marketId);
                 projected = p.marketId;
             }
-            int256 net = int256(uint256(p.margin)) -
-                PositionLib.pendingFunding(p.size, p.fundingSnapshot, m.st.fundingIndex);
+            int256 net = PositionLib.netMargin(p, m.st.fundingIndex);
             flags[i] = MarginMath.isLiquidatable(m.tiers, p.size, p.entryPrice, net, m.mark);
         }
     }

@@ -249,7 +249,7 @@ library MarketLib {
     ///   ceil((mark * (L - S) - (E_L - E_S)) / WAD).
     function tradersPnl(MarketState memory st, uint256 mark) internal pure returns (int256) {
         int256 exact = int256(mark) * skew(st) - _entrySum(st, true) + _entrySum(st, false);
-        return -WadMath.floorDiv(-exact, IWAD);
+        return WadMath.ceilDiv(exact, IWAD);
     }
 
     /// @notice Unrealised PnL of one side at `mark`, exact and rounded down (for the ADL side test).
@@ -265,6 +265,19 @@ library MarketLib {
     function tradersFundingOwed(MarketState memory st) internal pure returns (int256) {
         int256 snapshots = int256(st.fundingSnapshotSum) * IWAD + int256(uint256(st.fundingSnapshotRemainder));
         return WadMath.floorDiv(int256(st.fundingIndex) * skew(st) - snapshots, IWAD);
+    }
+
+    /// @notice The ADL test: the market carries uncovered bad debt, or its traders' net unrealised profit at
+    /// `mark` is above the profit the pool counts (`maxPnlFactor` x its assets `poolAssets`).
+    function adlActive(
+        MarketState memory st,
+        uint256 mark,
+        uint256 poolAssets,
+        uint256 maxPnlFactor
+    ) internal pure returns (bool) {
+        if (st.uncoveredBadDebt != 0) return true;
+        int256 pnl = tradersPnl(st, mark);
+        return pnl > 0 && uint256(pnl) > poolAssets.mulDown(maxPnlFactor);
     }
 
     /// @notice The traders' PnL the pool counts against itself: all of a loss, a profit only up to

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {WadMath} from "./WadMath.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @notice An isolated position. Signed size: positive is long, negative is short (base units, WAD).
 /// `margin` is the collateral locked for it (WAD USD), net of funding realised so far;
@@ -19,8 +20,12 @@ struct Position {
 }
 
 /// @title PositionLib
-/// @notice Amounts a position owes or has earned, rounded in the protocol's favour.
+/// @notice Amounts a position owes or has earned, rounded in the protocol's favour, and the one function
+/// that realises its funding (`update`, Uniswap v4's Position.update for the funding accumulator).
 library PositionLib {
+    using SafeCast for int256;
+    using SafeCast for uint256;
+
     /// @notice The id of `owner`'s position on `marketId`: the market above the owner's 160 bits. The low
     /// bits are the address (itself a hash), so ids spread evenly modulo a keeper's shard count.
     function id(address owner, uint256 marketId) internal pure returns (uint256) {
@@ -39,7 +44,7 @@ library PositionLib {
 
     /// @notice Funding owed since the snapshot (negative: owed to the position); rounded up.
     function pendingFunding(int256 size, int256 snapshot, int256 fundingIndex) internal pure returns (int256) {
-        return -WadMath.floorDiv(-(size * (fundingIndex - snapshot)), WadMath.IWAD);
+        return WadMath.ceilDiv(size * (fundingIndex - snapshot), WadMath.IWAD);
     }
 
     /// @notice PnL of `size` entered at `entry` valued at `price`; rounded down.
@@ -47,8 +52,32 @@ library PositionLib {
         return WadMath.floorDiv(size * (int256(price) - int256(entry)), WadMath.IWAD);
     }
 
-    /// @notice Margin net of pending funding: what equity would be at the entry price.
+    /// @notice Margin net of pending funding: what equity would be at the entry price. A read: `update`
+    /// realises it.
     function netMargin(Position memory p, int256 fundingIndex) internal pure returns (int256) {
         return int256(uint256(p.margin)) - pendingFunding(p.size, p.fundingSnapshot, fundingIndex);
+    }
+
+    /// @notice Realises `p`'s funding: what it owes since its snapshot leaves its margin, together with
+    /// `marginDelta`, and the snapshot moves to `fundingIndex`. The one place a position's funding is
+    /// settled (Uniswap v4's Position.update, for the funding accumulator). A path calls it once, after
+    /// taking the position out of the market's aggregates (they hold its old snapshot) and before putting
+    /// it back.
+    /// @param p The position, updated in place.
+    /// @param fundingIndex The market's funding index now.
+    /// @param marginDelta What else moves the margin in the same step: margin added or removed, realised
+    /// PnL less fees; 0 when the caller writes the margin it ends with (a liquidation's remainder).
+    /// @return owed The funding realised (negative: paid to the position), rounded up.
+    /// @return margin The margin after funding and `marginDelta`, signed; written as `max(margin, 0)`, so
+    /// a caller that may go below zero decides (a refusal, or bad debt on a full close).
+    function update(
+        Position memory p,
+        int128 fundingIndex,
+        int256 marginDelta
+    ) internal pure returns (int256 owed, int256 margin) {
+        owed = pendingFunding(p.size, p.fundingSnapshot, fundingIndex);
+        margin = int256(uint256(p.margin)) - owed + marginDelta;
+        p.margin = margin > 0 ? uint256(margin).toUint128() : 0;
+        p.fundingSnapshot = fundingIndex;
     }
 }

@@ -35,13 +35,19 @@ library WadMath {
 
     /// @dev a * b / WAD for a signed a, rounded toward positive infinity.
     function mulUpSigned(int256 a, uint256 b) internal pure returns (int256) {
-        return -floorDiv(-(a * int256(b)), IWAD);
+        return ceilDiv(a * int256(b), IWAD);
     }
 
     /// @dev a / b rounded toward negative infinity (b > 0).
     function floorDiv(int256 a, int256 b) internal pure returns (int256 q) {
         q = a / b;
         if (a % b != 0 && a < 0) q -= 1;
+    }
+
+    /// @dev a / b rounded toward positive infinity (b > 0): -floorDiv(-a, b) without the two negations.
+    function ceilDiv(int256 a, int256 b) internal pure returns (int256 q) {
+        q = a / b;
+        if (a % b != 0 && a > 0) q += 1;
     }
 
     function abs(int256 a) internal pure returns (uint256) {

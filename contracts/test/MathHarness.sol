@@ -50,6 +50,10 @@ contract MathHarness {
         return WadMath.floorDiv(a, b);
     }
 
+    function ceilDiv(int256 a, int256 b) external pure returns (int256) {
+        return WadMath.ceilDiv(a, b);
+    }
+
     function clamp(int256 x, int256 lo, int256 hi) external pure returns (int256) {
         return WadMath.clamp(x, lo, hi);
     }
@@ -177,6 +181,15 @@ contract MathHarness {
         return PositionLib.netMargin(p, fundingIndex);
     }
 
+    function positionUpdate(
+        Position memory p,
+        int128 fundingIndex,
+        int256 marginDelta
+    ) external pure returns (Position memory, int256 owed, int256 margin) {
+        (owed, margin) = PositionLib.update(p, fundingIndex, marginDelta);
+        return (p, owed, margin);
+    }
+
     /* ------------------------------------------------------------------ MarketLib */
 
     function marketSkew(MarketState memory st) external pure returns (int256) {
@@ -272,6 +285,15 @@ contract MathHarness {
 
     function tradersFundingOwed(MarketState memory st) external pure returns (int256) {
         return MarketLib.tradersFundingOwed(st);
+    }
+
+    function adlActive(
+        MarketState memory st,
+        uint256 mark,
+        uint256 poolAssets,
+        uint256 maxPnlFactor
+    ) external pure returns (bool) {
+        return MarketLib.adlActive(st, mark, poolAssets, maxPnlFactor);
     }
 
     function cappedTradersPnl(int256 traderPnl, uint256 ledger, uint256 maxPnlFactor) external pure returns (int256) {

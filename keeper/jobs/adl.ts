@@ -1,6 +1,6 @@
 /**
  * ADL job. A market is open to auto-deleveraging while it carries uncovered bad debt or its traders'
- * unrealised profit exceeds its configured share of the pool (PerpEngine._adlActive, evaluated here on
+ * unrealised profit exceeds its configured share of the pool (MarketLib.adlActive, evaluated here on
  * the market's projection). While it is, the keeper ranks the profitable positions on the winning
  * side by PerpLens.adlScore (pnl% of margin * effective leverage, the exchanges' rule), highest
  * first, and closes them one by one with autoDeleverage, each confirmed by a static call; the first
@@ -16,7 +16,7 @@ import { exchangeErrors } from "../transactor";
 import type { JobContext } from "./context";
 import { describeOutcome, isRpcOutage } from "./context";
 
-/** Unrealised PnL of each side at the projected mark, from the aggregate entry notionals (PerpEngine._sidePnl). */
+/** Unrealised PnL of each side at the projected mark, from the aggregate entry notionals (MarketLib.sidePnl). */
 export function sidePnl(market: MarketSnapshot): { long: bigint; short: bigint } {
   const { state, mark } = market.projected;
   return {
@@ -25,11 +25,10 @@ export function sidePnl(market: MarketSnapshot): { long: bigint; short: bigint }
   };
 }
 
-/** PerpEngine._adlActive on the projection, given the pool's assets. */
+/** MarketLib.adlActive on the projection, given the pool's assets. */
 export function adlActive(market: MarketSnapshot, poolAssets: bigint): boolean {
-  if (market.projected.state.uncoveredBadDebt !== 0n) return true;
-  const traderPnl = MarketLib.tradersPnl(market.projected.state, market.projected.mark);
-  return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, market.config.maxPnlFactor);
+  const { state, mark } = market.projected;
+  return MarketLib.adlActive(state, mark, poolAssets, market.config.maxPnlFactor);
 }
 
 export interface Deleveraging {

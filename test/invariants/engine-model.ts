@@ -167,11 +167,9 @@ export function sidePnl(st: MarketState, mark: bigint, isLong: boolean): bigint 
   return MarketLib.sidePnl(st, mark, isLong);
 }
 
-/** `_adlActive`: uncovered bad debt, or traders' net unrealised profit above maxPnlFactor x the ledger. */
+/** MarketLib.adlActive on the synced market: uncovered bad debt, or traders' profit above the cap. */
 export function adlActive(cfg: MarketConfig, s: SyncedMarket, poolAssets: bigint): boolean {
-  if (s.state.uncoveredBadDebt !== 0n) return true;
-  const traderPnl = MarketLib.tradersPnl(s.state, s.mark);
-  return traderPnl > 0n && traderPnl > WadMath.mulDown(poolAssets, cfg.maxPnlFactor);
+  return MarketLib.adlActive(s.state, s.mark, poolAssets, cfg.maxPnlFactor);
 }
 
 /** The refusal `autoDeleverage(id, size)` must give at `nowTs`, or undefined when it must succeed. */

@@ -19,6 +19,7 @@ import {
   WadMath,
   fundingResultFromChain,
   marketStateFromChain,
+  positionFromChain,
   tiersFromChain,
   type FundingModel,
   type MarketConfig,
@@ -117,6 +118,10 @@ export const FUNCTIONS: Record<string, VectorFunction> = {
   "WadMath.floorDiv": {
     mirror: (a) => WadMath.floorDiv(big(a, "a"), big(a, "b")),
     onChain: (c, a) => c.harness.floorDiv(big(a, "a"), big(a, "b")),
+  },
+  "WadMath.ceilDiv": {
+    mirror: (a) => WadMath.ceilDiv(big(a, "a"), big(a, "b")),
+    onChain: (c, a) => c.harness.ceilDiv(big(a, "a"), big(a, "b")),
   },
   "WadMath.clamp": {
     mirror: (a) => WadMath.clamp(big(a, "x"), big(a, "lo"), big(a, "hi")),
@@ -221,6 +226,17 @@ export const FUNCTIONS: Record<string, VectorFunction> = {
     mirror: (a) => PositionLib.netMargin(position(a), big(a, "fundingIndex")),
     onChain: (c, a) => c.harness.netMargin(position(a), big(a, "fundingIndex")),
   },
+  "PositionLib.update": {
+    mirror: (a) => PositionLib.update(position(a), big(a, "fundingIndex"), big(a, "marginDelta")),
+    onChain: async (c, a) => {
+      const [p, owed, margin] = await c.harness.positionUpdate(
+        position(a),
+        big(a, "fundingIndex"),
+        big(a, "marginDelta"),
+      );
+      return { position: positionFromChain(p), owed, margin };
+    },
+  },
 
   "MarketLib.skew": {
     mirror: (a) => MarketLib.skew(state(a)),
@@ -282,6 +298,10 @@ export const FUNCTIONS: Record<string, VectorFunction> = {
   "MarketLib.tradersFundingOwed": {
     mirror: (a) => MarketLib.tradersFundingOwed(state(a)),
     onChain: (c, a) => c.harness.tradersFundingOwed(state(a)),
+  },
+  "MarketLib.adlActive": {
+    mirror: (a) => MarketLib.adlActive(state(a), big(a, "mark"), big(a, "poolAssets"), big(a, "maxPnlFactor")),
+    onChain: (c, a) => c.harness.adlActive(state(a), big(a, "mark"), big(a, "poolAssets"), big(a, "maxPnlFactor")),
   },
   "MarketLib.cappedTradersPnl": {
     mirror: (a) => MarketLib.cappedTradersPnl(big(a, "pnl"), big(a, "ledger"), big(a, "maxPnlFactor")),
