@@ -178,9 +178,9 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
     if (g.name.startsWith("Oracle.indexPrice")) {
       fixes.push(
         `oracle.indexPrice: ${k(gas)} per ${fmtCount(g.calls / per)} call: ${fmtCount(below)} external calls below it (a cold account is ${COLD_ACCOUNT.toLocaleString("en-US")} ` +
-          `each) and ${fmtCount(storage.cold / per)} cold SLOADs (the source list, each feed's round, the spot pool's observations behind the TWAP adapter). ` +
-          "Pushed feeds connected to the oracle are read from its records (one SLOAD each); the spot-TWAP adapter is still a call to the " +
-          "adapter and one from it to the pool: reading the pool directly, or fewer observations, is what is left; the median itself is cheap.",
+          `each) and ${fmtCount(storage.cold / per)} cold SLOADs: one slot per source (a pushed feed connected to the oracle has its round in its slot), ` +
+          "and the spot pool's price slot behind the TWAP source, which the oracle reads from the pool directly (its observations only when it " +
+          "traded inside the window). What is left is the two cold accounts and a slot per source; the median itself is cheap.",
       );
     } else if (g.name.includes("MarkModel.markPrice")) {
       fixes.push(

@@ -121,10 +121,13 @@ contract Oracle is IOracle, AccessControl {
         uint256[MAX_SOURCES] memory prices;
         PackedSource s = slots[0];
         uint256 n = s.count();
-        for (uint256 i; i < n; ) {
-            (uint256 p, uint256 freshUntil) = _read(s);
-            if (freshUntil >= block.timestamp) _insert(prices, fresh++, p);
-            if (++i < n) s = slots[i];
+        // Counters below MAX_SOURCES: unchecked.
+        unchecked {
+            for (uint256 i; i < n; ) {
+                (uint256 p, uint256 freshUntil) = _read(s);
+                if (freshUntil >= block.timestamp) _insert(prices, fresh++, p);
+                if (++i < n) s = slots[i];
+            }
         }
         price = _median(prices, fresh);
     }

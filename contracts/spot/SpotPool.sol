@@ -192,14 +192,14 @@ contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
     function _cumulativeAt(Reserves memory r, Price memory p, uint256 target) private view returns (uint256, uint256) {
         uint256 count = r.count;
         uint256 start;
-        if (count < OBSERVATION_SLOTS) {
-            if (target <= p.firstObservation) return (0, p.firstObservation);
-        } else {
+        Observation memory oldest = Observation(p.firstObservation, 0);
+        if (count == OBSERVATION_SLOTS) {
             start = (uint256(r.newest) + 1) % OBSERVATION_SLOTS;
-            Observation memory oldest = _observations[start];
-            if (target <= oldest.timestamp) return (oldest.cumulative, oldest.timestamp);
+            oldest = _observations[start];
         }
-        // Largest logical index whose timestamp <= target: below the newest, which is the last update.
+        if (target <= oldest.timestamp) return (oldest.cumulative, oldest.timestamp);
+        // Largest logical index whose timestamp <= target: at least the oldest, below the newest (the last
+        // update, after the target).
         uint256 lo = 0;
         uint256 hi = count - 2;
         while (lo < hi) {
@@ -207,7 +207,7 @@ contract SpotPool is ISpotTwap, ReentrancyGuardTransient {
             if (_observations[(start + mid) % OBSERVATION_SLOTS].timestamp <= target) lo = mid;
             else hi = mid - 1;
         }
-        Observation memory a = _observations[(start + lo) % OBSERVATION_SLOTS];
+        Observation memory a = lo == 0 ? oldest : _observations[(start + lo) % OBSERVATION_SLOTS];
         Observation memory b = _observations[(start + lo + 1) % OBSERVATION_SLOTS];
         uint256 span = uint256(b.cumulative) - a.cumulative;
         return (a.cumulative + (span * (target - a.timestamp)) / (b.timestamp - a.timestamp), target);

@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, takeSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
 import { Oracle__factory, PushPriceFeed__factory } from "../../typechain-types";
-import { toFeedAnswer, wad } from "../../lib/units";
+import { toFeedAnswer, usd6, wad } from "../../lib/units";
 import { exchangeFixture, FEED_HEARTBEAT, openSize } from "../helpers/fixtures";
 import { expectConservation } from "../helpers/conservation";
 
@@ -180,6 +180,44 @@ describe("oracle: pushed feeds recorded in the oracle", () => {
     expect([...(await oracle.indexPrice(2))]).to.deep.equal([wad(102), 1n]);
     // The slot market 1 no longer uses is empty.
     expect([...(await oracle.latestRound(1, 1))]).to.deep.equal([0n, 0n]);
+  });
+});
+
+describe("oracle: the spot-TWAP adapter read through its pool", () => {
+  it("lists the adapter as its pool's TWAP and reads what the adapter answers, before and after swaps inside the window", async () => {
+    const { ex, deployer, alt } = await loadFixture(exchangeFixture);
+    const sources = await ex.oracle.sources(alt.marketId);
+    // SourceKind: the deployment's two pushed feeds are recorded (2), the adapter a spot TWAP (3).
+    expect(sources.map((s) => [s.feed, s.kind])).to.deep.equal([
+      ...(await Promise.all(alt.pushedFeeds.map(async (f) => [await f.getAddress(), 2n]))),
+      [await alt.twapFeed.getAddress(), 3n],
+    ]);
+    // The adapter alone as another market's source: the index is its answer, to the unit.
+    await (await ex.oracle.setSources(99, [alt.twapFeed], [60])).wait();
+    const both = async () => {
+      const [[index, fresh], [, answer]] = await Promise.all([
+        ex.oracle.indexPrice(99),
+        alt.twapFeed.latestRoundData(),
+      ]);
+      expect(fresh).to.equal(1n);
+      expect(index).to.equal(answer);
+      return index;
+    };
+    expect(await both()).to.equal(wad(2));
+    const pool = alt.spotPool.connect(deployer);
+    await (await ex.collateral.faucet(deployer.address, usd6(100_000))).wait();
+    await (await ex.collateral.approve(pool, usd6(100_000))).wait();
+    let previous = wad(2);
+    for (let i = 0; i < 3; i++) {
+      await (await pool.swap(true, usd6(5_000), 0n, deployer.address)).wait();
+      await time.increase(97);
+      const twap = await both();
+      expect(twap).to.be.gt(previous);
+      previous = twap;
+    }
+    // Past the window, the TWAP is the spot again.
+    await time.increase(Number(await alt.twapFeed.window()) + 1);
+    expect(await both()).to.equal(await alt.spotPool.spotPrice());
   });
 });
 
