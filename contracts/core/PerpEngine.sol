@@ -143,8 +143,7 @@ contract PerpEngine is PerpEngineStorage {
         if (p.size == 0) revert PositionNotFound(id);
         Ctx memory c = _load(p.marketId, false);
         _loadMinimums(c.marketId, c.cfg);
-        _sync(c);
-        c.mark = _markOf(c);
+        _asOfNow(c);
         Booking memory b;
         if (!_liquidate(c, id, p, b)) revert PositionHealthy(id, c.mark);
         _storeState(c.marketId, c.st);
@@ -164,8 +163,7 @@ contract PerpEngine is PerpEngineStorage {
                 if (c.marketId != 0) _storeState(c.marketId, c.st);
                 c = _load(p.marketId, false);
                 _loadMinimums(c.marketId, c.cfg);
-                _sync(c);
-                c.mark = _markOf(c);
+                _asOfNow(c);
             }
             if (!_liquidate(c, ids[i], p, b)) continue;
             ++count;
@@ -186,8 +184,7 @@ contract PerpEngine is PerpEngineStorage {
         uint256 absSize = WadMath.abs(p.size);
         if (size > absSize) revert SizeExceedsPosition(size, absSize);
         Ctx memory c = _load(p.marketId, false);
-        _sync(c);
-        c.mark = _markOf(c);
+        _asOfNow(c);
         // MarketLib.adlActive, with the vault call skipped when bad debt opens ADL by itself.
         if (c.st.uncoveredBadDebt == 0 && !MarketLib.adlActive(c.st, c.mark, vault.poolAssets(), c.cfg.maxPnlFactor)) {
             revert AdlNotActive(c.marketId);
@@ -490,15 +487,22 @@ contract PerpEngine is PerpEngineStorage {
         c.index = last;
     }
 
-    /// @dev Advances the market to now. It does not mark: a path that needs the mark of the synced,
-    /// untraded market sets `c.mark = _markOf(c)` (liquidation, ADL) or marks where it needs it.
+    /// @dev The market as of now, and its mark in `c.mark` (MarketLib.asOfNow): liquidation and ADL.
+    function _asOfNow(Ctx memory c) private {
+        (MarketLib.FundingResult memory r, uint256 mark) = MarketLib.asOfNow(c.cfg, c.st, c.index, block.timestamp);
+        c.mark = mark;
+        if (r.intervals != 0) emit FundingSettled(c.marketId, r.rate, c.st.fundingIndex, r.boundary, r.intervals);
+    }
+
+    /// @dev Advances the market to now without marking it: the trading paths mark after their trade
+    /// (`_markOf`), so the mark of the untraded market would be spent gas.
     function _sync(Ctx memory c) private {
         MarketLib.FundingResult memory r = MarketLib.sync(c.cfg, c.st, c.index, block.timestamp);
         if (r.intervals != 0) emit FundingSettled(c.marketId, r.rate, c.st.fundingIndex, r.boundary, r.intervals);
     }
 
     function _markOf(Ctx memory c) private view returns (uint256) {
-        return MarketLib.markPrice(c.cfg, c.st, c.index, MarketLib.lastPrice(c.cfg, c.st, c.index), block.timestamp);
+        return MarketLib.markOf(c.cfg, c.st, c.index, block.timestamp);
     }
 
     /// @dev The market's tiers up to the one that holds |size| x price (see `_loadTiers`), read on the
