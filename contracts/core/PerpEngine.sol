@@ -118,13 +118,13 @@ contract PerpEngine is PerpEngineStorage {
 
     /// @notice Adds `amount` (WAD USD) of free balance to the caller's position margin.
     function addMargin(uint256 marketId, uint256 amount) external nonReentrant {
-        _changeMargin(marketId, int256(amount));
+        _changeMargin(marketId, amount.toInt256());
     }
 
     /// @notice Removes `amount` (WAD USD) of margin to the free balance; the position must keep its
     /// initial margin (leverage within its tier) and the market's minimum margin.
     function removeMargin(uint256 marketId, uint256 amount) external nonReentrant {
-        _changeMargin(marketId, -int256(amount));
+        _changeMargin(marketId, -amount.toInt256());
     }
 
     /* ------------------------------------------------------------------ KEEPERS */
@@ -202,7 +202,7 @@ contract PerpEngine is PerpEngineStorage {
         int256 closed = p.size > 0 ? int256(size) : -int256(size);
         int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
         uint256 haircut = realized > 0 ? WadMath.min(uint256(realized), c.st.uncoveredBadDebt) : 0;
-        c.st.uncoveredBadDebt -= uint128(haircut); // haircut <= uncoveredBadDebt
+        c.st.uncoveredBadDebt -= haircut.toUint128(); // haircut <= uncoveredBadDebt
         int256 value = net + realized - int256(haircut);
         if (value <= 0) revert NotProfitable(id, value);
         int256 payout = size == absSize ? value : (value * int256(size)) / int256(absSize);
@@ -241,10 +241,10 @@ contract PerpEngine is PerpEngineStorage {
 
         _removeOpenInterest(c.st, p, p.fundingSnapshot);
         int256 margin;
-        (e.owed, margin) = p.update(c.st.fundingIndex, int256(marginIn));
+        (e.owed, margin) = p.update(c.st.fundingIndex, marginIn.toInt256());
         if (margin < int256(uint256(c.cfg.minMargin))) revert MarginTooLow(margin, c.cfg.minMargin);
         p.owner = account;
-        p.marketId = uint32(marketId);
+        p.marketId = marketId.toUint32();
         p.size += sizeDelta.toInt128();
         p.entryPrice = entry.toUint128();
         _addOpenInterest(c, p, true);

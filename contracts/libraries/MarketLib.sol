@@ -245,7 +245,7 @@ library MarketLib {
                 notional
             );
             st.longEntryNotional = sum.toUint256().toUint128();
-            st.longEntryRemainder = uint64(rem); // < WAD
+            st.longEntryRemainder = rem.toUint64(); // < WAD
         } else {
             st.shortOpenInterest = _addSigned(st.shortOpenInterest, absSize, sign);
             (int256 sum, uint256 rem) = _accumulate(
@@ -254,7 +254,7 @@ library MarketLib {
                 notional
             );
             st.shortEntryNotional = sum.toUint256().toUint128();
-            st.shortEntryRemainder = uint64(rem); // < WAD
+            st.shortEntryRemainder = rem.toUint64(); // < WAD
         }
         moveFundingSnapshot(st, size, 0, snapshot, sign);
     }
@@ -274,7 +274,7 @@ library MarketLib {
             sign * size * (to - from)
         );
         st.fundingSnapshotSum = sum.toInt128();
-        st.fundingSnapshotRemainder = uint64(rem); // < WAD
+        st.fundingSnapshotRemainder = rem.toUint64(); // < WAD
     }
 
     /// @notice Traders' net unrealised PnL at `mark`, sum over every open position of
