@@ -2,7 +2,7 @@
  * One read of each market per block: its config, tiers and stored state from the engine and its index
  * from the oracle, all at the same block and issued together (a batching provider sends them as one
  * JSON-RPC batch), then projected to the keeper's clock with lib/math's projectMarket, the same
- * MarketLib.sync and markPrice the engine runs at the start of every transaction. The projection is
+ * MarketLib.asOfNow the engine runs at the start of every transaction. The projection is
  * what a liquidation, an order execution or a funding settlement sent now would see.
  */
 import type { ContractRunner } from "ethers";

@@ -528,6 +528,22 @@ export const MarketLib = {
     return (time / interval + 1n) * interval;
   },
 
+  /** MarketLib.asOfNow: the market as a transaction at `nowTs` sees it, synced, and its mark. */
+  asOfNow(
+    cfg: MarketConfig,
+    state: MarketState,
+    index: bigint,
+    nowTs: bigint,
+  ): { state: MarketState; funding: FundingResult; mark: bigint } {
+    const synced = MarketLib.sync(cfg, state, index, nowTs);
+    return { ...synced, mark: MarketLib.markOf(cfg, synced.state, index, nowTs) };
+  },
+
+  /** MarketLib.markOf: the mark of the market as it stands, from the last price its skew gives. */
+  markOf(cfg: MarketConfig, st: MarketState, index: bigint, nowTs: bigint): bigint {
+    return MarketLib.markPrice(cfg, st, index, MarketLib.lastPrice(cfg, st, index), nowTs);
+  },
+
   /** The state advanced to `nowTs`: basis EMA, every funding boundary passed (catch-up in O(1)), premium accumulator. */
   sync(
     cfg: MarketConfig,
@@ -741,13 +757,12 @@ export interface MarketProjection {
 }
 
 /**
- * PerpLens._project: sync a copy to `nowTs`, then last and mark. `index` is the index a transaction at
+ * PerpLens._project: MarketLib.asOfNow on a copy, and the last price. `index` is the index a transaction at
  * `nowTs` uses: the oracle's `indexPrice` while a source is fresh, else its `lastIndexPrice`.
  */
 export function projectMarket(cfg: MarketConfig, st: MarketState, index: bigint, nowTs: bigint): MarketProjection {
-  const { state } = MarketLib.sync(cfg, st, index, nowTs);
-  const last = MarketLib.lastPrice(cfg, state, index);
-  return { state, index, last, mark: MarketLib.markPrice(cfg, state, index, last, nowTs) };
+  const { state, mark } = MarketLib.asOfNow(cfg, st, index, nowTs);
+  return { state, index, last: MarketLib.lastPrice(cfg, state, index), mark };
 }
 
 /** The health fields of PerpLens.PositionView. */

@@ -785,6 +785,7 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
       lastSampleTime +
       rng.pick([0n, rng.between(1n, HOUR), rng.between(1n, 3n * INTERVAL), rng.between(1n, 200n * INTERVAL)]);
     add("MarketLib.sync", `random ${i}`, { config: cfg, state: st, index, nowTs });
+    add("MarketLib.asOfNow", `random ${i}`, { config: cfg, state: st, index, nowTs });
     add("MarketLib.predictedFundingRate", `random ${i}`, { config: cfg, state: st, nowTs });
     add("MarketLib.samplePremium", `random ${i}`, { config: cfg, state: st, index });
   }

@@ -466,22 +466,17 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         if (o.status != OrderStatus.Live) revert OrderNotLive(id, o.status);
     }
 
-    /// @dev The mark a transaction in this block sees: the engine's `_load` + `_sync` on a copy, as PerpLens
-    /// projects it.
-    function _markPrice(uint256 marketId) private view returns (uint256) {
+    /// @dev The mark a transaction in this block sees (MarketLib.asOfNow on a copy, as PerpLens projects it).
+    function _markPrice(uint256 marketId) private view returns (uint256 mark) {
         MarketConfig memory cfg = _engineViews.marketConfig(marketId);
         MarketState memory st = _engineViews.marketState(marketId);
-        uint256 index = _index(marketId);
-        MarketLib.sync(cfg, st, index, block.timestamp);
-        return MarketLib.markPrice(cfg, st, index, MarketLib.lastPrice(cfg, st, index), block.timestamp);
+        (, mark) = MarketLib.asOfNow(cfg, st, _index(marketId), block.timestamp);
     }
 
-    /// @dev The oracle's index, or its last one when no source is fresh (the engine then decides, by its
-    /// grace period, whether the trade may still go ahead).
+    /// @dev The index a view projects the market at (MarketLib.indexOf: fresh, or the last one; the engine
+    /// then decides, by its grace period, whether the trade may still go ahead).
     function _index(uint256 marketId) private view returns (uint256 index) {
-        uint256 fresh;
-        (index, fresh) = oracle.indexPrice(marketId);
-        if (fresh == 0) (index, ) = oracle.lastIndexPrice(marketId);
+        (index, ) = MarketLib.indexOf(oracle, marketId);
         if (index == 0) revert NoPrice(marketId);
     }
 

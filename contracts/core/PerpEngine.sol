@@ -118,13 +118,13 @@ contract PerpEngine is PerpEngineStorage {
 
     /// @notice Adds `amount` (WAD USD) of free balance to the caller's position margin.
     function addMargin(uint256 marketId, uint256 amount) external nonReentrant {
-        _changeMargin(marketId, int256(amount));
+        _changeMargin(marketId, amount.toInt256());
     }
 
     /// @notice Removes `amount` (WAD USD) of margin to the free balance; the position must keep its
     /// initial margin (leverage within its tier) and the market's minimum margin.
     function removeMargin(uint256 marketId, uint256 amount) external nonReentrant {
-        _changeMargin(marketId, -int256(amount));
+        _changeMargin(marketId, -amount.toInt256());
     }
 
     /* ------------------------------------------------------------------ KEEPERS */
@@ -143,8 +143,7 @@ contract PerpEngine is PerpEngineStorage {
         if (p.size == 0) revert PositionNotFound(id);
         Ctx memory c = _load(p.marketId, false);
         _loadMinimums(c.marketId, c.cfg);
-        _sync(c);
-        c.mark = _markOf(c);
+        _asOfNow(c);
         Booking memory b;
         if (!_liquidate(c, id, p, b)) revert PositionHealthy(id, c.mark);
         _storeState(c.marketId, c.st);
@@ -164,8 +163,7 @@ contract PerpEngine is PerpEngineStorage {
                 if (c.marketId != 0) _storeState(c.marketId, c.st);
                 c = _load(p.marketId, false);
                 _loadMinimums(c.marketId, c.cfg);
-                _sync(c);
-                c.mark = _markOf(c);
+                _asOfNow(c);
             }
             if (!_liquidate(c, ids[i], p, b)) continue;
             ++count;
@@ -186,8 +184,7 @@ contract PerpEngine is PerpEngineStorage {
         uint256 absSize = WadMath.abs(p.size);
         if (size > absSize) revert SizeExceedsPosition(size, absSize);
         Ctx memory c = _load(p.marketId, false);
-        _sync(c);
-        c.mark = _markOf(c);
+        _asOfNow(c);
         // MarketLib.adlActive, with the vault call skipped when bad debt opens ADL by itself.
         if (c.st.uncoveredBadDebt == 0 && !MarketLib.adlActive(c.st, c.mark, vault.poolAssets(), c.cfg.maxPnlFactor)) {
             revert AdlNotActive(c.marketId);
@@ -205,7 +202,7 @@ contract PerpEngine is PerpEngineStorage {
         int256 closed = p.size > 0 ? int256(size) : -int256(size);
         int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
         uint256 haircut = realized > 0 ? WadMath.min(uint256(realized), c.st.uncoveredBadDebt) : 0;
-        c.st.uncoveredBadDebt -= uint128(haircut); // haircut <= uncoveredBadDebt
+        c.st.uncoveredBadDebt -= haircut.toUint128(); // haircut <= uncoveredBadDebt
         int256 value = net + realized - int256(haircut);
         if (value <= 0) revert NotProfitable(id, value);
         int256 payout = size == absSize ? value : (value * int256(size)) / int256(absSize);
@@ -244,10 +241,10 @@ contract PerpEngine is PerpEngineStorage {
 
         _removeOpenInterest(c.st, p, p.fundingSnapshot);
         int256 margin;
-        (e.owed, margin) = p.update(c.st.fundingIndex, int256(marginIn));
+        (e.owed, margin) = p.update(c.st.fundingIndex, marginIn.toInt256());
         if (margin < int256(uint256(c.cfg.minMargin))) revert MarginTooLow(margin, c.cfg.minMargin);
         p.owner = account;
-        p.marketId = uint32(marketId);
+        p.marketId = marketId.toUint32();
         p.size += sizeDelta.toInt128();
         p.entryPrice = entry.toUint128();
         _addOpenInterest(c, p, true);
@@ -490,15 +487,22 @@ contract PerpEngine is PerpEngineStorage {
         c.index = last;
     }
 
-    /// @dev Advances the market to now. It does not mark: a path that needs the mark of the synced,
-    /// untraded market sets `c.mark = _markOf(c)` (liquidation, ADL) or marks where it needs it.
+    /// @dev The market as of now, and its mark in `c.mark` (MarketLib.asOfNow): liquidation and ADL.
+    function _asOfNow(Ctx memory c) private {
+        (MarketLib.FundingResult memory r, uint256 mark) = MarketLib.asOfNow(c.cfg, c.st, c.index, block.timestamp);
+        c.mark = mark;
+        if (r.intervals != 0) emit FundingSettled(c.marketId, r.rate, c.st.fundingIndex, r.boundary, r.intervals);
+    }
+
+    /// @dev Advances the market to now without marking it: the trading paths mark after their trade
+    /// (`_markOf`), so the mark of the untraded market would be spent gas.
     function _sync(Ctx memory c) private {
         MarketLib.FundingResult memory r = MarketLib.sync(c.cfg, c.st, c.index, block.timestamp);
         if (r.intervals != 0) emit FundingSettled(c.marketId, r.rate, c.st.fundingIndex, r.boundary, r.intervals);
     }
 
     function _markOf(Ctx memory c) private view returns (uint256) {
-        return MarketLib.markPrice(c.cfg, c.st, c.index, MarketLib.lastPrice(c.cfg, c.st, c.index), block.timestamp);
+        return MarketLib.markOf(c.cfg, c.st, c.index, block.timestamp);
     }
 
     /// @dev The market's tiers up to the one that holds |size| x price (see `_loadTiers`), read on the

@@ -106,20 +106,16 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     }
 
     /// @inheritdoc IPoolValuation
-    /// @dev Each market is projected to this block with the engine's own functions (MarketLib.sync and
-    /// markPrice on a copy): the funding index includes boundaries not yet settled, as a trade would.
+    /// @dev Each market is projected to this block with the engine's own function (MarketLib.asOfNow on a
+    /// copy): the funding index includes boundaries not yet settled, as a trade would.
     function poolValuation() external view override returns (PoolValuation memory v) {
         v.ledger = valuationVault.poolAssets();
         for (uint256 id = 1; id <= marketCount; ++id) {
             MarketConfig memory cfg = _loadConfig(id);
             MarketState memory st = _states[id];
-            (uint256 index, uint256 fresh) = valuationOracle.indexPrice(id);
-            if (fresh == 0) {
-                (index, ) = valuationOracle.lastIndexPrice(id);
-                if (v.staleMarketId == 0) v.staleMarketId = id;
-            }
-            MarketLib.sync(cfg, st, index, block.timestamp);
-            uint256 mark = MarketLib.markPrice(cfg, st, index, MarketLib.lastPrice(cfg, st, index), block.timestamp);
+            (uint256 index, bool fresh) = MarketLib.indexOf(valuationOracle, id);
+            if (!fresh && v.staleMarketId == 0) v.staleMarketId = id;
+            (, uint256 mark) = MarketLib.asOfNow(cfg, st, index, block.timestamp);
             v.traderPnl += MarketLib.cappedTradersPnl(MarketLib.tradersPnl(st, mark), v.ledger, cfg.maxPnlFactor);
             v.fundingOwed += MarketLib.tradersFundingOwed(st);
         }

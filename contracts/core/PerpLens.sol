@@ -221,17 +221,13 @@ contract PerpLens {
         return ledger > reserved ? (ledger - reserved) / unitScale : 0;
     }
 
-    /// @dev The engine's `_load` + `_sync`, on a copy.
+    /// @dev The market as a transaction in this block sees it (MarketLib.asOfNow), on a copy.
     function _project(uint256 marketId) private view returns (Projection memory m) {
         m.cfg = engine.marketConfig(marketId);
         m.st = engine.marketState(marketId);
         m.tiers = engine.tiers(marketId);
-        uint256 fresh;
-        (m.index, fresh) = oracle.indexPrice(marketId);
-        m.fresh = fresh != 0;
-        if (!m.fresh) (m.index, ) = oracle.lastIndexPrice(marketId);
-        MarketLib.sync(m.cfg, m.st, m.index, block.timestamp);
+        (m.index, m.fresh) = MarketLib.indexOf(oracle, marketId);
+        (, m.mark) = MarketLib.asOfNow(m.cfg, m.st, m.index, block.timestamp);
         m.last = MarketLib.lastPrice(m.cfg, m.st, m.index);
-        m.mark = MarketLib.markPrice(m.cfg, m.st, m.index, m.last, block.timestamp);
     }
 }

@@ -87,7 +87,7 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
         uint256 balance = freeBalance[msg.sender];
         if (balance < needed) revert InsufficientBalance(msg.sender, balance, needed);
         freeBalance[msg.sender] = balance - needed;
-        _totalFree -= uint128(needed); // needed <= balance <= total free
+        _totalFree -= needed.toUint128(); // needed <= balance <= total free
         emit Withdrawn(msg.sender, to, amount, balance - needed);
         collateral.safeTransfer(to, amount);
     }
@@ -147,8 +147,8 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
 
     /// @inheritdoc IVault
     function payFromPool(address to, uint256 amount) external onlyRole(POOL_ROLE) nonReentrant {
-        uint256 assets = _apply(LEDGER_POOL, _pool, -int256(amount * unitScale));
-        _pool = uint128(assets); // at most the old ledger
+        uint256 assets = _apply(LEDGER_POOL, _pool, -(amount * unitScale).toInt256());
+        _pool = assets.toUint128(); // at most the old ledger
         emit PoolPaid(to, amount, assets);
         collateral.safeTransfer(to, amount);
     }

@@ -2,6 +2,7 @@
 pragma solidity 0.8.28;
 
 import {WadMath} from "./WadMath.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @notice One maintenance bracket. A tier holds notional n when tiers[i-1].notionalCap < n <= notionalCap.
 /// MM(n) = n * mmr - maintenanceAmount; the amounts are derived (never configured) so that MM is
@@ -162,7 +163,7 @@ library MarginMath {
     function deriveMaintenanceAmounts(Tier[] memory tiers) internal pure {
         tiers[0].maintenanceAmount = 0;
         for (uint256 i = 1; i < tiers.length; ++i) {
-            tiers[i].maintenanceAmount = uint128(
+            tiers[i].maintenanceAmount = SafeCast.toUint128(
                 tiers[i - 1].maintenanceAmount +
                     uint256(tiers[i - 1].notionalCap).mulDown(tiers[i].mmr - tiers[i - 1].mmr)
             );

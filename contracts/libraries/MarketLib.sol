@@ -3,6 +3,7 @@ pragma solidity 0.8.28;
 
 import {MarkMethod, MarkInputs, MarkPrice} from "./MarkPrice.sol";
 import {IFundingModel, FundingInputs} from "../interfaces/IFundingModel.sol";
+import {IOracle} from "../interfaces/IOracle.sol";
 import {WadMath} from "./WadMath.sol";
 import {Pricing} from "./Pricing.sol";
 import {Ema} from "./Ema.sol";
@@ -96,6 +97,42 @@ library MarketLib {
 
     function lastPrice(MarketConfig memory cfg, MarketState memory st, uint256 index) internal pure returns (uint256) {
         return Pricing.lastPrice(index, skew(st), cfg.skewScale);
+    }
+
+    /// @notice The market as a transaction at `nowTs` sees it: `st` advanced to now (`sync`, in place) and
+    /// its mark. The engine's liquidations and ADL, PerpLens, the order book's triggers and the pool's
+    /// valuation all project a market with it; lib/math's projectMarket mirrors it. The engine's trading
+    /// paths `sync` alone: they mark after their trade has moved the skew (`markOf`).
+    /// @return r The funding boundaries settled on the way.
+    /// @return mark The mark of the synced market.
+    function asOfNow(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index,
+        uint256 nowTs
+    ) internal pure returns (FundingResult memory r, uint256 mark) {
+        r = sync(cfg, st, index, nowTs);
+        mark = markOf(cfg, st, index, nowTs);
+    }
+
+    /// @notice The mark of the market as it stands: its method on the index and the last price its skew
+    /// gives, then the band. On a synced market; after a trade, the mark the next check sees.
+    function markOf(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index,
+        uint256 nowTs
+    ) internal pure returns (uint256) {
+        return markPrice(cfg, st, index, lastPrice(cfg, st, index), nowTs);
+    }
+
+    /// @notice The index a view projects a market at: the oracle's fresh index, or its last one when no
+    /// source is fresh (`fresh` false; the engine decides by its grace period whether a close may use it).
+    function indexOf(IOracle oracle, uint256 marketId) internal view returns (uint256 index, bool fresh) {
+        uint256 freshSources;
+        (index, freshSources) = oracle.indexPrice(marketId);
+        fresh = freshSources != 0;
+        if (!fresh) (index, ) = oracle.lastIndexPrice(marketId);
     }
 
     /// @notice First funding boundary strictly after `time`, boundaries aligned to multiples of the interval.
@@ -201,27 +238,23 @@ library MarketLib {
         uint256 absSize = WadMath.abs(size);
         int256 notional = sign * int256(absSize * entry); // WAD^2, exact
         if (size > 0) {
-            st.longOpenInterest = (int256(uint256(st.longOpenInterest)) + sign * int256(absSize))
-                .toUint256()
-                .toUint128();
+            st.longOpenInterest = _addSigned(st.longOpenInterest, absSize, sign);
             (int256 sum, uint256 rem) = _accumulate(
                 int256(uint256(st.longEntryNotional)),
                 st.longEntryRemainder,
                 notional
             );
             st.longEntryNotional = sum.toUint256().toUint128();
-            st.longEntryRemainder = uint64(rem); // < WAD
+            st.longEntryRemainder = rem.toUint64(); // < WAD
         } else {
-            st.shortOpenInterest = (int256(uint256(st.shortOpenInterest)) + sign * int256(absSize))
-                .toUint256()
-                .toUint128();
+            st.shortOpenInterest = _addSigned(st.shortOpenInterest, absSize, sign);
             (int256 sum, uint256 rem) = _accumulate(
                 int256(uint256(st.shortEntryNotional)),
                 st.shortEntryRemainder,
                 notional
             );
             st.shortEntryNotional = sum.toUint256().toUint128();
-            st.shortEntryRemainder = uint64(rem); // < WAD
+            st.shortEntryRemainder = rem.toUint64(); // < WAD
         }
         moveFundingSnapshot(st, size, 0, snapshot, sign);
     }
@@ -241,7 +274,7 @@ library MarketLib {
             sign * size * (to - from)
         );
         st.fundingSnapshotSum = sum.toInt128();
-        st.fundingSnapshotRemainder = uint64(rem); // < WAD
+        st.fundingSnapshotRemainder = rem.toUint64(); // < WAD
     }
 
     /// @notice Traders' net unrealised PnL at `mark`, sum over every open position of
@@ -288,11 +321,19 @@ library MarketLib {
         return uint256(pnl) > cap ? int256(cap) : pnl;
     }
 
+    /// @dev `x` + `amount` (`sign` +1) or - `amount` (-1), checked: below zero reverts (arithmetic underflow)
+    /// and above uint128 SafeCast's overflow.
+    function _addSigned(uint128 x, uint256 amount, int256 sign) private pure returns (uint128) {
+        return (sign > 0 ? x + amount : x - amount).toUint128();
+    }
+
     /// @dev (sum * WAD + rem) + delta, split again into floor and remainder: exact, never rounds.
     function _accumulate(int256 sum, uint256 rem, int256 delta) private pure returns (int256 q, uint256 r) {
         int256 total = sum * IWAD + int256(rem) + delta;
-        q = WadMath.floorDiv(total, IWAD);
-        r = uint256(total - q * IWAD);
+        q = total / IWAD;
+        int256 m = total % IWAD; // the sign of `total`: floor it
+        if (m < 0) (q, m) = (q - 1, m + IWAD);
+        r = uint256(m);
     }
 
     /// @dev Exact sum of |size| * entry over one side, WAD^2.

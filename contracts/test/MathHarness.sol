@@ -219,6 +219,16 @@ contract MathHarness {
         return (st, r);
     }
 
+    function asOfNow(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index,
+        uint256 nowTs
+    ) external pure returns (MarketState memory, MarketLib.FundingResult memory r, uint256 mark) {
+        (r, mark) = MarketLib.asOfNow(cfg, st, index, nowTs);
+        return (st, r, mark);
+    }
+
     /// @notice The state with the premium re-sampled.
     function samplePremium(
         MarketConfig memory cfg,

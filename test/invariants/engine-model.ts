@@ -28,16 +28,16 @@ export function indexOf(read: MarketRead): bigint {
   return read.fresh ? read.oracleIndex : read.lastIndex;
 }
 
-/** `_load` + `_sync` at `nowTs`, with the oracle's answers at that timestamp. */
+/** `_load` + MarketLib.asOfNow at `nowTs`, with the oracle's answers at that timestamp. */
 export function syncAt(cfg: MarketConfig, read: MarketRead, nowTs: bigint): SyncedMarket {
   const index = indexOf(read);
   const st = read.fresh ? { ...read.state, lastIndex: index, lastIndexTime: nowTs } : read.state;
-  const { state } = MarketLib.sync(cfg, st, index, nowTs);
-  return { state, index, mark: markOf(cfg, state, index, nowTs) };
+  const { state, mark } = MarketLib.asOfNow(cfg, st, index, nowTs);
+  return { state, index, mark };
 }
 
 export function markOf(cfg: MarketConfig, st: MarketState, index: bigint, nowTs: bigint): bigint {
-  return MarketLib.markPrice(cfg, st, index, MarketLib.lastPrice(cfg, st, index), nowTs);
+  return MarketLib.markOf(cfg, st, index, nowTs);
 }
 
 /**

@@ -257,6 +257,18 @@ export const FUNCTIONS: Record<string, VectorFunction> = {
       return { state: marketStateFromChain(st), funding: fundingResultFromChain(funding) };
     },
   },
+  "MarketLib.asOfNow": {
+    mirror: (a) => MarketLib.asOfNow(config(a), state(a), big(a, "index"), big(a, "nowTs")),
+    onChain: async (c, a) => {
+      const [st, funding, mark] = await c.harness.asOfNow(
+        chainConfig(c, config(a)),
+        state(a),
+        big(a, "index"),
+        big(a, "nowTs"),
+      );
+      return { state: marketStateFromChain(st), funding: fundingResultFromChain(funding), mark };
+    },
+  },
   "MarketLib.samplePremium": {
     mirror: (a) => MarketLib.samplePremium(config(a), state(a), big(a, "index")),
     onChain: async (c, a) =>
