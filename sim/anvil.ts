@@ -73,6 +73,10 @@ export class AnvilProvider {
   /** A timestamp set for the next block and not yet passed to the node (see request). */
   private nextTimestamp: number | undefined;
   private closed: Error | undefined;
+  /** Requests not yet written: written together at the end of this turn (flush). */
+  private outgoing: string[] = [];
+  /** Concurrent sends reach the node in the order they were made (one batch): BlockClock may send a block's at once. */
+  readonly ordersConcurrentSends = true;
 
   private constructor(private readonly socket: net.Socket) {
     socket.setEncoding("utf8");
@@ -168,16 +172,27 @@ export class AnvilProvider {
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.socket.ref();
       this.pending.set(id, { method, resolve, reject });
-      this.socket.write(JSON.stringify({ jsonrpc: "2.0", id, method, params: params ?? [] }));
+      if (this.outgoing.length === 0) queueMicrotask(() => this.flush());
+      this.outgoing.push(JSON.stringify({ jsonrpc: "2.0", id, method, params: params ?? [] }));
     });
+  }
+
+  /**
+   * Writes the requests made since the last write: one alone, several as one JSON-RPC batch (one
+   * write, one answer), which anvil runs in the batch's order (a packed block's sends keep theirs).
+   */
+  private flush(): void {
+    const out = this.outgoing;
+    this.outgoing = [];
+    this.socket.write(out.length === 1 ? out[0]! : "[" + out.join(",") + "]");
   }
 
   /** Splits the stream into top-level JSON objects (braces outside strings) and settles each one's request. */
   private receive(chunk: string): void {
-    // Most chunks are exactly one response: parsed whole, without the scan below.
-    if (this.buffer === "" && chunk.endsWith("}")) {
-      const one = parseWhole(chunk);
-      if (one !== undefined) return this.settle(one);
+    // Most chunks are exactly one response, or one batch's: parsed whole, without the scan below.
+    if (this.buffer === "" && (chunk.endsWith("}") || chunk.endsWith("]"))) {
+      const whole = parseWhole(chunk);
+      if (whole !== undefined) return whole.forEach((r) => this.settle(r));
     }
     this.buffer += chunk;
     let depth = 0;
@@ -189,13 +204,15 @@ export class AnvilProvider {
         if (c === "\\") i++;
         else if (c === '"') inString = false;
       } else if (c === '"') inString = true;
-      else if (c === "{") depth++;
-      else if (c === "}" && --depth === 0) {
+      else if (c === "{") {
+        // A batch's answers sit in an array, between commas: an object starts at its brace.
+        if (depth++ === 0) start = i;
+      } else if (c === "}" && --depth === 0) {
         this.settle(JSON.parse(this.buffer.slice(start, i + 1)) as RpcResponse);
         start = i + 1;
       }
     }
-    this.buffer = this.buffer.slice(start);
+    this.buffer = depth === 0 ? "" : this.buffer.slice(start);
   }
 
   private settle(response: RpcResponse): void {
@@ -210,11 +227,12 @@ export class AnvilProvider {
   }
 }
 
-/** `text` as one JSON-RPC response, or undefined when it is not exactly one (a part, or several). */
-function parseWhole(text: string): RpcResponse | undefined {
+/** `text` as one JSON-RPC response or one batch's, or undefined when it is not exactly that (a part, or several). */
+function parseWhole(text: string): RpcResponse[] | undefined {
   try {
     const value = JSON.parse(text) as unknown;
-    return typeof value === "object" && value !== null && "id" in value ? (value as RpcResponse) : undefined;
+    if (Array.isArray(value)) return value as RpcResponse[];
+    return typeof value === "object" && value !== null && "id" in value ? [value as RpcResponse] : undefined;
   } catch (error) {
     if (error instanceof SyntaxError) return undefined;
     throw error;

@@ -14,7 +14,7 @@
  * transaction that changes them.
  */
 import type { EthereumProvider } from "hardhat/types";
-import { toQuantity, type BaseContract, type Interface } from "ethers";
+import { AbiCoder, toQuantity, type BaseContract, type Interface } from "ethers";
 import { FastAbi } from "./abi";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { decodeRevert } from "../lib/revert";
@@ -27,6 +27,7 @@ import {
   PerpEngineAdmin__factory,
   PerpEngine__factory,
   PushPriceFeed__factory,
+  SimReads__factory,
   SpotPool__factory,
 } from "../typechain-types";
 import type { MarketView } from "./agents/view";
@@ -43,6 +44,24 @@ export const PACKED_TX_GAS = 1_500_000n;
 const PACKED_TX_GAS_HEX = "0x" + PACKED_TX_GAS.toString(16);
 /** Transactions per packed block: as many as their gas limits fit in the block's 30M. */
 export const TXS_PER_BLOCK = Number(30_000_000n / PACKED_TX_GAS);
+
+const ABI = AbiCoder.defaultAbiCoder();
+/** SimReads' creation code, run by eth_call to make many reads in one (contracts/sim/SimReads.sol). */
+const SIM_READS_CODE = SimReads__factory.bytecode;
+
+/** The `bytes[]` SimReads returns, `count` of them, read word by word. */
+function decodeResults(raw: string, count: number): string[] {
+  const word = (byte: number) => Number(BigInt("0x" + raw.slice(2 + byte * 2, 2 + byte * 2 + 64)));
+  const array = word(0);
+  if (word(array) !== count) throw new Error(`SimReads returned ${word(array)} results for ${count} reads`);
+  const results: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = array + 32 + word(array + 32 + i * 32);
+    const length = word(at);
+    results.push("0x" + raw.slice(2 + (at + 32) * 2, 2 + (at + 32 + length) * 2));
+  }
+  return results;
+}
 
 /** Packs transactions into blocks: BlockClock.mineBlock. */
 export interface BlockPacker {
@@ -71,6 +90,14 @@ interface MarketReading {
   freshUntil: bigint | undefined;
 }
 
+/** One eth_call waiting to go out with the others of its block (SimChain.read). */
+interface PendingRead {
+  to: string;
+  data: string;
+  resolve: (raw: string) => void;
+  reject: (error: unknown) => void;
+}
+
 /** A call's target and calldata. */
 export interface Call {
   to: string;
@@ -87,6 +114,8 @@ export class SimChain {
   private readonly oracle: FastAbi;
   /** Each contract interface `value` has read through, with its selectors looked up once. */
   private readonly abis = new WeakMap<Interface, FastAbi>();
+  /** Reads issued in this turn of the event loop, by block tag: they go out together (read). */
+  private pendingReads = new Map<string, PendingRead[]>();
   /** The block `readings` were read at, and each market's reading there (by market id). */
   private readingsBlock = -1;
   private readings = new Map<bigint, Promise<MarketReading>>();
@@ -299,10 +328,55 @@ export class SimChain {
     args: readonly unknown[],
     tag: "latest" | number,
   ): Promise<unknown[]> {
-    const data = abi.encode(fn, args);
     const block = tag === "latest" ? tag : toQuantity(tag);
-    const raw = (await this.provider.send("eth_call", [{ to, data }, block])) as string;
-    return abi.decode(fn, raw);
+    return abi.decode(fn, await this.read(to, abi.encode(fn, args), block));
+  }
+
+  /**
+   * One eth_call's result. The reads issued in one turn of the event loop (a Promise.all of them, say)
+   * at one block go out as one eth_call of SimReads' creation code, which makes them all on chain.
+   */
+  private read(to: string, data: string, block: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      if (this.pendingReads.size === 0) setImmediate(() => this.flushReads());
+      const list = this.pendingReads.get(block) ?? [];
+      list.push({ to, data, resolve, reject });
+      this.pendingReads.set(block, list);
+    });
+  }
+
+  private flushReads(): void {
+    const batches = this.pendingReads;
+    this.pendingReads = new Map();
+    for (const [block, reads] of batches) void this.readTogether(block, reads);
+  }
+
+  /** `reads` at `block`; when reading them together fails (one reverted), each alone for its own answer. */
+  private async readTogether(block: string, reads: readonly PendingRead[]): Promise<void> {
+    const together = reads.length > 1 ? await this.readAll(block, reads) : undefined;
+    if (together !== undefined) {
+      reads.forEach((r, i) => r.resolve(together[i]!));
+      return;
+    }
+    for (const r of reads) {
+      (this.provider.send("eth_call", [{ to: r.to, data: r.data }, block]) as Promise<string>).then(
+        r.resolve,
+        r.reject,
+      );
+    }
+  }
+
+  /** `reads` made by one SimReads creation; undefined when it reverted (a read reverted, or the node refused it). */
+  private async readAll(block: string, reads: readonly PendingRead[]): Promise<string[] | undefined> {
+    const args = ABI.encode(["address[]", "bytes[]"], [reads.map((r) => r.to), reads.map((r) => r.data)]);
+    try {
+      const raw = (await this.provider.send("eth_call", [{ data: SIM_READS_CODE + args.slice(2) }, block])) as string;
+      return decodeResults(raw, reads.length);
+    } catch (error) {
+      // Each read alone then, each caller getting its own answer or its own error.
+      if (error instanceof Error) return undefined;
+      throw error;
+    }
   }
 
   /** A swap of `amountIn` paying its output to `to`; no minimum (the pusher takes what the pool gives). */

@@ -95,10 +95,15 @@ export class BlockClock {
 
   private async pack(txs: readonly object[]): Promise<string[]> {
     await this.original("evm_setAutomine", [false]);
-    const hashes: string[] = [];
+    let hashes: string[] = [];
     try {
-      // One after another: the pool keeps the order they arrive in, which concurrent sends would not fix.
-      for (const tx of txs) hashes.push((await this.original("eth_sendTransaction", [tx])) as string);
+      // The pool keeps the order they arrive in: all at once where the provider keeps the order of
+      // concurrent requests (sim/anvil.ts: one batch), else one after another.
+      if ((this.provider as { ordersConcurrentSends?: boolean }).ordersConcurrentSends === true) {
+        hashes = (await Promise.all(txs.map((tx) => this.original("eth_sendTransaction", [tx])))) as string[];
+      } else {
+        for (const tx of txs) hashes.push((await this.original("eth_sendTransaction", [tx])) as string);
+      }
     } finally {
       await this.original("evm_setNextBlockTimestamp", [this.next]);
       this.next += 1;
