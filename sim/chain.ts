@@ -177,12 +177,14 @@ export class SimChain {
     }
   }
 
-  /**
-   * Sends `sends` in blocks of their own (sendBlock below); one transaction goes out as `send` does.
-   */
-  async sendBlock(packer: BlockPacker, sends: readonly Send[]): Promise<Outcome[]> {
-    if (sends.length === 1) return [await this.send(sends[0]!.from, sends[0]!.call)];
+  /** Sends `sends` in blocks of their own (sendBlock below), one transaction alone in its block too. */
+  sendBlock(packer: BlockPacker, sends: readonly Send[]): Promise<Outcome[]> {
     return sendBlock(this.provider, packer, sends);
+  }
+
+  /** The same, resolving once the blocks are mined, their outcomes to come (mineSends below). */
+  mineSends(packer: BlockPacker, sends: readonly Send[]): Promise<{ outcomes: Promise<Outcome[]> }> {
+    return mineSends(this.provider, packer, sends);
   }
 
   /** The transaction an intent of `from` is. */
@@ -404,15 +406,31 @@ export async function sendBlock(
   packer: BlockPacker,
   sends: readonly Send[],
 ): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
+  return (await mineSends(provider, packer, sends)).outcomes;
+}
+
+/**
+ * sendBlock in two parts: resolves once the blocks are mined (the chain holds the transactions'
+ * effects), with their outcomes still to come (their receipts being read), so the caller may read the
+ * chain meanwhile.
+ */
+export async function mineSends(
+  provider: EthereumProvider,
+  packer: BlockPacker,
+  sends: readonly Send[],
+): Promise<{ outcomes: Promise<Outcome[]> }> {
+  const outcomes: Promise<Outcome>[] = [];
   for (let i = 0; i < sends.length; i += TXS_PER_BLOCK) {
     const chunk = sends.slice(i, i + TXS_PER_BLOCK);
     const hashes = await packer.mineBlock(
       chunk.map(({ from, call }) => ({ from, to: call.to, data: call.data, gas: PACKED_TX_GAS_HEX })),
     );
-    outcomes.push(...(await Promise.all(hashes.map((hash) => outcomeOf(provider, hash)))));
+    outcomes.push(...hashes.map((hash) => outcomeOf(provider, hash)));
   }
-  return outcomes;
+  const all = Promise.all(outcomes);
+  // Awaited by the caller; until then a failure is not reported as unhandled.
+  all.catch(() => undefined);
+  return { outcomes: all };
 }
 
 /** How a mined transaction ended. */
