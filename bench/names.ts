@@ -226,7 +226,9 @@ export function callDetail(): (method: string, params: unknown[] | undefined) =>
   }
   return (method, params) => {
     if (!DETAILED.has(method)) return undefined;
-    const tx = params?.[0] as { data?: string; input?: string } | undefined;
+    const tx = params?.[0] as { to?: string; data?: string; input?: string } | undefined;
+    // A call with no target runs creation code: the simulator's batched reads (contracts/sim/SimReads.sol).
+    if (method === "eth_call" && tx !== undefined && tx.to === undefined) return "SimReads (batched reads)";
     const selector = (tx?.data ?? tx?.input ?? "").slice(0, 10);
     return names.get(selector) ?? (selector || undefined);
   };

@@ -22,7 +22,7 @@
  * size is kept. The cursor moves only after a whole page is applied, so an RPC failure mid-sync resumes
  * from the first page not applied; nothing is skipped and nothing applied twice.
  */
-import type { Log, Provider } from "ethers";
+import type { EventFragment, Interface, Log, Provider, Result } from "ethers";
 import type { OrderBook, PerpEngine } from "../typechain-types";
 import type { KeeperState, OrderType } from "./book";
 import { isRpcTransportError } from "./chain/errors";
@@ -300,7 +300,7 @@ export class EventIndexer {
   private apply(log: Log, state: KeeperState): (() => void) | undefined {
     const from = log.address.toLowerCase();
     if (from === this.engineAddress) {
-      const parsed = this.contracts.engine.interface.parseLog(log);
+      const parsed = parseLog(this.contracts.engine.interface, log);
       // A Trade or a Liquidation carries the position's state after it, as PositionUpdated does for the
       // other changes.
       if (parsed?.name === "PositionUpdated" || parsed?.name === "Trade" || parsed?.name === "Liquidation") {
@@ -327,7 +327,7 @@ export class EventIndexer {
       return undefined;
     }
     if (from !== this.orderBookAddress) return undefined;
-    const parsed = this.contracts.orderBook!.interface.parseLog(log);
+    const parsed = parseLog(this.contracts.orderBook!.interface, log);
     if (parsed === null) return undefined;
     const a = parsed.args;
     const id: bigint = a.id;
@@ -368,4 +368,23 @@ function mergeReorg(a: SyncReport["reorg"], b: NonNullable<SyncReport["reorg"]>)
     depth: Math.max(a.depth, b.depth),
     eventsUndone: a.eventsUndone + b.eventsUndone,
   };
+}
+
+/** Each interface's events by topic hash, computed once. */
+const eventsByTopic = new WeakMap<Interface, Map<string, EventFragment>>();
+
+/**
+ * `iface.parseLog(log)`'s name and arguments, with the event found by its topic in a map: ethers finds
+ * it by hashing every event's signature again on each log (a keccak in JavaScript per event per log).
+ */
+function parseLog(iface: Interface, log: Log): { name: string; args: Result } | null {
+  let events = eventsByTopic.get(iface);
+  if (events === undefined) {
+    events = new Map();
+    iface.forEachEvent((e) => events!.set(e.topicHash, e));
+    eventsByTopic.set(iface, events);
+  }
+  const fragment = events.get(log.topics[0]?.toLowerCase() ?? "");
+  if (fragment === undefined || fragment.anonymous) return null;
+  return { name: fragment.name, args: iface.decodeEventLog(fragment, log.data, log.topics) };
 }

@@ -10,9 +10,9 @@
  * so a process killed with SIGKILL leaves no node behind either.
  *
  * `AnvilProvider` is a minimal EIP-1193 provider (`request`, and `send` as Hardhat's providers have
- * it): one JSON-RPC object per request on the socket, the responses (concatenated JSON objects, no
- * separator) matched back by id. A JSON-RPC error is thrown as an Error carrying its `data` (the revert
- * data lib/revert.ts decodes).
+ * it): the requests of one turn written as one JSON-RPC object or one batch, the answers (JSON objects
+ * or batch arrays, each ended by a newline; without one, split at their braces) matched back by id. A
+ * JSON-RPC error is thrown as an Error carrying its `data` (the revert data lib/revert.ts decodes).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
@@ -189,10 +189,11 @@ export class AnvilProvider {
 
   /** Splits the stream into top-level JSON objects (braces outside strings) and settles each one's request. */
   private receive(chunk: string): void {
-    // Most chunks are exactly one response, or one batch's: parsed whole, without the scan below.
-    if (this.buffer === "" && (chunk.endsWith("}") || chunk.endsWith("]"))) {
-      const whole = parseWhole(chunk);
-      if (whole !== undefined) return whole.forEach((r) => this.settle(r));
+    // anvil ends each answer with a newline (compact JSON holds none): whole lines are parsed as they
+    // are, without the scan below, which stays for anything else.
+    if (this.buffer === "" && chunk.endsWith("\n")) {
+      const answers = parseLines(chunk);
+      if (answers !== undefined) return answers.forEach((r) => this.settle(r));
     }
     this.buffer += chunk;
     let depth = 0;
@@ -227,7 +228,19 @@ export class AnvilProvider {
   }
 }
 
-/** `text` as one JSON-RPC response or one batch's, or undefined when it is not exactly that (a part, or several). */
+/** Newline-ended lines of JSON-RPC answers (one, or one batch's array, a line), or undefined when one is not. */
+function parseLines(text: string): RpcResponse[] | undefined {
+  const answers: RpcResponse[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const parsed = parseWhole(line);
+    if (parsed === undefined) return undefined;
+    answers.push(...parsed);
+  }
+  return answers;
+}
+
+/** `text` as one JSON-RPC answer or one batch's, or undefined when it is not exactly that. */
 function parseWhole(text: string): RpcResponse[] | undefined {
   try {
     const value = JSON.parse(text) as unknown;

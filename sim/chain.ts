@@ -14,7 +14,7 @@
  * transaction that changes them.
  */
 import type { EthereumProvider } from "hardhat/types";
-import { AbiCoder, toQuantity, type BaseContract, type Interface } from "ethers";
+import { toQuantity, type BaseContract, type Interface } from "ethers";
 import { FastAbi } from "./abi";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { decodeRevert } from "../lib/revert";
@@ -45,9 +45,30 @@ const PACKED_TX_GAS_HEX = "0x" + PACKED_TX_GAS.toString(16);
 /** Transactions per packed block: as many as their gas limits fit in the block's 30M. */
 export const TXS_PER_BLOCK = Number(30_000_000n / PACKED_TX_GAS);
 
-const ABI = AbiCoder.defaultAbiCoder();
 /** SimReads' creation code, run by eth_call to make many reads in one (contracts/sim/SimReads.sol). */
 const SIM_READS_CODE = SimReads__factory.bytecode;
+
+const word = (n: number) => n.toString(16).padStart(64, "0");
+
+/**
+ * SimReads' constructor arguments, `abi.encode(address[] targets, bytes[] calls)`, as hex without 0x,
+ * written word by word (ethers' coder checksums every address with a keccak: most of a batch's cost).
+ */
+export function encodeReads(reads: readonly { to: string; data: string }[]): string {
+  const n = reads.length;
+  const targets = word(n) + reads.map((r) => r.to.slice(2).toLowerCase().padStart(64, "0")).join("");
+  const bodies = reads.map((r) => {
+    const bytes = (r.data.length - 2) / 2;
+    return word(bytes) + r.data.slice(2).padEnd(Math.ceil(bytes / 32) * 64, "0");
+  });
+  let offset = n * 32;
+  const offsets = bodies.map((b) => {
+    const at = offset;
+    offset += b.length / 2;
+    return word(at);
+  });
+  return word(64) + word(64 + targets.length / 2) + targets + word(n) + offsets.join("") + bodies.join("");
+}
 
 /** The `bytes[]` SimReads returns, `count` of them, read word by word. */
 function decodeResults(raw: string, count: number): string[] {
@@ -177,12 +198,14 @@ export class SimChain {
     }
   }
 
-  /**
-   * Sends `sends` in blocks of their own (sendBlock below); one transaction goes out as `send` does.
-   */
-  async sendBlock(packer: BlockPacker, sends: readonly Send[]): Promise<Outcome[]> {
-    if (sends.length === 1) return [await this.send(sends[0]!.from, sends[0]!.call)];
+  /** Sends `sends` in blocks of their own (sendBlock below), one transaction alone in its block too. */
+  sendBlock(packer: BlockPacker, sends: readonly Send[]): Promise<Outcome[]> {
     return sendBlock(this.provider, packer, sends);
+  }
+
+  /** The same, resolving once the blocks are mined, their outcomes to come (mineSends below). */
+  mineSends(packer: BlockPacker, sends: readonly Send[]): Promise<{ outcomes: Promise<Outcome[]> }> {
+    return mineSends(this.provider, packer, sends);
   }
 
   /** The transaction an intent of `from` is. */
@@ -368,9 +391,9 @@ export class SimChain {
 
   /** `reads` made by one SimReads creation; undefined when it reverted (a read reverted, or the node refused it). */
   private async readAll(block: string, reads: readonly PendingRead[]): Promise<string[] | undefined> {
-    const args = ABI.encode(["address[]", "bytes[]"], [reads.map((r) => r.to), reads.map((r) => r.data)]);
+    const args = encodeReads(reads);
     try {
-      const raw = (await this.provider.send("eth_call", [{ data: SIM_READS_CODE + args.slice(2) }, block])) as string;
+      const raw = (await this.provider.send("eth_call", [{ data: SIM_READS_CODE + args }, block])) as string;
       return decodeResults(raw, reads.length);
     } catch (error) {
       // Each read alone then, each caller getting its own answer or its own error.
@@ -404,15 +427,31 @@ export async function sendBlock(
   packer: BlockPacker,
   sends: readonly Send[],
 ): Promise<Outcome[]> {
-  const outcomes: Outcome[] = [];
+  return (await mineSends(provider, packer, sends)).outcomes;
+}
+
+/**
+ * sendBlock in two parts: resolves once the blocks are mined (the chain holds the transactions'
+ * effects), with their outcomes still to come (their receipts being read), so the caller may read the
+ * chain meanwhile.
+ */
+export async function mineSends(
+  provider: EthereumProvider,
+  packer: BlockPacker,
+  sends: readonly Send[],
+): Promise<{ outcomes: Promise<Outcome[]> }> {
+  const outcomes: Promise<Outcome>[] = [];
   for (let i = 0; i < sends.length; i += TXS_PER_BLOCK) {
     const chunk = sends.slice(i, i + TXS_PER_BLOCK);
     const hashes = await packer.mineBlock(
       chunk.map(({ from, call }) => ({ from, to: call.to, data: call.data, gas: PACKED_TX_GAS_HEX })),
     );
-    outcomes.push(...(await Promise.all(hashes.map((hash) => outcomeOf(provider, hash)))));
+    outcomes.push(...hashes.map((hash) => outcomeOf(provider, hash)));
   }
-  return outcomes;
+  const all = Promise.all(outcomes);
+  // Awaited by the caller; until then a failure is not reported as unhandled.
+  all.catch(() => undefined);
+  return { outcomes: all };
 }
 
 /** How a mined transaction ended. */

@@ -94,22 +94,39 @@ export class BlockClock {
   }
 
   private async pack(txs: readonly object[]): Promise<string[]> {
+    const ordered = (this.provider as { ordersConcurrentSends?: boolean }).ordersConcurrentSends === true;
     await this.original("evm_setAutomine", [false]);
-    let hashes: string[] = [];
     try {
-      // The pool keeps the order they arrive in: all at once where the provider keeps the order of
-      // concurrent requests (sim/anvil.ts: one batch), else one after another.
-      if ((this.provider as { ordersConcurrentSends?: boolean }).ordersConcurrentSends === true) {
-        hashes = (await Promise.all(txs.map((tx) => this.original("eth_sendTransaction", [tx])))) as string[];
-      } else {
-        for (const tx of txs) hashes.push((await this.original("eth_sendTransaction", [tx])) as string);
-      }
+      return ordered ? await this.packAtOnce(txs) : await this.packInTurn(txs);
+    } finally {
+      await this.original("evm_setAutomine", [true]);
+    }
+  }
+
+  /**
+   * The block's sends and its evm_mine requested in one turn: the provider writes them as one batch,
+   * which the node runs in its order (sends first, then the mine).
+   */
+  private async packAtOnce(txs: readonly object[]): Promise<string[]> {
+    const sent = Promise.all(txs.map((tx) => this.original("eth_sendTransaction", [tx]) as Promise<string>));
+    const stamped = this.original("evm_setNextBlockTimestamp", [this.next]);
+    const mined = this.original("evm_mine", []);
+    this.next += 1;
+    this.mined += 1;
+    const [hashes] = await Promise.all([sent, stamped, mined]);
+    return hashes;
+  }
+
+  /** The block's sends one after another (the pool keeps the order they arrive in), then its evm_mine. */
+  private async packInTurn(txs: readonly object[]): Promise<string[]> {
+    const hashes: string[] = [];
+    try {
+      for (const tx of txs) hashes.push((await this.original("eth_sendTransaction", [tx])) as string);
     } finally {
       await this.original("evm_setNextBlockTimestamp", [this.next]);
       this.next += 1;
       await this.original("evm_mine", []);
       this.mined += 1;
-      await this.original("evm_setAutomine", [true]);
     }
     return hashes;
   }

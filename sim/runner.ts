@@ -554,23 +554,26 @@ async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void>
   const pushed = await marketMakerPhase(run, t);
   const attacked = await attackPhase(run, t);
   const swapped = new Set([pushed, attacked].filter((symbol): symbol is string => symbol !== undefined));
-  await oraclePhase(run, step, t, swapped);
-  const views = await readMarkets(run, BigInt(run.clock.peek()));
+  const oracle = await oraclePhase(run, step, t, swapped);
+  // The oracle's block is mined: its outcomes are read with the markets.
+  const [views] = await Promise.all([readMarkets(run, BigInt(run.clock.peek())), oracle.recorded]);
   observeCrossings(run, views, t);
   await retailPhase(run, t, views);
   await arbitragePhase(run, t, views);
   await keeperPhase(run);
+  // A PnL point's balances are read with the row's reads (issued in the same turn: one batched read).
+  const pnlInputs = pnlPoint ? readPnlInputs(run) : undefined;
   const { row, views: endViews } = await readRow(run, step, t);
   run.timeline.push(row);
-  if (pnlPoint) await recordPnl(run, t, endViews, row);
+  if (pnlInputs !== undefined) recordPnl(run, t, endViews, row, await pnlInputs);
 }
 
 /** Sends one agent's action, counts its outcome (throwing if a required one was refused) and returns it. */
 async function act(run: Run, from: string, action: Action, t: number): Promise<Outcome> {
   touchVault(run, action);
-  const outcome = await run.chain.send(from, run.chain.callOf(action.intent, from));
-  run.ledger.record(action, outcome, t);
-  return outcome;
+  const [outcome] = await run.chain.sendBlock(run.clock, [{ from, call: run.chain.callOf(action.intent, from) }]);
+  run.ledger.record(action, outcome!, t);
+  return outcome!;
 }
 
 /** Forgets the vault's balances when `action` may move them: every exchange transaction but the oracle's. */
@@ -611,7 +614,12 @@ async function marketMakerPhase(run: Run, t: number): Promise<string | undefined
  * samples its premium. The spot price is read again only where the market maker or the attacker
  * swapped this step or a TWAP window makes it move with time.
  */
-async function oraclePhase(run: Run, step: number, t: number, swapped: ReadonlySet<string>): Promise<void> {
+async function oraclePhase(
+  run: Run,
+  step: number,
+  t: number,
+  swapped: ReadonlySet<string>,
+): Promise<{ recorded: Promise<void> }> {
   const sends: Send[] = [];
   const actions: Action[] = [];
   const send = (from: string, action: Action) => {
@@ -655,8 +663,11 @@ async function oraclePhase(run: Run, step: number, t: number, swapped: ReadonlyS
     });
   }
   // One block, in this order: each feed's push, then the premium sample that reads them.
-  const outcomes = await run.chain.sendBlock(run.clock, sends);
-  outcomes.forEach((outcome, i) => run.ledger.record(actions[i]!, outcome, t));
+  const { outcomes } = await run.chain.mineSends(run.clock, sends);
+  const recorded = outcomes.then((all) => all.forEach((outcome, i) => run.ledger.record(actions[i]!, outcome, t)));
+  // Awaited by the step; until then a refusal is not reported as unhandled.
+  recorded.catch(() => undefined);
+  return { recorded };
 }
 
 /** Each pushed feed's next answer: all follow one reference, or with venues, feed f follows venue f. */
@@ -862,33 +873,72 @@ async function refreshFreeBalances(run: Run, agents: readonly RetailAgent[]): Pr
   stale.forEach((a, i) => (a.free = balances[i]!));
 }
 
-/** The market maker's two legs now: the vault deposit's value and the wallet's. */
+/** The market maker's balances: its free balance in the vault, its wallet's collateral (6 decimals) and coins. */
+interface MarketMakerBalances {
+  free: bigint;
+  usd6: bigint;
+  coins: bigint;
+}
+
+function readMarketMakerBalances(run: Run, mm: MarketMakerAgent): Promise<MarketMakerBalances> {
+  const m = run.chain.handles(mm.plan.market);
+  return Promise.all([
+    run.chain.value(run.ex.vault, "freeBalance", [mm.address]),
+    run.chain.value(run.ex.collateral, "balanceOf", [mm.address]),
+    run.chain.value(m.coin, "balanceOf", [mm.address]),
+  ]).then(([free, usd6, coins]) => ({ free, usd6, coins }));
+}
+
+/** The market maker's two legs: the vault deposit's value and the wallet's. */
+function marketMakerLegsOf(
+  run: Run,
+  mm: MarketMakerAgent,
+  view: MarketView,
+  spot: bigint,
+  b: MarketMakerBalances,
+): { perp: bigint; spot: bigint } {
+  return {
+    perp: b.free + equityOf(run, mm.positionId, view) - mm.deposit,
+    spot: b.usd6 * USD6_TO_WAD + (b.coins * spot) / WAD - mm.wallet,
+  };
+}
+
+/** The market maker's two legs now. */
 async function marketMakerLegs(
   run: Run,
   mm: MarketMakerAgent,
   view: MarketView,
   spot: bigint,
 ): Promise<{ perp: bigint; spot: bigint }> {
-  const m = run.chain.handles(mm.plan.market);
-  const [free, usd6, coins] = await Promise.all([
-    run.chain.value(run.ex.vault, "freeBalance", [mm.address]),
-    run.chain.value(run.ex.collateral, "balanceOf", [mm.address]),
-    run.chain.value(m.coin, "balanceOf", [mm.address]),
-  ]);
-  return {
-    perp: free + equityOf(run, mm.positionId, view) - mm.deposit,
-    spot: usd6 * USD6_TO_WAD + (coins * spot) / WAD - mm.wallet,
-  };
+  return marketMakerLegsOf(run, mm, view, spot, await readMarketMakerBalances(run, mm));
 }
 
-async function recordPnl(run: Run, t: number, views: ReadonlyMap<string, MarketView>, row: TimelineRow): Promise<void> {
+/** What a PnL point reads: the opened traders' stale free balances (kept on them) and the market maker's balances. */
+async function readPnlInputs(run: Run): Promise<MarketMakerBalances | undefined> {
+  const mm = run.marketMaker;
+  const [, balances] = await Promise.all([
+    refreshFreeBalances(
+      run,
+      run.retail.filter((a) => a.opened),
+    ),
+    mm === undefined ? undefined : readMarketMakerBalances(run, mm),
+  ]);
+  return balances;
+}
+
+function recordPnl(
+  run: Run,
+  t: number,
+  views: ReadonlyMap<string, MarketView>,
+  row: TimelineRow,
+  mmBalances: MarketMakerBalances | undefined,
+): void {
   const push = (agent: string, kind: AgentPnlSeries["kind"], pnl: bigint) => {
     const s = run.pnl.get(agent) ?? { agent, kind, points: [] };
     s.points.push({ t, pnl });
     run.pnl.set(agent, s);
   };
   const opened = run.retail.filter((a) => a.opened);
-  await refreshFreeBalances(run, opened);
   const bySide = new Map<string, bigint>();
   for (const a of opened) {
     const value = a.free! + equityOf(run, a.positionId, views.get(a.symbol)!);
@@ -897,9 +947,9 @@ async function recordPnl(run: Run, t: number, views: ReadonlyMap<string, MarketV
   }
   for (const [k, v] of bySide) push(k, "retail", v);
   const mm = run.marketMaker;
-  if (mm !== undefined) {
+  if (mm !== undefined && mmBalances !== undefined) {
     const spot = row.markets.find((m) => m.symbol === mm.plan.market)!.spot;
-    const legs = await marketMakerLegs(run, mm, views.get(mm.plan.market)!, spot);
+    const legs = marketMakerLegsOf(run, mm, views.get(mm.plan.market)!, spot, mmBalances);
     push("market maker", "marketMaker", legs.perp + legs.spot);
     push("market maker: perp", "marketMaker", legs.perp);
     push("market maker: spot", "marketMaker", legs.spot);

@@ -1,6 +1,8 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
+import { AbiCoder } from "ethers";
 import { FastAbi } from "../../sim/abi";
+import { encodeReads } from "../../sim/chain";
 import {
   Oracle__factory,
   PerpEngineAdmin__factory,
@@ -56,5 +58,18 @@ describe("sim: calldata and results without ethers' per-call work", () => {
     const oracle = Oracle__factory.createInterface();
     const pair = oracle.encodeFunctionResult("indexPrice", [123n, 1n]);
     expect(new FastAbi(oracle).decode("indexPrice", pair)).to.deep.equal([123n, 1n]);
+  });
+
+  it("writes SimReads' arguments as ethers' coder does, call data of any length", () => {
+    const reads = [
+      { to: address, data: "0x0b7afd5a" + "00".repeat(31) + "07" },
+      { to: Wallet.createRandom().address, data: "0x635bea2a" },
+      { to: address, data: "0x" + "ab".repeat(70) },
+    ];
+    const ethers = AbiCoder.defaultAbiCoder().encode(
+      ["address[]", "bytes[]"],
+      [reads.map((r) => r.to), reads.map((r) => r.data)],
+    );
+    expect("0x" + encodeReads(reads)).to.equal(ethers);
   });
 });
