@@ -13,6 +13,8 @@ import {Position, PositionLib} from "../libraries/PositionLib.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {PerpEngine} from "./PerpEngine.sol";
 import {PerpEngineAdmin} from "./PerpEngineAdmin.sol";
+import {IOrderBook} from "../interfaces/IOrderBook.sol";
+import {Order, OrderType, OrderStatus, CancelReason} from "../interfaces/OrderTypes.sol";
 
 /// @title OrderBook
 /// @notice Resting orders that keepers execute: limit opens, limit closes, take-profits and stop-losses.
@@ -35,47 +37,13 @@ import {PerpEngineAdmin} from "./PerpEngineAdmin.sol";
 ///
 /// Sizes are signed trades: positive buys, negative sells. A reduce-only order's sign is opposite its
 /// position's. The trading fee of a fill is paid from the owner's free balance, as for a market order.
-contract OrderBook is AccessControl, ReentrancyGuardTransient {
+contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
     using SafeCast for uint256;
     using SafeCast for int256;
     using WadMath for uint256;
 
     /// @notice May set the minimum execution fee.
     bytes32 public constant CONFIG_ROLE = keccak256("CONFIG_ROLE");
-
-    enum OrderType {
-        LimitOpen,
-        LimitClose,
-        TakeProfit,
-        StopLoss
-    }
-
-    enum OrderStatus {
-        None,
-        Live,
-        Executed,
-        Cancelled,
-        Expired
-    }
-
-    enum CancelReason {
-        Owner, // the owner cancelled it
-        PositionClosed // a reduce-only order found no position to reduce
-    }
-
-    /// @notice An order; four storage slots. Prices and amounts WAD.
-    struct Order {
-        address account;
-        uint32 marketId;
-        OrderType orderType;
-        OrderStatus status;
-        uint40 expiry; // seconds; executable while block.timestamp < expiry; 0 = good till cancelled
-        int128 sizeDelta; // signed trade: + buys, - sells (base units)
-        uint128 triggerPrice; // the limit (limit orders) or the mark trigger (TP/SL)
-        uint128 acceptablePrice; // worst fill: the limit itself for limit orders
-        uint128 margin; // escrowed margin, limit opens only (USD)
-        uint128 executionFee; // escrowed, paid to the executing keeper (USD)
-    }
 
     /// @notice Executes the orders (this contract holds its EXECUTOR_ROLE).
     PerpEngine public immutable engine;
@@ -91,81 +59,6 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     /// @notice Orders are numbered 1..orderCount.
     uint256 public orderCount;
     mapping(uint256 id => Order) private _orders;
-
-    /* ------------------------------------------------------------------ EVENTS */
-
-    /// @notice A new order, with everything a keeper needs to track it without further calls.
-    event OrderCreated(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        OrderType orderType,
-        int256 sizeDelta,
-        uint256 triggerPrice,
-        uint256 acceptablePrice,
-        uint256 margin,
-        uint256 executionFee,
-        uint256 expiry
-    );
-    /// @notice An order filled; `sizeDelta` is the size traded (a reduce-only order is capped at the
-    /// position). `markPrice` is the mark that met a TP/SL trigger; 0 for limit orders, whose condition is
-    /// on the fill price, which the engine's Trade event in the same transaction carries.
-    event OrderExecuted(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        OrderType orderType,
-        address keeper,
-        int256 sizeDelta,
-        uint256 markPrice,
-        uint256 executionFee
-    );
-    /// @notice A live order cancelled; `refund` (margin + fee) went back to the owner's free balance.
-    event OrderCancelled(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        address caller,
-        CancelReason reason,
-        uint256 refund
-    );
-    /// @notice An expired order removed by `caller`; `refund` went back to the owner's free balance.
-    event OrderExpired(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        address caller,
-        uint256 refund
-    );
-    /// @notice The minimum execution fee of new orders changed (WAD USD).
-    event MinExecutionFeeSet(uint256 previousFee, uint256 fee);
-
-    /* ------------------------------------------------------------------ ERRORS */
-
-    error UnknownMarket(uint256 marketId);
-    error NoPrice(uint256 marketId);
-    error ZeroSize();
-    error ZeroPrice();
-    error MarginTooLow(int256 margin, uint256 minMargin); // the engine's signature: one selector for both
-    /// @notice A limit open whose leverage at its limit price no tier allows: it could never fill.
-    error LeverageTooHigh(uint256 leverage, uint256 maxLeverage);
-    /// @notice A limit open whose notional at its limit price is above the last tier's cap.
-    error PositionTooLarge(uint256 notional, uint256 maxNotional);
-    /// @notice A limit open whose notional at its limit price is below the market's minimum.
-    error PositionTooSmall(uint256 notional, uint256 minNotional);
-    error ExecutionFeeTooLow(uint256 fee, uint256 minFee);
-    error InvalidExpiry(uint256 expiry, uint256 timestamp);
-    error InvalidOrderType(OrderType orderType);
-    error NoPosition(address account, uint256 marketId);
-    error SizeExceedsPosition(uint256 size, uint256 positionSize);
-    /// @notice A TP/SL trigger on the wrong side of the entry (e.g. a long's take-profit at or below entry).
-    error InvalidTrigger(OrderType orderType, bool isLong, uint256 triggerPrice, uint256 entryPrice);
-    /// @notice The limit would fill now; pass `allowImmediate` to take it as a market fill.
-    error WouldFillImmediately(uint256 fillPrice, uint256 limitPrice);
-    error OrderNotLive(uint256 id, OrderStatus status);
-    error NotOrderOwner(uint256 id, address caller, address owner);
-    error ExpiredOrder(uint256 id, uint256 expiry);
-    error TriggerNotReached(uint256 id, uint256 markPrice, uint256 triggerPrice);
 
     constructor(PerpEngine engine_, IVault vault_, address admin, uint256 minExecutionFee_) {
         engine = engine_;
