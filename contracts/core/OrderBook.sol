@@ -54,9 +54,9 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
     /// @dev The engine's getters: PerpEngineAdmin's ABI at the engine's address.
     PerpEngineAdmin private immutable _engineViews;
 
-    /// @notice The smallest execution fee an order may carry (WAD USD).
+    /// @inheritdoc IOrderBook
     uint256 public minExecutionFee;
-    /// @notice Orders are numbered 1..orderCount.
+    /// @inheritdoc IOrderBook
     uint256 public orderCount;
     mapping(uint256 id => Order) private _orders;
 
@@ -73,13 +73,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
 
     /* ------------------------------------------------------------------ CREATE */
 
-    /// @notice Places a limit order that opens or increases the caller's position by `sizeDelta` (positive
-    /// long, negative short) with `margin` (WAD USD), filled when the fill price reaches `limitPrice`.
-    /// Escrows `margin + executionFee` from the caller's free balance. A limit that would fill now is
-    /// refused unless `allowImmediate`, in which case it fills at once as a market order within the limit
-    /// (the caller is its own keeper: nothing is escrowed, no fee changes hands).
-    /// @param expiry Timestamp from which the order can no longer execute; 0 for none.
-    /// @return id The order's id.
+    /// @inheritdoc IOrderBook
     function createLimitOpen(
         uint256 marketId,
         int256 sizeDelta,
@@ -106,11 +100,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
         id = _placeLimit(o, cfg, allowImmediate);
     }
 
-    /// @notice Places a reduce-only limit order that closes `size` (absolute base units, at most the
-    /// position) of the caller's position, filled when the fill price reaches `limitPrice` (a long's close
-    /// sells at or above it, a short's buys at or below). Escrows `executionFee`. `allowImmediate` as for
-    /// createLimitOpen.
-    /// @return id The order's id.
+    /// @inheritdoc IOrderBook
     function createLimitClose(
         uint256 marketId,
         uint256 size,
@@ -133,12 +123,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
         id = _placeLimit(o, cfg, allowImmediate);
     }
 
-    /// @notice Places a take-profit or stop-loss on the caller's position: when the mark reaches
-    /// `triggerPrice` it closes `size` (absolute, at most the position) at market, reverting unless the fill
-    /// is at or better than `acceptablePrice`. A long's take-profit triggers at a mark at or above the
-    /// trigger, which must be above entry; its stop-loss at or below, below entry; a short's the other way
-    /// round. Escrows `executionFee`.
-    /// @return id The order's id.
+    /// @inheritdoc IOrderBook
     function createTriggerOrder(
         uint256 marketId,
         OrderType orderType,
@@ -170,10 +155,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
 
     /* ------------------------------------------------------------------ EXECUTE / CANCEL */
 
-    /// @notice Executes a live order whose condition holds now; anyone may call, and the caller earns the
-    /// execution fee. Reverts with ExpiredOrder past the expiry, TriggerNotReached for a TP/SL whose mark
-    /// has not reached the trigger, and the engine's SlippageExceeded(fill, limit) for a limit not reached.
-    /// A reduce-only order whose position is gone is cancelled instead, its escrow refunded to the owner.
+    /// @inheritdoc IOrderBook
     function executeOrder(uint256 id) external nonReentrant {
         Order memory o = _liveOrder(id);
         if (_isExpired(o)) revert ExpiredOrder(id, o.expiry);
@@ -195,8 +177,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
         _execute(id, o, msg.sender, mark, true);
     }
 
-    /// @notice Cancels a live order and returns its whole escrow to its owner. The owner may cancel at any
-    /// time; anyone may remove an order past its expiry (emits OrderExpired).
+    /// @inheritdoc IOrderBook
     function cancelOrder(uint256 id) external nonReentrant {
         Order memory o = _liveOrder(id);
         bool expired = _isExpired(o);
@@ -206,18 +187,18 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
 
     /* ------------------------------------------------------------------ ADMIN & VIEWS */
 
-    /// @notice Sets the minimum execution fee (WAD USD) for new orders; config role only.
+    /// @inheritdoc IOrderBook
     function setMinExecutionFee(uint256 fee) external onlyRole(CONFIG_ROLE) {
         emit MinExecutionFeeSet(minExecutionFee, fee);
         minExecutionFee = fee;
     }
 
-    /// @notice An order by id (status None when it does not exist).
+    /// @inheritdoc IOrderBook
     function getOrder(uint256 id) external view returns (Order memory) {
         return _orders[id];
     }
 
-    /// @notice What a live order holds in the vault's escrow (WAD USD): margin + execution fee; 0 otherwise.
+    /// @inheritdoc IOrderBook
     function escrowOf(uint256 id) external view returns (uint256) {
         Order storage o = _orders[id];
         return o.status == OrderStatus.Live ? _escrowOf(o.margin, o.executionFee) : 0;
@@ -260,7 +241,6 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
         else _settleEscrow(o, true);
     }
 
-    /// @dev Numbers and stores a new live order and announces it.
     /// @dev Refusal at the door: a limit open is judged by itself at its limit price, as the engine will
     /// judge its fill (notional within the market's minimum and the last tier, leverage within the tier
     /// that holds it); an order that fails could never fill and would only lock its escrow.
@@ -281,6 +261,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
         if (!ok) revert LeverageTooHigh(leverage, maxLeverage);
     }
 
+    /// @dev Numbers and stores a new live order and announces it.
     function _store(Order memory o) private returns (uint256 id) {
         id = ++orderCount;
         o.status = OrderStatus.Live;

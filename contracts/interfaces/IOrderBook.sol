@@ -2,7 +2,7 @@
 pragma solidity 0.8.28;
 
 import {IPerpErrors} from "./IPerpErrors.sol";
-import {OrderType, CancelReason} from "./OrderTypes.sol";
+import {Order, OrderType, CancelReason} from "./OrderTypes.sol";
 
 /// @title IOrderBook
 /// @notice Resting orders that keepers execute (OrderBook): their events; the errors are IPerpErrors'.
@@ -52,4 +52,76 @@ interface IOrderBook is IPerpErrors {
     );
     /// @notice The minimum execution fee of new orders changed (WAD USD).
     event MinExecutionFeeSet(uint256 previousFee, uint256 fee);
+
+    /// @notice The smallest execution fee a new order may carry (WAD USD).
+    function minExecutionFee() external view returns (uint256);
+
+    /// @notice Orders are numbered 1..orderCount.
+    function orderCount() external view returns (uint256);
+
+    /// @notice Places a limit order that opens or increases the caller's position by `sizeDelta` (positive
+    /// long, negative short) with `margin` (WAD USD), filled when the fill price reaches `limitPrice`.
+    /// Escrows `margin + executionFee` from the caller's free balance. A limit that would fill now is
+    /// refused unless `allowImmediate`, in which case it fills at once as a market order within the limit
+    /// (the caller is its own keeper: nothing is escrowed, no fee changes hands).
+    /// @param expiry Timestamp from which the order can no longer execute; 0 for none.
+    /// @return id The order's id.
+    function createLimitOpen(
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 margin,
+        uint256 limitPrice,
+        uint256 executionFee,
+        uint256 expiry,
+        bool allowImmediate
+    ) external returns (uint256 id);
+
+    /// @notice Places a reduce-only limit order that closes `size` (absolute base units, at most the
+    /// position) of the caller's position, filled when the fill price reaches `limitPrice` (a long's close
+    /// sells at or above it, a short's buys at or below). Escrows `executionFee`. `allowImmediate` as for
+    /// createLimitOpen.
+    /// @return id The order's id.
+    function createLimitClose(
+        uint256 marketId,
+        uint256 size,
+        uint256 limitPrice,
+        uint256 executionFee,
+        uint256 expiry,
+        bool allowImmediate
+    ) external returns (uint256 id);
+
+    /// @notice Places a take-profit or stop-loss on the caller's position: when the mark reaches
+    /// `triggerPrice` it closes `size` (absolute, at most the position) at market, reverting unless the fill
+    /// is at or better than `acceptablePrice`. A long's take-profit triggers at a mark at or above the
+    /// trigger, which must be above entry; its stop-loss at or below, below entry; a short's the other way
+    /// round. Escrows `executionFee`.
+    /// @return id The order's id.
+    function createTriggerOrder(
+        uint256 marketId,
+        OrderType orderType,
+        uint256 size,
+        uint256 triggerPrice,
+        uint256 acceptablePrice,
+        uint256 executionFee,
+        uint256 expiry
+    ) external returns (uint256 id);
+
+    /// @notice Executes a live order whose condition holds now; anyone may call, and the caller earns the
+    /// execution fee. Reverts with ExpiredOrder past the expiry, TriggerNotReached for a TP/SL whose mark
+    /// has not reached the trigger, and the engine's SlippageExceeded(fill, limit) for a limit not reached.
+    /// A reduce-only order whose position is gone is cancelled instead, its escrow refunded to the owner.
+    function executeOrder(uint256 id) external;
+
+    /// @notice Cancels a live order and returns its whole escrow to its owner. The owner may cancel at any
+    /// time; anyone may remove an order past its expiry (emits OrderExpired).
+    function cancelOrder(uint256 id) external;
+
+    /// @notice Sets the minimum execution fee (WAD USD) for new orders; config role only.
+    function setMinExecutionFee(uint256 fee) external;
+
+    /// @notice An order by id (status None when it does not exist).
+    function getOrder(uint256 id) external view returns (Order memory);
+
+    /// @notice What a live order holds in the vault's escrow (WAD USD): margin + execution fee; 0 otherwise.
+    function escrowOf(uint256 id) external view returns (uint256);
 }

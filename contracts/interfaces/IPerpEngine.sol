@@ -3,6 +3,9 @@ pragma solidity 0.8.28;
 
 import {Tier} from "../libraries/MarginMath.sol";
 import {MarketConfig} from "../libraries/MarketLib.sol";
+import {IVault} from "./IVault.sol";
+import {IOracle} from "./IOracle.sol";
+import {IPerpErrors} from "./IPerpErrors.sol";
 
 /// @title IPerpEngineEvents
 /// @notice The engine's events (PerpEngine and its admin module emit them from the engine's address).
@@ -87,4 +90,67 @@ interface IPerpEngineEvents {
         uint256 boundary,
         uint256 intervals
     );
+}
+
+/// @title IPerpEngine
+/// @notice Markets and isolated positions (PerpEngine): market orders at the skew fill price, margin,
+/// funding, liquidation and auto-deleveraging, every movement of money one zero-sum vault settlement.
+/// Sizes signed base units (WAD, long > 0), USD amounts and prices WAD. Market administration and raw
+/// getters run in the admin module on the engine's storage (PerpEngineAdmin's ABI at this address).
+interface IPerpEngine is IPerpEngineEvents, IPerpErrors {
+    /// @notice The module that runs market administration and raw getters on the engine's storage.
+    function adminModule() external view returns (address);
+
+    /// @notice The vault every trade, fee, funding payment and liquidation settles in.
+    function vault() external view returns (IVault);
+
+    /// @notice The oracle the engine reads each market's index from.
+    function oracle() external view returns (IOracle);
+
+    /// @notice Opens or increases the caller's position by a market order: `sizeDelta` base units
+    /// (positive long, negative short), adding `margin` (WAD USD) from the free balance; the fee is
+    /// paid from the free balance. Reverts unless the fill is at or better than `acceptablePrice`.
+    function increasePosition(uint256 marketId, int256 sizeDelta, uint256 margin, uint256 acceptablePrice) external;
+
+    /// @notice Decreases the caller's position by `size` base units (absolute) by a market order.
+    function decreasePosition(uint256 marketId, uint256 size, uint256 acceptablePrice) external;
+
+    /// @notice Closes the caller's whole position by a market order.
+    function closePosition(uint256 marketId, uint256 acceptablePrice) external;
+
+    /// @notice As increasePosition, for `account`; executor role (the order book) only.
+    function increasePositionFor(
+        address account,
+        uint256 marketId,
+        int256 sizeDelta,
+        uint256 margin,
+        uint256 acceptablePrice
+    ) external;
+
+    /// @notice As decreasePosition, for `account` (`size` = type(uint256).max closes all); executor role only.
+    function decreasePositionFor(address account, uint256 marketId, uint256 size, uint256 acceptablePrice) external;
+
+    /// @notice Adds `amount` (WAD USD) of free balance to the caller's position margin.
+    function addMargin(uint256 marketId, uint256 amount) external;
+
+    /// @notice Removes `amount` (WAD USD) of margin to the free balance; the position must keep its
+    /// initial margin (leverage within its tier) and the market's minimum margin.
+    function removeMargin(uint256 marketId, uint256 amount) external;
+
+    /// @notice Settles every funding boundary passed (a no-op before the next one) and refreshes the
+    /// market's premium and EMA samples. Permissionless; O(1) in the number of positions.
+    function settleFunding(uint256 marketId) external;
+
+    /// @notice Liquidates a position that is liquidatable at the current mark; the caller earns the reward.
+    function liquidate(uint256 id) external returns (uint256 reward);
+
+    /// @notice Liquidates every listed position that is liquidatable now, skipping the rest; each
+    /// liquidation moves the skew and the mark before the next is checked. Returns how many it liquidated.
+    function liquidateMany(uint256[] calldata ids) external returns (uint256 count);
+
+    /// @notice Closes `size` of a profitable position on the winning side at mark, with no fee, while the
+    /// market's ADL condition holds (uncovered bad debt, or traders' net unrealised profit above
+    /// maxPnlFactor x the pool's ledger). Uncovered bad debt is repaid from the realised profit first; the
+    /// rest of the profit is paid in full (ADL is what brings the profit back under the cap).
+    function autoDeleverage(uint256 id, uint256 size) external;
 }
