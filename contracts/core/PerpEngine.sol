@@ -18,9 +18,10 @@ import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 /// every trade, fee, funding payment and liquidation is booked in the vault as one zero-sum settlement
 /// between the trader's free balance, locked margin, the pool and the insurance fund.
 ///
-/// Every entry point has one shape: load the market into memory, `sync` it to now (index, funding
-/// boundaries, premium, EMA: pure functions in MarketLib, the same the lens uses), checks, the math,
-/// storage writes, events, then the single vault call.
+/// Every entry point has one shape: load the market into memory, bring it to now (funding boundaries,
+/// premium, EMA: MarketLib.asOfNow, the function the lens, the order book and the pool valuation project
+/// with; the trading paths `sync` alone and mark after their trade), checks, the math, storage writes,
+/// events, then the single vault call. A position's funding moves into its margin in PositionLib.update.
 contract PerpEngine is PerpEngineStorage, IPerpEngine {
     using WadMath for uint256;
     using PositionLib for Position;
