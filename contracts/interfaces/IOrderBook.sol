@@ -64,7 +64,13 @@ interface IOrderBook is IPerpErrors {
     /// Escrows `margin + executionFee` from the caller's free balance. A limit that would fill now is
     /// refused unless `allowImmediate`, in which case it fills at once as a market order within the limit
     /// (the caller is its own keeper: nothing is escrowed, no fee changes hands).
+    /// @param marketId The market.
+    /// @param sizeDelta Signed base units: positive opens or grows a long, negative a short.
+    /// @param margin WAD USD escrowed now, locked as position margin on execution.
+    /// @param limitPrice The limit: a buy fills at or below it, a sell at or above.
+    /// @param executionFee WAD USD escrowed for the executing keeper (at least minExecutionFee).
     /// @param expiry Timestamp from which the order can no longer execute; 0 for none.
+    /// @param allowImmediate Fill at once when the limit is already met, instead of refusing.
     /// @return id The order's id.
     function createLimitOpen(
         uint256 marketId,
@@ -80,6 +86,12 @@ interface IOrderBook is IPerpErrors {
     /// position) of the caller's position, filled when the fill price reaches `limitPrice` (a long's close
     /// sells at or above it, a short's buys at or below). Escrows `executionFee`. `allowImmediate` as for
     /// createLimitOpen.
+    /// @param marketId The market of the caller's position.
+    /// @param size Base units to close (absolute, at most the position).
+    /// @param limitPrice The limit: a long's close sells at or above it, a short's buys at or below.
+    /// @param executionFee WAD USD escrowed for the executing keeper.
+    /// @param expiry Timestamp from which the order can no longer execute; 0 for none.
+    /// @param allowImmediate Fill at once when the limit is already met, instead of refusing.
     /// @return id The order's id.
     function createLimitClose(
         uint256 marketId,
@@ -95,6 +107,13 @@ interface IOrderBook is IPerpErrors {
     /// is at or better than `acceptablePrice`. A long's take-profit triggers at a mark at or above the
     /// trigger, which must be above entry; its stop-loss at or below, below entry; a short's the other way
     /// round. Escrows `executionFee`.
+    /// @param marketId The market of the caller's position.
+    /// @param orderType TakeProfit or StopLoss.
+    /// @param size Base units to close (absolute, at most the position).
+    /// @param triggerPrice The mark that triggers it.
+    /// @param acceptablePrice The worst fill once triggered.
+    /// @param executionFee WAD USD escrowed for the executing keeper.
+    /// @param expiry Timestamp from which the order can no longer execute; 0 for none.
     /// @return id The order's id.
     function createTriggerOrder(
         uint256 marketId,
@@ -110,18 +129,23 @@ interface IOrderBook is IPerpErrors {
     /// execution fee. Reverts with ExpiredOrder past the expiry, TriggerNotReached for a TP/SL whose mark
     /// has not reached the trigger, and the engine's SlippageExceeded(fill, limit) for a limit not reached.
     /// A reduce-only order whose position is gone is cancelled instead, its escrow refunded to the owner.
+    /// @param id The order.
     function executeOrder(uint256 id) external;
 
     /// @notice Cancels a live order and returns its whole escrow to its owner. The owner may cancel at any
     /// time; anyone may remove an order past its expiry (emits OrderExpired).
+    /// @param id The order.
     function cancelOrder(uint256 id) external;
 
     /// @notice Sets the minimum execution fee (WAD USD) for new orders; config role only.
+    /// @param fee WAD USD.
     function setMinExecutionFee(uint256 fee) external;
 
     /// @notice An order by id (status None when it does not exist).
+    /// @param id The order.
     function getOrder(uint256 id) external view returns (Order memory);
 
     /// @notice What a live order holds in the vault's escrow (WAD USD): margin + execution fee; 0 otherwise.
+    /// @param id The order.
     function escrowOf(uint256 id) external view returns (uint256);
 }

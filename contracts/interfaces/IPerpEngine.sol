@@ -110,15 +110,25 @@ interface IPerpEngine is IPerpEngineEvents, IPerpErrors {
     /// @notice Opens or increases the caller's position by a market order: `sizeDelta` base units
     /// (positive long, negative short), adding `margin` (WAD USD) from the free balance; the fee is
     /// paid from the free balance. Reverts unless the fill is at or better than `acceptablePrice`.
+    /// @param marketId The market.
+    /// @param sizeDelta Signed base units to add: positive buys (long), negative sells (short).
+    /// @param margin WAD USD moved from the free balance into the position's margin.
+    /// @param acceptablePrice The worst fill: a buy reverts above it, a sell below.
     function increasePosition(uint256 marketId, int256 sizeDelta, uint256 margin, uint256 acceptablePrice) external;
 
     /// @notice Decreases the caller's position by `size` base units (absolute) by a market order.
+    /// @param marketId The market.
+    /// @param size Base units to close (absolute, at most the position).
+    /// @param acceptablePrice The worst fill: closing a long sells, a short buys.
     function decreasePosition(uint256 marketId, uint256 size, uint256 acceptablePrice) external;
 
     /// @notice Closes the caller's whole position by a market order.
+    /// @param marketId The market.
+    /// @param acceptablePrice The worst fill.
     function closePosition(uint256 marketId, uint256 acceptablePrice) external;
 
     /// @notice As increasePosition, for `account`; executor role (the order book) only.
+    /// @param account The position's owner, whose free balance pays margin and fee.
     function increasePositionFor(
         address account,
         uint256 marketId,
@@ -128,29 +138,41 @@ interface IPerpEngine is IPerpEngineEvents, IPerpErrors {
     ) external;
 
     /// @notice As decreasePosition, for `account` (`size` = type(uint256).max closes all); executor role only.
+    /// @param account The position's owner.
     function decreasePositionFor(address account, uint256 marketId, uint256 size, uint256 acceptablePrice) external;
 
     /// @notice Adds `amount` (WAD USD) of free balance to the caller's position margin.
+    /// @param marketId The market of the caller's position.
+    /// @param amount WAD USD from the free balance.
     function addMargin(uint256 marketId, uint256 amount) external;
 
     /// @notice Removes `amount` (WAD USD) of margin to the free balance; the position must keep its
     /// initial margin (leverage within its tier) and the market's minimum margin.
+    /// @param marketId The market of the caller's position.
+    /// @param amount WAD USD back to the free balance.
     function removeMargin(uint256 marketId, uint256 amount) external;
 
     /// @notice Settles every funding boundary passed (a no-op before the next one) and refreshes the
     /// market's premium and EMA samples. Permissionless; O(1) in the number of positions.
+    /// @param marketId The market.
     function settleFunding(uint256 marketId) external;
 
     /// @notice Liquidates a position that is liquidatable at the current mark; the caller earns the reward.
+    /// @param id The position (PerpEngineAdmin.positionId).
+    /// @return reward WAD USD credited to the caller's free balance.
     function liquidate(uint256 id) external returns (uint256 reward);
 
     /// @notice Liquidates every listed position that is liquidatable now, skipping the rest; each
     /// liquidation moves the skew and the mark before the next is checked. Returns how many it liquidated.
+    /// @param ids Positions, grouped by market for the cheapest batch; closed ids are skipped.
+    /// @return count How many were liquidated.
     function liquidateMany(uint256[] calldata ids) external returns (uint256 count);
 
     /// @notice Closes `size` of a profitable position on the winning side at mark, with no fee, while the
     /// market's ADL condition holds (uncovered bad debt, or traders' net unrealised profit above
     /// maxPnlFactor x the pool's ledger). Uncovered bad debt is repaid from the realised profit first; the
     /// rest of the profit is paid in full (ADL is what brings the profit back under the cap).
+    /// @param id The position to close from.
+    /// @param size Base units to close (absolute, at most the position).
     function autoDeleverage(uint256 id, uint256 size) external;
 }
