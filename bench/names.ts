@@ -32,9 +32,12 @@ const ROLES_SLOT = 0n;
 
 /** Per-contract mapping slots (declaration order) and the struct size of each entry, in slots. */
 const ENGINE = { marketCount: 1n, marketIdBySymbol: 2n, configs: 3n, states: 4n, tiers: 5n, positions: 6n };
-const ENGINE_SIZES = { config: 8, state: 7, tier: 1, position: 2 };
+const ENGINE_SIZES = { config: 6, state: 7, tier: 1, position: 2 };
 const VAULT = { freeBalance: 1n, freeMargin: 2n, poolInsurance: 3n, escrow: 4n };
-const ORACLE = { sources: 1n };
+/** Oracle: each market's sources, a fixed array of MAX_SOURCES one-slot entries (no length slot). */
+const ORACLE = { sources: 1n, maxSources: 7 };
+/** SpotPool: the reserves with the ring's position, the price (spot and times), then the observation ring. */
+const SPOT_POOL = { reserves: 0n, price: 1n, observations: 2n, observationSlots: 512 };
 const ORDER_BOOK = { minExecutionFee: 1n, orderCount: 2n, orders: 3n, orderSize: 4 };
 
 const coder = AbiCoder.defaultAbiCoder();
@@ -145,19 +148,23 @@ export class ExchangeNames implements Names {
         for (let k = 0; k < ENGINE_SIZES.config; k++) this.label("PerpEngine", config + BigInt(k), "config");
         const state = mappingSlot("uint256", m, ENGINE.states);
         for (let k = 0; k < ENGINE_SIZES.state; k++) this.label("PerpEngine", state + BigInt(k), "state");
-        const tiers = mappingSlot("uint256", m, ENGINE.tiers);
-        this.label("PerpEngine", tiers, "tiers");
-        for (let k = 0; k < 10 * ENGINE_SIZES.tier; k++)
-          this.label("PerpEngine", arrayData(tiers) + BigInt(k), "tiers");
+        const tiers = mappingSlot("uint256", m, ENGINE.tiers); // a fixed array: the tiers from this slot on
+        for (let k = 0; k < 10 * ENGINE_SIZES.tier; k++) this.label("PerpEngine", tiers + BigInt(k), "tiers");
         const sources = mappingSlot("uint256", m, ORACLE.sources);
-        this.label("Oracle", sources, "sources");
-        for (let k = 0; k < 8; k++) this.label("Oracle", arrayData(sources) + BigInt(k), "sources");
+        for (let k = 0; k < ORACLE.maxSources; k++) this.label("Oracle", sources + BigInt(k), "sources");
       }
     }
     if (!this.warnings.some((w) => w.startsWith("Vault"))) {
       this.label("Vault", VAULT.freeMargin, "ledgers (free, margin)");
       this.label("Vault", VAULT.poolInsurance, "ledgers (pool, insurance)");
       this.label("Vault", VAULT.escrow, "ledgers (escrow)");
+    }
+    for (const m of this.ex.deployment.markets) {
+      const pool = `${m.symbol} SpotPool`;
+      this.label(pool, SPOT_POOL.reserves, "reserves");
+      this.label(pool, SPOT_POOL.price, "price (spot, last update)");
+      for (let k = 0; k < SPOT_POOL.observationSlots; k++)
+        this.label(pool, SPOT_POOL.observations + BigInt(k), "observations");
     }
     this.label("OrderBook", ORDER_BOOK.minExecutionFee, "minExecutionFee");
     this.label("OrderBook", ORDER_BOOK.orderCount, "orderCount");

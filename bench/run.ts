@@ -355,6 +355,24 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
     ),
   );
   figures.push(
+    figure(
+      "simulator",
+      "sim.txPerBlock",
+      `simulator transactions per block (${sim.transactions} transactions in the ${sim.txBlocks} blocks that hold any; a step phase's independent transactions share a block)`,
+      sim.txPerBlock,
+      "tx/block",
+    ),
+  );
+  figures.push(
+    figure(
+      "simulator",
+      "sim.rawTransfersPacked",
+      `raw ERC-20 transfers per second on ${sim.chain}, packed as the simulator packs (${sim.txPerBlock.toFixed(2)} to a block on average; for comparison: what packing alone buys; not in the ratio)`,
+      sim.rawPacked.perSecond,
+      "tx/s",
+    ),
+  );
+  figures.push(
     figure("simulator", "sim.ratio", `simulator tx/s / raw transfer tx/s, both on ${sim.chain}`, sim.ratio, "ratio", {
       op: ">=",
       value: 0.5,
@@ -373,7 +391,7 @@ export async function runBench(hre: HardhatRuntimeEnvironment, options: BenchOpt
     figure(
       "simulator",
       "sim.ratioSendsOnly",
-      "the ceiling: the ratio if the simulator spent no time but its eth_sendTransaction calls",
+      "the ceiling: the ratio if the simulator spent no time but its transactions' own calls (eth_sendTransaction, evm_mine, receipts)",
       sim.sendOnlyRatio,
       "ratio",
     ),
@@ -530,7 +548,7 @@ function simNotes(sim: SimThroughput): string[] {
   const atGoal = sim.transactions / (0.5 * sim.rawPerSecond);
   return [
     `Simulator steps: ${sim.seconds.toFixed(1)} s for ${sim.steps} steps and ${sim.transactions} transactions, ${calls} JSON-RPC calls (${(calls / Math.max(1, sim.transactions)).toFixed(1)} per transaction; a raw transfer is one). The provider was busy ${(sim.busyMs / 1000).toFixed(1)} s (${pct(sim.busyMs)}); the rest is the runner's and ethers' JavaScript. ` +
-      `Reads: ${readCalls} eth_calls (${(readCalls / Math.max(1, sim.steps)).toFixed(0)} per step) kept the provider busy ${(readMs / 1000).toFixed(1)} s (${pct(readMs)}): ${topReads}. The transactions themselves: eth_sendTransaction ${send.calls} calls, ${(send.ms / 1000).toFixed(1)} s (${pct(send.ms)}). ` +
+      `Reads: ${readCalls} eth_calls (${(readCalls / Math.max(1, sim.steps)).toFixed(0)} per step) kept the provider busy ${(readMs / 1000).toFixed(1)} s (${pct(readMs)}): ${topReads}. The transactions themselves: eth_sendTransaction ${send.calls} calls, ${sim.txBlocks} blocks holding them (${sim.txPerBlock.toFixed(2)} to a block), with their evm_mine and receipts ${(send.ms / 1000).toFixed(1)} s (${pct(send.ms)}). ` +
       `At a ratio of 0.5 these ${sim.transactions} transactions would take ${atGoal.toFixed(1)} s, ${atGoal < readMs / 1000 ? "less than the reads alone take now" : "against " + (readMs / 1000).toFixed(1) + " s of reads now"}.`,
     `Simulator backend: ${sim.chain} (sim/network.ts; README: Chain backends). Raw transfers on it: ${sim.rawBefore.perSecond.toFixed(0)}/s before the run and ${sim.rawAfter.perSecond.toFixed(0)}/s after it (on anvil each block costs more the longer the chain); on ${sim.rawOther.chain}: ${sim.rawOther.transfers.perSecond.toFixed(0)}/s.`,
   ];

@@ -16,6 +16,8 @@ import { loadScenario, type Scenario } from "../sim/scenario";
 import { runScenario } from "../sim/runner";
 import { usd6 } from "../lib/units";
 import { anvilCpuSeconds, defaultChain, simNetwork, CHAINS, type ChainKind, type SimNetwork } from "../sim/network";
+import { BlockClock } from "../sim/clock";
+import { sendBlock } from "../sim/chain";
 import { RpcProfile, type MethodProfile } from "./chain";
 import { callDetail } from "./names";
 
@@ -45,6 +47,12 @@ export interface SimThroughput {
   rawBefore: TransferThroughput;
   rawAfter: TransferThroughput;
   rawPerSecond: number;
+  /** blocks mined in the steps that hold a transaction (the keeper's latency blocks hold none) */
+  txBlocks: number;
+  /** transactions per block that holds any: how the simulator packs */
+  txPerBlock: number;
+  /** raw transfers packed as the simulator packs (txPerBlock to a block), after the run: for comparison */
+  rawPacked: TransferThroughput;
   ratio: number;
   /** CPU seconds of the steps (user + system: this process, the EVM's threads, the anvil node) */
   cpuSeconds: number;
@@ -53,22 +61,30 @@ export interface SimThroughput {
    * machine shared with other work, wall time swings with the load; CPU time much less.
    */
   cpuRatio: number;
-  /** The ratio the transactions alone would give: transactions per second of eth_sendTransaction busy time. */
+  /**
+   * The ratio the transactions alone would give: transactions per second of the time their own calls
+   * were in flight (eth_sendTransaction, the evm_mine of their blocks, their receipts and refusals' traces).
+   */
   sendOnlyRatio: number;
   methods: MethodProfile[];
   /** wall-clock ms with any RPC call in flight */
   busyMs: number;
   /** wall-clock ms with any eth_call in flight */
   readMs: number;
-  /** wall-clock ms with any eth_sendTransaction in flight */
+  /** wall-clock ms with a transaction's own call in flight (TX_METHODS) */
   sendMs: number;
 }
 
+/** The calls a transaction costs: its send, its block's mining, its receipt, a refusal's trace. */
+const TX_METHODS = ["eth_sendTransaction", "evm_mine", "eth_getTransactionReceipt", "trace_transaction"];
+
 /**
  * `count` transfers of one unit from one account to another on `net`, each sent and mined in turn (one
- * block each, as the simulator's transactions).
+ * block each), or with `perBlock` above 1 packed as the simulator packs a step phase (sim/chain.ts
+ * sendBlock: automine off, the block's transfers sent, one evm_mine, their receipts), `perBlock` to a
+ * block on average.
  */
-export async function transferThroughput(net: SimNetwork, count: number): Promise<TransferThroughput> {
+export async function transferThroughput(net: SimNetwork, count: number, perBlock = 1): Promise<TransferThroughput> {
   const provider = net.provider;
   const deployer = await net.deployer();
   const [, fromAddress, toAddress] = (await provider.send("eth_accounts", [])) as string[];
@@ -78,8 +94,21 @@ export async function transferThroughput(net: SimNetwork, count: number): Promis
   const data = token.interface.encodeFunctionData("transfer", [toAddress!, 1n]);
   const start = performance.now();
   const cpu = await cpuNow();
-  for (let i = 0; i < count; i++) {
-    await provider.send("eth_sendTransaction", [{ from: fromAddress, to: address, data, gas: TRANSFER_GAS }]);
+  if (perBlock <= 1) {
+    for (let i = 0; i < count; i++) {
+      await provider.send("eth_sendTransaction", [{ from: fromAddress, to: address, data, gas: TRANSFER_GAS }]);
+    }
+  } else {
+    const head = (await provider.send("eth_getBlockByNumber", ["latest", false])) as { timestamp: string };
+    const clock = new BlockClock(provider, Number(BigInt(head.timestamp)) + 1);
+    const transfer = { from: fromAddress!, call: { to: address, data } };
+    // Block b holds floor((b + 1) * perBlock) - floor(b * perBlock): perBlock on average.
+    for (let b = 0, sent = 0; sent < count; b++) {
+      const size = Math.min(count - sent, Math.floor((b + 1) * perBlock) - Math.floor(b * perBlock));
+      const outcomes = await sendBlock(provider, clock, Array(size).fill(transfer));
+      if (outcomes.some((o) => o.kind !== "done")) throw new Error("bench: a packed transfer was refused");
+      sent += size;
+    }
   }
   const seconds = (performance.now() - start) / 1000;
   const cpuSeconds = (await cpuNow()) - cpu;
@@ -139,18 +168,22 @@ export async function simThroughput(
   const cpuSeconds = (await cpuAtLast) - (await cpuAtFirst);
   const busyMs = profile.busyMs;
   const readMs = profile.methodBusyMs("eth_call");
-  const sendMs = profile.methodBusyMs("eth_sendTransaction");
+  const sendMs = TX_METHODS.reduce((ms, m) => ms + profile.methodBusyMs(m), 0);
   const methods = profile.uninstall();
   const from = Number(BigInt((await firstStepBlock) as string)) + 1;
   const last = Number(BigInt((await lastStepBlockP) as string));
   let transactions = 0;
+  let txBlocks = 0;
   for (let b = from; b <= last; b++) {
     const block = (await provider.send("eth_getBlockByNumber", ["0x" + b.toString(16), false])) as {
       transactions: string[];
     };
     transactions += block.transactions.length;
+    if (block.transactions.length > 0) txBlocks++;
   }
+  const txPerBlock = transactions / Math.max(1, txBlocks);
   const rawAfter = await transferThroughput(net, transfers);
+  const rawPacked = await transferThroughput(net, transfers, txPerBlock);
   const rawPerSecond = (rawBefore.perSecond + rawAfter.perSecond) / 2;
   const rawPerCpuSecond = (rawBefore.transfers + rawAfter.transfers) / (rawBefore.cpuSeconds + rawAfter.cpuSeconds);
   const steps = lastStep - 1;
@@ -167,6 +200,9 @@ export async function simThroughput(
     rawBefore,
     rawAfter,
     rawPerSecond,
+    txBlocks,
+    txPerBlock,
+    rawPacked,
     ratio: txPerSecond / rawPerSecond,
     cpuSeconds,
     cpuRatio: transactions / cpuSeconds / rawPerCpuSecond,

@@ -46,7 +46,16 @@ const KEEPS_TIMESTAMP = new Set([
   "eth_getTransactionReceipt",
   "eth_getTransactionByHash",
   "eth_getLogs",
+  "trace_transaction",
 ]);
+
+/** An evm_mine without options, or a hardhat_mine / anvil_mine of one block: one empty block. */
+function minesOneBlock(method: string, params: unknown[] | undefined): boolean {
+  if (method === "evm_mine") return params === undefined || params.length === 0;
+  if (method !== "hardhat_mine" && method !== "anvil_mine") return false;
+  const count = params?.[0];
+  return count === undefined || BigInt(count as string) === 1n;
+}
 
 interface Pending {
   method: string;
@@ -59,9 +68,15 @@ export class AnvilProvider {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private buffer = "";
+  /** Off while the block clock packs a block (BlockClock.mineBlock): a send then only enters the pool. */
+  private automine = true;
   /** A timestamp set for the next block and not yet passed to the node (see request). */
   private nextTimestamp: number | undefined;
   private closed: Error | undefined;
+  /** Requests not yet written: written together at the end of this turn (flush). */
+  private outgoing: string[] = [];
+  /** Concurrent sends reach the node in the order they were made (one batch): BlockClock may send a block's at once. */
+  readonly ordersConcurrentSends = true;
 
   private constructor(private readonly socket: net.Socket) {
     socket.setEncoding("utf8");
@@ -92,15 +107,27 @@ export class AnvilProvider {
    * One request. `eth_sendTransaction` behaves as on Hardhat's automining network: the node mines
    * nothing by itself (`--no-mining`), so the call sends, mines one block (at the timestamp set before,
    * if any) and returns the hash once it is mined, or throws the revert (its data included) when the
-   * transaction reverted: the block holds exactly the one transaction sent.
+   * transaction reverted: the block holds exactly the one transaction sent. `evm_setAutomine false`
+   * (kept here: the node never mines by itself) makes a send only enter the pool, first come, first
+   * served (--order fifo), until an `evm_mine` mines everything in it.
    */
   request(args: { method: string; params?: readonly unknown[] | object }): Promise<unknown> {
     const { method, params } = args;
-    if (method === "eth_sendTransaction") return this.sendMined(params as unknown[]);
+    if (method === "eth_sendTransaction" && this.automine) return this.sendMined(params as unknown[]);
+    if (method === "evm_setAutomine") {
+      this.automine = (params as unknown[])[0] === true;
+      return Promise.resolve(true);
+    }
     if (method === "evm_setNextBlockTimestamp") {
       // Kept here and given to the block's own evm_mine: one round trip less per transaction.
       this.nextTimestamp = Number((params as unknown[])[0]);
       return Promise.resolve(true);
+    }
+    if (this.nextTimestamp !== undefined && minesOneBlock(method, params as unknown[] | undefined)) {
+      // One block at the kept timestamp: anvil's evm_mine takes it, one round trip.
+      const timestamp = this.nextTimestamp;
+      this.nextTimestamp = undefined;
+      return this.raw("evm_mine", [{ timestamp }]);
     }
     if (this.nextTimestamp === undefined || KEEPS_TIMESTAMP.has(method)) return this.raw(method, params);
     const timestamp = this.nextTimestamp;
@@ -145,12 +172,28 @@ export class AnvilProvider {
     return new Promise((resolve, reject) => {
       if (this.pending.size === 0) this.socket.ref();
       this.pending.set(id, { method, resolve, reject });
-      this.socket.write(JSON.stringify({ jsonrpc: "2.0", id, method, params: params ?? [] }));
+      if (this.outgoing.length === 0) queueMicrotask(() => this.flush());
+      this.outgoing.push(JSON.stringify({ jsonrpc: "2.0", id, method, params: params ?? [] }));
     });
+  }
+
+  /**
+   * Writes the requests made since the last write: one alone, several as one JSON-RPC batch (one
+   * write, one answer), which anvil runs in the batch's order (a packed block's sends keep theirs).
+   */
+  private flush(): void {
+    const out = this.outgoing;
+    this.outgoing = [];
+    this.socket.write(out.length === 1 ? out[0]! : "[" + out.join(",") + "]");
   }
 
   /** Splits the stream into top-level JSON objects (braces outside strings) and settles each one's request. */
   private receive(chunk: string): void {
+    // Most chunks are exactly one response, or one batch's: parsed whole, without the scan below.
+    if (this.buffer === "" && (chunk.endsWith("}") || chunk.endsWith("]"))) {
+      const whole = parseWhole(chunk);
+      if (whole !== undefined) return whole.forEach((r) => this.settle(r));
+    }
     this.buffer += chunk;
     let depth = 0;
     let inString = false;
@@ -161,13 +204,15 @@ export class AnvilProvider {
         if (c === "\\") i++;
         else if (c === '"') inString = false;
       } else if (c === '"') inString = true;
-      else if (c === "{") depth++;
-      else if (c === "}" && --depth === 0) {
+      else if (c === "{") {
+        // A batch's answers sit in an array, between commas: an object starts at its brace.
+        if (depth++ === 0) start = i;
+      } else if (c === "}" && --depth === 0) {
         this.settle(JSON.parse(this.buffer.slice(start, i + 1)) as RpcResponse);
         start = i + 1;
       }
     }
-    this.buffer = this.buffer.slice(start);
+    this.buffer = depth === 0 ? "" : this.buffer.slice(start);
   }
 
   private settle(response: RpcResponse): void {
@@ -179,6 +224,18 @@ export class AnvilProvider {
     // A revert keeps the node's message (lib/revert.ts reads the data); anything else names its method.
     if (e) p.reject(new RpcError(e.code === 3 ? e.message : `anvil ${p.method}: ${e.message}`, e.code, e.data));
     else p.resolve(response.result);
+  }
+}
+
+/** `text` as one JSON-RPC response or one batch's, or undefined when it is not exactly that (a part, or several). */
+function parseWhole(text: string): RpcResponse[] | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    if (Array.isArray(value)) return value as RpcResponse[];
+    return typeof value === "object" && value !== null && "id" in value ? [value as RpcResponse] : undefined;
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
   }
 }
 
@@ -239,6 +296,9 @@ export async function startAnvil(): Promise<AnvilNode> {
     "--balance",
     "10000",
     "--no-mining",
+    // A packed block (BlockClock.mineBlock) holds its transactions in the order they were sent.
+    "--order",
+    "fifo",
     // No state kept for past blocks (nothing here reads one): 40% less of the node's CPU per run.
     "--prune-history",
     "--silent",

@@ -14,7 +14,8 @@
  * transaction that changes them.
  */
 import type { EthereumProvider } from "hardhat/types";
-import { Interface, toQuantity, type BaseContract, type Result } from "ethers";
+import { AbiCoder, toQuantity, type BaseContract, type Interface } from "ethers";
+import { FastAbi } from "./abi";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { decodeRevert } from "../lib/revert";
 import { MarketReader, type MarketSnapshot, type MarketSource } from "../keeper/markets";
@@ -26,6 +27,7 @@ import {
   PerpEngineAdmin__factory,
   PerpEngine__factory,
   PushPriceFeed__factory,
+  SimReads__factory,
   SpotPool__factory,
 } from "../typechain-types";
 import type { MarketView } from "./agents/view";
@@ -33,6 +35,44 @@ import type { MarketView } from "./agents/view";
 /** Gas limit of every simulated transaction (no estimate: ethers would run each one twice). */
 export const SIM_TX_GAS = 5_000_000n;
 const SIM_TX_GAS_HEX = "0x" + SIM_TX_GAS.toString(16);
+/**
+ * Gas limit of a transaction in a packed block. A block takes transactions while their limits fit
+ * in its 30M gas (anvil's and Hardhat's default), so a smaller limit packs more: the simulator's
+ * largest (an open on a cold position) uses about 330k.
+ */
+export const PACKED_TX_GAS = 1_500_000n;
+const PACKED_TX_GAS_HEX = "0x" + PACKED_TX_GAS.toString(16);
+/** Transactions per packed block: as many as their gas limits fit in the block's 30M. */
+export const TXS_PER_BLOCK = Number(30_000_000n / PACKED_TX_GAS);
+
+const ABI = AbiCoder.defaultAbiCoder();
+/** SimReads' creation code, run by eth_call to make many reads in one (contracts/sim/SimReads.sol). */
+const SIM_READS_CODE = SimReads__factory.bytecode;
+
+/** The `bytes[]` SimReads returns, `count` of them, read word by word. */
+function decodeResults(raw: string, count: number): string[] {
+  const word = (byte: number) => Number(BigInt("0x" + raw.slice(2 + byte * 2, 2 + byte * 2 + 64)));
+  const array = word(0);
+  if (word(array) !== count) throw new Error(`SimReads returned ${word(array)} results for ${count} reads`);
+  const results: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = array + 32 + word(array + 32 + i * 32);
+    const length = word(at);
+    results.push("0x" + raw.slice(2 + (at + 32) * 2, 2 + (at + 32 + length) * 2));
+  }
+  return results;
+}
+
+/** Packs transactions into blocks: BlockClock.mineBlock. */
+export interface BlockPacker {
+  mineBlock(txs: readonly object[]): Promise<string[]>;
+}
+
+/** One transaction of a packed block: who sends it, and what. */
+export interface Send {
+  from: string;
+  call: Call;
+}
 
 /** A market's parts that never change during a run, read once. */
 interface StaticMarket {
@@ -50,6 +90,14 @@ interface MarketReading {
   freshUntil: bigint | undefined;
 }
 
+/** One eth_call waiting to go out with the others of its block (SimChain.read). */
+interface PendingRead {
+  to: string;
+  data: string;
+  resolve: (raw: string) => void;
+  reject: (error: unknown) => void;
+}
+
 /** A call's target and calldata. */
 export interface Call {
   to: string;
@@ -59,11 +107,15 @@ export interface Call {
 export class SimChain {
   private readonly markets = new Map<string, StaticMarket>();
   private readonly venues = new Map<string, string[]>();
-  private readonly engine: Interface;
-  private readonly spot: Interface;
-  private readonly feed: Interface;
-  private readonly admin: Interface;
-  private readonly oracle: Interface;
+  private readonly engine: FastAbi;
+  private readonly spot: FastAbi;
+  private readonly feed: FastAbi;
+  private readonly admin: FastAbi;
+  private readonly oracle: FastAbi;
+  /** Each contract interface `value` has read through, with its selectors looked up once. */
+  private readonly abis = new WeakMap<Interface, FastAbi>();
+  /** Reads issued in this turn of the event loop, by block tag: they go out together (read). */
+  private pendingReads = new Map<string, PendingRead[]>();
   /** The block `readings` were read at, and each market's reading there (by market id). */
   private readingsBlock = -1;
   private readings = new Map<bigint, Promise<MarketReading>>();
@@ -72,11 +124,11 @@ export class SimChain {
     private readonly provider: EthereumProvider,
     readonly ex: Exchange,
   ) {
-    this.engine = PerpEngine__factory.createInterface();
-    this.spot = SpotPool__factory.createInterface();
-    this.feed = PushPriceFeed__factory.createInterface();
-    this.admin = PerpEngineAdmin__factory.createInterface();
-    this.oracle = Oracle__factory.createInterface();
+    this.engine = new FastAbi(PerpEngine__factory.createInterface());
+    this.spot = new FastAbi(SpotPool__factory.createInterface());
+    this.feed = new FastAbi(PushPriceFeed__factory.createInterface());
+    this.admin = new FastAbi(PerpEngineAdmin__factory.createInterface());
+    this.oracle = new FastAbi(Oracle__factory.createInterface());
   }
 
   /** Reads every market's configuration and tiers once. */
@@ -125,6 +177,14 @@ export class SimChain {
     }
   }
 
+  /**
+   * Sends `sends` in blocks of their own (sendBlock below); one transaction goes out as `send` does.
+   */
+  async sendBlock(packer: BlockPacker, sends: readonly Send[]): Promise<Outcome[]> {
+    if (sends.length === 1) return [await this.send(sends[0]!.from, sends[0]!.call)];
+    return sendBlock(this.provider, packer, sends);
+  }
+
   /** The transaction an intent of `from` is. */
   callOf(intent: Intent, from: string): Call {
     const engine = this.ex.deployment.contracts.engine;
@@ -134,26 +194,21 @@ export class SimChain {
       case "increase":
         return {
           to: engine,
-          data: this.engine.encodeFunctionData("increasePosition", [
-            id,
-            intent.sizeDelta,
-            intent.margin,
-            intent.acceptablePrice,
-          ]),
+          data: this.engine.encode("increasePosition", [id, intent.sizeDelta, intent.margin, intent.acceptablePrice]),
         };
       case "decrease":
         return {
           to: engine,
-          data: this.engine.encodeFunctionData("decreasePosition", [id, intent.size, intent.acceptablePrice]),
+          data: this.engine.encode("decreasePosition", [id, intent.size, intent.acceptablePrice]),
         };
       case "close":
-        return { to: engine, data: this.engine.encodeFunctionData("closePosition", [id, intent.acceptablePrice]) };
+        return { to: engine, data: this.engine.encode("closePosition", [id, intent.acceptablePrice]) };
       case "addMargin":
-        return { to: engine, data: this.engine.encodeFunctionData("addMargin", [id, intent.amount]) };
+        return { to: engine, data: this.engine.encode("addMargin", [id, intent.amount]) };
       case "removeMargin":
-        return { to: engine, data: this.engine.encodeFunctionData("removeMargin", [id, intent.amount]) };
+        return { to: engine, data: this.engine.encode("removeMargin", [id, intent.amount]) };
       case "settleFunding":
-        return { to: engine, data: this.engine.encodeFunctionData("settleFunding", [id]) };
+        return { to: engine, data: this.engine.encode("settleFunding", [id]) };
       case "spotBuy":
         return { to: this.venue(intent.symbol, intent.venue), data: this.spotSwap(true, intent.usd6, from) };
       case "spotSell":
@@ -161,7 +216,7 @@ export class SimChain {
       case "pushPrice":
         return {
           to: m.pushedFeeds[intent.feed]!.target as string,
-          data: this.feed.encodeFunctionData("setPrice", [intent.answer]),
+          data: this.feed.encode("setPrice", [intent.answer]),
         };
     }
   }
@@ -228,7 +283,12 @@ export class SimChain {
 
   /** A view function's first return value, read with one raw eth_call at the head. */
   async value<T = bigint>(contract: BaseContract, fn: string, args: readonly unknown[] = []): Promise<T> {
-    const result = await this.call(contract.target as string, contract.interface, fn, args, "latest");
+    let abi = this.abis.get(contract.interface);
+    if (abi === undefined) {
+      abi = new FastAbi(contract.interface);
+      this.abis.set(contract.interface, abi);
+    }
+    const result = await this.call(contract.target as string, abi, fn, args, "latest");
     return result[0] as T;
   }
 
@@ -263,20 +323,65 @@ export class SimChain {
 
   private async call(
     to: string,
-    iface: Interface,
+    abi: FastAbi,
     fn: string,
     args: readonly unknown[],
     tag: "latest" | number,
-  ): Promise<Result> {
-    const data = iface.encodeFunctionData(fn, args);
+  ): Promise<unknown[]> {
     const block = tag === "latest" ? tag : toQuantity(tag);
-    const raw = (await this.provider.send("eth_call", [{ to, data }, block])) as string;
-    return iface.decodeFunctionResult(fn, raw);
+    return abi.decode(fn, await this.read(to, abi.encode(fn, args), block));
+  }
+
+  /**
+   * One eth_call's result. The reads issued in one turn of the event loop (a Promise.all of them, say)
+   * at one block go out as one eth_call of SimReads' creation code, which makes them all on chain.
+   */
+  private read(to: string, data: string, block: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      if (this.pendingReads.size === 0) setImmediate(() => this.flushReads());
+      const list = this.pendingReads.get(block) ?? [];
+      list.push({ to, data, resolve, reject });
+      this.pendingReads.set(block, list);
+    });
+  }
+
+  private flushReads(): void {
+    const batches = this.pendingReads;
+    this.pendingReads = new Map();
+    for (const [block, reads] of batches) void this.readTogether(block, reads);
+  }
+
+  /** `reads` at `block`; when reading them together fails (one reverted), each alone for its own answer. */
+  private async readTogether(block: string, reads: readonly PendingRead[]): Promise<void> {
+    const together = reads.length > 1 ? await this.readAll(block, reads) : undefined;
+    if (together !== undefined) {
+      reads.forEach((r, i) => r.resolve(together[i]!));
+      return;
+    }
+    for (const r of reads) {
+      (this.provider.send("eth_call", [{ to: r.to, data: r.data }, block]) as Promise<string>).then(
+        r.resolve,
+        r.reject,
+      );
+    }
+  }
+
+  /** `reads` made by one SimReads creation; undefined when it reverted (a read reverted, or the node refused it). */
+  private async readAll(block: string, reads: readonly PendingRead[]): Promise<string[] | undefined> {
+    const args = ABI.encode(["address[]", "bytes[]"], [reads.map((r) => r.to), reads.map((r) => r.data)]);
+    try {
+      const raw = (await this.provider.send("eth_call", [{ data: SIM_READS_CODE + args.slice(2) }, block])) as string;
+      return decodeResults(raw, reads.length);
+    } catch (error) {
+      // Each read alone then, each caller getting its own answer or its own error.
+      if (error instanceof Error) return undefined;
+      throw error;
+    }
   }
 
   /** A swap of `amountIn` paying its output to `to`; no minimum (the pusher takes what the pool gives). */
   private spotSwap(buyCoin: boolean, amountIn: bigint, to: string): string {
-    return this.spot.encodeFunctionData("swap", [buyCoin, amountIn, 0n, to]);
+    return this.spot.encode("swap", [buyCoin, amountIn, 0n, to]);
   }
 
   private static(symbol: string): StaticMarket {
@@ -284,4 +389,71 @@ export class SimChain {
     if (m === undefined) throw new Error(`the scenario names market ${symbol}, which was not deployed`);
     return m;
   }
+}
+
+/**
+ * Sends `sends` in blocks of their own, in this order (TXS_PER_BLOCK to a block), and returns how each
+ * ended: done, or refused with the custom error its revert data decodes to. A reverted transaction's
+ * revert data comes from the trace the node recorded when it mined the block (anvil's
+ * trace_transaction: no replay, and the node keeps no history to replay on) or from Hardhat's replay of
+ * the block up to it (debug_traceTransaction): either way it ran on the state the transactions before
+ * it in the block left.
+ */
+export async function sendBlock(
+  provider: EthereumProvider,
+  packer: BlockPacker,
+  sends: readonly Send[],
+): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  for (let i = 0; i < sends.length; i += TXS_PER_BLOCK) {
+    const chunk = sends.slice(i, i + TXS_PER_BLOCK);
+    const hashes = await packer.mineBlock(
+      chunk.map(({ from, call }) => ({ from, to: call.to, data: call.data, gas: PACKED_TX_GAS_HEX })),
+    );
+    outcomes.push(...(await Promise.all(hashes.map((hash) => outcomeOf(provider, hash)))));
+  }
+  return outcomes;
+}
+
+/** How a mined transaction ended. */
+async function outcomeOf(provider: EthereumProvider, hash: string): Promise<Outcome> {
+  const receipt = (await provider.send("eth_getTransactionReceipt", [hash])) as { status: string } | null;
+  if (receipt === null) throw new Error(`transaction ${hash} was not mined in the block packed for it`);
+  if (receipt.status === "0x1") return DONE;
+  const data = await revertDataOf(provider, hash);
+  const revert = decodeRevert({ data });
+  if (revert === undefined)
+    throw new Error(`transaction ${hash} reverted without an error the contracts declare (data ${data})`);
+  return { kind: "refused", error: revert.name, message: revert.message };
+}
+
+/** A mined, reverted transaction's revert data: anvil's recorded trace, else Hardhat's replay. */
+async function revertDataOf(provider: EthereumProvider, hash: string): Promise<string> {
+  if (await isAnvil(provider)) {
+    const traces = (await provider.send("trace_transaction", [hash])) as {
+      traceAddress: number[];
+      result?: { output?: string } | null;
+    }[];
+    return traces.find((t) => t.traceAddress.length === 0)?.result?.output ?? "0x";
+  }
+  const trace = (await provider.send("debug_traceTransaction", [
+    hash,
+    { disableStack: true, disableMemory: true, disableStorage: true },
+  ])) as { returnValue?: string };
+  const value = trace.returnValue ?? "";
+  return value.startsWith("0x") ? value : "0x" + value;
+}
+
+const anvilNodes = new WeakMap<EthereumProvider, Promise<boolean>>();
+
+/** Whether the node is anvil (web3_clientVersion), asked once per provider. */
+function isAnvil(provider: EthereumProvider): Promise<boolean> {
+  let answer = anvilNodes.get(provider);
+  if (answer === undefined) {
+    answer = (provider.send("web3_clientVersion", []) as Promise<string>).then((v) =>
+      v.toLowerCase().startsWith("anvil"),
+    );
+    anvilNodes.set(provider, answer);
+  }
+  return answer;
 }

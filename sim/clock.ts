@@ -6,6 +6,10 @@
  *
  * Mining calls go through one queue, each with its own timestamp set just before it, so callers may
  * send several transactions without waiting for each: they are mined in the order they were sent.
+ *
+ * `mineBlock` packs several transactions into one block (automine off, the transactions sent one after
+ * another so the node's pool holds them in that order, one evm_mine): the block takes one second of
+ * the clock whatever it holds.
  */
 type Send = (method: string, params?: unknown[]) => Promise<unknown>;
 
@@ -49,6 +53,20 @@ export class BlockClock {
     this.provider.send = this.original;
   }
 
+  /**
+   * Sends `txs` (eth_sendTransaction parameter objects) into one block, in this order, and mines it at
+   * the clock's next second; returns their hashes. The node must order its pool first come, first served
+   * (anvil --order fifo; Hardhat's pool does for equal fees).
+   */
+  mineBlock(txs: readonly object[]): Promise<string[]> {
+    const mined = this.queue.then(() => this.pack(txs));
+    this.queue = mined.then(
+      () => undefined,
+      () => undefined,
+    );
+    return mined;
+  }
+
   /** Where the clock stands, to resume from after the chain is reverted to this point. */
   state(): ClockState {
     return { next: this.next, mined: this.mined };
@@ -73,6 +91,27 @@ export class BlockClock {
   /** The timestamp the next block will carry, seconds. */
   peek(): number {
     return this.next;
+  }
+
+  private async pack(txs: readonly object[]): Promise<string[]> {
+    await this.original("evm_setAutomine", [false]);
+    let hashes: string[] = [];
+    try {
+      // The pool keeps the order they arrive in: all at once where the provider keeps the order of
+      // concurrent requests (sim/anvil.ts: one batch), else one after another.
+      if ((this.provider as { ordersConcurrentSends?: boolean }).ordersConcurrentSends === true) {
+        hashes = (await Promise.all(txs.map((tx) => this.original("eth_sendTransaction", [tx])))) as string[];
+      } else {
+        for (const tx of txs) hashes.push((await this.original("eth_sendTransaction", [tx])) as string);
+      }
+    } finally {
+      await this.original("evm_setNextBlockTimestamp", [this.next]);
+      this.next += 1;
+      await this.original("evm_mine", []);
+      this.mined += 1;
+      await this.original("evm_setAutomine", [true]);
+    }
+    return hashes;
   }
 
   private async mine(method: string, params: unknown[] | undefined): Promise<unknown> {

@@ -30,7 +30,7 @@ import { Random } from "./random";
 import { BlockClock, type ClockState } from "./clock";
 import { formatWad } from "./decimal";
 import { mechanismSpec } from "./mechanisms";
-import { SimChain, type Call } from "./chain";
+import { SimChain, type Call, type Send } from "./chain";
 import type { Scenario } from "./scenario";
 import type { AgentPnlSeries, LiquidationEvent, MarketStep, SimulationResult, TimelineRow } from "./types";
 import { assignCascadeRounds } from "./metrics";
@@ -591,9 +591,16 @@ async function marketMakerPhase(run: Run, t: number): Promise<string | undefined
     run.chain.value(m.coin, "balanceOf", [mm.address]),
     run.chain.value(m.spotPool, "spotPrice"),
   ]);
-  // In order: a push's price is the one the push before it left.
-  for (const action of marketMakerActions(mm.plan, t, run.scenario.stepSec, market, { usd6, coins, spot })) {
-    const outcome = await act(run, mm.address, action, t);
+  // One block, in order (one account's nonces): a push's price is the one the push before it left.
+  const actions = marketMakerActions(mm.plan, t, run.scenario.stepSec, market, { usd6, coins, spot });
+  actions.forEach((action) => touchVault(run, action));
+  const outcomes = await run.chain.sendBlock(
+    run.clock,
+    actions.map((action) => ({ from: mm.address, call: run.chain.callOf(action.intent, mm.address) })),
+  );
+  for (const [i, action] of actions.entries()) {
+    const outcome = outcomes[i]!;
+    run.ledger.record(action, outcome, t);
     if (outcome.kind === "done" && action.intent.kind === "spotBuy") mm.cost += action.intent.usd6 * USD6_TO_WAD;
   }
   return mm.plan.market;
@@ -605,11 +612,11 @@ async function marketMakerPhase(run: Run, t: number): Promise<string | undefined
  * swapped this step or a TWAP window makes it move with time.
  */
 async function oraclePhase(run: Run, step: number, t: number, swapped: ReadonlySet<string>): Promise<void> {
-  const sends: Promise<Outcome>[] = [];
+  const sends: Send[] = [];
   const actions: Action[] = [];
   const send = (from: string, action: Action) => {
     actions.push(action);
-    sends.push(run.chain.send(from, run.chain.callOf(action.intent, from)));
+    sends.push({ from, call: run.chain.callOf(action.intent, from) });
   };
   const references = await Promise.all(
     run.scenario.markets.map((m, i): Promise<bigint | bigint[]> | bigint | undefined => {
@@ -647,8 +654,8 @@ async function oraclePhase(run: Run, step: number, t: number, swapped: ReadonlyS
       intent: { kind: "settleFunding", symbol: m.symbol },
     });
   }
-  // Sent together: the block clock mines them one by one, in this order.
-  const outcomes = await Promise.all(sends);
+  // One block, in this order: each feed's push, then the premium sample that reads them.
+  const outcomes = await run.chain.sendBlock(run.clock, sends);
   outcomes.forEach((outcome, i) => run.ledger.record(actions[i]!, outcome, t));
 }
 
@@ -684,7 +691,7 @@ function observeCrossings(run: Run, views: ReadonlyMap<string, MarketView>, t: n
 
 async function retailPhase(run: Run, t: number, views: ReadonlyMap<string, MarketView>): Promise<void> {
   const book = run.keeper.book;
-  const pending: Promise<[RetailAgent, NonNullable<ReturnType<typeof retailDecision>>, Action, Outcome]>[] = [];
+  const decided: [RetailAgent, NonNullable<ReturnType<typeof retailDecision>>, Action][] = [];
   // Each opening order sees the ones sent before it in this step: they fill first.
   const seen = new Map(views);
   for (const a of run.retail) {
@@ -706,12 +713,15 @@ async function retailPhase(run: Run, t: number, views: ReadonlyMap<string, Marke
       intent: decision.intent,
     };
     touchVault(run, action);
-    // Sent without waiting for each: the block clock mines them in this order.
-    pending.push(
-      run.chain.send(a.address, run.chain.callOf(action.intent, a.address)).then((o) => [a, decision, action, o]),
-    );
+    decided.push([a, decision, action]);
   }
-  for (const [a, decision, action, outcome] of await Promise.all(pending)) {
+  // One block, in this order: the traders act independently, each on its own account.
+  const outcomes = await run.chain.sendBlock(
+    run.clock,
+    decided.map(([a, , action]) => ({ from: a.address, call: run.chain.callOf(action.intent, a.address) })),
+  );
+  for (const [i, [a, decision, action]] of decided.entries()) {
+    const outcome = outcomes[i]!;
     run.ledger.record(action, outcome, t);
     afterOutcome(a, decision.step, outcome);
     a.free = undefined;

@@ -122,6 +122,17 @@ function decimalField<T>(bounds: Bounds, convert: (value: bigint) => Checked<T>)
 
 const wad = (bounds: Bounds = {}) => decimalField(bounds, (value) => ({ ok: true, value }));
 
+/** The engine stores a market's rates in units of 1e-9 (PerpEngineStorage.RATE_UNIT) and refuses finer. */
+const RATE_UNIT = 10n ** 9n;
+
+/** A rate of the market's configuration: a fraction the engine's 1e-9 units hold exactly. */
+const rate = (bounds: Bounds) =>
+  decimalField(bounds, (value): Checked<bigint> =>
+    value % RATE_UNIT === 0n
+      ? { ok: true, value }
+      : { ok: false, message: `must be a multiple of 0.000000001, the engine's rate unit (got ${formatWad(value)})` },
+  );
+
 function wholeSeconds(secondsWad: bigint): Checked<number> {
   if (secondsWad % WAD !== 0n)
     return { ok: false, message: `must be a whole number of seconds (got ${formatWad(secondsWad)} s)` };
@@ -257,7 +268,7 @@ const marketSchema = strict({
   /** Open-interest cap per side, base units. */
   maxOpenInterest: size,
   tiers: tiersSchema,
-  fees: strict({ taker: fraction, maker: fraction }).superRefine((fees, ctx) => {
+  fees: strict({ taker: rate({ gte: 0n, lt: WAD }), maker: rate({ gte: 0n, lt: WAD }) }).superRefine((fees, ctx) => {
     if (fees.maker > fees.taker) {
       ctx.addIssue({
         code: z.ZodIssueCode.custom,
@@ -271,7 +282,7 @@ const marketSchema = strict({
     /** TWAP window of the spot adapter; 0 reads the spot price itself. */
     twapWindowSeconds: integer(0, MAX_TWAP_WINDOW_SECONDS),
     /** Mark clamped to index * (1 +/- band); 0 = off. */
-    priceBand: fraction,
+    priceBand: rate({ gte: 0n, lt: WAD }),
     /** Largest index change one oracle update may make, as a fraction; 0 = off. */
     maxPriceDeviationPerUpdate: fraction,
     /** Tighter open-interest cap per side, base units, as a protection; 0 = off (maxOpenInterest applies). */
@@ -280,7 +291,7 @@ const marketSchema = strict({
      * The PnL cap of SPEC 9.1 (GMX v2's PnL factor): traders' net profit the pool counts and pays is at
      * most this share of the pool; above it closing profits are paid pro rata. In (0, 1]; default 0.5.
      */
-    maxPnlFactor: wad({ gt: 0n, lte: WAD }).default(ALT_USD.maxPnlFactor),
+    maxPnlFactor: rate({ gt: 0n, lte: WAD }).default(ALT_USD.maxPnlFactor),
   }),
   /**
    * Spot venues (SPEC 9.4, Mango's three): the index is the median of one reporter per venue, each

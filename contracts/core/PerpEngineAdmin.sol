@@ -60,7 +60,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     function setTiers(uint256 marketId, Tier[] calldata tierList) external onlyRole(CONFIG_ROLE) {
         if (_configs[marketId].symbol == 0) revert UnknownMarket(marketId);
         _setTiers(marketId, tierList);
-        _validateLiquidationFee(_configs[marketId], _tiers[marketId]);
+        _validateLiquidationFee(_loadTradeConfig(marketId).liquidationFeeRate, marketId);
     }
 
     /// @notice Pauses or resumes new risk on a market; closing, margin and liquidation keep working.
@@ -82,8 +82,9 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         return _loadPosition(id);
     }
 
+    /// @notice A market's configuration as set (WAD rates, wei amounts); all zero for an unknown id.
     function marketConfig(uint256 marketId) external view returns (MarketConfig memory) {
-        return _configs[marketId];
+        return _loadConfig(marketId);
     }
 
     function marketState(uint256 marketId) external view returns (MarketState memory) {
@@ -100,7 +101,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         for (uint256 id = 1; id <= marketCount; ++id) {
             MarketState storage st = _states[id];
             uint256 oi = WadMath.max(st.longOpenInterest, st.shortOpenInterest);
-            reserved += oi.mulUp(st.lastIndex).mulUp(_configs[id].reserveFactor);
+            reserved += oi.mulUp(st.lastIndex).mulUp(uint256(_configs[id].reserveFactor) * RATE_UNIT);
         }
     }
 
@@ -110,7 +111,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     function poolValuation() external view override returns (PoolValuation memory v) {
         v.ledger = valuationVault.poolAssets();
         for (uint256 id = 1; id <= marketCount; ++id) {
-            MarketConfig memory cfg = _configs[id];
+            MarketConfig memory cfg = _loadConfig(id);
             MarketState memory st = _states[id];
             // MarketLib.indexOf, written out: the stale market is noted on the way (and the call inlined saves
             // ~230 gas on every LP deposit and redemption).
@@ -139,15 +140,49 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         if (address(cfg.fundingModel).code.length == 0) revert InvalidConfig("fundingModel");
         if (cfg.minMargin == 0) revert InvalidConfig("minMargin");
         if (cfg.maxPnlFactor == 0 || cfg.maxPnlFactor > WadMath.WAD) revert InvalidConfig("maxPnlFactor");
-        _validateLiquidationFee(cfg, _tiers[marketId]);
-        _configs[marketId] = cfg;
+        _validateLiquidationFee(cfg.liquidationFeeRate, marketId);
+        StoredConfig memory next = _toStored(cfg);
+        next.tierCount = _configs[marketId].tierCount; // set by setTiers
+        _configs[marketId] = next;
         emit MarketConfigured(marketId, cfg);
+    }
+
+    /// @dev `cfg` in its stored units; a value they do not hold exactly is refused, naming the field.
+    function _toStored(MarketConfig calldata cfg) private pure returns (StoredConfig memory s) {
+        s.symbol = cfg.symbol;
+        (s.skewScale, s.maxOpenInterest) = (cfg.skewScale, cfg.maxOpenInterest);
+        s.takerFee = _rate(cfg.takerFee, "takerFee");
+        s.makerFee = _rate(cfg.makerFee, "makerFee");
+        s.liquidationFeeRate = _rate(cfg.liquidationFeeRate, "liquidationFeeRate");
+        s.insuranceFeeShare = _rate(cfg.insuranceFeeShare, "insuranceFeeShare");
+        s.markBand = _rate(cfg.markBand, "markBand");
+        s.reserveFactor = _rate(cfg.reserveFactor, "reserveFactor");
+        s.maxPnlFactor = _rate(cfg.maxPnlFactor, "maxPnlFactor");
+        s.partialLiquidationBuffer = _rate(cfg.partialLiquidationBuffer, "partialLiquidationBuffer");
+        s.fundingInterestRate = _rate(cfg.fundingInterestRate, "fundingInterestRate");
+        s.fundingClamp = _rate(cfg.fundingClamp, "fundingClamp");
+        s.fundingCap = _rate(cfg.fundingCap, "fundingCap");
+        (s.fundingInterval, s.emaHalfLife, s.markModel) = (cfg.fundingInterval, cfg.emaHalfLife, uint8(cfg.markModel));
+        s.minPositionNotional = uint64(_narrow(cfg.minPositionNotional, USD_UNIT, 64, "minPositionNotional"));
+        (s.minLiquidationFee, s.minMargin) = (cfg.minLiquidationFee, cfg.minMargin);
+        s.fundingModel = address(cfg.fundingModel);
+        (s.maxFundingVelocity, s.oracleGracePeriod) = (cfg.maxFundingVelocity, cfg.oracleGracePeriod);
+    }
+
+    function _rate(uint256 value, bytes32 field) private pure returns (uint32) {
+        return uint32(_narrow(value, RATE_UNIT, 32, field));
+    }
+
+    /// @dev `value` / `unit`, refused unless exact and below 2^bits.
+    function _narrow(uint256 value, uint256 unit, uint256 bits, bytes32 field) private pure returns (uint256 q) {
+        q = value / unit;
+        if (q * unit != value || q >> bits != 0) revert InvalidConfig(field);
     }
 
     /// @dev The keeper's reward rate must stay below the first tier's maintenance rate, or a partial
     /// liquidation could never restore health.
-    function _validateLiquidationFee(MarketConfig memory cfg, StoredTier[] storage tiers_) private view {
-        if (cfg.liquidationFeeRate >= tiers_[0].mmr) revert InvalidConfig("liquidationFeeRate");
+    function _validateLiquidationFee(uint256 liquidationFeeRate, uint256 marketId) private view {
+        if (liquidationFeeRate >= _tiers[marketId][0].mmr) revert InvalidConfig("liquidationFeeRate");
     }
 
     function _setTiers(uint256 marketId, Tier[] calldata input) private {
@@ -167,16 +202,16 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
             }
         }
         MarginMath.deriveMaintenanceAmounts(t);
-        delete _tiers[marketId];
+        StoredTier[MAX_TIERS] storage stored = _tiers[marketId];
         for (uint256 i; i < t.length; ++i) {
-            _tiers[marketId].push(
-                StoredTier({
-                    notionalCap: uint96(t[i].notionalCap), // checked above
-                    mmr: uint64(t[i].mmr), // < WAD
-                    maxLeverage: uint96(t[i].maxLeverage) // checked above
-                })
-            );
+            stored[i] = StoredTier({
+                notionalCap: uint96(t[i].notionalCap), // checked above
+                mmr: uint64(t[i].mmr), // < WAD
+                maxLeverage: uint96(t[i].maxLeverage) // checked above
+            });
         }
+        for (uint256 i = t.length; i < _configs[marketId].tierCount; ++i) delete stored[i];
+        _configs[marketId].tierCount = uint8(t.length); // <= MAX_TIERS
         emit TiersSet(marketId, t);
     }
 }

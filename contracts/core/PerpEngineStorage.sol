@@ -6,6 +6,7 @@ import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/Reentrancy
 import {Tier} from "../libraries/MarginMath.sol";
 import {WadMath} from "../libraries/WadMath.sol";
 import {MarketConfig, MarketState} from "../libraries/MarketLib.sol";
+import {IFundingModel} from "../interfaces/IFundingModel.sol";
 import {Position} from "../libraries/PositionLib.sol";
 import {IPerpEngineEvents} from "../interfaces/IPerpEngine.sol";
 import {IPerpErrors} from "../interfaces/IPerpErrors.sol";
@@ -26,12 +27,47 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     uint256 internal constant MAX_FEE = 0.1e18;
     uint256 internal constant MAX_FUNDING_CAP = 0.1e18;
 
+    /// @dev The unit of a rate as stored: 1e-9 (a WAD rate divided by RATE_UNIT fits a uint32 up to 4.29).
+    uint256 internal constant RATE_UNIT = 1e9;
+    /// @dev The unit of the minimum position notional as stored: 1e-6 USD.
+    uint256 internal constant USD_UNIT = 1e12;
+
     /// @dev A maintenance tier as stored: one slot. The maintenance amount is not stored: it is derived
     /// from the caps and rates below it (MarginMath.deriveMaintenanceAmounts) whenever tiers are loaded.
     struct StoredTier {
         uint96 notionalCap;
         uint64 mmr;
         uint96 maxLeverage;
+    }
+
+    /// @dev A market's configuration as stored: six slots, of which a trade reads three (1 to 3). Rates are
+    /// in RATE_UNIT and the minimum notional in USD_UNIT; setMarketConfig refuses a value these units do not
+    /// hold exactly. `tierCount` is the length of the market's tier list, read with the trade config.
+    struct StoredConfig {
+        bytes32 symbol; // slot 0
+        uint128 skewScale; // slot 1
+        uint128 maxOpenInterest;
+        uint32 takerFee; // slot 2: the eight rates a trade may need
+        uint32 makerFee;
+        uint32 liquidationFeeRate;
+        uint32 insuranceFeeShare;
+        uint32 markBand;
+        uint32 reserveFactor;
+        uint32 maxPnlFactor;
+        uint32 partialLiquidationBuffer;
+        uint32 fundingInterestRate; // slot 3: funding, mark method, tier count, minimum notional
+        uint32 fundingClamp;
+        uint32 fundingCap;
+        uint32 fundingInterval;
+        uint32 emaHalfLife;
+        uint8 markModel;
+        uint8 tierCount;
+        uint64 minPositionNotional;
+        uint128 minLiquidationFee; // slot 4: the minimums, for the paths that check them
+        uint128 minMargin;
+        address fundingModel; // slot 5: read when a funding boundary is due or the oracle is stale
+        uint64 maxFundingVelocity;
+        uint32 oracleGracePeriod;
     }
 
     /// @dev A position as stored: two slots, (size, entry price) and (margin, funding snapshot). The owner
@@ -45,9 +81,10 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
 
     uint256 public marketCount;
     mapping(bytes32 symbol => uint256) public marketIdBySymbol;
-    mapping(uint256 marketId => MarketConfig) internal _configs;
+    mapping(uint256 marketId => StoredConfig) internal _configs;
     mapping(uint256 marketId => MarketState) internal _states;
-    mapping(uint256 marketId => StoredTier[]) internal _tiers;
+    /// @dev A fixed array: its count is the config's `tierCount`, so no length slot is read.
+    mapping(uint256 marketId => StoredTier[MAX_TIERS]) internal _tiers;
     mapping(uint256 positionId => StoredPosition) internal _positions;
 
     /// @dev The position `id` names, its two words read whole; owner and market from the id when it is
@@ -92,11 +129,11 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     /// notional `scaledNotional` / WAD (|size| x price, exact), or all of them when none does; and the
     /// market's tier count. Every MarginMath function returns on such a prefix what it returns on the
     /// whole list for that notional or a smaller one: none looks above the tier that holds its notional.
-    /// One cold slot per tier read. The amounts are MarginMath.deriveMaintenanceAmounts' recurrence, in
-    /// one pass over the stored words.
+    /// One cold slot per tier read; the count comes from config slot 3, which a trade has already read.
+    /// The amounts are MarginMath.deriveMaintenanceAmounts' recurrence, in one pass over the stored words.
     function _loadTiers(uint256 marketId, uint256 scaledNotional) internal view returns (Tier[] memory t, uint256 n) {
-        StoredTier[] storage stored = _tiers[marketId];
-        n = stored.length;
+        StoredTier[MAX_TIERS] storage stored = _tiers[marketId];
+        n = _configs[marketId].tierCount;
         t = new Tier[](n);
         uint256 amount;
         uint256 prevCap;
@@ -116,65 +153,65 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         }
     }
 
-    /// @dev The MarketConfig words every call reads (slots 1, 2, 4, 5, 6: skew scale and caps, fees, funding
-    /// parameters and interval, bands and factors, mark method), read whole. Not loaded, left zero: `symbol`
-    /// (slot 0; a market exists iff its skewScale is not zero); slot 3 (minimum margin and liquidation fee),
-    /// which `_loadMinimums` adds for the paths that check them (increase, margin, liquidation); and slot 7
-    /// (funding model, maximum funding velocity, oracle grace period), which `_loadFundingConfig` adds when
-    /// a funding boundary is due.
-    /// The layout is the compiler's for the struct (MarketLib.sol); admin.marketConfig reads it through the
-    /// compiler.
+    /// @dev The config words every call reads (StoredConfig slots 1 to 3: skew scale and cap, the eight
+    /// rates, funding parameters, mark method, minimum notional), read whole and scaled back to WAD and
+    /// wei. Not loaded, left zero: `symbol` (slot 0; a market exists iff its skewScale is not zero); slot 4
+    /// (minimum liquidation fee and margin), which `_loadMinimums` adds for the paths that check them; and
+    /// slot 5 (funding model, maximum funding velocity, oracle grace period), which `_loadFundingConfig`
+    /// adds when a funding boundary is due. The layout is the compiler's for StoredConfig; `_loadConfig`
+    /// reads all of it through the compiler.
     function _loadTradeConfig(uint256 marketId) internal view returns (MarketConfig memory cfg) {
-        MarketConfig storage s = _configs[marketId];
+        StoredConfig storage s = _configs[marketId];
+        uint256 unit = RATE_UNIT;
         assembly ("memory-safe") {
-            let m128 := sub(shl(128, 1), 1)
-            let m64 := sub(shl(64, 1), 1)
+            let m32 := 0xffffffff
             let w := sload(add(s.slot, 1))
-            mstore(add(cfg, 0x20), and(w, m128)) // skewScale
+            mstore(add(cfg, 0x20), and(w, sub(shl(128, 1), 1))) // skewScale
             mstore(add(cfg, 0x40), shr(128, w)) // maxOpenInterest
             w := sload(add(s.slot, 2))
-            mstore(add(cfg, 0x60), and(w, m64)) // takerFee
-            mstore(add(cfg, 0x80), and(shr(64, w), m64)) // makerFee
-            mstore(add(cfg, 0xa0), and(shr(128, w), m64)) // liquidationFeeRate
-            mstore(add(cfg, 0xc0), shr(192, w)) // insuranceFeeShare
-            w := sload(add(s.slot, 4))
-            mstore(add(cfg, 0x120), and(w, m64)) // fundingInterestRate
-            mstore(add(cfg, 0x140), and(shr(64, w), m64)) // fundingClamp
-            mstore(add(cfg, 0x160), and(shr(128, w), m64)) // fundingCap
-            mstore(add(cfg, 0x180), and(shr(192, w), 0xffffffff)) // fundingInterval
-            mstore(add(cfg, 0x1a0), shr(224, w)) // emaHalfLife
-            w := sload(add(s.slot, 5))
-            mstore(add(cfg, 0x1c0), and(w, m64)) // markBand
-            mstore(add(cfg, 0x1e0), and(shr(64, w), m64)) // reserveFactor
-            mstore(add(cfg, 0x200), and(shr(128, w), m64)) // maxPnlFactor
-            mstore(add(cfg, 0x220), shr(192, w)) // partialLiquidationBuffer
-            w := sload(add(s.slot, 6))
-            mstore(add(cfg, 0x240), and(w, 0xff)) // markModel (a MarkMethod)
-            mstore(add(cfg, 0x260), and(shr(8, w), sub(shl(96, 1), 1))) // minPositionNotional
+            mstore(add(cfg, 0x60), mul(and(w, m32), unit)) // takerFee
+            mstore(add(cfg, 0x80), mul(and(shr(32, w), m32), unit)) // makerFee
+            mstore(add(cfg, 0xa0), mul(and(shr(64, w), m32), unit)) // liquidationFeeRate
+            mstore(add(cfg, 0xc0), mul(and(shr(96, w), m32), unit)) // insuranceFeeShare
+            mstore(add(cfg, 0x1c0), mul(and(shr(128, w), m32), unit)) // markBand
+            mstore(add(cfg, 0x1e0), mul(and(shr(160, w), m32), unit)) // reserveFactor
+            mstore(add(cfg, 0x200), mul(and(shr(192, w), m32), unit)) // maxPnlFactor
+            mstore(add(cfg, 0x220), mul(shr(224, w), unit)) // partialLiquidationBuffer
+            w := sload(add(s.slot, 3))
+            mstore(add(cfg, 0x120), mul(and(w, m32), unit)) // fundingInterestRate
+            mstore(add(cfg, 0x140), mul(and(shr(32, w), m32), unit)) // fundingClamp
+            mstore(add(cfg, 0x160), mul(and(shr(64, w), m32), unit)) // fundingCap
+            mstore(add(cfg, 0x180), and(shr(96, w), m32)) // fundingInterval
+            mstore(add(cfg, 0x1a0), and(shr(128, w), m32)) // emaHalfLife
+            mstore(add(cfg, 0x240), and(shr(160, w), 0xff)) // markModel (a MarkMethod); tierCount at 168
+            mstore(add(cfg, 0x260), mul(and(shr(176, w), sub(shl(64, 1), 1)), USD_UNIT)) // minPositionNotional
         }
     }
 
-    /// @dev Adds MarketConfig's slot 3 (minimum liquidation fee, minimum margin) to a config from
+    /// @dev Adds StoredConfig's slot 4 (minimum liquidation fee, minimum margin) to a config from
     /// `_loadTradeConfig`.
     function _loadMinimums(uint256 marketId, MarketConfig memory cfg) internal view {
-        MarketConfig storage s = _configs[marketId];
-        assembly ("memory-safe") {
-            let w := sload(add(s.slot, 3))
-            mstore(add(cfg, 0xe0), and(w, sub(shl(128, 1), 1))) // minLiquidationFee
-            mstore(add(cfg, 0x100), shr(128, w)) // minMargin
-        }
+        StoredConfig storage s = _configs[marketId];
+        (cfg.minLiquidationFee, cfg.minMargin) = (s.minLiquidationFee, s.minMargin);
     }
 
-    /// @dev Adds MarketConfig's slot 7 (funding model, maximum funding velocity, oracle grace period) to a
+    /// @dev Adds StoredConfig's slot 5 (funding model, maximum funding velocity, oracle grace period) to a
     /// config from `_loadTradeConfig`.
     function _loadFundingConfig(uint256 marketId, MarketConfig memory cfg) internal view {
-        MarketConfig storage s = _configs[marketId];
-        assembly ("memory-safe") {
-            let w := sload(add(s.slot, 7))
-            mstore(add(cfg, 0x280), and(w, sub(shl(160, 1), 1))) // fundingModel
-            mstore(add(cfg, 0x2a0), and(shr(160, w), sub(shl(64, 1), 1))) // maxFundingVelocity
-            mstore(add(cfg, 0x2c0), shr(224, w)) // oracleGracePeriod
-        }
+        StoredConfig storage s = _configs[marketId];
+        (cfg.fundingModel, cfg.maxFundingVelocity, cfg.oracleGracePeriod) = (
+            IFundingModel(s.fundingModel),
+            s.maxFundingVelocity,
+            s.oracleGracePeriod
+        );
+    }
+
+    /// @dev The whole config, as setMarketConfig took it (the views and the pool's valuation).
+    function _loadConfig(uint256 marketId) internal view returns (MarketConfig memory cfg) {
+        cfg = _loadTradeConfig(marketId);
+        cfg.symbol = _configs[marketId].symbol;
+        _loadMinimums(marketId, cfg);
+        _loadFundingConfig(marketId, cfg);
     }
 
     /// @dev MarketState's seven storage words, read whole (the compiler's struct copy reads every packed

@@ -12,9 +12,9 @@ interface IOracle {
     /// the index as it stood when the oracle went stale; price is 0 when no source ever answered.
     function lastIndexPrice(uint256 marketId) external view returns (uint256 price, uint256 freshUntil);
 
-    /// @notice Records the caller's latest round (a pushed feed mirroring each push): a source that records
-    /// into the oracle is read from the oracle's own storage, one slot, with no call. A caller writes only
-    /// its own record, so a feed that is not a market's source changes nothing.
+    /// @notice Records the caller's latest round (a pushed feed mirroring each push) into the source slot of
+    /// each market that lists the caller as a recorded source, which a trade then reads with no call. A
+    /// caller writes only where it is listed, so a feed that is not a market's source changes nothing.
     /// @param answer the round's answer, in the feed's decimals
     /// @param updatedAt the round's timestamp (seconds)
     function recordPrice(int256 answer, uint256 updatedAt) external;

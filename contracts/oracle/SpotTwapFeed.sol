@@ -3,14 +3,16 @@ pragma solidity 0.8.28;
 
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {SpotPool} from "../spot/SpotPool.sol";
+import {ISpotTwap, ISpotTwapSource} from "../interfaces/ISpotTwap.sol";
 
 /// @title SpotTwapFeed
 /// @notice Adapts a spot pool's time-weighted average price to AggregatorV3Interface (18 decimals).
 /// Window 0 reads the instantaneous spot price: a market maker's single-block push then moves the index
 /// at once. A window of W seconds averages the pool's price over the last W seconds, so a push in the
 /// current block moves it not at all. The window is fixed (an immutable, so a read costs no storage
-/// slot): another window is another feed, listed in the oracle in this one's place.
-contract SpotTwapFeed is AggregatorV3Interface {
+/// slot): another window is another feed, listed in the oracle in this one's place. The oracle reads a
+/// listed adapter's pool directly (`twapSource`), with the answer `latestRoundData` gives.
+contract SpotTwapFeed is AggregatorV3Interface, ISpotTwapSource {
     SpotPool public immutable pool;
     /// @notice The TWAP window in seconds (0 = spot).
     uint32 public immutable window;
@@ -20,6 +22,11 @@ contract SpotTwapFeed is AggregatorV3Interface {
     constructor(SpotPool pool_, uint32 window_) {
         pool = pool_;
         window = window_;
+    }
+
+    /// @inheritdoc ISpotTwapSource
+    function twapSource() external view returns (ISpotTwap, uint32) {
+        return (pool, window);
     }
 
     /// @inheritdoc AggregatorV3Interface

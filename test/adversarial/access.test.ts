@@ -88,9 +88,7 @@ const SUBJECTS: Subject[] = [
     contract: (f) => f.ex.oracle,
     table: {
       "setSources(uint256,address[],uint32[])": role("CONFIG_ROLE"),
-      "recordPrice(int256,uint256)": open(
-        "writes only the caller's own record, read only for a feed that names this oracle",
-      ),
+      "recordPrice(int256,uint256)": open("writes only into the source slots that list the caller as a recorded feed"),
       ...ACCESS_CONTROL,
     },
   },

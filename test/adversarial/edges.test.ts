@@ -18,6 +18,8 @@ import { expectConservation } from "../helpers/conservation";
 
 const field = (name: string): string => ethers.encodeBytes32String(name);
 const USD6_TO_WAD = 10n ** 12n;
+/** The engine stores rates in units of 1e-9 (PerpEngineStorage.RATE_UNIT, in WAD wei). */
+const RATE_UNIT = 10n ** 9n;
 
 async function configFixture() {
   const f = await exchangeFixture();
@@ -65,6 +67,27 @@ describe("adversarial edges", () => {
         change: (c) => ({ ...c, liquidationFeeRate: wad(ALT_USD.tiers[0].mmr) }),
         field: "liquidationFeeRate",
       },
+      // Stored units: rates in 1e-9, the minimum notional in 1e-6 USD; what they cannot hold is refused.
+      {
+        name: "a taker fee finer than 1e-9",
+        change: (c) => ({ ...c, takerFee: BigInt(c.takerFee) + 1n }),
+        field: "takerFee",
+      },
+      {
+        name: "a funding interest rate finer than 1e-9",
+        change: (c) => ({ ...c, fundingInterestRate: BigInt(c.fundingInterestRate) + 1n }),
+        field: "fundingInterestRate",
+      },
+      {
+        name: "a reserve factor of 2^32 stored units",
+        change: (c) => ({ ...c, reserveFactor: 2n ** 32n * RATE_UNIT }),
+        field: "reserveFactor",
+      },
+      {
+        name: "a minimum position notional finer than 1e-6 USD",
+        change: (c) => ({ ...c, minPositionNotional: BigInt(c.minPositionNotional) + 1n }),
+        field: "minPositionNotional",
+      },
     ];
     for (const c of invalid) {
       it(`refuses ${c.name}, naming the field, on update and on creation`, async () => {
@@ -95,6 +118,46 @@ describe("adversarial edges", () => {
         .withArgs(99);
       await expect(ex.admin.setTiers(99, tiers)).to.be.revertedWithCustomError(ex.admin, "UnknownMarket").withArgs(99);
       await expect(ex.admin.setPaused(99, true)).to.be.revertedWithCustomError(ex.admin, "UnknownMarket").withArgs(99);
+    });
+
+    it("stores every field in its packed slot and reads it back exactly, at the edges of its units", async () => {
+      const { ex, alt, cfg, tiers } = await loadFixture(configFixture);
+      const maxRate = (2n ** 32n - 1n) * RATE_UNIT;
+      const edge: MarketConfigStruct = {
+        ...cfg,
+        skewScale: 2n ** 128n - 1n,
+        maxOpenInterest: 2n ** 128n - 2n,
+        takerFee: wad("0.1"),
+        makerFee: RATE_UNIT,
+        insuranceFeeShare: WAD,
+        markBand: WAD - RATE_UNIT,
+        reserveFactor: maxRate,
+        maxPnlFactor: WAD,
+        partialLiquidationBuffer: maxRate,
+        fundingInterestRate: maxRate,
+        fundingClamp: maxRate - RATE_UNIT,
+        fundingCap: wad("0.1"),
+        fundingInterval: 2n ** 32n - 1n,
+        emaHalfLife: 2n ** 32n - 2n,
+        minPositionNotional: ((2n ** 96n - 1n) / 10n ** 12n) * 10n ** 12n, // the largest uint96 in 1e-6 USD
+        minLiquidationFee: 2n ** 128n - 1n,
+        minMargin: 2n ** 128n - 3n,
+        maxFundingVelocity: 2n ** 64n - 1n,
+        oracleGracePeriod: 2n ** 32n - 1n,
+      };
+      await (await ex.admin.setMarketConfig(alt.marketId, edge)).wait();
+      const back = await ex.admin.marketConfig(alt.marketId);
+      for (const [key, value] of Object.entries(edge)) {
+        expect(back[key as keyof MarketConfigStruct], key).to.equal(value);
+      }
+      // The tier count lives in the config's slot: a new config keeps it; new tiers replace it.
+      expect(await ex.admin.tiers(alt.marketId)).to.have.length(tiers.length);
+      await (await ex.admin.setTiers(alt.marketId, [tiers[0]])).wait();
+      expect(await ex.admin.tiers(alt.marketId)).to.have.length(1);
+      await (await ex.admin.setTiers(alt.marketId, tiers)).wait();
+      expect((await ex.admin.tiers(alt.marketId)).map((t) => t.notionalCap)).to.deep.equal(
+        tiers.map((t) => BigInt(t.notionalCap)),
+      );
     });
 
     type TierRow = { notionalCap: bigint; maintenanceAmount: bigint; mmr: bigint; maxLeverage: bigint };

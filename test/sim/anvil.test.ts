@@ -8,7 +8,10 @@ import { AnvilProvider, RpcError, startAnvil } from "../../sim/anvil";
 import { loadScenario, type Scenario } from "../../sim/scenario";
 import { runScenario } from "../../sim/runner";
 import { summaryJson } from "../../sim/output";
-import { parseChain } from "../../sim/network";
+import { parseChain, simNetwork, CHAINS } from "../../sim/network";
+import { BlockClock } from "../../sim/clock";
+import { sendBlock } from "../../sim/chain";
+import { CollateralToken__factory } from "../../typechain-types";
 
 const HOUR = 3600;
 /** A result whose braces and escaped quote sit inside a string: the framing must not count them. */
@@ -98,6 +101,47 @@ describe("simulator: the anvil backend", function () {
     // and again on anvil, from its deployment snapshot
     expect(summaryJson((await runScenario(hre, s, { chain: "anvil" })).summary)).to.equal(edr);
   });
+
+  for (const chain of CHAINS) {
+    it(`packs transactions into one block in the order sent, each with its outcome (${chain})`, async () => {
+      const net = await simNetwork(hre, chain);
+      const provider = net.provider;
+      const token = await new CollateralToken__factory(await net.deployer()).deploy();
+      const to = await token.getAddress();
+      const accounts = (await provider.send("eth_accounts", [])) as string[];
+      const iface = token.interface;
+      const faucet = (amount: bigint) => ({ to, data: iface.encodeFunctionData("faucet", [accounts[9]!, amount]) });
+      const head = (await provider.send("eth_getBlockByNumber", ["latest", false])) as { timestamp: string };
+      const clock = new BlockClock(provider, Number(BigInt(head.timestamp)) + 10);
+      clock.install();
+      try {
+        const outcomes = await sendBlock(provider, clock, [
+          { from: accounts[1]!, call: faucet(1n) },
+          { from: accounts[2]!, call: faucet(10n ** 30n) },
+          { from: accounts[3]!, call: faucet(2n) },
+          { from: accounts[1]!, call: faucet(3n) },
+        ]);
+        expect(outcomes.map((o) => (o.kind === "done" ? "done" : o.error))).to.deep.equal([
+          "done",
+          "FaucetAmountTooLarge",
+          "done",
+          "done",
+        ]);
+        const block = (await provider.send("eth_getBlockByNumber", ["latest", true])) as {
+          timestamp: string;
+          transactions: { from: string }[];
+        };
+        expect(block.transactions.map((tx) => tx.from.toLowerCase())).to.deep.equal(
+          [1, 2, 3, 1].map((i) => accounts[i]!.toLowerCase()),
+        );
+        expect(Number(BigInt(block.timestamp))).to.equal(clock.peek() - 1);
+        expect(clock.blocksMined).to.equal(1);
+        expect(await token.balanceOf(accounts[9]!)).to.equal(6n);
+      } finally {
+        clock.uninstall();
+      }
+    });
+  }
 
   it("refuses an unknown backend in one line naming the allowed ones", () => {
     expect(() => parseChain("geth")).to.throw('--chain: expected one of anvil, edr (got "geth")');

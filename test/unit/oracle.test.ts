@@ -7,7 +7,7 @@ import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture, takeSnapshot, time } from "@nomicfoundation/hardhat-network-helpers";
 import { Oracle__factory, PushPriceFeed__factory } from "../../typechain-types";
-import { toFeedAnswer, wad } from "../../lib/units";
+import { toFeedAnswer, usd6, wad } from "../../lib/units";
 import { exchangeFixture, FEED_HEARTBEAT, openSize } from "../helpers/fixtures";
 import { expectConservation } from "../helpers/conservation";
 
@@ -111,32 +111,37 @@ describe("oracle: index median of fresh sources", () => {
 });
 
 describe("oracle: pushed feeds recorded in the oracle", () => {
+  /** SourceKind in contracts/oracle/PackedSource.sol. */
+  const KIND = { feed: 1n, recorded: 2n, spotTwap: 3n };
+
   it("reads a connected feed from its record, calls one connected too late, and ignores records of non-sources", async () => {
     const [admin, stranger] = await ethers.getSigners();
     const oracle = await new Oracle__factory(admin).deploy(admin.address);
     const feedFactory = new PushPriceFeed__factory(admin);
     const [early, late] = await Promise.all([0, 1].map(() => feedFactory.deploy(8, "8 decimals", admin.address)));
-    // Connected before its first push and before the sources are set: every push lands in the record.
+    // Connected before its first push and before the sources are set: listed as recorded, from its
+    // latest round on.
     await (await early.setOracle(oracle)).wait();
     await (await early.setPrice(100_00000000n)).wait();
     await (await late.setPrice(104_00000000n)).wait();
     const addresses = await Promise.all([early, late].map((f) => f.getAddress()));
     await (await oracle.setSources(1, addresses, [600, 600])).wait();
     const [first, second] = await oracle.sources(1);
-    expect([first.recorded, second.recorded]).to.deep.equal([true, false]);
-    expect((await oracle.records(addresses[0])).answer).to.equal(100_00000000n);
+    expect([first.kind, second.kind]).to.deep.equal([KIND.recorded, KIND.feed]);
+    expect((await oracle.latestRound(1, 0)).answer).to.equal(100_00000000n);
 
-    // Connected after the sources were set: it records (setOracle copies the latest round at once), but
-    // the oracle keeps calling it, so the answers agree either way: (100 + 104) / 2 = 102.
+    // Connected after the sources were set: the oracle keeps calling it, so the answers agree either way:
+    // (100 + 104) / 2 = 102.
     await (await late.setOracle(oracle)).wait();
-    expect((await oracle.records(addresses[1])).answer).to.equal(104_00000000n);
+    expect((await oracle.latestRound(1, 1)).answer).to.equal(104_00000000n);
     expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad(102), 2n]);
 
     // A push moves the record and the index with it: (110 + 104) / 2 = 107.
     await (await early.setPrice(110_00000000n)).wait();
+    expect((await oracle.latestRound(1, 0)).answer).to.equal(110_00000000n);
     expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad(107), 2n]);
 
-    // Anyone may record, but only under its own address, which no market lists.
+    // Anyone may record, but only into the sources that list the caller, and no market lists it.
     await (await oracle.connect(stranger).recordPrice(1n, BigInt(await time.latest()))).wait();
     expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad(107), 2n]);
 
@@ -147,6 +152,72 @@ describe("oracle: pushed feeds recorded in the oracle", () => {
     await time.increase(601);
     await (await late.setPrice(104_00000000n)).wait();
     expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad(104), 1n]);
+  });
+
+  it("records a push into every market that lists the feed, and stops when the feed is no longer listed", async () => {
+    const [admin] = await ethers.getSigners();
+    const oracle = await new Oracle__factory(admin).deploy(admin.address);
+    const feedFactory = new PushPriceFeed__factory(admin);
+    const [shared, other] = await Promise.all([0, 1].map(() => feedFactory.deploy(8, "8 decimals", admin.address)));
+    for (const f of [shared, other]) await (await f.setOracle(oracle)).wait();
+    await (await shared.setPrice(100_00000000n)).wait();
+    await (await other.setPrice(90_00000000n)).wait();
+    const [a, b] = await Promise.all([shared, other].map((f) => f.getAddress()));
+    // Market 1 lists the shared feed second, market 2 lists it alone, with another heartbeat.
+    await (await oracle.setSources(1, [b, a], [600, 600])).wait();
+    await (await oracle.setSources(2, [a], [60])).wait();
+    await (await shared.setPrice(101_00000000n)).wait();
+    expect((await oracle.latestRound(1, 1)).answer).to.equal(101_00000000n);
+    expect((await oracle.latestRound(2, 0)).answer).to.equal(101_00000000n);
+    expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad("95.5"), 2n]);
+    expect([...(await oracle.indexPrice(2))]).to.deep.equal([wad(101), 1n]);
+
+    // Market 1 drops it: its pushes reach market 2 only.
+    await (await oracle.setSources(1, [b], [600])).wait();
+    expect((await oracle.sources(1)).map((s) => s.feed)).to.deep.equal([b]);
+    await (await shared.setPrice(102_00000000n)).wait();
+    expect([...(await oracle.indexPrice(1))]).to.deep.equal([wad(90), 1n]);
+    expect([...(await oracle.indexPrice(2))]).to.deep.equal([wad(102), 1n]);
+    // The slot market 1 no longer uses is empty.
+    expect([...(await oracle.latestRound(1, 1))]).to.deep.equal([0n, 0n]);
+  });
+});
+
+describe("oracle: the spot-TWAP adapter read through its pool", () => {
+  it("lists the adapter as its pool's TWAP and reads what the adapter answers, before and after swaps inside the window", async () => {
+    const { ex, deployer, alt } = await loadFixture(exchangeFixture);
+    const sources = await ex.oracle.sources(alt.marketId);
+    // SourceKind: the deployment's two pushed feeds are recorded (2), the adapter a spot TWAP (3).
+    expect(sources.map((s) => [s.feed, s.kind])).to.deep.equal([
+      ...(await Promise.all(alt.pushedFeeds.map(async (f) => [await f.getAddress(), 2n]))),
+      [await alt.twapFeed.getAddress(), 3n],
+    ]);
+    // The adapter alone as another market's source: the index is its answer, to the unit.
+    await (await ex.oracle.setSources(99, [alt.twapFeed], [60])).wait();
+    const both = async () => {
+      const [[index, fresh], [, answer]] = await Promise.all([
+        ex.oracle.indexPrice(99),
+        alt.twapFeed.latestRoundData(),
+      ]);
+      expect(fresh).to.equal(1n);
+      expect(index).to.equal(answer);
+      return index;
+    };
+    expect(await both()).to.equal(wad(2));
+    const pool = alt.spotPool.connect(deployer);
+    await (await ex.collateral.faucet(deployer.address, usd6(100_000))).wait();
+    await (await ex.collateral.approve(pool, usd6(100_000))).wait();
+    let previous = wad(2);
+    for (let i = 0; i < 3; i++) {
+      await (await pool.swap(true, usd6(5_000), 0n, deployer.address)).wait();
+      await time.increase(97);
+      const twap = await both();
+      expect(twap).to.be.gt(previous);
+      previous = twap;
+    }
+    // Past the window, the TWAP is the spot again.
+    await time.increase(Number(await alt.twapFeed.window()) + 1);
+    expect(await both()).to.equal(await alt.spotPool.spotPrice());
   });
 });
 

@@ -121,6 +121,44 @@ describe("spot pool: TWAP", () => {
       (wad(2) * (t1 - t0) + p1 * 100n + p2 * 150n) / (now - t0),
     );
   });
+  it("reads the TWAP exactly after the ring wraps, and clamps a longer window to the oldest observation kept", async () => {
+    const { alt, swapper } = await loadFixture(spotFixture);
+    const pool = alt.spotPool.connect(swapper);
+    const slots = await alt.spotPool.OBSERVATION_SLOTS();
+    // 8 more swaps than the ring holds, 10 s apart, alternating buys and sells of varying size: each block
+    // writes an observation, so the seeding observation and the first 8 swaps' are overwritten.
+    const steps: { t: bigint; price: bigint }[] = [];
+    let t = BigInt(await time.latest());
+    for (let i = 0n; i < slots + 8n; i++) {
+      t += 10n;
+      await time.setNextBlockTimestamp(t);
+      if (i % 2n === 0n) await (await pool.swap(true, usd6(100n + (i % 7n) * 10n), 0n, swapper.address)).wait();
+      else await (await pool.swap(false, wad(50n + (i % 5n) * 10n), 0n, swapper.address)).wait();
+      steps.push({ t, price: await spotOf(alt) });
+    }
+    expect(await alt.spotPool.observationCount()).to.equal(slots);
+    const now = t + 5n;
+    await time.increaseTo(now);
+    /** The exact integral of the step prices over [from, now]. */
+    const area = (from: bigint): bigint => {
+      let sum = 0n;
+      for (let i = 0; i < steps.length; i++) {
+        const start = steps[i].t > from ? steps[i].t : from;
+        const end = i + 1 < steps.length ? steps[i + 1].t : now;
+        if (end > start) sum += steps[i].price * (end - start);
+      }
+      return sum;
+    };
+    // Windows starting between two observations (mid-ring, near the newest, between the last two) and on one.
+    for (const window of [4_000n, 33n, 12n, 1_000n, 2_503n]) {
+      expect(await alt.spotPool.twap(Number(window))).to.equal(area(now - window) / window);
+    }
+    // The oldest observation kept is the 9th swap's block (the 8th in `steps` from 0): a longer window
+    // averages from there.
+    const oldest = steps[8].t;
+    expect(await alt.spotPool.twap(Number(now - oldest + 1_000n))).to.equal(area(oldest) / (now - oldest));
+  });
+
   it("integrates a block once: a second swap in the same block leaves the cumulative price and the observations alone", async () => {
     const { alt, swapper } = await loadFixture(spotFixture);
     await time.increase(100);
