@@ -13,6 +13,8 @@ import {Position, PositionLib} from "../libraries/PositionLib.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {PerpEngine} from "./PerpEngine.sol";
 import {PerpEngineAdmin} from "./PerpEngineAdmin.sol";
+import {IOrderBook} from "../interfaces/IOrderBook.sol";
+import {Order, OrderType, OrderStatus, CancelReason} from "../interfaces/OrderTypes.sol";
 
 /// @title OrderBook
 /// @notice Resting orders that keepers execute: limit opens, limit closes, take-profits and stop-losses.
@@ -35,47 +37,13 @@ import {PerpEngineAdmin} from "./PerpEngineAdmin.sol";
 ///
 /// Sizes are signed trades: positive buys, negative sells. A reduce-only order's sign is opposite its
 /// position's. The trading fee of a fill is paid from the owner's free balance, as for a market order.
-contract OrderBook is AccessControl, ReentrancyGuardTransient {
+contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
     using SafeCast for uint256;
     using SafeCast for int256;
     using WadMath for uint256;
 
     /// @notice May set the minimum execution fee.
     bytes32 public constant CONFIG_ROLE = keccak256("CONFIG_ROLE");
-
-    enum OrderType {
-        LimitOpen,
-        LimitClose,
-        TakeProfit,
-        StopLoss
-    }
-
-    enum OrderStatus {
-        None,
-        Live,
-        Executed,
-        Cancelled,
-        Expired
-    }
-
-    enum CancelReason {
-        Owner, // the owner cancelled it
-        PositionClosed // a reduce-only order found no position to reduce
-    }
-
-    /// @notice An order; four storage slots. Prices and amounts WAD.
-    struct Order {
-        address account;
-        uint32 marketId;
-        OrderType orderType;
-        OrderStatus status;
-        uint40 expiry; // seconds; executable while block.timestamp < expiry; 0 = good till cancelled
-        int128 sizeDelta; // signed trade: + buys, - sells (base units)
-        uint128 triggerPrice; // the limit (limit orders) or the mark trigger (TP/SL)
-        uint128 acceptablePrice; // worst fill: the limit itself for limit orders
-        uint128 margin; // escrowed margin, limit opens only (USD)
-        uint128 executionFee; // escrowed, paid to the executing keeper (USD)
-    }
 
     /// @notice Executes the orders (this contract holds its EXECUTOR_ROLE).
     PerpEngine public immutable engine;
@@ -86,86 +54,11 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
     /// @dev The engine's getters: PerpEngineAdmin's ABI at the engine's address.
     PerpEngineAdmin private immutable _engineViews;
 
-    /// @notice The smallest execution fee an order may carry (WAD USD).
+    /// @inheritdoc IOrderBook
     uint256 public minExecutionFee;
-    /// @notice Orders are numbered 1..orderCount.
+    /// @inheritdoc IOrderBook
     uint256 public orderCount;
     mapping(uint256 id => Order) private _orders;
-
-    /* ------------------------------------------------------------------ EVENTS */
-
-    /// @notice A new order, with everything a keeper needs to track it without further calls.
-    event OrderCreated(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        OrderType orderType,
-        int256 sizeDelta,
-        uint256 triggerPrice,
-        uint256 acceptablePrice,
-        uint256 margin,
-        uint256 executionFee,
-        uint256 expiry
-    );
-    /// @notice An order filled; `sizeDelta` is the size traded (a reduce-only order is capped at the
-    /// position). `markPrice` is the mark that met a TP/SL trigger; 0 for limit orders, whose condition is
-    /// on the fill price, which the engine's Trade event in the same transaction carries.
-    event OrderExecuted(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        OrderType orderType,
-        address keeper,
-        int256 sizeDelta,
-        uint256 markPrice,
-        uint256 executionFee
-    );
-    /// @notice A live order cancelled; `refund` (margin + fee) went back to the owner's free balance.
-    event OrderCancelled(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        address caller,
-        CancelReason reason,
-        uint256 refund
-    );
-    /// @notice An expired order removed by `caller`; `refund` went back to the owner's free balance.
-    event OrderExpired(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        address caller,
-        uint256 refund
-    );
-    /// @notice The minimum execution fee of new orders changed (WAD USD).
-    event MinExecutionFeeSet(uint256 previousFee, uint256 fee);
-
-    /* ------------------------------------------------------------------ ERRORS */
-
-    error UnknownMarket(uint256 marketId);
-    error NoPrice(uint256 marketId);
-    error ZeroSize();
-    error ZeroPrice();
-    error MarginTooLow(int256 margin, uint256 minMargin); // the engine's signature: one selector for both
-    /// @notice A limit open whose leverage at its limit price no tier allows: it could never fill.
-    error LeverageTooHigh(uint256 leverage, uint256 maxLeverage);
-    /// @notice A limit open whose notional at its limit price is above the last tier's cap.
-    error PositionTooLarge(uint256 notional, uint256 maxNotional);
-    /// @notice A limit open whose notional at its limit price is below the market's minimum.
-    error PositionTooSmall(uint256 notional, uint256 minNotional);
-    error ExecutionFeeTooLow(uint256 fee, uint256 minFee);
-    error InvalidExpiry(uint256 expiry, uint256 timestamp);
-    error InvalidOrderType(OrderType orderType);
-    error NoPosition(address account, uint256 marketId);
-    error SizeExceedsPosition(uint256 size, uint256 positionSize);
-    /// @notice A TP/SL trigger on the wrong side of the entry (e.g. a long's take-profit at or below entry).
-    error InvalidTrigger(OrderType orderType, bool isLong, uint256 triggerPrice, uint256 entryPrice);
-    /// @notice The limit would fill now; pass `allowImmediate` to take it as a market fill.
-    error WouldFillImmediately(uint256 fillPrice, uint256 limitPrice);
-    error OrderNotLive(uint256 id, OrderStatus status);
-    error NotOrderOwner(uint256 id, address caller, address owner);
-    error ExpiredOrder(uint256 id, uint256 expiry);
-    error TriggerNotReached(uint256 id, uint256 markPrice, uint256 triggerPrice);
 
     constructor(PerpEngine engine_, IVault vault_, address admin, uint256 minExecutionFee_) {
         engine = engine_;
@@ -180,13 +73,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
 
     /* ------------------------------------------------------------------ CREATE */
 
-    /// @notice Places a limit order that opens or increases the caller's position by `sizeDelta` (positive
-    /// long, negative short) with `margin` (WAD USD), filled when the fill price reaches `limitPrice`.
-    /// Escrows `margin + executionFee` from the caller's free balance. A limit that would fill now is
-    /// refused unless `allowImmediate`, in which case it fills at once as a market order within the limit
-    /// (the caller is its own keeper: nothing is escrowed, no fee changes hands).
-    /// @param expiry Timestamp from which the order can no longer execute; 0 for none.
-    /// @return id The order's id.
+    /// @inheritdoc IOrderBook
     function createLimitOpen(
         uint256 marketId,
         int256 sizeDelta,
@@ -213,11 +100,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         id = _placeLimit(o, cfg, allowImmediate);
     }
 
-    /// @notice Places a reduce-only limit order that closes `size` (absolute base units, at most the
-    /// position) of the caller's position, filled when the fill price reaches `limitPrice` (a long's close
-    /// sells at or above it, a short's buys at or below). Escrows `executionFee`. `allowImmediate` as for
-    /// createLimitOpen.
-    /// @return id The order's id.
+    /// @inheritdoc IOrderBook
     function createLimitClose(
         uint256 marketId,
         uint256 size,
@@ -240,12 +123,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         id = _placeLimit(o, cfg, allowImmediate);
     }
 
-    /// @notice Places a take-profit or stop-loss on the caller's position: when the mark reaches
-    /// `triggerPrice` it closes `size` (absolute, at most the position) at market, reverting unless the fill
-    /// is at or better than `acceptablePrice`. A long's take-profit triggers at a mark at or above the
-    /// trigger, which must be above entry; its stop-loss at or below, below entry; a short's the other way
-    /// round. Escrows `executionFee`.
-    /// @return id The order's id.
+    /// @inheritdoc IOrderBook
     function createTriggerOrder(
         uint256 marketId,
         OrderType orderType,
@@ -277,10 +155,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
 
     /* ------------------------------------------------------------------ EXECUTE / CANCEL */
 
-    /// @notice Executes a live order whose condition holds now; anyone may call, and the caller earns the
-    /// execution fee. Reverts with ExpiredOrder past the expiry, TriggerNotReached for a TP/SL whose mark
-    /// has not reached the trigger, and the engine's SlippageExceeded(fill, limit) for a limit not reached.
-    /// A reduce-only order whose position is gone is cancelled instead, its escrow refunded to the owner.
+    /// @inheritdoc IOrderBook
     function executeOrder(uint256 id) external nonReentrant {
         Order memory o = _liveOrder(id);
         if (_isExpired(o)) revert ExpiredOrder(id, o.expiry);
@@ -302,8 +177,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         _execute(id, o, msg.sender, mark, true);
     }
 
-    /// @notice Cancels a live order and returns its whole escrow to its owner. The owner may cancel at any
-    /// time; anyone may remove an order past its expiry (emits OrderExpired).
+    /// @inheritdoc IOrderBook
     function cancelOrder(uint256 id) external nonReentrant {
         Order memory o = _liveOrder(id);
         bool expired = _isExpired(o);
@@ -313,18 +187,18 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
 
     /* ------------------------------------------------------------------ ADMIN & VIEWS */
 
-    /// @notice Sets the minimum execution fee (WAD USD) for new orders; config role only.
+    /// @inheritdoc IOrderBook
     function setMinExecutionFee(uint256 fee) external onlyRole(CONFIG_ROLE) {
         emit MinExecutionFeeSet(minExecutionFee, fee);
         minExecutionFee = fee;
     }
 
-    /// @notice An order by id (status None when it does not exist).
+    /// @inheritdoc IOrderBook
     function getOrder(uint256 id) external view returns (Order memory) {
         return _orders[id];
     }
 
-    /// @notice What a live order holds in the vault's escrow (WAD USD): margin + execution fee; 0 otherwise.
+    /// @inheritdoc IOrderBook
     function escrowOf(uint256 id) external view returns (uint256) {
         Order storage o = _orders[id];
         return o.status == OrderStatus.Live ? _escrowOf(o.margin, o.executionFee) : 0;
@@ -367,7 +241,6 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         else _settleEscrow(o, true);
     }
 
-    /// @dev Numbers and stores a new live order and announces it.
     /// @dev Refusal at the door: a limit open is judged by itself at its limit price, as the engine will
     /// judge its fill (notional within the market's minimum and the last tier, leverage within the tier
     /// that holds it); an order that fails could never fill and would only lock its escrow.
@@ -388,6 +261,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient {
         if (!ok) revert LeverageTooHigh(leverage, maxLeverage);
     }
 
+    /// @dev Numbers and stores a new live order and announces it.
     function _store(Order memory o) private returns (uint256 id) {
         id = ++orderCount;
         o.status = OrderStatus.Live;

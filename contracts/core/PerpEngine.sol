@@ -10,6 +10,7 @@ import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {PerpEngineStorage} from "./PerpEngineStorage.sol";
+import {IPerpEngine} from "../interfaces/IPerpEngine.sol";
 
 /// @title PerpEngine
 /// @notice Markets and isolated positions: market orders at the skew fill price, margin, funding,
@@ -17,18 +18,21 @@ import {PerpEngineStorage} from "./PerpEngineStorage.sol";
 /// every trade, fee, funding payment and liquidation is booked in the vault as one zero-sum settlement
 /// between the trader's free balance, locked margin, the pool and the insurance fund.
 ///
-/// Every entry point has one shape: load the market into memory, `sync` it to now (index, funding
-/// boundaries, premium, EMA: pure functions in MarketLib, the same the lens uses), checks, the math,
-/// storage writes, events, then the single vault call.
-contract PerpEngine is PerpEngineStorage {
+/// Every entry point has one shape: load the market into memory, bring it to now (funding boundaries,
+/// premium, EMA: MarketLib.asOfNow, the function the lens, the order book and the pool valuation project
+/// with; the trading paths `sync` alone and mark after their trade), checks, the math, storage writes,
+/// events, then the single vault call. A position's funding moves into its margin in PositionLib.update.
+contract PerpEngine is PerpEngineStorage, IPerpEngine {
     using WadMath for uint256;
     using PositionLib for Position;
     using SafeCast for uint256;
     using SafeCast for int256;
 
-    /// @notice The module that runs market administration and raw getters on this contract's storage.
+    /// @inheritdoc IPerpEngine
     address public immutable adminModule;
+    /// @inheritdoc IPerpEngine
     IVault public immutable vault;
+    /// @inheritdoc IPerpEngine
     IOracle public immutable oracle;
 
     /// @dev A market loaded into memory and synced to now; `mark` is set only by the paths that use it.
@@ -73,9 +77,7 @@ contract PerpEngine is PerpEngineStorage {
 
     /* ------------------------------------------------------------------ TRADING */
 
-    /// @notice Opens or increases the caller's position by a market order: `sizeDelta` base units
-    /// (positive long, negative short), adding `margin` (WAD USD) from the free balance; the fee is
-    /// paid from the free balance. Reverts unless the fill is at or better than `acceptablePrice`.
+    /// @inheritdoc IPerpEngine
     function increasePosition(
         uint256 marketId,
         int256 sizeDelta,
@@ -85,17 +87,17 @@ contract PerpEngine is PerpEngineStorage {
         _increase(msg.sender, marketId, sizeDelta, margin, acceptablePrice);
     }
 
-    /// @notice Decreases the caller's position by `size` base units (absolute) by a market order.
+    /// @inheritdoc IPerpEngine
     function decreasePosition(uint256 marketId, uint256 size, uint256 acceptablePrice) external nonReentrant {
         _decrease(msg.sender, marketId, size, acceptablePrice);
     }
 
-    /// @notice Closes the caller's whole position by a market order.
+    /// @inheritdoc IPerpEngine
     function closePosition(uint256 marketId, uint256 acceptablePrice) external nonReentrant {
         _decrease(msg.sender, marketId, type(uint256).max, acceptablePrice);
     }
 
-    /// @notice As increasePosition, for `account`; executor role (the order book) only.
+    /// @inheritdoc IPerpEngine
     function increasePositionFor(
         address account,
         uint256 marketId,
@@ -106,7 +108,7 @@ contract PerpEngine is PerpEngineStorage {
         _increase(account, marketId, sizeDelta, margin, acceptablePrice);
     }
 
-    /// @notice As decreasePosition, for `account` (`size` = type(uint256).max closes all); executor role only.
+    /// @inheritdoc IPerpEngine
     function decreasePositionFor(
         address account,
         uint256 marketId,
@@ -116,28 +118,26 @@ contract PerpEngine is PerpEngineStorage {
         _decrease(account, marketId, size, acceptablePrice);
     }
 
-    /// @notice Adds `amount` (WAD USD) of free balance to the caller's position margin.
+    /// @inheritdoc IPerpEngine
     function addMargin(uint256 marketId, uint256 amount) external nonReentrant {
         _changeMargin(marketId, amount.toInt256());
     }
 
-    /// @notice Removes `amount` (WAD USD) of margin to the free balance; the position must keep its
-    /// initial margin (leverage within its tier) and the market's minimum margin.
+    /// @inheritdoc IPerpEngine
     function removeMargin(uint256 marketId, uint256 amount) external nonReentrant {
         _changeMargin(marketId, -amount.toInt256());
     }
 
     /* ------------------------------------------------------------------ KEEPERS */
 
-    /// @notice Settles every funding boundary passed (a no-op before the next one) and refreshes the
-    /// market's premium and EMA samples. Permissionless; O(1) in the number of positions.
+    /// @inheritdoc IPerpEngine
     function settleFunding(uint256 marketId) external nonReentrant {
         Ctx memory c = _load(marketId, false);
         _sync(c);
         _storeState(marketId, c.st);
     }
 
-    /// @notice Liquidates a position that is liquidatable at the current mark; the caller earns the reward.
+    /// @inheritdoc IPerpEngine
     function liquidate(uint256 id) external nonReentrant returns (uint256 reward) {
         Position memory p = _loadPosition(id);
         if (p.size == 0) revert PositionNotFound(id);
@@ -151,8 +151,7 @@ contract PerpEngine is PerpEngineStorage {
         _book(address(0), msg.sender, b);
     }
 
-    /// @notice Liquidates every listed position that is liquidatable now, skipping the rest; each
-    /// liquidation moves the skew and the mark before the next is checked. Returns how many it liquidated.
+    /// @inheritdoc IPerpEngine
     function liquidateMany(uint256[] calldata ids) external nonReentrant returns (uint256 count) {
         Ctx memory c;
         Booking memory b;
@@ -173,10 +172,7 @@ contract PerpEngine is PerpEngineStorage {
         if (count != 0) _book(address(0), msg.sender, b);
     }
 
-    /// @notice Closes `size` of a profitable position on the winning side at mark, with no fee, while the
-    /// market's ADL condition holds (uncovered bad debt, or traders' net unrealised profit above
-    /// maxPnlFactor x the pool's ledger). Uncovered bad debt is repaid from the realised profit first; the
-    /// rest of the profit is paid in full (ADL is what brings the profit back under the cap).
+    /// @inheritdoc IPerpEngine
     function autoDeleverage(uint256 id, uint256 size) external nonReentrant {
         Position memory p = _loadPosition(id);
         if (p.size == 0) revert PositionNotFound(id);

@@ -8,11 +8,14 @@ import {WadMath} from "../libraries/WadMath.sol";
 import {MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {IFundingModel} from "../interfaces/IFundingModel.sol";
 import {Position} from "../libraries/PositionLib.sol";
+import {IPerpEngineEvents} from "../interfaces/IPerpEngine.sol";
+import {IPerpErrors} from "../interfaces/IPerpErrors.sol";
 
 /// @title PerpEngineStorage
-/// @notice The engine's storage, roles, events and errors, shared by PerpEngine and the module it
-/// delegates market administration and raw getters to (PerpEngineAdmin), so both run on one state.
-abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
+/// @notice The engine's storage and roles, shared by PerpEngine and the module it delegates market
+/// administration and raw getters to (PerpEngineAdmin), so both run on one state; both emit the events
+/// of IPerpEngineEvents and raise the errors of IPerpErrors.
+abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, IPerpEngineEvents, IPerpErrors {
     using WadMath for uint256;
 
     /// @notice May create markets and change their configuration, tiers and pause flag.
@@ -298,102 +301,4 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient {
             )
         }
     }
-
-    /* ------------------------------------------------------------------ EVENTS */
-
-    event MarketCreated(uint256 indexed marketId, bytes32 symbol);
-    event MarketConfigured(uint256 indexed marketId, MarketConfig config);
-    event TiersSet(uint256 indexed marketId, Tier[] tiers);
-    event MarketPaused(uint256 indexed marketId, bool paused);
-    /// @notice The full state of a position after a margin change or ADL (size 0: closed). With Trade and
-    /// Liquidation, which carry the same fields, enough to rebuild every position.
-    event PositionUpdated(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        int256 size,
-        uint256 entryPrice,
-        uint256 margin,
-        int256 fundingSnapshot
-    );
-    /// @notice A market order on a position, and the position's full state after it (size 0: closed), as
-    /// PositionUpdated would carry it: one event per trade.
-    event Trade(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        int256 sizeDelta,
-        uint256 fillPrice,
-        uint256 fee,
-        int256 realizedPnl,
-        int256 fundingPaid,
-        int256 size,
-        uint256 entryPrice,
-        uint256 margin,
-        int256 fundingSnapshot
-    );
-    event MarginChanged(uint256 indexed id, address indexed account, int256 amount, int256 fundingPaid);
-    /// @notice A liquidation at mark, and the position's full state after it (size 0: closed in full), as
-    /// PositionUpdated would carry it: one event per liquidation.
-    event Liquidation(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        address keeper,
-        int256 closedSize,
-        uint256 markPrice,
-        int256 equity,
-        uint256 reward,
-        uint256 badDebt,
-        int256 size,
-        uint256 entryPrice,
-        uint256 margin,
-        int256 fundingSnapshot
-    );
-    event BadDebt(uint256 indexed marketId, uint256 amount, uint256 coveredByInsurance, uint256 uncovered);
-    event AutoDeleveraged(
-        uint256 indexed id,
-        address indexed account,
-        uint256 indexed marketId,
-        int256 closedSize,
-        uint256 markPrice,
-        int256 realizedPnl,
-        uint256 haircut
-    );
-    /// @notice A closing profit paid pro rata: the market's traders' net unrealised profit was above
-    /// maxPnlFactor x the pool's ledger, so `paid` = realised x cap / traders' PnL.
-    event ProfitCapped(uint256 indexed id, uint256 indexed marketId, int256 realizedPnl, int256 paid);
-    event FundingSettled(
-        uint256 indexed marketId,
-        int256 rate,
-        int256 fundingIndex,
-        uint256 boundary,
-        uint256 intervals
-    );
-
-    /* ------------------------------------------------------------------ ERRORS */
-
-    error UnknownMarket(uint256 marketId);
-    error DuplicateSymbol(bytes32 symbol);
-    error InvalidConfig(bytes32 field);
-    error InvalidTiers(uint256 index, bytes32 field);
-    error MarketIsPaused(uint256 marketId);
-    error NoFreshPrice(uint256 marketId);
-    error ZeroSize();
-    error ZeroAmount();
-    error SideMismatch(int256 size, int256 sizeDelta);
-    error NoPosition(address account, uint256 marketId);
-    error PositionNotFound(uint256 id);
-    error SizeExceedsPosition(uint256 size, uint256 positionSize);
-    error SlippageExceeded(uint256 fillPrice, uint256 acceptablePrice);
-    error OpenInterestCapExceeded(bool isLong, uint256 openInterest, uint256 cap);
-    error MarginTooLow(int256 margin, uint256 minMargin);
-    error LeverageTooHigh(uint256 leverage, uint256 maxLeverage);
-    error PositionTooLarge(uint256 notional, uint256 maxNotional);
-    error PositionTooSmall(uint256 notional, uint256 minNotional);
-    error WouldBeLiquidatable(uint256 id);
-    error PositionHealthy(uint256 id, uint256 markPrice);
-    error AdlNotActive(uint256 marketId);
-    error NotProfitable(uint256 id, int256 pnl);
-    error NotWinningSide(uint256 id);
 }
