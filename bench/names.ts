@@ -44,7 +44,6 @@ const coder = AbiCoder.defaultAbiCoder();
 const slotHex = (n: bigint): string => toBeHex(n, 32);
 const mappingSlot = (keyType: string, key: unknown, slot: bigint): bigint =>
   BigInt(keccak256(coder.encode([keyType, "uint256"], [key, slot])));
-const arrayData = (lengthSlot: bigint): bigint => BigInt(keccak256(toBeHex(lengthSlot, 32)));
 
 export class ExchangeNames implements Names {
   private readonly contracts = new Map<string, string>();

@@ -142,6 +142,7 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             StoredTier storage x = stored[i];
             (uint256 cap, uint256 mmr, uint256 maxLeverage) = (x.notionalCap, x.mmr, x.maxLeverage);
             if (i != 0) amount += prevCap.mulDown(mmr - prevMmr);
+            // Widening, except `amount`: at most MAX_TIERS caps of 96 bits, far below 2^128.
             t[i] = Tier(uint128(cap), uint128(amount), uint128(mmr), uint128(maxLeverage));
             if (scaledNotional <= cap * WadMath.WAD) {
                 assembly ("memory-safe") {
