@@ -68,7 +68,8 @@ const ARB_DEPOSIT_MARGINS = 2n;
 
 export interface RunOptions {
   seed?: number;
-  onStep?: (step: number, total: number) => void;
+  /** Sees each finished step, and the number of the last block mined in it. */
+  onStep?: (step: number, total: number, block: number) => void;
   /** The chain backend (sim/network.ts); PERPSIM_CHAIN or the default when not given. */
   chain?: ChainKind;
 }
@@ -225,7 +226,7 @@ export async function runScenario(
     const pnlEvery = Math.max(1, Math.ceil(total / PNL_POINTS));
     for (let step = 1; step <= total; step++) {
       await runStep(run, step, step % pnlEvery === 0 || step === total);
-      options.onStep?.(step, total);
+      options.onStep?.(step, total, headBlock(run));
     }
     return await finish(run);
   } finally {
