@@ -559,8 +559,10 @@ async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void>
   // The oracle's block is mined: its outcomes are read with the markets.
   const [views] = await Promise.all([readMarkets(run, BigInt(run.clock.peek())), oracle.recorded]);
   observeCrossings(run, views, t);
-  await retailPhase(run, t, views);
-  await arbitragePhase(run, t, views);
+  const retail = await retailPhase(run, t, views);
+  // The arbitrageur decides on the same views, not on the traders' outcomes: its block goes out while
+  // their receipts are read.
+  await Promise.all([arbitragePhase(run, t, views), retail.recorded]);
   await keeperPhase(run);
   // A PnL point's balances are read with the row's reads (issued in the same turn: one batched read).
   const pnlInputs = pnlPoint ? readPnlInputs(run) : undefined;
@@ -701,7 +703,12 @@ function observeCrossings(run: Run, views: ReadonlyMap<string, MarketView>, t: n
   }
 }
 
-async function retailPhase(run: Run, t: number, views: ReadonlyMap<string, MarketView>): Promise<void> {
+/** The traders' orders, mined; their outcomes recorded once their receipts are read (`recorded`). */
+async function retailPhase(
+  run: Run,
+  t: number,
+  views: ReadonlyMap<string, MarketView>,
+): Promise<{ recorded: Promise<void> }> {
   const book = run.keeper.book;
   const decided: [RetailAgent, NonNullable<ReturnType<typeof retailDecision>>, Action][] = [];
   // Each opening order sees the ones sent before it in this step: they fill first.
@@ -728,16 +735,21 @@ async function retailPhase(run: Run, t: number, views: ReadonlyMap<string, Marke
     decided.push([a, decision, action]);
   }
   // One block, in this order: the traders act independently, each on its own account.
-  const outcomes = await run.chain.sendBlock(
+  const { outcomes } = await run.chain.mineSends(
     run.clock,
     decided.map(([a, , action]) => ({ from: a.address, call: run.chain.callOf(action.intent, a.address) })),
   );
-  for (const [i, [a, decision, action]] of decided.entries()) {
-    const outcome = outcomes[i]!;
-    run.ledger.record(action, outcome, t);
-    afterOutcome(a, decision.step, outcome);
-    a.free = undefined;
-  }
+  const recorded = outcomes.then((all) => {
+    for (const [i, [a, decision, action]] of decided.entries()) {
+      const outcome = all[i]!;
+      run.ledger.record(action, outcome, t);
+      afterOutcome(a, decision.step, outcome);
+      a.free = undefined;
+    }
+  });
+  // Awaited by the step; until then a failure is not reported as unhandled.
+  recorded.catch(() => undefined);
+  return { recorded };
 }
 
 async function arbitragePhase(run: Run, t: number, views: ReadonlyMap<string, MarketView>): Promise<void> {
