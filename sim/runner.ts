@@ -35,7 +35,7 @@ import type { Scenario } from "./scenario";
 import type { AgentPnlSeries, LiquidationEvent, MarketStep, SimulationResult, TimelineRow } from "./types";
 import { assignCascadeRounds } from "./metrics";
 import { buildSummary, type MarketFacts, type RiskSnapshot } from "./summary";
-import { ActionLedger, UNLIMITED_ALLOWANCE, type Action, type Outcome } from "./agents/intents";
+import { ActionLedger, UNLIMITED_ALLOWANCE, type Action } from "./agents/intents";
 import { afterOutcome, afterPositionGone, retailDecision, type RetailTrader } from "./agents/retail";
 import { marketMakerActions, marketMakerActsIn, marketMakerDeposit } from "./agents/market-maker";
 import { ARB_LEVERAGE, arbitrageActions } from "./agents/arbitrageur";
@@ -562,21 +562,13 @@ async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void>
   const retail = await retailPhase(run, t, views);
   // The arbitrageur decides on the same views, not on the traders' outcomes: its block goes out while
   // their receipts are read.
-  await Promise.all([arbitragePhase(run, t, views), retail.recorded]);
-  await keeperPhase(run);
+  const [arbitrage] = await Promise.all([arbitragePhase(run, t, views), retail.recorded]);
+  await Promise.all([keeperPhase(run), arbitrage.recorded]);
   // A PnL point's balances are read with the row's reads (issued in the same turn: one batched read).
   const pnlInputs = pnlPoint ? readPnlInputs(run) : undefined;
   const { row, views: endViews } = await readRow(run, step, t);
   run.timeline.push(row);
   if (pnlInputs !== undefined) recordPnl(run, t, endViews, row, await pnlInputs);
-}
-
-/** Sends one agent's action, counts its outcome (throwing if a required one was refused) and returns it. */
-async function act(run: Run, from: string, action: Action, t: number): Promise<Outcome> {
-  touchVault(run, action);
-  const [outcome] = await run.chain.sendBlock(run.clock, [{ from, call: run.chain.callOf(action.intent, from) }]);
-  run.ledger.record(action, outcome!, t);
-  return outcome!;
 }
 
 /** Forgets the vault's balances when `action` may move them: every exchange transaction but the oracle's. */
@@ -752,14 +744,36 @@ async function retailPhase(
   return { recorded };
 }
 
-async function arbitragePhase(run: Run, t: number, views: ReadonlyMap<string, MarketView>): Promise<void> {
+/**
+ * The arbitrageur's turn, each action in a block of its own; its last action's outcome is recorded once
+ * its receipt is read (`recorded`), meanwhile the keeper's phase starts.
+ */
+async function arbitragePhase(
+  run: Run,
+  t: number,
+  views: ReadonlyMap<string, MarketView>,
+): Promise<{ recorded: Promise<void> }> {
   const arb = run.arbitrageur;
-  if (arb === undefined) return;
+  if (arb === undefined) return { recorded: Promise.resolve() };
   const own = run.keeper.book.get(arb.positionId)?.size ?? 0n;
-  for (const action of arbitrageActions(arb.plan, views.get(arb.plan.market)!, own)) {
-    const outcome = await act(run, arb.address, action, t);
-    if (outcome.kind === "refused") break; // a turn whose close was refused does not open the other side
+  const actions = arbitrageActions(arb.plan, views.get(arb.plan.market)!, own);
+  for (const [i, action] of actions.entries()) {
+    touchVault(run, action);
+    const call = run.chain.callOf(action.intent, arb.address);
+    const { outcomes } = await run.chain.mineSends(run.clock, [{ from: arb.address, call }]);
+    const outcome = outcomes.then(([o]) => {
+      run.ledger.record(action, o!, t);
+      return o!;
+    });
+    if (i === actions.length - 1) {
+      const recorded = outcome.then(() => undefined);
+      // Awaited by the step; until then a failure is not reported as unhandled.
+      recorded.catch(() => undefined);
+      return { recorded };
+    }
+    if ((await outcome).kind === "refused") break; // a turn whose close was refused does not open the other side
   }
+  return { recorded: Promise.resolve() };
 }
 
 /** The keeper, after its latency: one tick, and its liquidations recorded. */
