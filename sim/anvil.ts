@@ -49,6 +49,53 @@ const KEEPS_TIMESTAMP = new Set([
   "trace_transaction",
 ]);
 
+/** Methods that change nothing on the chain: the cached headers stay true through them. */
+const READS = new Set([
+  ...KEEPS_TIMESTAMP,
+  "eth_getTransactionByHash",
+  "web3_clientVersion",
+  "evm_setAutomine",
+  "evm_setNextBlockTimestamp",
+]);
+/** Methods that add blocks (or pool transactions) but leave the ones mined before as they were. */
+const ADDS_BLOCKS = new Set(["eth_sendTransaction", "evm_mine", "hardhat_mine", "anvil_mine"]);
+/** Headers kept: the keeper reads the head and the block it applied last. */
+const HEADERS_KEPT = 64;
+
+/** A block as evm_mine_detailed returns it: eth_getBlockByNumber's fields, its transactions in full. */
+type MinedBlock = Record<string, unknown> & { number: string; transactions: ({ hash: string } | string)[] };
+
+/**
+ * The headers of blocks mined through the provider (as eth_getBlockByNumber with hashes only returns
+ * them), by number, and the head while nothing else has mined or reverted since: the keeper's reads of
+ * the head and of the block it applied last are answered here.
+ */
+class HeaderCache {
+  private readonly byNumber = new Map<number, Record<string, unknown>>();
+  private head: number | undefined;
+
+  mined(block: MinedBlock): void {
+    const header = { ...block, transactions: block.transactions.map((t) => (typeof t === "string" ? t : t.hash)) };
+    const n = Number(block.number);
+    this.byNumber.set(n, header);
+    this.byNumber.delete(n - HEADERS_KEPT);
+    this.head = n;
+  }
+
+  /** The header eth_getBlockByNumber(tag, false) would return, if kept. */
+  known(tag: unknown, full: unknown): Record<string, unknown> | undefined {
+    if (full !== false) return undefined;
+    const n = tag === "latest" ? this.head : typeof tag === "string" && tag.startsWith("0x") ? Number(tag) : undefined;
+    return n === undefined ? undefined : this.byNumber.get(n);
+  }
+
+  /** A request that may mine (the head moves) or rewind the chain (every kept header may be gone). */
+  chainChanged(method: string): void {
+    this.head = undefined;
+    if (!ADDS_BLOCKS.has(method)) this.byNumber.clear();
+  }
+}
+
 /** An evm_mine without options, or a hardhat_mine / anvil_mine of one block: one empty block. */
 function minesOneBlock(method: string, params: unknown[] | undefined): boolean {
   if (method === "evm_mine") return params === undefined || params.length === 0;
@@ -73,6 +120,8 @@ export class AnvilProvider {
   /** A timestamp set for the next block and not yet passed to the node (see request). */
   private nextTimestamp: number | undefined;
   private closed: Error | undefined;
+  /** Headers of the blocks mined here, to answer reads of them without a round trip. */
+  private readonly headers = new HeaderCache();
   /** Requests not yet written: written together at the end of this turn (flush). */
   private outgoing: string[] = [];
   /** Concurrent sends reach the node in the order they were made (one batch): BlockClock may send a block's at once. */
@@ -113,6 +162,10 @@ export class AnvilProvider {
    */
   request(args: { method: string; params?: readonly unknown[] | object }): Promise<unknown> {
     const { method, params } = args;
+    if (method === "eth_getBlockByNumber") {
+      const known = this.headers.known((params as unknown[])[0], (params as unknown[])[1]);
+      if (known !== undefined) return Promise.resolve(known);
+    } else if (!READS.has(method)) this.headers.chainChanged(method);
     if (method === "eth_sendTransaction" && this.automine) return this.sendMined(params as unknown[]);
     if (method === "evm_setAutomine") {
       this.automine = (params as unknown[])[0] === true;
@@ -124,10 +177,14 @@ export class AnvilProvider {
       return Promise.resolve(true);
     }
     if (this.nextTimestamp !== undefined && minesOneBlock(method, params as unknown[] | undefined)) {
-      // One block at the kept timestamp: anvil's evm_mine takes it, one round trip.
+      // One block at the kept timestamp: anvil's evm_mine takes it, one round trip; its header comes
+      // back with it (evm_mine_detailed) and answers reads of the head until the chain changes again.
       const timestamp = this.nextTimestamp;
       this.nextTimestamp = undefined;
-      return this.raw("evm_mine", [{ timestamp }]);
+      return this.raw("evm_mine_detailed", [{ timestamp }]).then((blocks) => {
+        this.headers.mined((blocks as MinedBlock[])[0]!);
+        return "0x0";
+      });
     }
     if (this.nextTimestamp === undefined || KEEPS_TIMESTAMP.has(method)) return this.raw(method, params);
     const timestamp = this.nextTimestamp;

@@ -35,7 +35,7 @@ import type { Scenario } from "./scenario";
 import type { AgentPnlSeries, LiquidationEvent, MarketStep, SimulationResult, TimelineRow } from "./types";
 import { assignCascadeRounds } from "./metrics";
 import { buildSummary, type MarketFacts, type RiskSnapshot } from "./summary";
-import { ActionLedger, UNLIMITED_ALLOWANCE, type Action, type Outcome } from "./agents/intents";
+import { ActionLedger, UNLIMITED_ALLOWANCE, type Action } from "./agents/intents";
 import { afterOutcome, afterPositionGone, retailDecision, type RetailTrader } from "./agents/retail";
 import { marketMakerActions, marketMakerActsIn, marketMakerDeposit } from "./agents/market-maker";
 import { ARB_LEVERAGE, arbitrageActions } from "./agents/arbitrageur";
@@ -68,7 +68,8 @@ const ARB_DEPOSIT_MARGINS = 2n;
 
 export interface RunOptions {
   seed?: number;
-  onStep?: (step: number, total: number) => void;
+  /** Sees each finished step, and the number of the last block mined in it. */
+  onStep?: (step: number, total: number, block: number) => void;
   /** The chain backend (sim/network.ts); PERPSIM_CHAIN or the default when not given. */
   chain?: ChainKind;
 }
@@ -225,7 +226,7 @@ export async function runScenario(
     const pnlEvery = Math.max(1, Math.ceil(total / PNL_POINTS));
     for (let step = 1; step <= total; step++) {
       await runStep(run, step, step % pnlEvery === 0 || step === total);
-      options.onStep?.(step, total);
+      options.onStep?.(step, total, headBlock(run));
     }
     return await finish(run);
   } finally {
@@ -558,22 +559,16 @@ async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void>
   // The oracle's block is mined: its outcomes are read with the markets.
   const [views] = await Promise.all([readMarkets(run, BigInt(run.clock.peek())), oracle.recorded]);
   observeCrossings(run, views, t);
-  await retailPhase(run, t, views);
-  await arbitragePhase(run, t, views);
-  await keeperPhase(run);
+  const retail = await retailPhase(run, t, views);
+  // The arbitrageur decides on the same views, not on the traders' outcomes: its block goes out while
+  // their receipts are read.
+  const [arbitrage] = await Promise.all([arbitragePhase(run, t, views), retail.recorded]);
+  await Promise.all([keeperPhase(run), arbitrage.recorded]);
   // A PnL point's balances are read with the row's reads (issued in the same turn: one batched read).
   const pnlInputs = pnlPoint ? readPnlInputs(run) : undefined;
   const { row, views: endViews } = await readRow(run, step, t);
   run.timeline.push(row);
   if (pnlInputs !== undefined) recordPnl(run, t, endViews, row, await pnlInputs);
-}
-
-/** Sends one agent's action, counts its outcome (throwing if a required one was refused) and returns it. */
-async function act(run: Run, from: string, action: Action, t: number): Promise<Outcome> {
-  touchVault(run, action);
-  const [outcome] = await run.chain.sendBlock(run.clock, [{ from, call: run.chain.callOf(action.intent, from) }]);
-  run.ledger.record(action, outcome!, t);
-  return outcome!;
 }
 
 /** Forgets the vault's balances when `action` may move them: every exchange transaction but the oracle's. */
@@ -700,7 +695,12 @@ function observeCrossings(run: Run, views: ReadonlyMap<string, MarketView>, t: n
   }
 }
 
-async function retailPhase(run: Run, t: number, views: ReadonlyMap<string, MarketView>): Promise<void> {
+/** The traders' orders, mined; their outcomes recorded once their receipts are read (`recorded`). */
+async function retailPhase(
+  run: Run,
+  t: number,
+  views: ReadonlyMap<string, MarketView>,
+): Promise<{ recorded: Promise<void> }> {
   const book = run.keeper.book;
   const decided: [RetailAgent, NonNullable<ReturnType<typeof retailDecision>>, Action][] = [];
   // Each opening order sees the ones sent before it in this step: they fill first.
@@ -727,26 +727,53 @@ async function retailPhase(run: Run, t: number, views: ReadonlyMap<string, Marke
     decided.push([a, decision, action]);
   }
   // One block, in this order: the traders act independently, each on its own account.
-  const outcomes = await run.chain.sendBlock(
+  const { outcomes } = await run.chain.mineSends(
     run.clock,
     decided.map(([a, , action]) => ({ from: a.address, call: run.chain.callOf(action.intent, a.address) })),
   );
-  for (const [i, [a, decision, action]] of decided.entries()) {
-    const outcome = outcomes[i]!;
-    run.ledger.record(action, outcome, t);
-    afterOutcome(a, decision.step, outcome);
-    a.free = undefined;
-  }
+  const recorded = outcomes.then((all) => {
+    for (const [i, [a, decision, action]] of decided.entries()) {
+      const outcome = all[i]!;
+      run.ledger.record(action, outcome, t);
+      afterOutcome(a, decision.step, outcome);
+      a.free = undefined;
+    }
+  });
+  // Awaited by the step; until then a failure is not reported as unhandled.
+  recorded.catch(() => undefined);
+  return { recorded };
 }
 
-async function arbitragePhase(run: Run, t: number, views: ReadonlyMap<string, MarketView>): Promise<void> {
+/**
+ * The arbitrageur's turn, each action in a block of its own; its last action's outcome is recorded once
+ * its receipt is read (`recorded`), meanwhile the keeper's phase starts.
+ */
+async function arbitragePhase(
+  run: Run,
+  t: number,
+  views: ReadonlyMap<string, MarketView>,
+): Promise<{ recorded: Promise<void> }> {
   const arb = run.arbitrageur;
-  if (arb === undefined) return;
+  if (arb === undefined) return { recorded: Promise.resolve() };
   const own = run.keeper.book.get(arb.positionId)?.size ?? 0n;
-  for (const action of arbitrageActions(arb.plan, views.get(arb.plan.market)!, own)) {
-    const outcome = await act(run, arb.address, action, t);
-    if (outcome.kind === "refused") break; // a turn whose close was refused does not open the other side
+  const actions = arbitrageActions(arb.plan, views.get(arb.plan.market)!, own);
+  for (const [i, action] of actions.entries()) {
+    touchVault(run, action);
+    const call = run.chain.callOf(action.intent, arb.address);
+    const { outcomes } = await run.chain.mineSends(run.clock, [{ from: arb.address, call }]);
+    const outcome = outcomes.then(([o]) => {
+      run.ledger.record(action, o!, t);
+      return o!;
+    });
+    if (i === actions.length - 1) {
+      const recorded = outcome.then(() => undefined);
+      // Awaited by the step; until then a failure is not reported as unhandled.
+      recorded.catch(() => undefined);
+      return { recorded };
+    }
+    if ((await outcome).kind === "refused") break; // a turn whose close was refused does not open the other side
   }
+  return { recorded: Promise.resolve() };
 }
 
 /** The keeper, after its latency: one tick, and its liquidations recorded. */
