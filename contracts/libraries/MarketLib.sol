@@ -330,10 +330,7 @@ library MarketLib {
     /// @dev (sum * WAD + rem) + delta, split again into floor and remainder: exact, never rounds.
     function _accumulate(int256 sum, uint256 rem, int256 delta) private pure returns (int256 q, uint256 r) {
         int256 total = sum * IWAD + int256(rem) + delta;
-        q = total / IWAD;
-        int256 m = total % IWAD; // the sign of `total`: floor it
-        if (m < 0) (q, m) = (q - 1, m + IWAD);
-        r = uint256(m);
+        (q, r) = WadMath.floorDivMod(total, IWAD);
     }
 
     /// @dev Exact sum of |size| * entry over one side, WAD^2.

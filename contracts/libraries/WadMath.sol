@@ -44,6 +44,14 @@ library WadMath {
         if (a % b != 0 && a < 0) q -= 1;
     }
 
+    /// @dev floorDiv(a, b) and the remainder it leaves, a - q * b, in [0, b) (b > 0), from one division.
+    function floorDivMod(int256 a, int256 b) internal pure returns (int256 q, uint256 r) {
+        q = a / b;
+        int256 m = a % b; // the sign of `a`: a negative remainder is floored
+        if (m < 0) (q, m) = (q - 1, m + b);
+        r = uint256(m);
+    }
+
     /// @dev a / b rounded toward positive infinity (b > 0): -floorDiv(-a, b) without the two negations.
     function ceilDiv(int256 a, int256 b) internal pure returns (int256 q) {
         q = a / b;
