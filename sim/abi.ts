@@ -75,16 +75,26 @@ function wordCount(params: readonly ParamType[]): number {
   return params.reduce((n, p) => n + (p.baseType === "tuple" ? wordCount(p.components!) : 1), 0);
 }
 
+/** A non-negative integer as one ABI word, hex without 0x. */
+export function uintWord(n: bigint | number): string {
+  return n.toString(16).padStart(WORD_HEX, "0");
+}
+
+/** An address as one ABI word, hex without 0x. */
+export function addressWord(address: string): string {
+  return address.slice(2).toLowerCase().padStart(WORD_HEX, "0");
+}
+
 function encodeStatic(p: ParamType, value: unknown): string {
   if (p.baseType === "tuple") {
     const components = p.components!;
     const values = Array.isArray(value) ? value : components.map((c) => (value as Record<string, unknown>)[c.name]);
     return components.map((c, i) => encodeStatic(c, values[i])).join("");
   }
-  if (p.baseType === "bool") return (value ? "1" : "0").padStart(WORD_HEX, "0");
-  if (p.baseType === "address") return (value as string).slice(2).toLowerCase().padStart(WORD_HEX, "0");
+  if (p.baseType === "bool") return uintWord(value ? 1 : 0);
+  if (p.baseType === "address") return addressWord(value as string);
   const n = BigInt(value as bigint | number);
-  return (n < 0n ? n + TWO_256 : n).toString(16).padStart(WORD_HEX, "0");
+  return uintWord(n < 0n ? n + TWO_256 : n);
 }
 
 function decodeStatic(p: ParamType, data: string, cursor: { at: number }): unknown {

@@ -15,7 +15,7 @@
  */
 import type { EthereumProvider } from "hardhat/types";
 import { toQuantity, type BaseContract, type Interface } from "ethers";
-import { FastAbi } from "./abi";
+import { FastAbi, addressWord, uintWord as word } from "./abi";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { decodeRevert } from "../lib/revert";
 import { MarketReader, type MarketSnapshot, type MarketSource } from "../keeper/markets";
@@ -48,15 +48,13 @@ export const TXS_PER_BLOCK = Number(30_000_000n / PACKED_TX_GAS);
 /** SimReads' creation code, run by eth_call to make many reads in one (contracts/sim/SimReads.sol). */
 const SIM_READS_CODE = SimReads__factory.bytecode;
 
-const word = (n: number) => n.toString(16).padStart(64, "0");
-
 /**
  * SimReads' constructor arguments, `abi.encode(address[] targets, bytes[] calls)`, as hex without 0x,
  * written word by word (ethers' coder checksums every address with a keccak: most of a batch's cost).
  */
 export function encodeReads(reads: readonly { to: string; data: string }[]): string {
   const n = reads.length;
-  const targets = word(n) + reads.map((r) => r.to.slice(2).toLowerCase().padStart(64, "0")).join("");
+  const targets = word(n) + reads.map((r) => addressWord(r.to)).join("");
   const bodies = reads.map((r) => {
     const bytes = (r.data.length - 2) / 2;
     return word(bytes) + r.data.slice(2).padEnd(Math.ceil(bytes / 32) * 64, "0");
@@ -448,10 +446,16 @@ export async function mineSends(
     );
     outcomes.push(...hashes.map((hash) => outcomeOf(provider, hash)));
   }
-  const all = Promise.all(outcomes);
-  // Awaited by the caller; until then a failure is not reported as unhandled.
-  all.catch(() => undefined);
-  return { outcomes: all };
+  return { outcomes: awaitedLater(Promise.all(outcomes)) };
+}
+
+/**
+ * `p`, which its caller awaits later (after other work of the step): until then its failure is not
+ * reported as unhandled. It is not swallowed: the await rethrows it.
+ */
+export function awaitedLater<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }
 
 /** How a mined transaction ended. */

@@ -30,7 +30,7 @@ import { Random } from "./random";
 import { BlockClock, type ClockState } from "./clock";
 import { formatWad } from "./decimal";
 import { mechanismSpec } from "./mechanisms";
-import { SimChain, type Call, type Send } from "./chain";
+import { SimChain, awaitedLater, type Call, type Send } from "./chain";
 import type { Scenario } from "./scenario";
 import type { AgentPnlSeries, LiquidationEvent, MarketStep, SimulationResult, TimelineRow } from "./types";
 import { assignCascadeRounds } from "./metrics";
@@ -660,9 +660,7 @@ async function oraclePhase(
   // One block, in this order: each feed's push, then the premium sample that reads them.
   const { outcomes } = await run.chain.mineSends(run.clock, sends);
   const recorded = outcomes.then((all) => all.forEach((outcome, i) => run.ledger.record(actions[i]!, outcome, t)));
-  // Awaited by the step; until then a refusal is not reported as unhandled.
-  recorded.catch(() => undefined);
-  return { recorded };
+  return { recorded: awaitedLater(recorded) };
 }
 
 /** Each pushed feed's next answer: all follow one reference, or with venues, feed f follows venue f. */
@@ -739,9 +737,7 @@ async function retailPhase(
       a.free = undefined;
     }
   });
-  // Awaited by the step; until then a failure is not reported as unhandled.
-  recorded.catch(() => undefined);
-  return { recorded };
+  return { recorded: awaitedLater(recorded) };
 }
 
 /**
@@ -765,12 +761,7 @@ async function arbitragePhase(
       run.ledger.record(action, o!, t);
       return o!;
     });
-    if (i === actions.length - 1) {
-      const recorded = outcome.then(() => undefined);
-      // Awaited by the step; until then a failure is not reported as unhandled.
-      recorded.catch(() => undefined);
-      return { recorded };
-    }
+    if (i === actions.length - 1) return { recorded: awaitedLater(outcome.then(() => undefined)) };
     if ((await outcome).kind === "refused") break; // a turn whose close was refused does not open the other side
   }
   return { recorded: Promise.resolve() };
