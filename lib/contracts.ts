@@ -40,6 +40,27 @@ export interface MarketRecord {
   spotPool: string;
   pushedFeeds: string[];
   twapFeed: string;
+  /** a coin-margined market: its USD market, whose coin, spot pool and feeds these are, and its face */
+  inverse?: InverseTerms;
+}
+
+/** What makes a market coin-margined (SPEC 9.2): the USD market it inverts and one contract's USD face. */
+export interface InverseTerms {
+  underlying: string;
+  /** USD face value of one contract, a decimal string */
+  faceUsd: string;
+}
+
+/**
+ * The exchange of one collateral coin: its own vault, engine, lens, pool and order book, whose oracle is a
+ * ReciprocalOracle over the USD oracle, and its inverse markets. It has the shape of a deployment's
+ * contracts, so every tool that works on an exchange works on it (see `coinVenue`).
+ */
+export interface CoinMarginedRecord {
+  /** the coin's symbol (BTC, ALT) */
+  asset: string;
+  contracts: Deployment["contracts"];
+  markets: MarketRecord[];
 }
 
 export interface Deployment {
@@ -57,6 +78,24 @@ export interface Deployment {
     fundingModel: string;
   };
   markets: MarketRecord[];
+  /** the coin-margined exchanges, one per collateral coin; absent in records written before them */
+  coinMargined?: CoinMarginedRecord[];
+}
+
+/** A coin-margined exchange as a deployment of its own (same chain and block), or an error naming the coins. */
+export function coinVenue(deployment: Deployment, asset: string): Deployment {
+  const venues = deployment.coinMargined ?? [];
+  const record = venues.find((v) => v.asset === asset.toUpperCase());
+  if (!record) {
+    const known = venues.map((v) => v.asset).join(", ") || "none in this deployment";
+    throw new Error(`no coin-margined exchange for "${asset}"; coins: ${known}`);
+  }
+  return {
+    chainId: deployment.chainId,
+    deploymentBlock: deployment.deploymentBlock,
+    contracts: record.contracts,
+    markets: record.markets,
+  };
 }
 
 export interface MarketHandles {
@@ -66,6 +105,7 @@ export interface MarketHandles {
   spotPool: SpotPool;
   pushedFeeds: PushPriceFeed[];
   twapFeed: SpotTwapFeed;
+  inverse?: InverseTerms;
 }
 
 export interface Exchange {
@@ -80,6 +120,8 @@ export interface Exchange {
   pool: LiquidityPool;
   orderBook: OrderBook;
   markets: Map<string, MarketHandles>;
+  /** the coin-margined exchanges by coin symbol (BTC, ALT); empty for a coin exchange itself */
+  coinMargined: Map<string, Exchange>;
 }
 
 export function connectExchange(deployment: Deployment, runner: ContractRunner): Exchange {
@@ -93,7 +135,12 @@ export function connectExchange(deployment: Deployment, runner: ContractRunner):
       spotPool: SpotPool__factory.connect(m.spotPool, runner),
       pushedFeeds: m.pushedFeeds.map((a) => PushPriceFeed__factory.connect(a, runner)),
       twapFeed: SpotTwapFeed__factory.connect(m.twapFeed, runner),
+      inverse: m.inverse,
     });
+  }
+  const coinMargined = new Map<string, Exchange>();
+  for (const v of deployment.coinMargined ?? []) {
+    coinMargined.set(v.asset, connectExchange(coinVenue(deployment, v.asset), runner));
   }
   return {
     deployment,
@@ -106,6 +153,7 @@ export function connectExchange(deployment: Deployment, runner: ContractRunner):
     pool: LiquidityPool__factory.connect(c.pool, runner),
     orderBook: OrderBook__factory.connect(c.orderBook, runner),
     markets,
+    coinMargined,
   };
 }
 

@@ -1,8 +1,9 @@
 /**
  * Deploys a complete local exchange: collateral token, vault, oracle, engine (with its admin module),
  * lens, LP pool, strategies, and per market a coin, a seeded spot pool, pushed feeds and a spot-TWAP
- * adapter. Used by `npm run deploy`, the test fixtures, the simulator and the bench, so all of them run
- * the same wiring. Takes an ethers signer: works in-process and against any JSON-RPC node.
+ * adapter; then, per collateral coin, a coin-margined exchange over the same feeds (`deployCoinMargined`).
+ * Used by `npm run deploy`, the test fixtures, the simulator and the bench, so all of them run the same
+ * wiring. Takes an ethers signer: works in-process and against any JSON-RPC node.
  */
 import type { Signer } from "ethers";
 import {
@@ -16,14 +17,27 @@ import {
   PerpLens__factory,
   PremiumFundingModel__factory,
   PushPriceFeed__factory,
+  ReciprocalOracle__factory,
   SpotPool__factory,
   SpotTwapFeed__factory,
   Vault__factory,
   VelocityFundingModel__factory,
 } from "../typechain-types";
 import type { MarketConfigStruct } from "../typechain-types/contracts/core/PerpEngineAdmin";
-import { connectExchange, type Deployment, type Exchange, type MarketRecord } from "./contracts";
-import { DEFAULT_MARKETS, type MarketSpec } from "./markets";
+import {
+  connectExchange,
+  type CoinMarginedRecord,
+  type Deployment,
+  type Exchange,
+  type MarketRecord,
+} from "./contracts";
+import {
+  DEFAULT_COIN_MARGINED,
+  DEFAULT_MARKETS,
+  type CoinMarginedSpec,
+  type EngineMarketSpec,
+  type MarketSpec,
+} from "./markets";
 import { MARK_METHOD } from "./math";
 import { FEED_DECIMALS, toFeedAnswer, usd6, wad } from "./units";
 
@@ -35,6 +49,8 @@ export interface SystemSpec {
   insuranceFundUsd: string;
   /** the order book's minimum execution fee in USD; DEFAULT_MIN_EXECUTION_FEE_USD when absent */
   minExecutionFeeUsd?: string;
+  /** coin-margined exchanges, one per collateral coin; none when absent */
+  coinMargined?: CoinMarginedSpec[];
 }
 
 /** The smallest fee a limit/TP/SL order must escrow for the keeper that executes it. */
@@ -44,6 +60,7 @@ export const DEFAULT_SYSTEM: SystemSpec = {
   markets: DEFAULT_MARKETS,
   lpDepositUsd: "5000000",
   insuranceFundUsd: "100000",
+  coinMargined: DEFAULT_COIN_MARGINED,
 };
 
 const FAUCET_LIMIT_USD = 1_000_000n;
@@ -148,12 +165,94 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
     },
     markets,
   };
+  const coinMargined: CoinMarginedRecord[] = [];
+  for (const c of spec.coinMargined ?? []) {
+    coinMargined.push(await deployCoinMargined(deployer, deployment, c));
+  }
+  if (coinMargined.length > 0) deployment.coinMargined = coinMargined;
   return connectExchange(deployment, deployer);
+}
+
+/**
+ * Deploys the coin-margined exchange of `spec.asset`, after the USD exchange `usd` whose coin, feeds and
+ * funding model it shares: a vault and an LP pool of the coin, an engine whose oracle is a ReciprocalOracle
+ * over the USD oracle (an inverse market is the linear engine on 1/P: contracts/oracle/ReciprocalOracle.sol),
+ * a lens and an order book; the deployer seeds the pool and the insurance fund with minted coins.
+ */
+export async function deployCoinMargined(
+  deployer: Signer,
+  usd: Deployment,
+  spec: CoinMarginedSpec,
+): Promise<CoinMarginedRecord> {
+  const admin = await deployer.getAddress();
+  const underlyings = spec.markets.map((m) => {
+    const u = usd.markets.find((r) => r.symbol === m.underlying);
+    if (!u) throw new Error(`${m.symbol}: underlying ${m.underlying} is not a market of this deployment`);
+    return u;
+  });
+  const coin = CoinToken__factory.connect(underlyings[0].coin, deployer);
+  if ((await coin.symbol()) !== spec.asset || underlyings.some((u) => u.coin !== underlyings[0].coin)) {
+    throw new Error(`coin-margined ${spec.asset}: every market's underlying must be margined in ${spec.asset}`);
+  }
+  const vault = await new Vault__factory(deployer).deploy(coin, admin);
+  const oracle = await new ReciprocalOracle__factory(deployer).deploy(usd.contracts.oracle, admin);
+  const adminModule = await new PerpEngineAdmin__factory(deployer).deploy(vault, oracle);
+  const engine = await new PerpEngine__factory(deployer).deploy(vault, oracle, adminModule, admin);
+  const engineAdmin = PerpEngineAdmin__factory.connect(await engine.getAddress(), deployer);
+  const lens = await new PerpLens__factory(deployer).deploy(engine, oracle);
+  const pool = await new LiquidityPool__factory(deployer).deploy(coin, vault, engine, 1n);
+  const orderBook = await new OrderBook__factory(deployer).deploy(engine, vault, admin, wad(spec.minExecutionFee));
+  await (await vault.grantRole(await vault.OPERATOR_ROLE(), engine)).wait();
+  await (await vault.grantRole(await vault.POOL_ROLE(), pool)).wait();
+  await (await vault.grantRole(await vault.OPERATOR_ROLE(), orderBook)).wait();
+  await (await engine.grantRole(await engine.EXECUTOR_ROLE(), orderBook)).wait();
+
+  const markets: MarketRecord[] = [];
+  for (const [i, m] of spec.markets.entries()) {
+    const u = underlyings[i];
+    const marketId = BigInt(i + 1);
+    await (await oracle.list(marketId, u.marketId)).wait();
+    await (await engineAdmin.createMarket(await marketConfig(m, usd.contracts.fundingModel), tiersOf(m))).wait();
+    const { symbol: _underlying, marketId: _id, ...shared } = u;
+    markets.push({
+      ...shared,
+      symbol: m.symbol,
+      marketId: i + 1,
+      inverse: { underlying: m.underlying, faceUsd: m.faceUsd },
+    });
+  }
+
+  const lpDeposit = wad(spec.lpDeposit);
+  const insurance = wad(spec.insuranceFund);
+  await (await coin.mint(admin, lpDeposit + insurance)).wait();
+  if (lpDeposit > 0n) {
+    await (await coin.approve(pool, lpDeposit)).wait();
+    await (await pool.deposit(lpDeposit, admin)).wait();
+  }
+  if (insurance > 0n) {
+    await (await coin.approve(vault, insurance)).wait();
+    await (await vault.fundInsurance(insurance)).wait();
+  }
+  return {
+    asset: spec.asset,
+    contracts: {
+      collateral: await coin.getAddress(),
+      vault: await vault.getAddress(),
+      oracle: await oracle.getAddress(),
+      engine: await engine.getAddress(),
+      engineAdmin: await adminModule.getAddress(),
+      lens: await lens.getAddress(),
+      pool: await pool.getAddress(),
+      orderBook: await orderBook.getAddress(),
+      fundingModel: usd.contracts.fundingModel,
+    },
+    markets,
+  };
 }
 
 /** The engine's MarketConfig for a market spec: the mark method by its MarkMethod number, the funding model
  * by the address of its contract. */
-export async function marketConfig(m: MarketSpec, fundingModel: string): Promise<MarketConfigStruct> {
+export async function marketConfig(m: EngineMarketSpec, fundingModel: string): Promise<MarketConfigStruct> {
   return {
     symbol: symbolBytes(m.symbol),
     skewScale: wad(m.skewScale),
@@ -181,7 +280,7 @@ export async function marketConfig(m: MarketSpec, fundingModel: string): Promise
   };
 }
 
-export function tiersOf(m: MarketSpec) {
+export function tiersOf(m: EngineMarketSpec) {
   return m.tiers.map((t) => ({
     notionalCap: wad(t.notionalCap),
     maintenanceAmount: 0n,

@@ -88,42 +88,63 @@ const address = z.string().superRefine((value, ctx) => {
 
 const wholeNumber = z.number().int().nonnegative();
 
+const contractsSchema = z.object({
+  collateral: address,
+  vault: address,
+  oracle: address,
+  engine: address,
+  engineAdmin: address,
+  lens: address,
+  pool: address,
+  orderBook: address,
+  fundingModel: address,
+});
+
+const SYMBOL = /^[A-Z0-9]+-[A-Z0-9]+$/;
+
+const marketsSchema = z
+  .array(
+    z.object({
+      symbol: z.string().regex(SYMBOL, "expected a symbol like ALT-USD or BTCUSD-INV"),
+      marketId: wholeNumber.positive(),
+      coin: address,
+      spotPool: address,
+      pushedFeeds: z.array(address),
+      twapFeed: address,
+      inverse: z
+        .object({
+          underlying: z.string().regex(SYMBOL, "expected the symbol of a USD market, like BTC-USD"),
+          faceUsd: z.string().regex(/^\d+(\.\d+)?$/, "expected a decimal number of USD"),
+        })
+        .optional(),
+    }),
+  )
+  .min(1, "expected at least one market")
+  .superRefine((markets, ctx) => {
+    for (const key of ["symbol", "marketId"] as const) {
+      const seen = new Set<unknown>();
+      markets.forEach((m, i) => {
+        if (seen.has(m[key]))
+          ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, key], message: `${m[key]} appears twice` });
+        seen.add(m[key]);
+      });
+    }
+  });
+
 const deploymentSchema = z.object({
   chainId: wholeNumber.positive(),
   deploymentBlock: wholeNumber,
-  contracts: z.object({
-    collateral: address,
-    vault: address,
-    oracle: address,
-    engine: address,
-    engineAdmin: address,
-    lens: address,
-    pool: address,
-    orderBook: address,
-    fundingModel: address,
-  }),
-  markets: z
+  contracts: contractsSchema,
+  markets: marketsSchema,
+  coinMargined: z
     .array(
       z.object({
-        symbol: z.string().regex(/^[A-Z0-9]+-[A-Z0-9]+$/, "expected a symbol like ALT-USD"),
-        marketId: wholeNumber.positive(),
-        coin: address,
-        spotPool: address,
-        pushedFeeds: z.array(address),
-        twapFeed: address,
+        asset: z.string().regex(/^[A-Z0-9]+$/, "expected a coin symbol like BTC"),
+        contracts: contractsSchema,
+        markets: marketsSchema,
       }),
     )
-    .min(1, "expected at least one market")
-    .superRefine((markets, ctx) => {
-      for (const key of ["symbol", "marketId"] as const) {
-        const seen = new Set<unknown>();
-        markets.forEach((m, i) => {
-          if (seen.has(m[key]))
-            ctx.addIssue({ code: z.ZodIssueCode.custom, path: [i, key], message: `${m[key]} appears twice` });
-          seen.add(m[key]);
-        });
-      }
-    }),
+    .optional(),
 });
 
 /** A deployment record that is unreadable, malformed, or does not match the chain. */

@@ -1,7 +1,9 @@
 /**
  * Market specifications: what `deploySystem` builds, in human units (decimal strings), converted to
  * on-chain WAD exactly. The two defaults are the local exchange's markets: ALT-USD (a thin altcoin
- * whose spot a market maker can move) and BTC-USD (deep), with exchange-style maintenance brackets.
+ * whose spot a market maker can move) and BTC-USD (deep), with exchange-style maintenance brackets;
+ * beside them, their coin-margined (inverse) twins BTCUSD-INV and ALTUSD-INV (SPEC 9.2), each margined in
+ * its coin on an engine of its own.
  */
 export interface TierSpec {
   /** USD notional cap of the bracket */
@@ -58,6 +60,61 @@ export interface MarketSpec {
   fundingModel: "premium" | "velocity";
   /** velocity funding only: the most the daily rate moves per day, at full skew */
   maxFundingVelocity: string;
+}
+
+/** The fields of a market the engine's `createMarket` takes, in the units of its engine's collateral. */
+export type EngineMarketSpec = Pick<
+  MarketSpec,
+  | "symbol"
+  | "skewScale"
+  | "maxOpenInterest"
+  | "tiers"
+  | "takerFee"
+  | "makerFee"
+  | "liquidationFeeRate"
+  | "minLiquidationFee"
+  | "insuranceFeeShare"
+  | "minMargin"
+  | "fundingInterestRate"
+  | "fundingClamp"
+  | "fundingCap"
+  | "fundingIntervalSeconds"
+  | "emaHalfLifeSeconds"
+  | "markBand"
+  | "reserveFactor"
+  | "maxPnlFactor"
+  | "minPositionNotional"
+  | "partialLiquidationBuffer"
+  | "oracleGracePeriodSeconds"
+  | "markModel"
+  | "fundingModel"
+  | "maxFundingVelocity"
+>;
+
+/**
+ * A coin-margined (inverse) market: quoted in USD, margined and settled in the coin of its `underlying`
+ * USD market, whose index it reads (inverted: contracts/oracle/ReciprocalOracle.sol). Amounts are in the
+ * coin: tier caps, minimum margin, minimum liquidation fee and minimum notional; the skew scale and the OI
+ * cap are in USD face, as the engine counts an inverse position's size.
+ */
+export interface InverseMarketSpec extends EngineMarketSpec {
+  /** the USD market whose coin margins this market and whose index it inverts */
+  underlying: string;
+  /** USD face value of one contract */
+  faceUsd: string;
+}
+
+/** The engine of one collateral coin: its inverse markets, and what the deployer funds it with. */
+export interface CoinMarginedSpec {
+  /** the coin's symbol, as its USD market's `coinSymbol` */
+  asset: string;
+  markets: InverseMarketSpec[];
+  /** coins the deployer deposits into the coin's LP pool */
+  lpDeposit: string;
+  /** coins the deployer puts in the coin engine's insurance fund */
+  insuranceFund: string;
+  /** the coin order book's minimum execution fee, in the coin */
+  minExecutionFee: string;
 }
 
 const COMMON = {
@@ -123,3 +180,47 @@ export const BTC_USD: MarketSpec = {
 };
 
 export const DEFAULT_MARKETS: MarketSpec[] = [ALT_USD, BTC_USD];
+
+/** BTC-USD's coin-margined twin: 100 USD a contract, margined in BTC; brackets in BTC at 30,000 USD. */
+export const BTCUSD_INV: InverseMarketSpec = {
+  ...COMMON,
+  symbol: "BTCUSD-INV",
+  underlying: "BTC-USD",
+  faceUsd: "100",
+  skewScale: "3000000000",
+  maxOpenInterest: "300000000",
+  minLiquidationFee: "0.00003",
+  minMargin: "0.0003",
+  minPositionNotional: "0.0003",
+  tiers: [
+    { notionalCap: "10", mmr: "0.004", maxLeverage: "100" },
+    { notionalCap: "50", mmr: "0.005", maxLeverage: "50" },
+    { notionalCap: "300", mmr: "0.01", maxLeverage: "25" },
+    { notionalCap: "1500", mmr: "0.025", maxLeverage: "10" },
+    { notionalCap: "7000", mmr: "0.05", maxLeverage: "5" },
+  ],
+};
+
+/** ALT-USD's coin-margined twin: 10 USD a contract, margined in ALT; brackets in ALT at 2 USD. */
+export const ALTUSD_INV: InverseMarketSpec = {
+  ...COMMON,
+  symbol: "ALTUSD-INV",
+  underlying: "ALT-USD",
+  faceUsd: "10",
+  skewScale: "10000000",
+  maxOpenInterest: "4000000",
+  minLiquidationFee: "0.5",
+  minMargin: "5",
+  minPositionNotional: "5",
+  tiers: [
+    { notionalCap: "25000", mmr: "0.005", maxLeverage: "50" },
+    { notionalCap: "125000", mmr: "0.01", maxLeverage: "25" },
+    { notionalCap: "500000", mmr: "0.025", maxLeverage: "10" },
+    { notionalCap: "2500000", mmr: "0.05", maxLeverage: "5" },
+  ],
+};
+
+export const DEFAULT_COIN_MARGINED: CoinMarginedSpec[] = [
+  { asset: "BTC", markets: [BTCUSD_INV], lpDeposit: "100", insuranceFund: "3", minExecutionFee: "0.00002" },
+  { asset: "ALT", markets: [ALTUSD_INV], lpDeposit: "1000000", insuranceFund: "50000", minExecutionFee: "0.25" },
+];

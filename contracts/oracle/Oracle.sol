@@ -4,7 +4,7 @@ pragma solidity 0.8.28;
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
-import {IOracle} from "../interfaces/IOracle.sol";
+import {IOracle, IPriceRecorder} from "../interfaces/IOracle.sol";
 import {ISpotTwap, ISpotTwapSource} from "../interfaces/ISpotTwap.sol";
 import {PackedSource, PackedSourceLib, SourceKind} from "./PackedSource.sol";
 
@@ -18,7 +18,7 @@ import {PackedSource, PackedSourceLib, SourceKind} from "./PackedSource.sol";
 /// markets that list it (`recordPrice`) and is read from there, with no call; a spot-TWAP adapter
 /// (`ISpotTwapSource`) is read as its pool's TWAP directly, one call instead of two, with the same
 /// answer the adapter gives. Any other source is called.
-contract Oracle is IOracle, AccessControl {
+contract Oracle is IOracle, IPriceRecorder, AccessControl {
     using SafeCast for int256;
     using SafeCast for uint256;
 
@@ -87,7 +87,7 @@ contract Oracle is IOracle, AccessControl {
         emit SourcesSet(marketId, feeds, heartbeats);
     }
 
-    /// @inheritdoc IOracle
+    /// @inheritdoc IPriceRecorder
     /// @dev No event: the record mirrors the feed's round, which the feed announces.
     function recordPrice(int256 answer, uint256 updatedAt) external {
         uint200 round = PackedSourceLib.round(answer.toInt128(), updatedAt.toUint48());

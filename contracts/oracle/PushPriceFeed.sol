@@ -3,7 +3,7 @@ pragma solidity 0.8.28;
 
 import {AggregatorV3Interface} from "@chainlink/contracts/src/v0.8/shared/interfaces/AggregatorV3Interface.sol";
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
-import {IOracle} from "../interfaces/IOracle.sol";
+import {IPriceRecorder} from "../interfaces/IOracle.sol";
 
 /// @title PushPriceFeed
 /// @notice A pushed price source with Chainlink's AggregatorV3Interface: a stand-in for an external
@@ -18,7 +18,7 @@ contract PushPriceFeed is AggregatorV3Interface, AccessControl {
     string public override description;
     uint256 public maxDeviation;
     /// @notice The oracle each push is recorded into (zero: none).
-    IOracle public oracle;
+    IPriceRecorder public oracle;
 
     /// @dev One slot, so a read of the latest round costs one SLOAD.
     struct Round {
@@ -60,14 +60,14 @@ contract PushPriceFeed is AggregatorV3Interface, AccessControl {
         uint80 roundId = _latest.roundId + 1;
         _latest = Round(roundId, int128(answer), uint48(block.timestamp));
         emit PriceUpdated(roundId, answer, block.timestamp);
-        IOracle o = oracle;
+        IPriceRecorder o = oracle;
         if (address(o) != address(0)) o.recordPrice(answer, block.timestamp);
     }
 
     /// @notice Connects the feed to `oracle_` (zero: disconnects), recording the latest round there at
     /// once; admin only. Connect a feed before the oracle lists it as a source: the oracle decides when
     /// the sources are set whether it reads a source from its own records.
-    function setOracle(IOracle oracle_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+    function setOracle(IPriceRecorder oracle_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         oracle = oracle_;
         emit OracleSet(address(oracle_));
         Round memory r = _latest;

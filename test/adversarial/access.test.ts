@@ -15,7 +15,7 @@ import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { BaseContract, FunctionFragment, Interface, ParamType } from "ethers";
-import { PremiumFundingModel__factory } from "../../typechain-types";
+import { PremiumFundingModel__factory, ReciprocalOracle__factory } from "../../typechain-types";
 import { exchangeFixture, type ExchangeFixture } from "../helpers/fixtures";
 
 type Access =
@@ -93,6 +93,11 @@ const SUBJECTS: Subject[] = [
     },
   },
   {
+    name: "ReciprocalOracle (the BTC engine's)",
+    contract: (f) => ReciprocalOracle__factory.connect(f.ex.deployment.coinMargined![0].contracts.oracle, f.deployer),
+    table: { "list(uint256,uint256)": role("CONFIG_ROLE"), ...ACCESS_CONTROL },
+  },
+  {
     name: "PushPriceFeed",
     contract: (f) => f.alt.pushedFeeds[0],
     table: {
@@ -156,7 +161,12 @@ const SUBJECTS: Subject[] = [
   {
     name: "CoinToken",
     contract: (f) => f.alt.coin,
-    table: { ...ERC20_WRITES, "mint(address,uint256)": role("MINTER_ROLE"), ...ACCESS_CONTROL },
+    table: {
+      ...ERC20_WRITES,
+      "mint(address,uint256)": role("MINTER_ROLE"),
+      "faucet(address,uint256)": open("mints only on the local chain (chain id 31337)"),
+      ...ACCESS_CONTROL,
+    },
   },
   {
     name: "CollateralToken",
@@ -326,6 +336,33 @@ describe("adversarial: access control over every non-view function", () => {
           name: `${m.symbol} coin`,
           contract: m.coin as BaseContract,
           holders: { DEFAULT_ADMIN_ROLE: [admin], MINTER_ROLE: [admin] },
+        },
+      ]),
+      // Each coin-margined exchange is wired as the USD one, over its own contracts.
+      ...(ex.deployment.coinMargined ?? []).flatMap((v): RoleHolders[] => [
+        {
+          name: `${v.asset} vault`,
+          contract: ex.coinMargined.get(v.asset)!.vault,
+          holders: {
+            DEFAULT_ADMIN_ROLE: [admin],
+            OPERATOR_ROLE: [v.contracts.engine, v.contracts.orderBook],
+            POOL_ROLE: [v.contracts.pool],
+          },
+        },
+        {
+          name: `${v.asset} reciprocal oracle`,
+          contract: ReciprocalOracle__factory.connect(v.contracts.oracle, deployer),
+          holders: { DEFAULT_ADMIN_ROLE: [admin], CONFIG_ROLE: [admin] },
+        },
+        {
+          name: `${v.asset} engine`,
+          contract: ex.coinMargined.get(v.asset)!.engine,
+          holders: { DEFAULT_ADMIN_ROLE: [admin], CONFIG_ROLE: [admin], EXECUTOR_ROLE: [v.contracts.orderBook] },
+        },
+        {
+          name: `${v.asset} order book`,
+          contract: ex.coinMargined.get(v.asset)!.orderBook,
+          holders: { DEFAULT_ADMIN_ROLE: [admin], CONFIG_ROLE: [admin] },
         },
       ]),
     ];
