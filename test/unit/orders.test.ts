@@ -80,7 +80,11 @@ interface OrdersSystem {
 
 async function deployOrders(markModel: MarketSpec["markModel"]): Promise<OrdersSystem> {
   const [deployer, trader, other, keeper, whale] = await ethers.getSigners();
-  const ex = await deploySystem(deployer, { ...DEFAULT_SYSTEM, markets: [{ ...ALT_USD, markModel }] });
+  const ex = await deploySystem(deployer, {
+    ...DEFAULT_SYSTEM,
+    markets: [{ ...ALT_USD, markModel }],
+    coinMargined: [],
+  });
   const feed = await new PushPriceFeed__factory(deployer).deploy(18, "ALT exact", deployer.address);
   await feed.setPrice(START);
   await ex.oracle.setSources(ALT, [await feed.getAddress()], [ONE_YEAR]);
