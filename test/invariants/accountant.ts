@@ -14,7 +14,6 @@
 import { expect } from "chai";
 import type { LogDescription } from "ethers";
 import { MarginMath, PositionLib, WadMath, type Position } from "../../lib/math";
-import { USD6_TO_WAD } from "../../lib/units";
 import { OrderBook__factory, PerpEngine__factory, Vault__factory } from "../../typechain-types";
 import type { Receipt } from "./chain";
 import { averageEntry, planLiquidation } from "./engine-model";
@@ -246,24 +245,24 @@ export class Accountant {
     const a = ev.args;
     switch (ev.name) {
       case "Deposited":
-        this.credit(a.account as string, (a.amount as bigint) * USD6_TO_WAD);
-        this.deltas.held += (a.amount as bigint) * USD6_TO_WAD;
+        this.credit(a.account as string, (a.amount as bigint) * this.w.toWad);
+        this.deltas.held += (a.amount as bigint) * this.w.toWad;
         break;
       case "Withdrawn":
-        this.credit(a.account as string, -(a.amount as bigint) * USD6_TO_WAD);
-        this.deltas.held -= (a.amount as bigint) * USD6_TO_WAD;
+        this.credit(a.account as string, -(a.amount as bigint) * this.w.toWad);
+        this.deltas.held -= (a.amount as bigint) * this.w.toWad;
         break;
       case "PoolCredited":
-        this.deltas.pool += (a.amount as bigint) * USD6_TO_WAD;
-        this.deltas.held += (a.amount as bigint) * USD6_TO_WAD;
+        this.deltas.pool += (a.amount as bigint) * this.w.toWad;
+        this.deltas.held += (a.amount as bigint) * this.w.toWad;
         break;
       case "PoolPaid":
-        this.deltas.pool -= (a.amount as bigint) * USD6_TO_WAD;
-        this.deltas.held -= (a.amount as bigint) * USD6_TO_WAD;
+        this.deltas.pool -= (a.amount as bigint) * this.w.toWad;
+        this.deltas.held -= (a.amount as bigint) * this.w.toWad;
         break;
       case "InsuranceFunded":
-        this.insurance((a.amount as bigint) * USD6_TO_WAD);
-        this.deltas.held += (a.amount as bigint) * USD6_TO_WAD;
+        this.insurance((a.amount as bigint) * this.w.toWad);
+        this.deltas.held += (a.amount as bigint) * this.w.toWad;
         break;
       default:
         break; // Settled: the booking under test

@@ -26,7 +26,7 @@ import fc from "fast-check";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { commandArb, describe as describeCommand, type Command } from "./commands";
 import { Sequence, Stats } from "./runner";
-import { forSequence, makeWorld, statefulFixture, type World } from "./world";
+import { forSequence, makeWorlds, statefulFixture, type World } from "./world";
 
 const DEFAULT_RUNS = 200;
 /** The seed `npm test` runs when FUZZ_SEED is not set. */
@@ -69,12 +69,13 @@ describe("invariants: random action sequences keep SPEC section 8", function () 
   const trace = process.env.FUZZ_TRACE === "1";
   this.timeout(0);
 
-  let world: World | undefined;
+  let worlds: World[] | undefined;
 
-  async function freshWorld(): Promise<World> {
+  /** The USD exchange's world, then each coin exchange's, at the fixture's snapshot. */
+  async function freshWorlds(): Promise<World[]> {
     const { ex, signers } = await loadFixture(statefulFixture);
-    world ??= await makeWorld(ex, signers);
-    return world;
+    worlds ??= await makeWorlds(ex, signers);
+    return worlds;
   }
 
   it(`holds conservation, zero-sum funding, liquidation, loss-bound, initial-margin and cancellation invariants over ${runs} sequences of up to ${maxLength} commands`, async () => {
@@ -85,7 +86,7 @@ describe("invariants: random action sequences keep SPEC section 8", function () 
       fc.array(commandArb, { minLength: 1, maxLength, size: "max" }),
       async (commands) => {
         sequences++;
-        const seq = new Sequence(forSequence(await freshWorld()), stats);
+        const seq = new Sequence(forSequence(await freshWorlds()), stats);
         await seq.start();
         for (const [i, command] of commands.entries()) {
           try {
@@ -110,7 +111,7 @@ describe("invariants: random action sequences keep SPEC section 8", function () 
     console.log(
       `      ${sequences} sequences (${stats.commands} commands, ${stats.transactions} transactions) in ${seconds.toFixed(1)} s; ` +
         `${stats.liquidations} liquidations (${stats.keeperLiquidations} by keeper passes), ${stats.badDebts} bad debts, ` +
-        `${stats.deleveraged} ADL`,
+        `${stats.deleveraged} ADL; ${stats.exchangeLine()}`,
     );
     if (process.env.FUZZ_STATS === "1") console.log(stats.table());
     if (details.failed) {
