@@ -95,6 +95,8 @@ export class Accountant {
   readonly createdOrders: bigint[] = [];
   readonly touches: TouchRecord[] = [];
   deleveraged = 0;
+  /** events of any kind the exchange's engine, order book and vault emitted */
+  emitted = 0;
   badDebts = 0;
   private readonly positions: Map<bigint, Position>;
   private insuranceRunning: bigint;
@@ -137,9 +139,10 @@ export class Accountant {
     ] as const;
     const logs: { source: "engine" | "book" | "vault"; ev: LogDescription }[] = [];
     for (const log of receipt.logs) {
-      if (!BOOKED_EVENTS.has(log.topics[0])) continue;
       const match = sources.find(([, t]) => t.address.toLowerCase() === log.address.toLowerCase());
       if (!match) continue;
+      this.emitted++;
+      if (!BOOKED_EVENTS.has(log.topics[0])) continue;
       const ev = match[1].iface.parseLog({ topics: [...log.topics], data: log.data });
       if (ev) logs.push({ source: match[0], ev });
     }

@@ -2,7 +2,15 @@
  * Runs one fuzz sequence: resolves each command against the chain, sends its one or two transactions,
  * reads the chain back and holds it to SPEC section 8 and to the TypeScript model, command by command.
  *
- * What is checked after every command (see `checkAfter`):
+ * Exchanges. A command acts on one exchange: the USD one or a coin-margined one (world.ts), each with its
+ * own vault, engine, pool, order book and ledgers, so each has its own accountant and its own checks,
+ * conservation per asset included. The command's exchange is checked after it; so is every exchange with
+ * a market whose price the command moved (a push, a swap or new sources on a USD market move the
+ * coin-margined market that inverts it too), and every exchange after a time jump. An exchange no contract
+ * of which the command called (asserted: none of them emitted an event) is read at its next check, which
+ * holds it to the events since.
+ *
+ * What is checked after every command (see `checkAfter`), per exchange:
  *  1. conservation: collateral held * 1e12 == vault.totalOwed() == sum of the ledgers; the margin ledger ==
  *     the open positions' margins; the escrow ledger == the live orders' escrow; the free ledger == the
  *     actors' free balances; all to the unit;
@@ -24,7 +32,7 @@
  *     of size * (fundingIndex - snapshot) (rounded down). Against the per-position rounded figures
  *     (PnL down, funding up) it differs by less than one unit per position and term, in the pool's favour;
  *  plus: PerpLens agrees with lib/math.ts field by field (one market's view and its positions' panels per
- *  command, the markets in turn); after a keeper pass nothing is liquidatable; every revert is a declared
+ *  command on the command's exchange, its markets in turn); after a keeper pass nothing is liquidatable; every revert is a declared
  *  custom error (chain.ts), and the ones a command may meet are listed per command.
  *
  * Each position's health is computed by lib/math.ts for every command; the calls to the chain are
@@ -181,6 +189,8 @@ const ORDER_CREATE_REFUSALS = [
 ] as const;
 
 const BPS = 10_000n;
+/** Commands that move a USD market's price: checked on every exchange with a market priced by it. */
+const MOVES_PRICE = new Set<Command["kind"]>(["push", "swap", "sources"]);
 /** The mark band a configure command turns on: mark within 5% of the index. */
 const MARK_BAND = WAD / 20n;
 /** A healthy position this close to its boundary (equity - MM, as a share of notional) gets a liquidate call. */
@@ -205,12 +215,15 @@ export class Sequence {
   private readonly venues: Venue[];
   readonly clock: Clock;
   private readonly log: string[] = [];
+  /** the latest block the checks have seen */
+  private block = 0;
 
   constructor(
     worlds: readonly World[],
     private readonly stats: Stats,
   ) {
     this.clock = new Clock(worlds[0].startTime);
+    for (const w of worlds) stats.exchange(w.name); // reported in the worlds' order
     this.venues = worlds.map((w) => ({
       w,
       state: undefined as unknown as ChainState, // read by start()
@@ -226,16 +239,25 @@ export class Sequence {
       this.venues.map(() => []),
       this.clock.now,
     );
+    this.block = states[0].block;
     for (const [i, v] of this.venues.entries()) {
       v.state = states[i];
       const acct = new Accountant(v.w, v.state.positions, v.orders, v.state.insurance, new Map());
-      await this.checkAfter(v, v.state, v.state, acct, undefined, i);
+      await this.checkAfter(v, v.state, v.state, acct, undefined, i === 0);
     }
   }
 
   /** The transactions of the last command, as a reader would see them. */
   get lastLog(): readonly string[] {
     return this.log;
+  }
+
+  /** Whether command `c` on exchange `target` moves a price or the time on exchange `v`. */
+  private moves(c: Command, target: Venue, v: Venue): boolean {
+    if (c.kind === "advance") return true;
+    if (!MOVES_PRICE.has(c.kind) || !("market" in c)) return false;
+    const priced = marketAt(target.w, c.market).priceMarketId;
+    return v.w.markets.some((m) => m.priceMarketId === priced);
   }
 
   /** The exchange a command acts on; a time jump names none and acts on all (the USD one stands for it). */
@@ -265,7 +287,7 @@ export class Sequence {
         ),
     );
     const latest = Number(await network.provider.request({ method: "eth_blockNumber", params: [] }));
-    for (let b = pres[0].block + 1; b <= latest; b++) {
+    for (let b = this.block + 1; b <= latest; b++) {
       const receipt = await blockReceipt(b);
       if (!receipt) continue;
       for (const acct of accts) {
@@ -275,27 +297,42 @@ export class Sequence {
         if (liquidated > 0) this.stats.liquidationGas(receipt.gasUsed, liquidated, c.kind);
       }
     }
+    this.block = latest;
     t = this.stats.time("receipts + accountant", t);
-    const posts = await readStates(
-      this.venues.map((v) => v.w),
-      this.venues.map((v, i) => [...v.orders.keys(), ...accts[i].executedOrders, ...accts[i].cancelledOrders]),
+    // The command's exchange is read and checked, and every exchange whose prices or time it moved. On
+    // the others only the command's blocks' seconds passed and none of their contracts was called
+    // (asserted): their state is the one read last, and their next check holds it to the events since.
+    const checked = this.venues.map((v) => v === target || this.moves(c, target, v));
+    for (const [i, v] of this.venues.entries()) {
+      if (!checked[i]) expect(accts[i].emitted, `${v.w.name} exchange: untouched by ${c.kind}`).to.equal(0);
+    }
+    const full = this.venues.filter((_, i) => checked[i]);
+    const read = await readStates(
+      full.map((v) => v.w),
+      full.map((v) => [
+        ...v.orders.keys(),
+        ...accts[this.venues.indexOf(v)].executedOrders,
+        ...accts[this.venues.indexOf(v)].cancelledOrders,
+      ]),
       this.clock.now,
     );
     t = this.stats.time("read state", t);
-    for (const [i, v] of this.venues.entries()) {
+    for (const [k, v] of full.entries()) {
+      const i = this.venues.indexOf(v);
       const acct = accts[i];
+      const post = read[k];
       for (const id of acct.createdOrders) if (!v.allOrders.includes(id)) v.allOrders.push(id);
       this.stats.liquidations += acct.liquidations.length;
       this.stats.exchange(v.w.name).liquidations += acct.liquidations.length;
       this.stats.deleveraged += acct.deleveraged;
       this.stats.badDebts += acct.badDebts;
       if (c.kind === "keeperPass") this.stats.keeperLiquidations += acct.liquidations.length;
-      // The command's step is its exchange's; on the others only prices and time moved.
+      // The command's step is its exchange's; on the others prices or time moved.
       const s: Step = v === target ? step : {};
-      await this.checkAfter(v, pres[i], posts[i], acct, s, i);
-      if (c.kind !== "keeperPass" || v !== target) this.checkMarkets(v.w, pres[i], posts[i], acct, s);
-      if (s.check) await s.check(pres[i], posts[i], acct);
-      v.state = posts[i];
+      await this.checkAfter(v, pres[i], post, acct, s, v === target);
+      if (c.kind !== "keeperPass" || v !== target) this.checkMarkets(v.w, pres[i], post, acct, s);
+      if (s.check) await s.check(pres[i], post, acct);
+      v.state = post;
     }
     this.stats.time("checks (all)", t);
   }
@@ -928,14 +965,14 @@ export class Sequence {
 
   /* ------------------------------------------------------------------ INVARIANTS */
 
-  /** The invariants on one exchange (`index` among the worlds) after a command. */
+  /** The invariants on one exchange after a command; `lens`: PerpLens is held to lib/math there too. */
   private async checkAfter(
     v: Venue,
     pre: ChainState,
     post: ChainState,
     acct: Accountant,
     step: Step | undefined,
-    index: number,
+    lens: boolean,
   ): Promise<void> {
     const w = v.w;
     const d = acct.deltas;
@@ -1034,7 +1071,7 @@ export class Sequence {
 
     // Lens vs lib/math, and invariants 3, 6, 7 at the latest block.
     let t = performance.now();
-    const health = await this.checkViews(w, post, index);
+    const health = await this.checkViews(w, post, lens);
     v.health = health;
     this.stats.count(
       "state",
@@ -1156,7 +1193,7 @@ export class Sequence {
    * one market and the panels of its open positions (the markets alternate from command to command: each
    * lens call costs a market projection on chain).
    */
-  private async checkViews(w: World, post: ChainState, index: number): Promise<Map<bigint, ViewHealth>> {
+  private async checkViews(w: World, post: ChainState, lens: boolean): Promise<Map<bigint, ViewHealth>> {
     const out = new Map<bigint, ViewHealth>();
     const projections = new Map<bigint, ReturnType<typeof projectMarket>>();
     for (const m of w.markets) {
@@ -1174,10 +1211,9 @@ export class Sequence {
       out.set(id, { liquidatable: h.liquidatable, equity: h.equity, mark: pp.mark, slack });
     }
 
-    // One exchange's lens per command, in turn, and on it one market in turn.
-    const n = this.venues.length;
-    if (this.stats.commands % n !== index) return out;
-    const m = w.markets[Math.floor(this.stats.commands / n) % w.markets.length];
+    // The lens of the command's exchange, one market in turn.
+    if (!lens) return out;
+    const m = w.markets[this.stats.commands % w.markets.length];
     const read = post.markets.get(m.marketId)!;
     const proj = projections.get(m.marketId)!;
     const st = proj.state;

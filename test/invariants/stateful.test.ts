@@ -3,13 +3,16 @@
  * and the admin can do, on the deployed exchange in the in-process network, with SPEC section 8 and the
  * TypeScript model asserted after every command (runner.ts lists the checks; commands.ts the commands).
  *
- * Each sequence starts from the same snapshot (loadFixture reverts to it): the deployed exchange, six
- * funded traders, four open positions, an LP and an admin who can move the spot pools. Every block carries
+ * Each sequence starts from the same snapshot (loadFixture reverts to it): the deployed exchanges (the USD
+ * one and the coin-margined BTC and ALT ones, SPEC 9.2), six traders funded on each, four open positions on
+ * the USD markets and three on each coin-margined one, an LP and an admin who can move the spot pools. Half
+ * the commands act on the USD exchange, a quarter on each coin one (commands.ts), so the pinned sequences
+ * cover both kinds without doubling. Every block carries
  * a timestamp from the fuzz's own clock (evm_setNextBlockTimestamp before each transaction; time jumps
  * mine an empty block at the target time), never the wall clock's, so a command list replays to the same
  * chain, wei for wei.
  *
- * Runs (2 shared vCPUs: ~3 min for the default 200 sequences, ~18 min for 1,000):
+ * Runs (2 shared vCPUs: ~3 min for the default 200 sequences, ~18 min for 1,000, before the coin exchanges):
  *   npx hardhat test test/invariants/stateful.test.ts                  200 sequences of up to 40 commands
  *   FUZZ_RUNS=1000 npx hardhat test test/invariants/stateful.test.ts   more sequences
  *   FUZZ_LENGTH=80 ...                                                 longer sequences
