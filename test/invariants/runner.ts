@@ -11,9 +11,9 @@
  * holds it to the events since.
  *
  * What is checked after every command (see `checkAfter`), per exchange:
- *  1. conservation: collateral held * 1e12 == vault.totalOwed() == sum of the ledgers; the margin ledger ==
- *     the open positions' margins; the escrow ledger == the live orders' escrow; the free ledger == the
- *     actors' free balances; all to the unit;
+ *  1. conservation per asset: collateral held * 10^(18 - decimals) (1e12 for USD, 1 for a coin) ==
+ *     vault.totalOwed() == sum of the ledgers; the margin ledger == the open positions' margins; the escrow
+ *     ledger == the live orders' escrow; the free ledger == the actors' free balances; all to the unit;
  *  2. every ledger and every free balance moved by exactly what the accountant derived from the events
  *     (funding owed lands in the pool); funding accrued on open positions sums, per market, to the skew's
  *     share to within one unit per position, rounded in the protocol's favour;
@@ -32,8 +32,9 @@
  *     of size * (fundingIndex - snapshot) (rounded down). Against the per-position rounded figures
  *     (PnL down, funding up) it differs by less than one unit per position and term, in the pool's favour;
  *  plus: PerpLens agrees with lib/math.ts field by field (one market's view and its positions' panels per
- *  command on the command's exchange, its markets in turn); after a keeper pass nothing is liquidatable; every revert is a declared
- *  custom error (chain.ts), and the ones a command may meet are listed per command.
+ *  command, on the command's exchange, its markets in turn); after a keeper pass nothing is liquidatable;
+ *  every revert is a declared custom error (chain.ts), and the ones a command may meet are listed per
+ *  command.
  *
  * Each position's health is computed by lib/math.ts for every command; the calls to the chain are
  * sampled where each one costs a market projection (~5-10 ms on the in-process network).
@@ -306,19 +307,15 @@ export class Sequence {
     for (const [i, v] of this.venues.entries()) {
       if (!checked[i]) expect(accts[i].emitted, `${v.w.name} exchange: untouched by ${c.kind}`).to.equal(0);
     }
-    const full = this.venues.filter((_, i) => checked[i]);
+    const full = [...this.venues.keys()].filter((i) => checked[i]);
     const read = await readStates(
-      full.map((v) => v.w),
-      full.map((v) => [
-        ...v.orders.keys(),
-        ...accts[this.venues.indexOf(v)].executedOrders,
-        ...accts[this.venues.indexOf(v)].cancelledOrders,
-      ]),
+      full.map((i) => this.venues[i].w),
+      full.map((i) => [...this.venues[i].orders.keys(), ...accts[i].executedOrders, ...accts[i].cancelledOrders]),
       this.clock.now,
     );
     t = this.stats.time("read state", t);
-    for (const [k, v] of full.entries()) {
-      const i = this.venues.indexOf(v);
+    for (const [k, i] of full.entries()) {
+      const v = this.venues[i];
       const acct = accts[i];
       const post = read[k];
       for (const id of acct.createdOrders) if (!v.allOrders.includes(id)) v.allOrders.push(id);
