@@ -66,6 +66,7 @@ const FULL: Plan = {
     "gas.liquidate.partial",
     "gas.liquidateMany.10",
     "gas.settleFunding",
+    "gas.inverse.liquidate.full",
   ],
   batchSizes: [1, 10, 50],
   scanSizes: [10_000, 100_000, 1_000_000],
