@@ -8,11 +8,16 @@
  * Liquidations are measured where a keeper meets them: positions liquidatable with positive equity
  * (about 70% of their maintenance margin), so the reward and insurance paths run and no bad debt.
  * Positions are opened against a balancing short so that they all enter at one price.
+ *
+ * The coin-margined market BTCUSD-INV (SPEC 9.2) is measured the same way beside ALT-USD: open, close and
+ * liquidate, in the trader's terms (a trader's long is the engine's short on 1/P; its oracle is a
+ * ReciprocalOracle over the USD oracle, one call more per price read).
  */
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { ContractTransactionReceipt, ContractTransactionResponse, Signer } from "ethers";
 import { deploySystem, DEFAULT_SYSTEM } from "../lib/deploy";
 import type { Exchange, MarketHandles } from "../lib/contracts";
+import { BTC_USD } from "../lib/markets";
 import { PositionLib } from "../lib/math";
 import { toFeedAnswer, usd6, wad, WAD } from "../lib/units";
 import { impersonatedAccounts, sendMany, advanceTime, latestTimestamp, type RawCall } from "./chain";
@@ -234,6 +239,8 @@ export async function measureGas(hre: HardhatRuntimeEnvironment, options: GasOpt
     notes.push(...checkLiquidations(ex, receipt, "full", n, `liquidateMany(${n})`));
   }
 
+  notes.push(...(await measureInverse(ex, { keeper, balancer, traders: [t2, t3, t4, t5] }, record)));
+
   // ADL: a bankrupt position leaves bad debt beyond the insurance fund; the balancing short is the winner.
   await pushIndex(alt, (index0 * 60n) / 100n);
   await mined(liquidate(bankrupt));
@@ -244,6 +251,104 @@ export async function measureGas(hre: HardhatRuntimeEnvironment, options: GasOpt
   await twice("gas.autoDeleverage", "autoDeleverage (partial, 1,000 ALT)", adl);
 
   return { ex, runs, accounts: [...signers.map((s) => s.address), ...fleet], notes };
+}
+
+/** What measureInverse records a transaction with: its figure id, label and the transaction. */
+type Recorder = (
+  id: string,
+  label: string,
+  sent: Promise<ContractTransactionResponse>,
+) => Promise<ContractTransactionReceipt>;
+
+/**
+ * Open, close and liquidate on BTCUSD-INV, the BTC exchange's coin-margined market, as on ALT-USD: $1,000
+ * of BTC margin at 10x (a face of $10,000, 100 contracts), each operation twice and the second measured;
+ * the liquidations at 55-85% of maintenance margin, opened against a balancing account. Sides are the
+ * trader's: a long is the engine's short on 1/P. Returns notes on liquidations that differ from the plan.
+ */
+async function measureInverse(
+  usdEx: Exchange,
+  who: { keeper: Signer; balancer: Signer; traders: Signer[] },
+  record: Recorder,
+): Promise<string[]> {
+  const ex = usdEx.coinMargined.get("BTC");
+  const inv = ex?.markets.get("BTCUSD-INV");
+  if (!ex || !inv) throw new Error("bench setup: the deployment has no BTCUSD-INV");
+  const usdIndex = wad(BTC_USD.initialPrice);
+  await pushIndex(inv, usdIndex); // BTCUSD-INV reads BTC-USD's feeds
+  const oneUsd = (WAD * WAD) / usdIndex; // $1 of BTC, WAD
+  const accounts = [...who.traders, who.balancer];
+  for (const s of accounts) {
+    const a = await s.getAddress();
+    await mined(inv.coin.faucet(a, 1_000n * WAD, TX));
+    await mined(inv.coin.connect(s).approve(ex.vault, MAX_PRICE, TX));
+    await mined(ex.vault.connect(s).deposit(TRADER_DEPOSIT_USD * oneUsd, TX));
+  }
+  const index = (await ex.lens.market(inv.marketId)).indexPrice; // 1/P
+  const margin = (usd: bigint) => usd * oneUsd;
+  // The engine's size of a trader's position of `usd` margin at `leverage`: the face, side flipped.
+  const engineSize = (usd: bigint, leverage: bigint, long: boolean) => {
+    const face = (margin(usd) * leverage * WAD) / index;
+    return long ? -face : face;
+  };
+  const engine = (s: Signer) => ex.engine.connect(s);
+  const open = (s: Signer, size: bigint, usd: bigint) =>
+    engine(s).increasePosition(inv.marketId, size, margin(usd), size > 0n ? MAX_PRICE : 0n, TX);
+  const close = (s: Signer, size: bigint) => engine(s).closePosition(inv.marketId, size > 0n ? 0n : MAX_PRICE, TX);
+  const [t0, t1, t2, t3] = who.traders;
+  const twice = async (
+    id: string,
+    label: string,
+    first: () => Promise<ContractTransactionResponse>,
+    second: typeof first,
+  ) => {
+    await mined(first());
+    await record(id, label, second());
+  };
+  const long = engineSize(1_000n, 10n, true);
+  const short = engineSize(1_000n, 10n, false);
+  await twice(
+    "gas.inverse.open.long",
+    "BTCUSD-INV: open 10x long (coin-margined)",
+    () => open(t0, long, 1_000n),
+    () => open(t1, long, 1_000n),
+  );
+  await twice(
+    "gas.inverse.open.short",
+    "BTCUSD-INV: open 10x short (coin-margined)",
+    () => open(t2, short, 1_000n),
+    () => open(t3, short, 1_000n),
+  );
+  await twice(
+    "gas.inverse.close.long",
+    "BTCUSD-INV: close 10x long",
+    () => close(t0, long),
+    () => close(t1, long),
+  );
+  await twice(
+    "gas.inverse.close.short",
+    "BTCUSD-INV: close 10x short",
+    () => close(t2, short),
+    () => close(t3, short),
+  );
+
+  // Two trader longs (engine shorts) against the balancer, liquidated as BTC falls.
+  const size = engineSize(SMALL.marginUsd, SMALL.leverage, true);
+  const ids: bigint[] = [];
+  for (const s of [t0, t1]) {
+    await mined(open(s, size, SMALL.marginUsd));
+    await mined(open(who.balancer, -size, SMALL.marginUsd * 2n));
+    ids.push(PositionLib.id(await s.getAddress(), inv.marketId));
+  }
+  await moveIndexUntil(ex, inv, ids[0], usdIndex);
+  await mined(engine(who.keeper).liquidate(ids[0], TX));
+  const full = await record(
+    "gas.inverse.liquidate.full",
+    "BTCUSD-INV: liquidate (full)",
+    engine(who.keeper).liquidate(ids[1], TX),
+  );
+  await pushIndex(inv, usdIndex);
+  return checkLiquidations(ex, full, "full", 1, "BTCUSD-INV liquidate (full)");
 }
 
 async function mined(sent: Promise<ContractTransactionResponse>): Promise<ContractTransactionReceipt> {

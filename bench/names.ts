@@ -18,6 +18,7 @@ import {
   PerpLens__factory,
   PremiumFundingModel__factory,
   PushPriceFeed__factory,
+  ReciprocalOracle__factory,
   SpotPool__factory,
   SpotTwapFeed__factory,
   Vault__factory,
@@ -72,6 +73,20 @@ export class ExchangeNames implements Names {
     set(c.pool, "LiquidityPool", LiquidityPool__factory.abi);
     set(c.orderBook, "OrderBook", OrderBook__factory.abi);
     set(c.fundingModel, "PremiumFundingModel", PremiumFundingModel__factory.abi);
+    // Each coin-margined exchange: the same contracts and layouts under the same names (its coin is the
+    // coin of its USD market), and its ReciprocalOracle.
+    for (const v of ex.deployment.coinMargined ?? []) {
+      const cc = v.contracts;
+      set(cc.vault, "Vault", Vault__factory.abi);
+      set(cc.oracle, "ReciprocalOracle", ReciprocalOracle__factory.abi);
+      set(cc.engine, "PerpEngine", [
+        ...PerpEngine__factory.abi,
+        ...PerpEngineAdmin__factory.abi.filter((f) => f.type === "function"),
+      ]);
+      set(cc.engineAdmin, "PerpEngineAdmin", PerpEngineAdmin__factory.abi);
+      set(cc.pool, "LiquidityPool", LiquidityPool__factory.abi);
+      set(cc.orderBook, "OrderBook", OrderBook__factory.abi);
+    }
     for (const m of ex.deployment.markets) {
       set(m.coin, `${m.symbol} coin`, CoinToken__factory.abi);
       set(m.spotPool, `${m.symbol} SpotPool`, SpotPool__factory.abi);
@@ -90,7 +105,13 @@ export class ExchangeNames implements Names {
     }
     await n.checkLayouts(provider);
     n.addMarkets(BigInt(ex.deployment.markets.length));
-    n.addAccounts([c.engine, c.orderBook, c.pool, c.vault]);
+    const coinContracts = (ex.deployment.coinMargined ?? []).flatMap((v) => [
+      v.contracts.engine,
+      v.contracts.orderBook,
+      v.contracts.pool,
+      v.contracts.vault,
+    ]);
+    n.addAccounts([c.engine, c.orderBook, c.pool, c.vault, ...coinContracts]);
     return n;
   }
 

@@ -39,6 +39,7 @@ interface Shard {
 interface ShardResult extends Shard {
   code: number | null;
   counts?: Counts;
+  exchanges?: ExchangeCounts;
   replay?: string;
 }
 
@@ -60,12 +61,23 @@ export function planShards(runs: number, jobs: number, seed: number, logs: strin
   }));
 }
 
-/** The counts a shard's log reports, and its replay line if it failed. */
-export function readShard(text: string): { counts?: Counts; replay?: string } {
+/** Per exchange (USD, BTC, ALT): commands that named it and liquidations on it. */
+export type ExchangeCounts = Record<string, { commands: number; liquidations: number }>;
+const PER_EXCHANGE = /per exchange: (.*)/;
+const EXCHANGE = /(\w+) (\d+) commands (\d+) liquidations/g;
+
+/** The counts a shard's log reports, per exchange too, and its replay line if it failed. */
+export function readShard(text: string): { counts?: Counts; exchanges?: ExchangeCounts; replay?: string } {
   const m = SUMMARY.exec(text);
   const counts = m ? (Object.fromEntries(COUNTS.map((k, i) => [k, Number(m[i + 1])])) as Counts) : undefined;
+  const per = PER_EXCHANGE.exec(text)?.[1];
+  const exchanges = per
+    ? Object.fromEntries(
+        [...per.matchAll(EXCHANGE)].map((x) => [x[1], { commands: Number(x[2]), liquidations: Number(x[3]) }]),
+      )
+    : undefined;
   const replay = /replay: (.*)/.exec(text)?.[1];
-  return { counts, replay };
+  return { counts, exchanges, replay };
 }
 
 function runShard(shard: Shard, length: number | undefined): Promise<ShardResult> {
@@ -123,13 +135,23 @@ async function main(): Promise<void> {
   const results = await Promise.all(shards.map((s) => runShard(s, length)));
 
   const total = Object.fromEntries(COUNTS.map((k) => [k, 0])) as Counts;
+  const exchanges: ExchangeCounts = {};
   for (const r of results) {
     if (r.counts) {
       console.log(line(`shard ${r.index} (seed ${r.seed})`, r.counts));
       for (const k of COUNTS) total[k] += r.counts[k];
     } else console.log(`shard ${r.index} (seed ${r.seed}): no summary (exit ${r.code}); see ${r.log}`);
+    for (const [name, e] of Object.entries(r.exchanges ?? {})) {
+      const sum = (exchanges[name] ??= { commands: 0, liquidations: 0 });
+      sum.commands += e.commands;
+      sum.liquidations += e.liquidations;
+    }
   }
   console.log(`${line("total", total)} of shard time, ${((Date.now() - started) / 1000).toFixed(0)} s of wall time`);
+  const perExchange = Object.entries(exchanges).map(
+    ([n, e]) => `${n} ${e.commands} commands, ${e.liquidations} liquidations`,
+  );
+  if (perExchange.length > 0) console.log(`per exchange: ${perExchange.join("; ")}`);
   const failed = results.filter((r) => r.code !== 0);
   for (const r of failed) console.error(`shard ${r.index} failed: ${r.replay ?? `exit ${r.code}, see ${r.log}`}`);
   if (failed.length > 0) process.exitCode = 1;

@@ -3,6 +3,11 @@
  * (a share of a balance, a leverage, a move of the price) and resolved against the chain when the command
  * runs, so any command makes sense in any state and a shrunk list still reads as a story.
  *
+ * Every command but a time jump names an exchange (`venue`): the USD one or a coin-margined one, whose
+ * markets it drives in the engine's terms (an engine long is a coin-margined short; amounts named in USD
+ * are converted at the coin's initial price). A price move or a swap on a coin exchange moves the USD
+ * market it inverts, so both kinds at once.
+ *
  * Extremes are drawn on purpose: dust (one wei, one token unit), exactly a balance, one unit over it,
  * the open-interest cap and one wei past it, the tier's maximum leverage and one over it, 90% crashes and
  * 10x pumps, long time jumps across funding boundaries.
@@ -28,11 +33,12 @@ export type ConfigChange = "band" | "noBand" | "lowerOiCap" | "restoreOiCap" | "
 export type PriceMove = "crash90" | "pump10x" | { bps: number } | { againstCrowdBps: number };
 
 export type Command =
-  | { kind: "faucet"; who: number | "lp"; amount: "dust" | "limit" | "overLimit" | { usd: number } }
-  | { kind: "deposit"; trader: number; portion: Portion }
-  | { kind: "withdraw"; trader: number; portion: Portion }
+  | { kind: "faucet"; venue: number; who: number | "lp"; amount: "dust" | "limit" | "overLimit" | { usd: number } }
+  | { kind: "deposit"; venue: number; trader: number; portion: Portion }
+  | { kind: "withdraw"; venue: number; trader: number; portion: Portion }
   | {
       kind: "increase";
+      venue: number;
       trader: number;
       market: number;
       side: Side;
@@ -40,12 +46,13 @@ export type Command =
       size: SizeChoice;
       tight: boolean;
     }
-  | { kind: "decrease"; trader: number; market: number; portion: Portion }
-  | { kind: "close"; trader: number; market: number }
-  | { kind: "addMargin"; trader: number; market: number; portion: Portion }
-  | { kind: "removeMargin"; trader: number; market: number; portion: Portion }
+  | { kind: "decrease"; venue: number; trader: number; market: number; portion: Portion }
+  | { kind: "close"; venue: number; trader: number; market: number }
+  | { kind: "addMargin"; venue: number; trader: number; market: number; portion: Portion }
+  | { kind: "removeMargin"; venue: number; trader: number; market: number; portion: Portion }
   | {
       kind: "limitOpen";
+      venue: number;
       trader: number;
       market: number;
       side: Side;
@@ -58,6 +65,7 @@ export type Command =
     }
   | {
       kind: "limitClose";
+      venue: number;
       trader: number;
       market: number;
       portion: Portion;
@@ -68,6 +76,7 @@ export type Command =
     }
   | {
       kind: "trigger";
+      venue: number;
       trader: number;
       market: number;
       takeProfit: boolean;
@@ -77,37 +86,51 @@ export type Command =
       fee: FeeChoice;
       expiry: ExpiryChoice;
     }
-  | { kind: "cancel"; who: number | "owner" | "keeper"; slot: number }
+  | { kind: "cancel"; venue: number; who: number | "owner" | "keeper"; slot: number }
   /** `due`: the first live order whose condition holds now, when there is one (else the slot's). */
-  | { kind: "execute"; who: number | "keeper"; slot: number; pick: "slot" | "due" }
+  | { kind: "execute"; venue: number; who: number | "keeper"; slot: number; pick: "slot" | "due" }
   /** `as`: the admin (the oracle role) or a trader, who must be refused. */
-  | { kind: "push"; market: number; move: PriceMove; feeds: "both" | "first"; as: "admin" | number }
-  | { kind: "swap"; market: number; buyCoin: boolean; usd: number }
+  | { kind: "push"; venue: number; market: number; move: PriceMove; feeds: "both" | "first"; as: "admin" | number }
+  | { kind: "swap"; venue: number; market: number; buyCoin: boolean; usd: number }
   | { kind: "advance"; time: TimeChoice; seconds: number }
-  | { kind: "settle"; market: number; who: number | "keeper" }
+  | { kind: "settle"; venue: number; market: number; who: number | "keeper" }
   /** `liquidatable`: the first position liquidatable now, when there is one (else the named one). */
-  | { kind: "liquidate"; who: number | "keeper"; trader: number; market: number; pick: "named" | "liquidatable" }
+  | {
+      kind: "liquidate";
+      venue: number;
+      who: number | "keeper";
+      trader: number;
+      market: number;
+      pick: "named" | "liquidatable";
+    }
   /** `withLiquidatable`: the named positions plus every position liquidatable now, in position order. */
   | {
       kind: "liquidateMany";
+      venue: number;
       who: number | "keeper";
       targets: { trader: number; market: number }[];
       withLiquidatable: boolean;
     }
-  | { kind: "adl"; who: number | "keeper"; trader: number; market: number; portion: Portion }
-  | { kind: "lpDeposit"; portion: Portion }
-  | { kind: "lpRedeem"; who: "lp" | "admin"; portion: Portion }
-  | { kind: "pause"; market: number; paused: boolean; as: "admin" | number }
-  | { kind: "fundInsurance"; who: "lp" | "admin"; usd: number }
-  | { kind: "configure"; market: number; change: ConfigChange; as: "admin" | number }
+  | { kind: "adl"; venue: number; who: number | "keeper"; trader: number; market: number; portion: Portion }
+  | { kind: "lpDeposit"; venue: number; portion: Portion }
+  | { kind: "lpRedeem"; venue: number; who: "lp" | "admin"; portion: Portion }
+  | { kind: "pause"; venue: number; market: number; paused: boolean; as: "admin" | number }
+  | { kind: "fundInsurance"; venue: number; who: "lp" | "admin"; usd: number }
+  | { kind: "configure"; venue: number; market: number; change: ConfigChange; as: "admin" | number }
   /** The oracle's sources: as deployed (pushed feeds and the always-fresh spot TWAP), or the pushed feeds
    * alone, which go stale a heartbeat after the last push: the grace period for closing and liquidating. */
-  | { kind: "sources"; market: number; twap: boolean; as: "admin" | number }
-  | { kind: "keeperPass" };
+  | { kind: "sources"; venue: number; market: number; twap: boolean; as: "admin" | number }
+  | { kind: "keeperPass"; venue: number };
 
 /* ------------------------------------------------------------------ ARBITRARIES */
 
+/**
+ * The exchange a command acts on: 0 the USD exchange (half the commands), 1 the BTC exchange, 2 the ALT
+ * exchange (a quarter each; world.ts orders them so). A world without coin exchanges takes it modulo 1.
+ */
+const venue = fc.oneof({ arbitrary: fc.constant(0), weight: 2 }, { arbitrary: fc.constantFrom(1, 2), weight: 2 });
 const trader = fc.integer({ min: 0, max: TRADER_COUNT - 1 });
+/** A market of the exchange, modulo its number of markets (the USD exchange has two, a coin exchange one). */
 const market = fc.constantFrom(1, 2);
 const side = fc.constantFrom<Side>("long", "short");
 const portion: fc.Arbitrary<Portion> = fc.oneof(
@@ -134,6 +157,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("faucet" as const),
+      venue,
       who: fc.oneof(trader, fc.constant<"lp">("lp")),
       amount: fc.oneof(
         fc.constantFrom<"dust" | "limit" | "overLimit">("dust", "limit", "overLimit"),
@@ -141,12 +165,13 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
       ),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("deposit" as const), trader, portion }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("withdraw" as const), trader, portion }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("deposit" as const), venue, trader, portion }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("withdraw" as const), venue, trader, portion }) },
   {
     weight: 18,
     arbitrary: fc.record({
       kind: fc.constant("increase" as const),
+      venue,
       trader,
       market,
       side,
@@ -155,14 +180,15 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
       tight: fc.oneof({ arbitrary: fc.constant(false), weight: 5 }, { arbitrary: fc.constant(true), weight: 1 }),
     }),
   },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("decrease" as const), trader, market, portion }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("close" as const), trader, market }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("addMargin" as const), trader, market, portion }) },
-  { weight: 3, arbitrary: fc.record({ kind: fc.constant("removeMargin" as const), trader, market, portion }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("decrease" as const), venue, trader, market, portion }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("close" as const), venue, trader, market }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant("addMargin" as const), venue, trader, market, portion }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant("removeMargin" as const), venue, trader, market, portion }) },
   {
     weight: 4,
     arbitrary: fc.record({
       kind: fc.constant("limitOpen" as const),
+      venue,
       trader,
       market,
       side,
@@ -178,6 +204,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("limitClose" as const),
+      venue,
       trader,
       market,
       portion,
@@ -191,6 +218,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     weight: 4,
     arbitrary: fc.record({
       kind: fc.constant("trigger" as const),
+      venue,
       trader,
       market,
       takeProfit: fc.boolean(),
@@ -205,6 +233,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("cancel" as const),
+      venue,
       who: fc.oneof({ arbitrary: fc.constant<"owner">("owner"), weight: 4 }, { arbitrary: caller, weight: 1 }),
       slot: fc.nat(20),
     }),
@@ -213,6 +242,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     weight: 5,
     arbitrary: fc.record({
       kind: fc.constant("execute" as const),
+      venue,
       who: caller,
       slot: fc.nat(20),
       pick: fc.constantFrom<"slot" | "due">("slot", "due", "due"),
@@ -222,6 +252,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     weight: 12,
     arbitrary: fc.record({
       kind: fc.constant("push" as const),
+      venue,
       market,
       move: fc.oneof(
         { arbitrary: fc.record({ bps: fc.integer({ min: -2_500, max: 2_500 }) }), weight: 5 },
@@ -236,6 +267,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("swap" as const),
+      venue,
       market,
       buyCoin: fc.boolean(),
       usd: fc.oneof(fc.integer({ min: 1, max: 50_000 }), fc.integer({ min: 50_000, max: 5_000_000 })),
@@ -263,11 +295,12 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
       seconds: fc.integer({ min: 1, max: 3_600 }),
     }),
   },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("settle" as const), market, who: caller }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("settle" as const), venue, market, who: caller }) },
   {
     weight: 3,
     arbitrary: fc.record({
       kind: fc.constant("liquidate" as const),
+      venue,
       who: caller,
       trader,
       market,
@@ -278,29 +311,35 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("liquidateMany" as const),
+      venue,
       who: caller,
       targets: fc.array(fc.record({ trader, market }), { minLength: 1, maxLength: 8 }),
       withLiquidatable: fc.boolean(),
     }),
   },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant("adl" as const), who: caller, trader, market, portion }) },
-  { weight: 1, arbitrary: fc.record({ kind: fc.constant("lpDeposit" as const), portion }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant("adl" as const), venue, who: caller, trader, market, portion }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("lpDeposit" as const), venue, portion }) },
   {
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("lpRedeem" as const),
+      venue,
       who: fc.constantFrom<"lp" | "admin">("lp", "admin"),
       portion,
     }),
   },
   {
     weight: 1,
-    arbitrary: fc.record({ kind: fc.constant("pause" as const), market, paused: fc.boolean(), as: asAdmin }),
+    arbitrary: fc.record({ kind: fc.constant("pause" as const), venue, market, paused: fc.boolean(), as: asAdmin }),
   },
   {
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("configure" as const),
+      venue,
       market,
       change: fc.constantFrom<ConfigChange>(
         "band",
@@ -317,6 +356,7 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({
       kind: fc.constant("fundInsurance" as const),
+      venue,
       who: fc.constantFrom<"lp" | "admin">("lp", "admin"),
       usd: fc.integer({ min: 1, max: 200_000 }),
     }),
@@ -325,12 +365,13 @@ export const commandArb: fc.Arbitrary<Command> = fc.oneof(
     weight: 2,
     arbitrary: fc.record({
       kind: fc.constant("sources" as const),
+      venue,
       market,
       twap: fc.oneof({ arbitrary: fc.constant(false), weight: 3 }, { arbitrary: fc.constant(true), weight: 1 }),
       as: asAdmin,
     }),
   },
-  { weight: 4, arbitrary: fc.record({ kind: fc.constant("keeperPass" as const) }) },
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant("keeperPass" as const), venue }) },
 );
 
 /** One command per line, as a reader would say it. */

@@ -2,10 +2,18 @@
  * Runs one fuzz sequence: resolves each command against the chain, sends its one or two transactions,
  * reads the chain back and holds it to SPEC section 8 and to the TypeScript model, command by command.
  *
- * What is checked after every command (see `checkAfter`):
- *  1. conservation: collateral held * 1e12 == vault.totalOwed() == sum of the ledgers; the margin ledger ==
- *     the open positions' margins; the escrow ledger == the live orders' escrow; the free ledger == the
- *     actors' free balances; all to the unit;
+ * Exchanges. A command acts on one exchange: the USD one or a coin-margined one (world.ts), each with its
+ * own vault, engine, pool, order book and ledgers, so each has its own accountant and its own checks,
+ * conservation per asset included. The command's exchange is checked after it; so is every exchange with
+ * a market whose price the command moved (a push, a swap or new sources on a USD market move the
+ * coin-margined market that inverts it too), and every exchange after a time jump. An exchange no contract
+ * of which the command called (asserted: none of them emitted an event) is read at its next check, which
+ * holds it to the events since.
+ *
+ * What is checked after every command (see `checkAfter`), per exchange:
+ *  1. conservation per asset: collateral held * 10^(18 - decimals) (1e12 for USD, 1 for a coin) ==
+ *     vault.totalOwed() == sum of the ledgers; the margin ledger == the open positions' margins; the escrow
+ *     ledger == the live orders' escrow; the free ledger == the actors' free balances; all to the unit;
  *  2. every ledger and every free balance moved by exactly what the accountant derived from the events
  *     (funding owed lands in the pool); funding accrued on open positions sums, per market, to the skew's
  *     share to within one unit per position, rounded in the protocol's favour;
@@ -24,8 +32,9 @@
  *     of size * (fundingIndex - snapshot) (rounded down). Against the per-position rounded figures
  *     (PnL down, funding up) it differs by less than one unit per position and term, in the pool's favour;
  *  plus: PerpLens agrees with lib/math.ts field by field (one market's view and its positions' panels per
- *  command, the markets in turn); after a keeper pass nothing is liquidatable; every revert is a declared
- *  custom error (chain.ts), and the ones a command may meet are listed per command.
+ *  command, on the command's exchange, its markets in turn); after a keeper pass nothing is liquidatable;
+ *  every revert is a declared custom error (chain.ts), and the ones a command may meet are listed per
+ *  command.
  *
  * Each position's health is computed by lib/math.ts for every command; the calls to the chain are
  * sampled where each one costs a market projection (~5-10 ms on the in-process network).
@@ -49,7 +58,6 @@ import {
   type MarketState,
   type Position,
 } from "../../lib/math";
-import { USD6_TO_WAD } from "../../lib/units";
 import { Accountant, ORDER_TYPE } from "./accountant";
 import {
   addressOf,
@@ -76,7 +84,7 @@ import {
 } from "./engine-model";
 import {
   marketOf,
-  readState,
+  readStates,
   type Actor,
   type ChainState,
   type FuzzMarket,
@@ -95,6 +103,9 @@ export class Stats {
   deleveraged = 0;
   badDebts = 0;
 
+  /** Per exchange (USD, BTC, ALT): the commands that named it and the liquidations on it. */
+  readonly exchanges = new Map<string, { commands: number; liquidations: number }>();
+
   readonly timings = new Map<string, number>();
   /** The most gas a liquidating transaction used, per number of positions it liquidated. */
   readonly maxLiquidationGas = new Map<number, { gas: bigint; command: string }>();
@@ -109,6 +120,21 @@ export class Stats {
     const now = performance.now();
     this.timings.set(phase, (this.timings.get(phase) ?? 0) + now - since);
     return now;
+  }
+
+  exchange(name: string): { commands: number; liquidations: number } {
+    let e = this.exchanges.get(name);
+    if (!e) {
+      e = { commands: 0, liquidations: 0 };
+      this.exchanges.set(name, e);
+    }
+    return e;
+  }
+
+  /** "per exchange: USD 120 commands 3 liquidations, BTC ...", in the worlds' order. */
+  exchangeLine(): string {
+    const parts = [...this.exchanges].map(([n, e]) => `${n} ${e.commands} commands ${e.liquidations} liquidations`);
+    return `per exchange: ${parts.join(", ")}`;
   }
 
   count(kind: string, outcome: string): void {
@@ -164,6 +190,8 @@ const ORDER_CREATE_REFUSALS = [
 ] as const;
 
 const BPS = 10_000n;
+/** Commands that move a USD market's price: checked on every exchange with a market priced by it. */
+const MOVES_PRICE = new Set<Command["kind"]>(["push", "swap", "sources"]);
 /** The mark band a configure command turns on: mark within 5% of the index. */
 const MARK_BAND = WAD / 20n;
 /** A healthy position this close to its boundary (equity - MM, as a share of notional) gets a liquidate call. */
@@ -172,27 +200,52 @@ const NEAR_LIQUIDATION = WAD / 50n;
 const PRICE_RANGE = 10_000n;
 const FEED_SCALE = 10n ** 10n; // WAD -> 8-decimal feed answer
 
-export class Sequence {
-  readonly orders = new Map<bigint, LiveOrder>();
-  /** every order id ever created in this sequence, for commands that name an order that is not live */
-  private readonly allOrders: bigint[] = [];
-  private state!: ChainState;
+/** One exchange in a sequence: its world, its state at the latest block, its live orders and health. */
+interface Venue {
+  w: World;
+  state: ChainState;
+  readonly orders: Map<bigint, LiveOrder>;
+  /** every order id ever created on it in this sequence, for commands that name an order that is not live */
+  readonly allOrders: bigint[];
   /** each open position's health at the latest block, from the last check */
-  private health = new Map<bigint, ViewHealth>();
+  health: Map<bigint, ViewHealth>;
+}
+
+export class Sequence {
+  /** the USD exchange, then each coin exchange: a command's `venue` picks one (modulo their number) */
+  private readonly venues: Venue[];
   readonly clock: Clock;
   private readonly log: string[] = [];
+  /** the latest block the checks have seen */
+  private block = 0;
 
   constructor(
-    private readonly w: World,
+    worlds: readonly World[],
     private readonly stats: Stats,
   ) {
-    this.clock = new Clock(w.startTime);
+    this.clock = new Clock(worlds[0].startTime);
+    for (const w of worlds) stats.exchange(w.name); // reported in the worlds' order
+    this.venues = worlds.map((w) => ({
+      w,
+      state: undefined as unknown as ChainState, // read by start()
+      orders: new Map(),
+      allOrders: [],
+      health: new Map(),
+    }));
   }
 
   async start(): Promise<void> {
-    this.state = await readState(this.w, [], this.clock.now);
-    const acct = new Accountant(this.w, this.state.positions, this.orders, this.state.insurance, new Map());
-    await this.checkAfter(this.state, this.state, acct, undefined);
+    const states = await readStates(
+      this.venues.map((v) => v.w),
+      this.venues.map(() => []),
+      this.clock.now,
+    );
+    this.block = states[0].block;
+    for (const [i, v] of this.venues.entries()) {
+      v.state = states[i];
+      const acct = new Accountant(v.w, v.state.positions, v.orders, v.state.insurance, new Map());
+      await this.checkAfter(v, v.state, v.state, acct, undefined, i === 0);
+    }
   }
 
   /** The transactions of the last command, as a reader would see them. */
@@ -200,44 +253,85 @@ export class Sequence {
     return this.log;
   }
 
+  /** Whether command `c` on exchange `target` moves a price or the time on exchange `v`. */
+  private moves(c: Command, target: Venue, v: Venue): boolean {
+    if (c.kind === "advance") return true;
+    if (!MOVES_PRICE.has(c.kind) || !("market" in c)) return false;
+    const priced = marketAt(target.w, c.market).priceMarketId;
+    return v.w.markets.some((m) => m.priceMarketId === priced);
+  }
+
+  /** The exchange a command acts on; a time jump names none and acts on all (the USD one stands for it). */
+  private venueOf(c: Command): Venue {
+    return "venue" in c ? this.venues[c.venue % this.venues.length] : this.venues[0];
+  }
+
   async run(c: Command): Promise<void> {
     this.log.length = 0;
     this.stats.commands++;
-    const pre = this.state;
+    const target = this.venueOf(c);
+    if ("venue" in c) this.stats.exchange(target.w.name).commands++;
+    const pres = this.venues.map((v) => v.state);
     let t = performance.now();
-    const step = await this.execute(c, pre);
+    const step = await this.execute(c, target);
     t = this.stats.time(`execute ${c.kind}`, t);
-    const acct = new Accountant(
-      this.w,
-      pre.positions,
-      this.orders,
-      pre.insurance,
-      new Map([...pre.markets].map(([id, m]) => [id, m.state.uncoveredBadDebt])),
-      step.marginIn,
+    // One accountant per exchange: each books the events of its own contracts.
+    const accts = this.venues.map(
+      (v, i) =>
+        new Accountant(
+          v.w,
+          pres[i].positions,
+          v.orders,
+          pres[i].insurance,
+          new Map([...pres[i].markets].map(([id, m]) => [id, m.state.uncoveredBadDebt])),
+          v === target ? step.marginIn : undefined,
+        ),
     );
     const latest = Number(await network.provider.request({ method: "eth_blockNumber", params: [] }));
-    for (let b = pre.block + 1; b <= latest; b++) {
+    for (let b = this.block + 1; b <= latest; b++) {
       const receipt = await blockReceipt(b);
       if (!receipt) continue;
-      const before = acct.liquidations.length;
-      acct.apply(receipt);
-      const liquidated = acct.liquidations.length - before;
-      if (liquidated > 0) this.stats.liquidationGas(receipt.gasUsed, liquidated, c.kind);
+      for (const acct of accts) {
+        const before = acct.liquidations.length;
+        acct.apply(receipt);
+        const liquidated = acct.liquidations.length - before;
+        if (liquidated > 0) this.stats.liquidationGas(receipt.gasUsed, liquidated, c.kind);
+      }
     }
-    for (const id of acct.createdOrders) if (!this.allOrders.includes(id)) this.allOrders.push(id);
+    this.block = latest;
     t = this.stats.time("receipts + accountant", t);
-    const left = [...acct.executedOrders, ...acct.cancelledOrders];
-    const post = await readState(this.w, [...this.orders.keys(), ...left], this.clock.now);
+    // The command's exchange is read and checked, and every exchange whose prices or time it moved. On
+    // the others only the command's blocks' seconds passed and none of their contracts was called
+    // (asserted): their state is the one read last, and their next check holds it to the events since.
+    const checked = this.venues.map((v) => v === target || this.moves(c, target, v));
+    for (const [i, v] of this.venues.entries()) {
+      if (!checked[i]) expect(accts[i].emitted, `${v.w.name} exchange: untouched by ${c.kind}`).to.equal(0);
+    }
+    const full = [...this.venues.keys()].filter((i) => checked[i]);
+    const read = await readStates(
+      full.map((i) => this.venues[i].w),
+      full.map((i) => [...this.venues[i].orders.keys(), ...accts[i].executedOrders, ...accts[i].cancelledOrders]),
+      this.clock.now,
+    );
     t = this.stats.time("read state", t);
-    this.stats.liquidations += acct.liquidations.length;
-    this.stats.deleveraged += acct.deleveraged;
-    this.stats.badDebts += acct.badDebts;
-    if (c.kind === "keeperPass") this.stats.keeperLiquidations += acct.liquidations.length;
-    await this.checkAfter(pre, post, acct, step);
-    if (c.kind !== "keeperPass") this.checkMarkets(pre, post, acct, step);
-    if (step.check) await step.check(pre, post, acct);
+    for (const [k, i] of full.entries()) {
+      const v = this.venues[i];
+      const acct = accts[i];
+      const post = read[k];
+      for (const id of acct.createdOrders) if (!v.allOrders.includes(id)) v.allOrders.push(id);
+      this.stats.liquidations += acct.liquidations.length;
+      this.stats.exchange(v.w.name).liquidations += acct.liquidations.length;
+      this.stats.deleveraged += acct.deleveraged;
+      this.stats.badDebts += acct.badDebts;
+      if (c.kind === "keeperPass") this.stats.keeperLiquidations += acct.liquidations.length;
+      // The command's step is its exchange's; on the others prices or time moved.
+      const s: Step = v === target ? step : {};
+      await this.checkAfter(v, pres[i], post, acct, s, v === target);
+      if (c.kind !== "keeperPass" || v !== target) this.checkMarkets(v.w, pres[i], post, acct, s);
+      if (s.check) await s.check(pres[i], post, acct);
+      v.state = post;
+    }
     this.stats.time("checks (all)", t);
-    this.state = post;
   }
 
   /* ------------------------------------------------------------------ TRANSACTIONS */
@@ -271,28 +365,29 @@ export class Sequence {
   }
 
   /** Pins the next block's timestamp and reads the oracle as the transaction will see it. */
-  private async preview(pre: ChainState): Promise<{ T: bigint; reads: Map<bigint, MarketRead> }> {
+  private async preview(v: Venue): Promise<{ T: bigint; reads: Map<bigint, MarketRead> }> {
     const T = await this.clock.pinNext();
     const reads = new Map<bigint, MarketRead>();
-    for (const m of this.w.markets) {
-      const [oracleIndex, fresh] = await this.w.r.oracle.words("indexPrice", [m.marketId], "pending");
-      const [lastIndex, freshUntil] = await this.w.r.oracle.words("lastIndexPrice", [m.marketId], "pending");
-      const state = pre.markets.get(m.marketId)!.state;
+    for (const m of v.w.markets) {
+      const [oracleIndex, fresh] = await v.w.r.oracle.words("indexPrice", [m.marketId], "pending");
+      const [lastIndex, freshUntil] = await v.w.r.oracle.words("lastIndexPrice", [m.marketId], "pending");
+      const state = v.state.markets.get(m.marketId)!.state;
       reads.set(m.marketId, { state, oracleIndex, fresh: fresh !== 0n, lastIndex, freshUntil });
     }
     return { T, reads };
   }
 
   /** Whether some market has no fresh index in the next block: the pool refuses deposits and redemptions. */
-  private async staleMarket(pre: ChainState): Promise<boolean> {
-    const { reads } = await this.preview(pre);
+  private async staleMarket(v: Venue): Promise<boolean> {
+    const { reads } = await this.preview(v);
     return [...reads.values()].some((r) => !r.fresh);
   }
 
   /* ------------------------------------------------------------------ COMMANDS */
 
-  private async execute(c: Command, pre: ChainState): Promise<Step> {
-    const w = this.w;
+  private async execute(c: Command, v: Venue): Promise<Step> {
+    const w = v.w;
+    const pre = v.state;
     const step: Step = {};
     const outcome = (r: DeclaredRevert | undefined) => this.stats.count(c.kind, r ? r.name : "ok");
     switch (c.kind) {
@@ -302,11 +397,11 @@ export class Sequence {
           c.amount === "dust"
             ? 1n
             : c.amount === "limit"
-              ? w.faucetLimit6
+              ? w.faucetLimit
               : c.amount === "overLimit"
-                ? w.faucetLimit6 + 1n
-                : BigInt(c.amount.usd) * 10n ** 6n;
-        const rule: Rule = amount > w.faucetLimit6 ? { reverts: "FaucetAmountTooLarge" } : SUCCEEDS;
+                ? w.faucetLimit + 1n
+                : (BigInt(c.amount.usd) * w.usdWad) / w.toWad;
+        const rule: Rule = amount > w.faucetLimit ? { reverts: "FaucetAmountTooLarge" } : SUCCEEDS;
         outcome(await this.tx(who, w.t.collateral, "faucet", [who.address, amount], rule));
         break;
       }
@@ -327,11 +422,11 @@ export class Sequence {
       case "withdraw": {
         const who = w.traders[c.trader];
         const free = pre.free.get(who.address)!;
-        const amount = portionOf(c.portion, free / USD6_TO_WAD, 1n);
+        const amount = portionOf(c.portion, free / w.toWad, 1n);
         const rule: Rule =
           amount === 0n
             ? { reverts: "ZeroAmount" }
-            : amount * USD6_TO_WAD <= free
+            : amount * w.toWad <= free
               ? SUCCEEDS
               : { reverts: "InsufficientBalance" };
         outcome(await this.tx(who, w.t.vault, "withdraw", [amount, who.address], rule));
@@ -339,8 +434,8 @@ export class Sequence {
       }
       case "increase": {
         const who = w.traders[c.trader];
-        const m = w.markets[c.market - 1];
-        const margin = this.marginOf(c.margin, m, who, pre);
+        const m = marketAt(w, c.market);
+        const margin = this.marginOf(w, c.margin, m, who, pre);
         const size = this.sizeOf(c.size, c.side, margin, m, pre);
         const index = indexOf(pre.markets.get(m.marketId)!);
         const acceptable = c.tight ? index : size > 0n ? MaxUint256 : 0n;
@@ -362,7 +457,7 @@ export class Sequence {
         break;
       }
       case "decrease": {
-        const { who, m, p } = this.target(c.trader, c.market, pre);
+        const { who, m, p } = this.target(w, c.trader, c.market, pre);
         const abs = WadMath.abs(p.size);
         const size = portionOf(c.portion, abs, 1n);
         const rule: Rule =
@@ -387,7 +482,7 @@ export class Sequence {
         break;
       }
       case "close": {
-        const { who, m, p } = this.target(c.trader, c.market, pre);
+        const { who, m, p } = this.target(w, c.trader, c.market, pre);
         const rule: Rule =
           p.size === 0n
             ? { reverts: "NoPosition" }
@@ -399,7 +494,7 @@ export class Sequence {
       }
       case "addMargin":
       case "removeMargin": {
-        const { who, m, p } = this.target(c.trader, c.market, pre);
+        const { who, m, p } = this.target(w, c.trader, c.market, pre);
         const adding = c.kind === "addMargin";
         const amount = portionOf(c.portion, adding ? pre.free.get(who.address)! : p.margin, 1n);
         const rule: Rule =
@@ -419,12 +514,12 @@ export class Sequence {
       }
       case "limitOpen": {
         const who = w.traders[c.trader];
-        const m = w.markets[c.market - 1];
-        const margin = this.marginOf(c.margin, m, who, pre);
+        const m = marketAt(w, c.market);
+        const margin = this.marginOf(w, c.margin, m, who, pre);
         const size = this.sizeOf(c.size, c.side, margin, m, pre);
         const index = indexOf(pre.markets.get(m.marketId)!);
         const limit = (index * (BPS + BigInt(c.offsetBps))) / BPS;
-        const args = [m.marketId, size, margin, limit, this.feeOf(c.fee), this.expiryOf(c.expiry), c.immediate];
+        const args = [m.marketId, size, margin, limit, this.feeOf(w, c.fee), this.expiryOf(c.expiry), c.immediate];
         step.marginIn = margin;
         const rule: Rule = {
           mayRevert: [
@@ -440,11 +535,11 @@ export class Sequence {
         break;
       }
       case "limitClose": {
-        const { who, m, p } = this.target(c.trader, c.market, pre);
+        const { who, m, p } = this.target(w, c.trader, c.market, pre);
         const size = portionOf(c.portion, WadMath.abs(p.size), 1n);
         const index = indexOf(pre.markets.get(m.marketId)!);
         const limit = (index * (BPS + BigInt(c.offsetBps))) / BPS;
-        const args = [m.marketId, size, limit, this.feeOf(c.fee), this.expiryOf(c.expiry), c.immediate];
+        const args = [m.marketId, size, limit, this.feeOf(w, c.fee), this.expiryOf(c.expiry), c.immediate];
         const rule: Rule = {
           mayRevert: [
             ...ORDER_CREATE_REFUSALS,
@@ -456,7 +551,7 @@ export class Sequence {
         break;
       }
       case "trigger": {
-        const { who, m, p } = this.target(c.trader, c.market, pre);
+        const { who, m, p } = this.target(w, c.trader, c.market, pre);
         const size = portionOf(c.portion, WadMath.abs(p.size), 1n);
         const base = p.entryPrice !== 0n ? p.entryPrice : indexOf(pre.markets.get(m.marketId)!);
         const trigger = (base * (BPS + BigInt(c.offsetBps))) / BPS;
@@ -464,16 +559,16 @@ export class Sequence {
         const slip = BigInt(c.slippageBps);
         const acceptable = sells ? (trigger * (BPS - slip)) / BPS : (trigger * (BPS + slip)) / BPS;
         const type = c.takeProfit ? ORDER_TYPE.TakeProfit : ORDER_TYPE.StopLoss;
-        const args = [m.marketId, type, size, trigger, acceptable, this.feeOf(c.fee), this.expiryOf(c.expiry)];
+        const args = [m.marketId, type, size, trigger, acceptable, this.feeOf(w, c.fee), this.expiryOf(c.expiry)];
         outcome(await this.tx(who, w.t.orderBook, "createTriggerOrder", args, { mayRevert: ORDER_CREATE_REFUSALS }));
         break;
       }
       case "cancel": {
-        const { id, order } = this.orderAt(c.slot);
+        const { id, order } = this.orderAt(v, c.slot);
         const T = this.clock.now + 1n;
         const caller =
           c.who === "owner"
-            ? this.actorOf(order?.owner ?? w.traders[0].address)
+            ? this.actorOf(w, order?.owner ?? w.traders[0].address)
             : c.who === "keeper"
               ? w.keeper
               : w.traders[c.who];
@@ -486,9 +581,9 @@ export class Sequence {
         break;
       }
       case "execute": {
-        const { id, order } = (c.pick === "due" && this.dueOrder(pre)) || this.orderAt(c.slot);
+        const { id, order } = (c.pick === "due" && this.dueOrder(v)) || this.orderAt(v, c.slot);
         const caller = c.who === "keeper" ? w.keeper : w.traders[c.who];
-        const { T, reads } = await this.preview(pre);
+        const { T, reads } = await this.preview(v);
         let rule: Rule;
         if (!order) rule = { reverts: "OrderNotLive" };
         else if (order.expiry !== 0n && T >= order.expiry) rule = { reverts: "ExpiredOrder" };
@@ -521,7 +616,7 @@ export class Sequence {
         break;
       }
       case "push": {
-        const m = w.markets[c.market - 1];
+        const m = marketAt(w, c.market);
         const [, answer] = await view<[bigint, bigint]>(m.feeds[0], "latestRoundData");
         const current = answer * FEED_SCALE;
         let target: bigint;
@@ -529,8 +624,11 @@ export class Sequence {
         else if (c.move === "pump10x") target = current * 10n;
         else if ("bps" in c.move) target = (current * (BPS + BigInt(c.move.bps))) / BPS;
         else {
+          // Against the crowd of the market named: an inverse market's engine longs are USD shorts.
           const st = pre.markets.get(m.marketId)!.state;
-          const down = st.longOpenInterest > st.shortOpenInterest;
+          const down = m.inverse
+            ? st.shortOpenInterest > st.longOpenInterest
+            : st.longOpenInterest > st.shortOpenInterest;
           const bps = BigInt(c.move.againstCrowdBps);
           target = (current * (down ? BPS - bps : BPS + bps)) / BPS;
         }
@@ -545,7 +643,7 @@ export class Sequence {
         break;
       }
       case "swap": {
-        const m = w.markets[c.market - 1];
+        const m = marketAt(w, c.market);
         const spot = await view<bigint>(m.spotPool, "spotPrice");
         const usdWad = BigInt(c.usd) * WAD;
         const amountIn = c.buyCoin ? BigInt(c.usd) * 10n ** 6n : (usdWad * WAD) / spot;
@@ -579,9 +677,9 @@ export class Sequence {
         break;
       }
       case "settle": {
-        const m = w.markets[c.market - 1];
+        const m = marketAt(w, c.market);
         const caller = c.who === "keeper" ? w.keeper : w.traders[c.who];
-        const { T, reads } = await this.preview(pre);
+        const { T, reads } = await this.preview(v);
         const read = reads.get(m.marketId)!;
         const rule: Rule = noFreshPrice(m.cfg, read, T, false) ? { reverts: "NoFreshPrice" } : SUCCEEDS;
         const r = await this.tx(caller, w.t.engine, "settleFunding", [m.marketId], rule);
@@ -593,12 +691,12 @@ export class Sequence {
       case "liquidateMany": {
         const caller = c.who === "keeper" ? w.keeper : w.traders[c.who];
         const targets = c.kind === "liquidate" ? [{ trader: c.trader, market: c.market }] : c.targets;
-        let ids = targets.map((x) => this.target(x.trader, x.market, pre).id);
-        const liquidatableNow = w.positionIds.filter((id) => this.health.get(id)?.liquidatable);
+        let ids = targets.map((x) => this.target(w, x.trader, x.market, pre).id);
+        const liquidatableNow = w.positionIds.filter((id) => v.health.get(id)?.liquidatable);
         if (c.kind === "liquidate" && c.pick === "liquidatable" && liquidatableNow.length > 0)
           ids = [liquidatableNow[0]];
         if (c.kind === "liquidateMany" && c.withLiquidatable) ids = [...ids, ...liquidatableNow];
-        const { T, reads } = await this.preview(pre);
+        const { T, reads } = await this.preview(v);
         const predicted = predictLiquidations(w.markets, reads, pre.positions, ids, T);
         // liquidate and liquidateMany load the market of every open position they name: a market past
         // the oracle grace period refuses the whole call.
@@ -631,9 +729,9 @@ export class Sequence {
       }
       case "adl": {
         const caller = c.who === "keeper" ? w.keeper : w.traders[c.who];
-        const { m, id, p } = this.target(c.trader, c.market, pre);
+        const { m, id, p } = this.target(w, c.trader, c.market, pre);
         const size = portionOf(c.portion, WadMath.abs(p.size), 1n);
-        const { T, reads } = await this.preview(pre);
+        const { T, reads } = await this.preview(v);
         const refusal = adlRefusal(m, reads.get(m.marketId)!, p, size, pre.pool, T);
         const rule: Rule = refusal ? { reverts: refusal } : { mayRevert: ["InsufficientLedger"] };
         const r = await this.tx(caller, w.t.engine, "autoDeleverage", [id, size], rule);
@@ -643,7 +741,7 @@ export class Sequence {
       case "lpDeposit": {
         const wallet = await view<bigint>(w.t.collateral, "balanceOf", [w.lp.address]);
         const amount = portionOf(c.portion, wallet, 1n);
-        const stale = await this.staleMarket(pre);
+        const stale = await this.staleMarket(v);
         const rule: Rule = stale
           ? { reverts: "StaleMarket" }
           : amount <= wallet
@@ -655,7 +753,7 @@ export class Sequence {
       case "lpRedeem": {
         const who = c.who === "lp" ? w.lp : w.admin;
         // Shares are priced at mark, which moves with time: read the max in the block the redeem lands in.
-        const stale = await this.staleMarket(pre);
+        const stale = await this.staleMarket(v);
         const [max] = await w.r.pool.words("maxRedeem", [who.address], "pending");
         const shares = portionOf(c.portion, max, 1n);
         // OZ checks maxRedeem before the pool's own freshness check
@@ -665,7 +763,7 @@ export class Sequence {
         break;
       }
       case "pause": {
-        const m = w.markets[c.market - 1];
+        const m = marketAt(w, c.market);
         // Only the config role pauses (SPEC section 8, invariant 5).
         const by = c.as === "admin" ? w.admin : w.traders[c.as];
         const rule: Rule = c.as === "admin" ? SUCCEEDS : { reverts: "AccessControlUnauthorizedAccount" };
@@ -675,7 +773,7 @@ export class Sequence {
         break;
       }
       case "configure": {
-        const m = w.markets[c.market - 1];
+        const m = marketAt(w, c.market);
         const spec = await marketConfig(m.spec, m.cfgAddresses.fundingModel);
         const cfg: MarketConfig = { ...m.cfg };
         if (c.change === "band") cfg.markBand = MARK_BAND;
@@ -703,19 +801,20 @@ export class Sequence {
       case "fundInsurance": {
         const who = c.who === "lp" ? w.lp : w.admin;
         const wallet = await view<bigint>(w.t.collateral, "balanceOf", [who.address]);
-        const amount = BigInt(c.usd) * 10n ** 6n;
+        const amount = (BigInt(c.usd) * w.usdWad) / w.toWad;
         const rule: Rule = amount <= wallet ? SUCCEEDS : { reverts: "ERC20InsufficientBalance" };
         outcome(await this.tx(who, w.t.vault, "fundInsurance", [amount], rule));
         break;
       }
       case "sources": {
-        const m = w.markets[c.market - 1];
+        const m = marketAt(w, c.market);
         const sources = c.twap ? m.sources : m.sources.filter((x) => x.feed !== m.twapFeed);
-        const args = [m.marketId, sources.map((x) => x.feed), sources.map((x) => x.heartbeat)];
+        // An inverse market's price is its USD market's: the sources are set on the USD oracle.
+        const args = [m.priceMarketId, sources.map((x) => x.feed), sources.map((x) => x.heartbeat)];
         // Only the oracle's config role sets sources (SPEC section 8, invariant 5).
         const by = c.as === "admin" ? w.admin : w.traders[c.as];
         const rule: Rule = c.as === "admin" ? SUCCEEDS : { reverts: "AccessControlUnauthorizedAccount" };
-        outcome(await this.tx(by, w.t.oracle, "setSources", args, rule));
+        outcome(await this.tx(by, m.priceOracle, "setSources", args, rule));
         break;
       }
       case "keeperPass": {
@@ -744,13 +843,13 @@ export class Sequence {
     return !fresh && noFreshPrice(m.cfg, { ...read, fresh }, T, riskIncreasing);
   }
 
-  private marginOf(choice: MarginChoice, m: FuzzMarket, who: Actor, pre: ChainState): bigint {
+  private marginOf(w: World, choice: MarginChoice, m: FuzzMarket, who: Actor, pre: ChainState): bigint {
     const free = pre.free.get(who.address)!;
     if (choice === "belowMin") return m.cfg.minMargin - 1n;
     if (choice === "min") return m.cfg.minMargin;
     if (choice === "allFree") return (free * 99n) / 100n;
     if (choice === "overFree") return free + 1n;
-    return BigInt(choice.usd) * WAD;
+    return BigInt(choice.usd) * w.usdWad;
   }
 
   /** Signed size for a margin and a leverage at the index, or an extreme. */
@@ -778,12 +877,12 @@ export class Sequence {
     return sign * abs;
   }
 
-  private feeOf(choice: FeeChoice): bigint {
+  private feeOf(w: World, choice: FeeChoice): bigint {
     return choice === "min"
-      ? this.w.minExecutionFee
+      ? w.minExecutionFee
       : choice === "belowMin"
-        ? this.w.minExecutionFee - 1n
-        : this.w.minExecutionFee * 20n;
+        ? w.minExecutionFee - 1n
+        : w.minExecutionFee * 20n;
   }
 
   private expiryOf(choice: ExpiryChoice): bigint {
@@ -796,13 +895,13 @@ export class Sequence {
    * that commands on positions mostly find one; the named one when none is open.
    */
   private target(
+    w: World,
     trader: number,
     market: number,
     pre: ChainState,
   ): { who: Actor; m: FuzzMarket; id: bigint; p: Position } {
-    const w = this.w;
     const n = w.traders.length * w.markets.length;
-    const start = trader * w.markets.length + (market - 1);
+    const start = trader * w.markets.length + ((market - 1) % w.markets.length);
     for (let k = 0; k < n; k++) {
       const slot = (start + k) % n;
       const who = w.traders[Math.floor(slot / w.markets.length)];
@@ -812,16 +911,17 @@ export class Sequence {
       if (p.size !== 0n) return { who, m, id, p };
     }
     const who = w.traders[trader];
-    const m = w.markets[market - 1];
+    const m = marketAt(w, market);
     const id = PositionLib.id(who.address, m.marketId);
     return { who, m, id, p: pre.positions.get(id)! };
   }
 
   /** The first live order (by id) whose condition holds at the latest block by lib/math, if any. */
-  private dueOrder(pre: ChainState): { id: bigint; order: LiveOrder } | undefined {
-    const live = [...this.orders.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
+  private dueOrder(v: Venue): { id: bigint; order: LiveOrder } | undefined {
+    const pre = v.state;
+    const live = [...v.orders.values()].sort((a, b) => (a.id < b.id ? -1 : 1));
     for (const o of live) {
-      const m = marketOf(this.w, o.marketId);
+      const m = marketOf(v.w, o.marketId);
       const read = pre.markets.get(o.marketId)!;
       const proj = projectMarket(m.cfg, read.state, indexOf(read), pre.time);
       const p = pre.positions.get(PositionLib.id(o.owner, o.marketId))!;
@@ -844,26 +944,34 @@ export class Sequence {
   }
 
   /** The live order in a slot (ids in order), or an id that is not live when none is. */
-  private orderAt(slot: number): { id: bigint; order: LiveOrder | undefined } {
-    const live = [...this.orders.keys()].sort((a, b) => (a < b ? -1 : 1));
+  private orderAt(v: Venue, slot: number): { id: bigint; order: LiveOrder | undefined } {
+    const live = [...v.orders.keys()].sort((a, b) => (a < b ? -1 : 1));
     if (live.length > 0) {
       const id = live[slot % live.length];
-      return { id, order: this.orders.get(id) };
+      return { id, order: v.orders.get(id) };
     }
-    const id = this.allOrders.length > 0 ? this.allOrders[slot % this.allOrders.length] : BigInt(slot + 1_000);
+    const id = v.allOrders.length > 0 ? v.allOrders[slot % v.allOrders.length] : BigInt(slot + 1_000);
     return { id, order: undefined };
   }
 
-  private actorOf(address: string): Actor {
-    const a = this.w.actors.find((x) => x.address === address);
+  private actorOf(w: World, address: string): Actor {
+    const a = w.actors.find((x) => x.address === address);
     if (!a) throw new Error(`no actor ${address}`);
     return a;
   }
 
   /* ------------------------------------------------------------------ INVARIANTS */
 
-  private async checkAfter(pre: ChainState, post: ChainState, acct: Accountant, step: Step | undefined): Promise<void> {
-    const w = this.w;
+  /** The invariants on one exchange after a command; `lens`: PerpLens is held to lib/math there too. */
+  private async checkAfter(
+    v: Venue,
+    pre: ChainState,
+    post: ChainState,
+    acct: Accountant,
+    step: Step | undefined,
+    lens: boolean,
+  ): Promise<void> {
+    const w = v.w;
     const d = acct.deltas;
 
     // 1. Conservation, to the unit.
@@ -876,14 +984,14 @@ export class Sequence {
     for (const p of post.positions.values()) margins += p.margin;
     expect(post.totalMargin, "margin ledger == sum of open positions' margins").to.equal(margins);
     let escrow = 0n;
-    for (const o of this.orders.values()) {
+    for (const o of v.orders.values()) {
       escrow += o.margin + o.executionFee;
       expect(post.escrowOf.get(o.id), `order ${o.id}: escrowOf == margin + execution fee`).to.equal(
         o.margin + o.executionFee,
       );
     }
     for (const [id, amount] of post.escrowOf)
-      if (!this.orders.has(id)) expect(amount, `order ${id} is no longer live: no escrow`).to.equal(0n);
+      if (!v.orders.has(id)) expect(amount, `order ${id} is no longer live: no escrow`).to.equal(0n);
     expect(post.totalEscrow, "escrow ledger == sum of live orders' escrow").to.equal(escrow);
     let free = 0n;
     for (const v of post.free.values()) free += v;
@@ -960,8 +1068,8 @@ export class Sequence {
 
     // Lens vs lib/math, and invariants 3, 6, 7 at the latest block.
     let t = performance.now();
-    const health = await this.checkViews(post);
-    this.health = health;
+    const health = await this.checkViews(w, post, lens);
+    v.health = health;
     this.stats.count(
       "state",
       `${health.size} open, ${[...health.values()].filter((h) => h.liquidatable).length} liquidatable`,
@@ -1017,7 +1125,7 @@ export class Sequence {
       );
     }
     t = this.stats.time("checks: liquidate calls", t);
-    for (const o of this.orders.values()) {
+    for (const o of v.orders.values()) {
       const r = await dryRun(o.owner, w.t.orderBook, "cancelOrder", [o.id]);
       expect(r === undefined, `live order ${o.id} can be cancelled by its owner (${r?.name})`).to.equal(true);
     }
@@ -1031,8 +1139,8 @@ export class Sequence {
    * one back and re-samples the premium, as the engine does; trades are held to the SPEC fill price and
    * fee at the skew they met. Any other market must be exactly as it was.
    */
-  private checkMarkets(pre: ChainState, post: ChainState, acct: Accountant, step: Step): void {
-    for (const m of this.w.markets) {
+  private checkMarkets(w: World, pre: ChainState, post: ChainState, acct: Accountant, step: Step): void {
+    for (const m of w.markets) {
       const before = pre.markets.get(m.marketId)!.state;
       const after = post.markets.get(m.marketId)!;
       const touches = acct.touches.filter((t) => t.marketId === m.marketId);
@@ -1082,8 +1190,7 @@ export class Sequence {
    * one market and the panels of its open positions (the markets alternate from command to command: each
    * lens call costs a market projection on chain).
    */
-  private async checkViews(post: ChainState): Promise<Map<bigint, ViewHealth>> {
-    const w = this.w;
+  private async checkViews(w: World, post: ChainState, lens: boolean): Promise<Map<bigint, ViewHealth>> {
     const out = new Map<bigint, ViewHealth>();
     const projections = new Map<bigint, ReturnType<typeof projectMarket>>();
     for (const m of w.markets) {
@@ -1101,6 +1208,8 @@ export class Sequence {
       out.set(id, { liquidatable: h.liquidatable, equity: h.equity, mark: pp.mark, slack });
     }
 
+    // The lens of the command's exchange, one market in turn.
+    if (!lens) return out;
     const m = w.markets[this.stats.commands % w.markets.length];
     const read = post.markets.get(m.marketId)!;
     const proj = projections.get(m.marketId)!;
@@ -1229,6 +1338,11 @@ function fillPriceOrZero(index: bigint, skew: bigint, delta: bigint, skewScale: 
   } catch {
     return 0n;
   }
+}
+
+/** A command's market on an exchange: 1-based, modulo the exchange's markets (a coin exchange has one). */
+function marketAt(w: World, market: number): FuzzMarket {
+  return w.markets[(market - 1) % w.markets.length];
 }
 
 /** A share of `amount`: `unit` (dust), all, all + unit, or basis points (rounded down). */
