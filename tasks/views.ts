@@ -6,8 +6,18 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import * as f from "../lib/format";
 import { USD6_TO_WAD } from "../lib/units";
-import { accountLabel, chainTime, connect, marketArg, out, positionIdHex, view, type ConnectionArgs } from "./common";
+import {
+  accountLabel,
+  chainTime,
+  connect,
+  marketVenueArg,
+  out,
+  positionIdHex,
+  view,
+  type ConnectionArgs,
+} from "./common";
 import { baseSymbol, distance } from "./trading";
+import { inversePosition, type InversePanel } from "./inverse";
 
 export interface PositionArgs extends ConnectionArgs {
   market: string;
@@ -43,9 +53,12 @@ export interface PositionPanel {
   secondsToFunding: bigint;
 }
 
-export async function position(args: PositionArgs, hre: HardhatRuntimeEnvironment): Promise<PositionPanel> {
-  const ctx = await connect(hre, args);
-  const market = marketArg(ctx, args.market);
+export async function position(
+  args: PositionArgs,
+  hre: HardhatRuntimeEnvironment,
+): Promise<PositionPanel | InversePanel> {
+  const { ctx, market, coin } = marketVenueArg(await connect(hre, args), args.market);
+  if (coin !== undefined) return inversePosition(ctx, market, coin);
   const { admin, lens } = ctx.exchange;
   const id = await admin.positionId(ctx.address, market.marketId);
   const [p, m, cfg, now] = await Promise.all([

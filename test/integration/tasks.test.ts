@@ -386,7 +386,7 @@ describe("perp:* tasks on the in-process network", () => {
         await refusal(
           task("open", { account: TRADER, market: "DOGE-USD", side: "short", margin: "100", leverage: "10" }),
         ),
-      ).to.equal("--market DOGE-USD: unknown market; markets: ALT-USD, BTC-USD");
+      ).to.equal("--market DOGE-USD: unknown market; markets: ALT-USD, BTC-USD, BTCUSD-INV, ALTUSD-INV");
     });
 
     it("rejects a side other than long or short", async () => {
