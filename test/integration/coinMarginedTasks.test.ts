@@ -7,12 +7,13 @@
  */
 import { expect } from "chai";
 import hre from "hardhat";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { HardhatPluginError } from "hardhat/plugins";
-import { deployToFile } from "../../lib/deployment";
+import { deployToFile, describeDeployment } from "../../lib/deployment";
+import type { Deployment } from "../../lib/contracts";
 import { InverseMath } from "../../lib/inverse";
 import { BTCUSD_INV } from "../../lib/markets";
 import { MAX_UINT256, type Tier } from "../../lib/math";
@@ -196,6 +197,22 @@ describe("coin-margined markets through the tasks (#19)", () => {
     );
     expect(await refusal(task("price", { market: INV, price: "1" }))).to.match(
       /^--market BTCUSD-INV: a coin-margined market, whose index is BTC-USD's inverted; pass --market BTC-USD/,
+    );
+  });
+
+  it("checks each coin exchange's wiring before a task runs, and the deploy summary lists the coin exchanges", async () => {
+    const { ex, file } = await use(funded);
+    const summary = (await describeDeployment(ex)).join("\n");
+    expect(summary).to.contain("BTC-margined exchange");
+    expect(summary).to.match(/BTCUSD-INV +1 +30,000\.00 +100 USD +BTC-USD/);
+    expect(summary).to.contain("LP pool 100.00000000 BTC, insurance fund 3.00000000 BTC");
+    // A record whose BTC vault is the USD vault: the BTC exchange's engine disagrees.
+    const record = JSON.parse(readFileSync(file, "utf8")) as Deployment;
+    record.coinMargined![0]!.contracts.vault = record.contracts.vault;
+    const broken = path.join(tmp, `broken-${deployments}.json`);
+    writeFileSync(broken, JSON.stringify(record));
+    expect(await refusal(hre.run("perp:position", { deployment: broken, market: INV }))).to.match(
+      /coinMargined\[0\]\.contracts\.engine 0x[0-9a-fA-F]{40}: PerpEngine\.vault\(\) at 0x[0-9a-fA-F]{40} is 0x[0-9a-fA-F]{40}, the record says/,
     );
   });
 
