@@ -23,6 +23,7 @@ import type { BalanceResult, FaucetResult } from "../../tasks/trading";
 import type { InverseCloseResult, InverseOpenResult, InversePanel } from "../../tasks/inverse";
 import type { LiquidateResult } from "../../tasks/operations";
 import type { ExecuteResult, OrderResult } from "../../tasks/orders";
+import type { LpResult, PoolResult } from "../../tasks/lp";
 
 const INV = "BTCUSD-INV";
 const TRADER = "1";
@@ -198,6 +199,23 @@ describe("coin-margined markets through the tasks (#19)", () => {
     expect(await refusal(task("price", { market: INV, price: "1" }))).to.match(
       /^--market BTCUSD-INV: a coin-margined market, whose index is BTC-USD's inverted; pass --market BTC-USD/,
     );
+  });
+
+  it("deposits into and redeems from the BTC LP pool, valued in BTC", async () => {
+    await use(funded);
+    const { result: deposit, lines } = await run<LpResult>("lp-deposit", {
+      account: TRADER,
+      asset: "BTC",
+      amount: "0.2",
+    });
+    expect(deposit.assets6).to.equal(wad("0.2"));
+    expect(deposit.pool.totalAssets6).to.equal(wad("100.2"));
+    expect(lines[0]).to.match(/^Deposited 0\.20000000 BTC into the BTC LP pool for 0\.200000 shares$/);
+    const pool = await run<PoolResult>("pool", { account: TRADER, asset: "BTC" });
+    expect(pool.lines[0]).to.equal("BTC LP pool (coin-margined markets), valued at mark");
+    expect(pool.result.sharesValue6).to.equal(wad("0.2"));
+    const redeemed = await task<LpResult>("lp-redeem", { account: TRADER, asset: "BTC", shares: "all" });
+    expect(redeemed.assets6).to.equal(wad("0.2"));
   });
 
   it("checks each coin exchange's wiring before a task runs, and the deploy summary lists the coin exchanges", async () => {
