@@ -631,7 +631,7 @@ export interface OrderRow {
 
 /** An account's live orders, rebuilt from OrderCreated events since the deployment block. */
 export async function listOrders(args: AssetArgs, hre: HardhatRuntimeEnvironment): Promise<OrderRow[]> {
-  const { ctx } = assetArg(await connect(hre, args), args.asset);
+  const { ctx, asset } = assetArg(await connect(hre, args), args.asset);
   const { orderBook, lens } = ctx.exchange;
   const created = await orderBook.queryFilter(
     orderBook.filters.OrderCreated(undefined, ctx.address),
@@ -672,13 +672,28 @@ export async function listOrders(args: AssetArgs, hre: HardhatRuntimeEnvironment
         : r.expired
           ? "EXPIRED (anyone may cancel it)"
           : `expires in ${f.duration(r.expiry - now)}`;
-    out(
-      `  #${r.id} ${r.market} ${r.type}: ${r.sizeDelta > 0n ? "buy" : "sell"} ${f.size(abs(r.sizeDelta))} ${baseSymbol(r.market)}` +
-        ` when ${condition(r.type, r.sizeDelta, r.triggerPrice)} (mark now ${f.price(r.markPrice)}),` +
-        ` acceptable ${f.price(r.acceptablePrice)}; escrow ${f.usd(r.margin + r.executionFee)}; ${expiry}`,
-    );
+    out(asset === "USD" ? orderLine(r, expiry) : inverseOrderLine(r, expiry, asset));
   }
   return rows;
+}
+
+/** An order of the USD book, in words. */
+function orderLine(r: OrderRow, expiry: string): string {
+  return (
+    `  #${r.id} ${r.market} ${r.type}: ${r.sizeDelta > 0n ? "buy" : "sell"} ${f.size(abs(r.sizeDelta))} ${baseSymbol(r.market)}` +
+    ` when ${condition(r.type, r.sizeDelta, r.triggerPrice)} (mark now ${f.price(r.markPrice)}),` +
+    ` acceptable ${f.price(r.acceptablePrice)}; escrow ${f.usd(r.margin + r.executionFee)}; ${expiry}`
+  );
+}
+
+/** An order of a coin's book in the trader's terms: the side flipped, USD prices, the escrow in the coin. */
+function inverseOrderLine(r: OrderRow, expiry: string, coin: string): string {
+  const traderDelta = -r.sizeDelta;
+  return (
+    `  #${r.id} ${r.market} ${r.type}: ${traderDelta > 0n ? "buy" : "sell"} ${f.usd(abs(r.sizeDelta))} of face` +
+    ` when ${condition(r.type, traderDelta, reciprocal(r.triggerPrice))} USD (mark now ${f.price(reciprocal(r.markPrice))} USD),` +
+    ` acceptable ${f.price(reciprocal(r.acceptablePrice))} USD; escrow ${money(coin, r.margin + r.executionFee)}; ${expiry}`
+  );
 }
 
 /* ------------------------------------------------------------------ perp:cancel, perp:execute */
@@ -704,7 +719,7 @@ export interface CancelResult {
 /** Cancels an order: its owner at any time, anyone after its expiry; the escrow goes back to the owner. */
 export async function cancelOrder(args: IdArgs, hre: HardhatRuntimeEnvironment): Promise<CancelResult> {
   const id = orderIdArg(args.id);
-  const { ctx } = assetArg(await connect(hre, args), args.asset);
+  const { ctx, asset } = assetArg(await connect(hre, args), args.asset);
   const { orderBook } = ctx.exchange;
   const o = await liveOrder(ctx, id);
   const now = await chainTime(ctx);
@@ -730,7 +745,7 @@ export async function cancelOrder(args: IdArgs, hre: HardhatRuntimeEnvironment):
     hash: sent.hash,
   };
   out(
-    `${expired ? "Removed expired" : "Cancelled"} order #${id}; ${f.usd(refund)} returned to ` +
+    `${expired ? "Removed expired" : "Cancelled"} order #${id}; ${money(asset, refund)} returned to ` +
       `${o.account === ctx.address ? accountLabel(ctx) : o.account}'s free balance`,
   );
   return result;

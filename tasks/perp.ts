@@ -84,9 +84,9 @@ perpTask("markets", "Every market: index, mark, last, spot, skew, open interest,
   cliAction("perp:markets", async (args, hre) => (await import("./views")).markets(args, hre)),
 );
 
-perpTask("insurance", "Insurance fund, pool assets and reserve, uncovered bad debt per market").setAction(
-  cliAction("perp:insurance", async (args, hre) => (await import("./views")).insurance(args, hre)),
-);
+perpTask("insurance", "Insurance fund, pool assets and reserve, uncovered bad debt per market")
+  .addOptionalParam("asset", "USD (default), or a coin's exchange: BTC, ALT", "USD", types.string)
+  .setAction(cliAction("perp:insurance", async (args, hre) => (await import("./views")).insurance(args, hre)));
 
 perpTask("price", "Pushes a price to every pushed feed of a market (oracle role)")
   .addOptionalParam("market", MARKET, undefined, types.string)

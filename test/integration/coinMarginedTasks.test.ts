@@ -24,6 +24,7 @@ import type { InverseCloseResult, InverseOpenResult, InversePanel } from "../../
 import type { LiquidateResult } from "../../tasks/operations";
 import type { ExecuteResult, OrderResult } from "../../tasks/orders";
 import type { LpResult, PoolResult } from "../../tasks/lp";
+import type { InsuranceReport } from "../../tasks/views";
 
 const INV = "BTCUSD-INV";
 const TRADER = "1";
@@ -98,6 +99,9 @@ describe("coin-margined markets through the tasks (#19)", () => {
     expect(faucet.asset).to.equal("BTC");
     expect(faucet.amount6).to.equal(wad("0.25"));
     expect(faucet.walletBalance6).to.equal(wad("0.75"));
+    const insurance = await run<InsuranceReport>("insurance", { asset: "BTC" });
+    expect(insurance.result.insuranceFund).to.equal(wad(3));
+    expect(insurance.lines.join("\n")).to.match(/insurance fund +3\.00000000 BTC/);
     const { result, lines } = await run<BalanceResult>("withdraw", { account: TRADER, asset: "BTC", amount: "0.1" });
     expect(result.freeBalance).to.equal(wad("0.4"));
     expect(lines[0]).to.match(
@@ -249,6 +253,11 @@ describe("coin-margined markets through the tasks (#19)", () => {
       expect(placed.status).to.equal("live");
       expect(placed.inverse).to.deep.equal({ coin: "BTC", contracts: 100n, traderBuys: true });
       expect(placed.triggerPrice).to.be.closeTo(wad(29_000), wad("0.001"));
+      const listed = await run<unknown[]>("orders", { account: TRADER, asset: "BTC" });
+      expect(listed.result).to.have.length(1);
+      expect(listed.lines[1]).to.match(
+        /^ {2}#1 BTCUSD-INV limit open: buy 10,000\.00 USD of face when the fill price is at or below 29,000\.00 USD \(mark now 30,000\.00 USD\)/,
+      );
       expect(await refusal(task("execute", { account: KEEPER, asset: "BTC", id: String(placed.id) }))).to.contain(
         "cannot execute now",
       );
