@@ -19,9 +19,9 @@ import { BTCUSD_INV } from "../../lib/markets";
 import { MAX_UINT256, type Tier } from "../../lib/math";
 import { wad, WAD } from "../../lib/units";
 import { setOutput } from "../../tasks/common";
-import type { BalanceResult, FaucetResult } from "../../tasks/trading";
+import type { BalanceResult, FaucetResult, MarginResult } from "../../tasks/trading";
 import type { InverseCloseResult, InverseOpenResult, InversePanel } from "../../tasks/inverse";
-import type { LiquidateResult } from "../../tasks/operations";
+import type { LiquidateResult, SettleFundingResult } from "../../tasks/operations";
 import type { ExecuteResult, OrderResult } from "../../tasks/orders";
 import type { LpResult, PoolResult } from "../../tasks/lp";
 import type { InsuranceReport } from "../../tasks/views";
@@ -164,6 +164,26 @@ describe("coin-margined markets through the tasks (#19)", () => {
     const closed = await task<InverseCloseResult>("close", { account: TRADER, market: INV });
     expect(closed.contracts).to.equal(30n);
     expect(closed.returned).to.be.closeTo(wad("0.01"), wad("0.0002"));
+  });
+
+  it("adds margin in BTC and settles funding on BTCUSD-INV, the rate in the trader's terms", async () => {
+    await use(funded);
+    const open = await task<InverseOpenResult>("open", {
+      account: TRADER,
+      market: INV,
+      side: "short",
+      contracts: "300",
+      leverage: "10",
+    });
+    const added = await run<MarginResult>("margin", { account: TRADER, market: INV, add: "0.05" });
+    expect(added.result.margin).to.equal(open.margin + wad("0.05"));
+    expect(added.lines[0]).to.match(/^Added 0\.05000000 BTC to the BTCUSD-INV position/);
+    expect(added.lines.join("\n")).to.match(/liquidation price +[\d,.]+ USD \(\+\d+\.\d\d% from mark\)/);
+    await task("advance-time", { hours: "8" });
+    await pushBtc(wad(30_000));
+    const settled = await run<SettleFundingResult>("settle-funding", { market: INV });
+    expect(settled.result.intervals).to.equal(1n);
+    expect(settled.lines.join("\n")).to.contain("BTC per USD of face");
   });
 
   it("sizes an open from a BTC margin and leverage: contracts = margin * leverage * price / face", async () => {
