@@ -11,6 +11,8 @@ import { z } from "zod";
 import type { Deployment, Exchange } from "./contracts";
 import { deploySystem, DEFAULT_SYSTEM, type SystemSpec } from "./deploy";
 import * as f from "./format";
+import { reciprocal } from "./coin-margined";
+import { ReciprocalOracle__factory } from "../typechain-types";
 
 /** Writes the record as pretty JSON, creating the directory. */
 export function writeDeployment(file: string, deployment: Deployment): void {
@@ -55,6 +57,9 @@ export async function describeDeployment(exchange: Exchange): Promise<string[]> 
       await m.spotPool.getAddress(),
     ]);
   }
+  const coinLines: string[] = [];
+  for (const [asset, coinExchange] of exchange.coinMargined)
+    coinLines.push("", ...(await describeCoinExchange(asset, coinExchange)));
   return [
     ...lines,
     "",
@@ -63,6 +68,40 @@ export async function describeDeployment(exchange: Exchange): Promise<string[]> 
     `  LP pool ${f.usd(poolAssets)}, insurance fund ${f.usd(insurance)}; deployment block ${d.deploymentBlock}, chain ${
       d.chainId
     }`,
+    ...coinLines,
+  ];
+}
+
+/** A coin-margined exchange: its contracts, its inverse markets (index in USD), its pool and fund in the coin. */
+async function describeCoinExchange(asset: string, exchange: Exchange): Promise<string[]> {
+  const c = exchange.deployment.contracts;
+  const [poolAssets, insurance] = await Promise.all([exchange.vault.poolAssets(), exchange.vault.insuranceFund()]);
+  const rows = [["market", "id", "index (USD)", "face", "underlying"]];
+  for (const m of exchange.markets.values()) {
+    const view = await exchange.lens.market(m.marketId);
+    rows.push([
+      m.symbol,
+      String(m.marketId),
+      f.price(reciprocal(view.indexPrice)),
+      `${m.inverse?.faceUsd ?? "?"} USD`,
+      m.inverse?.underlying ?? "?",
+    ]);
+  }
+  return [
+    `  ${asset}-margined exchange (margin, PnL, fees, LP pool and insurance in ${asset}; the index is the USD market's, inverted):`,
+    ...f.panel([
+      ["collateral", `${c.collateral} (${asset})`],
+      ["vault", c.vault],
+      ["engine", c.engine],
+      ["lens", c.lens],
+      ["order book", c.orderBook],
+      ["LP pool", c.pool],
+      ["oracle", `${c.oracle} (1 / the USD oracle's index)`],
+    ]),
+    "",
+    ...f.table(rows).map((l) => `  ${l}`),
+    "",
+    `  LP pool ${f.coin(poolAssets, asset)}, insurance fund ${f.coin(insurance, asset)}`,
   ];
 }
 
@@ -201,8 +240,10 @@ interface Wiring {
 /**
  * Checks a record against the chain: code at every address, then each contract's own view of its
  * neighbours (the lens's engine, the order book's vault, a spot pool's coin...), so an address that
- * points at the wrong contract is named before any task calls it. Resolves to the first problem as
- * one line, or undefined when the record holds.
+ * points at the wrong contract is named before any task calls it; then the same for each coin-margined
+ * exchange (`coinMargined[i]`), whose vault holds the coin of its markets, whose oracle inverts the USD
+ * oracle, and whose markets' spot pools and feeds are the USD exchange's. Resolves to the first problem
+ * as one line, or undefined when the record holds.
  */
 export async function checkDeployment(
   exchange: Exchange,
@@ -210,13 +251,63 @@ export async function checkDeployment(
   label: string,
 ): Promise<string | undefined> {
   const d = exchange.deployment;
+  const usdProblem = await checkExchange(exchange, provider, label, "", d.contracts.collateral);
+  if (usdProblem) return usdProblem;
+  for (const [i, v] of (d.coinMargined ?? []).entries()) {
+    const coinExchange = exchange.coinMargined.get(v.asset);
+    if (!coinExchange) return `${label}: coinMargined[${i}] (${v.asset}) is not connected`;
+    const problem = await checkExchange(coinExchange, provider, label, `coinMargined[${i}].`, d.contracts.collateral);
+    if (problem) return problem;
+    const more = await coinWirings(coinExchange, d.contracts.oracle, i);
+    const wrong = await firstMismatch(more, label, (field) =>
+      addressOf(coinExchange.deployment, field, `coinMargined[${i}].`),
+    );
+    if (wrong) return wrong;
+  }
+  return undefined;
+}
+
+/** What makes a coin exchange the coin's: its vault holds its markets' coin, its oracle inverts the USD one. */
+async function coinWirings(exchange: Exchange, usdOracle: string, i: number): Promise<Wiring[]> {
+  const d = exchange.deployment;
+  const oracle = ReciprocalOracle__factory.connect(d.contracts.oracle, exchange.engine.runner);
+  return [
+    {
+      field: `coinMargined[${i}].contracts.oracle`,
+      contract: "ReciprocalOracle",
+      getter: "base()",
+      expected: usdOracle,
+      read: () => oracle.base(),
+    },
+    ...d.markets.map((m): Wiring => ({
+      field: `coinMargined[${i}].contracts.vault`,
+      contract: "Vault",
+      getter: "collateral()",
+      expected: m.coin,
+      read: () => exchange.vault.collateral(),
+    })),
+  ];
+}
+
+/**
+ * One exchange's addresses and wiring; `prefix` names its place in the record ("" or "coinMargined[0].");
+ * `usd` is the USD collateral every spot pool trades against.
+ */
+async function checkExchange(
+  exchange: Exchange,
+  provider: Provider,
+  label: string,
+  prefix: string,
+  usd: string,
+): Promise<string | undefined> {
+  const d = exchange.deployment;
   const addresses: [string, string][] = [
-    ...Object.entries(d.contracts).map(([name, a]): [string, string] => [`contracts.${name}`, a]),
+    ...Object.entries(d.contracts).map(([name, a]): [string, string] => [`${prefix}contracts.${name}`, a]),
     ...d.markets.flatMap((m, i): [string, string][] => [
-      [`markets[${i}].coin`, m.coin],
-      [`markets[${i}].spotPool`, m.spotPool],
-      [`markets[${i}].twapFeed`, m.twapFeed],
-      ...m.pushedFeeds.map((a, j): [string, string] => [`markets[${i}].pushedFeeds[${j}]`, a]),
+      [`${prefix}markets[${i}].coin`, m.coin],
+      [`${prefix}markets[${i}].spotPool`, m.spotPool],
+      [`${prefix}markets[${i}].twapFeed`, m.twapFeed],
+      ...m.pushedFeeds.map((a, j): [string, string] => [`${prefix}markets[${i}].pushedFeeds[${j}]`, a]),
     ]),
   ];
   const codes = await Promise.all(addresses.map(([, a]) => provider.getCode(a)));
@@ -226,51 +317,52 @@ export async function checkDeployment(
     return `${label}: ${field} ${a}: no contract there on this chain; was the node restarted? Deploy again`;
   }
   const c = d.contracts;
+  const field = (name: string) => `${prefix}contracts.${name}`;
   const wirings: Wiring[] = [
     {
-      field: "contracts.engine",
+      field: field("engine"),
       contract: "PerpEngine",
       getter: "vault()",
       expected: c.vault,
       read: () => exchange.engine.vault(),
     },
     {
-      field: "contracts.engine",
+      field: field("engine"),
       contract: "PerpEngine",
       getter: "oracle()",
       expected: c.oracle,
       read: () => exchange.engine.oracle(),
     },
     {
-      field: "contracts.engineAdmin",
+      field: field("engineAdmin"),
       contract: "PerpEngine",
       getter: "adminModule()",
       expected: c.engineAdmin,
       read: () => exchange.engine.adminModule(),
     },
     {
-      field: "contracts.vault",
+      field: field("vault"),
       contract: "Vault",
       getter: "collateral()",
       expected: c.collateral,
       read: () => exchange.vault.collateral(),
     },
     {
-      field: "contracts.lens",
+      field: field("lens"),
       contract: "PerpLens",
       getter: "engine()",
       expected: c.engine,
       read: () => exchange.lens.engine(),
     },
     {
-      field: "contracts.orderBook",
+      field: field("orderBook"),
       contract: "OrderBook",
       getter: "engine()",
       expected: c.engine,
       read: () => exchange.orderBook.engine(),
     },
     {
-      field: "contracts.pool",
+      field: field("pool"),
       contract: "LiquidityPool",
       getter: "vault()",
       expected: c.vault,
@@ -279,23 +371,18 @@ export async function checkDeployment(
   ];
   d.markets.forEach((m, i) => {
     const h = exchange.markets.get(m.symbol)!;
+    const at = `${prefix}markets[${i}]`;
     wirings.push(
       {
-        field: `markets[${i}].spotPool`,
+        field: `${at}.spotPool`,
         contract: "SpotPool",
         getter: "coin()",
         expected: m.coin,
         read: () => h.spotPool.coin(),
       },
+      { field: `${at}.spotPool`, contract: "SpotPool", getter: "usd()", expected: usd, read: () => h.spotPool.usd() },
       {
-        field: `markets[${i}].spotPool`,
-        contract: "SpotPool",
-        getter: "usd()",
-        expected: c.collateral,
-        read: () => h.spotPool.usd(),
-      },
-      {
-        field: `markets[${i}].twapFeed`,
+        field: `${at}.twapFeed`,
         contract: "SpotTwapFeed",
         getter: "pool()",
         expected: m.spotPool,
@@ -303,6 +390,19 @@ export async function checkDeployment(
       },
     );
   });
+  return firstMismatch(wirings, label, (f) => addressOf(d, f, prefix), field("engine"));
+}
+
+/**
+ * The first wiring the chain contradicts, as one line naming the field and both addresses; `addressAt`
+ * finds a field's address in the record. A wrong engineAdmin is read at the engine's address.
+ */
+async function firstMismatch(
+  wirings: Wiring[],
+  label: string,
+  addressAt: (field: string) => string,
+  engineField?: string,
+): Promise<string | undefined> {
   const answers = await Promise.all(
     wirings.map((w) =>
       w.read().then(
@@ -315,9 +415,9 @@ export async function checkDeployment(
     const { value, error } = answers[i];
     if (error === undefined && value.toLowerCase() === w.expected.toLowerCase()) continue;
     // The field whose address answered wrongly is the suspect; a wrong neighbour shows as a mismatch.
-    const at = w.field === "contracts.engineAdmin" ? c.engine : addressOf(d, w.field);
+    const at = w.field.endsWith("contracts.engineAdmin") && engineField ? addressAt(engineField) : addressAt(w.field);
     return (
-      `${label}: ${w.field} ${addressOf(d, w.field)}: ` +
+      `${label}: ${w.field} ${addressAt(w.field)}: ` +
       (error !== undefined
         ? `the contract at ${at} is not a perpsim ${w.contract} (it does not answer ${w.getter})`
         : `${w.contract}.${w.getter} at ${at} is ${value}, the record says ${w.expected}`)
@@ -326,8 +426,9 @@ export async function checkDeployment(
   return undefined;
 }
 
-function addressOf(d: Deployment, field: string): string {
-  const market = /^markets\[(\d+)\]\.(\w+)$/.exec(field);
+function addressOf(d: Deployment, field: string, prefix = ""): string {
+  const local = field.startsWith(prefix) ? field.slice(prefix.length) : field;
+  const market = /^markets\[(\d+)\]\.(\w+)$/.exec(local);
   if (market) return (d.markets[Number(market[1])] as unknown as Record<string, string>)[market[2]];
-  return (d.contracts as Record<string, string>)[field.replace("contracts.", "")];
+  return (d.contracts as Record<string, string>)[local.replace("contracts.", "")];
 }

@@ -36,6 +36,19 @@ export function usd6(value: bigint): string {
   return `${amount(value, 2, 6)} USD`;
 }
 
+/** Decimals shown for an amount of a coin (BTC, ALT): 8, a satoshi. */
+export const COIN_DECIMALS = 8;
+
+/** An amount of a coin, WAD: 8 decimals, e.g. "0.10000000 BTC". */
+export function coin(value: bigint, symbol: string): string {
+  return `${amount(value, COIN_DECIMALS)} ${symbol}`;
+}
+
+/** A signed amount of a coin with its sign always shown: "+0.00120000 BTC". */
+export function signedCoin(value: bigint, symbol: string): string {
+  return `${value >= 0n ? "+" : ""}${coin(value, symbol)}`;
+}
+
 /** A signed USD amount with its sign always shown: "+12.50 USD", "-3.00 USD". */
 export function signedUsd(value: bigint): string {
   return `${value >= 0n ? "+" : ""}${amount(value, 2)} USD`;

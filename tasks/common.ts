@@ -24,6 +24,7 @@ import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import type { ContractTransactionReceipt, ContractTransactionResponse, Interface } from "ethers";
 import type { Deployment, Exchange, MarketHandles } from "../lib/contracts";
+import * as fmt from "../lib/format";
 import { usd6, wad, WAD } from "../lib/units";
 
 export const PLUGIN_NAME = "perpsim";
@@ -372,13 +373,84 @@ async function loadDeployment(
   }
 }
 
-/** The market named by --market, or an error listing the deployment's markets. */
-export function marketArg(ctx: TaskContext, value: string | undefined): MarketHandles {
-  const symbols = [...ctx.exchange.markets.keys()].join(", ");
+/** Every market of the deployment: the USD exchange's, then each coin exchange's (BTCUSD-INV...). */
+export function allSymbols(ctx: TaskContext): string[] {
+  const coinMarkets = [...ctx.exchange.coinMargined.values()].flatMap((ex) => [...ex.markets.keys()]);
+  return [...ctx.exchange.markets.keys(), ...coinMarkets];
+}
+
+/** A market and the exchange that lists it. */
+export interface MarketVenue {
+  /** the task's context with `exchange` the market's own: the USD exchange, or the coin's */
+  ctx: TaskContext;
+  market: MarketHandles;
+  /** the coin a coin-margined market is margined in (BTC); undefined for a USD-margined market */
+  coin?: string;
+}
+
+/**
+ * The market named by --market on whichever exchange lists it: a USD market, or a coin-margined one
+ * (BTCUSD-INV) on its coin's exchange. An unknown symbol is refused listing every market.
+ */
+export function marketVenueArg(ctx: TaskContext, value: string | undefined): MarketVenue {
+  const symbols = allSymbols(ctx).join(", ");
   if (value === undefined || String(value).trim() === "") fail(`--market is required: one of ${symbols}`);
-  const market = ctx.exchange.markets.get(String(value).trim().toUpperCase());
-  if (!market) fail(`--market ${value}: unknown market; markets: ${symbols}`);
+  const symbol = String(value).trim().toUpperCase();
+  const market = ctx.exchange.markets.get(symbol);
+  if (market) return { ctx, market };
+  for (const [coin, exchange] of ctx.exchange.coinMargined) {
+    const inverse = exchange.markets.get(symbol);
+    if (inverse) return { ctx: { ...ctx, exchange }, market: inverse, coin };
+  }
+  fail(`--market ${value}: unknown market; markets: ${symbols}`);
+}
+
+/**
+ * A USD-margined market named by --market. A coin-margined one is refused naming its underlying (its
+ * prices and spot pool are the underlying's), an unknown one listing every market.
+ */
+export function marketArg(ctx: TaskContext, value: string | undefined): MarketHandles {
+  const { market, coin } = marketVenueArg(ctx, value);
+  if (coin !== undefined) {
+    const underlying = market.inverse?.underlying ?? "its USD market";
+    fail(
+      `--market ${market.symbol}: a coin-margined market, whose index is ${underlying}'s inverted; ` +
+        `pass --market ${underlying} (USD markets: ${[...ctx.exchange.markets.keys()].join(", ")})`,
+    );
+  }
   return market;
+}
+
+/** The asset a wallet or vault task moves: USD (the default), or a coin with a coin-margined exchange. */
+export interface AssetVenue {
+  /** the task's context with `exchange` the asset's: the USD exchange, or the coin's */
+  ctx: TaskContext;
+  /** "USD", "BTC", "ALT" */
+  asset: string;
+  /** the collateral token's decimals: 6 for USD, 18 for a coin */
+  decimals: 6 | 18;
+}
+
+/** The asset named by --asset (default USD), or an error naming the assets of the deployment. */
+export function assetArg(ctx: TaskContext, value: string | undefined): AssetVenue {
+  const asset = String(value ?? "USD")
+    .trim()
+    .toUpperCase();
+  if (asset === "USD") return { ctx, asset, decimals: 6 };
+  const exchange = ctx.exchange.coinMargined.get(asset);
+  if (!exchange)
+    fail(`--asset ${value}: unknown asset; assets: ${["USD", ...ctx.exchange.coinMargined.keys()].join(", ")}`);
+  return { ctx: { ...ctx, exchange }, asset, decimals: 18 };
+}
+
+/** An amount of `asset` WAD as printed: "12.50 USD", "0.10000000 BTC". */
+export function money(asset: string, value: bigint): string {
+  return asset === "USD" ? fmt.usd(value) : fmt.coin(value, asset);
+}
+
+/** A signed amount of `asset`, its sign always shown. */
+export function signedMoney(asset: string, value: bigint): string {
+  return asset === "USD" ? fmt.signedUsd(value) : fmt.signedCoin(value, asset);
 }
 
 /** Refuses to run unless the chain is a local Hardhat chain. */

@@ -21,6 +21,8 @@ import {
   signerArg,
   LOCAL_CHAIN_ID,
   marketArg,
+  marketVenueArg,
+  money,
   out,
   percentArg,
   positionIdArg,
@@ -31,6 +33,8 @@ import {
   type TaskContext,
 } from "./common";
 import { baseSymbol } from "./trading";
+import { usdLiquidationText } from "./inverse";
+import { reciprocal, traderSide } from "../lib/coin-margined";
 
 /** 10^(18 - 8): one unit of an 8-decimal feed answer in WAD. */
 const FEED_UNIT = 10n ** 10n;
@@ -389,8 +393,7 @@ export async function settleFunding(
   args: SettleFundingArgs,
   hre: HardhatRuntimeEnvironment,
 ): Promise<SettleFundingResult> {
-  const ctx = await connect(hre, args);
-  const market = marketArg(ctx, args.market);
+  const { ctx, market, coin } = marketVenueArg(await connect(hre, args), args.market);
   const { engine, lens } = ctx.exchange;
   const sent = await send(`settle funding on ${market.symbol}`, () => engine.settleFunding(market.marketId));
   const settled = eventArgs<FundingSettledEvent.OutputObject>(
@@ -416,8 +419,15 @@ export async function settleFunding(
   out(
     `Settled ${intervals} funding interval(s) on ${market.symbol}`,
     ...f.panel([
-      ["rate", `${f.pct(rate, 4, true)} ${rate >= 0n ? "(longs pay shorts)" : "(shorts pay longs)"}`],
-      ["funding index", `${f.amount(fundingIndex, 6)} USD per ${baseSymbol(market.symbol)}`],
+      coin === undefined
+        ? ["rate", `${f.pct(rate, 4, true)} ${rate >= 0n ? "(longs pay shorts)" : "(shorts pay longs)"}`]
+        : ["rate", `${f.pct(-rate, 4, true)} ${rate <= 0n ? "(longs pay shorts)" : "(shorts pay longs)"}`],
+      [
+        "funding index",
+        coin === undefined
+          ? `${f.amount(fundingIndex, 6)} USD per ${baseSymbol(market.symbol)}`
+          : `${f.amount(fundingIndex, 12)} ${coin} per USD of face (the engine's, on 1/P)`,
+      ],
       ["next boundary", next],
     ]),
   );
@@ -426,6 +436,45 @@ export async function settleFunding(
 
 export interface LiquidateArgs extends ConnectionArgs {
   id: string;
+  /** the position's market, needed only when the id is open on more than one exchange */
+  market?: string;
+}
+
+type PositionView = Awaited<ReturnType<TaskContext["exchange"]["lens"]["position"]>>;
+
+/**
+ * The exchange holding open position `id`: --market's, or the one exchange (USD or a coin's) where it is
+ * open; the same owner and market number give the same id on every exchange, so two are refused by name.
+ */
+async function positionVenue(
+  ctx: TaskContext,
+  id: bigint,
+  args: LiquidateArgs,
+): Promise<{ ctx: TaskContext; p: PositionView; coin?: string }> {
+  if (args.market !== undefined) {
+    const venue = marketVenueArg(ctx, args.market);
+    const p = await view("position view", () => venue.ctx.exchange.lens.position(id));
+    if (p.size === 0n || p.marketId !== venue.market.marketId)
+      fail(`--id ${args.id}: no open ${venue.market.symbol} position with this id`);
+    return { ctx: venue.ctx, p, coin: venue.coin };
+  }
+  const venues: { ctx: TaskContext; coin?: string }[] = [
+    { ctx },
+    ...[...ctx.exchange.coinMargined].map(([coin, exchange]) => ({ ctx: { ...ctx, exchange }, coin })),
+  ];
+  const open = [];
+  for (const v of venues) {
+    const p = await view("position view", () => v.ctx.exchange.lens.position(id));
+    if (p.size !== 0n) open.push({ ...v, p });
+  }
+  if (open.length === 0) fail(`--id ${args.id}: no open position with this id`);
+  if (open.length > 1) {
+    fail(
+      `--id ${args.id}: open on ${open.length} exchanges (${open.map((o) => o.coin ?? "USD").join(", ")}); ` +
+        `name its market with --market`,
+    );
+  }
+  return open[0];
 }
 
 export interface LiquidateResult {
@@ -446,18 +495,22 @@ export interface LiquidateResult {
 /** Liquidates a position that is liquidatable at the current mark; the caller's account earns the reward. */
 export async function liquidate(args: LiquidateArgs, hre: HardhatRuntimeEnvironment): Promise<LiquidateResult> {
   const id = positionIdArg(args.id);
-  const ctx = await connect(hre, args);
-  const { engine, lens } = ctx.exchange;
-  const p = await view("position view", () => lens.position(id));
-  if (p.size === 0n) fail(`--id ${args.id}: no open position with this id`);
+  const found = await positionVenue(await connect(hre, args), id, args);
+  const { ctx, p, coin } = found;
+  const { engine } = ctx.exchange;
   const market = [...ctx.exchange.markets.values()].find((m) => m.marketId === p.marketId);
   const symbol = market?.symbol ?? `market ${p.marketId}`;
+  const asset = coin ?? "USD";
+  // Prices as the trader sees them: USD, the reciprocal of a coin engine's.
+  const shown = (engine: bigint) => f.price(coin === undefined ? engine : reciprocal(engine));
   if (!p.liquidatable) {
     fail(
-      `--id ${args.id}: the ${symbol} position is healthy at mark ${f.price(p.markPrice)} ` +
-        `(equity ${f.usd(p.equity)}, maintenance ${f.usd(p.maintenanceMargin)}, liquidation price ${f.price(
-          p.liquidationPrice,
-        )})`,
+      `--id ${args.id}: the ${symbol} position is healthy at mark ${shown(p.markPrice)} ` +
+        `(equity ${money(asset, p.equity)}, maintenance ${money(asset, p.maintenanceMargin)}, liquidation price ${
+          coin === undefined
+            ? f.price(p.liquidationPrice)
+            : usdLiquidationText(p.liquidationPrice, traderSide(p.size).isLong, reciprocal(p.markPrice))
+        })`,
     );
   }
   const sent = await send(`liquidate ${positionIdHex(id)}`, () => engine.liquidate(id));
@@ -471,14 +524,19 @@ export async function liquidate(args: LiquidateArgs, hre: HardhatRuntimeEnvironm
   const full = e.closedSize === p.size;
   const base = baseSymbol(symbol);
   out(
-    `Liquidated the ${symbol} ${p.size > 0n ? "long" : "short"} of ${p.owner} (${
-      full ? "whole position" : "partially"
-    })`,
+    `Liquidated the ${symbol} ${(coin === undefined ? p.size > 0n : traderSide(p.size).isLong) ? "long" : "short"} of ${
+      p.owner
+    } (${full ? "whole position" : "partially"})`,
     ...f.panel([
-      ["closed", `${f.size(e.closedSize < 0n ? -e.closedSize : e.closedSize)} ${base} at mark ${f.price(e.markPrice)}`],
-      ["equity", f.usd(e.equity)],
-      ["reward", `${f.usd(e.reward)} to ${accountLabel(ctx)}`],
-      ["bad debt", f.usd(e.badDebt)],
+      [
+        "closed",
+        `${f.size(e.closedSize < 0n ? -e.closedSize : e.closedSize)} ${coin === undefined ? base : "USD of face"} at mark ${shown(
+          e.markPrice,
+        )}`,
+      ],
+      ["equity", money(asset, e.equity)],
+      ["reward", `${money(asset, e.reward)} to ${accountLabel(ctx)}`],
+      ["bad debt", money(asset, e.badDebt)],
       ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
     ]),
   );

@@ -28,7 +28,20 @@ import { WAD } from "../lib/units";
 import { perpTask, required } from "./perp";
 import { maxLeverageOf, quoteFill } from "./trading";
 import {
+  contractsFor,
+  engineLimitPrice,
+  engineTriggerPrices,
+  faceOf,
+  inverseSizingArg,
+  marginFor,
+  MAX_CONTRACTS,
+  type InverseSizing,
+} from "./inverse";
+import { engineSize, reciprocal, traderSide } from "../lib/coin-margined";
+import type { MarketHandles } from "../lib/contracts";
+import {
   accountLabel,
+  assetArg,
   chainTime,
   cliAction,
   connect,
@@ -37,8 +50,9 @@ import {
   fail,
   wholeArg,
   MAX_UNITS,
-  marketArg,
+  marketVenueArg,
   MAX_LEVERAGE,
+  money,
   out,
   percentArg,
   send,
@@ -85,6 +99,8 @@ export interface OrderArgs extends ConnectionArgs {
   price?: string;
   /** base units or "all": limit close, tp, sl */
   size?: string;
+  /** a coin-margined market: whole contracts to open (limit open) or close (or all) */
+  contracts?: string;
   /** tp/sl: the worst fill accepted; default the trigger moved by --slippage against the trader */
   acceptable?: string;
   slippage?: string;
@@ -113,6 +129,11 @@ export interface OrderResult {
   fillPrice: bigint;
   hash: string;
   gasUsed: bigint;
+  /**
+   * A coin-margined order: its prices above are USD (the engine's reciprocal), sizeDelta the engine's
+   * (USD face, the trader's side flipped), margin and fee in `coin`.
+   */
+  inverse?: { coin: string; contracts: bigint; traderBuys: boolean };
 }
 
 /** An order's arguments, checked for form and range before anything is read from the chain. */
@@ -128,13 +149,17 @@ interface ParsedOrder {
   open?: { side: 1n | -1n; margin: bigint; leverage: bigint };
   /** a close (limit close, tp, sl): base units, or undefined for the whole position */
   size?: bigint;
+  /** a coin-margined limit open: two of contracts, margin (coin) and leverage */
+  inverseSizing?: InverseSizing;
+  /** a coin-margined close: whole contracts, or undefined for the whole position */
+  contracts?: bigint;
   /** tp/sl: the worst fill accepted, or the tolerance beyond the trigger */
   acceptable?: bigint;
   slippage?: bigint;
 }
 
 /** Which arguments an order kind takes, each refused by name with what is allowed. */
-export function parseOrderArgs(args: OrderArgs): ParsedOrder {
+export function parseOrderArgs(args: OrderArgs, coin?: string): ParsedOrder {
   if (args.type === undefined) fail("--type is required: limit, tp or sl");
   const kind = String(args.type).trim().toLowerCase();
   if (kind !== "limit" && kind !== "tp" && kind !== "sl") fail(`--type ${args.type}: expected limit, tp or sl`);
@@ -175,12 +200,25 @@ export function parseOrderArgs(args: OrderArgs): ParsedOrder {
         ? 0n
         : decimalArg("expiry-hours", args.expiryHours, { unit: "hours", example: "24", max: MAX_EXPIRY_HOURS * WAD }),
     fee:
-      args.fee === undefined ? undefined : decimalArg("fee", args.fee, { unit: "USD", allowZero: true, example: "1" }),
+      args.fee === undefined
+        ? undefined
+        : decimalArg("fee", args.fee, { unit: coin ?? "USD", allowZero: true, example: "1" }),
   };
   if (parsed.expiryHours !== 0n && (parsed.expiryHours * SECONDS_PER_HOUR) / WAD === 0n) {
     fail(`--expiry-hours ${args.expiryHours}: less than one second`);
   }
-  if (opening) {
+  if (coin === undefined && args.contracts !== undefined) {
+    fail(
+      `--contracts ${args.contracts}: only a coin-margined market takes it; size this order with --size or --margin`,
+    );
+  }
+  if (coin !== undefined && args.size !== undefined) {
+    fail(`--size ${args.size}: a coin-margined market counts whole contracts; pass --contracts N (or all)`);
+  }
+  if (opening && coin !== undefined) {
+    parsed.inverseSizing = inverseSizingArg(args, coin);
+    parsed.open = { side: sideArg(args.side), margin: 0n, leverage: 0n };
+  } else if (opening) {
     parsed.open = {
       side: sideArg(args.side),
       margin: decimalArg("margin", args.margin, { unit: "USD" }),
@@ -189,6 +227,9 @@ export function parseOrderArgs(args: OrderArgs): ParsedOrder {
   } else {
     const all = args.size === undefined || args.size.trim().toLowerCase() === "all";
     parsed.size = all ? undefined : decimalArg("size", args.size, { unit: "base units (or all)", example: "250" });
+    const allContracts = args.contracts === undefined || args.contracts.trim().toLowerCase() === "all";
+    parsed.contracts = allContracts ? undefined : wholeArg("contracts", args.contracts, MAX_CONTRACTS);
+    if (parsed.contracts === 0n) fail(`--contracts ${args.contracts}: must be at least 1`);
     if (kind !== "limit") {
       parsed.slippage = percentArg(
         "slippage",
@@ -204,10 +245,11 @@ export function parseOrderArgs(args: OrderArgs): ParsedOrder {
 
 /** Places a limit, take-profit or stop-loss order; prints its panel; returns the numbers. */
 export async function placeOrder(args: OrderArgs, hre: HardhatRuntimeEnvironment): Promise<OrderResult> {
-  const order = parseOrderArgs(args);
+  const venue = marketVenueArg(await connect(hre, args), args.market);
+  const order = parseOrderArgs(args, venue.coin);
+  if (venue.coin !== undefined) return placeInverseOrder(venue.ctx, venue.market, venue.coin, order, args);
   const { kind, price } = order;
-  const ctx = await connect(hre, args);
-  const market = marketArg(ctx, args.market);
+  const { ctx, market } = venue;
   const { orderBook, admin, vault } = ctx.exchange;
   const minFee = await orderBook.minExecutionFee();
   const fee = order.fee ?? minFee;
@@ -357,6 +399,218 @@ export async function placeOrder(args: OrderArgs, hre: HardhatRuntimeEnvironment
   return result;
 }
 
+/* ------------------------------------------------------------------ COIN-MARGINED ORDERS */
+
+/** A coin-margined limit open in the engine's terms: its size, escrowed margin and limit (coin per USD). */
+export function inverseLimitOpen(
+  sizing: InverseSizing,
+  limitUsd: bigint,
+  isLong: boolean,
+  face: bigint,
+): { contracts: bigint; sizeDelta: bigint; margin: bigint; trigger: bigint } {
+  const trigger = engineLimitPrice(limitUsd, isLong);
+  const contracts =
+    sizing.mode === "margin+leverage" ? contractsFor(sizing.margin, sizing.leverage, limitUsd, face) : sizing.contracts;
+  if (contracts === 0n) return { contracts, sizeDelta: 0n, margin: 0n, trigger };
+  const sizeDelta = engineSize(contracts, face, isLong);
+  // The leverage holds at the limit: the worst fill the order takes (the engine's bound).
+  const margin = sizing.mode === "contracts+leverage" ? marginFor(sizeDelta, trigger, sizing.leverage) : sizing.margin;
+  return { contracts, sizeDelta, margin, trigger };
+}
+
+/** What an inverse order sends, decided from the position and the parsed order (engine terms). */
+interface InverseOrderPlan {
+  type: OrderTypeName;
+  /** the engine's signed trade */
+  sizeDelta: bigint;
+  /** the trader buys (a long's open, a short's close) */
+  traderBuys: boolean;
+  contracts: bigint;
+  margin: bigint;
+  trigger: bigint;
+  acceptable: bigint;
+}
+
+/** Plans an inverse order's engine terms, or refuses it naming the argument. */
+function planInverseOrder(
+  order: ParsedOrder,
+  args: OrderArgs,
+  position: { size: bigint; entryPrice: bigint },
+  face: bigint,
+  symbol: string,
+): InverseOrderPlan {
+  const usd = order.price;
+  if (order.open) {
+    const isLong = order.open.side > 0n;
+    const t = inverseLimitOpen(order.inverseSizing!, usd, isLong, face);
+    if (t.contracts === 0n) fail(`--price ${args.price}: the order is less than one contract of ${f.usd(face)}`);
+    if (position.size !== 0n && traderSide(position.size).isLong !== isLong) {
+      fail(
+        `--side ${args.side}: the account holds a ${traderSide(position.size).isLong ? "long" : "short"} on ${symbol}; ` +
+          `a limit open only adds to its own side`,
+      );
+    }
+    return { type: "limit open", ...t, traderBuys: isLong, acceptable: t.trigger };
+  }
+  if (position.size === 0n)
+    fail(`no position on ${symbol}; ${order.kind === "limit" ? "pass --side to open one by limit" : "open one first"}`);
+  const held = traderSide(position.size);
+  const closeFace = order.contracts === undefined ? held.face : order.contracts * face;
+  if (closeFace > held.face) fail(`--contracts ${args.contracts}: the position holds ${held.face / face} contracts`);
+  const sizeDelta = position.size > 0n ? -closeFace : closeFace;
+  const traderBuys = !held.isLong;
+  const base = { sizeDelta, traderBuys, contracts: closeFace / face, margin: 0n };
+  if (order.kind === "limit") {
+    const trigger = engineLimitPrice(usd, traderBuys);
+    return { type: "limit close", ...base, trigger, acceptable: trigger };
+  }
+  const type: OrderTypeName = order.kind === "tp" ? "take-profit" : "stop-loss";
+  const entryUsd = reciprocal(position.entryPrice);
+  const above = held.isLong === (order.kind === "tp");
+  if (above ? usd <= entryUsd : usd >= entryUsd) {
+    fail(
+      `--price ${args.price}: a ${held.isLong ? "long" : "short"}'s ${type} triggers ${above ? "above" : "below"} ` +
+        `its entry ${f.price(entryUsd)} USD`,
+    );
+  }
+  const worstUsd = order.acceptable ?? worseBy(usd, traderBuys, order.slippage ?? 0n);
+  // The engine's position is the trader's flipped: it waits for 1/P to rise when the trader waits for P to fall.
+  const { trigger, acceptable } = engineTriggerPrices(usd, worstUsd, !above, traderBuys);
+  return { type, ...base, trigger, acceptable };
+}
+
+/** perp:order on a coin-margined market: prices in USD, sizes in contracts, margin and fee in the coin. */
+async function placeInverseOrder(
+  ctx: TaskContext,
+  market: MarketHandles,
+  coin: string,
+  order: ParsedOrder,
+  args: OrderArgs,
+): Promise<OrderResult> {
+  const { orderBook, admin, vault } = ctx.exchange;
+  const minFee = await orderBook.minExecutionFee();
+  const fee = order.fee ?? minFee;
+  if (fee < minFee) fail(`--fee ${args.fee}: the order book's minimum execution fee is ${f.coin(minFee, coin)}`);
+  const now = await chainTime(ctx);
+  const expiry = order.expiryHours === 0n ? 0n : now + (order.expiryHours * SECONDS_PER_HOUR) / WAD;
+  const position = await admin.position(await admin.positionId(ctx.address, market.marketId));
+  const plan = planInverseOrder(order, args, position, faceOf(market), market.symbol);
+  const sizing = order.inverseSizing;
+  if (sizing && sizing.mode !== "contracts+margin") {
+    const maxLeverage = await maxLeverageOf(ctx, market);
+    if (sizing.leverage > maxLeverage)
+      fail(`--leverage ${args.leverage}: ${market.symbol} allows at most ${f.leverage(maxLeverage)}`);
+  }
+  if (plan.type === "limit open" || plan.type === "limit close") {
+    const [m, cfg] = await Promise.all([
+      view("market view", () => ctx.exchange.lens.market(market.marketId)),
+      admin.marketConfig(market.marketId),
+    ]);
+    const fill = quoteFill(market.symbol, m, cfg, plan.sizeDelta, `--price ${args.price}`);
+    const fillsNow = plan.sizeDelta > 0n ? fill <= plan.trigger : fill >= plan.trigger;
+    if (fillsNow && args.immediate !== true) {
+      const way = plan.traderBuys ? "buy" : "sell";
+      fail(
+        `--price ${args.price}: a ${way} limit at ${f.price(order.price)} USD would fill now (a market ${way} fills at ` +
+          `${f.price(reciprocal(fill))} USD); pass --immediate to take it at market`,
+      );
+    }
+  }
+  const free = await vault.freeBalance(ctx.address);
+  if (free < plan.margin + fee) {
+    fail(
+      `${accountLabel(ctx)} has ${money(coin, free)} free; the order escrows ${money(coin, plan.margin)} margin + ` +
+        `${money(coin, fee)} fee. Deposit with perp:deposit --asset ${coin}`,
+    );
+  }
+  const id = market.marketId;
+  const sent = await send(
+    `create ${plan.type} order`,
+    () =>
+      plan.type === "limit open"
+        ? orderBook.createLimitOpen(id, plan.sizeDelta, plan.margin, plan.trigger, fee, expiry, args.immediate === true)
+        : plan.type === "limit close"
+          ? orderBook.createLimitClose(id, abs(plan.sizeDelta), plan.trigger, fee, expiry, args.immediate === true)
+          : orderBook.createTriggerOrder(
+              id,
+              plan.type === "take-profit" ? TAKE_PROFIT : STOP_LOSS,
+              abs(plan.sizeDelta),
+              plan.trigger,
+              plan.acceptable,
+              fee,
+              expiry,
+            ),
+    orderBook.interface,
+  );
+  const result = await orderOutcome(ctx, sent, plan.type, market.symbol);
+  const usdResult: OrderResult = {
+    ...result,
+    triggerPrice: reciprocal(result.triggerPrice),
+    acceptablePrice: reciprocal(result.acceptablePrice),
+    fillPrice: reciprocal(result.fillPrice),
+    inverse: { coin, contracts: plan.contracts, traderBuys: plan.traderBuys },
+  };
+  const traderDelta = plan.traderBuys ? 1n : -1n;
+  out(
+    result.status === "executed"
+      ? `Filled ${plan.type} order #${result.id} on ${market.symbol} at once for ${accountLabel(ctx)}`
+      : `Placed ${plan.type} order #${result.id} on ${market.symbol} (margined in ${coin}) for ${accountLabel(ctx)}`,
+    ...f.panel([
+      ["trade", `${plan.traderBuys ? "buy" : "sell"} ${plan.contracts} contracts of ${f.usd(faceOf(market))}`],
+      result.status === "executed"
+        ? ["filled at", `${f.price(usdResult.fillPrice)} USD`]
+        : ["executes when", `${condition(plan.type, traderDelta, order.price)} USD`],
+      ["acceptable price", `${f.price(usdResult.acceptablePrice)} USD`],
+      ["escrow", `${money(coin, result.margin)} margin + ${money(coin, result.executionFee)} keeper fee`],
+      ["expiry", result.expiry === 0n ? "none (good till cancelled)" : `in ${f.duration(result.expiry - now)}`],
+      ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
+    ]),
+  );
+  return usdResult;
+}
+
+/** The order a create transaction made, and its fill if it executed at once (engine terms). */
+async function orderOutcome(
+  ctx: TaskContext,
+  sent: Awaited<ReturnType<typeof send>>,
+  type: OrderTypeName,
+  symbol: string,
+): Promise<OrderResult> {
+  const { orderBook, engine } = ctx.exchange;
+  const obAddress = await orderBook.getAddress();
+  const created = eventArgs<OrderCreatedEvent.OutputObject>(
+    sent.receipt,
+    orderBook.interface,
+    obAddress,
+    "OrderCreated",
+  );
+  if (!created) fail("perp:order: the transaction emitted no OrderCreated event");
+  const executed = eventArgs<OrderExecutedEvent.OutputObject>(
+    sent.receipt,
+    orderBook.interface,
+    obAddress,
+    "OrderExecuted",
+  );
+  const trade = executed
+    ? eventArgs<TradeEvent.OutputObject>(sent.receipt, engine.interface, await engine.getAddress(), "Trade")
+    : undefined;
+  return {
+    id: created.id,
+    type,
+    market: symbol,
+    sizeDelta: created.sizeDelta,
+    triggerPrice: created.triggerPrice,
+    acceptablePrice: created.acceptablePrice,
+    margin: created.margin,
+    executionFee: created.executionFee,
+    expiry: created.expiry,
+    status: executed ? "executed" : "live",
+    fillPrice: trade?.fillPrice ?? 0n,
+    hash: sent.hash,
+    gasUsed: sent.gasUsed,
+  };
+}
+
 /* ------------------------------------------------------------------ perp:orders */
 
 export interface OrderRow {
@@ -376,8 +630,8 @@ export interface OrderRow {
 }
 
 /** An account's live orders, rebuilt from OrderCreated events since the deployment block. */
-export async function listOrders(args: ConnectionArgs, hre: HardhatRuntimeEnvironment): Promise<OrderRow[]> {
-  const ctx = await connect(hre, args);
+export async function listOrders(args: AssetArgs, hre: HardhatRuntimeEnvironment): Promise<OrderRow[]> {
+  const { ctx, asset } = assetArg(await connect(hre, args), args.asset);
   const { orderBook, lens } = ctx.exchange;
   const created = await orderBook.queryFilter(
     orderBook.filters.OrderCreated(undefined, ctx.address),
@@ -418,18 +672,38 @@ export async function listOrders(args: ConnectionArgs, hre: HardhatRuntimeEnviro
         : r.expired
           ? "EXPIRED (anyone may cancel it)"
           : `expires in ${f.duration(r.expiry - now)}`;
-    out(
-      `  #${r.id} ${r.market} ${r.type}: ${r.sizeDelta > 0n ? "buy" : "sell"} ${f.size(abs(r.sizeDelta))} ${baseSymbol(r.market)}` +
-        ` when ${condition(r.type, r.sizeDelta, r.triggerPrice)} (mark now ${f.price(r.markPrice)}),` +
-        ` acceptable ${f.price(r.acceptablePrice)}; escrow ${f.usd(r.margin + r.executionFee)}; ${expiry}`,
-    );
+    out(asset === "USD" ? orderLine(r, expiry) : inverseOrderLine(r, expiry, asset));
   }
   return rows;
 }
 
+/** An order of the USD book, in words. */
+function orderLine(r: OrderRow, expiry: string): string {
+  return (
+    `  #${r.id} ${r.market} ${r.type}: ${r.sizeDelta > 0n ? "buy" : "sell"} ${f.size(abs(r.sizeDelta))} ${baseSymbol(r.market)}` +
+    ` when ${condition(r.type, r.sizeDelta, r.triggerPrice)} (mark now ${f.price(r.markPrice)}),` +
+    ` acceptable ${f.price(r.acceptablePrice)}; escrow ${f.usd(r.margin + r.executionFee)}; ${expiry}`
+  );
+}
+
+/** An order of a coin's book in the trader's terms: the side flipped, USD prices, the escrow in the coin. */
+function inverseOrderLine(r: OrderRow, expiry: string, coin: string): string {
+  const traderDelta = -r.sizeDelta;
+  return (
+    `  #${r.id} ${r.market} ${r.type}: ${traderDelta > 0n ? "buy" : "sell"} ${f.usd(abs(r.sizeDelta))} of face` +
+    ` when ${condition(r.type, traderDelta, reciprocal(r.triggerPrice))} USD (mark now ${f.price(reciprocal(r.markPrice))} USD),` +
+    ` acceptable ${f.price(reciprocal(r.acceptablePrice))} USD; escrow ${money(coin, r.margin + r.executionFee)}; ${expiry}`
+  );
+}
+
 /* ------------------------------------------------------------------ perp:cancel, perp:execute */
 
-export interface IdArgs extends ConnectionArgs {
+/** --asset picks the order book: USD (default), or a coin's (BTC, ALT) for its coin-margined markets. */
+export interface AssetArgs extends ConnectionArgs {
+  asset?: string;
+}
+
+export interface IdArgs extends AssetArgs {
   id: string;
 }
 
@@ -445,7 +719,7 @@ export interface CancelResult {
 /** Cancels an order: its owner at any time, anyone after its expiry; the escrow goes back to the owner. */
 export async function cancelOrder(args: IdArgs, hre: HardhatRuntimeEnvironment): Promise<CancelResult> {
   const id = orderIdArg(args.id);
-  const ctx = await connect(hre, args);
+  const { ctx, asset } = assetArg(await connect(hre, args), args.asset);
   const { orderBook } = ctx.exchange;
   const o = await liveOrder(ctx, id);
   const now = await chainTime(ctx);
@@ -471,7 +745,7 @@ export async function cancelOrder(args: IdArgs, hre: HardhatRuntimeEnvironment):
     hash: sent.hash,
   };
   out(
-    `${expired ? "Removed expired" : "Cancelled"} order #${id}; ${f.usd(refund)} returned to ` +
+    `${expired ? "Removed expired" : "Cancelled"} order #${id}; ${money(asset, refund)} returned to ` +
       `${o.account === ctx.address ? accountLabel(ctx) : o.account}'s free balance`,
   );
   return result;
@@ -494,7 +768,7 @@ export interface ExecuteResult {
 /** Executes one order as a keeper would: it reverts, with the reason, unless its condition holds now. */
 export async function executeOrder(args: IdArgs, hre: HardhatRuntimeEnvironment): Promise<ExecuteResult> {
   const id = orderIdArg(args.id);
-  const ctx = await connect(hre, args);
+  const { ctx, asset } = assetArg(await connect(hre, args), args.asset);
   const { orderBook, engine } = ctx.exchange;
   const o = await liveOrder(ctx, id);
   const type = ORDER_TYPES[Number(o.orderType)];
@@ -527,6 +801,16 @@ export async function executeOrder(args: IdArgs, hre: HardhatRuntimeEnvironment)
   const market = symbolOf(ctx, o.marketId);
   if (!executed) {
     out(`Order #${id} found no ${market} position to reduce: cancelled, its escrow returned to ${o.account}`);
+    return result;
+  }
+  if (asset !== "USD") {
+    // The trader's terms: a buy of contracts where the engine sold face, USD prices, the fee in the coin.
+    out(
+      `Executed ${type} order #${id} on ${market}: the trader ${result.sizeDelta < 0n ? "bought" : "sold"} ` +
+        `${f.usd(abs(result.sizeDelta))} of face at ${f.price(reciprocal(result.fillPrice))} USD` +
+        (result.markPrice !== 0n ? ` (mark ${f.price(reciprocal(result.markPrice))} USD)` : "") +
+        `; ${accountLabel(ctx)} earned ${money(asset, result.feeEarned)} (gas ${f.amount(sent.gasUsed, 0, 0)})`,
+    );
     return result;
   }
   out(
@@ -632,6 +916,12 @@ perpTask("order", "Places a limit, take-profit or stop-loss order; margin and a 
   )
   .addOptionalParam("size", "limit close, tp, sl: base units to close, or all (default all)", undefined, types.string)
   .addOptionalParam(
+    "contracts",
+    "coin-margined markets: whole contracts to open (with --leverage or --margin in the coin) or to close (or all)",
+    undefined,
+    types.string,
+  )
+  .addOptionalParam(
     "acceptable",
     "tp, sl: the worst fill price accepted (default: --slippage beyond the trigger)",
     undefined,
@@ -653,14 +943,31 @@ perpTask("order", "Places a limit, take-profit or stop-loss order; margin and a 
   .addFlag("immediate", "limit: if the price is already there, fill now at market instead of refusing")
   .setAction(cliAction("perp:order", async (args: OrderArgs, hre) => placeOrder(args, hre)));
 
-perpTask("orders", "Lists the account's live orders").setAction(
-  cliAction("perp:orders", async (args: ConnectionArgs, hre) => listOrders(args, hre)),
-);
+perpTask("orders", "Lists the account's live orders")
+  .addOptionalParam(
+    "asset",
+    "the order book: USD (default), or a coin's (BTC, ALT) for its coin-margined markets",
+    "USD",
+    types.string,
+  )
+  .setAction(cliAction("perp:orders", async (args: AssetArgs, hre) => listOrders(args, hre)));
 
 perpTask("cancel", "Cancels an order (its owner; anyone once it expired) and returns its escrow to the owner")
   .addOptionalParam("id", required("order id"), undefined, types.string)
+  .addOptionalParam(
+    "asset",
+    "the order book: USD (default), or a coin's (BTC, ALT) for its coin-margined markets",
+    "USD",
+    types.string,
+  )
   .setAction(cliAction("perp:cancel", async (args: IdArgs, hre) => cancelOrder(args, hre)));
 
 perpTask("execute", "Executes an order whose condition holds now, as a keeper; the caller earns its fee")
   .addOptionalParam("id", required("order id"), undefined, types.string)
+  .addOptionalParam(
+    "asset",
+    "the order book: USD (default), or a coin's (BTC, ALT) for its coin-margined markets",
+    "USD",
+    types.string,
+  )
   .setAction(cliAction("perp:execute", async (args: IdArgs, hre) => executeOrder(args, hre)));

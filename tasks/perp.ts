@@ -13,7 +13,6 @@ import type { ConfigurableTaskDefinition } from "hardhat/types";
 import { cliAction } from "./common";
 
 const DEFAULT_SLIPPAGE_PCT = "0.5";
-const DEFAULT_FAUCET_USD = "10000";
 
 /** A perp:* task with the connection options every one of them takes. */
 export function perpTask(name: string, description: string): ConfigurableTaskDefinition {
@@ -27,26 +26,42 @@ export function required(description: string): string {
   return `${description} (required)`;
 }
 
-const MARKET = required("market symbol, e.g. ALT-USD or BTC-USD");
+const MARKET = required("market symbol, e.g. ALT-USD, BTC-USD or BTCUSD-INV");
 const SLIPPAGE = "price tolerance beyond the quoted fill, percent";
 
-perpTask("faucet", "Mints collateral (USD) to the account's wallet; local chain only")
-  .addOptionalParam("amount", "USD to mint", DEFAULT_FAUCET_USD, types.string)
+const ASSET = "USD (default) or the coin of a coin-margined exchange: BTC, ALT";
+
+perpTask("faucet", "Mints collateral (USD, or a coin with --asset) to the account's wallet; local chain only")
+  .addOptionalParam("amount", "amount to mint (default 10000 USD, 1 BTC, 5000 ALT)", undefined, types.string)
+  .addOptionalParam("asset", ASSET, "USD", types.string)
   .setAction(cliAction("perp:faucet", async (args, hre) => (await import("./trading")).faucet(args, hre)));
 
-perpTask("deposit", "Deposits collateral from the wallet into the vault's free balance")
-  .addOptionalParam("amount", required("USD to deposit"), undefined, types.string)
+perpTask("deposit", "Deposits collateral from the wallet into the asset's vault as free balance")
+  .addOptionalParam("amount", required("amount to deposit, in the asset"), undefined, types.string)
+  .addOptionalParam("asset", ASSET, "USD", types.string)
   .setAction(cliAction("perp:deposit", async (args, hre) => (await import("./trading")).deposit(args, hre)));
 
-perpTask("withdraw", "Withdraws free balance from the vault to the wallet")
-  .addOptionalParam("amount", required("USD to withdraw, or all"), undefined, types.string)
+perpTask("withdraw", "Withdraws free balance from the asset's vault to the wallet")
+  .addOptionalParam("amount", required("amount to withdraw, in the asset, or all"), undefined, types.string)
+  .addOptionalParam("asset", ASSET, "USD", types.string)
   .setAction(cliAction("perp:withdraw", async (args, hre) => (await import("./trading")).withdraw(args, hre)));
 
 perpTask("open", "Opens or increases a position by a market order and shows its liquidation price")
   .addOptionalParam("market", MARKET, undefined, types.string)
   .addOptionalParam("side", required("long or short"), undefined, types.string)
-  .addOptionalParam("margin", required("margin in USD"), undefined, types.string)
-  .addOptionalParam("leverage", required("leverage; size = margin * leverage / mark"), undefined, types.string)
+  .addOptionalParam("margin", "margin in USD (in the coin on a coin-margined market)", undefined, types.string)
+  .addOptionalParam(
+    "leverage",
+    "leverage; size = margin * leverage / mark (with --contracts: the margin follows)",
+    undefined,
+    types.string,
+  )
+  .addOptionalParam(
+    "contracts",
+    "coin-margined markets: whole contracts of the market's USD face; pass two of --contracts, --margin, --leverage",
+    undefined,
+    types.string,
+  )
   .addOptionalParam("slippage", SLIPPAGE, DEFAULT_SLIPPAGE_PCT, types.string)
   .setAction(cliAction("perp:open", async (args, hre) => (await import("./trading")).open(args, hre)));
 
@@ -69,9 +84,9 @@ perpTask("markets", "Every market: index, mark, last, spot, skew, open interest,
   cliAction("perp:markets", async (args, hre) => (await import("./views")).markets(args, hre)),
 );
 
-perpTask("insurance", "Insurance fund, pool assets and reserve, uncovered bad debt per market").setAction(
-  cliAction("perp:insurance", async (args, hre) => (await import("./views")).insurance(args, hre)),
-);
+perpTask("insurance", "Insurance fund, pool assets and reserve, uncovered bad debt per market")
+  .addOptionalParam("asset", "USD (default), or a coin's exchange: BTC, ALT", "USD", types.string)
+  .setAction(cliAction("perp:insurance", async (args, hre) => (await import("./views")).insurance(args, hre)));
 
 perpTask("price", "Pushes a price to every pushed feed of a market (oracle role)")
   .addOptionalParam("market", MARKET, undefined, types.string)
@@ -103,6 +118,12 @@ perpTask("liquidate", "Liquidates a position by id if it is liquidatable at the 
   .addOptionalParam(
     "id",
     required("position id (0x-hex or decimal, as perp:open and perp:position print it)"),
+    undefined,
+    types.string,
+  )
+  .addOptionalParam(
+    "market",
+    "the position's market, when the same id is open on more than one exchange (USD and a coin's)",
     undefined,
     types.string,
   )

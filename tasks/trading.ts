@@ -11,11 +11,14 @@ import type { TradeEvent } from "../typechain-types/contracts/core/PerpEngine";
 import { USD6_TO_WAD, WAD } from "../lib/units";
 import {
   accountLabel,
+  assetArg,
   connect,
+  money,
+  type AssetVenue,
   decimalArg,
   fail,
   eventArgs,
-  marketArg,
+  marketVenueArg,
   MAX_LEVERAGE,
   out,
   percentArg,
@@ -28,49 +31,83 @@ import {
   type TaskContext,
 } from "./common";
 import type { Exchange, MarketHandles } from "../lib/contracts";
+import { reciprocal, traderSide } from "../lib/coin-margined";
+import {
+  closeInverse,
+  openInverse,
+  usdLiquidationText,
+  type InverseCloseResult,
+  type InverseOpenResult,
+} from "./inverse";
 
 /* ------------------------------------------------------------------ WALLET AND VAULT */
 
 export interface AmountArgs extends ConnectionArgs {
-  amount: string;
+  amount?: string;
+  /** USD (the default) or a coin of a coin-margined exchange: BTC, ALT */
+  asset?: string;
 }
+
+/** What perp:faucet mints when no --amount is given, per asset. */
+export const DEFAULT_FAUCET: Readonly<Record<string, string>> = { USD: "10000", BTC: "1", ALT: "5000" };
 
 export interface FaucetResult {
   account: string;
+  asset: string;
+  /** in the asset token's units: 6 decimals for USD, 18 for a coin (the name is the USD case's) */
   amount6: bigint;
   walletBalance6: bigint;
   hash: string;
 }
 
+/** The asset's token amount as printed: "10,000.00 USD" (6 decimals) or "1.00000000 BTC" (18). */
+function tokens(a: AssetVenue, units: bigint): string {
+  return a.decimals === 6 ? f.usd6(units) : f.coin(units, a.asset);
+}
+
+/** A token amount (the asset's decimals) as WAD. */
+function tokensToWad(a: AssetVenue, units: bigint): bigint {
+  return a.decimals === 6 ? units * USD6_TO_WAD : units;
+}
+
 export async function faucet(args: AmountArgs, hre: HardhatRuntimeEnvironment): Promise<FaucetResult> {
-  const ctx = await connect(hre, args);
+  const a = assetArg(await connect(hre, args), args.asset);
+  const { ctx } = a;
   requireLocalChain(ctx, "perp:faucet");
   const { collateral } = ctx.exchange;
-  const limit6 = await collateral.FAUCET_LIMIT();
-  const amount6 = decimalArg("amount", args.amount, { decimals: 6, unit: "USD", max: limit6 });
+  const limit = await collateral.FAUCET_LIMIT();
+  const amount6 = decimalArg("amount", args.amount ?? DEFAULT_FAUCET[a.asset] ?? "1", {
+    decimals: a.decimals,
+    unit: a.asset,
+    max: limit,
+  });
   const sent = await send("faucet", () => collateral.faucet(ctx.address, amount6));
   const walletBalance6 = await collateral.balanceOf(ctx.address);
-  out(`Minted ${f.usd6(amount6)} to ${accountLabel(ctx)}; wallet ${f.usd6(walletBalance6)}`);
-  return { account: ctx.address, amount6, walletBalance6, hash: sent.hash };
+  out(`Minted ${tokens(a, amount6)} to ${accountLabel(ctx)}; wallet ${tokens(a, walletBalance6)}`);
+  return { account: ctx.address, asset: a.asset, amount6, walletBalance6, hash: sent.hash };
 }
 
 export interface BalanceResult {
   account: string;
+  asset: string;
+  /** in the asset token's units: 6 decimals for USD, 18 for a coin */
   amount6: bigint;
-  /** free balance in the vault after the action, WAD */
+  /** free balance in the asset's vault after the action, WAD */
   freeBalance: bigint;
   walletBalance6: bigint;
   hash: string;
 }
 
 export async function deposit(args: AmountArgs, hre: HardhatRuntimeEnvironment): Promise<BalanceResult> {
-  const amount6 = decimalArg("amount", args.amount, { decimals: 6, unit: "USD" });
-  const ctx = await connect(hre, args);
+  const a = assetArg(await connect(hre, args), args.asset);
+  const { ctx } = a;
+  const amount6 = decimalArg("amount", args.amount, { decimals: a.decimals, unit: a.asset });
   const { collateral, vault } = ctx.exchange;
   const wallet6 = await collateral.balanceOf(ctx.address);
   if (wallet6 < amount6) {
     fail(
-      `--amount ${args.amount}: the wallet of ${accountLabel(ctx)} holds ${f.usd6(wallet6)}; get more with perp:faucet`,
+      `--amount ${args.amount}: the wallet of ${accountLabel(ctx)} holds ${tokens(a, wallet6)}; ` +
+        `get more with perp:faucet${a.asset === "USD" ? "" : ` --asset ${a.asset}`}`,
     );
   }
   const vaultAddress = await vault.getAddress();
@@ -80,8 +117,11 @@ export async function deposit(args: AmountArgs, hre: HardhatRuntimeEnvironment):
   const sent = await send("deposit", () => vault.deposit(amount6));
   const freeBalance = await vault.freeBalance(ctx.address);
   const walletBalance6 = await collateral.balanceOf(ctx.address);
-  out(`Deposited ${f.usd6(amount6)} for ${accountLabel(ctx)}; free balance ${f.usd(freeBalance)}`);
-  return { account: ctx.address, amount6, freeBalance, walletBalance6, hash: sent.hash };
+  out(
+    `Deposited ${tokens(a, amount6)} for ${accountLabel(ctx)}; free balance ${money(a.asset, freeBalance)}` +
+      (a.asset === "USD" ? "" : ` in the ${a.asset} vault`),
+  );
+  return { account: ctx.address, asset: a.asset, amount6, freeBalance, walletBalance6, hash: sent.hash };
 }
 
 /** `--amount all` withdraws the whole free balance, rounded down to the token's unit. */
@@ -90,25 +130,29 @@ export async function withdraw(args: AmountArgs, hre: HardhatRuntimeEnvironment)
     String(args.amount ?? "")
       .trim()
       .toLowerCase() === "all";
-  const requested6 = all ? 0n : decimalArg("amount", args.amount, { decimals: 6, unit: "USD (or all)" });
-  const ctx = await connect(hre, args);
+  const a = assetArg(await connect(hre, args), args.asset);
+  const { ctx } = a;
+  const requested6 = all
+    ? 0n
+    : decimalArg("amount", args.amount, { decimals: a.decimals, unit: `${a.asset} (or all)` });
   const { collateral, vault } = ctx.exchange;
   const free = await vault.freeBalance(ctx.address);
-  const amount6 = all ? free / USD6_TO_WAD : requested6;
+  const amount6 = all ? (a.decimals === 6 ? free / USD6_TO_WAD : free) : requested6;
   if (amount6 === 0n)
-    fail(`--amount all: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}; nothing to withdraw`);
-  if (amount6 * USD6_TO_WAD > free) {
-    fail(`--amount ${args.amount}: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}`);
+    fail(`--amount all: the free balance of ${accountLabel(ctx)} is ${money(a.asset, free)}; nothing to withdraw`);
+  if (tokensToWad(a, amount6) > free) {
+    fail(`--amount ${args.amount}: the free balance of ${accountLabel(ctx)} is ${money(a.asset, free)}`);
   }
   const sent = await send("withdraw", () => vault.withdraw(amount6, ctx.address));
   const freeBalance = await vault.freeBalance(ctx.address);
   const walletBalance6 = await collateral.balanceOf(ctx.address);
   out(
-    `Withdrew ${f.usd6(amount6)} to ${accountLabel(ctx)}; free balance ${f.usd(freeBalance)}, wallet ${f.usd6(
+    `Withdrew ${tokens(a, amount6)} to ${accountLabel(ctx)}; free balance ${money(a.asset, freeBalance)}, wallet ${tokens(
+      a,
       walletBalance6,
     )}`,
   );
-  return { account: ctx.address, amount6, freeBalance, walletBalance6, hash: sent.hash };
+  return { account: ctx.address, asset: a.asset, amount6, freeBalance, walletBalance6, hash: sent.hash };
 }
 
 /* ------------------------------------------------------------------ POSITIONS */
@@ -116,8 +160,11 @@ export async function withdraw(args: AmountArgs, hre: HardhatRuntimeEnvironment)
 export interface OpenArgs extends ConnectionArgs {
   market: string;
   side: string;
-  margin: string;
-  leverage: string;
+  /** USD on a USD market, the coin on a coin-margined one */
+  margin?: string;
+  leverage?: string;
+  /** a coin-margined market: whole contracts of its USD face */
+  contracts?: string;
   /** percent, "0.5" = 0.5% */
   slippage: string;
 }
@@ -149,13 +196,36 @@ export interface OpenResult {
  * Every argument is checked before the quote (leverage against the market's tiers, margin against the
  * free balance), so an absurd order is refused by name instead of quoted.
  */
-export async function open(args: OpenArgs, hre: HardhatRuntimeEnvironment): Promise<OpenResult> {
+export async function open(args: OpenArgs, hre: HardhatRuntimeEnvironment): Promise<OpenResult | InverseOpenResult> {
   const side = sideArg(args.side);
+  const slippage = percentArg("slippage", args.slippage);
+  const venue = marketVenueArg(await connect(hre, args), args.market);
+  if (venue.coin !== undefined) return openInverse(venue.ctx, venue.market, venue.coin, args, side, slippage);
+  if (args.contracts !== undefined) {
+    fail(
+      `--contracts ${args.contracts}: only a coin-margined market (${coinMarketsOf(venue.ctx)}) takes it; ` +
+        `size a ${venue.market.symbol} position with --margin and --leverage`,
+    );
+  }
+  return openLinear(venue.ctx, venue.market, args, side, slippage);
+}
+
+/** Every coin-margined market of the deployment, "BTCUSD-INV, ALTUSD-INV", or "none". */
+function coinMarketsOf(ctx: TaskContext): string {
+  const symbols = [...ctx.exchange.coinMargined.values()].flatMap((ex) => [...ex.markets.keys()]);
+  return symbols.join(", ") || "none in this deployment";
+}
+
+/** perp:open on a USD-margined market: size = margin * leverage / mark. */
+async function openLinear(
+  ctx: TaskContext,
+  market: MarketHandles,
+  args: OpenArgs,
+  side: 1n | -1n,
+  slippage: bigint,
+): Promise<OpenResult> {
   const margin = decimalArg("margin", args.margin, { unit: "USD" });
   const leverage = decimalArg("leverage", args.leverage, { example: "10", max: MAX_LEVERAGE });
-  const slippage = percentArg("slippage", args.slippage);
-  const ctx = await connect(hre, args);
-  const market = marketArg(ctx, args.market);
   const { engine, admin, lens, vault } = ctx.exchange;
 
   const maxLeverage = await maxLeverageOf(ctx, market);
@@ -266,10 +336,13 @@ export interface CloseResult {
 }
 
 /** Closes the whole position by a market order at the quoted fill, `slippage` percent of tolerance. */
-export async function close(args: CloseArgs, hre: HardhatRuntimeEnvironment): Promise<CloseResult> {
+export async function close(
+  args: CloseArgs,
+  hre: HardhatRuntimeEnvironment,
+): Promise<CloseResult | InverseCloseResult> {
   const slippage = percentArg("slippage", args.slippage);
-  const ctx = await connect(hre, args);
-  const market = marketArg(ctx, args.market);
+  const { ctx, market, coin } = marketVenueArg(await connect(hre, args), args.market);
+  if (coin !== undefined) return closeInverse(ctx, market, coin, slippage);
   const { engine, admin, lens, vault } = ctx.exchange;
   const id = await admin.positionId(ctx.address, market.marketId);
   const p = await admin.position(id);
@@ -335,24 +408,24 @@ export async function changeMargin(args: MarginArgs, hre: HardhatRuntimeEnvironm
   if ((args.add === undefined) === (args.remove === undefined)) {
     fail(
       args.add === undefined
-        ? "--add or --remove is required: exactly one, in USD, e.g. --add 50"
+        ? "--add or --remove is required: exactly one, in USD (in the coin on a coin-margined market), e.g. --add 50"
         : `--add ${args.add} --remove ${args.remove}: pass exactly one of them`,
     );
   }
   const adding = args.add !== undefined;
-  const amount = decimalArg(adding ? "add" : "remove", adding ? args.add : args.remove, { unit: "USD" });
-  const ctx = await connect(hre, args);
-  const market = marketArg(ctx, args.market);
+  const { ctx, market, coin } = marketVenueArg(await connect(hre, args), args.market);
+  const asset = coin ?? "USD";
+  const amount = decimalArg(adding ? "add" : "remove", adding ? args.add : args.remove, { unit: asset });
   const { engine, admin, lens, vault } = ctx.exchange;
   const id = await admin.positionId(ctx.address, market.marketId);
   const before = await admin.position(id);
   if (before.size === 0n) fail(`--market ${market.symbol}: ${accountLabel(ctx)} has no open position there`);
   if (adding) {
     const free = await vault.freeBalance(ctx.address);
-    if (free < amount) fail(`--add ${args.add}: the free balance of ${accountLabel(ctx)} is ${f.usd(free)}`);
+    if (free < amount) fail(`--add ${args.add}: the free balance of ${accountLabel(ctx)} is ${money(asset, free)}`);
   } else if (amount >= before.margin) {
     fail(
-      `--remove ${args.remove}: the ${market.symbol} position's margin is ${f.usd(before.margin)}; ` +
+      `--remove ${args.remove}: the ${market.symbol} position's margin is ${money(asset, before.margin)}; ` +
         `remove less than that (perp:close returns all of it)`,
     );
   }
@@ -362,13 +435,18 @@ export async function changeMargin(args: MarginArgs, hre: HardhatRuntimeEnvironm
   const p = await view("position view", () => lens.position(id));
   const freeBalance = await vault.freeBalance(ctx.address);
   out(
-    `${adding ? "Added" : "Removed"} ${f.usd(amount)} ${adding ? "to" : "from"} the ${
+    `${adding ? "Added" : "Removed"} ${money(asset, amount)} ${adding ? "to" : "from"} the ${
       market.symbol
     } position of ${accountLabel(ctx)}`,
     ...f.panel([
-      ["margin", `${f.usd(p.margin)}, leverage ${f.leverage(p.leverage)}`],
-      ["liquidation price", f.liquidationPrice(p.liquidationPrice, p.size, p.markPrice)],
-      ["free balance", f.usd(freeBalance)],
+      ["margin", `${money(asset, p.margin)}, leverage ${f.leverage(p.leverage)}`],
+      [
+        "liquidation price",
+        coin === undefined
+          ? f.liquidationPrice(p.liquidationPrice, p.size, p.markPrice)
+          : usdLiquidationText(p.liquidationPrice, traderSide(p.size).isLong, reciprocal(p.markPrice)),
+      ],
+      ["free balance", money(asset, freeBalance)],
     ]),
   );
   return {

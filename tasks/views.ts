@@ -6,8 +6,22 @@
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import * as f from "../lib/format";
 import { USD6_TO_WAD } from "../lib/units";
-import { accountLabel, chainTime, connect, marketArg, out, positionIdHex, view, type ConnectionArgs } from "./common";
+import {
+  accountLabel,
+  assetArg,
+  chainTime,
+  connect,
+  marketVenueArg,
+  money,
+  out,
+  positionIdHex,
+  view,
+  type ConnectionArgs,
+} from "./common";
 import { baseSymbol, distance } from "./trading";
+import { inversePosition, type InversePanel } from "./inverse";
+import { reciprocal } from "../lib/coin-margined";
+import type { Exchange, MarketHandles } from "../lib/contracts";
 
 export interface PositionArgs extends ConnectionArgs {
   market: string;
@@ -43,9 +57,12 @@ export interface PositionPanel {
   secondsToFunding: bigint;
 }
 
-export async function position(args: PositionArgs, hre: HardhatRuntimeEnvironment): Promise<PositionPanel> {
-  const ctx = await connect(hre, args);
-  const market = marketArg(ctx, args.market);
+export async function position(
+  args: PositionArgs,
+  hre: HardhatRuntimeEnvironment,
+): Promise<PositionPanel | InversePanel> {
+  const { ctx, market, coin } = marketVenueArg(await connect(hre, args), args.market);
+  if (coin !== undefined) return inversePosition(ctx, market, coin);
   const { admin, lens } = ctx.exchange;
   const id = await admin.positionId(ctx.address, market.marketId);
   const [p, m, cfg, now] = await Promise.all([
@@ -128,6 +145,8 @@ export async function position(args: PositionArgs, hre: HardhatRuntimeEnvironmen
 export interface MarketRow {
   symbol: string;
   marketId: bigint;
+  /** a coin-margined market's coin: its prices are USD, its skew and open interest USD of face */
+  coin?: string;
   indexPrice: bigint;
   indexFresh: boolean;
   markPrice: bigint;
@@ -143,37 +162,50 @@ export interface MarketRow {
   paused: boolean;
 }
 
+/**
+ * One market's row. A coin-margined market's is in the trader's terms: USD prices (the reciprocal of the
+ * engine's), skew and open interest in USD of face with the sides flipped, funding negated (positive:
+ * longs pay shorts); its spot is the underlying's spot pool.
+ */
+async function marketRow(exchange: Exchange, market: MarketHandles, now: bigint, coin?: string): Promise<MarketRow> {
+  const [m, spotPrice] = await Promise.all([
+    view("market view", () => exchange.lens.market(market.marketId)),
+    market.spotPool.spotPrice(),
+  ]);
+  const inverse = coin !== undefined;
+  const price = (engine: bigint) => (inverse ? reciprocal(engine) : engine);
+  return {
+    symbol: market.symbol,
+    marketId: market.marketId,
+    coin,
+    indexPrice: price(m.indexPrice),
+    indexFresh: m.indexFresh,
+    markPrice: price(m.markPrice),
+    lastPrice: price(m.lastPrice),
+    spotPrice,
+    skew: inverse ? -m.skew : m.skew,
+    longOpenInterest: inverse ? m.shortOpenInterest : m.longOpenInterest,
+    shortOpenInterest: inverse ? m.longOpenInterest : m.shortOpenInterest,
+    lastFundingRate: inverse ? -m.lastFundingRate : m.lastFundingRate,
+    predictedFundingRate: inverse ? -m.predictedFundingRate : m.predictedFundingRate,
+    nextFundingTime: m.nextFundingTime,
+    secondsToFunding: m.nextFundingTime > now ? m.nextFundingTime - now : 0n,
+    paused: m.paused,
+  };
+}
+
 export async function markets(args: ConnectionArgs, hre: HardhatRuntimeEnvironment): Promise<MarketRow[]> {
   const ctx = await connect(hre, args);
   const now = await chainTime(ctx);
   const rows: MarketRow[] = [];
-  for (const market of ctx.exchange.markets.values()) {
-    const [m, spotPrice] = await Promise.all([
-      view("market view", () => ctx.exchange.lens.market(market.marketId)),
-      market.spotPool.spotPrice(),
-    ]);
-    rows.push({
-      symbol: market.symbol,
-      marketId: market.marketId,
-      indexPrice: m.indexPrice,
-      indexFresh: m.indexFresh,
-      markPrice: m.markPrice,
-      lastPrice: m.lastPrice,
-      spotPrice,
-      skew: m.skew,
-      longOpenInterest: m.longOpenInterest,
-      shortOpenInterest: m.shortOpenInterest,
-      lastFundingRate: m.lastFundingRate,
-      predictedFundingRate: m.predictedFundingRate,
-      nextFundingTime: m.nextFundingTime,
-      secondsToFunding: m.nextFundingTime > now ? m.nextFundingTime - now : 0n,
-      paused: m.paused,
-    });
+  for (const market of ctx.exchange.markets.values()) rows.push(await marketRow(ctx.exchange, market, now));
+  for (const [coin, exchange] of ctx.exchange.coinMargined) {
+    for (const market of exchange.markets.values()) rows.push(await marketRow(exchange, market, now, coin));
   }
   const field = (label: string, cell: (r: MarketRow) => string) => [label, ...rows.map(cell)];
   out(
     ...f.table([
-      ["", ...rows.map((r) => r.symbol + (r.paused ? " (paused)" : ""))],
+      ["", ...rows.map((r) => r.symbol + (r.coin ? " (USD face)" : "") + (r.paused ? " (paused)" : ""))],
       field("index", (r) => f.price(r.indexPrice) + (r.indexFresh ? "" : " (stale)")),
       field("mark", (r) => f.price(r.markPrice)),
       field("last", (r) => f.price(r.lastPrice)),
@@ -193,13 +225,18 @@ export interface InsuranceReport {
   insuranceFund: bigint;
   poolAssets: bigint;
   reservedAssets: bigint;
-  /** what LP redemptions may take now, collateral units */
+  /** what LP redemptions may take now, collateral units (6 decimals for USD, 18 for a coin) */
   poolAvailable6: bigint;
   uncoveredBadDebt: { symbol: string; amount: bigint }[];
 }
 
-export async function insurance(args: ConnectionArgs, hre: HardhatRuntimeEnvironment): Promise<InsuranceReport> {
-  const ctx = await connect(hre, args);
+export interface InsuranceArgs extends ConnectionArgs {
+  /** USD (default), or a coin (BTC, ALT): its coin-margined exchange's fund and pool */
+  asset?: string;
+}
+
+export async function insurance(args: InsuranceArgs, hre: HardhatRuntimeEnvironment): Promise<InsuranceReport> {
+  const { ctx, asset } = assetArg(await connect(hre, args), args.asset);
   const { vault, admin, pool, lens } = ctx.exchange;
   const [insuranceFund, poolAssets, reservedAssets, poolAvailable6] = await Promise.all([
     vault.insuranceFund(),
@@ -215,13 +252,13 @@ export async function insurance(args: ConnectionArgs, hre: HardhatRuntimeEnviron
   out(
     ...f.panel(
       [
-        ["insurance fund", f.usd(insuranceFund)],
-        ["pool assets", f.usd(poolAssets)],
-        ["reserved for open interest", f.usd(reservedAssets)],
-        ["available to LP redemptions", f.usd(poolAvailable6 * USD6_TO_WAD)],
+        ["insurance fund", money(asset, insuranceFund)],
+        ["pool assets", money(asset, poolAssets)],
+        ["reserved for open interest", money(asset, reservedAssets)],
+        ["available to LP redemptions", money(asset, asset === "USD" ? poolAvailable6 * USD6_TO_WAD : poolAvailable6)],
         ...uncoveredBadDebt.map((d): [string, string] => [
           `uncovered bad debt ${d.symbol}`,
-          f.usd(d.amount) + (d.amount > 0n ? " (absorbed by the pool; ADL is open)" : ""),
+          money(asset, d.amount) + (d.amount > 0n ? " (absorbed by the pool; ADL is open)" : ""),
         ]),
       ],
       "",

@@ -94,6 +94,8 @@ export interface WalkthroughRecord {
   };
   step3Leverage: { leverage: bigint; notionalAtLimit: bigint };
   step4Margin: { margin: bigint; sizeDelta: bigint };
+  /** step 4's comparison: the same 10x short USD-margined and coin-margined; undefined without a coin exchange */
+  step4CoinMargined?: CoinMarginedComparison;
   step5Prices: {
     positionId: bigint;
     size: bigint;
@@ -152,6 +154,20 @@ export interface WalkthroughRecord {
   };
 }
 
+/**
+ * The same short, 10x USD-margined on ALT-USD and coin-margined on ALTUSD-INV, and 1x coin-margined:
+ * opened by a second trader on a snapshot of the chain that is rewound after (the story goes on untouched).
+ */
+export interface CoinMarginedComparison {
+  /** USD of face (notional) of each short */
+  notional: bigint;
+  usdMargined: { margin: bigint; entryPrice: bigint; liquidationPrice: bigint };
+  /** margin in ALT; prices USD */
+  coinMargined: { contracts: bigint; margin: bigint; entryPrice: bigint; liquidationPrice: bigint };
+  /** the 1x coin-margined short: margin the whole notional in ALT; no liquidation price */
+  oneX: { contracts: bigint; margin: bigint; liquidationPrice: bigint | undefined };
+}
+
 export interface WalkthroughOptions {
   /** deployment file when not in-process */
   deployment?: string;
@@ -191,6 +207,7 @@ export async function runWalkthrough(
   const step1Direction = await chooseDirection(scene);
   const placed = await placeLimitOrder(scene, step1Direction);
   const { step3Leverage, step4Margin } = explainLeverageAndMargin(scene, placed);
+  const step4CoinMargined = await compareCoinMargined(scene, placed.notionalAtLimit);
   const step2Limit = await fillOnTheRally(scene, step1Direction, placed);
   const step5Prices = await showPrices(scene);
   const step6Funding = await crossFundingBoundary(scene, step2Limit, step5Prices);
@@ -212,6 +229,7 @@ export async function runWalkthrough(
     step2Limit,
     step3Leverage,
     step4Margin,
+    step4CoinMargined,
     step5Prices,
     step6Funding,
     step7TpSl,
@@ -375,6 +393,130 @@ function explainLeverageAndMargin(
     step3Leverage: { leverage: LEVERAGE, notionalAtLimit: placed.notionalAtLimit },
     step4Margin: { margin: MARGIN, sizeDelta: placed.sizeDelta },
   };
+}
+
+const COIN_MARKET = "ALTUSD-INV";
+
+/**
+ * STEP 4, continued: the same 10x short margined in USD (ALT-USD) and in ALT (ALTUSD-INV), and a 1x
+ * ALT-margined short, opened by a second trader at market on a snapshot of the chain, then rewound.
+ */
+async function compareCoinMargined(s: Scene, notional: bigint): Promise<CoinMarginedComparison | undefined> {
+  const alt = s.ex.coinMargined.get("ALT");
+  const inverse = alt?.markets.get(COIN_MARKET);
+  if (!alt || !inverse?.inverse) {
+    out(`(This deployment has no ${COIN_MARKET}: deploy again to compare a coin-margined short.)`);
+    return undefined;
+  }
+  const { provider } = s.hre.ethers;
+  const snapshot = (await provider.send("evm_snapshot", [])) as string;
+  try {
+    const comparison = await openTwinShorts(s, alt, inverse, notional);
+    printComparison(s, comparison);
+    return comparison;
+  } finally {
+    await provider.send("evm_revert", [snapshot]);
+  }
+}
+
+/** A second trader's 10x ALT-USD short, 10x and 1x ALTUSD-INV shorts of the same notional; their numbers. */
+async function openTwinShorts(
+  s: Scene,
+  alt: Exchange,
+  inverse: MarketHandles,
+  notional: bigint,
+): Promise<CoinMarginedComparison> {
+  const { engineSize, reciprocal, usdLiquidationPrice, engineAcceptablePrice } = await import("../lib/coin-margined");
+  const { faceOf, marginFor } = await import("./inverse");
+  const twin = await freshWallet(s);
+  await fund(s, twin, (MARGIN + wad(10)) / WAD);
+  const index = (await s.ex.lens.market(s.id)).indexPrice;
+  await mined(s.ex.engine.connect(twin).increasePosition(s.id, -((notional * WAD) / index), MARGIN, 0n));
+  const usd = await s.ex.lens.position(await s.ex.admin.positionId(twin.address, s.id));
+
+  const face = faceOf(inverse);
+  const contracts = notional / face;
+  const size = engineSize(contracts, face, false);
+  const [m, cfg] = await Promise.all([alt.lens.market(inverse.marketId), alt.admin.marketConfig(inverse.marketId)]);
+  const fill = Pricing.fillPrice(m.indexPrice, m.skew, size, cfg.skewScale);
+  const margin10 = marginFor(size, fill, LEVERAGE);
+  await fundCoin(alt, twin, margin10 + wad(10));
+  await mined(
+    alt.engine.connect(twin).increasePosition(inverse.marketId, size, margin10, engineAcceptablePrice(0n, false)),
+  );
+  const coin = await alt.lens.position(await alt.admin.positionId(twin.address, inverse.marketId));
+  // The 1x short: a third account's (one position per account and market), its margin the whole coin
+  // notional at its own fill, which the first short's skew has moved.
+  const m1 = await alt.lens.market(inverse.marketId);
+  const margin1 = marginFor(size, Pricing.fillPrice(m1.indexPrice, m1.skew, size, cfg.skewScale), WAD);
+  const oneX = await openOneX(s, alt, inverse, size, margin1);
+  return {
+    notional,
+    usdMargined: { margin: usd.margin, entryPrice: usd.entryPrice, liquidationPrice: usd.liquidationPrice },
+    coinMargined: {
+      contracts,
+      margin: coin.margin,
+      entryPrice: reciprocal(coin.entryPrice),
+      liquidationPrice: usdLiquidationPrice(coin.liquidationPrice, false) ?? 0n,
+    },
+    oneX: { contracts, margin: oneX.margin, liquidationPrice: usdLiquidationPrice(oneX.liquidationPrice, false) },
+  };
+}
+
+/** A fresh account's coin-margined short of engine size `size` with `margin` ALT (1x and a little more). */
+async function openOneX(s: Scene, alt: Exchange, inverse: MarketHandles, size: bigint, margin: bigint) {
+  const { engineAcceptablePrice } = await import("../lib/coin-margined");
+  const holder = await freshWallet(s);
+  await fundCoin(alt, holder, margin + wad(10));
+  await mined(
+    alt.engine.connect(holder).increasePosition(inverse.marketId, size, margin, engineAcceptablePrice(0n, false)),
+  );
+  return alt.lens.position(await alt.admin.positionId(holder.address, inverse.marketId));
+}
+
+/** A new wallet with gas. */
+async function freshWallet(s: Scene): Promise<Wallet> {
+  const w = s.hre.ethers.Wallet.createRandom().connect(s.hre.ethers.provider);
+  await s.hre.ethers.provider.send("hardhat_setBalance", [w.address, GAS_ETH]);
+  return w;
+}
+
+/** Faucet, approve and deposit `amount` (WAD) of a coin exchange's coin for `who`. */
+async function fundCoin(ex: Exchange, who: Wallet, amount: bigint): Promise<void> {
+  await mined(ex.collateral.connect(who).faucet(who.address, amount));
+  await mined(ex.collateral.connect(who).approve(ex.vault, amount));
+  await mined(ex.vault.connect(who).deposit(amount));
+}
+
+function printComparison(s: Scene, c: CoinMarginedComparison): void {
+  const usdDistance = ((c.usdMargined.liquidationPrice - c.usdMargined.entryPrice) * WAD) / c.usdMargined.entryPrice;
+  const coinDistance =
+    ((c.coinMargined.liquidationPrice - c.coinMargined.entryPrice) * WAD) / c.coinMargined.entryPrice;
+  out(
+    "",
+    `Margin in USD or in the coin? A second trader opens the same ${f.usd(c.notional)} short at 10x both ways`,
+    `(at market, on a snapshot of the chain that is rewound after):`,
+    ...f.panel([
+      [
+        `${MARKET} (USD-margined)`,
+        `margin ${f.usd(c.usdMargined.margin)}, entry ${f.price(c.usdMargined.entryPrice)}, ` +
+          `LIQUIDATION PRICE ${f.price(c.usdMargined.liquidationPrice)} (${f.pct(usdDistance, 2, true)} from entry)`,
+      ],
+      [
+        `${COIN_MARKET} (ALT-margined)`,
+        `${c.coinMargined.contracts} contracts of 10 USD, margin ${f.coin(c.coinMargined.margin, s.base)}, entry ` +
+          `${f.price(c.coinMargined.entryPrice)}, LIQUIDATION PRICE ${f.price(c.coinMargined.liquidationPrice)} ` +
+          `(${f.pct(coinDistance, 2, true)} from entry)`,
+      ],
+      [
+        `${COIN_MARKET} at 1x`,
+        `margin ${f.coin(c.oneX.margin, s.base)} (the whole notional in ALT), LIQUIDATION PRICE ` +
+          (c.oneX.liquidationPrice === undefined ? "none" : f.price(c.oneX.liquidationPrice)),
+      ],
+    ]),
+    `The ALT-margined short's loss in ALT grows as notional * (1/entry - 1/P), slower than the price, so it is`,
+    `liquidated further away; at 1x its margin is the dollars it is short, held in ALT: a synthetic dollar.`,
+  );
 }
 
 /** STEP 2, second half: the feeds rally, a keeper fills the limit order. */

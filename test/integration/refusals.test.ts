@@ -185,12 +185,12 @@ function table(positionId: string): Case[] {
     c(
       "open",
       { ...trader, side: "short", margin: "10", leverage: "10" },
-      /^--market is required: one of ALT-USD, BTC-USD$/,
+      /^--market is required: one of ALT-USD, BTC-USD, BTCUSD-INV, ALTUSD-INV$/,
     ),
     c(
       "open",
       { ...short, market: "DOGE-USD", side: "short", margin: "10", leverage: "10" },
-      /^--market DOGE-USD: unknown market; markets: ALT-USD, BTC-USD$/,
+      /^--market DOGE-USD: unknown market; markets: ALT-USD, BTC-USD, BTCUSD-INV, ALTUSD-INV$/,
     ),
     c("open", { ...short, side: "up", margin: "10", leverage: "10" }, /^--side up: expected long or short$/),
     c(
@@ -247,7 +247,7 @@ function table(positionId: string): Case[] {
     c("margin", { ...short, remove: BIG(72) }, /^--remove 1000+: at most 1,000,000,000,000 USD$/),
     c("margin", { ...short, remove: "100" }, /^--remove 100: the ALT-USD position's margin is 100.00 USD; remove less/),
     c("margin", { ...short, add: "5000" }, /^--add 5000: the free balance of account 1 .* is 899.00 USD$/),
-    c("position", trader, /^--market is required: one of ALT-USD, BTC-USD$/),
+    c("position", trader, /^--market is required: one of ALT-USD, BTC-USD, BTCUSD-INV, ALTUSD-INV$/),
     c(
       "position",
       short,

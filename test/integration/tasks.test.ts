@@ -315,18 +315,23 @@ describe("perp:* tasks on the in-process network", () => {
     expect(sold.spotAfter).to.be.lt(bought.spotBefore);
   });
 
-  it("lists both markets with index, mark, last, spot, open interest and funding", async () => {
+  it("lists every market with index, mark, last, spot, open interest and funding, the inverse ones in USD", async () => {
     const { open } = await use(shortOpen);
     const { result: rows, lines } = await run<MarketRow[]>("markets");
-    expect(rows.map((r) => r.symbol)).to.deep.equal(["ALT-USD", "BTC-USD"]);
-    const [alt, btc] = rows;
+    expect(rows.map((r) => r.symbol)).to.deep.equal(["ALT-USD", "BTC-USD", "BTCUSD-INV", "ALTUSD-INV"]);
+    const [alt, btc, btcInv, altInv] = rows;
+    expect(btcInv.coin).to.equal("BTC");
+    // 1/(1/P), each rounded down; 1/P of 30,000 in WAD has 14 digits: the USD index to about 1e-14.
+    expect(btcInv.indexPrice).to.be.closeTo(wad(30_000), wad(30_000) / 10n ** 12n);
+    expect(btcInv.spotPrice).to.equal(btc.spotPrice); // the underlying's spot pool
+    expect(altInv.indexPrice).to.be.closeTo(wad(2), wad(2) / 10n ** 12n);
     expect(alt.indexPrice).to.equal(wad(2));
     expect(alt.spotPrice).to.equal(wad(2));
     expect(alt.shortOpenInterest).to.equal(-open.size);
     expect(alt.skew).to.equal(open.size);
     expect(btc.indexPrice).to.equal(wad(30_000));
     expect(btc.skew).to.equal(0n);
-    expect(lines[0]).to.match(/ALT-USD\s+BTC-USD/);
+    expect(lines[0]).to.match(/ALT-USD\s+BTC-USD\s+BTCUSD-INV \(USD face\)\s+ALTUSD-INV \(USD face\)/);
   });
 
   describe("outputs stay true at the extremes", () => {
@@ -386,7 +391,7 @@ describe("perp:* tasks on the in-process network", () => {
         await refusal(
           task("open", { account: TRADER, market: "DOGE-USD", side: "short", margin: "100", leverage: "10" }),
         ),
-      ).to.equal("--market DOGE-USD: unknown market; markets: ALT-USD, BTC-USD");
+      ).to.equal("--market DOGE-USD: unknown market; markets: ALT-USD, BTC-USD, BTCUSD-INV, ALTUSD-INV");
     });
 
     it("rejects a side other than long or short", async () => {

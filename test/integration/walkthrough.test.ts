@@ -71,6 +71,22 @@ describe("walkthrough: the trader's eight steps, in-process", () => {
     expect(s.keeperEarned).to.equal(EXEC_FEE);
   });
 
+  it("step 4: the same 10x short liquidates further away margined in ALT than in USD; a 1x ALT-margined short never", () => {
+    const c = r.step4CoinMargined!;
+    expect(c.notional).to.equal(wad(1_000));
+    expect(c.coinMargined.contracts).to.equal(100n);
+    const usdDistance = ((c.usdMargined.liquidationPrice - c.usdMargined.entryPrice) * WAD) / c.usdMargined.entryPrice;
+    const coinDistance =
+      ((c.coinMargined.liquidationPrice - c.coinMargined.entryPrice) * WAD) / c.coinMargined.entryPrice;
+    // USD-margined: entry * (1 + 1/L) / (1 + mmr), about +9.5%; coin-margined: entry * (1 - mmr) / (1 - 1/L), about +10.6%.
+    expect(usdDistance).to.be.gt(wad("0.09")).and.lt(wad("0.10"));
+    expect(coinDistance).to.be.gt(wad("0.10")).and.lt(wad("0.11"));
+    // 1x: the margin is the notional in ALT at the fill (1,000 USD / ~2 USD = ~500 ALT), and no price liquidates it.
+    expect(c.oneX.margin).to.be.closeTo((wad(1_000) * WAD) / c.coinMargined.entryPrice, wad(2));
+    expect(c.oneX.liquidationPrice).to.equal(undefined);
+    expect(printed.some((l) => /ALTUSD-INV at 1x .*LIQUIDATION PRICE none$/.test(l))).to.equal(true);
+  });
+
   it("step 5: the liquidation price is the short's SPEC formula, about 9% above the mark", () => {
     const p = r.step5Prices;
     expect(p.entryPrice).to.equal(r.step2Limit.fillPrice);
