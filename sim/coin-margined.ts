@@ -233,6 +233,11 @@ export class CoinMarkets {
     if (pnl !== undefined) await this.recordPnl(t, pnl);
   }
 
+  /** Every coin market's liquidations, in the scenario's order of markets, each market's in time order. */
+  liquidations(): LiquidationEvent[] {
+    return this.venues.flatMap((v) => v.liquidations);
+  }
+
   /** Each coin market at the end, in the scenario's order. */
   async summaries(): Promise<CoinMarketSummary[]> {
     const views = await this.readViews(BigInt(this.setup.clock.peek() - 1));

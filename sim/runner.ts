@@ -481,7 +481,7 @@ async function setUp(
 function drawRetail(scenario: Scenario, rng: Random, addressOf: (label: string) => string): RetailAgent[] {
   const retail: RetailAgent[] = [];
   for (const [g, group] of scenario.agents.retail.entries()) {
-    const r = rng.fork(`retail:${g}`);
+    const r = rng.fork(`retail:${group.sameDrawsAs ?? g}`);
     for (let i = 0; i < group.count; i++) {
       const name = `retail-${g}-${i}`;
       const margin = r.uniformWad(group.marginUsd.min, group.marginUsd.max, WAD);
@@ -1086,6 +1086,7 @@ async function finish(run: Run): Promise<SimulationResult> {
       ? run.liquidations
       : assignCascadeRounds(run.liquidations, 1),
     pnl: [...run.pnl.values()],
+    ...(run.coin === undefined ? {} : { coinLiquidations: run.coin.liquidations() }),
   };
 }
 

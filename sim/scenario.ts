@@ -453,6 +453,9 @@ const anyMarketSymbol = z
   .string()
   .regex(/^[A-Z0-9]+(-USD|USD-INV)$/, 'must look like "ALT-USD" or, coin-margined, "ALTUSD-INV"');
 
+/** Retail groups per scenario (a bound, so that sameDrawsAs is one). */
+const MAX_RETAIL_GROUPS = 1_000;
+
 const retailSchema = strict({
   market: anyMarketSymbol,
   side,
@@ -467,6 +470,12 @@ const retailSchema = strict({
   stopLossPct: wad({ gt: 0n, lte: MAX_MOVE }).optional(),
   /** Share of the group, as a fraction, that adds margin when close to liquidation. */
   addMarginBelowPct: wad({ gte: 0n, lte: WAD }).optional(),
+  /**
+   * An earlier group (its index) whose traders this group's repeat: the same draws of margin, leverage,
+   * entry time and who adds margin, so that two groups differing in their market (a USD market and its
+   * coin twin) hold the same traders. Count, ranges, window and addMarginBelowPct must be that group's.
+   */
+  sameDrawsAs: integer(0, MAX_RETAIL_GROUPS - 1).optional(),
 })
   .superRefine((group, ctx) => {
     if (group.entryWindowHours.to < group.entryWindowHours.from) {
@@ -592,7 +601,7 @@ const baseSchema = strict({
   lp: strict({ depositUsd: usd }),
   insuranceFundUsd: wad({ gte: 0n, lte: MAX_USD }),
   agents: strict({
-    retail: z.array(retailSchema),
+    retail: z.array(retailSchema).max(MAX_RETAIL_GROUPS, `must list at most ${MAX_RETAIL_GROUPS} groups`),
     marketMaker: marketMakerSchema.optional(),
     arbitrageur: arbitrageurSchema.optional(),
     attacker: attackerSchema.optional(),
@@ -720,6 +729,8 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
     if (isCoinMarket(found[0]) && coinPrice === undefined) return; // its underlying's issue is reported
     const problem = leverageProblem(found[0], found[1], group.marginUsd.max, group.leverage.max, coinPrice);
     if (problem !== undefined) issue([...path, "leverage", "max"], `${problem} (at marginUsd.max)`);
+    const draws = sameDrawsProblem(s.agents.retail, i);
+    if (draws !== undefined) issue([...path, "sameDrawsAs"], draws);
   });
 
   const mm = s.agents.marketMaker;
@@ -765,6 +776,31 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
       issue(["agents", "attacker", ...path], message),
     );
   }
+}
+
+type RetailInput = ParsedScenario["agents"]["retail"][number];
+
+/** What keeps group `i` from repeating the draws of the group its sameDrawsAs names, if anything. */
+function sameDrawsProblem(groups: readonly RetailInput[], i: number): string | undefined {
+  const group = groups[i]!;
+  const j = group.sameDrawsAs;
+  if (j === undefined) return undefined;
+  if (j >= i) return `must name an earlier group (< ${i}) (got ${j})`;
+  const other = groups[j]!;
+  if (other.sameDrawsAs !== undefined)
+    return `must name a group that draws its own traders (agents.retail[${j}] has sameDrawsAs ${other.sameDrawsAs})`;
+  const same = (a: { min: bigint; max: bigint }, b: { min: bigint; max: bigint }) => a.min === b.min && a.max === b.max;
+  const differing = [
+    group.count === other.count ? undefined : "count",
+    same(group.leverage, other.leverage) ? undefined : "leverage",
+    same(group.marginUsd, other.marginUsd) ? undefined : "marginUsd",
+    group.entryWindowSec.from === other.entryWindowSec.from && group.entryWindowSec.to === other.entryWindowSec.to
+      ? undefined
+      : "entryWindowHours",
+    group.addMarginBelowPct === other.addMarginBelowPct ? undefined : "addMarginBelowPct",
+  ].filter((field) => field !== undefined);
+  if (differing.length === 0) return undefined;
+  return `names agents.retail[${j}], which differs from this group in ${differing.join(", ")}: its draws are not this group's traders`;
 }
 
 /** Each coin-margined market's underlying: a USD market of the scenario, twinned once. */

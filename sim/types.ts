@@ -230,4 +230,9 @@ export interface SimulationResult {
   timeline: TimelineRow[];
   liquidations: LiquidationEvent[];
   pnl: AgentPnlSeries[];
+  /**
+   * The coin-margined markets' liquidations, only with coin markets: `side` the trader's, `price` the
+   * underlying's USD price, `notional` the USD face, `size` the face in coins at that price.
+   */
+  coinLiquidations?: LiquidationEvent[];
 }
