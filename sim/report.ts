@@ -714,7 +714,7 @@ export function renderReport(result: SimulationResult): string {
     `<p class="outcome">${escapeHtml(explainOutcome(result))}</p>`,
     replay.html,
     ...sections,
-    coinMarginedSection(result),
+    ...(result.summary.coinMargined === undefined ? [] : [coinMarginedSection(result)]),
     "<h2>Agents</h2>",
     actionsTable(summary.actions),
     `<div class="grid">${canvas(pnl)}</div>`,
