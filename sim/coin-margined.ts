@@ -39,7 +39,7 @@ import {
   entryMargin,
   type CoinRetailTrader,
 } from "./agents/coin-retail";
-import { tradersPnl, viewPosition, type MarketView } from "./agents/view";
+import { afterOrder, tradersPnl, viewPosition, type MarketView } from "./agents/view";
 
 /** USD amounts of the USD market's engine minimums, taken in the coin at the underlying's initial price. */
 const MIN_MARGIN_USD = 10n * WAD;
@@ -143,6 +143,14 @@ interface CoinVenue {
   initialInsurance: bigint;
 }
 
+/** A coin trader's order of this step, on its market. */
+interface CoinOrder {
+  trader: CoinTraderAgent;
+  step: NonNullable<ReturnType<typeof coinRetailDecision>>["step"];
+  action: Action;
+  venue: CoinVenue;
+}
+
 /** What the runner gives the coin markets at set-up. */
 export interface CoinSetUp {
   scenario: Scenario;
@@ -188,34 +196,14 @@ export class CoinMarkets {
       t,
     );
     const views = await this.readViews(BigInt(clock.peek()));
-    const decided: [CoinTraderAgent, NonNullable<ReturnType<typeof coinRetailDecision>>, Action, CoinVenue][] = [];
-    const deposits: Send[] = [];
-    for (const [i, v] of this.venues.entries()) {
-      const view = views[i]!;
-      v.prices.push({ block: this.setup.headBlock(), priceUsd: reciprocal(view.projected.index) });
-      observeCrossings(v, view, t);
-      for (const a of v.traders) {
-        const position = v.keeper.book.get(a.positionId);
-        if (a.phase === "open" && position === undefined) {
-          afterPositionGone(a);
-          continue;
-        }
-        if (entersAt(a, t)) deposits.push(enter(v, a, view));
-        const decision = coinRetailDecision(a, t, view, position && viewPosition(position, view));
-        if (decision === undefined) continue;
-        const intent = decision.intent;
-        decided.push([
-          a,
-          decision,
-          { actor: "retail", agent: a.name, label: decision.label, optional: true, intent },
-          v,
-        ]);
-      }
-    }
+    const { deposits, decided } = this.decide(views, t);
     // One block: the entering traders' deposits, then every trader's order.
     const { outcomes } = await mineSends(provider, clock, [
       ...deposits,
-      ...decided.map(([a, , action, v]) => ({ from: a.address, call: v.chain.callOf(action.intent, a.address) })),
+      ...decided.map(({ trader, action, venue }) => ({
+        from: trader.address,
+        call: venue.chain.callOf(action.intent, trader.address),
+      })),
     ]);
     const all = await outcomes;
     all.slice(0, deposits.length).forEach((outcome, i) => {
@@ -225,12 +213,42 @@ export class CoinMarkets {
         );
     });
     for (const [i, outcome] of all.slice(deposits.length).entries()) {
-      const [a, decision, action] = decided[i]!;
+      const { trader, step, action } = decided[i]!;
       ledger.record(action, outcome, t);
-      afterOutcome(a, decision.step, outcome);
+      afterOutcome(trader, step, outcome);
     }
     await this.keeperPhase();
     if (pnl !== undefined) await this.recordPnl(t, pnl);
+  }
+
+  /**
+   * What every coin trader does on this step's views: the entering ones' deposits, and each trader's
+   * order. Each opening order sees the ones decided before it on its market (they fill first), as in the
+   * runner's retail phase.
+   */
+  private decide(views: readonly MarketView[], t: number): { deposits: Send[]; decided: CoinOrder[] } {
+    const deposits: Send[] = [];
+    const decided: CoinOrder[] = [];
+    for (const [i, venue] of this.venues.entries()) {
+      let view = views[i]!;
+      venue.prices.push({ block: this.setup.headBlock(), priceUsd: reciprocal(view.projected.index) });
+      observeCrossings(venue, view, t);
+      for (const trader of venue.traders) {
+        const position = venue.keeper.book.get(trader.positionId);
+        if (trader.phase === "open" && position === undefined) {
+          afterPositionGone(trader);
+          continue;
+        }
+        if (entersAt(trader, t)) deposits.push(enter(venue, trader, view));
+        const decision = coinRetailDecision(trader, t, view, position && viewPosition(position, view));
+        if (decision === undefined) continue;
+        const { intent, label, step } = decision;
+        if (intent.kind === "increase") view = afterOrder(view, intent.sizeDelta);
+        const action: Action = { actor: "retail", agent: trader.name, label, optional: true, intent };
+        decided.push({ trader, step, action, venue });
+      }
+    }
+    return { deposits, decided };
   }
 
   /** Every coin market's liquidations, in the scenario's order of markets, each market's in time order. */
