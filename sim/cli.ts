@@ -11,7 +11,7 @@ import { loadScenario, type Scenario } from "./scenario";
 import { runScenario } from "./runner";
 import { prepareOutDir, writeRunFiles } from "./output";
 import { renderComparison, renderReport, formatUsd, formatPct } from "./report";
-import type { SimulationResult } from "./types";
+import type { CoinMarketSummary, SimulationResult } from "./types";
 import { DEFAULT_PAIR, startWorkerRun, WorkerRunFailed, type WorkerRun } from "./worker";
 import type { ActionCounts } from "./agents/intents";
 
@@ -111,6 +111,17 @@ function actionsDone(actions: ActionCounts): string {
   return `${counts.reduce((n, c) => n + c.done, 0)} / ${counts.reduce((n, c) => n + c.attempted, 0)}`;
 }
 
+/** The first coin-margined market's rows, for runs with one ("-" for a run without). */
+const COIN_ROWS: [string, (r: SimulationResult) => string][] = (
+  [
+    ["coin-margined market", (c) => `${c.symbol} (in ${c.asset})`],
+    ["  retail liquidated", (c) => `${c.tradersLiquidated} of ${c.traders}`],
+    ["  traders' USD value lost", (c) => formatUsd(c.tradersUsdValueLost)],
+    ["  bad debt, USD at the time", (c) => formatUsd(c.badDebtUsdAtTime)],
+    ["  pool PnL, USD at the end", (c) => formatUsd(c.poolPnlUsdAtEnd, true)],
+  ] as [string, (c: CoinMarketSummary) => string][]
+).map(([label, f]) => [label, (r) => (r.summary.coinMargined?.[0] === undefined ? "-" : f(r.summary.coinMargined[0]))]);
+
 /** The comparison table, one column per run. */
 export function comparisonTable(results: readonly SimulationResult[]): string {
   const rows: [string, (r: SimulationResult) => string][] = [
@@ -132,6 +143,7 @@ export function comparisonTable(results: readonly SimulationResult[]): string {
     ["bad debt", (r) => formatUsd(r.summary.markets[0]!.badDebt)],
     ["actions done / attempted", (r) => actionsDone(r.summary.actions)],
   ];
+  if (results.some((r) => r.summary.coinMargined !== undefined)) rows.push(...COIN_ROWS);
   const header = ["", ...results.map((r) => r.summary.scenario)];
   const body = rows.map(([label, f]) => [label, ...results.map(f)]);
   const widths = header.map((_, i) => Math.max(...[header, ...body].map((row) => row[i]!.length)));

@@ -11,7 +11,7 @@ import type { MarketConfig } from "./scenario";
 const FULL_LIQUIDATION_BUFFER = "0";
 
 export function mechanismSpec(
-  market: MarketConfig,
+  market: Pick<MarketConfig, "mechanisms">,
 ): Pick<MarketSpec, "markModel" | "fundingModel" | "maxFundingVelocity"> &
   Partial<Pick<MarketSpec, "partialLiquidationBuffer">> {
   const m = market.mechanisms;

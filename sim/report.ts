@@ -13,7 +13,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { formatWad, formatWadFixed, WAD } from "./decimal";
 import type { MarketConfig, Scenario } from "./scenario";
-import type { MarketSummary, PeakMove, SimulationResult, SqueezePoint, Wad } from "./types";
+import type { CoinMarketSummary, MarketSummary, PeakMove, SimulationResult, SqueezePoint, Wad } from "./types";
 import { ACTOR_KINDS, type ActionCounts, type ActorKind } from "./agents/intents";
 
 const SECONDS_PER_HOUR = 3600;
@@ -590,6 +590,104 @@ function runFacts(result: SimulationResult): string {
   } blocks`;
 }
 
+/* COIN-MARGINED MARKETS (SPEC 9.2): money in the coin beside its USD value at the price each figure names */
+/** "12,345.67 ALT" (two decimals; a minus sign for a negative amount). */
+function formatCoin(value: Wad, asset: string): string {
+  const magnitude = value < 0n ? -value : value;
+  const [whole = "", fraction = ""] = formatWadFixed(magnitude, 2).split(".");
+  const text = `${whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",")}.${fraction} ${asset}`;
+  return value < 0n ? `-${text}` : text;
+}
+
+function hoursOrNone(sec: number | null): string {
+  return sec === null ? "none" : `${Math.round((sec / 3600) * 100) / 100} h`;
+}
+
+/** Rows: label, the amount in the coin (or "" for none), its USD value with the price it is taken at. */
+function rows(c: CoinMarketSummary): [string, string, string][] {
+  const coin = (v: Wad) => formatCoin(v, c.asset);
+  return [
+    [
+      "coin price (underlying's index)",
+      "",
+      `${formatUsd(c.priceStartUsd)} at the start, ${formatUsd(c.priceEndUsd)} at the end`,
+    ],
+    ["retail positions / liquidated", "", `${c.traders} / ${c.tradersLiquidated}`],
+    ["first liquidation", "", hoursOrNone(c.firstLiquidationSec)],
+    ["liquidations (USD face)", "", `${c.liquidations} (${formatUsd(c.liquidatedFaceUsd)})`],
+    ["traders' deposits", coin(c.tradersDepositCoin), `${formatUsd(c.tradersDepositUsdAtTime)} at each entry's price`],
+    ["traders' value at the end", coin(c.tradersValueCoin), `${formatUsd(c.tradersValueUsdAtEnd)} at the end price`],
+    ["traders' loss in the coin", coin(c.tradersLossCoin), `${formatUsd(c.tradersLossUsdAtEnd)} at the end price`],
+    ["traders' USD value lost (deposits at entry - value at the end)", "", formatUsd(c.tradersUsdValueLost)],
+    ["bad debt", coin(c.badDebtCoin), `${formatUsd(c.badDebtUsdAtTime)} at the price when it happened`],
+    ["pool PnL", coin(c.poolPnlCoin), `${formatUsd(c.poolPnlUsdAtEnd, true)} at the end price`],
+    ["insurance fund change", coin(c.insuranceFundDeltaCoin), ""],
+    ["ADL", "", String(c.adlCount)],
+  ];
+}
+
+/** The USD-margined traders of the underlying beside the coin-margined ones, in one sentence. */
+export function explainCoinMarket(
+  c: CoinMarketSummary,
+  usd: MarketSummary | undefined,
+  sameSide: readonly { side: string; pnl: Wad }[],
+): string {
+  const entry =
+    c.tradersDepositCoin === 0n ? c.priceStartUsd : (c.tradersDepositUsdAtTime * WAD) / c.tradersDepositCoin;
+  const coin =
+    `On ${c.symbol} (margined in ${c.asset}), ${c.tradersLiquidated} of ${c.traders} traders were liquidated and they ` +
+    `lost ${formatUsd(c.tradersUsdValueLost)} of USD value: ${formatCoin(c.tradersLossCoin, c.asset)} in the coin ` +
+    `(${formatUsd(c.tradersLossUsdAtEnd)} at the end price), the difference being the coin's own move, from ` +
+    `${formatUsd(entry)} at their entries on average to ${formatUsd(c.priceEndUsd)} at the end.`;
+  if (usd === undefined || usd.traders === 0) return coin;
+  const groups = sameSide.map((g) => `its retail ${g.side} ${formatUsd(-g.pnl)}`).join(", ");
+  return (
+    `${coin} On ${usd.symbol} (margined in USD), ${usd.tradersLiquidated} of its ${usd.traders} retail traders ` +
+    `were liquidated and they lost ${formatUsd(usd.tradersLoss)}${groups === "" ? "" : ` (${groups})`}.`
+  );
+}
+
+/**
+ * The USD-margined traders of `usdSymbol` on each side `coinSymbol`'s traders hold ("shorts"), with their
+ * PnL at the end (the last point of their PnL line, the run's end).
+ */
+function sameSideGroups(
+  pnl: SimulationResult["pnl"],
+  coinSymbol: string,
+  usdSymbol: string,
+): { side: string; pnl: Wad }[] {
+  const sides = pnl.flatMap((s) =>
+    s.agent.startsWith("retail ") && s.agent.includes(`(${coinSymbol},`) ? [s.agent.split(" ")[1]!] : [],
+  );
+  return sides.flatMap((side) => {
+    const line = pnl.find((s) => s.agent === `retail ${side} (${usdSymbol})`);
+    const last = line?.points[line.points.length - 1];
+    return last === undefined ? [] : [{ side, pnl: last.pnl }];
+  });
+}
+
+/** The section, empty without coin-margined markets. */
+export function coinMarginedSection(result: SimulationResult): string {
+  const summary = result.summary;
+  const markets = summary.coinMargined ?? [];
+  return markets
+    .map((c) => {
+      const usd = summary.markets.find((m) => m.symbol === c.underlying);
+      const body = rows(c)
+        .map(
+          ([label, coin, usdText]) =>
+            `<tr><th>${escapeHtml(label)}</th><td>${escapeHtml(coin)}</td><td>${escapeHtml(usdText)}</td></tr>`,
+        )
+        .join("\n");
+      return [
+        `<h2>${escapeHtml(c.symbol)}: coin-margined in ${escapeHtml(c.asset)}, face ${escapeHtml(formatUsd(c.faceUsd))}</h2>`,
+        `<p class="outcome">${escapeHtml(explainCoinMarket(c, usd, sameSideGroups(result.pnl, c.symbol, c.underlying)))}</p>`,
+        `<table class="metrics"><thead><tr><th></th><th>in ${escapeHtml(c.asset)}</th><th>in USD</th></tr></thead><tbody>\n${body}\n</tbody></table>`,
+      ].join("\n");
+    })
+    .join("\n");
+}
+
 /** report.html for one run: the outcome in words, a table and charts per market, the agents' PnL. */
 export function renderReport(result: SimulationResult): string {
   const { scenario, summary } = result;
@@ -616,6 +714,7 @@ export function renderReport(result: SimulationResult): string {
     `<p class="outcome">${escapeHtml(explainOutcome(result))}</p>`,
     replay.html,
     ...sections,
+    ...(result.summary.coinMargined === undefined ? [] : [coinMarginedSection(result)]),
     "<h2>Agents</h2>",
     actionsTable(summary.actions),
     `<div class="grid">${canvas(pnl)}</div>`,

@@ -40,8 +40,9 @@ import { afterOutcome, afterPositionGone, retailDecision, type RetailTrader } fr
 import { marketMakerActions, marketMakerActsIn, marketMakerDeposit } from "./agents/market-maker";
 import { ARB_LEVERAGE, arbitrageActions } from "./agents/arbitrageur";
 import { attackerActsIn } from "./agents/attacker";
+import { CoinMarkets, coinMarginedSpecs, isCoinMarketSymbol } from "./coin-margined";
 import { feedAnswers } from "./agents/oracle";
-import { afterOrder, viewPosition, type MarketView } from "./agents/view";
+import { afterOrder, tradersPnl, viewPosition, type MarketView } from "./agents/view";
 import type { SpotPool } from "../typechain-types";
 import {
   attackerPhase,
@@ -156,6 +157,8 @@ interface Run {
   vaultRead: { insurance: bigint; poolAssets: bigint } | undefined;
   /** Markets whose spot price moved since it was last read (only swaps move it). */
   spotMoved: Set<string>;
+  /** The coin-margined markets (sim/coin-margined.ts); undefined without any. */
+  coin: CoinMarkets | undefined;
 }
 
 /** The on-chain exchange a scenario describes. */
@@ -190,7 +193,13 @@ export function systemSpecOf(s: Scenario): SystemSpec {
       ...mechanismSpec(m),
     };
   });
-  return { markets, lpDepositUsd: formatWad(s.lp.depositUsd), insuranceFundUsd: formatWad(s.insuranceFundUsd) };
+  const coinMargined = coinMarginedSpecs(s, Math.max(3600, s.stepSec * 4));
+  return {
+    markets,
+    lpDepositUsd: formatWad(s.lp.depositUsd),
+    insuranceFundUsd: formatWad(s.insuranceFundUsd),
+    ...(coinMargined.length > 0 ? { coinMargined } : {}),
+  };
 }
 
 /**
@@ -242,7 +251,10 @@ export async function runScenario(
  */
 export function startSec(scenario: Scenario, inProcess: boolean, headSec: number): number {
   if (inProcess) return SIM_EPOCH_SEC;
-  const period = scenario.markets.reduce((p, m) => lcm(p, BigInt(m.fundingIntervalSec)), 1n);
+  const period = [...scenario.markets, ...scenario.coinMarkets].reduce(
+    (p, m) => lcm(p, BigInt(m.fundingIntervalSec)),
+    1n,
+  );
   const epoch = BigInt(SIM_EPOCH_SEC) % period;
   const after = BigInt(headSec) + 1n;
   const offset = (((epoch - after) % period) + period) % period;
@@ -332,7 +344,9 @@ async function setUp(
   const deployer = await deployerSigner.getAddress();
   const addressOf = (label: string) => getAddress("0x" + keccakId(`perpsim:${seed}:${label}`).slice(26));
 
-  const retail = drawRetail(scenario, rng, addressOf);
+  const drawn = drawRetail(scenario, rng, addressOf);
+  // The coin markets' traders are sim/coin-margined.ts's.
+  const retail = drawn.filter((a) => !isCoinMarketSymbol(scenario, a.symbol));
   const mmPlan = scenario.agents.marketMaker;
   const arbPlan = scenario.agents.arbitrageur?.enabled ? scenario.agents.arbitrageur : undefined;
   const mmAddress = addressOf("market-maker");
@@ -412,6 +426,7 @@ async function setUp(
       ),
     })),
   );
+  const ledger = new ActionLedger();
   const run: Run = {
     scenario,
     seed,
@@ -430,7 +445,7 @@ async function setUp(
     venues,
     keeper,
     keeperAddress,
-    ledger: new ActionLedger(),
+    ledger,
     tracks,
     timeline: [],
     liquidations: [],
@@ -441,6 +456,19 @@ async function setUp(
     initialPool: 0n,
     vaultRead: undefined,
     spotMoved: new Set(scenario.markets.map((m) => m.symbol)),
+    coin: await CoinMarkets.setUp({
+      scenario,
+      provider,
+      clock,
+      ex,
+      ledger,
+      deployer,
+      signer: (address) => net.signer(address),
+      addressOf,
+      traders: drawn.filter((a) => isCoinMarketSymbol(scenario, a.symbol)),
+      headBlock: () => clockStartBlock + clock.blocksMined,
+      startSec,
+    }),
   };
   const first = await readRow(run, 0, 0);
   run.timeline.push(first.row);
@@ -453,7 +481,7 @@ async function setUp(
 function drawRetail(scenario: Scenario, rng: Random, addressOf: (label: string) => string): RetailAgent[] {
   const retail: RetailAgent[] = [];
   for (const [g, group] of scenario.agents.retail.entries()) {
-    const r = rng.fork(`retail:${g}`);
+    const r = rng.fork(`retail:${group.sameDrawsAs ?? g}`);
     for (let i = 0; i < group.count; i++) {
       const name = `retail-${g}-${i}`;
       const margin = r.uniformWad(group.marginUsd.min, group.marginUsd.max, WAD);
@@ -564,6 +592,7 @@ async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void>
   // their receipts are read.
   const [arbitrage] = await Promise.all([arbitragePhase(run, t, views), retail.recorded]);
   await Promise.all([keeperPhase(run), arbitrage.recorded]);
+  await run.coin?.step(t, pnlPoint ? run.pnl : undefined);
   // A PnL point's balances are read with the row's reads (issued in the same turn: one batched read).
   const pnlInputs = pnlPoint ? readPnlInputs(run) : undefined;
   const { row, views: endViews } = await readRow(run, step, t);
@@ -864,18 +893,6 @@ async function readVault(run: Run): Promise<{ insurance: bigint; poolAssets: big
   return run.vaultRead;
 }
 
-/** Traders' net unrealised PnL at mark (PerpLens.market's traderPnl): what the pool owes them. */
-function tradersPnl(v: MarketView): bigint {
-  const st = v.projected.state;
-  const mark = v.projected.mark;
-  return (
-    WadMath.mulDown(st.longOpenInterest, mark) -
-    st.longEntryNotional +
-    st.shortEntryNotional -
-    WadMath.mulDown(st.shortOpenInterest, mark)
-  );
-}
-
 /** A position's equity at the view's mark, 0 without a position or when it is under water. */
 function equityOf(run: Run, positionId: bigint, view: MarketView): bigint {
   const p = run.keeper.book.get(positionId);
@@ -1059,6 +1076,7 @@ async function finish(run: Run): Promise<SimulationResult> {
     liquidations: run.liquidations,
     markets,
     attacker,
+    coinMargined: await run.coin?.summaries(),
   });
   return {
     scenario: run.scenario,
@@ -1068,6 +1086,7 @@ async function finish(run: Run): Promise<SimulationResult> {
       ? run.liquidations
       : assignCascadeRounds(run.liquidations, 1),
     pnl: [...run.pnl.values()],
+    ...(run.coin === undefined ? {} : { coinLiquidations: run.coin.liquidations() }),
   };
 }
 

@@ -257,8 +257,25 @@ const tiersSchema = z
   })
   .transform(withMaintenanceAmounts);
 
+const feesSchema = strict({ taker: rate({ gte: 0n, lt: WAD }), maker: rate({ gte: 0n, lt: WAD }) }).superRefine(
+  (fees, ctx) => {
+    if (fees.maker > fees.taker) {
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["maker"],
+        message: `must be <= taker (${formatWad(fees.taker)}) (got ${formatWad(fees.maker)})`,
+      });
+    }
+  },
+);
+
+/** The PnL cap of SPEC 9.1 (GMX v2's PnL factor); see marketSchema's protections. */
+const maxPnlFactor = rate({ gt: 0n, lte: WAD }).default(ALT_USD.maxPnlFactor);
+
 const marketSchema = strict({
   symbol,
+  /** "usd" (the default): margined in USD. A coin-margined market says "coin" (coinMarketSchema). */
+  margin: z.literal("usd").optional(),
   /** USD per base unit at the start, for the spot pool, the feeds and the perp. */
   initialPrice: wad({ gte: MIN_PRICE, lte: MAX_PRICE }),
   /** USD on each side of the constant-product spot pool at the start. */
@@ -268,15 +285,7 @@ const marketSchema = strict({
   /** Open-interest cap per side, base units. */
   maxOpenInterest: size,
   tiers: tiersSchema,
-  fees: strict({ taker: rate({ gte: 0n, lt: WAD }), maker: rate({ gte: 0n, lt: WAD }) }).superRefine((fees, ctx) => {
-    if (fees.maker > fees.taker) {
-      ctx.addIssue({
-        code: z.ZodIssueCode.custom,
-        path: ["maker"],
-        message: `must be <= taker (${formatWad(fees.taker)}) (got ${formatWad(fees.maker)})`,
-      });
-    }
-  }),
+  fees: feesSchema,
   fundingIntervalHours: hoursAsSeconds({ gt: 0n, lte: MAX_FUNDING_INTERVAL_HOURS * WAD }),
   protections: strict({
     /** TWAP window of the spot adapter; 0 reads the spot price itself. */
@@ -291,7 +300,7 @@ const marketSchema = strict({
      * The PnL cap of SPEC 9.1 (GMX v2's PnL factor): traders' net profit the pool counts and pays is at
      * most this share of the pool; above it closing profits are paid pro rata. In (0, 1]; default 0.5.
      */
-    maxPnlFactor: rate({ gt: 0n, lte: WAD }).default(ALT_USD.maxPnlFactor),
+    maxPnlFactor,
   }),
   /**
    * Spot venues (SPEC 9.4, Mango's three): the index is the median of one reporter per venue, each
@@ -343,23 +352,112 @@ const marketSchema = strict({
       });
     }
   })
-  .transform(({ fundingIntervalHours, protections: { twapWindowSeconds, ...protections }, venues, ...market }) => ({
-    ...market,
-    fundingIntervalSec: fundingIntervalHours,
-    protections: { ...protections, twapWindowSec: twapWindowSeconds },
-    /** Each venue's USD per side; one entry (the market's spot pool) without venues. */
-    venueLiquidityUsd:
-      venues === undefined
-        ? [market.spotLiquidityUsd]
-        : (venues.liquidityUsd ?? Array.from({ length: venues.count }, () => market.spotLiquidityUsd)),
-    /** Whether the index is the median of per-venue reporters (the venues block is present). */
-    venueOracle: venues !== undefined,
-  }));
+  .transform(
+    ({
+      fundingIntervalHours,
+      protections: { twapWindowSeconds, ...protections },
+      venues,
+      margin: _usd,
+      ...market
+    }) => ({
+      ...market,
+      fundingIntervalSec: fundingIntervalHours,
+      protections: { ...protections, twapWindowSec: twapWindowSeconds },
+      /** Each venue's USD per side; one entry (the market's spot pool) without venues. */
+      venueLiquidityUsd:
+        venues === undefined
+          ? [market.spotLiquidityUsd]
+          : (venues.liquidityUsd ?? Array.from({ length: venues.count }, () => market.spotLiquidityUsd)),
+      /** Whether the index is the median of per-venue reporters (the venues block is present). */
+      venueOracle: venues !== undefined,
+    }),
+  );
+
+/* COIN-MARGINED MARKETS (SPEC 9.2) */
+
+/** A contract's face: from a cent to a million USD. */
+const MIN_FACE_USD = WAD / 100n;
+const MAX_FACE_USD = 1_000_000n * WAD;
+const coinSymbol = z.string().regex(/^[A-Z0-9]+USD-INV$/, 'must look like "ALTUSD-INV"');
+/** Coins: what the deployer mints for the coin engine's LP pool and insurance fund. */
+const coins = (bounds: Bounds) => wad({ ...bounds, lte: MAX_SIZE });
+
+/**
+ * A coin-margined (inverse) market: the coin twin of the scenario's USD market `underlying`, deployed as
+ * a coin engine of its own (lib/deploy.ts deployCoinMargined). The underlying gives it its coin, spot
+ * pool and feeds: its index is 1/index of the underlying, so the market maker's spot pushes move both.
+ * The engine runs a trader's N contracts of `faceUsd` as a position of N * faceUsd on the other side
+ * (lib/coin-margined.ts). Units: `skewScale`, `maxOpenInterest` and `protections.oiCap` are USD face
+ * (the engine's size); tier `notionalCap`s, `lpDepositCoin` and `insuranceFundCoin` are in the coin. The
+ * engine's minimums (margin, position notional, liquidation fee) are the USD market's, in the coin at
+ * the underlying's initial price. Retail groups on it give `marginUsd` as on any market: each trader
+ * deposits coins worth that much at the underlying's initial price.
+ */
+const coinMarketSchema = strict({
+  symbol: coinSymbol,
+  margin: z.literal("coin"),
+  underlying: symbol,
+  faceUsd: wad({ gte: MIN_FACE_USD, lte: MAX_FACE_USD }),
+  skewScale: size,
+  maxOpenInterest: size,
+  tiers: tiersSchema,
+  fees: feesSchema,
+  fundingIntervalHours: hoursAsSeconds({ gt: 0n, lte: MAX_FUNDING_INTERVAL_HOURS * WAD }),
+  protections: strict({
+    priceBand: rate({ gte: 0n, lt: WAD }),
+    oiCap: wad({ gte: 0n, lte: MAX_SIZE }),
+    maxPnlFactor,
+  }),
+  mechanisms: mechanismsSchema,
+  lpDepositCoin: coins({ gt: 0n }),
+  insuranceFundCoin: coins({ gte: 0n }),
+})
+  .superRefine((market, ctx) => {
+    if (market.protections.oiCap > market.maxOpenInterest)
+      ctx.addIssue({
+        code: z.ZodIssueCode.custom,
+        path: ["protections", "oiCap"],
+        message: `must be <= maxOpenInterest (${formatWad(market.maxOpenInterest)}) (got ${formatWad(
+          market.protections.oiCap,
+        )})`,
+      });
+  })
+  .transform(({ fundingIntervalHours, ...market }) => ({ ...market, fundingIntervalSec: fundingIntervalHours }));
+
+/**
+ * One entry of `markets`: coin-margined when its `margin` is "coin", USD-margined otherwise, each checked
+ * by its own schema (so an error names the field of the kind of market it is).
+ */
+const anyMarketSchema = z.unknown().transform((input, ctx) => {
+  const margin = typeof input === "object" && input !== null ? (input as { margin?: unknown }).margin : undefined;
+  if (margin !== undefined && margin !== "usd" && margin !== "coin") {
+    ctx.addIssue({
+      code: z.ZodIssueCode.custom,
+      path: ["margin"],
+      message: `must be "usd" or "coin" (got ${JSON.stringify(margin)})`,
+      fatal: true,
+    });
+    return z.NEVER;
+  }
+  const result =
+    margin === "coin" ? coinMarketSchema.safeParse(input, { errorMap }) : marketSchema.safeParse(input, { errorMap });
+  if (result.success) return result.data;
+  for (const issue of result.error.issues) ctx.addIssue({ ...issue, fatal: true });
+  return z.NEVER;
+});
 
 /* AGENTS */
 
+/** A retail group's market: USD-margined ("ALT-USD") or coin-margined ("ALTUSD-INV"). */
+const anyMarketSymbol = z
+  .string()
+  .regex(/^[A-Z0-9]+(-USD|USD-INV)$/, 'must look like "ALT-USD" or, coin-margined, "ALTUSD-INV"');
+
+/** Retail groups per scenario (a bound, so that sameDrawsAs is one). */
+const MAX_RETAIL_GROUPS = 1_000;
+
 const retailSchema = strict({
-  market: symbol,
+  market: anyMarketSymbol,
   side,
   count: integer(1, 10_000),
   leverage: range(leverage),
@@ -372,6 +470,12 @@ const retailSchema = strict({
   stopLossPct: wad({ gt: 0n, lte: MAX_MOVE }).optional(),
   /** Share of the group, as a fraction, that adds margin when close to liquidation. */
   addMarginBelowPct: wad({ gte: 0n, lte: WAD }).optional(),
+  /**
+   * An earlier group (its index) whose traders this group's repeat: the same draws of margin, leverage,
+   * entry time and who adds margin, so that two groups differing in their market (a USD market and its
+   * coin twin) hold the same traders. Count, ranges, window and addMarginBelowPct must be that group's.
+   */
+  sameDrawsAs: integer(0, MAX_RETAIL_GROUPS - 1).optional(),
 })
   .superRefine((group, ctx) => {
     if (group.entryWindowHours.to < group.entryWindowHours.from) {
@@ -493,11 +597,11 @@ const baseSchema = strict({
   durationHours: hoursAsSeconds({ gt: 0n, lte: MAX_DURATION_HOURS * WAD }),
   stepMinutes: minutesAsSeconds({ gt: 0n }),
   keeper: strict({ enabled: z.boolean(), latencyBlocks: integer(0, MAX_LATENCY_BLOCKS) }),
-  markets: z.array(marketSchema).min(1, "must list at least one market"),
+  markets: z.array(anyMarketSchema).min(1, "must list at least one market"),
   lp: strict({ depositUsd: usd }),
   insuranceFundUsd: wad({ gte: 0n, lte: MAX_USD }),
   agents: strict({
-    retail: z.array(retailSchema),
+    retail: z.array(retailSchema).max(MAX_RETAIL_GROUPS, `must list at most ${MAX_RETAIL_GROUPS} groups`),
     marketMaker: marketMakerSchema.optional(),
     arbitrageur: arbitrageurSchema.optional(),
     attacker: attackerSchema.optional(),
@@ -512,7 +616,13 @@ const baseSchema = strict({
 }));
 
 type ParsedScenario = z.output<typeof baseSchema>;
-type Market = ParsedScenario["markets"][number];
+type AnyMarket = ParsedScenario["markets"][number];
+type Market = z.output<typeof marketSchema>;
+type CoinMarket = z.output<typeof coinMarketSchema>;
+
+function isCoinMarket(market: AnyMarket): market is CoinMarket {
+  return "margin" in market && market.margin === "coin";
+}
 
 function hours(seconds: number): string {
   return formatWad((BigInt(seconds) * WAD) / SECONDS_PER_HOUR);
@@ -526,14 +636,28 @@ function tierFor(tiers: readonly Tier[], notional: bigint): Tier | undefined {
   return tiers.find((tier) => notional <= tier.notionalCap);
 }
 
-/** The problem with a position of this margin and leverage on this market, if any. */
-function leverageProblem(market: Market, marketIndex: number, marginUsd: bigint, lev: bigint): string | undefined {
-  const notional = (marginUsd * lev) / WAD;
+/**
+ * The problem with a position of this margin and leverage on this market, if any. On a coin-margined
+ * market the notional is in the coin, at the underlying's initial price (`coinPrice`), as its tiers are.
+ */
+function leverageProblem(
+  market: AnyMarket,
+  marketIndex: number,
+  marginUsd: bigint,
+  lev: bigint,
+  coinPrice?: bigint,
+): string | undefined {
+  const notionalUsd = (marginUsd * lev) / WAD;
+  const notional = coinPrice === undefined ? notionalUsd : (notionalUsd * WAD) / coinPrice;
   const tier = tierFor(market.tiers, notional);
   const tiersPath = `markets[${marketIndex}].tiers`;
   if (tier === undefined) {
     const cap = market.tiers[market.tiers.length - 1]!.notionalCap;
-    return `a ${formatWad(notional)} USD position exceeds the last ${tiersPath} notionalCap (${formatWad(cap)})`;
+    const size =
+      coinPrice === undefined
+        ? `${formatWad(notional)} USD`
+        : `${formatWad(notional)} coin (${formatWad(notionalUsd)} USD at the underlying's initialPrice)`;
+    return `a ${size} position exceeds the last ${tiersPath} notionalCap (${formatWad(cap)})`;
   }
   if (lev > tier.maxLeverage) {
     return `${formatWad(lev)}x on ${formatWad(marginUsd)} USD falls in ${tiersPath}[${market.tiers.indexOf(
@@ -566,7 +690,7 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
     else marketIndex.set(market.symbol, i);
   });
   const known = [...marketIndex.keys()].join(", ");
-  const marketOf = (path: (string | number)[], symbolName: string): [Market, number] | undefined => {
+  const anyMarketOf = (path: (string | number)[], symbolName: string): [AnyMarket, number] | undefined => {
     const i = marketIndex.get(symbolName);
     if (i === undefined) {
       issue(path, `names no market in markets (${known}) (got ${symbolName})`);
@@ -574,6 +698,22 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
     }
     return [s.markets[i]!, i];
   };
+  /** Spot, feeds and the market maker's, the arbitrageur's and the attacker's plans are USD markets'. */
+  const marketOf = (path: (string | number)[], symbolName: string): [Market, number] | undefined => {
+    const found = anyMarketOf(path, symbolName);
+    if (found === undefined) return undefined;
+    const [market, i] = found;
+    if (!isCoinMarket(market)) return [market, i];
+    issue(path, `must name a USD-margined market (markets[${i}], ${symbolName}, is coin-margined)`);
+    return undefined;
+  };
+  const coinPriceOf = (market: AnyMarket): bigint | undefined => {
+    if (!isCoinMarket(market)) return undefined;
+    const underlying = marketIndex.get(market.underlying);
+    const u = underlying === undefined ? undefined : s.markets[underlying];
+    return u === undefined || isCoinMarket(u) ? undefined : u.initialPrice;
+  };
+  checkCoinMarkets(s.markets, marketIndex, issue);
   const withinRun = (path: (string | number)[], atSec: number, inclusive: boolean) => {
     if (inclusive ? atSec > s.durationSec : atSec >= s.durationSec) {
       issue(path, `must be ${inclusive ? "<=" : "<"} durationHours (${duration}) (got ${hours(atSec)})`);
@@ -583,10 +723,14 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
   s.agents.retail.forEach((group, i) => {
     const path = ["agents", "retail", i];
     withinRun([...path, "entryWindowHours", "to"], group.entryWindowSec.to, true);
-    const found = marketOf([...path, "market"], group.market);
+    const found = anyMarketOf([...path, "market"], group.market);
     if (found === undefined) return;
-    const problem = leverageProblem(found[0], found[1], group.marginUsd.max, group.leverage.max);
+    const coinPrice = coinPriceOf(found[0]);
+    if (isCoinMarket(found[0]) && coinPrice === undefined) return; // its underlying's issue is reported
+    const problem = leverageProblem(found[0], found[1], group.marginUsd.max, group.leverage.max, coinPrice);
     if (problem !== undefined) issue([...path, "leverage", "max"], `${problem} (at marginUsd.max)`);
+    const draws = sameDrawsProblem(s.agents.retail, i);
+    if (draws !== undefined) issue([...path, "sameDrawsAs"], draws);
   });
 
   const mm = s.agents.marketMaker;
@@ -632,6 +776,53 @@ function checkAcrossFields(s: ParsedScenario, ctx: z.RefinementCtx): void {
       issue(["agents", "attacker", ...path], message),
     );
   }
+}
+
+type RetailInput = ParsedScenario["agents"]["retail"][number];
+
+/** What keeps group `i` from repeating the draws of the group its sameDrawsAs names, if anything. */
+function sameDrawsProblem(groups: readonly RetailInput[], i: number): string | undefined {
+  const group = groups[i]!;
+  const j = group.sameDrawsAs;
+  if (j === undefined) return undefined;
+  if (j >= i) return `must name an earlier group (< ${i}) (got ${j})`;
+  const other = groups[j]!;
+  if (other.sameDrawsAs !== undefined)
+    return `must name a group that draws its own traders (agents.retail[${j}] has sameDrawsAs ${other.sameDrawsAs})`;
+  const same = (a: { min: bigint; max: bigint }, b: { min: bigint; max: bigint }) => a.min === b.min && a.max === b.max;
+  const differing = [
+    group.count === other.count ? undefined : "count",
+    same(group.leverage, other.leverage) ? undefined : "leverage",
+    same(group.marginUsd, other.marginUsd) ? undefined : "marginUsd",
+    group.entryWindowSec.from === other.entryWindowSec.from && group.entryWindowSec.to === other.entryWindowSec.to
+      ? undefined
+      : "entryWindowHours",
+    group.addMarginBelowPct === other.addMarginBelowPct ? undefined : "addMarginBelowPct",
+  ].filter((field) => field !== undefined);
+  if (differing.length === 0) return undefined;
+  return `names agents.retail[${j}], which differs from this group in ${differing.join(", ")}: its draws are not this group's traders`;
+}
+
+/** Each coin-margined market's underlying: a USD market of the scenario, twinned once. */
+function checkCoinMarkets(
+  markets: readonly AnyMarket[],
+  marketIndex: ReadonlyMap<string, number>,
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  const twinOf = new Map<string, number>();
+  markets.forEach((market, i) => {
+    if (!isCoinMarket(market)) return;
+    const path = ["markets", i, "underlying"];
+    const u = marketIndex.get(market.underlying);
+    const usdSymbols = markets.filter((m) => !isCoinMarket(m)).map((m) => m.symbol);
+    if (u === undefined || isCoinMarket(markets[u]!)) {
+      issue(path, `must name a USD-margined market in markets (${usdSymbols.join(", ")}) (got ${market.underlying})`);
+      return;
+    }
+    const twin = twinOf.get(market.underlying);
+    if (twin !== undefined) issue(path, `duplicates markets[${twin}].underlying (${market.underlying})`);
+    else twinOf.set(market.underlying, i);
+  });
 }
 
 type AttackerInput = NonNullable<ParsedScenario["agents"]["attacker"]>;
@@ -689,11 +880,21 @@ function checkAttacker(
     );
 }
 
-const scenarioSchema = baseSchema.superRefine(checkAcrossFields);
+/**
+ * `markets` holds the USD-margined markets, in file order (every field of theirs as before coin margin
+ * came); `coinMarkets` the coin-margined ones (empty without).
+ */
+const scenarioSchema = baseSchema.superRefine(checkAcrossFields).transform(({ markets, ...scenario }) => ({
+  ...scenario,
+  markets: markets.filter((m): m is Market => !isCoinMarket(m)),
+  coinMarkets: markets.filter(isCoinMarket),
+}));
 
 /** A validated scenario in chain units: WAD bigints, integer seconds. */
 export type Scenario = z.output<typeof scenarioSchema>;
 export type MarketConfig = Scenario["markets"][number];
+/** A coin-margined market (coinMarketSchema), after its underlying USD market in `markets`. */
+export type CoinMarketConfig = Scenario["coinMarkets"][number];
 export type RetailGroup = Scenario["agents"]["retail"][number];
 export type MarketMakerPlan = NonNullable<Scenario["agents"]["marketMaker"]>;
 export type ArbitrageurPlan = NonNullable<Scenario["agents"]["arbitrageur"]>;

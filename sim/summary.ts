@@ -5,7 +5,15 @@
  */
 import type { ActionCounts } from "./agents/intents";
 import type { Scenario } from "./scenario";
-import type { AttackerSummary, LiquidationEvent, MarketSummary, Summary, TimelineRow, Wad } from "./types";
+import type {
+  AttackerSummary,
+  CoinMarketSummary,
+  LiquidationEvent,
+  MarketSummary,
+  Summary,
+  TimelineRow,
+  Wad,
+} from "./types";
 import {
   cascadeDepth,
   maxLiquidationsPerBlock,
@@ -58,6 +66,7 @@ export interface RunFacts {
   liquidations: readonly LiquidationEvent[];
   markets: readonly MarketFacts[];
   attacker?: AttackerSummary;
+  coinMargined?: CoinMarketSummary[];
 }
 
 export function buildSummary(facts: RunFacts): Summary {
@@ -70,6 +79,7 @@ export function buildSummary(facts: RunFacts): Summary {
     actions: facts.actions,
     markets: facts.markets.map((m) => marketSummary(facts, m)),
     ...(facts.attacker === undefined ? {} : { attacker: facts.attacker }),
+    ...(facts.coinMargined === undefined ? {} : { coinMargined: facts.coinMargined }),
   };
 }
 

@@ -156,6 +156,57 @@ export interface AttackerSummary {
   pnl: Wad;
 }
 
+/**
+ * A coin-margined (inverse) market at the end of the run (SPEC 9.2). Its money is in its coin (`*Coin`);
+ * each USD figure says at which price it is taken: `*UsdAtEnd` at the underlying's index at the end,
+ * `*UsdAtTime` at the index when it happened. Its sizes are USD face (contracts * faceUsd).
+ */
+export interface CoinMarketSummary {
+  symbol: string;
+  /** The USD market whose coin margins it and whose index it inverts. */
+  underlying: string;
+  /** The coin. */
+  asset: string;
+  faceUsd: Wad;
+  /** The underlying's USD index at the start and at the end. */
+  priceStartUsd: Wad;
+  priceEndUsd: Wad;
+  /** Retail positions opened, and how many of them were liquidated. */
+  traders: number;
+  tradersLiquidated: number;
+  liquidations: number;
+  /** USD face liquidated. */
+  liquidatedFaceUsd: Wad;
+  /** Seconds since the start of the first liquidation; null without any. */
+  firstLiquidationSec: number | null;
+  medianCrossingToLiquidationSec: number | null;
+  /**
+   * The traders' coins: deposited at their entries (twice the margin, the margin being their USD margin in
+   * coins at the index then), and held at the end (free balance + the position's equity, at least 0).
+   */
+  tradersDepositCoin: Wad;
+  /** The deposits' USD value at the index of each entry: what a USD-margined twin deposits. */
+  tradersDepositUsdAtTime: Wad;
+  tradersValueCoin: Wad;
+  tradersValueUsdAtEnd: Wad;
+  /** Deposit minus value, in the coin: what the trading lost. */
+  tradersLossCoin: Wad;
+  tradersLossUsdAtEnd: Wad;
+  /**
+   * The USD value the traders lost: tradersDepositUsdAtTime - tradersValueUsdAtEnd. It counts the coin's
+   * own move too: what a USD-margined group's `tradersLoss` compares with.
+   */
+  tradersUsdValueLost: Wad;
+  /** Losses beyond positions' margins, before the coin engine's insurance fund covered them. */
+  badDebtCoin: Wad;
+  badDebtUsdAtTime: Wad;
+  /** The coin LP pool's value (assets plus its PnL against traders) at the end minus at the start. */
+  poolPnlCoin: Wad;
+  poolPnlUsdAtEnd: Wad;
+  insuranceFundDeltaCoin: Wad;
+  adlCount: number;
+}
+
 export interface Summary {
   scenario: string;
   seed: number;
@@ -168,6 +219,8 @@ export interface Summary {
   markets: MarketSummary[];
   /** Only in a scenario with an attacker. */
   attacker?: AttackerSummary;
+  /** Only in a scenario with coin-margined markets, in their order. */
+  coinMargined?: CoinMarketSummary[];
 }
 
 /** Everything one run produced, as the report needs it. */
@@ -177,4 +230,9 @@ export interface SimulationResult {
   timeline: TimelineRow[];
   liquidations: LiquidationEvent[];
   pnl: AgentPnlSeries[];
+  /**
+   * The coin-margined markets' liquidations, only with coin markets: `side` the trader's, `price` the
+   * underlying's USD price, `notional` the USD face, `size` the face in coins at that price.
+   */
+  coinLiquidations?: LiquidationEvent[];
 }

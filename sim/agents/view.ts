@@ -4,7 +4,7 @@
  * lib/math, the engine's own math; positions come from the keeper's book, rebuilt from events. So a
  * step costs the same few reads whether it has five traders or five thousand.
  */
-import { positionHealth, type MarketProjection, type PositionHealth, type Tier } from "../../lib/math";
+import { WadMath, positionHealth, type MarketProjection, type PositionHealth, type Tier } from "../../lib/math";
 import type { TrackedPosition } from "../../keeper/book";
 
 export interface MarketView {
@@ -50,4 +50,16 @@ export function afterOrder(market: MarketView, sizeDelta: bigint): MarketView {
       ? { ...st, longOpenInterest: st.longOpenInterest + sizeDelta }
       : { ...st, shortOpenInterest: st.shortOpenInterest - sizeDelta };
   return { ...market, projected: { ...market.projected, state } };
+}
+
+/** Traders' net unrealised PnL at mark (PerpLens.market's traderPnl): what the pool owes them. */
+export function tradersPnl(v: MarketView): bigint {
+  const st = v.projected.state;
+  const mark = v.projected.mark;
+  return (
+    WadMath.mulDown(st.longOpenInterest, mark) -
+    st.longEntryNotional +
+    st.shortEntryNotional -
+    WadMath.mulDown(st.shortOpenInterest, mark)
+  );
 }

@@ -7,7 +7,16 @@ import { loadScenario, parseScenario, ScenarioError, withMaintenanceAmounts } fr
 
 const FIXTURES = path.join(__dirname, "fixtures");
 const SCENARIOS = path.join(__dirname, "..", "..", "scenarios");
-const BUILT_IN = ["squeeze-thin", "squeeze-deep", "funding-drain", "leverage-ladder", "protections", "cascade"];
+const BUILT_IN = [
+  "squeeze-thin",
+  "squeeze-deep",
+  "funding-drain",
+  "leverage-ladder",
+  "protections",
+  "cascade",
+  "coin-margined-crash",
+  "squeeze-thin-coin",
+];
 
 const usd = (amount: bigint) => amount * WAD;
 
