@@ -46,7 +46,7 @@ function keeperFor(f: ExchangeFixture, options: Partial<KeeperOptions> = {}) {
   const logs: MemoryLogger = createMemoryLogger("debug");
   const keeper = new Keeper(f.ex, f.keeper, {
     fromBlock: f.ex.deployment.deploymentBlock,
-    metrics,
+    metrics: metrics.venue("USD"),
     log: logs.log,
     ...options,
   });
