@@ -3,7 +3,14 @@
  * end-to-end tests do in-process: the metrics / health server first (so /health answers, 503 with the
  * reason, while the RPC is unreachable at start), the JSON-RPC provider, the checks against the chain
  * (chain id, signer key and its funds, contract code), the TxSender with its nonce manager and RPC
- * circuit, the Keeper engine and the block loop.
+ * circuit, one Keeper engine per venue (--venues: the USD-margined exchange and each coin-margined one
+ * in the deployment), and the block loop that ticks them all.
+ *
+ * What the venues share: the provider, the signer and its one TxSender (one nonce manager for one key:
+ * two senders would hand out the same nonces), the RPC circuit, the funds check, the metrics / health
+ * server (each venue's series and progress labelled with its name) and the block loop. What each has of
+ * its own: its contracts, its indexer (its reorg and chain-reset handling, on its engine), its book and
+ * its jobs.
  *
  * The provider batches: calls issued in the same few milliseconds (a tick's market reads, the lens
  * chunks) go out as one JSON-RPC batch of at most RPC_BATCH_MAX_COUNT requests, and nothing is cached,
@@ -13,13 +20,13 @@
 import { setMaxListeners } from "node:events";
 import { FetchRequest, JsonRpcProvider, Network, Wallet, formatEther } from "ethers";
 import { z } from "zod";
-import { connectExchange } from "../lib/contracts";
+import { coinVenue, connectExchange } from "../lib/contracts";
 import type { Deployment as ExchangeDeployment } from "../lib/contracts";
 import { CircuitBreaker } from "./chain/circuit";
 import { isRpcTransportError } from "./chain/errors";
 import { backoffDelay } from "./chain/retry";
 import { TxSender } from "./chain/sender";
-import { ConfigError, HARDHAT_CHAIN_ID, LOCAL_KEEPER_KEYS, assertDeploymentChain } from "./config";
+import { ConfigError, HARDHAT_CHAIN_ID, LOCAL_KEEPER_KEYS, USD_VENUE, assertDeploymentChain } from "./config";
 import type { KeeperConfig } from "./config";
 import { Keeper } from "./keeper";
 import type { TickReport } from "./keeper";
@@ -29,6 +36,7 @@ import { LIQUIDATE_MANY_BASE_GAS, LIQUIDATION_GAS_PER_POSITION, TX_GAS_CAP } fro
 import { PortInUseError, startOpsServer } from "./ops-server";
 import type { OpsServer } from "./ops-server";
 import { KeeperService } from "./service";
+import type { ServedVenue } from "./service";
 import { LOST_RACE_ERRORS, exchangeErrors } from "./transactor";
 
 /** How long the provider collects concurrent calls into one batch. */
@@ -58,13 +66,18 @@ export interface KeeperAppOptions {
   /** Labels on every metric, to tell keepers apart. */
   metricLabels?: Record<string, string>;
   idleTickMs?: number;
-  onTick?: (report: TickReport) => void;
+  onTick?: (report: TickReport, venue: string) => void;
   /** How long a reset chain may have no code at the engine before the keeper stops (the Keeper's default). */
   resetGraceMs?: number;
 }
 
 export interface KeeperApp {
+  /** The first venue's keeper (USD's, unless --venues leaves it out). */
   keeper: Keeper;
+  /** Every venue served, in --venues order (USD first, then the coins in the record's order). */
+  venues: readonly ServedVenue[];
+  /** The keeper of venue `name`; throws for one not served. */
+  keeperOf(name: string): Keeper;
   service: KeeperService;
   metrics: KeeperMetrics;
   address: string;
@@ -97,10 +110,13 @@ const marketSchema = z.object({
   twapFeed: z.string(),
 });
 const exchangeSchema = z.object({ contracts: contractsSchema.passthrough(), markets: z.array(marketSchema).min(1) });
+const coinExchangesSchema = z.object({
+  coinMargined: z.array(exchangeSchema.extend({ asset: z.string().min(1) }).passthrough()).optional(),
+});
 
 /** The deployment as lib/contracts reads it; a ConfigError names what the keeper needs and is missing. */
 export function exchangeDeployment(config: KeeperConfig): ExchangeDeployment {
-  const parsed = exchangeSchema.safeParse(config.deployment);
+  const parsed = exchangeSchema.and(coinExchangesSchema).safeParse(config.deployment);
   if (parsed.success) {
     return { ...(config.deployment as unknown as ExchangeDeployment), markets: parsed.data.markets };
   }
@@ -113,6 +129,15 @@ export function exchangeDeployment(config: KeeperConfig): ExchangeDeployment {
       })
       .join("\n"),
   );
+}
+
+/** Each venue to serve (config.venues) with its exchange as a deployment of its own. */
+export function venueDeployments(config: KeeperConfig): { name: string; deployment: ExchangeDeployment }[] {
+  const deployment = exchangeDeployment(config);
+  return config.venues.map((name) => ({
+    name,
+    deployment: name === USD_VENUE ? deployment : coinVenue(deployment, name),
+  }));
 }
 
 /** A provider for `url` that batches, never caches, times out and assumes the deployment's chain. */
@@ -220,6 +245,22 @@ async function chooseSigner(config: KeeperConfig, chainId: bigint, provider: Jso
   );
 }
 
+/** A ConfigError unless the venue's engine has code on the chain (a node restarted since the deployment). */
+async function assertEngineCode(
+  provider: JsonRpcProvider,
+  config: KeeperConfig,
+  venue: { name: string; deployment: ExchangeDeployment },
+  chainId: bigint,
+): Promise<void> {
+  const engine = venue.deployment.contracts.engine;
+  if ((await provider.getCode(engine)) !== "0x") return;
+  const at = venue.name === USD_VENUE ? "contracts.engine" : `the ${venue.name} exchange's contracts.engine`;
+  throw new ConfigError(
+    `--deployment: ${JSON.stringify(config.deploymentPath)}: no contract at ${at} ` +
+      `${engine} on chain ${chainId} (was the node restarted since the deployment? deploy again)`,
+  );
+}
+
 /** The metrics server, or a one-line ConfigError when its port is taken. */
 async function startOps(config: KeeperConfig, metrics: KeeperMetrics): Promise<OpsServer | undefined> {
   if (config.metricsPort === 0) return undefined;
@@ -244,21 +285,19 @@ export async function createKeeperApp(
   log: Logger,
   options: KeeperAppOptions = {},
 ): Promise<KeeperApp> {
-  const deployment = exchangeDeployment(config);
-  const provider = createProvider(config.rpcUrl, deployment.chainId);
+  const venues = venueDeployments(config);
+  const { chainId: deploymentChainId, deploymentBlock } = venues[0].deployment;
+  const provider = createProvider(config.rpcUrl, deploymentChainId);
   const metrics = new KeeperMetrics(options.metricLabels);
+  // Each venue's series exist (at zero) before /health first answers.
+  for (const venue of venues) metrics.venue(venue.name);
   let ops: OpsServer | undefined;
   try {
     ops = await startOps(config, metrics);
     const chainId = await chainIdOf(provider, config.rpcUrl, log, metrics, options.signal);
     assertDeploymentChain(config, chainId);
     const wallet = await chooseSigner(config, chainId, provider, log);
-    if ((await provider.getCode(deployment.contracts.engine)) === "0x") {
-      throw new ConfigError(
-        `--deployment: ${JSON.stringify(config.deploymentPath)}: no contract at contracts.engine ` +
-          `${deployment.contracts.engine} on chain ${chainId} (was the node restarted since the deployment? deploy again)`,
-      );
-    }
+    for (const venue of venues) await assertEngineCode(provider, config, venue, chainId);
     // Checked every FUNDS_CHECK_MS, and every FUNDS_RECHECK_MS while the signer cannot pay.
     let fundsShort: string | undefined;
     let fundsCheckedAt = -Infinity;
@@ -303,23 +342,28 @@ export async function createKeeperApp(
       onRpcError: () => metrics.rpcErrors.inc(),
       signal: hardStop.signal,
     });
-    const exchange = connectExchange(deployment, provider);
-    const keeper = new Keeper(exchange, wallet, {
-      fromBlock: deployment.deploymentBlock,
-      batchSize: config.batchSize,
-      dryRun: config.dryRun,
-      log,
-      metrics,
-      transactor: sender,
-      clock: (head) => BigInt(Math.max(head.timestamp, Math.floor(Date.now() / 1000))),
-      logPageSize: config.logRange,
-      shard: config.shard,
-      takeoverBlocks: config.takeoverBlocks,
-      onChainChange: (reason) => metrics.setCondition(CONDITION.chain, reason),
-      ...(options.resetGraceMs === undefined ? {} : { resetGraceMs: options.resetGraceMs }),
+    const served: ServedVenue[] = venues.map(({ name, deployment }) => {
+      const venueLog = log.child({ venue: name });
+      const keeper = new Keeper(connectExchange(deployment, provider), wallet, {
+        fromBlock: deployment.deploymentBlock,
+        batchSize: config.batchSize,
+        dryRun: config.dryRun,
+        log: venueLog,
+        metrics: metrics.venue(name),
+        // One sender for every venue: one nonce manager for the one key.
+        transactor: sender,
+        clock: (head) => BigInt(Math.max(head.timestamp, Math.floor(Date.now() / 1000))),
+        logPageSize: config.logRange,
+        shard: config.shard,
+        takeoverBlocks: config.takeoverBlocks,
+        onChainChange: (reason) =>
+          metrics.setCondition(`${CONDITION.chain}:${name}`, reason === undefined ? undefined : `${name}: ${reason}`),
+        ...(options.resetGraceMs === undefined ? {} : { resetGraceMs: options.resetGraceMs }),
+      });
+      return { name, keeper, metrics: metrics.venue(name), log: venueLog };
     });
     const service = new KeeperService({
-      keeper,
+      venues: served,
       chain: provider,
       circuit,
       log,
@@ -328,7 +372,11 @@ export async function createKeeperApp(
       idleTickMs: options.idleTickMs,
       onTick: options.onTick,
       beforeTick: checkFunds,
-      onFatal: (error) => metrics.setCondition(CONDITION.chain, error.message),
+      onFatal: (error) => {
+        // The venues' pending chain changes end in this one reason.
+        for (const { name } of venues) metrics.setCondition(`${CONDITION.chain}:${name}`, undefined);
+        metrics.setCondition(CONDITION.chain, error.message);
+      },
     });
     log.info(
       {
@@ -336,8 +384,8 @@ export async function createKeeperApp(
         chainId,
         rpcUrl: config.rpcUrl,
         deployment: config.deploymentPath,
-        fromBlock: deployment.deploymentBlock,
-        markets: deployment.markets.map((m) => m.symbol),
+        fromBlock: deploymentBlock,
+        venues: Object.fromEntries(venues.map((v) => [v.name, v.deployment.markets.map((m) => m.symbol)])),
         dryRun: config.dryRun,
         batchSize: config.batchSize,
         pollMs: config.pollMs,
@@ -348,7 +396,13 @@ export async function createKeeperApp(
     );
     let closed: Promise<void> | undefined;
     return {
-      keeper,
+      keeper: served[0].keeper,
+      venues: served,
+      keeperOf: (name) => {
+        const venue = served.find((v) => v.name === name.toUpperCase());
+        if (venue === undefined) throw new Error(`venue ${name} not served; serving ${config.venues.join(", ")}`);
+        return venue.keeper;
+      },
       service,
       metrics,
       address: wallet.address,

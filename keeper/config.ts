@@ -119,6 +119,13 @@ const OPTIONS = {
     allowed: "an integer from 1 to 10000",
     fallback: "10",
   },
+  venues: {
+    flag: "venues",
+    env: "PERP_VENUES",
+    allowed:
+      "a comma-separated list of the venues to serve: USD (the USD-margined exchange) and the coins of the " +
+      "deployment's coin-margined exchanges (BTC, ALT); every venue in the deployment when not given",
+  },
   maxStaleSeconds: {
     flag: "max-stale-seconds",
     env: "PERP_MAX_STALE_SECONDS",
@@ -136,6 +143,9 @@ const ADDRESS = /^0x[0-9a-fA-F]{40}$/;
 const TRUE_TEXT = new Set(["1", "true", "yes", "on"]);
 const FALSE_TEXT = new Set(["0", "false", "no", "off"]);
 const MS_PER_SECOND = 1_000;
+const VENUE_LIST = /^\s*[A-Za-z][A-Za-z0-9]*\s*(,\s*[A-Za-z][A-Za-z0-9]*\s*)*$/;
+/** The venue name of a deployment's top-level, USD-margined exchange. */
+export const USD_VENUE = "USD";
 /** A keeper polls the head once per interval, so a bound of fewer intervals would flap on a healthy keeper. */
 const MIN_POLLS_PER_STALE_BOUND = 2;
 
@@ -195,6 +205,11 @@ const optionsSchema = z.object({
   gasBumpBlocks: integerText(1, 1_000),
   maxBlockLag: integerText(1, 10_000),
   maxStaleSeconds: integerText(1, 3_600),
+  venues: z
+    .string()
+    .regex(VENUE_LIST)
+    .transform((text) => [...new Set(text.split(",").map((name) => name.trim().toUpperCase()))])
+    .optional(),
 });
 
 /** Relations between options, checked once each one is valid on its own. */
@@ -239,9 +254,11 @@ const deploymentSchema = z
 /** A deployment file; contract addresses are checksummed. */
 export type Deployment = z.infer<typeof deploymentSchema>;
 
-export type KeeperConfig = Omit<z.infer<typeof optionsSchema>, "deployment"> & {
+export type KeeperConfig = Omit<z.infer<typeof optionsSchema>, "deployment" | "venues"> & {
   deploymentPath: string;
   deployment: Deployment;
+  /** The venues to serve, each offered by the deployment: USD first, then the coins in the record's order. */
+  venues: string[];
 };
 
 /* PARSING */
@@ -276,9 +293,42 @@ export function parseKeeperConfig(argv: readonly string[], env: NodeJS.ProcessEn
     const keys = [...new Set(parsed.error.issues.map((issue) => issue.path[0] as OptionKey))];
     throw new ConfigError(keys.map((key) => optionProblem(key, raw[key], sources[key] ?? "default")).join("\n"));
   }
-  const { deployment: deploymentPath, ...options } = parsed.data;
+  const { deployment: deploymentPath, venues: requested, ...options } = parsed.data;
   const deploymentLabel = sourceLabel(OPTIONS.deployment, sources.deployment ?? "default");
-  return { ...options, deploymentPath, deployment: loadDeployment(deploymentPath, deploymentLabel) };
+  const deployment = loadDeployment(deploymentPath, deploymentLabel);
+  const venuesLabel = sourceLabel(OPTIONS.venues, sources.venues ?? "default");
+  const venues = chooseVenues(offeredVenues(deployment), requested, venuesLabel, deploymentPath);
+  return { ...options, deploymentPath, deployment, venues };
+}
+
+/**
+ * The venues a deployment record offers: USD (its top-level exchange), then each coin-margined exchange's
+ * coin (`coinMargined[].asset`; records written before them have none).
+ */
+export function offeredVenues(deployment: Deployment): string[] {
+  const coins = (deployment as { coinMargined?: unknown }).coinMargined;
+  const assets = Array.isArray(coins) ? coins.map((c) => (c as { asset?: unknown }).asset) : [];
+  return [USD_VENUE, ...assets.filter((a): a is string => typeof a === "string").map((a) => a.toUpperCase())];
+}
+
+/**
+ * The venues to serve: every one `offered` when none were `requested`, else the requested ones in the
+ * record's order; a ConfigError names any the record does not offer, and the ones it does.
+ */
+export function chooseVenues(
+  offered: readonly string[],
+  requested: readonly string[] | undefined,
+  label = `--${OPTIONS.venues.flag}`,
+  deploymentPath = "the deployment",
+): string[] {
+  if (requested === undefined) return [...offered];
+  const unknown = requested.filter((name) => !offered.includes(name));
+  if (unknown.length > 0) {
+    throw new ConfigError(
+      `${label}: ${unknown.join(", ")} not in ${JSON.stringify(deploymentPath)}, which offers ${offered.join(", ")}`,
+    );
+  }
+  return offered.filter((name) => requested.includes(name));
 }
 
 function readFlags(argv: readonly string[]): Record<string, RawValue> {

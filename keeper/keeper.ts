@@ -22,8 +22,10 @@
  *      executed; ADL where the market is open to it;
  *   6. when those sent anything, liquidations once more: their blocks moved time, skew and mark.
  *
- * The CLI (keeper/main.ts, via keeper/service.ts) runs it against a JSON-RPC node with its TxSender;
- * the simulator runs the same class in-process over a plain signer.
+ * One Keeper serves one exchange (a venue: the USD-margined one, or a coin's coin-margined one, whose
+ * engine runs on 1/P so lib/math's mirror applies unchanged). The CLI (keeper/main.ts, via
+ * keeper/service.ts) runs one per venue against a JSON-RPC node, sharing its TxSender; the simulator
+ * runs the same class in-process over a plain signer.
  */
 import type { Signer } from "ethers";
 import type { Exchange } from "../lib/contracts";
@@ -45,7 +47,7 @@ import { createSilentLogger } from "./log";
 import type { Logger } from "./log";
 import { MarketReader, canLiquidate } from "./markets";
 import type { MarketSnapshot, MarketSource } from "./markets";
-import type { KeeperMetrics } from "./metrics";
+import type { VenueMetrics } from "./metrics";
 import { SignerTransactor } from "./transactor";
 import type { Transactor } from "./transactor";
 import { SINGLE_SHARD, takeoverSplit } from "./shard";
@@ -80,13 +82,18 @@ export interface KeeperOptions extends LiquidationJobOptions {
   /** The deployment block: the indexer starts there. */
   fromBlock: number;
   log?: Logger;
-  metrics?: KeeperMetrics;
+  /** The series of the venue this keeper serves (KeeperMetrics.venue). */
+  metrics?: VenueMetrics;
   /**
    * Where each tick's market reads come from; a MarketReader over the signer's provider unless given (the
    * simulator passes its own, which shares one read per block with the runner).
    */
   markets?: MarketSource;
-  /** How transactions go out; a SignerTransactor over the signer unless given (the CLI passes its TxSender). */
+  /**
+   * How transactions go out; a SignerTransactor over the signer unless given (the CLI passes its TxSender).
+   * Keepers of several venues that sign with one key must share one transactor (keeper/venues.ts): each
+   * of two would number its nonces from the same count.
+   */
   transactor?: Transactor;
   /**
    * The time, in seconds, a transaction sent now would see, which markets are projected to. The head
@@ -153,7 +160,7 @@ export class Keeper {
   private readonly adl: AdlJob;
   private readonly options: KeeperOptions;
   private readonly log: Logger;
-  private readonly metrics: KeeperMetrics | undefined;
+  private readonly metrics: VenueMetrics | undefined;
   private readonly clock: (head: HeadBlock) => bigint;
   /** When this keeper first saw each crossed position liquidatable (clock seconds). */
   private readonly crossedAt = new Map<bigint, bigint>();

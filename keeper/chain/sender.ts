@@ -135,6 +135,8 @@ export class TxSender {
   readonly #lostRaceErrors: ReadonlySet<string>;
   readonly #sleep: NonNullable<TxSenderOptions["sleep"]>;
   #address: Promise<string> | undefined;
+  /** The last send's turn to take a nonce and start its broadcast (#dispatch). */
+  #turn: Promise<void> = Promise.resolve();
   /** The fee quote new transactions are priced with, and when it was asked for. */
   #feeQuote: { atMs: number; fees: Promise<Fees> } | undefined;
 
@@ -193,10 +195,9 @@ export class TxSender {
   /** Takes a nonce and broadcasts; on a nonce error, resyncs and tries a fresh nonce. */
   async #broadcastNew(tx: Prepared, log: Logger): Promise<Broadcast | SendOutcome> {
     for (let attempt = 0; ; attempt++) {
-      let signed: Broadcast;
       try {
-        signed = await this.#sign(tx, await this.#nonces.next());
-        await this.#broadcast(signed.raw);
+        const { signed, broadcast } = await this.#dispatch(tx);
+        await broadcast;
         return signed;
       } catch (error) {
         // Whatever failed, the nonce taken may be unused now: read the count again next time.
@@ -208,6 +209,27 @@ export class TxSender {
         return this.#failure(error);
       }
     }
+  }
+
+  /**
+   * Takes the next nonce, signs and starts the broadcast, one send at a time: concurrent sends (a round's
+   * batches, or the venues of one keeper sharing this sender) reach the node in nonce order, so a node that
+   * refuses a nonce ahead of the account's count (Hardhat's automine) never sees n + 1 before n. Only the
+   * signing is serialised: the broadcasts' answers are awaited by each send, outside the turn.
+   */
+  #dispatch(tx: Prepared): Promise<{ signed: Broadcast; broadcast: Promise<void> }> {
+    const turn = this.#turn.then(async () => {
+      const signed = await this.#sign(tx, await this.#nonces.next());
+      const broadcast = this.#broadcast(signed.raw);
+      // Awaited by the send; this only keeps a failure that comes before it looks from being unhandled.
+      broadcast.catch(() => undefined);
+      return { signed, broadcast };
+    });
+    this.#turn = turn.then(
+      () => undefined,
+      () => undefined,
+    );
+    return turn;
   }
 
   async #sign(tx: Prepared, nonce: number): Promise<Broadcast> {

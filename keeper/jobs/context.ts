@@ -3,13 +3,13 @@
  * the stop flag (a job starts no new transaction once a stop is requested; the ones in flight finish).
  */
 import type { Logger } from "../log";
-import type { KeeperMetrics } from "../metrics";
+import type { VenueMetrics } from "../metrics";
 import type { SendOutcome, Transactor } from "../transactor";
 
 export interface JobContext {
   transactor: Transactor;
   log: Logger;
-  metrics?: KeeperMetrics;
+  metrics?: VenueMetrics;
   /** Compute and log, never send. */
   dryRun: boolean;
   /** The keeper's address: static calls are made from it. */

@@ -224,8 +224,8 @@ describe("keeper CLI (keeper/main.ts as a process)", function () {
       // Its /metrics counts what it liquidated, and its book is empty.
       await waitFor("the second keeper's metrics", 10_000, async () => {
         const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-        const counted = text.includes(`\nperpsim_liquidations_succeeded_total ${bySecond}\n`);
-        return counted && text.includes("\nperpsim_positions_tracked 0\n") ? true : undefined;
+        const counted = text.includes(`\nperpsim_liquidations_succeeded_total{venue="USD"} ${bySecond}\n`);
+        return counted && text.includes('\nperpsim_positions_tracked{venue="USD"} 0\n') ? true : undefined;
       });
 
       // A third keeper on the same metrics port: one line naming the flag, exit 2, no stack trace.

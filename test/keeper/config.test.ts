@@ -11,6 +11,8 @@ import {
   assertDeploymentChain,
   keeperUsage,
   loadConfigOrExit,
+  chooseVenues,
+  offeredVenues,
   parseKeeperConfig,
   resolveSignerKey,
 } from "../../keeper/config";
@@ -258,6 +260,44 @@ describe("keeper config", () => {
       );
       const error = errorOf(() => parseKeeperConfig(["--rpc-url", "http://x", "--deployment", file], {}));
       expect(error.message).to.contain(`contracts.Vault: has a bad EIP-55 checksum (got "${badChecksum}")`);
+    });
+
+    describe("--venues", () => {
+      const coinFile = () =>
+        writeJson(
+          "coins.json",
+          JSON.stringify({
+            chainId: 31337,
+            deploymentBlock: 7,
+            contracts: { Vault: VAULT },
+            coinMargined: [{ asset: "BTC" }, { asset: "ALT" }],
+          }),
+        );
+      const withCoins = (...extra: string[]) => ["--rpc-url", "http://x", "--deployment", coinFile(), ...extra];
+
+      it("serves every venue in the record by default: USD, then each coin-margined exchange's coin", () => {
+        expect(parseKeeperConfig(withCoins(), {}).venues).to.deep.equal(["USD", "BTC", "ALT"]);
+        expect(parseKeeperConfig(baseArgs(), {}).venues, "a record without coin exchanges").to.deep.equal(["USD"]);
+      });
+
+      it("takes a comma-separated list in any case and order, from the flag or PERP_VENUES, in the record's order", () => {
+        expect(parseKeeperConfig(withCoins("--venues", "alt, btc,BTC"), {}).venues).to.deep.equal(["BTC", "ALT"]);
+        expect(parseKeeperConfig(withCoins(), { PERP_VENUES: "BTC" }).venues).to.deep.equal(["BTC"]);
+      });
+
+      it("refuses a venue the record does not offer, naming the ones it does, and a malformed list", () => {
+        const error = errorOf(() => parseKeeperConfig(withCoins(), { PERP_VENUES: "USD,ETH" }));
+        expect(error.message).to.match(/^PERP_VENUES: ETH not in ".*coins\.json", which offers USD, BTC, ALT$/);
+        const malformed = errorOf(() => parseKeeperConfig(withCoins("--venues", "BTC,,ALT"), {}));
+        expect(malformed.message).to.match(/^--venues: "BTC,,ALT" is not allowed; expected a comma-separated list/);
+      });
+
+      it("chooseVenues and offeredVenues are pure", () => {
+        expect(offeredVenues({ chainId: 1, deploymentBlock: 0, contracts: {} })).to.deep.equal(["USD"]);
+        expect(chooseVenues(["USD", "BTC"], undefined)).to.deep.equal(["USD", "BTC"]);
+        expect(chooseVenues(["USD", "BTC"], ["BTC"])).to.deep.equal(["BTC"]);
+        expect(() => chooseVenues(["USD"], ["BTC"])).to.throw(ConfigError, "--venues: BTC not in");
+      });
     });
   });
 

@@ -19,6 +19,7 @@ import { liquidateManyGas } from "../../keeper/jobs/liquidations";
 import { MarketReader } from "../../keeper/markets";
 import { KeeperMetrics } from "../../keeper/metrics";
 import { SignerTransactor } from "../../keeper/transactor";
+import { createVenueKeepers, venuesOf } from "../../keeper/venues";
 import type { Transactor, TxRequest } from "../../keeper/transactor";
 import { Pricing } from "../../lib/math";
 import { wad } from "../../lib/units";
@@ -46,7 +47,7 @@ function keeperFor(f: ExchangeFixture, options: Partial<KeeperOptions> = {}) {
   const logs: MemoryLogger = createMemoryLogger("debug");
   const keeper = new Keeper(f.ex, f.keeper, {
     fromBlock: f.ex.deployment.deploymentBlock,
-    metrics,
+    metrics: metrics.venue("USD"),
     log: logs.log,
     ...options,
   });
@@ -413,6 +414,27 @@ describe("Keeper engine (in-process network)", function () {
     expect(caughtUp.map((s) => [s.intervals, s.boundary])).to.deep.equal([
       [3n, last + 3n * FUNDING_INTERVAL],
       [3n, last + 3n * FUNDING_INTERVAL],
+    ]);
+  });
+
+  it("keeps every venue in-process with one signer: the venues' keepers, ticked at once, settle each coin-margined market's funding", async () => {
+    const f = await loadFixture(exchangeFixture);
+    const keepers = createVenueKeepers(f.ex, f.keeper, () => ({ fromBlock: f.ex.deployment.deploymentBlock }));
+    expect([...keepers.keys()]).to.deep.equal(["USD", "BTC", "ALT"]);
+    let boundary = 0n;
+    for (const { exchange } of venuesOf(f.ex)) {
+      for (const market of exchange.markets.values()) {
+        const next = (await exchange.admin.marketState(market.marketId)).lastFundingTime + FUNDING_INTERVAL;
+        if (next > boundary) boundary = next;
+      }
+    }
+    await time.increaseTo(boundary);
+    const reports = await Promise.all([...keepers.values()].map((k) => k.tick()));
+    const settled = reports.map((r) => r.funding.map((s) => s.marketId));
+    expect(settled).to.deep.equal([
+      [f.alt.marketId, f.btc.marketId],
+      [f.ex.coinMargined.get("BTC")!.markets.get("BTCUSD-INV")!.marketId],
+      [f.ex.coinMargined.get("ALT")!.markets.get("ALTUSD-INV")!.marketId],
     ]);
   });
 

@@ -1,5 +1,6 @@
 import { expect } from "chai";
 import { AbiCoder, FeeData, Interface, Transaction } from "ethers";
+import type { TransactionRequest } from "ethers";
 import { CircuitBreaker } from "../../keeper/chain/circuit";
 import { TxSender } from "../../keeper/chain/sender";
 import type { SendOutcome, TxSenderOptions } from "../../keeper/chain/sender";
@@ -103,6 +104,31 @@ describe("TxSender", () => {
       await send();
       expect(chain.calls.getFeeData).to.equal(2);
       expect(chain.accepted[3].tx.maxFeePerGas).to.equal(3n * GWEI);
+    });
+
+    it("broadcasts concurrent sends in nonce order however long each takes to sign (one key, several venues)", async () => {
+      const chain = new FakeChain();
+      // The first nonce signs slowest: taken in order, the broadcasts would otherwise arrive 2, 1, 0.
+      const signer = {
+        ...chain.signer,
+        signTransaction: async (tx: TransactionRequest) => {
+          await new Promise((resolve) => setTimeout(resolve, 30 - 10 * Number(tx.nonce)));
+          return chain.signer.signTransaction(tx);
+        },
+      };
+      const arrived: number[] = [];
+      const broadcast = chain.broadcastTransaction.bind(chain);
+      chain.broadcastTransaction = async (raw: string) => {
+        arrived.push(Transaction.from(raw).nonce);
+        return broadcast(raw);
+      };
+      const { sender } = setup({ chain, signer });
+      const round = await Promise.all(
+        ["USD", "BTC", "ALT"].map((venue) => sender.send({ to: TARGET, data: CALLDATA, label: venue })),
+      );
+      for (const outcome of round) expectKind(outcome, "mined");
+      expect(arrived).to.deep.equal([0, 1, 2]);
+      expect(chain.calls.getNonce).to.equal(1);
     });
 
     it("signs an EIP-1559 transaction with the estimate plus 20% headroom, for the given chain", async () => {
