@@ -16,7 +16,7 @@
  */
 import type { EthereumProvider } from "hardhat/types";
 import { toQuantity, type BaseContract, type Interface } from "ethers";
-import { FastAbi, addressWord, uintWord as word } from "./abi";
+import { FastAbi, addressWord, uintWord as word } from "../lib/abi";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { decodeRevert } from "../lib/revert";
 import { MarketReader, type MarketSnapshot, type MarketSource } from "../keeper/markets";

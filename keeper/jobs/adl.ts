@@ -6,6 +6,7 @@
  * first, and closes them one by one with autoDeleverage, each confirmed by a static call; the first
  * AdlNotActive means the market is healthy again and the job stops there.
  */
+import { FastAbi } from "../../lib/abi";
 import { MarketLib, PositionLib, WadMath } from "../../lib/math";
 import type { PerpEngine, PerpLens } from "../../typechain-types";
 import { positionIdHex } from "../book";
@@ -151,7 +152,7 @@ export class AdlJob {
         continue;
       }
       for (const entry of outcome.receipt.logs) {
-        const parsed = this.engine.interface.parseLog(entry);
+        const parsed = FastAbi.of(this.engine.interface).parseLog(entry);
         if (parsed?.name !== "AutoDeleveraged") continue;
         const a = parsed.args;
         const record: Deleveraging = {
