@@ -22,7 +22,8 @@
  * size is kept. The cursor moves only after a whole page is applied, so an RPC failure mid-sync resumes
  * from the first page not applied; nothing is skipped and nothing applied twice.
  */
-import type { EventFragment, Interface, Log, Provider, Result } from "ethers";
+import type { Interface, Log, Provider, Result } from "ethers";
+import { FastAbi } from "../lib/abi";
 import type { OrderBook, PerpEngine } from "../typechain-types";
 import type { KeeperState, OrderType } from "./book";
 import { isRpcTransportError } from "./chain/errors";
@@ -370,21 +371,7 @@ function mergeReorg(a: SyncReport["reorg"], b: NonNullable<SyncReport["reorg"]>)
   };
 }
 
-/** Each interface's events by topic hash, computed once. */
-const eventsByTopic = new WeakMap<Interface, Map<string, EventFragment>>();
-
-/**
- * `iface.parseLog(log)`'s name and arguments, with the event found by its topic in a map: ethers finds
- * it by hashing every event's signature again on each log (a keccak in JavaScript per event per log).
- */
+/** `iface.parseLog(log)`'s name and arguments, events found by topic and read a word at a time (lib/abi.ts). */
 function parseLog(iface: Interface, log: Log): { name: string; args: Result } | null {
-  let events = eventsByTopic.get(iface);
-  if (events === undefined) {
-    events = new Map();
-    iface.forEachEvent((e) => events!.set(e.topicHash, e));
-    eventsByTopic.set(iface, events);
-  }
-  const fragment = events.get(log.topics[0]?.toLowerCase() ?? "");
-  if (fragment === undefined || fragment.anonymous) return null;
-  return { name: fragment.name, args: iface.decodeEventLog(fragment, log.data, log.topics) };
+  return FastAbi.of(iface).parseLog(log);
 }

@@ -231,7 +231,10 @@ export class Keeper {
     this.liquidations = new LiquidationJob(engine, lens, opts, context("liquidations"));
     this.funding = new FundingJob(engine, context("funding"));
     this.orders = new OrdersJob(orderBook, { cleanup: opts.cleanupOrders }, context("orders"));
-    this.adl = new AdlJob(engine, lens, exchange.vault.connect(provider), opts.adlOptions, context("adl"));
+    const vault = exchange.vault.connect(provider);
+    const poolAssets =
+      opts.markets?.poolAssets?.bind(opts.markets) ?? ((block: number) => vault.poolAssets({ blockTag: block }));
+    this.adl = new AdlJob(engine, lens, poolAssets, opts.adlOptions, context("adl"));
   }
 
   /** The first block the indexer has not applied yet. */

@@ -52,6 +52,8 @@ export function canLiquidate(m: MarketSnapshot): boolean {
 export interface MarketSource {
   /** Every market in `marketIds`, read at `block` and projected to `nowSec`. */
   read(marketIds: Iterable<bigint>, block: number, nowSec: bigint): Promise<Map<bigint, MarketSnapshot>>;
+  /** The vault's pool assets at `block` (the ADL job's other input); the keeper reads the vault unless given. */
+  poolAssets?(block: number): Promise<bigint>;
 }
 
 export class MarketReader implements MarketSource {

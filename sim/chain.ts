@@ -10,12 +10,13 @@
  * Reads are raw `eth_call`s decoded with the contracts' ABIs (an ethers contract call costs two to three
  * times the call itself in JavaScript). A market's stored state and index are read at most once per
  * block and shared: the runner's views and the keeper's snapshots (`marketSource`) of one block come
- * from the same two calls. Configuration and tiers are read once, at connect: the simulator sends no
+ * from the same two calls. The vault's insurance fund and pool assets are read with them, in the same
+ * batch: the runner's rows and the keeper's ADL check take them from there. Configuration and tiers are read once, at connect: the simulator sends no
  * transaction that changes them.
  */
 import type { EthereumProvider } from "hardhat/types";
 import { toQuantity, type BaseContract, type Interface } from "ethers";
-import { FastAbi, addressWord, uintWord as word } from "./abi";
+import { FastAbi, addressWord, uintWord as word } from "../lib/abi";
 import type { Exchange, MarketHandles } from "../lib/contracts";
 import { decodeRevert } from "../lib/revert";
 import { MarketReader, type MarketSnapshot, type MarketSource } from "../keeper/markets";
@@ -29,6 +30,7 @@ import {
   PushPriceFeed__factory,
   SimReads__factory,
   SpotPool__factory,
+  Vault__factory,
 } from "../typechain-types";
 import type { MarketView } from "./agents/view";
 
@@ -109,6 +111,12 @@ interface MarketReading {
   freshUntil: bigint | undefined;
 }
 
+/** The vault's insurance fund and LP pool assets as read at one block. */
+export interface VaultReading {
+  insurance: bigint;
+  poolAssets: bigint;
+}
+
 /** One eth_call waiting to go out with the others of its block (SimChain.read). */
 interface PendingRead {
   to: string;
@@ -131,13 +139,15 @@ export class SimChain {
   private readonly feed: FastAbi;
   private readonly admin: FastAbi;
   private readonly oracle: FastAbi;
+  private readonly vaultAbi: FastAbi;
   /** Each contract interface `value` has read through, with its selectors looked up once. */
   private readonly abis = new WeakMap<Interface, FastAbi>();
   /** Reads issued in this turn of the event loop, by block tag: they go out together (read). */
   private pendingReads = new Map<string, PendingRead[]>();
-  /** The block `readings` were read at, and each market's reading there (by market id). */
+  /** The block `readings` were read at, each market's reading there (by market id) and the vault's. */
   private readingsBlock = -1;
   private readings = new Map<bigint, Promise<MarketReading>>();
+  private vaultReading: Promise<VaultReading> | undefined;
 
   private constructor(
     private readonly provider: EthereumProvider,
@@ -148,6 +158,7 @@ export class SimChain {
     this.feed = new FastAbi(PushPriceFeed__factory.createInterface());
     this.admin = new FastAbi(PerpEngineAdmin__factory.createInterface());
     this.oracle = new FastAbi(Oracle__factory.createInterface());
+    this.vaultAbi = new FastAbi(Vault__factory.createInterface());
   }
 
   /** Reads every market's configuration and tiers once. */
@@ -273,6 +284,14 @@ export class SimChain {
     return pool;
   }
 
+  /**
+   * The vault at `block` (the head: the caller knows its number), read with the markets' reading of
+   * that block and shared with every other reader of it.
+   */
+  vaultAt(block: number): Promise<VaultReading> {
+    return this.vault(block, "latest");
+  }
+
   /** The keeper's market reads (keeper/markets.ts MarketSource), served from the same per-block readings. */
   marketSource(): MarketSource {
     const byId = new Map([...this.markets.values()].map((m) => [m.handles.marketId, m]));
@@ -299,6 +318,7 @@ export class SimChain {
         const snapshots = await Promise.all([...marketIds].map((id) => snapshot(id, block, nowSec)));
         return new Map(snapshots.map((s) => [s.marketId, s]));
       },
+      poolAssets: async (block) => (await this.vault(block, block)).poolAssets,
     };
   }
 
@@ -313,20 +333,47 @@ export class SimChain {
     return result[0] as T;
   }
 
-  /** Market `marketId` at `block` (read at `tag`, which names that block), read once per block. */
+  /**
+   * Market `marketId` at `block` (read at `tag`, which names that block), read once per block; the
+   * vault's reading of the block goes out with the first market's (one batch).
+   */
   private reading(marketId: bigint, block: number, tag: "latest" | number): Promise<MarketReading> {
-    if (block !== this.readingsBlock) {
-      this.readingsBlock = block;
-      this.readings = new Map();
-    }
+    this.readAt(block);
     let reading = this.readings.get(marketId);
     if (reading === undefined) {
       reading = this.readOnce(marketId, tag);
       // A failed read is not kept: the next reader tries again.
       reading.catch(() => this.readings.get(marketId) === reading && this.readings.delete(marketId));
       this.readings.set(marketId, reading);
+      void this.vault(block, tag);
     }
     return reading;
+  }
+
+  /** The vault at `block` (read at `tag`, which names that block), read once per block. */
+  private vault(block: number, tag: "latest" | number): Promise<VaultReading> {
+    this.readAt(block);
+    let reading = this.vaultReading;
+    if (reading === undefined) {
+      const vault = this.ex.deployment.contracts.vault;
+      const value = async (fn: string) => (await this.call(vault, this.vaultAbi, fn, [], tag))[0] as bigint;
+      reading = Promise.all([value("insuranceFund"), value("poolAssets")]).then(([insurance, poolAssets]) => ({
+        insurance,
+        poolAssets,
+      }));
+      // A failed read is not kept (and a reading nobody awaits yet does not go unhandled meanwhile).
+      reading.catch(() => this.vaultReading === reading && (this.vaultReading = undefined));
+      this.vaultReading = reading;
+    }
+    return reading;
+  }
+
+  /** Readings from now on are of `block`: those of another block are forgotten. */
+  private readAt(block: number): void {
+    if (block === this.readingsBlock) return;
+    this.readingsBlock = block;
+    this.readings = new Map();
+    this.vaultReading = undefined;
   }
 
   private async readOnce(marketId: bigint, tag: "latest" | number): Promise<MarketReading> {

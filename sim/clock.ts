@@ -10,6 +10,11 @@
  * `mineBlock` packs several transactions into one block (automine off, the transactions sent one after
  * another so the node's pool holds them in that order, one evm_mine): the block takes one second of
  * the clock whatever it holds.
+ *
+ * `owe` stands empty blocks between what was mined last and the next transaction (a keeper's latency):
+ * their seconds pass at once, but they are mined only when something is mined after them before
+ * `dropOwed`. A latency after which nothing is sent costs no block: the chain is the same but for the
+ * numbers of the blocks after it.
  */
 type Send = (method: string, params?: unknown[]) => Promise<unknown>;
 
@@ -27,6 +32,8 @@ export class BlockClock {
   private queue: Promise<unknown> = Promise.resolve();
   /** Blocks mined through this clock since it was installed. */
   private mined = 0;
+  /** Empty blocks owed (`owe`): their seconds are counted in `next`, the blocks not mined yet. */
+  private owed = 0;
 
   constructor(
     private readonly provider: { send: Send },
@@ -83,6 +90,20 @@ export class BlockClock {
     if (timestamp > this.next) this.next = timestamp;
   }
 
+  /**
+   * `blocks` empty blocks, one second each, before the next block that holds anything: the clock stands
+   * after them at once (peek), the node mines them just before that block, or never if `dropOwed` comes first.
+   */
+  owe(blocks: number): void {
+    this.owed += blocks;
+    this.next += blocks;
+  }
+
+  /** Forgets the owed blocks not mined: nothing was mined after them. Their seconds stay passed. */
+  dropOwed(): void {
+    this.owed = 0;
+  }
+
   /** Blocks mined through this clock since it was installed (each send, evm_mine, hardhat_mine's count). */
   get blocksMined(): number {
     return this.mined;
@@ -93,7 +114,18 @@ export class BlockClock {
     return this.next;
   }
 
+  /** Mines the owed empty blocks, at the seconds they stand for. */
+  private async mineOwed(): Promise<void> {
+    const blocks = this.owed;
+    if (blocks === 0) return;
+    this.owed = 0;
+    await this.original("evm_setNextBlockTimestamp", [this.next - blocks]);
+    await this.original("hardhat_mine", ["0x" + blocks.toString(16), "0x1"]);
+    this.mined += blocks;
+  }
+
   private async pack(txs: readonly object[]): Promise<string[]> {
+    await this.mineOwed();
     const ordered = (this.provider as { ordersConcurrentSends?: boolean }).ordersConcurrentSends === true;
     await this.original("evm_setAutomine", [false]);
     try {
@@ -132,6 +164,7 @@ export class BlockClock {
   }
 
   private async mine(method: string, params: unknown[] | undefined): Promise<unknown> {
+    await this.mineOwed();
     await this.original("evm_setNextBlockTimestamp", [this.next]);
     let blocks = 1;
     if (method === "hardhat_mine") {

@@ -25,7 +25,7 @@ import type { Exchange } from "../lib/contracts";
 import { ALT_USD, type MarketSpec } from "../lib/markets";
 import { MarketLib, WadMath, positionHealth } from "../lib/math";
 import { USD6_TO_WAD, WAD } from "../lib/units";
-import { Keeper } from "../keeper/keeper";
+import { Keeper, type TickReport } from "../keeper/keeper";
 import { Random } from "./random";
 import { BlockClock, type ClockState } from "./clock";
 import { formatWad } from "./decimal";
@@ -153,8 +153,6 @@ interface Run {
   firstPushSec: number;
   initialInsurance: bigint;
   initialPool: bigint;
-  /** The vault's insurance fund and pool assets as last read; undefined after anything that may have moved them. */
-  vaultRead: { insurance: bigint; poolAssets: bigint } | undefined;
   /** Markets whose spot price moved since it was last read (only swaps move it). */
   spotMoved: Set<string>;
   /** The coin-margined markets (sim/coin-margined.ts); undefined without any. */
@@ -410,6 +408,8 @@ async function setUp(
   const keeper = new Keeper(ex, keeperSigner, {
     fromBlock: ex.deployment.deploymentBlock,
     markets: chain.marketSource(),
+    // The time of the last block, mined or owed (keeperPhase): what the keeper's next transaction follows.
+    clock: () => BigInt(clock.peek() - 1),
   });
   const tracks: MarketTrack[] = await Promise.all(
     scenario.markets.map(async (m) => ({
@@ -454,7 +454,6 @@ async function setUp(
     firstPushSec: mmPlan?.pushes.length ? Math.min(...mmPlan.pushes.map((p) => p.atSec)) : scenario.durationSec,
     initialInsurance: 0n,
     initialPool: 0n,
-    vaultRead: undefined,
     spotMoved: new Set(scenario.markets.map((m) => m.symbol)),
     coin: await CoinMarkets.setUp({
       scenario,
@@ -600,11 +599,10 @@ async function runStep(run: Run, step: number, pnlPoint: boolean): Promise<void>
   if (pnlInputs !== undefined) recordPnl(run, t, endViews, row, await pnlInputs);
 }
 
-/** Forgets the vault's balances when `action` may move them: every exchange transaction but the oracle's. */
-function touchVault(run: Run, action: Action): void {
+/** Notes the market whose spot price `action` may move (a swap): its price is read again at the step's end. */
+function touchSpot(run: Run, action: Action): void {
   const kind = action.intent.kind;
   if (kind === "spotBuy" || kind === "spotSell") run.spotMoved.add(action.intent.symbol);
-  else if (kind !== "pushPrice" && kind !== "settleFunding") run.vaultRead = undefined;
 }
 
 /** The market maker's actions due this step; returns the market whose spot pool it swapped on, if any. */
@@ -620,7 +618,7 @@ async function marketMakerPhase(run: Run, t: number): Promise<string | undefined
   ]);
   // One block, in order (one account's nonces): a push's price is the one the push before it left.
   const actions = marketMakerActions(mm.plan, t, run.scenario.stepSec, market, { usd6, coins, spot });
-  actions.forEach((action) => touchVault(run, action));
+  actions.forEach((action) => touchSpot(run, action));
   const outcomes = await run.chain.sendBlock(
     run.clock,
     actions.map((action) => ({ from: mm.address, call: run.chain.callOf(action.intent, mm.address) })),
@@ -750,7 +748,7 @@ async function retailPhase(
       optional: true,
       intent: decision.intent,
     };
-    touchVault(run, action);
+    touchSpot(run, action);
     decided.push([a, decision, action]);
   }
   // One block, in this order: the traders act independently, each on its own account.
@@ -783,7 +781,7 @@ async function arbitragePhase(
   const own = run.keeper.book.get(arb.positionId)?.size ?? 0n;
   const actions = arbitrageActions(arb.plan, views.get(arb.plan.market)!, own);
   for (const [i, action] of actions.entries()) {
-    touchVault(run, action);
+    touchSpot(run, action);
     const call = run.chain.callOf(action.intent, arb.address);
     const { outcomes } = await run.chain.mineSends(run.clock, [{ from: arb.address, call }]);
     const outcome = outcomes.then(([o]) => {
@@ -796,18 +794,26 @@ async function arbitragePhase(
   return { recorded: Promise.resolve() };
 }
 
-/** The keeper, after its latency: one tick, and its liquidations recorded. */
+/**
+ * The keeper, after its latency: one tick, and its liquidations recorded. It sees the last block mined
+ * and its transactions land `latencyBlocks` blocks later: the clock owes those blocks, mined only if
+ * the keeper sends (BlockClock.owe), and the keeper projects the markets to the last of them.
+ */
 async function keeperPhase(run: Run): Promise<void> {
   const { enabled, latencyBlocks } = run.scenario.keeper;
   if (!enabled) {
     await run.keeper.syncOnly();
     return;
   }
-  if (latencyBlocks > 0) await run.provider.send("hardhat_mine", ["0x" + latencyBlocks.toString(16), "0x1"]);
-  const report = await run.keeper.tick();
+  run.clock.owe(latencyBlocks);
+  let report: TickReport;
+  try {
+    report = await run.keeper.tick();
+  } finally {
+    run.clock.dropOwed();
+  }
   const sent = report.liquidations.length + report.funding.length + report.orders.length + report.adl.length;
   run.ledger.recordKeeper(sent, report.lostRace.length);
-  if (sent + report.lostRace.length > 0) run.vaultRead = undefined;
   // Every block is stamped by the clock: the last one mined carries the timestamp just before the next.
   const now = run.clock.peek() - 1 - run.startSec;
   for (const l of report.liquidations) {
@@ -842,7 +848,7 @@ async function readRow(
   const lastBlockSec = BigInt(run.clock.peek() - 1);
   const block = run.clockStartBlock + run.clock.blocksMined;
   const [{ insurance, poolAssets }, views, spots] = await Promise.all([
-    readVault(run),
+    run.chain.vaultAt(headBlock(run)),
     readMarkets(run, lastBlockSec),
     Promise.all(
       run.tracks.map((tr) =>
@@ -880,17 +886,6 @@ async function readRow(
     };
   });
   return { row: { t, step, block, markets }, views, insurance };
-}
-
-/** The vault's insurance fund and pool assets, read again only when a transaction may have moved them. */
-async function readVault(run: Run): Promise<{ insurance: bigint; poolAssets: bigint }> {
-  if (run.vaultRead !== undefined) return run.vaultRead;
-  const [insurance, poolAssets] = await Promise.all([
-    run.chain.value(run.ex.vault, "insuranceFund"),
-    run.chain.value(run.ex.vault, "poolAssets"),
-  ]);
-  run.vaultRead = { insurance, poolAssets };
-  return run.vaultRead;
 }
 
 /** A position's equity at the view's mark, 0 without a position or when it is under water. */
@@ -1101,8 +1096,7 @@ async function attackPhase(run: Run, t: number): Promise<string | undefined> {
   const { book } = run.keeper;
   await run.keeper.syncOnly();
   const swapped = await attackerPhase(attacker, run.chain, book, run.ledger, view, t, run.scenario.stepSec);
-  // Its trades and margin moves change the pool and the insurance fund; its swaps, the venue's spot price.
-  run.vaultRead = undefined;
+  // Its swaps move the venue's spot price.
   if (!swapped) return undefined;
   run.spotMoved.add(symbol);
   return symbol;

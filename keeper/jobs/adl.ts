@@ -6,8 +6,9 @@
  * first, and closes them one by one with autoDeleverage, each confirmed by a static call; the first
  * AdlNotActive means the market is healthy again and the job stops there.
  */
+import { FastAbi } from "../../lib/abi";
 import { MarketLib, PositionLib, WadMath } from "../../lib/math";
-import type { PerpEngine, PerpLens, Vault } from "../../typechain-types";
+import type { PerpEngine, PerpLens } from "../../typechain-types";
 import { positionIdHex } from "../book";
 import type { PositionBook } from "../book";
 import { revertInfo } from "../chain/errors";
@@ -60,7 +61,8 @@ export class AdlJob {
   constructor(
     private readonly engine: PerpEngine,
     private readonly lens: PerpLens,
-    private readonly vault: Vault,
+    /** The vault's pool assets at a block (Vault.poolAssets, or a host's reading of it). */
+    private readonly readPoolAssets: (block: number) => Promise<bigint>,
     private readonly options: AdlJobOptions,
     private readonly ctx: JobContext,
   ) {}
@@ -72,7 +74,7 @@ export class AdlJob {
       const { long, short } = sidePnl(market);
       // The pool's assets matter only when the traders are in profit and no bad debt decides already.
       if (market.projected.state.uncoveredBadDebt === 0n && long + short <= 0n) continue;
-      poolAssets ??= await this.vault.poolAssets({ blockTag: market.block });
+      poolAssets ??= await this.readPoolAssets(market.block);
       if (!adlActive(market, poolAssets)) continue;
       const ranked = await this.rank(positions, market, { long: long > 0n, short: short > 0n });
       this.ctx.log.info(
@@ -150,7 +152,7 @@ export class AdlJob {
         continue;
       }
       for (const entry of outcome.receipt.logs) {
-        const parsed = this.engine.interface.parseLog(entry);
+        const parsed = FastAbi.of(this.engine.interface).parseLog(entry);
         if (parsed?.name !== "AutoDeleveraged") continue;
         const a = parsed.args;
         const record: Deleveraging = {

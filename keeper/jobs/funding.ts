@@ -4,6 +4,7 @@
  * missed interval in O(1), so a keeper that was down loses nothing: the first tick after it comes
  * back settles them all.
  */
+import { FastAbi } from "../../lib/abi";
 import type { PerpEngine } from "../../typechain-types";
 import type { MarketSnapshot } from "../markets";
 import type { JobContext } from "./context";
@@ -62,7 +63,7 @@ export class FundingJob {
       const receipt = outcome.receipt;
       let found = false;
       for (const entry of receipt.logs) {
-        const parsed = this.engine.interface.parseLog(entry);
+        const parsed = FastAbi.of(this.engine.interface).parseLog(entry);
         if (parsed?.name !== "FundingSettled") continue;
         found = true;
         const a = parsed.args;

@@ -10,6 +10,7 @@
  * that lost a race to another keeper is still mined: the ids it did not liquidate are the race lost,
  * counted and logged at info.
  */
+import { FastAbi } from "../../lib/abi";
 import type { TransactionReceipt } from "ethers";
 import type { PerpEngine, PerpLens } from "../../typechain-types";
 import { positionIdHex } from "../book";
@@ -219,7 +220,7 @@ export class LiquidationJob {
   private records(receipt: TransactionReceipt, round: number): LiquidationRecord[] {
     const records: LiquidationRecord[] = [];
     for (const log of receipt.logs) {
-      const parsed = this.engine.interface.parseLog(log);
+      const parsed = FastAbi.of(this.engine.interface).parseLog(log);
       if (parsed?.name !== "Liquidation") continue;
       const a = parsed.args;
       records.push({

@@ -12,6 +12,7 @@
  * cancelOrder (its escrow goes back to the owner), and a reduce-only order whose position is gone is
  * executed, which cancels it and refunds the owner.
  */
+import { FastAbi } from "../../lib/abi";
 import { Pricing, WadMath } from "../../lib/math";
 import type { OrderBook } from "../../typechain-types";
 import { ORDER_TYPE_NAMES, OrderType } from "../book";
@@ -163,7 +164,7 @@ export class OrdersJob {
     const executions: OrderExecution[] = [];
     for (const entry of outcome.receipt.logs) {
       if (entry.address.toLowerCase() !== this.orderBook.target.toString().toLowerCase()) continue;
-      const parsed = this.orderBook.interface.parseLog(entry);
+      const parsed = FastAbi.of(this.orderBook.interface).parseLog(entry);
       if (parsed?.name === "OrderExecuted") {
         const a = parsed.args;
         executions.push({

@@ -1,10 +1,11 @@
 import { expect } from "chai";
 import { Wallet } from "ethers";
 import { AbiCoder } from "ethers";
-import { FastAbi } from "../../sim/abi";
+import { FastAbi } from "../../lib/abi";
 import { encodeReads } from "../../sim/chain";
 import {
   Oracle__factory,
+  OrderBook__factory,
   PerpEngineAdmin__factory,
   PerpEngine__factory,
   SpotPool__factory,
@@ -71,5 +72,25 @@ describe("sim: calldata and results without ethers' per-call work", () => {
       [reads.map((r) => r.to), reads.map((r) => r.data)],
     );
     expect("0x" + encodeReads(reads)).to.equal(ethers);
+  });
+
+  it("reads the keeper's events as ethers' parseLog does: indexed and data words, signed, addresses, bytes32, enums", () => {
+    const book = OrderBook__factory.createInterface();
+    const logs: [FastAbi, string, unknown[]][] = [
+      [FastAbi.of(engine), "Trade", [5n, address, 2n, -(10n ** 21n), 3n, 4n, -5n, -6n, -(10n ** 21n), 7n, 8n, -9n]],
+      [FastAbi.of(engine), "Liquidation", [5n, address, 2n, address, 10n ** 20n, 3n, -4n, 5n, 6n, 0n, 0n, 0n, -7n]],
+      [FastAbi.of(engine), "MarketCreated", [1n, "0x" + "41".repeat(3) + "00".repeat(29)]],
+      [FastAbi.of(book), "OrderCreated", [9n, address, 2n, 3n, -4n, 5n, 6n, 7n, 8n, 1_700_000_000n]],
+    ];
+    for (const [abi, name, values] of logs) {
+      const fragment = abi.iface.getEvent(name)!;
+      const log = abi.iface.encodeEventLog(fragment, values);
+      const parsed = abi.parseLog(log)!;
+      const ethers = abi.iface.parseLog(log)!;
+      expect(parsed.name).to.equal(ethers.name);
+      expect(parsed.args.toObject(true), name).to.deep.equal(ethers.args.toObject(true));
+      expect([...parsed.args], name).to.deep.equal([...ethers.args]);
+    }
+    expect(FastAbi.of(engine).parseLog({ topics: ["0x" + "12".repeat(32)], data: "0x" })).to.equal(null);
   });
 });

@@ -141,6 +141,45 @@ describe("simulator: the anvil backend", function () {
         clock.uninstall();
       }
     });
+
+    it(`mines owed empty blocks only before a transaction that follows them (${chain})`, async () => {
+      const net = await simNetwork(hre, chain);
+      const provider = net.provider;
+      const token = await new CollateralToken__factory(await net.deployer()).deploy();
+      const to = await token.getAddress();
+      const accounts = (await provider.send("eth_accounts", [])) as string[];
+      const faucet = { to, data: token.interface.encodeFunctionData("faucet", [accounts[9]!, 1n]) };
+      const head = async () =>
+        (await provider.send("eth_getBlockByNumber", ["latest", false])) as { number: string; timestamp: string };
+      const start = Number(BigInt((await head()).timestamp)) + 10;
+      const clock = new BlockClock(provider, start);
+      clock.install();
+      try {
+        const before = Number(BigInt((await head()).number));
+        // Owed and dropped: no block, but the seconds passed.
+        clock.owe(2);
+        clock.dropOwed();
+        expect(clock.peek()).to.equal(start + 2);
+        expect(Number(BigInt((await head()).number))).to.equal(before);
+        // Owed, then a transaction: the two empty blocks first, at the seconds they stand for.
+        clock.owe(2);
+        expect(await sendBlock(provider, clock, [{ from: accounts[1]!, call: faucet }])).to.deep.equal([
+          { kind: "done" },
+        ]);
+        clock.dropOwed();
+        const last = await head();
+        expect(Number(BigInt(last.number))).to.equal(before + 3);
+        expect(Number(BigInt(last.timestamp))).to.equal(start + 4);
+        const owed = (await provider.send("eth_getBlockByNumber", ["0x" + (before + 1).toString(16), false])) as {
+          timestamp: string;
+          transactions: string[];
+        };
+        expect([Number(BigInt(owed.timestamp)), owed.transactions.length]).to.deep.equal([start + 2, 0]);
+        expect(clock.blocksMined).to.equal(3);
+      } finally {
+        clock.uninstall();
+      }
+    });
   }
 
   it("refuses an unknown backend in one line naming the allowed ones", () => {

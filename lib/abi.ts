@@ -1,13 +1,15 @@
 /**
- * Calldata and return data of the simulator's hot calls, without ethers' per-call work. ethers v6
- * computes a function's selector (a keccak of its signature, in JavaScript) on every encode, and
- * decodes through coder objects into a Result; for a run's thousands of reads and sends that was about
- * a third of the simulator's own CPU time (a CPU profile of squeeze-thin on anvil). Here each function's
- * selector and types are looked up once; arguments and results made of static words (integers,
- * booleans, addresses, tuples of them) are written and read 32 bytes at a time. Anything else goes
- * through ethers as before.
+ * Calldata, return data and event logs of the simulator's and the keeper's hot paths, without ethers'
+ * per-call work. ethers v6 computes a function's selector (a keccak of its signature, in JavaScript) on
+ * every encode, and decodes through coder objects built again on each call; for a run's thousands of
+ * reads and sends that was about a third of the simulator's own CPU time, and decoding the keeper's
+ * logs another tenth of a squeeze-thin run's wall time (CPU profiles on anvil). Here each function's
+ * selector and types, and each event by its topic, are looked up once; values made of static words
+ * (integers, booleans, addresses, tuples of them; fixed bytes in events) are written and read 32 bytes
+ * at a time.
+ * Anything else goes through ethers as before.
  */
-import { getAddress, type FunctionFragment, type Interface, type ParamType } from "ethers";
+import { Result, getAddress, type EventFragment, type FunctionFragment, type Interface, type ParamType } from "ethers";
 
 const WORD_HEX = 64;
 const TWO_256 = 1n << 256n;
@@ -21,10 +23,36 @@ interface Fn {
   staticOutputs: boolean;
 }
 
+/** One event, found by its topic; `fast` when every parameter is one static word (no tuples). */
+interface Ev {
+  fragment: EventFragment;
+  fast: boolean;
+  /** The words of its data (its parameters not indexed). */
+  dataWords: number;
+  names: string[];
+}
+
+/** A log as the node returns it: what decoding needs. */
+export interface RawLog {
+  topics: readonly string[];
+  data: string;
+}
+
 export class FastAbi {
   private readonly fns = new Map<string, Fn>();
+  private events: Map<string, Ev> | undefined;
 
   constructor(readonly iface: Interface) {}
+
+  /** The FastAbi of `iface`, made once per interface. */
+  static of(iface: Interface): FastAbi {
+    let abi = byInterface.get(iface);
+    if (abi === undefined) {
+      abi = new FastAbi(iface);
+      byInterface.set(iface, abi);
+    }
+    return abi;
+  }
 
   /** The calldata of `fn(args)`: the same bytes as `iface.encodeFunctionData(fn, args)`. */
   encode(fn: string, args: readonly unknown[]): string {
@@ -46,6 +74,49 @@ export class FastAbi {
     }
     const cursor = { at: 2 };
     return f.fragment.outputs.map((output) => decodeStatic(output, data, cursor));
+  }
+
+  /**
+   * The event a log is and its arguments, as `iface.parseLog(log)` gives them (a Result by position and
+   * by name: bigints, booleans, checksummed addresses, fixed bytes as hex); null when the interface
+   * declares no event with the log's first topic.
+   */
+  parseLog(log: RawLog): { name: string; args: Result } | null {
+    const ev = this.event(log.topics[0]);
+    if (ev === undefined) return null;
+    const { fragment } = ev;
+    if (
+      !ev.fast ||
+      log.data.length < 2 + WORD_HEX * ev.dataWords ||
+      log.topics.length < fragment.inputs.length - ev.dataWords + 1
+    ) {
+      return { name: fragment.name, args: this.iface.decodeEventLog(fragment, log.data, log.topics) };
+    }
+    let topic = 1;
+    const data = { at: 2 };
+    const values = fragment.inputs.map((p) =>
+      p.indexed ? decodeStatic(p, log.topics[topic++]!, { at: 2 }) : decodeStatic(p, log.data, data),
+    );
+    return { name: fragment.name, args: Result.fromItems(values, ev.names) };
+  }
+
+  private event(topic: string | undefined): Ev | undefined {
+    if (this.events === undefined) {
+      const events = new Map<string, Ev>();
+      this.iface.forEachEvent((fragment) => {
+        if (fragment.anonymous) return;
+        events.set(fragment.topicHash, {
+          fragment,
+          fast: fragment.inputs.every(
+            (p) => FIXED_BYTES.test(p.baseType) || (p.baseType !== "tuple" && isStaticWords(p)),
+          ),
+          dataWords: fragment.inputs.filter((p) => !p.indexed).length,
+          names: fragment.inputs.map((p) => p.name),
+        });
+      });
+      this.events = events;
+    }
+    return topic === undefined ? undefined : this.events.get(topic.toLowerCase());
   }
 
   private fn(name: string): Fn {
@@ -70,6 +141,12 @@ function isStaticWords(p: ParamType): boolean {
   if (p.baseType === "tuple") return p.components!.every(isStaticWords);
   return p.baseType === "bool" || p.baseType === "address" || /^u?int\d*$/.test(p.baseType);
 }
+
+/** bytes1 to bytes32: left-aligned in their word. */
+const FIXED_BYTES = /^bytes([1-9]|[12][0-9]|3[0-2])$/;
+
+/** Each interface's FastAbi (FastAbi.of). */
+const byInterface = new WeakMap<Interface, FastAbi>();
 
 function wordCount(params: readonly ParamType[]): number {
   return params.reduce((n, p) => n + (p.baseType === "tuple" ? wordCount(p.components!) : 1), 0);
@@ -107,6 +184,8 @@ function decodeStatic(p: ParamType, data: string, cursor: { at: number }): unkno
   cursor.at += WORD_HEX;
   if (p.baseType === "bool") return BigInt("0x" + word) !== 0n;
   if (p.baseType === "address") return getAddress("0x" + word.slice(24));
+  const bytes = FIXED_BYTES.exec(p.baseType);
+  if (bytes !== null) return "0x" + word.slice(0, Number(bytes[1]) * 2);
   const n = BigInt("0x" + word);
   return p.baseType.startsWith("int") && n >= TWO_256 >> 1n ? n - TWO_256 : n;
 }
