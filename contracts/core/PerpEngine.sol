@@ -180,6 +180,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         uint256 absSize = WadMath.abs(p.size);
         if (size > absSize) revert SizeExceedsPosition(size, absSize);
         Ctx memory c = _load(p.marketId, false);
+        c.st.uncoveredBadDebt = _states[c.marketId].uncoveredBadDebt; // the one path that reads it
         _asOfNow(c);
         // MarketLib.adlActive, with the vault call skipped when bad debt opens ADL by itself.
         if (c.st.uncoveredBadDebt == 0 && !MarketLib.adlActive(c.st, c.mark, vault.poolAssets(), c.cfg.maxPnlFactor)) {
@@ -198,7 +199,10 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         int256 closed = p.size > 0 ? int256(size) : -int256(size);
         int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
         uint256 haircut = realized > 0 ? WadMath.min(uint256(realized), c.st.uncoveredBadDebt) : 0;
-        c.st.uncoveredBadDebt -= haircut.toUint128(); // haircut <= uncoveredBadDebt
+        if (haircut != 0) {
+            c.st.uncoveredBadDebt -= haircut.toUint128(); // haircut <= uncoveredBadDebt
+            _states[c.marketId].uncoveredBadDebt = c.st.uncoveredBadDebt;
+        }
         int256 value = net + realized - int256(haircut);
         if (value <= 0) revert NotProfitable(id, value);
         int256 payout = size == absSize ? value : (value * int256(size)) / int256(absSize);
@@ -440,7 +444,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         uint256 cover = available > 0 ? WadMath.min(amount, uint256(available)) : 0;
         b.insurance -= int256(cover);
         uint256 uncovered = amount - cover;
-        c.st.uncoveredBadDebt += uncovered.toUint128();
+        if (uncovered != 0) _addBadDebt(c.marketId, uncovered);
         emit BadDebt(c.marketId, amount, cover, uncovered);
     }
 

@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Tier} from "../libraries/MarginMath.sol";
 import {WadMath} from "../libraries/WadMath.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {IFundingModel} from "../interfaces/IFundingModel.sol";
 import {Position} from "../libraries/PositionLib.sol";
@@ -17,6 +18,7 @@ import {IPerpErrors} from "../interfaces/IPerpErrors.sol";
 /// of IPerpEngineEvents and raise the errors of IPerpErrors.
 abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, IPerpEngineEvents, IPerpErrors {
     using WadMath for uint256;
+    using SafeCast for uint256;
 
     /// @notice May create markets and change their configuration, tiers and pause flag.
     bytes32 public constant CONFIG_ROLE = keccak256("CONFIG_ROLE");
@@ -79,10 +81,38 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         int128 fundingSnapshot;
     }
 
+    /// @dev A market's state as stored: MarketState's fields in six words a trade reads and writes whole
+    /// (`_loadState`, `_storeState`), packed by what moves together, and a seventh that only bad debt and
+    /// ADL touch. Slot 2 moves only at a funding boundary; a trade rewrites slots 0, 1, 3 and 4 and, when
+    /// it moves the snapshot sum or a short's remainder, slot 5. `fundingIndex` is held in 112 bits
+    /// (MarketLib.sync checks it); every other field at the width MarketState's computation checks.
+    struct StoredState {
+        uint128 longOpenInterest; // slot 0
+        uint128 shortOpenInterest;
+        uint128 longEntryNotional; // slot 1
+        uint128 shortEntryNotional;
+        int112 fundingIndex; // slot 2: the funding clock
+        int64 lastFundingRate;
+        uint40 lastFundingTime;
+        uint40 premiumStart;
+        int96 premiumCum; // slot 3: the premium accumulator and the basis EMA
+        int64 lastPremium;
+        int96 emaBasis;
+        uint96 lastIndex; // slot 4: the index and the sample clock, a long's remainder, the pause flag
+        uint40 lastSampleTime;
+        uint40 lastIndexTime;
+        uint64 longEntryRemainder;
+        bool paused;
+        int128 fundingSnapshotSum; // slot 5: the snapshot sum, a short's remainder
+        uint64 fundingSnapshotRemainder;
+        uint64 shortEntryRemainder;
+        uint128 uncoveredBadDebt; // slot 6: bad debt and ADL only (`_loadState` leaves it out)
+    }
+
     uint256 public marketCount;
     mapping(bytes32 symbol => uint256) public marketIdBySymbol;
     mapping(uint256 marketId => StoredConfig) internal _configs;
-    mapping(uint256 marketId => MarketState) internal _states;
+    mapping(uint256 marketId => StoredState) internal _states;
     /// @dev A fixed array: its count is the config's `tierCount`, so no length slot is read.
     mapping(uint256 marketId => StoredTier[MAX_TIERS]) internal _tiers;
     mapping(uint256 positionId => StoredPosition) internal _positions;
@@ -215,11 +245,11 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         _loadFundingConfig(marketId, cfg);
     }
 
-    /// @dev MarketState's seven storage words, read whole (the compiler's struct copy reads every packed
-    /// member on its own). The layout is the compiler's for the struct (MarketLib.sol): members in order,
-    /// each from the low-order end of its slot; admin.marketState() reads it back through the compiler.
+    /// @dev StoredState's six trade words, read whole (the compiler's struct copy reads every packed member
+    /// on its own). `uncoveredBadDebt` (slot 6) is left zero: no trade reads it; `_loadFullState` adds it
+    /// for the views and ADL, and bad debt is added to it in storage (`_addBadDebt`).
     function _loadState(uint256 marketId) internal view returns (MarketState memory st) {
-        MarketState storage s = _states[marketId];
+        StoredState storage s = _states[marketId];
         assembly ("memory-safe") {
             let m128 := sub(shl(128, 1), 1)
             let m96 := sub(shl(96, 1), 1)
@@ -232,34 +262,41 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             mstore(add(st, 0x40), and(w, m128)) // longEntryNotional
             mstore(add(st, 0x60), shr(128, w)) // shortEntryNotional
             w := sload(add(s.slot, 2))
-            mstore(add(st, 0x80), signextend(15, w)) // fundingIndex
-            mstore(add(st, 0xa0), signextend(7, shr(128, w))) // lastFundingRate
-            mstore(add(st, 0xc0), and(shr(192, w), m40)) // lastFundingTime
+            mstore(add(st, 0x80), signextend(13, w)) // fundingIndex (int112)
+            mstore(add(st, 0xa0), signextend(7, shr(112, w))) // lastFundingRate
+            mstore(add(st, 0xc0), and(shr(176, w), m40)) // lastFundingTime
+            mstore(add(st, 0x140), shr(216, w)) // premiumStart
             w := sload(add(s.slot, 3))
             mstore(add(st, 0xe0), signextend(11, w)) // premiumCum
             mstore(add(st, 0x100), signextend(7, shr(96, w))) // lastPremium
-            mstore(add(st, 0x120), and(shr(160, w), m40)) // lastSampleTime
-            mstore(add(st, 0x140), and(shr(200, w), m40)) // premiumStart
+            mstore(add(st, 0x160), sar(160, w)) // emaBasis
             w := sload(add(s.slot, 4))
-            mstore(add(st, 0x160), signextend(11, w)) // emaBasis
-            mstore(add(st, 0x180), and(shr(96, w), m96)) // lastIndex
-            mstore(add(st, 0x1a0), and(shr(192, w), m40)) // lastIndexTime
+            mstore(add(st, 0x180), and(w, m96)) // lastIndex
+            mstore(add(st, 0x120), and(shr(96, w), m40)) // lastSampleTime
+            mstore(add(st, 0x1a0), and(shr(136, w), m40)) // lastIndexTime
+            mstore(add(st, 0x200), and(shr(176, w), m64)) // longEntryRemainder
+            mstore(add(st, 0x1e0), and(shr(240, w), 0xff)) // paused
             w := sload(add(s.slot, 5))
-            mstore(add(st, 0x1c0), and(w, m128)) // uncoveredBadDebt
-            mstore(add(st, 0x1e0), and(shr(128, w), 0xff)) // paused
-            mstore(add(st, 0x200), and(shr(136, w), m64)) // longEntryRemainder
-            w := sload(add(s.slot, 6))
             mstore(add(st, 0x220), signextend(15, w)) // fundingSnapshotSum
             mstore(add(st, 0x240), and(shr(128, w), m64)) // fundingSnapshotRemainder
             mstore(add(st, 0x260), shr(192, w)) // shortEntryRemainder
         }
     }
 
-    /// @dev Writes `st` back as seven whole words, each slot once (see _loadState for the layout).
+    /// @dev The whole state, bad debt included (the views, the pool's valuation, ADL).
+    function _loadFullState(uint256 marketId) internal view returns (MarketState memory st) {
+        st = _loadState(marketId);
+        st.uncoveredBadDebt = _states[marketId].uncoveredBadDebt;
+    }
+
+    /// @dev Writes `st`'s six trade words back whole, each slot once (see StoredState for the layout); the
+    /// bad debt word is not written. Each field was range-checked where it was computed (SafeCast, and
+    /// `fundingIndex` to 112 bits in MarketLib.sync), so the masks only drop sign bits.
     function _storeState(uint256 marketId, MarketState memory st) internal {
-        MarketState storage s = _states[marketId];
+        StoredState storage s = _states[marketId];
         assembly ("memory-safe") {
             let m128 := sub(shl(128, 1), 1)
+            let m112 := sub(shl(112, 1), 1)
             let m96 := sub(shl(96, 1), 1)
             let m64 := sub(shl(64, 1), 1)
             let m40 := sub(shl(40, 1), 1)
@@ -268,38 +305,40 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             sstore(
                 add(s.slot, 2),
                 or(
-                    or(and(mload(add(st, 0x80)), m128), shl(128, and(mload(add(st, 0xa0)), m64))),
-                    shl(192, and(mload(add(st, 0xc0)), m40))
+                    or(and(mload(add(st, 0x80)), m112), shl(112, and(mload(add(st, 0xa0)), m64))),
+                    or(shl(176, and(mload(add(st, 0xc0)), m40)), shl(216, and(mload(add(st, 0x140)), m40)))
                 )
             )
             sstore(
                 add(s.slot, 3),
                 or(
                     or(and(mload(add(st, 0xe0)), m96), shl(96, and(mload(add(st, 0x100)), m64))),
-                    or(shl(160, and(mload(add(st, 0x120)), m40)), shl(200, and(mload(add(st, 0x140)), m40)))
+                    shl(160, mload(add(st, 0x160)))
                 )
             )
             sstore(
                 add(s.slot, 4),
                 or(
-                    or(and(mload(add(st, 0x160)), m96), shl(96, and(mload(add(st, 0x180)), m96))),
-                    shl(192, and(mload(add(st, 0x1a0)), m40))
+                    or(and(mload(add(st, 0x180)), m96), shl(96, and(mload(add(st, 0x120)), m40))),
+                    or(
+                        or(shl(136, and(mload(add(st, 0x1a0)), m40)), shl(176, and(mload(add(st, 0x200)), m64))),
+                        shl(240, and(mload(add(st, 0x1e0)), 0xff))
+                    )
                 )
             )
             sstore(
                 add(s.slot, 5),
                 or(
-                    or(and(mload(add(st, 0x1c0)), m128), shl(128, and(mload(add(st, 0x1e0)), 0xff))),
-                    shl(136, and(mload(add(st, 0x200)), m64))
-                )
-            )
-            sstore(
-                add(s.slot, 6),
-                or(
                     or(and(mload(add(st, 0x220)), m128), shl(128, and(mload(add(st, 0x240)), m64))),
-                    shl(192, and(mload(add(st, 0x260)), m64))
+                    shl(192, mload(add(st, 0x260)))
                 )
             )
         }
+    }
+
+    /// @dev Adds `amount` to a market's uncovered bad debt, in its own word (checked: uint128).
+    function _addBadDebt(uint256 marketId, uint256 amount) internal {
+        StoredState storage s = _states[marketId];
+        s.uncoveredBadDebt = (s.uncoveredBadDebt + amount).toUint128();
     }
 }
