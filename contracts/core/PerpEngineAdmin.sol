@@ -160,7 +160,8 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         s.fundingCap = _rate(cfg.fundingCap, "fundingCap");
         (s.fundingInterval, s.emaHalfLife, s.markModel) = (cfg.fundingInterval, cfg.emaHalfLife, uint8(cfg.markModel));
         s.minPositionNotional = uint64(_narrow(cfg.minPositionNotional, USD_UNIT, 64, "minPositionNotional"));
-        (s.minLiquidationFee, s.minMargin) = (cfg.minLiquidationFee, cfg.minMargin);
+        s.minLiquidationFee = uint56(_narrow(cfg.minLiquidationFee, USD_UNIT, 56, "minLiquidationFee"));
+        s.minMargin = uint56(_narrow(cfg.minMargin, USD_UNIT, 56, "minMargin"));
         s.fundingModel = address(cfg.fundingModel);
         (s.maxFundingVelocity, s.oracleGracePeriod) = (cfg.maxFundingVelocity, cfg.oracleGracePeriod);
     }

@@ -43,8 +43,9 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     }
 
     /// @dev A market's configuration as stored: six slots, of which a trade reads three (1 to 3). Rates are
-    /// in RATE_UNIT and the minimum notional in USD_UNIT; setMarketConfig refuses a value these units do not
-    /// hold exactly. `tierCount` is the length of the market's tier list, read with the trade config.
+    /// in RATE_UNIT and the minimums (notional, liquidation fee, margin) in USD_UNIT; setMarketConfig
+    /// refuses a value these units do not hold exactly. `tierCount` is the length of the market's tier
+    /// list, read with the trade config.
     struct StoredConfig {
         bytes32 symbol; // slot 0
         uint128 skewScale; // slot 1
@@ -57,16 +58,16 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         uint32 reserveFactor;
         uint32 maxPnlFactor;
         uint32 partialLiquidationBuffer;
-        uint32 fundingInterestRate; // slot 3: funding, mark method, tier count, minimum notional
-        uint32 fundingClamp;
-        uint32 fundingCap;
-        uint32 fundingInterval;
+        uint32 fundingInterval; // slot 3: the funding clock, mark method, tier count and the three minimums
         uint32 emaHalfLife;
         uint8 markModel;
         uint8 tierCount;
         uint64 minPositionNotional;
-        uint128 minLiquidationFee; // slot 4: the minimums, for the paths that check them
-        uint128 minMargin;
+        uint56 minLiquidationFee;
+        uint56 minMargin;
+        uint32 fundingInterestRate; // slot 4: the funding model's rates, read when a boundary is due
+        uint32 fundingClamp;
+        uint32 fundingCap;
         address fundingModel; // slot 5: read when a funding boundary is due or the oracle is stale
         uint64 maxFundingVelocity;
         uint32 oracleGracePeriod;
@@ -185,17 +186,18 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     }
 
     /// @dev The config words every call reads (StoredConfig slots 1 to 3: skew scale and cap, the eight
-    /// rates, funding parameters, mark method, minimum notional), read whole and scaled back to WAD and
-    /// wei. Not loaded, left zero: `symbol` (slot 0; a market exists iff its skewScale is not zero); slot 4
-    /// (minimum liquidation fee and margin), which `_loadMinimums` adds for the paths that check them; and
-    /// slot 5 (funding model, maximum funding velocity, oracle grace period), which `_loadFundingConfig`
-    /// adds when a funding boundary is due. The layout is the compiler's for StoredConfig; `_loadConfig`
-    /// reads all of it through the compiler.
+    /// rates, the funding clock, mark method and the minimums), read whole and scaled back to WAD and wei.
+    /// Not loaded, left zero: `symbol` (slot 0; a market exists iff its skewScale is not zero) and slots 4
+    /// and 5 (the funding model, its rates and maximum velocity, the oracle grace period), which
+    /// `_loadFundingConfig` adds when a funding boundary is due. The layout is the compiler's for
+    /// StoredConfig; `_loadConfig` reads the rest of it through the compiler.
     function _loadTradeConfig(uint256 marketId) internal view returns (MarketConfig memory cfg) {
         StoredConfig storage s = _configs[marketId];
         uint256 unit = RATE_UNIT;
+        uint256 usd = USD_UNIT;
         assembly ("memory-safe") {
             let m32 := 0xffffffff
+            let m56 := sub(shl(56, 1), 1)
             let w := sload(add(s.slot, 1))
             mstore(add(cfg, 0x20), and(w, sub(shl(128, 1), 1))) // skewScale
             mstore(add(cfg, 0x40), shr(128, w)) // maxOpenInterest
@@ -209,27 +211,24 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             mstore(add(cfg, 0x200), mul(and(shr(192, w), m32), unit)) // maxPnlFactor
             mstore(add(cfg, 0x220), mul(shr(224, w), unit)) // partialLiquidationBuffer
             w := sload(add(s.slot, 3))
-            mstore(add(cfg, 0x120), mul(and(w, m32), unit)) // fundingInterestRate
-            mstore(add(cfg, 0x140), mul(and(shr(32, w), m32), unit)) // fundingClamp
-            mstore(add(cfg, 0x160), mul(and(shr(64, w), m32), unit)) // fundingCap
-            mstore(add(cfg, 0x180), and(shr(96, w), m32)) // fundingInterval
-            mstore(add(cfg, 0x1a0), and(shr(128, w), m32)) // emaHalfLife
-            mstore(add(cfg, 0x240), and(shr(160, w), 0xff)) // markModel (a MarkMethod); tierCount at 168
-            mstore(add(cfg, 0x260), mul(and(shr(176, w), sub(shl(64, 1), 1)), USD_UNIT)) // minPositionNotional
+            mstore(add(cfg, 0x180), and(w, m32)) // fundingInterval
+            mstore(add(cfg, 0x1a0), and(shr(32, w), m32)) // emaHalfLife
+            mstore(add(cfg, 0x240), and(shr(64, w), 0xff)) // markModel (a MarkMethod); tierCount at 72
+            mstore(add(cfg, 0x260), mul(and(shr(80, w), sub(shl(64, 1), 1)), usd)) // minPositionNotional
+            mstore(add(cfg, 0xe0), mul(and(shr(144, w), m56), usd)) // minLiquidationFee
+            mstore(add(cfg, 0x100), mul(shr(200, w), usd)) // minMargin
         }
     }
 
-    /// @dev Adds StoredConfig's slot 4 (minimum liquidation fee, minimum margin) to a config from
-    /// `_loadTradeConfig`.
-    function _loadMinimums(uint256 marketId, MarketConfig memory cfg) internal view {
-        StoredConfig storage s = _configs[marketId];
-        (cfg.minLiquidationFee, cfg.minMargin) = (s.minLiquidationFee, s.minMargin);
-    }
-
-    /// @dev Adds StoredConfig's slot 5 (funding model, maximum funding velocity, oracle grace period) to a
-    /// config from `_loadTradeConfig`.
+    /// @dev Adds StoredConfig's slots 4 and 5 (the funding model, its rates and maximum velocity, the oracle
+    /// grace period) to a config from `_loadTradeConfig`.
     function _loadFundingConfig(uint256 marketId, MarketConfig memory cfg) internal view {
         StoredConfig storage s = _configs[marketId];
+        (cfg.fundingInterestRate, cfg.fundingClamp, cfg.fundingCap) = (
+            uint64(s.fundingInterestRate * RATE_UNIT), // < 2^62
+            uint64(s.fundingClamp * RATE_UNIT),
+            uint64(s.fundingCap * RATE_UNIT)
+        );
         (cfg.fundingModel, cfg.maxFundingVelocity, cfg.oracleGracePeriod) = (
             IFundingModel(s.fundingModel),
             s.maxFundingVelocity,
@@ -241,7 +240,6 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     function _loadConfig(uint256 marketId) internal view returns (MarketConfig memory cfg) {
         cfg = _loadTradeConfig(marketId);
         cfg.symbol = _configs[marketId].symbol;
-        _loadMinimums(marketId, cfg);
         _loadFundingConfig(marketId, cfg);
     }
 
