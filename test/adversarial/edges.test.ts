@@ -368,6 +368,23 @@ describe("adversarial edges", () => {
       await expectConservation(ex, [], accounts);
     });
 
+    it("lets the first operator granted (the engine) settle without the role lookup only while it holds the role", async () => {
+      const { ex, rogue, traders, alt } = await loadFixture(rogueFixture);
+      const engine = await ex.engine.getAddress();
+      const role = await ex.vault.OPERATOR_ROLE();
+      expect(await ex.vault.fastOperator(), "the engine, granted first by deploySystem").to.equal(engine);
+      expect(await ex.vault.hasRole(role, rogue.address)).to.equal(true);
+      await (await ex.vault.revokeRole(role, engine)).wait();
+      expect(await ex.vault.fastOperator(), "cleared with the engine's role").to.equal(ethers.ZeroAddress);
+      // 100 ALT at $2 on $50 of margin: the engine's settlement is refused by the vault.
+      await expect(
+        ex.engine.connect(traders[0]).increasePosition(alt.marketId, wad(100), wad(50), wad(3)),
+      ).to.be.revertedWithCustomError(ex.vault, "AccessControlUnauthorizedAccount");
+      await (await ex.vault.revokeRole(role, rogue.address)).wait();
+      await (await ex.vault.grantRole(role, engine)).wait();
+      expect(await ex.vault.fastOperator(), "the next operator granted").to.equal(engine);
+    });
+
     it("refuses a pool credit with no tokens behind it, and a payout above the pool", async () => {
       const { ex, rogue, accounts } = await loadFixture(rogueFixture);
       const vault = ex.vault.connect(rogue);
