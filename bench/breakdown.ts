@@ -189,9 +189,9 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
       );
     } else if (g.name.startsWith("Vault.settle")) {
       fixes.push(
-        `vault.settle: ${k(gas)}: the call (cold account ${COLD_ACCOUNT.toLocaleString("en-US")}), the operator-role check and ledger slots ` +
-          `(${fmtCount(storage.cold / per)} cold SLOADs), SSTOREs ${k(storage.writeGas / per)}, and the Settled event. An immutable engine address ` +
-          "in place of the role lookup saves a cold SLOAD; keeping the engine's ledgers (margin, pool, insurance) in the engine saves the call.",
+        `vault.settle: ${k(gas)}: the call (cold account ${COLD_ACCOUNT.toLocaleString("en-US")}), the free balance and ledger slots ` +
+          `(${fmtCount(storage.cold / per)} cold SLOADs; the engine's operator check reads the margin word it writes), SSTOREs ` +
+          `${k(storage.writeGas / per)}, and the Settled event. Keeping the engine's ledgers (margin, pool, insurance) in the engine saves the call.`,
       );
     } else {
       fixes.push(`${g.name}: ${k(gas)} (${fmtCount(g.calls / per)} calls; ${describeGroup(g, per)}).`);

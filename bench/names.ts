@@ -34,7 +34,7 @@ const ROLES_SLOT = 0n;
 /** Per-contract mapping slots (declaration order) and the struct size of each entry, in slots. */
 const ENGINE = { marketCount: 1n, marketIdBySymbol: 2n, configs: 3n, states: 4n, tiers: 5n, positions: 6n };
 const ENGINE_SIZES = { config: 6, state: 7, tier: 1, position: 2 };
-const VAULT = { freeBalance: 1n, freeMargin: 2n, poolInsurance: 3n, escrow: 4n };
+const VAULT = { freeBalance: 1n, marginOperator: 2n, poolInsurance: 3n, escrowHeld: 4n };
 /** Oracle: each market's sources, a fixed array of MAX_SOURCES one-slot entries (no length slot). */
 const ORACLE = { sources: 1n, maxSources: 7 };
 /** SpotPool: the reserves with the ring's position, the price (spot and times), then the observation ring. */
@@ -175,9 +175,9 @@ export class ExchangeNames implements Names {
       }
     }
     if (!this.warnings.some((w) => w.startsWith("Vault"))) {
-      this.label("Vault", VAULT.freeMargin, "ledgers (free, margin)");
+      this.label("Vault", VAULT.marginOperator, "ledgers (margin, fast operator)");
       this.label("Vault", VAULT.poolInsurance, "ledgers (pool, insurance)");
-      this.label("Vault", VAULT.escrow, "ledgers (escrow)");
+      this.label("Vault", VAULT.escrowHeld, "ledgers (escrow, held)");
     }
     for (const m of this.ex.deployment.markets) {
       const pool = `${m.symbol} SpotPool`;
@@ -210,8 +210,8 @@ export class ExchangeNames implements Names {
     if ((await read(c.engine, ENGINE.marketCount)) !== marketCount || symbolWord !== BigInt(symbol)) {
       this.warnings.push("PerpEngine's storage layout changed: its slots are not named");
     }
-    const freeWord = await read(c.vault, VAULT.freeMargin);
-    if (freeWord % (1n << 128n) !== (await this.ex.vault.totalFree())) {
+    const poolWord = await read(c.vault, VAULT.poolInsurance);
+    if (poolWord % (1n << 128n) !== (await this.ex.vault.poolAssets())) {
       this.warnings.push("Vault's storage layout changed: its slots are not named");
     }
   }

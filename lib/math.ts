@@ -573,7 +573,7 @@ export const MarketLib = {
         growth += r.rate * mark * (r.intervals - 1n);
       }
       r.boundary = boundary + (r.intervals - 1n) * cfg.fundingInterval;
-      st.fundingIndex = checkedInt(128, st.fundingIndex + growth / WAD, "fundingIndex");
+      st.fundingIndex = checkedInt(112, st.fundingIndex + growth / WAD, "fundingIndex");
       st.lastFundingRate = checkedInt(64, r.rate, "lastFundingRate");
       st.lastFundingTime = checkedUint(40, r.boundary, "lastFundingTime");
       st.premiumStart = checkedUint(40, r.boundary, "premiumStart");

@@ -36,8 +36,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
     IOracle public immutable oracle;
 
     /// @dev A market loaded into memory and synced to now; `mark` is set only by the paths that use it.
-    /// `cfg` is `_loadTradeConfig`'s: no symbol, the minimums only on the paths that check them
-    /// (`_loadMinimums`), and the funding model only when a boundary was due.
+    /// `cfg` is `_loadTradeConfig`'s: no symbol, and the funding model and its rates only when a boundary
+    /// was due.
     /// `tiers` is a prefix of the market's tiers, read as far as a check needs (`_tiersFor`).
     struct Ctx {
         uint256 marketId;
@@ -142,7 +142,6 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         Position memory p = _loadPosition(id);
         if (p.size == 0) revert PositionNotFound(id);
         Ctx memory c = _load(p.marketId, false);
-        _loadMinimums(c.marketId, c.cfg);
         _asOfNow(c);
         Booking memory b;
         if (!_liquidate(c, id, p, b)) revert PositionHealthy(id, c.mark);
@@ -161,7 +160,6 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
             if (p.marketId != c.marketId) {
                 if (c.marketId != 0) _storeState(c.marketId, c.st);
                 c = _load(p.marketId, false);
-                _loadMinimums(c.marketId, c.cfg);
                 _asOfNow(c);
             }
             if (!_liquidate(c, ids[i], p, b)) continue;
@@ -180,6 +178,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         uint256 absSize = WadMath.abs(p.size);
         if (size > absSize) revert SizeExceedsPosition(size, absSize);
         Ctx memory c = _load(p.marketId, false);
+        c.st.uncoveredBadDebt = _states[c.marketId].uncoveredBadDebt; // the one path that reads it
         _asOfNow(c);
         // MarketLib.adlActive, with the vault call skipped when bad debt opens ADL by itself.
         if (c.st.uncoveredBadDebt == 0 && !MarketLib.adlActive(c.st, c.mark, vault.poolAssets(), c.cfg.maxPnlFactor)) {
@@ -198,7 +197,10 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         int256 closed = p.size > 0 ? int256(size) : -int256(size);
         int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
         uint256 haircut = realized > 0 ? WadMath.min(uint256(realized), c.st.uncoveredBadDebt) : 0;
-        c.st.uncoveredBadDebt -= haircut.toUint128(); // haircut <= uncoveredBadDebt
+        if (haircut != 0) {
+            c.st.uncoveredBadDebt -= haircut.toUint128(); // haircut <= uncoveredBadDebt
+            _states[c.marketId].uncoveredBadDebt = c.st.uncoveredBadDebt;
+        }
         int256 value = net + realized - int256(haircut);
         if (value <= 0) revert NotProfitable(id, value);
         int256 payout = size == absSize ? value : (value * int256(size)) / int256(absSize);
@@ -226,7 +228,6 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         if (sizeDelta == 0) revert ZeroSize();
         Ctx memory c = _load(marketId, true);
         if (c.st.paused) revert MarketIsPaused(marketId);
-        _loadMinimums(marketId, c.cfg);
         _sync(c);
         uint256 id = PositionLib.id(account, marketId);
         Position memory p = _loadPosition(id);
@@ -308,7 +309,6 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         Position memory p = _loadPosition(id);
         if (p.size == 0) revert NoPosition(msg.sender, marketId);
         Ctx memory c = _load(marketId, amount < 0);
-        _loadMinimums(marketId, c.cfg);
         _sync(c);
         int256 snapshot = p.fundingSnapshot;
         (int256 owed, int256 margin) = p.update(c.st.fundingIndex, amount);
@@ -440,7 +440,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         uint256 cover = available > 0 ? WadMath.min(amount, uint256(available)) : 0;
         b.insurance -= int256(cover);
         uint256 uncovered = amount - cover;
-        c.st.uncoveredBadDebt += uncovered.toUint128();
+        if (uncovered != 0) _addBadDebt(c.marketId, uncovered);
         emit BadDebt(c.marketId, amount, cover, uncovered);
     }
 

@@ -44,7 +44,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         emit MarketCreated(marketId, cfg.symbol);
         _setTiers(marketId, tierList);
         _setConfig(marketId, cfg); // validated first: the funding interval below is not zero
-        MarketState storage st = _states[marketId];
+        StoredState storage st = _states[marketId];
         st.lastFundingTime = ((block.timestamp / cfg.fundingInterval) * cfg.fundingInterval).toUint40();
         st.premiumStart = block.timestamp.toUint40();
         st.lastSampleTime = block.timestamp.toUint40();
@@ -87,8 +87,9 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         return _loadConfig(marketId);
     }
 
+    /// @notice A market's running state as stored, bad debt included; all zero for an unknown id.
     function marketState(uint256 marketId) external view returns (MarketState memory) {
-        return _states[marketId];
+        return _loadFullState(marketId);
     }
 
     function tiers(uint256 marketId) external view returns (Tier[] memory t) {
@@ -99,7 +100,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     /// at the last good index times the market's reserve factor. LP redemptions cannot take them.
     function reservedAssets() external view override returns (uint256 reserved) {
         for (uint256 id = 1; id <= marketCount; ++id) {
-            MarketState storage st = _states[id];
+            StoredState storage st = _states[id];
             uint256 oi = WadMath.max(st.longOpenInterest, st.shortOpenInterest);
             reserved += oi.mulUp(st.lastIndex).mulUp(uint256(_configs[id].reserveFactor) * RATE_UNIT);
         }
@@ -112,7 +113,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         v.ledger = valuationVault.poolAssets();
         for (uint256 id = 1; id <= marketCount; ++id) {
             MarketConfig memory cfg = _loadConfig(id);
-            MarketState memory st = _states[id];
+            MarketState memory st = _loadFullState(id);
             (uint256 index, bool fresh) = MarketLib.indexOf(valuationOracle, id);
             if (!fresh && v.staleMarketId == 0) v.staleMarketId = id;
             (, uint256 mark) = MarketLib.asOfNow(cfg, st, index, block.timestamp);
@@ -159,7 +160,8 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         s.fundingCap = _rate(cfg.fundingCap, "fundingCap");
         (s.fundingInterval, s.emaHalfLife, s.markModel) = (cfg.fundingInterval, cfg.emaHalfLife, uint8(cfg.markModel));
         s.minPositionNotional = uint64(_narrow(cfg.minPositionNotional, USD_UNIT, 64, "minPositionNotional"));
-        (s.minLiquidationFee, s.minMargin) = (cfg.minLiquidationFee, cfg.minMargin);
+        s.minLiquidationFee = uint56(_narrow(cfg.minLiquidationFee, USD_UNIT, 56, "minLiquidationFee"));
+        s.minMargin = uint56(_narrow(cfg.minMargin, USD_UNIT, 56, "minMargin"));
         s.fundingModel = address(cfg.fundingModel);
         (s.maxFundingVelocity, s.oracleGracePeriod) = (cfg.maxFundingVelocity, cfg.oracleGracePeriod);
     }

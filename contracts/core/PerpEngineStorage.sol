@@ -5,6 +5,7 @@ import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ReentrancyGuardTransient} from "@openzeppelin/contracts/utils/ReentrancyGuardTransient.sol";
 import {Tier} from "../libraries/MarginMath.sol";
 import {WadMath} from "../libraries/WadMath.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {IFundingModel} from "../interfaces/IFundingModel.sol";
 import {Position} from "../libraries/PositionLib.sol";
@@ -17,6 +18,7 @@ import {IPerpErrors} from "../interfaces/IPerpErrors.sol";
 /// of IPerpEngineEvents and raise the errors of IPerpErrors.
 abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, IPerpEngineEvents, IPerpErrors {
     using WadMath for uint256;
+    using SafeCast for uint256;
 
     /// @notice May create markets and change their configuration, tiers and pause flag.
     bytes32 public constant CONFIG_ROLE = keccak256("CONFIG_ROLE");
@@ -41,8 +43,9 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     }
 
     /// @dev A market's configuration as stored: six slots, of which a trade reads three (1 to 3). Rates are
-    /// in RATE_UNIT and the minimum notional in USD_UNIT; setMarketConfig refuses a value these units do not
-    /// hold exactly. `tierCount` is the length of the market's tier list, read with the trade config.
+    /// in RATE_UNIT and the minimums (notional, liquidation fee, margin) in USD_UNIT; setMarketConfig
+    /// refuses a value these units do not hold exactly. `tierCount` is the length of the market's tier
+    /// list, read with the trade config.
     struct StoredConfig {
         bytes32 symbol; // slot 0
         uint128 skewScale; // slot 1
@@ -55,16 +58,16 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         uint32 reserveFactor;
         uint32 maxPnlFactor;
         uint32 partialLiquidationBuffer;
-        uint32 fundingInterestRate; // slot 3: funding, mark method, tier count, minimum notional
-        uint32 fundingClamp;
-        uint32 fundingCap;
-        uint32 fundingInterval;
+        uint32 fundingInterval; // slot 3: the funding clock, mark method, tier count and the three minimums
         uint32 emaHalfLife;
         uint8 markModel;
         uint8 tierCount;
         uint64 minPositionNotional;
-        uint128 minLiquidationFee; // slot 4: the minimums, for the paths that check them
-        uint128 minMargin;
+        uint56 minLiquidationFee;
+        uint56 minMargin;
+        uint32 fundingInterestRate; // slot 4: the funding model's rates, read when a boundary is due
+        uint32 fundingClamp;
+        uint32 fundingCap;
         address fundingModel; // slot 5: read when a funding boundary is due or the oracle is stale
         uint64 maxFundingVelocity;
         uint32 oracleGracePeriod;
@@ -79,10 +82,38 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         int128 fundingSnapshot;
     }
 
+    /// @dev A market's state as stored: MarketState's fields in six words a trade reads and writes whole
+    /// (`_loadState`, `_storeState`), packed by what moves together, and a seventh that only bad debt and
+    /// ADL touch. Slot 2 moves only at a funding boundary; a trade rewrites slots 0, 1, 3 and 4 and, when
+    /// it moves the snapshot sum or a short's remainder, slot 5. `fundingIndex` is held in 112 bits
+    /// (MarketLib.sync checks it); every other field at the width MarketState's computation checks.
+    struct StoredState {
+        uint128 longOpenInterest; // slot 0
+        uint128 shortOpenInterest;
+        uint128 longEntryNotional; // slot 1
+        uint128 shortEntryNotional;
+        int112 fundingIndex; // slot 2: the funding clock
+        int64 lastFundingRate;
+        uint40 lastFundingTime;
+        uint40 premiumStart;
+        int96 premiumCum; // slot 3: the premium accumulator and the basis EMA
+        int64 lastPremium;
+        int96 emaBasis;
+        uint96 lastIndex; // slot 4: the index and the sample clock, a long's remainder, the pause flag
+        uint40 lastSampleTime;
+        uint40 lastIndexTime;
+        uint64 longEntryRemainder;
+        bool paused;
+        int128 fundingSnapshotSum; // slot 5: the snapshot sum, a short's remainder
+        uint64 fundingSnapshotRemainder;
+        uint64 shortEntryRemainder;
+        uint128 uncoveredBadDebt; // slot 6: bad debt and ADL only (`_loadState` leaves it out)
+    }
+
     uint256 public marketCount;
     mapping(bytes32 symbol => uint256) public marketIdBySymbol;
     mapping(uint256 marketId => StoredConfig) internal _configs;
-    mapping(uint256 marketId => MarketState) internal _states;
+    mapping(uint256 marketId => StoredState) internal _states;
     /// @dev A fixed array: its count is the config's `tierCount`, so no length slot is read.
     mapping(uint256 marketId => StoredTier[MAX_TIERS]) internal _tiers;
     mapping(uint256 positionId => StoredPosition) internal _positions;
@@ -155,17 +186,18 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     }
 
     /// @dev The config words every call reads (StoredConfig slots 1 to 3: skew scale and cap, the eight
-    /// rates, funding parameters, mark method, minimum notional), read whole and scaled back to WAD and
-    /// wei. Not loaded, left zero: `symbol` (slot 0; a market exists iff its skewScale is not zero); slot 4
-    /// (minimum liquidation fee and margin), which `_loadMinimums` adds for the paths that check them; and
-    /// slot 5 (funding model, maximum funding velocity, oracle grace period), which `_loadFundingConfig`
-    /// adds when a funding boundary is due. The layout is the compiler's for StoredConfig; `_loadConfig`
-    /// reads all of it through the compiler.
+    /// rates, the funding clock, mark method and the minimums), read whole and scaled back to WAD and wei.
+    /// Not loaded, left zero: `symbol` (slot 0; a market exists iff its skewScale is not zero) and slots 4
+    /// and 5 (the funding model, its rates and maximum velocity, the oracle grace period), which
+    /// `_loadFundingConfig` adds when a funding boundary is due. The layout is the compiler's for
+    /// StoredConfig; `_loadConfig` reads the rest of it through the compiler.
     function _loadTradeConfig(uint256 marketId) internal view returns (MarketConfig memory cfg) {
         StoredConfig storage s = _configs[marketId];
         uint256 unit = RATE_UNIT;
+        uint256 usd = USD_UNIT;
         assembly ("memory-safe") {
             let m32 := 0xffffffff
+            let m56 := sub(shl(56, 1), 1)
             let w := sload(add(s.slot, 1))
             mstore(add(cfg, 0x20), and(w, sub(shl(128, 1), 1))) // skewScale
             mstore(add(cfg, 0x40), shr(128, w)) // maxOpenInterest
@@ -179,27 +211,24 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             mstore(add(cfg, 0x200), mul(and(shr(192, w), m32), unit)) // maxPnlFactor
             mstore(add(cfg, 0x220), mul(shr(224, w), unit)) // partialLiquidationBuffer
             w := sload(add(s.slot, 3))
-            mstore(add(cfg, 0x120), mul(and(w, m32), unit)) // fundingInterestRate
-            mstore(add(cfg, 0x140), mul(and(shr(32, w), m32), unit)) // fundingClamp
-            mstore(add(cfg, 0x160), mul(and(shr(64, w), m32), unit)) // fundingCap
-            mstore(add(cfg, 0x180), and(shr(96, w), m32)) // fundingInterval
-            mstore(add(cfg, 0x1a0), and(shr(128, w), m32)) // emaHalfLife
-            mstore(add(cfg, 0x240), and(shr(160, w), 0xff)) // markModel (a MarkMethod); tierCount at 168
-            mstore(add(cfg, 0x260), mul(and(shr(176, w), sub(shl(64, 1), 1)), USD_UNIT)) // minPositionNotional
+            mstore(add(cfg, 0x180), and(w, m32)) // fundingInterval
+            mstore(add(cfg, 0x1a0), and(shr(32, w), m32)) // emaHalfLife
+            mstore(add(cfg, 0x240), and(shr(64, w), 0xff)) // markModel (a MarkMethod); tierCount at 72
+            mstore(add(cfg, 0x260), mul(and(shr(80, w), sub(shl(64, 1), 1)), usd)) // minPositionNotional
+            mstore(add(cfg, 0xe0), mul(and(shr(144, w), m56), usd)) // minLiquidationFee
+            mstore(add(cfg, 0x100), mul(shr(200, w), usd)) // minMargin
         }
     }
 
-    /// @dev Adds StoredConfig's slot 4 (minimum liquidation fee, minimum margin) to a config from
-    /// `_loadTradeConfig`.
-    function _loadMinimums(uint256 marketId, MarketConfig memory cfg) internal view {
-        StoredConfig storage s = _configs[marketId];
-        (cfg.minLiquidationFee, cfg.minMargin) = (s.minLiquidationFee, s.minMargin);
-    }
-
-    /// @dev Adds StoredConfig's slot 5 (funding model, maximum funding velocity, oracle grace period) to a
-    /// config from `_loadTradeConfig`.
+    /// @dev Adds StoredConfig's slots 4 and 5 (the funding model, its rates and maximum velocity, the oracle
+    /// grace period) to a config from `_loadTradeConfig`.
     function _loadFundingConfig(uint256 marketId, MarketConfig memory cfg) internal view {
         StoredConfig storage s = _configs[marketId];
+        (cfg.fundingInterestRate, cfg.fundingClamp, cfg.fundingCap) = (
+            uint64(s.fundingInterestRate * RATE_UNIT), // < 2^62
+            uint64(s.fundingClamp * RATE_UNIT),
+            uint64(s.fundingCap * RATE_UNIT)
+        );
         (cfg.fundingModel, cfg.maxFundingVelocity, cfg.oracleGracePeriod) = (
             IFundingModel(s.fundingModel),
             s.maxFundingVelocity,
@@ -211,15 +240,14 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     function _loadConfig(uint256 marketId) internal view returns (MarketConfig memory cfg) {
         cfg = _loadTradeConfig(marketId);
         cfg.symbol = _configs[marketId].symbol;
-        _loadMinimums(marketId, cfg);
         _loadFundingConfig(marketId, cfg);
     }
 
-    /// @dev MarketState's seven storage words, read whole (the compiler's struct copy reads every packed
-    /// member on its own). The layout is the compiler's for the struct (MarketLib.sol): members in order,
-    /// each from the low-order end of its slot; admin.marketState() reads it back through the compiler.
+    /// @dev StoredState's six trade words, read whole (the compiler's struct copy reads every packed member
+    /// on its own). `uncoveredBadDebt` (slot 6) is left zero: no trade reads it; `_loadFullState` adds it
+    /// for the views and ADL, and bad debt is added to it in storage (`_addBadDebt`).
     function _loadState(uint256 marketId) internal view returns (MarketState memory st) {
-        MarketState storage s = _states[marketId];
+        StoredState storage s = _states[marketId];
         assembly ("memory-safe") {
             let m128 := sub(shl(128, 1), 1)
             let m96 := sub(shl(96, 1), 1)
@@ -232,34 +260,41 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             mstore(add(st, 0x40), and(w, m128)) // longEntryNotional
             mstore(add(st, 0x60), shr(128, w)) // shortEntryNotional
             w := sload(add(s.slot, 2))
-            mstore(add(st, 0x80), signextend(15, w)) // fundingIndex
-            mstore(add(st, 0xa0), signextend(7, shr(128, w))) // lastFundingRate
-            mstore(add(st, 0xc0), and(shr(192, w), m40)) // lastFundingTime
+            mstore(add(st, 0x80), signextend(13, w)) // fundingIndex (int112)
+            mstore(add(st, 0xa0), signextend(7, shr(112, w))) // lastFundingRate
+            mstore(add(st, 0xc0), and(shr(176, w), m40)) // lastFundingTime
+            mstore(add(st, 0x140), shr(216, w)) // premiumStart
             w := sload(add(s.slot, 3))
             mstore(add(st, 0xe0), signextend(11, w)) // premiumCum
             mstore(add(st, 0x100), signextend(7, shr(96, w))) // lastPremium
-            mstore(add(st, 0x120), and(shr(160, w), m40)) // lastSampleTime
-            mstore(add(st, 0x140), and(shr(200, w), m40)) // premiumStart
+            mstore(add(st, 0x160), sar(160, w)) // emaBasis
             w := sload(add(s.slot, 4))
-            mstore(add(st, 0x160), signextend(11, w)) // emaBasis
-            mstore(add(st, 0x180), and(shr(96, w), m96)) // lastIndex
-            mstore(add(st, 0x1a0), and(shr(192, w), m40)) // lastIndexTime
+            mstore(add(st, 0x180), and(w, m96)) // lastIndex
+            mstore(add(st, 0x120), and(shr(96, w), m40)) // lastSampleTime
+            mstore(add(st, 0x1a0), and(shr(136, w), m40)) // lastIndexTime
+            mstore(add(st, 0x200), and(shr(176, w), m64)) // longEntryRemainder
+            mstore(add(st, 0x1e0), and(shr(240, w), 0xff)) // paused
             w := sload(add(s.slot, 5))
-            mstore(add(st, 0x1c0), and(w, m128)) // uncoveredBadDebt
-            mstore(add(st, 0x1e0), and(shr(128, w), 0xff)) // paused
-            mstore(add(st, 0x200), and(shr(136, w), m64)) // longEntryRemainder
-            w := sload(add(s.slot, 6))
             mstore(add(st, 0x220), signextend(15, w)) // fundingSnapshotSum
             mstore(add(st, 0x240), and(shr(128, w), m64)) // fundingSnapshotRemainder
             mstore(add(st, 0x260), shr(192, w)) // shortEntryRemainder
         }
     }
 
-    /// @dev Writes `st` back as seven whole words, each slot once (see _loadState for the layout).
+    /// @dev The whole state, bad debt included (the views, the pool's valuation, ADL).
+    function _loadFullState(uint256 marketId) internal view returns (MarketState memory st) {
+        st = _loadState(marketId);
+        st.uncoveredBadDebt = _states[marketId].uncoveredBadDebt;
+    }
+
+    /// @dev Writes `st`'s six trade words back whole, each slot once (see StoredState for the layout); the
+    /// bad debt word is not written. Each field was range-checked where it was computed (SafeCast, and
+    /// `fundingIndex` to 112 bits in MarketLib.sync), so the masks only drop sign bits.
     function _storeState(uint256 marketId, MarketState memory st) internal {
-        MarketState storage s = _states[marketId];
+        StoredState storage s = _states[marketId];
         assembly ("memory-safe") {
             let m128 := sub(shl(128, 1), 1)
+            let m112 := sub(shl(112, 1), 1)
             let m96 := sub(shl(96, 1), 1)
             let m64 := sub(shl(64, 1), 1)
             let m40 := sub(shl(40, 1), 1)
@@ -268,38 +303,40 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             sstore(
                 add(s.slot, 2),
                 or(
-                    or(and(mload(add(st, 0x80)), m128), shl(128, and(mload(add(st, 0xa0)), m64))),
-                    shl(192, and(mload(add(st, 0xc0)), m40))
+                    or(and(mload(add(st, 0x80)), m112), shl(112, and(mload(add(st, 0xa0)), m64))),
+                    or(shl(176, and(mload(add(st, 0xc0)), m40)), shl(216, and(mload(add(st, 0x140)), m40)))
                 )
             )
             sstore(
                 add(s.slot, 3),
                 or(
                     or(and(mload(add(st, 0xe0)), m96), shl(96, and(mload(add(st, 0x100)), m64))),
-                    or(shl(160, and(mload(add(st, 0x120)), m40)), shl(200, and(mload(add(st, 0x140)), m40)))
+                    shl(160, mload(add(st, 0x160)))
                 )
             )
             sstore(
                 add(s.slot, 4),
                 or(
-                    or(and(mload(add(st, 0x160)), m96), shl(96, and(mload(add(st, 0x180)), m96))),
-                    shl(192, and(mload(add(st, 0x1a0)), m40))
+                    or(and(mload(add(st, 0x180)), m96), shl(96, and(mload(add(st, 0x120)), m40))),
+                    or(
+                        or(shl(136, and(mload(add(st, 0x1a0)), m40)), shl(176, and(mload(add(st, 0x200)), m64))),
+                        shl(240, and(mload(add(st, 0x1e0)), 0xff))
+                    )
                 )
             )
             sstore(
                 add(s.slot, 5),
                 or(
-                    or(and(mload(add(st, 0x1c0)), m128), shl(128, and(mload(add(st, 0x1e0)), 0xff))),
-                    shl(136, and(mload(add(st, 0x200)), m64))
-                )
-            )
-            sstore(
-                add(s.slot, 6),
-                or(
                     or(and(mload(add(st, 0x220)), m128), shl(128, and(mload(add(st, 0x240)), m64))),
-                    shl(192, and(mload(add(st, 0x260)), m64))
+                    shl(192, mload(add(st, 0x260)))
                 )
             )
         }
+    }
+
+    /// @dev Adds `amount` to a market's uncovered bad debt, in its own word (checked: uint128).
+    function _addBadDebt(uint256 marketId, uint256 amount) internal {
+        StoredState storage s = _states[marketId];
+        s.uncoveredBadDebt = (s.uncoveredBadDebt + amount).toUint128();
     }
 }

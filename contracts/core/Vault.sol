@@ -15,6 +15,8 @@ import {IVault, Settlement} from "../interfaces/IVault.sol";
 /// the insurance fund. Tokens cross only at deposit/withdraw and pool entry/exit, where 6-decimal
 /// amounts are converted; every other movement is a zero-sum `settle` by an engine. Hence, to the unit:
 ///   balanceOf(vault) * 10^(18 - decimals) == sum(free) + margin + escrow + pool + insurance.
+/// The vault keeps that sum (`_held`: it moves only when tokens cross) and the four ledgers besides the free
+/// balances; the free ledger is the difference, so a settlement, zero-sum, writes no total for it.
 contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -29,13 +31,16 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
     uint256 public immutable unitScale;
 
     mapping(address account => uint256) public freeBalance;
-    // Packed two to a slot by what moves together: a trade moves a free balance with margin, and pays its
-    // fee to the pool and the insurance fund; only orders move escrow.
-    uint128 private _totalFree;
-    uint128 private _margin;
+    // Packed by what moves together. A trade moves a free balance with margin, and pays its fee to the pool
+    // and the insurance fund; the first operator granted (the engine, lib/deploy) sits beside the margin, so
+    // its settlements check their caller on a word they write anyway. Only orders move escrow, and only
+    // tokens crossing move `_held`, the sum of every ledger.
+    uint96 private _margin;
+    address private _fastOperator;
     uint128 private _pool;
     uint128 private _insurance;
     uint128 private _escrow;
+    uint128 private _held;
 
     event Deposited(address indexed account, uint256 amount, uint256 freeBalance);
     event Withdrawn(address indexed account, address indexed to, uint256 amount, uint256 freeBalance);
@@ -75,7 +80,7 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount();
         uint256 balance = freeBalance[msg.sender] + amount * unitScale;
         freeBalance[msg.sender] = balance;
-        _totalFree = (_totalFree + amount * unitScale).toUint128();
+        _held = (_held + amount * unitScale).toUint128();
         emit Deposited(msg.sender, amount, balance);
         collateral.safeTransferFrom(msg.sender, address(this), amount);
     }
@@ -87,7 +92,7 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
         uint256 balance = freeBalance[msg.sender];
         if (balance < needed) revert InsufficientBalance(msg.sender, balance, needed);
         freeBalance[msg.sender] = balance - needed;
-        _totalFree -= needed.toUint128(); // needed <= balance <= total free
+        _held -= needed.toUint128(); // needed <= balance <= the free ledger <= held
         emit Withdrawn(msg.sender, to, amount, balance - needed);
         collateral.safeTransfer(to, amount);
     }
@@ -97,12 +102,14 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
         if (amount == 0) revert ZeroAmount();
         uint256 fund = _insurance + amount * unitScale;
         _insurance = fund.toUint128();
+        _held = (_held + amount * unitScale).toUint128();
         emit InsuranceFunded(msg.sender, amount, fund);
         collateral.safeTransferFrom(msg.sender, address(this), amount);
     }
 
     /// @inheritdoc IVault
-    function settle(Settlement calldata s) external onlyRole(OPERATOR_ROLE) {
+    function settle(Settlement calldata s) external {
+        if (msg.sender != _fastOperator) _checkRole(OPERATOR_ROLE); // the fast operator holds the role
         int256 sum = s.accountDelta +
             s.counterpartyDelta +
             s.marginDelta +
@@ -110,12 +117,9 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
             s.poolDelta +
             s.insuranceDelta;
         if (sum != 0) revert SettlementNotBalanced(sum);
-        if (s.accountDelta != 0 || s.counterpartyDelta != 0 || s.marginDelta != 0) {
-            uint256 free = _totalFree;
-            if (s.accountDelta != 0) free = _moveFree(s.account, s.accountDelta, free);
-            if (s.counterpartyDelta != 0) free = _moveFree(s.counterparty, s.counterpartyDelta, free);
-            (_totalFree, _margin) = (free.toUint128(), _apply(LEDGER_MARGIN, _margin, s.marginDelta).toUint128());
-        }
+        if (s.accountDelta != 0) _moveFree(s.account, s.accountDelta);
+        if (s.counterpartyDelta != 0) _moveFree(s.counterparty, s.counterpartyDelta);
+        if (s.marginDelta != 0) _margin = _apply(LEDGER_MARGIN, _margin, s.marginDelta).toUint96();
         if (s.escrowDelta != 0) _escrow = _apply(LEDGER_ESCROW, _escrow, s.escrowDelta).toUint128();
         if (s.poolDelta != 0 || s.insuranceDelta != 0) {
             (_pool, _insurance) = (
@@ -142,6 +146,7 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
         uint256 owed = _totalOwed() + amount * unitScale;
         if (held < owed) revert UnbackedCredit(held, owed);
         _pool = assets.toUint128();
+        _held = owed.toUint128();
         emit PoolCredited(amount, assets);
     }
 
@@ -149,6 +154,7 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
     function payFromPool(address to, uint256 amount) external onlyRole(POOL_ROLE) nonReentrant {
         uint256 assets = _apply(LEDGER_POOL, _pool, -(amount * unitScale).toInt256());
         _pool = assets.toUint128(); // at most the old ledger
+        _held -= (amount * unitScale).toUint128(); // at most the pool ledger, part of held
         emit PoolPaid(to, amount, assets);
         collateral.safeTransfer(to, amount);
     }
@@ -173,9 +179,15 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
         return _insurance;
     }
 
-    /// @notice Sum of every account's free balance (WAD).
+    /// @notice Sum of every account's free balance (WAD): what the other ledgers leave of the total.
     function totalFree() external view returns (uint256) {
-        return _totalFree;
+        return uint256(_held) - _margin - _escrow - _pool - _insurance;
+    }
+
+    /// @notice The operator whose settlements skip the role lookup: the first account granted the operator
+    /// role, until its role is revoked (zero then, and until the next grant).
+    function fastOperator() external view returns (address) {
+        return _fastOperator;
     }
 
     /// @notice Sum of every ledger (WAD). Equals the collateral held times `unitScale`, to the unit.
@@ -184,15 +196,26 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
     }
 
     function _totalOwed() private view returns (uint256) {
-        return uint256(_totalFree) + _margin + _escrow + _pool + _insurance;
+        return _held;
     }
 
-    /// @dev Moves `account`'s free balance by `delta`; returns the free ledger `total` moved alike.
-    function _moveFree(address account, int256 delta, uint256 total) private returns (uint256) {
+    /// @dev Records the first operator granted as the fast operator (AccessControl's hook).
+    function _grantRole(bytes32 role, address account) internal override returns (bool granted) {
+        granted = super._grantRole(role, account);
+        if (granted && role == OPERATOR_ROLE && _fastOperator == address(0)) _fastOperator = account;
+    }
+
+    /// @dev Clears the fast operator with its role, so it never settles without it (AccessControl's hook).
+    function _revokeRole(bytes32 role, address account) internal override returns (bool revoked) {
+        revoked = super._revokeRole(role, account);
+        if (revoked && role == OPERATOR_ROLE && account == _fastOperator) _fastOperator = address(0);
+    }
+
+    /// @dev Moves `account`'s free balance by `delta` (the free ledger moves with it: it is the difference).
+    function _moveFree(address account, int256 delta) private {
         uint256 balance = freeBalance[account];
         if (delta < 0 && balance < uint256(-delta)) revert InsufficientBalance(account, balance, uint256(-delta));
         freeBalance[account] = delta < 0 ? balance - uint256(-delta) : balance + uint256(delta);
-        return delta < 0 ? total - uint256(-delta) : total + uint256(delta);
     }
 
     function _apply(uint8 ledger, uint256 balance, int256 delta) private pure returns (uint256) {

@@ -10,7 +10,7 @@ import {WadMath} from "./WadMath.sol";
 /// TypeScript mirror (lib/math) reproduces to the unit.
 library Ema {
     uint256 private constant LN2 = 693147180559945309; // ln(2) in WAD
-    uint256 private constant TAYLOR_TERMS = 12;
+    uint256 private constant TAYLOR_TERMS = 12; // even: the loop below takes the terms in pairs
     uint256 private constant MAX_HALVINGS = 64;
 
     /// @notice 2^(-dt / halfLife) in WAD, rounded down; 0 when halfLife is 0 (no smoothing).
@@ -19,14 +19,21 @@ library Ema {
         uint256 halvings = dt / halfLife;
         if (halvings >= MAX_HALVINGS) return 0;
         uint256 y = ((dt % halfLife) * LN2) / halfLife; // f * ln2 in WAD, in [0, ln2)
-        // e^(-y) = sum (-y)^k / k!
+        // e^(-y) = sum (-y)^k / k!, the terms in pairs (an odd one subtracted, the even one after it added).
+        // Unchecked, and the same integer steps as the checked form: term <= WAD and y < WAD, so term * y
+        // < 2^120; the partial sums of this alternating series with falling terms stay within [1 - y, 1],
+        // so sum never goes below zero.
         uint256 term = WadMath.WAD;
-        int256 sum = int256(WadMath.WAD);
-        for (uint256 k = 1; k <= TAYLOR_TERMS; ++k) {
-            term = (term * y) / WadMath.WAD / k;
-            sum = k % 2 == 1 ? sum - int256(term) : sum + int256(term);
+        uint256 sum = WadMath.WAD;
+        unchecked {
+            for (uint256 k = 1; k < TAYLOR_TERMS; k += 2) {
+                term = (term * y) / WadMath.WAD / k;
+                sum -= term;
+                term = (term * y) / WadMath.WAD / (k + 1);
+                sum += term;
+            }
         }
-        return uint256(sum) >> halvings;
+        return sum >> halvings;
     }
 
     /// @notice The EMA advanced by dt seconds toward `sample`; rounds toward zero.

@@ -54,15 +54,14 @@ struct MarketState {
     uint128 shortOpenInterest;
     uint128 longEntryNotional; // floor(sum of |size| * entry over longs / WAD); exact with longEntryRemainder
     uint128 shortEntryNotional; // the same over shorts, with shortEntryRemainder
-    int128 fundingIndex; // USD per unit of base
+    int128 fundingIndex; // USD per unit of base; held in 112 bits (PerpEngineStorage.StoredState)
     int64 lastFundingRate;
     uint40 lastFundingTime; // the last boundary settled
     int96 premiumCum; // premium * seconds since premiumStart
     int64 lastPremium; // premium at the last sample, held until the next
     uint40 lastSampleTime;
     uint40 premiumStart;
-    // emaBasis shares its slot with lastIndexTime, which every call on a fresh index writes: a funding
-    // settlement writes the same slots whether the basis moved or not (its gas does not depend on the book).
+    // Stored as PerpEngineStorage.StoredState: the premium accumulator and the basis EMA share a word.
     int96 emaBasis;
     uint96 lastIndex; // the fresh index the market last traded on (the pool values its reserve at it)
     uint40 lastIndexTime; // when
@@ -168,7 +167,7 @@ library MarketLib {
                 growth += r.rate * int256(mark) * int256(r.intervals - 1);
             }
             r.boundary = boundary + (r.intervals - 1) * cfg.fundingInterval;
-            st.fundingIndex = (st.fundingIndex + growth / WadMath.IWAD).toInt128();
+            st.fundingIndex = (st.fundingIndex + growth / WadMath.IWAD).toInt112(); // stored in 112 bits
             st.lastFundingRate = r.rate.toInt64();
             st.lastFundingTime = r.boundary.toUint40();
             st.premiumStart = r.boundary.toUint40();

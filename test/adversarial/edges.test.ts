@@ -67,7 +67,7 @@ describe("adversarial edges", () => {
         change: (c) => ({ ...c, liquidationFeeRate: wad(ALT_USD.tiers[0].mmr) }),
         field: "liquidationFeeRate",
       },
-      // Stored units: rates in 1e-9, the minimum notional in 1e-6 USD; what they cannot hold is refused.
+      // Stored units: rates in 1e-9, the minimums in 1e-6 USD; what they cannot hold is refused.
       {
         name: "a taker fee finer than 1e-9",
         change: (c) => ({ ...c, takerFee: BigInt(c.takerFee) + 1n }),
@@ -87,6 +87,16 @@ describe("adversarial edges", () => {
         name: "a minimum position notional finer than 1e-6 USD",
         change: (c) => ({ ...c, minPositionNotional: BigInt(c.minPositionNotional) + 1n }),
         field: "minPositionNotional",
+      },
+      {
+        name: "a minimum margin finer than 1e-6 USD",
+        change: (c) => ({ ...c, minMargin: BigInt(c.minMargin) + 1n }),
+        field: "minMargin",
+      },
+      {
+        name: "a minimum liquidation fee of 2^56 stored units",
+        change: (c) => ({ ...c, minLiquidationFee: 2n ** 56n * 10n ** 12n }),
+        field: "minLiquidationFee",
       },
     ];
     for (const c of invalid) {
@@ -140,8 +150,8 @@ describe("adversarial edges", () => {
         fundingInterval: 2n ** 32n - 1n,
         emaHalfLife: 2n ** 32n - 2n,
         minPositionNotional: ((2n ** 96n - 1n) / 10n ** 12n) * 10n ** 12n, // the largest uint96 in 1e-6 USD
-        minLiquidationFee: 2n ** 128n - 1n,
-        minMargin: 2n ** 128n - 3n,
+        minLiquidationFee: (2n ** 56n - 1n) * 10n ** 12n, // the largest uint56 in 1e-6 USD
+        minMargin: (2n ** 56n - 3n) * 10n ** 12n,
         maxFundingVelocity: 2n ** 64n - 1n,
         oracleGracePeriod: 2n ** 32n - 1n,
       };
@@ -356,6 +366,23 @@ describe("adversarial edges", () => {
         }),
       ).to.emit(vault, "Settled");
       await expectConservation(ex, [], accounts);
+    });
+
+    it("lets the first operator granted (the engine) settle without the role lookup only while it holds the role", async () => {
+      const { ex, rogue, traders, alt } = await loadFixture(rogueFixture);
+      const engine = await ex.engine.getAddress();
+      const role = await ex.vault.OPERATOR_ROLE();
+      expect(await ex.vault.fastOperator(), "the engine, granted first by deploySystem").to.equal(engine);
+      expect(await ex.vault.hasRole(role, rogue.address)).to.equal(true);
+      await (await ex.vault.revokeRole(role, engine)).wait();
+      expect(await ex.vault.fastOperator(), "cleared with the engine's role").to.equal(ethers.ZeroAddress);
+      // 100 ALT at $2 on $50 of margin: the engine's settlement is refused by the vault.
+      await expect(
+        ex.engine.connect(traders[0]).increasePosition(alt.marketId, wad(100), wad(50), wad(3)),
+      ).to.be.revertedWithCustomError(ex.vault, "AccessControlUnauthorizedAccount");
+      await (await ex.vault.revokeRole(role, rogue.address)).wait();
+      await (await ex.vault.grantRole(role, engine)).wait();
+      expect(await ex.vault.fastOperator(), "the next operator granted").to.equal(engine);
     });
 
     it("refuses a pool credit with no tokens behind it, and a payout above the pool", async () => {
