@@ -96,8 +96,9 @@ describe("coin-margined markets: BTCUSD-INV on the BTC engine (SPEC 9.2)", () =>
 
   it("shows no liquidation price for a 1x short, which survives a 10x pump", async () => {
     const f = await loadFixture(fixture);
-    // 3,000 USD of face, 30 contracts, at 1x: 0.1 BTC of margin after the opening fee (0.05%: 0.00005 BTC).
-    // With the fee taken from 0.1 BTC it would be 1.0005x, liquidated at about 60 billion USD.
+    // 3,000 USD of face, 30 contracts, at 1x: margin of at least the face's worth in BTC at the fill. 0.1 BTC
+    // is its worth at the index, but the fill is the skew premium (5e-7) above it in 1/P: with 0.1 BTC the
+    // short would be 1.0000005x, liquidated at about 60 billion USD. (The fee is paid beside the margin.)
     const id = await openShort(f, 30n, wad("0.1001"));
     const p = await f.btc.lens.position(id);
     expect(usdLiquidationPrice(p.liquidationPrice, false)).to.be.a("undefined");
