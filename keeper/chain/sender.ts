@@ -135,7 +135,7 @@ export class TxSender {
   readonly #lostRaceErrors: ReadonlySet<string>;
   readonly #sleep: NonNullable<TxSenderOptions["sleep"]>;
   #address: Promise<string> | undefined;
-  /** The last send's turn to take a nonce and start its broadcast (#dispatch). */
+  /** The last send's turn to take a nonce, sign and broadcast (#dispatch). */
   #turn: Promise<void> = Promise.resolve();
   /** The fee quote new transactions are priced with, and when it was asked for. */
   #feeQuote: { atMs: number; fees: Promise<Fees> } | undefined;
@@ -196,12 +196,8 @@ export class TxSender {
   async #broadcastNew(tx: Prepared, log: Logger): Promise<Broadcast | SendOutcome> {
     for (let attempt = 0; ; attempt++) {
       try {
-        const { signed, broadcast } = await this.#dispatch(tx);
-        await broadcast;
-        return signed;
+        return await this.#dispatch(tx);
       } catch (error) {
-        // Whatever failed, the nonce taken may be unused now: read the count again next time.
-        this.#nonces.invalidate();
         if (isNonceError(error) && attempt < NONCE_RESYNC_ATTEMPTS) {
           log.info({ err: error }, "nonce refused; resyncing from the chain");
           continue;
@@ -212,18 +208,24 @@ export class TxSender {
   }
 
   /**
-   * Takes the next nonce, signs and starts the broadcast, one send at a time: concurrent sends (a round's
-   * batches, or the venues of one keeper sharing this sender) reach the node in nonce order, so a node that
-   * refuses a nonce ahead of the account's count (Hardhat's automine) never sees n + 1 before n. Only the
-   * signing is serialised: the broadcasts' answers are awaited by each send, outside the turn.
+   * Takes the next nonce, signs and broadcasts, one send at a time (the next send's turn starts once the
+   * node has answered this broadcast): concurrent sends (a round's batches, or the venues of one keeper
+   * sharing this sender) reach the node in nonce order, so a node that refuses a nonce ahead of the
+   * account's count (Hardhat's automine: "Nonce too high ... can't be queued") never sees n + 1 before n,
+   * which two broadcasts in flight at once on two HTTP connections could otherwise do. It costs one RPC
+   * round trip per transaction of a round, in series; the watching that follows is concurrent.
    */
-  #dispatch(tx: Prepared): Promise<{ signed: Broadcast; broadcast: Promise<void> }> {
+  #dispatch(tx: Prepared): Promise<Broadcast> {
     const turn = this.#turn.then(async () => {
-      const signed = await this.#sign(tx, await this.#nonces.next());
-      const broadcast = this.#broadcast(signed.raw);
-      // Awaited by the send; this only keeps a failure that comes before it looks from being unhandled.
-      broadcast.catch(() => undefined);
-      return { signed, broadcast };
+      try {
+        const signed = await this.#sign(tx, await this.#nonces.next());
+        await this.#broadcast(signed.raw);
+        return signed;
+      } catch (error) {
+        // Whatever failed, the nonce taken may be unused now: the next turn reads the count again.
+        this.#nonces.invalidate();
+        throw error;
+      }
     });
     this.#turn = turn.then(
       () => undefined,
