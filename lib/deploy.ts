@@ -5,7 +5,7 @@
  * Used by `npm run deploy`, the test fixtures, the simulator and the bench, so all of them run the same
  * wiring. Takes an ethers signer: works in-process and against any JSON-RPC node.
  */
-import type { Signer } from "ethers";
+import type { Addressable, Signer } from "ethers";
 import {
   CoinToken__factory,
   CollateralToken__factory,
@@ -152,17 +152,17 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
   const deployment: Deployment = {
     chainId: Number(chainId),
     deploymentBlock,
-    contracts: {
-      collateral: await collateral.getAddress(),
-      vault: await vault.getAddress(),
-      oracle: await oracle.getAddress(),
-      engine: await engine.getAddress(),
-      engineAdmin: await adminModule.getAddress(),
-      lens: await lens.getAddress(),
-      pool: await pool.getAddress(),
-      orderBook: await orderBook.getAddress(),
-      fundingModel: await fundingModel.getAddress(),
-    },
+    contracts: await addressesOf({
+      collateral,
+      vault,
+      oracle,
+      engine,
+      engineAdmin: adminModule,
+      lens,
+      pool,
+      orderBook,
+      fundingModel,
+    }),
     markets,
   };
   const coinMargined: CoinMarginedRecord[] = [];
@@ -235,17 +235,17 @@ export async function deployCoinMargined(
   }
   return {
     asset: spec.asset,
-    contracts: {
-      collateral: await coin.getAddress(),
-      vault: await vault.getAddress(),
-      oracle: await oracle.getAddress(),
-      engine: await engine.getAddress(),
-      engineAdmin: await adminModule.getAddress(),
-      lens: await lens.getAddress(),
-      pool: await pool.getAddress(),
-      orderBook: await orderBook.getAddress(),
+    contracts: await addressesOf({
+      collateral: coin,
+      vault,
+      oracle,
+      engine,
+      engineAdmin: adminModule,
+      lens,
+      pool,
+      orderBook,
       fundingModel: usd.contracts.fundingModel,
-    },
+    }),
     markets,
   };
 }
@@ -278,6 +278,16 @@ export async function marketConfig(m: EngineMarketSpec, fundingModel: string): P
     maxFundingVelocity: wad(m.maxFundingVelocity),
     oracleGracePeriod: m.oracleGracePeriodSeconds,
   };
+}
+
+/** An exchange's contracts as the record keeps them: their addresses. */
+async function addressesOf(
+  contracts: Record<keyof Deployment["contracts"], Addressable | string>,
+): Promise<Deployment["contracts"]> {
+  const entries = await Promise.all(
+    Object.entries(contracts).map(async ([name, c]) => [name, typeof c === "string" ? c : await c.getAddress()]),
+  );
+  return Object.fromEntries(entries) as Deployment["contracts"];
 }
 
 export function tiersOf(m: EngineMarketSpec) {

@@ -1,7 +1,7 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { deploySystem } from "../../lib/deploy";
+import { deploySystem, tiersOf } from "../../lib/deploy";
 import {
   engineAcceptablePrice,
   engineSize,
@@ -15,12 +15,7 @@ import { MAX_UINT256, type Tier } from "../../lib/math";
 import { toFeedAnswer, wad, WAD } from "../../lib/units";
 
 const FACE = wad(BTCUSD_INV.faceUsd);
-const TIERS: Tier[] = BTCUSD_INV.tiers.map((t) => ({
-  notionalCap: wad(t.notionalCap),
-  maintenanceAmount: 0n,
-  mmr: wad(t.mmr),
-  maxLeverage: wad(t.maxLeverage),
-}));
+const TIERS: Tier[] = tiersOf(BTCUSD_INV);
 
 async function fixture() {
   const [deployer, trader, keeper] = await ethers.getSigners();

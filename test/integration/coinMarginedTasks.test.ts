@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import { HardhatPluginError } from "hardhat/plugins";
+import { tiersOf } from "../../lib/deploy";
 import { deployToFile, describeDeployment } from "../../lib/deployment";
 import type { Deployment } from "../../lib/contracts";
 import { InverseMath } from "../../lib/inverse";
@@ -30,12 +31,7 @@ const INV = "BTCUSD-INV";
 const TRADER = "1";
 const KEEPER = "2";
 const FACE = wad(BTCUSD_INV.faceUsd);
-const TIERS: Tier[] = BTCUSD_INV.tiers.map((t) => ({
-  notionalCap: wad(t.notionalCap),
-  maintenanceAmount: 0n,
-  mmr: wad(t.mmr),
-  maxLeverage: wad(t.maxLeverage),
-}));
+const TIERS: Tier[] = tiersOf(BTCUSD_INV);
 
 const tmp = mkdtempSync(path.join(tmpdir(), "perpsim-inverse-tasks-"));
 let deployments = 0;
