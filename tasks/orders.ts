@@ -344,43 +344,8 @@ export async function placeOrder(args: OrderArgs, hre: HardhatRuntimeEnvironment
   }
 
   const sent = await send(`create ${type} order`, send_, orderBook.interface);
-  const obAddress = await orderBook.getAddress();
-  const created = eventArgs<OrderCreatedEvent.OutputObject>(
-    sent.receipt,
-    orderBook.interface,
-    obAddress,
-    "OrderCreated",
-  );
-  if (!created) fail("perp:order: the transaction emitted no OrderCreated event");
-  const executed = eventArgs<OrderExecutedEvent.OutputObject>(
-    sent.receipt,
-    orderBook.interface,
-    obAddress,
-    "OrderExecuted",
-  );
-  const trade = executed
-    ? eventArgs<TradeEvent.OutputObject>(
-        sent.receipt,
-        ctx.exchange.engine.interface,
-        await ctx.exchange.engine.getAddress(),
-        "Trade",
-      )
-    : undefined;
-  const result: OrderResult = {
-    id: created.id,
-    type,
-    market: market.symbol,
-    sizeDelta: created.sizeDelta,
-    triggerPrice: created.triggerPrice,
-    acceptablePrice: created.acceptablePrice,
-    margin: created.margin,
-    executionFee: created.executionFee,
-    expiry: created.expiry,
-    status: executed ? "executed" : "live",
-    fillPrice: trade?.fillPrice ?? 0n,
-    hash: sent.hash,
-    gasUsed: sent.gasUsed,
-  };
+  const result = await orderOutcome(ctx, sent, type, market.symbol);
+  const executed = result.status === "executed";
   out(
     executed
       ? `Filled ${type} order #${result.id} on ${market.symbol} at once (the price was already there) for ${accountLabel(ctx)}`
