@@ -28,7 +28,7 @@ import {
   wholeArg,
   type TaskContext,
 } from "./common";
-import { acceptable, checkOpenInterest, maxLeverageOf, quoteFill } from "./trading";
+import { acceptable, checkOpenInterest, closeWhole, maxLeverageOf, quoteFill } from "./trading";
 
 /* ------------------------------------------------------------------ TRANSLATIONS (pure) */
 
@@ -267,19 +267,7 @@ export async function closeInverse(
   coin: string,
   slippage: bigint,
 ): Promise<InverseCloseResult> {
-  const { engine, admin, lens, vault } = ctx.exchange;
-  const id = await admin.positionId(ctx.address, market.marketId);
-  const p = await admin.position(id);
-  if (p.size === 0n) fail(`--market ${market.symbol}: ${accountLabel(ctx)} has no open position there`);
-  const [m, cfg] = await Promise.all([lens.market(market.marketId), admin.marketConfig(market.marketId)]);
-  const sizeDelta = -p.size;
-  const fill = Pricing.fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
-  const engineAcceptable = acceptable(fill, sizeDelta > 0n, slippage);
-  const freeBefore = await vault.freeBalance(ctx.address);
-  const sent = await send(`close ${market.symbol}`, () => engine.closePosition(market.marketId, engineAcceptable));
-  const trade = eventArgs<TradeEvent.OutputObject>(sent.receipt, engine.interface, await engine.getAddress(), "Trade");
-  if (!trade) fail("close: the transaction emitted no Trade event");
-  const freeBalance = await vault.freeBalance(ctx.address);
+  const { id, position: p, trade, freeBefore, freeBalance, sent } = await closeWhole(ctx, market, slippage);
   const { isLong, face } = traderSide(p.size);
   const usdFill = reciprocal(trade.fillPrice);
   const result: InverseCloseResult = {

@@ -343,20 +343,16 @@ export async function close(
   const slippage = percentArg("slippage", args.slippage);
   const { ctx, market, coin } = marketVenueArg(await connect(hre, args), args.market);
   if (coin !== undefined) return closeInverse(ctx, market, coin, slippage);
-  const { engine, admin, lens, vault } = ctx.exchange;
-  const id = await admin.positionId(ctx.address, market.marketId);
-  const p = await admin.position(id);
-  if (p.size === 0n) fail(`--market ${market.symbol}: ${accountLabel(ctx)} has no open position there`);
-
-  const [m, cfg] = await Promise.all([lens.market(market.marketId), admin.marketConfig(market.marketId)]);
-  const sizeDelta = -p.size;
-  const fill = Pricing.fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
-  const acceptablePrice = acceptable(fill, sizeDelta > 0n, slippage);
-  const freeBefore = await vault.freeBalance(ctx.address);
-  const sent = await send(`close ${market.symbol}`, () => engine.closePosition(market.marketId, acceptablePrice));
-  const trade = eventArgs<TradeEvent.OutputObject>(sent.receipt, engine.interface, await engine.getAddress(), "Trade");
-  if (!trade) fail("close: the transaction emitted no Trade event");
-  const freeBalance = await vault.freeBalance(ctx.address);
+  const {
+    id,
+    position: p,
+    sizeDelta,
+    acceptablePrice,
+    trade,
+    freeBefore,
+    freeBalance,
+    sent,
+  } = await closeWhole(ctx, market, slippage);
   const result: CloseResult = {
     market: market.symbol,
     positionId: id,
@@ -383,6 +379,27 @@ export async function close(
     ]),
   );
   return result;
+}
+
+/**
+ * Closes the account's whole position on `market` by a market order within `slippage` of the quoted fill
+ * (engine terms, either kind of market): the position as it was, the Trade, the free balance around it.
+ */
+export async function closeWhole(ctx: TaskContext, market: MarketHandles, slippage: bigint) {
+  const { engine, admin, lens, vault } = ctx.exchange;
+  const id = await admin.positionId(ctx.address, market.marketId);
+  const position = await admin.position(id);
+  if (position.size === 0n) fail(`--market ${market.symbol}: ${accountLabel(ctx)} has no open position there`);
+  const [m, cfg] = await Promise.all([lens.market(market.marketId), admin.marketConfig(market.marketId)]);
+  const sizeDelta = -position.size;
+  const fill = Pricing.fillPrice(m.indexPrice, m.skew, sizeDelta, cfg.skewScale);
+  const acceptablePrice = acceptable(fill, sizeDelta > 0n, slippage);
+  const freeBefore = await vault.freeBalance(ctx.address);
+  const sent = await send(`close ${market.symbol}`, () => engine.closePosition(market.marketId, acceptablePrice));
+  const trade = eventArgs<TradeEvent.OutputObject>(sent.receipt, engine.interface, await engine.getAddress(), "Trade");
+  if (!trade) fail("close: the transaction emitted no Trade event");
+  const freeBalance = await vault.freeBalance(ctx.address);
+  return { id, position, sizeDelta, acceptablePrice, trade, freeBefore, freeBalance, sent };
 }
 
 export interface MarginArgs extends ConnectionArgs {
