@@ -24,7 +24,7 @@ import { positionHealth } from "../lib/math";
 import { WAD } from "../lib/units";
 import { Keeper } from "../keeper/keeper";
 import { formatWad } from "./decimal";
-import { mechanismSpec } from "./mechanisms";
+import { engineFieldsOf } from "./mechanisms";
 import { mineSends, SimChain, type Send } from "./chain";
 import type { BlockClock } from "./clock";
 import type { CoinMarketConfig, MarketConfig, Scenario } from "./scenario";
@@ -85,23 +85,11 @@ export function coinMarginedSpecs(scenario: Scenario, oracleGracePeriodSeconds: 
       symbol: m.symbol,
       underlying: m.underlying,
       faceUsd: formatWad(m.faceUsd),
-      skewScale: formatWad(m.skewScale),
-      maxOpenInterest: formatWad(m.protections.oiCap > 0n ? m.protections.oiCap : m.maxOpenInterest),
-      tiers: m.tiers.map((t) => ({
-        notionalCap: formatWad(t.notionalCap),
-        mmr: formatWad(t.mmr),
-        maxLeverage: formatWad(t.maxLeverage),
-      })),
-      takerFee: formatWad(m.fees.taker),
-      makerFee: formatWad(m.fees.maker),
-      fundingIntervalSeconds: m.fundingIntervalSec,
-      markBand: formatWad(m.protections.priceBand),
-      maxPnlFactor: formatWad(m.protections.maxPnlFactor),
+      ...engineFieldsOf(m),
       minMargin: coinsOf(MIN_MARGIN_USD, price),
       minPositionNotional: coinsOf(MIN_POSITION_NOTIONAL_USD, price),
       minLiquidationFee: coinsOf(MIN_LIQUIDATION_FEE_USD, price),
       oracleGracePeriodSeconds,
-      ...mechanismSpec(m),
     };
     return {
       asset: assetOf(m.underlying),

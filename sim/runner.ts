@@ -29,7 +29,7 @@ import { Keeper, type TickReport } from "../keeper/keeper";
 import { Random } from "./random";
 import { BlockClock, type ClockState } from "./clock";
 import { formatWad } from "./decimal";
-import { mechanismSpec } from "./mechanisms";
+import { engineFieldsOf } from "./mechanisms";
 import { SimChain, awaitedLater, type Call, type Send } from "./chain";
 import type { Scenario } from "./scenario";
 import type { AgentPnlSeries, LiquidationEvent, MarketStep, SimulationResult, TimelineRow } from "./types";
@@ -170,25 +170,13 @@ export function systemSpecOf(s: Scenario): SystemSpec {
       coinSymbol: base,
       initialPrice: formatWad(m.initialPrice),
       spotLiquidityUsd: formatWad(m.venueLiquidityUsd[0]!),
-      skewScale: formatWad(m.skewScale),
-      maxOpenInterest: formatWad(m.protections.oiCap > 0n ? m.protections.oiCap : m.maxOpenInterest),
-      tiers: m.tiers.map((t) => ({
-        notionalCap: formatWad(t.notionalCap),
-        mmr: formatWad(t.mmr),
-        maxLeverage: formatWad(t.maxLeverage),
-      })),
-      takerFee: formatWad(m.fees.taker),
-      makerFee: formatWad(m.fees.maker),
-      fundingIntervalSeconds: m.fundingIntervalSec,
-      markBand: formatWad(m.protections.priceBand),
+      ...engineFieldsOf(m),
       twapWindowSeconds: m.protections.twapWindowSec,
       maxPriceDeviation: formatWad(m.protections.maxPriceDeviationPerUpdate),
       // With venues, one reporter per venue (sim/replay.ts makes them the oracle's only sources).
       pushedFeeds: m.venueOracle ? m.venueLiquidityUsd.length : m.feeds.pushed,
-      maxPnlFactor: formatWad(m.protections.maxPnlFactor),
       pushedFeedHeartbeatSeconds: Math.max(3600, s.stepSec * 4),
       oracleGracePeriodSeconds: Math.max(3600, s.stepSec * 4),
-      ...mechanismSpec(m),
     };
   });
   const coinMargined = coinMarginedSpecs(s, Math.max(3600, s.stepSec * 4));
