@@ -181,11 +181,18 @@ export const BTC_USD: MarketSpec = {
 
 export const DEFAULT_MARKETS: MarketSpec[] = [ALT_USD, BTC_USD];
 
+/**
+ * An inverse market's interest rate, in the engine's terms: the engine trades 1/P, so its longs are the
+ * traders' shorts, and the -0.01% per interval charges the traders' longs, as the linear +0.01% does.
+ */
+const INVERSE_INTEREST_RATE = "-0.0001";
+
 /** BTC-USD's coin-margined twin: 100 USD a contract, margined in BTC; brackets in BTC at 30,000 USD. */
 export const BTCUSD_INV: InverseMarketSpec = {
   ...COMMON,
   symbol: "BTCUSD-INV",
   underlying: "BTC-USD",
+  fundingInterestRate: INVERSE_INTEREST_RATE,
   faceUsd: "100",
   skewScale: "3000000000",
   maxOpenInterest: "300000000",
@@ -206,6 +213,7 @@ export const ALTUSD_INV: InverseMarketSpec = {
   ...COMMON,
   symbol: "ALTUSD-INV",
   underlying: "ALT-USD",
+  fundingInterestRate: INVERSE_INTEREST_RATE,
   faceUsd: "10",
   skewScale: "10000000",
   maxOpenInterest: "4000000",

@@ -741,6 +741,14 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
     index: altIndex,
     nowTs: boundary + 1n,
   });
+  // An inverse market's negative interest rate (lib/markets.ts): at a boundary with no premium the shorts pay.
+  const negativeInterest = { ...altMedian, fundingInterestRate: -wad(ALT_USD.fundingInterestRate) };
+  add("MarketLib.sync", "negative interest rate at the boundary", {
+    config: negativeInterest,
+    state: sampled(0n, T0 + HOUR, { shortOpenInterest: wad(20_000) }),
+    index: altIndex,
+    nowTs: boundary + 1n,
+  });
   add("MarketLib.sync", "BTC at the boundary", {
     config: btcMedian,
     state: sampled(-wad("0.0011"), T0 + 5n * HOUR, { shortOpenInterest: wad(110), emaBasis: -wad(33) }),
@@ -879,10 +887,17 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
   ] as const) {
     add("PremiumFundingModel.fundingRate", name, { avgPremium, interestRate: I, clampRate, cap });
   }
+  for (const [name, avgPremium] of [
+    ["negative interest, zero premium: F = I < 0", 0n],
+    ["negative interest, at the bottom of the clamp band", -I - clampRate],
+    ["negative interest, one wei below the clamp band", -I - clampRate - 1n],
+  ] as const) {
+    add("PremiumFundingModel.fundingRate", name, { avgPremium, interestRate: -I, clampRate, cap });
+  }
   for (let i = 0; i < 10; ++i) {
     add("PremiumFundingModel.fundingRate", `random ${i}`, {
       avgPremium: rng.between(-wad("0.03"), wad("0.03")),
-      interestRate: rng.between(0n, wad("0.001")),
+      interestRate: rng.between(-wad("0.001"), wad("0.001")),
       clampRate: rng.between(0n, wad("0.002")),
       cap: rng.between(wad("0.001"), wad("0.05")),
     });

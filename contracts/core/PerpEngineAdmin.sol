@@ -155,7 +155,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
         s.reserveFactor = _rate(cfg.reserveFactor, "reserveFactor");
         s.maxPnlFactor = _rate(cfg.maxPnlFactor, "maxPnlFactor");
         s.partialLiquidationBuffer = _rate(cfg.partialLiquidationBuffer, "partialLiquidationBuffer");
-        s.fundingInterestRate = _rate(cfg.fundingInterestRate, "fundingInterestRate");
+        s.fundingInterestRate = _signedRate(cfg.fundingInterestRate);
         s.fundingClamp = _rate(cfg.fundingClamp, "fundingClamp");
         s.fundingCap = _rate(cfg.fundingCap, "fundingCap");
         (s.fundingInterval, s.emaHalfLife, s.markModel) = (cfg.fundingInterval, cfg.emaHalfLife, uint8(cfg.markModel));
@@ -168,6 +168,16 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
 
     function _rate(uint256 value, bytes32 field) private pure returns (uint32) {
         return uint32(_narrow(value, RATE_UNIT, 32, field));
+    }
+
+    /// @dev The interest rate in RATE_UNIT, signed (an inverse market charges the engine's shorts: its
+    /// longs are the trader's shorts); refused unless exact and within int32.
+    function _signedRate(int256 value) private pure returns (int32) {
+        int256 unit = int256(RATE_UNIT);
+        int256 q = value / unit;
+        if (q * unit != value || q < type(int32).min || q > type(int32).max)
+            revert InvalidConfig("fundingInterestRate");
+        return int32(q);
     }
 
     /// @dev `value` / `unit`, refused unless exact and below 2^bits.

@@ -65,7 +65,7 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         uint64 minPositionNotional;
         uint56 minLiquidationFee;
         uint56 minMargin;
-        uint32 fundingInterestRate; // slot 4: the funding model's rates, read when a boundary is due
+        int32 fundingInterestRate; // slot 4: the funding model's rates, read when a boundary is due
         uint32 fundingClamp;
         uint32 fundingCap;
         address fundingModel; // slot 5: read when a funding boundary is due or the oracle is stale
@@ -225,7 +225,7 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     function _loadFundingConfig(uint256 marketId, MarketConfig memory cfg) internal view {
         StoredConfig storage s = _configs[marketId];
         (cfg.fundingInterestRate, cfg.fundingClamp, cfg.fundingCap) = (
-            uint64(s.fundingInterestRate * RATE_UNIT), // < 2^62
+            int64(s.fundingInterestRate) * int64(int256(RATE_UNIT)), // |I| < 2^31 * 1e9 < 2^61
             uint64(s.fundingClamp * RATE_UNIT),
             uint64(s.fundingCap * RATE_UNIT)
         );

@@ -21,7 +21,7 @@ struct MarketConfig {
     uint64 insuranceFeeShare; // share of trading fees that goes to the insurance fund
     uint128 minLiquidationFee; // USD
     uint128 minMargin; // USD
-    uint64 fundingInterestRate; // I per interval
+    int64 fundingInterestRate; // I per interval, signed: the side it charges is the long side when positive
     uint64 fundingClamp; // band on (I - premium)
     uint64 fundingCap; // |F| cap per interval
     uint32 fundingInterval;
@@ -346,7 +346,7 @@ library MarketLib {
             cfg.fundingModel.fundingRate(
                 FundingInputs({
                     avgPremium: avgPremium,
-                    interestRate: int256(uint256(cfg.fundingInterestRate)),
+                    interestRate: cfg.fundingInterestRate,
                     clampRate: int256(uint256(cfg.fundingClamp)),
                     cap: int256(uint256(cfg.fundingCap)),
                     lastRate: lastRate,

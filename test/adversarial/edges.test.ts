@@ -79,6 +79,16 @@ describe("adversarial edges", () => {
         field: "fundingInterestRate",
       },
       {
+        name: "a negative funding interest rate finer than 1e-9",
+        change: (c) => ({ ...c, fundingInterestRate: -BigInt(c.fundingInterestRate) - 1n }),
+        field: "fundingInterestRate",
+      },
+      {
+        name: "a funding interest rate below -2^31 stored units",
+        change: (c) => ({ ...c, fundingInterestRate: -(2n ** 31n + 1n) * RATE_UNIT }),
+        field: "fundingInterestRate",
+      },
+      {
         name: "a reserve factor of 2^32 stored units",
         change: (c) => ({ ...c, reserveFactor: 2n ** 32n * RATE_UNIT }),
         field: "reserveFactor",
@@ -144,7 +154,7 @@ describe("adversarial edges", () => {
         reserveFactor: maxRate,
         maxPnlFactor: WAD,
         partialLiquidationBuffer: maxRate,
-        fundingInterestRate: maxRate,
+        fundingInterestRate: -(2n ** 31n) * RATE_UNIT, // the most negative int32: its sign survives the slot
         fundingClamp: maxRate - RATE_UNIT,
         fundingCap: wad("0.1"),
         fundingInterval: 2n ** 32n - 1n,

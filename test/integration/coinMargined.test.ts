@@ -1,6 +1,6 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
-import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
+import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import { deploySystem, tiersOf } from "../../lib/deploy";
 import {
   engineAcceptablePrice,
@@ -10,7 +10,7 @@ import {
   usdLiquidationPrice,
 } from "../../lib/coin-margined";
 import { InverseMath } from "../../lib/inverse";
-import { BTCUSD_INV } from "../../lib/markets";
+import { BTC_USD, BTCUSD_INV } from "../../lib/markets";
 import { MAX_UINT256, type Tier } from "../../lib/math";
 import { toFeedAnswer, wad, WAD } from "../../lib/units";
 
@@ -87,6 +87,29 @@ describe("coin-margined markets: BTCUSD-INV on the BTC engine (SPEC 9.2)", () =>
     // Conservation in the coin: the vault's BTC equals its ledgers.
     const held = await coin.balanceOf(f.btc.vault);
     expect(held).to.equal(await f.btc.vault.totalOwed());
+  });
+
+  it("charges funding's interest to the traders' longs, as a linear market does (the engine's shorts: I < 0)", async () => {
+    const f = await loadFixture(fixture);
+    // A trader's long of 300 contracts (30,000 USD, 1 BTC) is the engine's short; its skew premium (-1e-5)
+    // is inside the clamp band, so the boundary's rate is the interest rate alone.
+    const size = engineSize(300n, FACE, true);
+    await (
+      await f.btc.engine
+        .connect(f.trader)
+        .increasePosition(f.market.marketId, size, wad("0.2"), engineAcceptablePrice(0n, true))
+    ).wait();
+    const id = await f.btc.admin.positionId(f.trader.address, f.market.marketId);
+    await time.increase(Number(BTCUSD_INV.fundingIntervalSeconds));
+    await setBtcPrice(f, wad(BTC_USD.initialPrice));
+    await (await f.btc.engine.settleFunding(f.market.marketId)).wait();
+
+    const st = await f.btc.admin.marketState(f.market.marketId);
+    expect(st.lastFundingRate).to.equal(wad(BTCUSD_INV.fundingInterestRate));
+    expect(st.lastFundingRate).to.be.lessThan(0n);
+    // The long pays 0.01% of its 1 BTC of notional.
+    const p = await f.btc.lens.position(id);
+    expect(p.pendingFunding).to.be.closeTo(wad("0.0001"), wad("0.000001"));
   });
 
   it("shows no liquidation price for a 1x short, which survives a 10x pump", async () => {
