@@ -20,15 +20,15 @@ import { CoinToken__factory } from "../typechain-types";
 import type { Exchange } from "../lib/contracts";
 import { reciprocal } from "../lib/coin-margined";
 import { ALTUSD_INV, type CoinMarginedSpec, type InverseMarketSpec } from "../lib/markets";
-import { positionHealth } from "../lib/math";
+import { MarketLib, positionHealth, type MarketConfig as EngineConfig } from "../lib/math";
 import { WAD } from "../lib/units";
 import { Keeper } from "../keeper/keeper";
 import { formatWad } from "./decimal";
 import { engineFieldsOf } from "./mechanisms";
-import { mineSends, SimChain, type Send } from "./chain";
+import { mineSends, SimChain, type Send, type VaultReading } from "./chain";
 import type { BlockClock } from "./clock";
 import type { CoinMarketConfig, MarketConfig, Scenario } from "./scenario";
-import type { AgentPnlSeries, CoinMarketSummary, LiquidationEvent } from "./types";
+import type { AgentPnlSeries, CoinMarketStep, CoinMarketSummary, LiquidationEvent } from "./types";
 import { medianCrossingToLiquidationSec } from "./metrics";
 import { ActionLedger, UNLIMITED_ALLOWANCE, type Action } from "./agents/intents";
 import { afterOutcome, afterPositionGone, type RetailTrader } from "./agents/retail";
@@ -124,6 +124,8 @@ interface CoinVenue {
   keeperAddress: string;
   traders: CoinTraderAgent[];
   liquidations: LiquidationEvent[];
+  /** Liquidations its keeper executed in the current step (the timeline row's count). */
+  liquidationsInStep: number;
   crossedAt: Map<bigint, number>;
   /** The underlying's USD price seen at each step's read, with the head block then: for bad debt at its time. */
   prices: { block: number; priceUsd: bigint }[];
@@ -178,6 +180,7 @@ export class CoinMarkets {
   /** One step on every coin market, after the runner's phases of step `t` (seconds since the start). */
   async step(t: number, pnl: Map<string, AgentPnlSeries> | undefined): Promise<void> {
     const { clock, provider, ledger } = this.setup;
+    for (const v of this.venues) v.liquidationsInStep = 0;
     // The premium sample, on the index the oracle's block just moved.
     await this.mine(
       this.venues.map((v) => premiumSample(v)),
@@ -242,6 +245,20 @@ export class CoinMarkets {
   /** Every coin market's liquidations, in the scenario's order of markets, each market's in time order. */
   liquidations(): LiquidationEvent[] {
     return this.venues.flatMap((v) => v.liquidations);
+  }
+
+  /**
+   * Each coin market's timeline entry at the end of a step, in the scenario's order: read at the last
+   * block mined, whose timestamp is `lastBlockSec`.
+   */
+  async timelineSteps(lastBlockSec: bigint): Promise<CoinMarketStep[]> {
+    const [views, vaults] = await Promise.all([
+      this.readViews(lastBlockSec),
+      Promise.all(this.venues.map((v) => v.chain.vaultAt(this.setup.headBlock()))),
+    ]);
+    return this.venues.map((v, i) =>
+      coinMarketStep(views[i]!, v.chain.config(v.config.symbol), vaults[i]!, v.liquidationsInStep, lastBlockSec),
+    );
   }
 
   /** Each coin market at the end, in the scenario's order. */
@@ -352,6 +369,7 @@ export class CoinMarkets {
       for (const l of report.liquidations) {
         const face = l.closedSize < 0n ? -l.closedSize : l.closedSize;
         const priceUsd = reciprocal(l.markPrice);
+        v.liquidationsInStep++;
         v.liquidations.push({
           t: now,
           block: l.block,
@@ -385,6 +403,32 @@ export class CoinMarkets {
     );
     (await outcomes).forEach((outcome, i) => this.setup.ledger.record(actions[i]![0], outcome, t));
   }
+}
+
+/**
+ * A coin market's timeline entry from the engine's view, in the trader's terms: prices inverted, sides and
+ * the funding rate's sign flipped (the engine's long is the trader's short), the pool valued at mark.
+ */
+export function coinMarketStep(
+  view: MarketView,
+  config: EngineConfig,
+  vault: VaultReading,
+  liquidations: number,
+  lastBlockSec: bigint,
+): CoinMarketStep {
+  const { index, mark, last, state } = view.projected;
+  return {
+    symbol: view.symbol,
+    index: reciprocal(index),
+    mark: reciprocal(mark),
+    last: reciprocal(last),
+    fundingRate: -MarketLib.predictedFundingRate(config, state, lastBlockSec),
+    oiLong: state.shortOpenInterest,
+    oiShort: state.longOpenInterest,
+    insuranceFund: vault.insurance,
+    poolValue: vault.poolAssets - tradersPnl(view),
+    liquidations,
+  };
 }
 
 /** The oracle's premium sample on a coin market (settleFunding, sent from its keeper's address), as the runner's. */
@@ -469,6 +513,7 @@ async function openVenue(setup: CoinSetUp, config: CoinMarketConfig): Promise<Co
     keeperAddress,
     traders,
     liquidations: [],
+    liquidationsInStep: 0,
     crossedAt: new Map(),
     prices: [],
     initialPool: poolAssets - tradersPnl(view),

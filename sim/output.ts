@@ -7,14 +7,15 @@
  * every bigint (all WADs in a Summary) written as a string holding its exact decimal value with
  * trailing zeros trimmed: 150000 USD is "150000", a 38.12% move is "0.3812". Strings, not JSON
  * numbers, because a double cannot hold 18 decimals.
- * timeline.csv has a header and one line per row, each WAD as the same exact decimal.
+ * timeline.csv has a header and one line per row, each WAD as the same exact decimal: each USD market's
+ * columns, then each coin-margined market's (only in a scenario with any).
  */
 import fs from "node:fs";
 import path from "node:path";
 import { formatWad } from "./decimal";
-import type { MarketStep, Summary, TimelineRow } from "./types";
+import type { CoinMarketStep, MarketStep, Summary, TimelineRow } from "./types";
 
-/** The columns each market contributes to timeline.csv, in order; each prefixed "SYMBOL.". */
+/** The columns each USD market contributes to timeline.csv, in order; each prefixed "SYMBOL.". */
 export const TIMELINE_MARKET_COLUMNS = [
   "spot",
   "index",
@@ -57,27 +58,76 @@ export function summaryJson(summary: Summary): string {
   return canonicalJson(summary);
 }
 
-/** The text of timeline.csv: t,step,block then TIMELINE_MARKET_COLUMNS for each market. */
+/**
+ * The columns each coin-margined market contributes after the USD markets', each prefixed "SYMBOL.":
+ * prices in USD per coin, open interest in USD face, the insurance fund and pool in the coin
+ * (sim/types.ts CoinMarketStep).
+ */
+export const TIMELINE_COIN_COLUMNS = [
+  "index",
+  "mark",
+  "last",
+  "fundingRate",
+  "oiLong",
+  "oiShort",
+  "insuranceFund",
+  "poolValue",
+  "liquidations",
+] as const satisfies readonly (keyof CoinMarketStep)[];
+
+/** One group of a timeline's markets, USD or coin-margined: where a row holds them, and their columns. */
+interface ColumnGroup<S extends { symbol: string }> {
+  of: (row: TimelineRow) => readonly S[];
+  columns: readonly (keyof S & string)[];
+}
+
+const USD_GROUP: ColumnGroup<MarketStep> = { of: (row) => row.markets, columns: TIMELINE_MARKET_COLUMNS };
+const COIN_GROUP: ColumnGroup<CoinMarketStep> = {
+  of: (row) => row.coinMarkets ?? [],
+  columns: TIMELINE_COIN_COLUMNS,
+};
+
+/** A group's header cells, for the markets of the first row. */
+function groupHeader<S extends { symbol: string }>(group: ColumnGroup<S>, symbols: readonly string[]): string[] {
+  return symbols.flatMap((symbol) => group.columns.map((column) => `${symbol}.${column}`));
+}
+
+/** A row's cells of one group; its markets must be the first row's. */
+function groupCells<S extends { symbol: string }>(
+  row: TimelineRow,
+  group: ColumnGroup<S>,
+  symbols: readonly string[],
+): string[] {
+  const markets = group.of(row);
+  const found = markets.map((market) => market.symbol);
+  if (found.join() !== symbols.join())
+    throw new Error(`timeline step ${row.step}: markets ${found.join(", ")}, expected ${symbols.join(", ")}`);
+  return markets.flatMap((market) =>
+    group.columns.map((column) => {
+      const cell = market[column];
+      return typeof cell === "bigint" ? formatWad(cell) : String(cell);
+    }),
+  );
+}
+
+/**
+ * The text of timeline.csv: t,step,block, then TIMELINE_MARKET_COLUMNS for each USD market, then
+ * TIMELINE_COIN_COLUMNS for each coin-margined market (none without any).
+ */
 export function timelineCsv(rows: readonly TimelineRow[]): string {
-  const symbols = rows[0]?.markets.map((market) => market.symbol) ?? [];
-  const header = [
-    "t",
-    "step",
-    "block",
-    ...symbols.flatMap((symbol) => TIMELINE_MARKET_COLUMNS.map((column) => `${symbol}.${column}`)),
-  ];
-  const lines = rows.map((row) => {
-    const found = row.markets.map((market) => market.symbol);
-    if (found.join() !== symbols.join())
-      throw new Error(`timeline step ${row.step}: markets ${found.join(", ")}, expected ${symbols.join(", ")}`);
-    const cells = row.markets.flatMap((market) =>
-      TIMELINE_MARKET_COLUMNS.map((column) => {
-        const cell = market[column];
-        return typeof cell === "bigint" ? formatWad(cell) : String(cell);
-      }),
-    );
-    return [String(row.t), String(row.step), String(row.block), ...cells].join(",");
-  });
+  const first = rows[0];
+  const usd = first?.markets.map((market) => market.symbol) ?? [];
+  const coin = first?.coinMarkets?.map((market) => market.symbol) ?? [];
+  const header = ["t", "step", "block", ...groupHeader(USD_GROUP, usd), ...groupHeader(COIN_GROUP, coin)];
+  const lines = rows.map((row) =>
+    [
+      String(row.t),
+      String(row.step),
+      String(row.block),
+      ...groupCells(row, USD_GROUP, usd),
+      ...groupCells(row, COIN_GROUP, coin),
+    ].join(","),
+  );
   return [header.join(","), ...lines].map((line) => `${line}\n`).join("");
 }
 

@@ -13,7 +13,16 @@ import fs from "node:fs";
 import path from "node:path";
 import { formatWad, formatWadFixed, WAD } from "./decimal";
 import type { MarketConfig, Scenario } from "./scenario";
-import type { CoinMarketSummary, MarketSummary, PeakMove, SimulationResult, SqueezePoint, Wad } from "./types";
+import type {
+  CoinMarketSummary,
+  LiquidationEvent,
+  MarketStep,
+  MarketSummary,
+  PeakMove,
+  SimulationResult,
+  SqueezePoint,
+  Wad,
+} from "./types";
 import { ACTOR_KINDS, type ActionCounts, type ActorKind } from "./agents/intents";
 
 const SECONDS_PER_HOUR = 3600;
@@ -334,27 +343,98 @@ function line(
   return { label, color, points, style, axis };
 }
 
-function marketSeries(
-  result: SimulationResult,
-  symbol: string,
-  pick: (step: SimulationResult["timeline"][number]["markets"][number]) => Wad,
-): [number, number][] {
-  return result.timeline.map((row) => {
+/** What a market's charts draw at one step: a USD market's MarketStep or a coin market's CoinMarketStep. */
+type ChartStep = Pick<
+  MarketStep,
+  "index" | "mark" | "last" | "fundingRate" | "oiLong" | "oiShort" | "insuranceFund" | "poolValue"
+> & { spot?: Wad };
+
+/** One market as its charts see it: its steps, its liquidations and the units its axes name. */
+interface ChartMarket {
+  symbol: string;
+  /** The coin, for "USD per ALT". */
+  base: string;
+  /** "USD" for a USD-margined market, the coin for a coin-margined one: its insurance fund and pool. */
+  money: string;
+  /** The unit of its open interest. */
+  oiUnit: string;
+  /** [seconds since the start, the step] for each timeline row. */
+  steps: [number, ChartStep][];
+  /** Its liquidations: `side` the trader's, `price` in USD. */
+  liquidations: readonly LiquidationEvent[];
+}
+
+/** A USD market of the run, for its charts. */
+function usdChartMarket(result: SimulationResult, symbol: string): ChartMarket {
+  const base = symbol.split("-")[0] ?? symbol;
+  const steps = result.timeline.map((row): [number, ChartStep] => {
     const step = row.markets.find((m) => m.symbol === symbol);
     if (step === undefined) throw new Error(`timeline step ${row.step} has no market ${symbol}`);
-    return [hours(row.t), wadToNumber(pick(step))];
+    return [row.t, step];
   });
+  const liquidations = result.liquidations.filter((event) => event.market === symbol);
+  return { symbol, base, money: "USD", oiUnit: base, steps, liquidations };
+}
+
+/** A coin-margined market of the run, for its charts: USD prices, USD face open interest, money in the coin. */
+function coinChartMarket(result: SimulationResult, c: CoinMarketSummary): ChartMarket {
+  const steps = result.timeline.map((row): [number, ChartStep] => {
+    const step = row.coinMarkets?.find((m) => m.symbol === c.symbol);
+    if (step === undefined) throw new Error(`timeline step ${row.step} has no coin market ${c.symbol}`);
+    return [row.t, step];
+  });
+  const liquidations = (result.coinLiquidations ?? []).filter((event) => event.market === c.symbol);
+  return { symbol: c.symbol, base: c.asset, money: c.asset, oiUnit: "USD face", steps, liquidations };
+}
+
+function marketSeries(market: ChartMarket, pick: (step: ChartStep) => Wad): [number, number][] {
+  return market.steps.map(([t, step]) => [hours(t), wadToNumber(pick(step))]);
 }
 
 function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, "-");
 }
 
-function priceChart(result: SimulationResult, symbol: string, id: string, xMax: number): ChartSpec {
-  const base = symbol.split("-")[0] ?? symbol;
+/** Whether a market has a spot pool of its own (a coin-margined market's is its underlying's). */
+function hasSpot(market: ChartMarket): boolean {
+  return market.steps.every(([, step]) => step.spot !== undefined);
+}
+
+/** A market's price lines: spot when it has its own, then index, mark and last. */
+function priceLines(market: ChartMarket): DatasetSpec[] {
+  return [
+    ...(hasSpot(market)
+      ? [
+          line(
+            "spot",
+            COLORS.spot,
+            marketSeries(market, (s) => s.spot!),
+          ),
+        ]
+      : []),
+    line(
+      "index",
+      COLORS.index,
+      marketSeries(market, (s) => s.index),
+    ),
+    line(
+      "mark",
+      COLORS.mark,
+      marketSeries(market, (s) => s.mark),
+    ),
+    line(
+      "last",
+      COLORS.last,
+      marketSeries(market, (s) => s.last),
+    ),
+  ];
+}
+
+function priceChart(market: ChartMarket, id: string, xMax: number): ChartSpec {
+  const { symbol } = market;
   const markers = (side: "short" | "long", label: string, color: string): DatasetSpec[] => {
-    const points = result.liquidations
-      .filter((event) => event.market === symbol && event.side === side)
+    const points = market.liquidations
+      .filter((event) => event.side === side)
       .map((event): [number, number] => [hours(event.t), wadToNumber(event.price)]);
     return points.length === 0 ? [] : [line(label, color, points, "markers")];
   };
@@ -362,43 +442,25 @@ function priceChart(result: SimulationResult, symbol: string, id: string, xMax: 
     id,
     kind: "price",
     market: symbol,
-    title: `${symbol}: spot, index, mark and last price, with liquidations`,
-    yTitle: `USD per ${base}`,
+    title: `${symbol}: ${hasSpot(market) ? "spot, index, mark" : "index, mark"} and last price, with liquidations`,
+    yTitle: `USD per ${market.base}`,
     y2Title: null,
     xMax,
     yRange: null,
     datasets: [
-      line(
-        "spot",
-        COLORS.spot,
-        marketSeries(result, symbol, (s) => s.spot),
-      ),
-      line(
-        "index",
-        COLORS.index,
-        marketSeries(result, symbol, (s) => s.index),
-      ),
-      line(
-        "mark",
-        COLORS.mark,
-        marketSeries(result, symbol, (s) => s.mark),
-      ),
-      line(
-        "last",
-        COLORS.last,
-        marketSeries(result, symbol, (s) => s.last),
-      ),
+      ...priceLines(market),
       ...markers("short", "short liquidated", COLORS.shortLiquidated),
       ...markers("long", "long liquidated", COLORS.longLiquidated),
     ],
   };
 }
 
-function marketCharts(result: SimulationResult, symbol: string, xMax: number): ChartSpec[] {
+/** A market's price, funding, open interest and insurance fund charts; money in `market.money`. */
+function marketCharts(market: ChartMarket, xMax: number): ChartSpec[] {
+  const { symbol, money } = market;
   const prefix = slug(symbol);
-  const base = symbol.split("-")[0] ?? symbol;
   return [
-    priceChart(result, symbol, `${prefix}-price`, xMax),
+    priceChart(market, `${prefix}-price`, xMax),
     {
       id: `${prefix}-funding`,
       kind: "funding",
@@ -412,7 +474,7 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
         line(
           "funding rate",
           COLORS.funding,
-          marketSeries(result, symbol, (s) => s.fundingRate * 100n),
+          marketSeries(market, (s) => s.fundingRate * 100n),
           "step",
         ),
       ],
@@ -422,7 +484,7 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
       kind: "open-interest",
       market: symbol,
       title: `${symbol}: open interest`,
-      yTitle: base,
+      yTitle: market.oiUnit,
       y2Title: null,
       xMax,
       yRange: null,
@@ -430,12 +492,12 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
         line(
           "long",
           COLORS.oiLong,
-          marketSeries(result, symbol, (s) => s.oiLong),
+          marketSeries(market, (s) => s.oiLong),
         ),
         line(
           "short",
           COLORS.oiShort,
-          marketSeries(result, symbol, (s) => s.oiShort),
+          marketSeries(market, (s) => s.oiShort),
         ),
       ],
     },
@@ -444,20 +506,20 @@ function marketCharts(result: SimulationResult, symbol: string, xMax: number): C
       kind: "insurance",
       market: symbol,
       title: `${symbol}: insurance fund and LP pool`,
-      yTitle: "insurance fund, USD",
-      y2Title: "LP pool, USD",
+      yTitle: `insurance fund, ${money}`,
+      y2Title: `LP pool, ${money}`,
       xMax,
       yRange: null,
       datasets: [
         line(
           "insurance fund",
           COLORS.insurance,
-          marketSeries(result, symbol, (s) => s.insuranceFund),
+          marketSeries(market, (s) => s.insuranceFund),
         ),
         line(
           "LP pool",
           COLORS.pool,
-          marketSeries(result, symbol, (s) => s.poolValue),
+          marketSeries(market, (s) => s.poolValue),
           "line",
           "y2",
         ),
@@ -666,26 +728,31 @@ function sameSideGroups(
   });
 }
 
-/** The section, empty without coin-margined markets. */
-export function coinMarginedSection(result: SimulationResult): string {
+/**
+ * The section: per coin market, the sentence, the table in the coin and in USD, and its charts (prices in
+ * USD, open interest in USD face, the insurance fund and pool in the coin); empty without coin markets.
+ */
+export function coinMarginedSection(result: SimulationResult, xMax: number): { html: string; charts: ChartSpec[] } {
   const summary = result.summary;
-  const markets = summary.coinMargined ?? [];
-  return markets
-    .map((c) => {
-      const usd = summary.markets.find((m) => m.symbol === c.underlying);
-      const body = rows(c)
-        .map(
-          ([label, coin, usdText]) =>
-            `<tr><th>${escapeHtml(label)}</th><td>${escapeHtml(coin)}</td><td>${escapeHtml(usdText)}</td></tr>`,
-        )
-        .join("\n");
-      return [
-        `<h2>${escapeHtml(c.symbol)}: coin-margined in ${escapeHtml(c.asset)}, face ${escapeHtml(formatUsd(c.faceUsd))}</h2>`,
-        `<p class="outcome">${escapeHtml(explainCoinMarket(c, usd, sameSideGroups(result.pnl, c.symbol, c.underlying)))}</p>`,
-        `<table class="metrics"><thead><tr><th></th><th>in ${escapeHtml(c.asset)}</th><th>in USD</th></tr></thead><tbody>\n${body}\n</tbody></table>`,
-      ].join("\n");
-    })
-    .join("\n");
+  const charts: ChartSpec[] = [];
+  const parts = (summary.coinMargined ?? []).map((c) => {
+    const usd = summary.markets.find((m) => m.symbol === c.underlying);
+    const own = marketCharts(coinChartMarket(result, c), xMax);
+    charts.push(...own);
+    const body = rows(c)
+      .map(
+        ([label, coin, usdText]) =>
+          `<tr><th>${escapeHtml(label)}</th><td>${escapeHtml(coin)}</td><td>${escapeHtml(usdText)}</td></tr>`,
+      )
+      .join("\n");
+    return [
+      `<h2>${escapeHtml(c.symbol)}: coin-margined in ${escapeHtml(c.asset)}, face ${escapeHtml(formatUsd(c.faceUsd))}</h2>`,
+      `<p class="outcome">${escapeHtml(explainCoinMarket(c, usd, sameSideGroups(result.pnl, c.symbol, c.underlying)))}</p>`,
+      `<table class="metrics"><thead><tr><th></th><th>in ${escapeHtml(c.asset)}</th><th>in USD</th></tr></thead><tbody>\n${body}\n</tbody></table>`,
+      `<div class="grid">${own.map(canvas).join("\n")}</div>`,
+    ].join("\n");
+  });
+  return { html: parts.join("\n"), charts };
 }
 
 /** report.html for one run: the outcome in words, a table and charts per market, the agents' PnL. */
@@ -694,7 +761,7 @@ export function renderReport(result: SimulationResult): string {
   const xMax = hours(summary.durationSec);
   const charts: ChartSpec[] = [];
   const sections = summary.markets.map((m) => {
-    const own = marketCharts(result, m.symbol, xMax);
+    const own = marketCharts(usdChartMarket(result, m.symbol), xMax);
     charts.push(...own);
     return [
       `<h2>${escapeHtml(m.symbol)}</h2>`,
@@ -708,13 +775,15 @@ export function renderReport(result: SimulationResult): string {
   charts.push(pnl);
   const replay = replaySection(result, xMax);
   charts.push(...replay.charts);
+  const coin = result.summary.coinMargined === undefined ? undefined : coinMarginedSection(result, xMax);
+  charts.push(...(coin?.charts ?? []));
   const body = [
     `<h1>${escapeHtml(scenario.name)}</h1>`,
     `<p class="description">${escapeHtml(scenario.description)}</p>`,
     `<p class="outcome">${escapeHtml(explainOutcome(result))}</p>`,
     replay.html,
     ...sections,
-    ...(result.summary.coinMargined === undefined ? [] : [coinMarginedSection(result)]),
+    ...(coin === undefined ? [] : [coin.html]),
     "<h2>Agents</h2>",
     actionsTable(summary.actions),
     `<div class="grid">${canvas(pnl)}</div>`,
@@ -733,8 +802,7 @@ export function renderComparison(results: readonly SimulationResult[]): string {
   });
   const charts = columns.map(({ result, market }, i) =>
     priceChart(
-      result,
-      market.symbol,
+      usdChartMarket(result, market.symbol),
       `run-${i}-${slug(result.scenario.name)}-price`,
       hours(result.summary.durationSec),
     ),

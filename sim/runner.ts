@@ -835,7 +835,7 @@ async function readRow(
 ): Promise<{ row: TimelineRow; views: Map<string, MarketView>; insurance: bigint }> {
   const lastBlockSec = BigInt(run.clock.peek() - 1);
   const block = run.clockStartBlock + run.clock.blocksMined;
-  const [{ insurance, poolAssets }, views, spots] = await Promise.all([
+  const [{ insurance, poolAssets }, views, spots, coinMarkets] = await Promise.all([
     run.chain.vaultAt(headBlock(run)),
     readMarkets(run, lastBlockSec),
     Promise.all(
@@ -843,6 +843,7 @@ async function readRow(
         run.spotMoved.has(tr.symbol) ? run.chain.value(run.chain.handles(tr.symbol).spotPool, "spotPrice") : tr.spot,
       ),
     ),
+    run.coin?.timelineSteps(lastBlockSec),
   ]);
   run.spotMoved.clear();
   const pnlOf = (v: MarketView) => tradersPnl(v);
@@ -873,7 +874,8 @@ async function readRow(
       liquidations: tr.liquidationsInStep,
     };
   });
-  return { row: { t, step, block, markets }, views, insurance };
+  const row: TimelineRow = { t, step, block, markets, ...(coinMarkets === undefined ? {} : { coinMarkets }) };
+  return { row, views, insurance };
 }
 
 /** A position's equity at the view's mark, 0 without a position or when it is under water. */

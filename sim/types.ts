@@ -39,6 +39,32 @@ export interface MarketStep {
   liquidations: number;
 }
 
+/**
+ * One coin-margined market at the end of a step, in the trader's terms (SPEC 9.2): prices are USD per
+ * coin (1/the engine's), sides are the trader's (the engine's long is the trader's short), open
+ * interest is USD face (contracts * faceUsd) and money is in the coin.
+ */
+export interface CoinMarketStep {
+  symbol: string;
+  /** USD per coin: 1/the engine's index, which is 1/the underlying's index. */
+  index: Wad;
+  /** USD per coin: 1/the engine's mark. */
+  mark: Wad;
+  /** USD per coin: 1/the engine's last price. */
+  last: Wad;
+  /** Funding rate per interval the market would settle now; > 0: the traders' longs pay their shorts. */
+  fundingRate: Wad;
+  /** The traders' long and short open interest, USD face. */
+  oiLong: Wad;
+  oiShort: Wad;
+  /** The coin vault's insurance fund, in the coin. */
+  insuranceFund: Wad;
+  /** The coin LP pool's value (assets plus its PnL against traders), in the coin. */
+  poolValue: Wad;
+  /** Liquidations its keeper executed during this step. */
+  liquidations: number;
+}
+
 export interface TimelineRow {
   /** Seconds since the start. */
   t: number;
@@ -47,6 +73,8 @@ export interface TimelineRow {
   block: number;
   /** In the scenario's market order. */
   markets: MarketStep[];
+  /** Only in a scenario with coin-margined markets, in their order. */
+  coinMarkets?: CoinMarketStep[];
 }
 
 export interface LiquidationEvent {

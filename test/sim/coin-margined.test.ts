@@ -8,7 +8,9 @@ import { expect } from "chai";
 import hre from "hardhat";
 import { loadScenario, parseScenario, ScenarioError, type RetailGroup } from "../../sim/scenario";
 import { runScenario } from "../../sim/runner";
-import { summaryJson } from "../../sim/output";
+import { summaryJson, timelineCsv, TIMELINE_COIN_COLUMNS } from "../../sim/output";
+import { renderReport } from "../../sim/report";
+import { expectAllChartsDrawn, useBrowser } from "../helpers/browser";
 import { engineGroup, coinRetailDecision, coinRetailTrader } from "../../sim/agents/coin-retail";
 import type { MarketView } from "../../sim/agents/view";
 import type { SimulationResult } from "../../sim/types";
@@ -16,6 +18,20 @@ import { WAD } from "../../lib/units";
 
 const CRASH = "scenarios/coin-margined-crash.json";
 const SQUEEZE = "scenarios/squeeze-thin-coin.json";
+
+const abs = (x: bigint) => (x < 0n ? -x : x);
+
+/** The charts a report draws, from its data script. */
+function reportCharts(html: string): {
+  kind: string;
+  market: string;
+  yTitle: string;
+  y2Title: string | null;
+  datasets: { label: string; points: [number, number][] }[];
+}[] {
+  const data = /<script type="application\/json" id="report-data">(.*?)<\/script>/s.exec(html)![1]!;
+  return JSON.parse(data).charts;
+}
 
 function crashJson(): any {
   return JSON.parse(fs.readFileSync(CRASH, "utf8"));
@@ -170,6 +186,55 @@ describe("simulator: coin-margined markets", function () {
       // Every action counted: the coin traders' orders are retail actions, the coin keeper's liquidations the keeper's.
       expect(result.summary.actions.retail.attempted).to.equal(40);
       expect(result.summary.actions.keeper.done).to.be.greaterThanOrEqual(usd.liquidations + coin.liquidations);
+    });
+
+    it("puts ALTUSD-INV in every timeline row: its USD price falls ~55% with ALT-USD's, its liquidations are the summary's", () => {
+      const scenario = loadScenario(CRASH);
+      const coin = result.summary.coinMargined![0]!;
+      const rows = result.timeline.map((row) => ({ usd: row.markets[0]!, inv: row.coinMarkets![0]! }));
+      expect(rows.every(({ inv }) => inv.symbol === "ALTUSD-INV")).to.equal(true);
+      // 1/(1/P): the underlying's index to within the two roundings.
+      for (const { usd, inv } of rows) expect(abs(inv.index - usd.index)).to.be.lessThan(10n ** 9n);
+      const indexes = rows.map(({ inv }) => inv.index);
+      const peak = indexes.reduce((a, b) => (a > b ? a : b));
+      const fall = Number(((peak - indexes[indexes.length - 1]!) * 10_000n) / peak) / 10_000;
+      expect(fall).to.be.within(0.5, 0.6);
+      expect(rows.reduce((n, { inv }) => n + inv.liquidations, 0)).to.equal(coin.liquidations);
+      // Open interest in USD face: whole contracts of $10, the longs' only (the traders are all long).
+      expect(rows.every(({ inv }) => inv.oiLong % coin.faceUsd === 0n && inv.oiShort === 0n)).to.equal(true);
+      expect(rows.some(({ inv }) => inv.oiLong > 0n)).to.equal(true);
+      // Money in the coin: the fund and the pool start at the scenario's, the fund ends at the summary's change.
+      const [first, last] = [rows[0]!.inv, rows[rows.length - 1]!.inv];
+      expect(first.insuranceFund).to.equal(scenario.coinMarkets[0]!.insuranceFundCoin);
+      expect(first.poolValue).to.equal(scenario.coinMarkets[0]!.lpDepositCoin);
+      expect(last.insuranceFund - first.insuranceFund).to.equal(coin.insuranceFundDeltaCoin);
+      const header = timelineCsv(result.timeline).split("\n")[0]!.split(",");
+      expect(header.slice(-TIMELINE_COIN_COLUMNS.length)).to.deep.equal(
+        TIMELINE_COIN_COLUMNS.map((column) => `ALTUSD-INV.${column}`),
+      );
+    });
+
+    it("draws ALTUSD-INV's price with its liquidations, funding, open interest and fund in the report", () => {
+      const coin = result.summary.coinMargined![0]!;
+      const html = renderReport(result);
+      const charts = reportCharts(html).filter((chart) => chart.market === "ALTUSD-INV");
+      expect(charts.map((chart) => [chart.kind, chart.yTitle, chart.y2Title])).to.deep.equal([
+        ["price", "USD per ALT", null],
+        ["funding", "% per interval", null],
+        ["open-interest", "USD face", null],
+        ["insurance", "insurance fund, ALT", "LP pool, ALT"],
+      ]);
+      const markers = charts[0]!.datasets.filter((d) => d.label.endsWith("liquidated"));
+      expect(markers.reduce((n, d) => n + d.points.length, 0)).to.equal(coin.liquidations);
+      expect(html).to.include('data-chart="price" data-market="ALTUSD-INV"');
+    });
+
+    describe("its report in a real browser", () => {
+      const { open } = useBrowser("perpsim-coin-report-");
+      it("draws every chart, the coin market's four included", async () => {
+        // ALT-USD's four, the agents' PnL, ALTUSD-INV's four
+        await expectAllChartsDrawn(await open(renderReport(result), "report.html"), 9);
+      });
     });
 
     it("gives the same summary.json on the in-process network as on anvil, for the same seed", async () => {

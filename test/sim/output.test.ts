@@ -8,6 +8,7 @@ import {
   prepareOutDir,
   summaryJson,
   timelineCsv,
+  TIMELINE_COIN_COLUMNS,
   TIMELINE_MARKET_COLUMNS,
   writeRunFiles,
 } from "../../sim/output";
@@ -104,6 +105,43 @@ describe("run output files", () => {
       );
       expect(lines[2]).to.equal("300,1,4,0.5,0.5001,0.49995,0.4999,-0.0001,1000,250000,50000,2000000,1");
       expect(lines).to.have.length(4); // header, two rows, and the empty string after the final newline
+    });
+
+    it("puts each coin-margined market's columns after the USD markets': USD prices, USD face, coin money", () => {
+      const withCoin = (step: number, symbol = "ALTUSD-INV"): TimelineRow => ({
+        ...row(step),
+        coinMarkets: [
+          {
+            symbol,
+            index: toWad("0.5001"),
+            mark: toWad("0.4998"),
+            last: toWad("0.4997"),
+            fundingRate: toWad("0.0001"),
+            oiLong: toWad(4_000),
+            oiShort: toWad(0),
+            insuranceFund: toWad(50_000),
+            poolValue: toWad(2_000_000),
+            liquidations: 2 * step,
+          },
+        ],
+      });
+      const lines = timelineCsv([withCoin(0), withCoin(1)]).split("\n");
+      expect(lines[0]).to.equal(
+        [
+          "t",
+          "step",
+          "block",
+          ...TIMELINE_MARKET_COLUMNS.map((column) => `ALT-USD.${column}`),
+          ...TIMELINE_COIN_COLUMNS.map((column) => `ALTUSD-INV.${column}`),
+        ].join(","),
+      );
+      expect(lines[2]).to.equal(
+        "300,1,4,0.5,0.5001,0.49995,0.4999,-0.0001,1000,250000,50000,2000000,1," +
+          "0.5001,0.4998,0.4997,0.0001,4000,0,50000,2000000,2",
+      );
+      expect(() => timelineCsv([withCoin(0), withCoin(1, "BTCUSD-INV")])).to.throw(
+        /timeline step 1: markets BTCUSD-INV, expected ALTUSD-INV/,
+      );
     });
 
     it("has a line per step of a whole run", () => {
