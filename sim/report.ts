@@ -358,6 +358,8 @@ interface ChartMarket {
   money: string;
   /** The unit of its open interest. */
   oiUnit: string;
+  /** Whether it has a spot pool of its own (a coin-margined market's is its underlying's). */
+  ownSpot: boolean;
   /** [seconds since the start, the step] for each timeline row. */
   steps: [number, ChartStep][];
   /** Its liquidations: `side` the trader's, `price` in USD. */
@@ -373,7 +375,7 @@ function usdChartMarket(result: SimulationResult, symbol: string): ChartMarket {
     return [row.t, step];
   });
   const liquidations = result.liquidations.filter((event) => event.market === symbol);
-  return { symbol, base, money: "USD", oiUnit: base, steps, liquidations };
+  return { symbol, base, money: "USD", oiUnit: base, ownSpot: true, steps, liquidations };
 }
 
 /** A coin-margined market of the run, for its charts: USD prices, USD face open interest, money in the coin. */
@@ -384,7 +386,15 @@ function coinChartMarket(result: SimulationResult, c: CoinMarketSummary): ChartM
     return [row.t, step];
   });
   const liquidations = (result.coinLiquidations ?? []).filter((event) => event.market === c.symbol);
-  return { symbol: c.symbol, base: c.asset, money: c.asset, oiUnit: "USD face", steps, liquidations };
+  return {
+    symbol: c.symbol,
+    base: c.asset,
+    money: c.asset,
+    oiUnit: "USD face",
+    ownSpot: false,
+    steps,
+    liquidations,
+  };
 }
 
 function marketSeries(market: ChartMarket, pick: (step: ChartStep) => Wad): [number, number][] {
@@ -395,39 +405,18 @@ function slug(text: string): string {
   return text.toLowerCase().replace(/[^a-z0-9]+/g, "-");
 }
 
-/** Whether a market has a spot pool of its own (a coin-margined market's is its underlying's). */
-function hasSpot(market: ChartMarket): boolean {
-  return market.steps.every(([, step]) => step.spot !== undefined);
-}
+/** The price lines, in order; "spot" only for a market with a spot pool of its own. */
+const PRICE_LINES: readonly [label: string, color: string, pick: (step: ChartStep) => Wad][] = [
+  ["spot", COLORS.spot, (s) => s.spot ?? 0n],
+  ["index", COLORS.index, (s) => s.index],
+  ["mark", COLORS.mark, (s) => s.mark],
+  ["last", COLORS.last, (s) => s.last],
+];
 
-/** A market's price lines: spot when it has its own, then index, mark and last. */
 function priceLines(market: ChartMarket): DatasetSpec[] {
-  return [
-    ...(hasSpot(market)
-      ? [
-          line(
-            "spot",
-            COLORS.spot,
-            marketSeries(market, (s) => s.spot!),
-          ),
-        ]
-      : []),
-    line(
-      "index",
-      COLORS.index,
-      marketSeries(market, (s) => s.index),
-    ),
-    line(
-      "mark",
-      COLORS.mark,
-      marketSeries(market, (s) => s.mark),
-    ),
-    line(
-      "last",
-      COLORS.last,
-      marketSeries(market, (s) => s.last),
-    ),
-  ];
+  return PRICE_LINES.filter(([label]) => market.ownSpot || label !== "spot").map(([label, color, pick]) =>
+    line(label, color, marketSeries(market, pick)),
+  );
 }
 
 function priceChart(market: ChartMarket, id: string, xMax: number): ChartSpec {
@@ -442,7 +431,7 @@ function priceChart(market: ChartMarket, id: string, xMax: number): ChartSpec {
     id,
     kind: "price",
     market: symbol,
-    title: `${symbol}: ${hasSpot(market) ? "spot, index, mark" : "index, mark"} and last price, with liquidations`,
+    title: `${symbol}: ${market.ownSpot ? "spot, index, mark" : "index, mark"} and last price, with liquidations`,
     yTitle: `USD per ${market.base}`,
     y2Title: null,
     xMax,
