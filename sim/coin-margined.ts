@@ -7,7 +7,9 @@
  * The runner hands this file the retail traders drawn for coin markets and calls `step` once per step,
  * after its own phases; each step does what the runner does for a USD market, on the coin engine: the
  * premium sample, one read of each market, the traders' orders in one block, then the coin engine's
- * keeper (the same Keeper class, on the coin exchange) after the scenario's latency. Every action goes to
+ * keeper (the same Keeper class, on the coin exchange) after the scenario's latency. At each step's end the
+ * runner's timeline row takes each coin market's entry (`timelineSteps`, in the trader's terms: USD prices,
+ * the traders' sides, USD face, money in the coin), read with the row's reads. Every action goes to
  * the run's ActionLedger, so `actions` in summary.json counts them with the others. Scenarios without
  * coin markets never reach this file: their runs are unchanged.
  *
