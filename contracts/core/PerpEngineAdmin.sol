@@ -127,7 +127,10 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
 
     function _setConfig(uint256 marketId, MarketConfig calldata cfg) private {
         if (cfg.skewScale == 0) revert InvalidConfig("skewScale");
-        if (cfg.maxOpenInterest == 0 || cfg.maxOpenInterest >= cfg.skewScale) revert InvalidConfig("maxOpenInterest");
+        // The cap bounds each side's open interest, stored in 96 bits (StoredState).
+        if (cfg.maxOpenInterest == 0 || cfg.maxOpenInterest >= cfg.skewScale || cfg.maxOpenInterest >> 96 != 0) {
+            revert InvalidConfig("maxOpenInterest");
+        }
         if (cfg.takerFee > MAX_FEE || cfg.makerFee > cfg.takerFee) revert InvalidConfig("fees");
         if (cfg.insuranceFeeShare > WadMath.WAD) revert InvalidConfig("insuranceFeeShare");
         if (cfg.fundingInterval == 0) revert InvalidConfig("fundingInterval");

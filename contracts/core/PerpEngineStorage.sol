@@ -82,16 +82,21 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         int128 fundingSnapshot;
     }
 
-    /// @dev A market's state as stored: MarketState's fields in six words a trade reads and writes whole
+    /// @dev A market's state as stored: MarketState's fields in six words a trade reads whole
     /// (`_loadState`, `_storeState`), packed by what moves together, and a seventh that only bad debt and
-    /// ADL touch. Slot 2 moves only at a funding boundary; a trade rewrites slots 0, 1, 3 and 4 and, when
-    /// it moves the snapshot sum or a short's remainder, slot 5. `fundingIndex` is held in 112 bits
-    /// (MarketLib.sync checks it); every other field at the width MarketState's computation checks.
+    /// ADL touch. Each side has one word: its open interest and its exact entry sum (sum of |size| x entry,
+    /// WAD^2: MarketState's entry notional * WAD + remainder, one integer), so a trade changes its own side's
+    /// word and leaves the other side's as it was. Slot 2 moves only at a funding boundary; a trade rewrites
+    /// its side's slot, slots 3 and 4 and, once the funding index is not zero, slot 5.
+    /// Widths: open interest in 96 bits (setMarketConfig refuses a cap above 2^96 - 1, and only a trade that
+    /// grows a side under the cap adds to it); an entry sum in 160 bits (1.4e12 USD of entry notional per
+    /// side; it grows only when a position does, and `_storeState` checks it: SafeCast); `fundingIndex` in
+    /// 112 bits (MarketLib.sync checks it); every other field at the width MarketState's computation checks.
     struct StoredState {
-        uint128 longOpenInterest; // slot 0
-        uint128 shortOpenInterest;
-        uint128 longEntryNotional; // slot 1
-        uint128 shortEntryNotional;
+        uint96 longOpenInterest; // slot 0: the long side
+        uint160 longEntrySum;
+        uint96 shortOpenInterest; // slot 1: the short side
+        uint160 shortEntrySum;
         int112 fundingIndex; // slot 2: the funding clock
         int64 lastFundingRate;
         uint40 lastFundingTime;
@@ -99,14 +104,12 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         int96 premiumCum; // slot 3: the premium accumulator and the basis EMA
         int64 lastPremium;
         int96 emaBasis;
-        uint96 lastIndex; // slot 4: the index and the sample clock, a long's remainder, the pause flag
+        uint96 lastIndex; // slot 4: the index and the sample clock, the pause flag
         uint40 lastSampleTime;
         uint40 lastIndexTime;
-        uint64 longEntryRemainder;
         bool paused;
-        int128 fundingSnapshotSum; // slot 5: the snapshot sum, a short's remainder
+        int128 fundingSnapshotSum; // slot 5: the snapshot sum
         uint64 fundingSnapshotRemainder;
-        uint64 shortEntryRemainder;
         uint128 uncoveredBadDebt; // slot 6: bad debt and ADL only (`_loadState` leaves it out)
     }
 
@@ -244,21 +247,26 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     }
 
     /// @dev StoredState's six trade words, read whole (the compiler's struct copy reads every packed member
-    /// on its own). `uncoveredBadDebt` (slot 6) is left zero: no trade reads it; `_loadFullState` adds it
-    /// for the views and ADL, and bad debt is added to it in storage (`_addBadDebt`).
+    /// on its own); each side's entry sum split back into MarketState's notional and remainder.
+    /// `uncoveredBadDebt` (slot 6) is left zero: no trade reads it; `_loadFullState` adds it for the views
+    /// and ADL, and bad debt is added to it in storage (`_addBadDebt`).
     function _loadState(uint256 marketId) internal view returns (MarketState memory st) {
         StoredState storage s = _states[marketId];
+        uint256 wad = WadMath.WAD;
         assembly ("memory-safe") {
-            let m128 := sub(shl(128, 1), 1)
             let m96 := sub(shl(96, 1), 1)
             let m64 := sub(shl(64, 1), 1)
             let m40 := sub(shl(40, 1), 1)
             let w := sload(s.slot)
-            mstore(st, and(w, m128)) // longOpenInterest
-            mstore(add(st, 0x20), shr(128, w)) // shortOpenInterest
+            mstore(st, and(w, m96)) // longOpenInterest
+            let x := shr(96, w)
+            mstore(add(st, 0x40), div(x, wad)) // longEntryNotional
+            mstore(add(st, 0x200), mod(x, wad)) // longEntryRemainder
             w := sload(add(s.slot, 1))
-            mstore(add(st, 0x40), and(w, m128)) // longEntryNotional
-            mstore(add(st, 0x60), shr(128, w)) // shortEntryNotional
+            mstore(add(st, 0x20), and(w, m96)) // shortOpenInterest
+            x := shr(96, w)
+            mstore(add(st, 0x60), div(x, wad)) // shortEntryNotional
+            mstore(add(st, 0x260), mod(x, wad)) // shortEntryRemainder
             w := sload(add(s.slot, 2))
             mstore(add(st, 0x80), signextend(13, w)) // fundingIndex (int112)
             mstore(add(st, 0xa0), signextend(7, shr(112, w))) // lastFundingRate
@@ -272,12 +280,10 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             mstore(add(st, 0x180), and(w, m96)) // lastIndex
             mstore(add(st, 0x120), and(shr(96, w), m40)) // lastSampleTime
             mstore(add(st, 0x1a0), and(shr(136, w), m40)) // lastIndexTime
-            mstore(add(st, 0x200), and(shr(176, w), m64)) // longEntryRemainder
-            mstore(add(st, 0x1e0), and(shr(240, w), 0xff)) // paused
+            mstore(add(st, 0x1e0), and(shr(176, w), 0xff)) // paused
             w := sload(add(s.slot, 5))
             mstore(add(st, 0x220), signextend(15, w)) // fundingSnapshotSum
             mstore(add(st, 0x240), and(shr(128, w), m64)) // fundingSnapshotRemainder
-            mstore(add(st, 0x260), shr(192, w)) // shortEntryRemainder
         }
     }
 
@@ -288,18 +294,21 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     }
 
     /// @dev Writes `st`'s six trade words back whole, each slot once (see StoredState for the layout); the
-    /// bad debt word is not written. Each field was range-checked where it was computed (SafeCast, and
-    /// `fundingIndex` to 112 bits in MarketLib.sync), so the masks only drop sign bits.
+    /// bad debt word is not written. The side words narrow here, checked (SafeCast); every other field was
+    /// range-checked where it was computed (SafeCast, and `fundingIndex` to 112 bits in MarketLib.sync),
+    /// so the masks only drop sign bits.
     function _storeState(uint256 marketId, MarketState memory st) internal {
         StoredState storage s = _states[marketId];
+        uint256 longSide = _sideWord(st.longOpenInterest, st.longEntryNotional, st.longEntryRemainder);
+        uint256 shortSide = _sideWord(st.shortOpenInterest, st.shortEntryNotional, st.shortEntryRemainder);
         assembly ("memory-safe") {
             let m128 := sub(shl(128, 1), 1)
             let m112 := sub(shl(112, 1), 1)
             let m96 := sub(shl(96, 1), 1)
             let m64 := sub(shl(64, 1), 1)
             let m40 := sub(shl(40, 1), 1)
-            sstore(s.slot, or(and(mload(st), m128), shl(128, mload(add(st, 0x20)))))
-            sstore(add(s.slot, 1), or(and(mload(add(st, 0x40)), m128), shl(128, mload(add(st, 0x60)))))
+            sstore(s.slot, longSide)
+            sstore(add(s.slot, 1), shortSide)
             sstore(
                 add(s.slot, 2),
                 or(
@@ -318,20 +327,18 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
                 add(s.slot, 4),
                 or(
                     or(and(mload(add(st, 0x180)), m96), shl(96, and(mload(add(st, 0x120)), m40))),
-                    or(
-                        or(shl(136, and(mload(add(st, 0x1a0)), m40)), shl(176, and(mload(add(st, 0x200)), m64))),
-                        shl(240, and(mload(add(st, 0x1e0)), 0xff))
-                    )
+                    or(shl(136, and(mload(add(st, 0x1a0)), m40)), shl(176, and(mload(add(st, 0x1e0)), 0xff)))
                 )
             )
-            sstore(
-                add(s.slot, 5),
-                or(
-                    or(and(mload(add(st, 0x220)), m128), shl(128, and(mload(add(st, 0x240)), m64))),
-                    shl(192, mload(add(st, 0x260)))
-                )
-            )
+            sstore(add(s.slot, 5), or(and(mload(add(st, 0x220)), m128), shl(128, and(mload(add(st, 0x240)), m64))))
         }
+    }
+
+    /// @dev One side's stored word: its open interest (96 bits) under its exact entry sum, notional * WAD +
+    /// remainder (160 bits), both checked.
+    function _sideWord(uint256 openInterest, uint256 entryNotional, uint256 remainder) private pure returns (uint256) {
+        uint256 entrySum = entryNotional * WadMath.WAD + remainder; // < 2^188: notional < 2^128, remainder < WAD
+        return openInterest.toUint96() | (uint256(entrySum.toUint160()) << 96);
     }
 
     /// @dev Adds `amount` to a market's uncovered bad debt, in its own word (checked: uint128).

@@ -42,6 +42,11 @@ describe("adversarial edges", () => {
         change: (c) => ({ ...c, maxOpenInterest: c.skewScale }),
         field: "maxOpenInterest",
       },
+      {
+        name: "an open-interest cap above 2^96 - 1 (a side's stored width)",
+        change: (c) => ({ ...c, skewScale: 2n ** 128n - 1n, maxOpenInterest: 2n ** 96n }),
+        field: "maxOpenInterest",
+      },
       { name: "a taker fee above 10%", change: (c) => ({ ...c, takerFee: wad("0.1") + 1n }), field: "fees" },
       {
         name: "a maker fee above the taker fee",
@@ -146,7 +151,7 @@ describe("adversarial edges", () => {
       const edge: MarketConfigStruct = {
         ...cfg,
         skewScale: 2n ** 128n - 1n,
-        maxOpenInterest: 2n ** 128n - 2n,
+        maxOpenInterest: 2n ** 96n - 1n, // the widest cap a side's stored open interest holds
         takerFee: wad("0.1"),
         makerFee: RATE_UNIT,
         insuranceFeeShare: WAD,
