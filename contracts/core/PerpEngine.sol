@@ -276,7 +276,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
 
         int256 closed = p.size > 0 ? int256(size) : -int256(size);
         Execution memory e = _execute(c, -closed, acceptable);
-        e.realized = _payableProfit(c, id, PositionLib.pnl(closed, p.entryPrice, e.fill), _markOf(c));
+        e.realized = PositionLib.pnl(closed, p.entryPrice, e.fill);
+        if (e.realized > 0) e.realized = _payableProfit(c, id, e.realized, _markOf(c)); // a loss: no mark
 
         _removeOpenInterest(c.st, p, p.fundingSnapshot);
         Booking memory b;
