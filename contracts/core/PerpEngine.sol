@@ -195,7 +195,9 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         if (MarketLib.sidePnl(c.st, c.mark, p.size > 0) <= 0) revert NotWinningSide(id);
 
         int256 closed = p.size > 0 ? int256(size) : -int256(size);
-        int256 realized = PositionLib.pnl(closed, p.entryPrice, c.mark);
+        // A close's payable profit (pro rata above the cap, judged before this position leaves the
+        // aggregates); the haircut then repays uncovered bad debt out of what would be paid.
+        int256 realized = _payableProfit(c, id, PositionLib.pnl(closed, p.entryPrice, c.mark), c.mark);
         uint256 haircut = realized > 0 ? WadMath.min(uint256(realized), c.st.uncoveredBadDebt) : 0;
         if (haircut != 0) {
             c.st.uncoveredBadDebt -= haircut.toUint128(); // haircut <= uncoveredBadDebt
@@ -274,7 +276,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
 
         int256 closed = p.size > 0 ? int256(size) : -int256(size);
         Execution memory e = _execute(c, -closed, acceptable);
-        e.realized = _payableProfit(c, id, PositionLib.pnl(closed, p.entryPrice, e.fill));
+        e.realized = PositionLib.pnl(closed, p.entryPrice, e.fill);
+        if (e.realized > 0) e.realized = _payableProfit(c, id, e.realized, _markOf(c)); // a loss: no mark
 
         _removeOpenInterest(c.st, p, p.fundingSnapshot);
         Booking memory b;
@@ -444,11 +447,12 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         emit BadDebt(c.marketId, amount, cover, uncovered);
     }
 
-    /// @dev A realised profit scaled down pro rata while the market's traders' net unrealised profit
-    /// (before this close left the aggregates) is above the cap: profit x cap / traders' PnL, rounded down.
-    function _payableProfit(Ctx memory c, uint256 id, int256 realized) private returns (int256) {
+    /// @dev A realised profit scaled down pro rata while the market's traders' net unrealised profit at
+    /// `mark` (before this close left the aggregates) is above the cap: profit x cap / traders' PnL, rounded
+    /// down. The one rule for a trader's close and for ADL (`autoDeleverage`, which takes its haircut after).
+    function _payableProfit(Ctx memory c, uint256 id, int256 realized, uint256 mark) private returns (int256) {
         if (realized <= 0) return realized;
-        int256 traderPnl = MarketLib.tradersPnl(c.st, _markOf(c));
+        int256 traderPnl = MarketLib.tradersPnl(c.st, mark);
         if (traderPnl <= 0) return realized;
         uint256 cap = vault.poolAssets().mulDown(c.cfg.maxPnlFactor);
         if (uint256(traderPnl) <= cap) return realized;

@@ -69,7 +69,8 @@ interface IPerpEngineEvents {
     /// @notice A loss beyond a closed position's margin: the insurance fund paid `coveredByInsurance`, the
     /// pool absorbed `uncovered` (which opens ADL on the market).
     event BadDebt(uint256 indexed marketId, uint256 amount, uint256 coveredByInsurance, uint256 uncovered);
-    /// @notice A profitable position closed by ADL at mark: `haircut` of its profit repaid uncovered bad debt.
+    /// @notice A profitable position closed by ADL at mark: `realizedPnl` is the profit paid (pro rata above
+    /// the cap, as a close's Trade, with ProfitCapped before it); `haircut` of it repaid uncovered bad debt.
     event AutoDeleveraged(
         uint256 indexed id,
         address indexed account,
@@ -79,7 +80,7 @@ interface IPerpEngineEvents {
         int256 realizedPnl,
         uint256 haircut
     );
-    /// @notice A closing profit paid pro rata: the market's traders' net unrealised profit was above
+    /// @notice A closing profit (a close or ADL) paid pro rata: the market's traders' net unrealised profit was above
     /// maxPnlFactor x the pool's ledger, so `paid` = realised x cap / traders' PnL.
     event ProfitCapped(uint256 indexed id, uint256 indexed marketId, int256 realizedPnl, int256 paid);
     /// @notice `intervals` funding boundaries settled, the last at `boundary` with `rate`; the index after.
@@ -170,8 +171,10 @@ interface IPerpEngine is IPerpEngineEvents, IPerpErrors {
 
     /// @notice Closes `size` of a profitable position on the winning side at mark, with no fee, while the
     /// market's ADL condition holds (uncovered bad debt, or traders' net unrealised profit above
-    /// maxPnlFactor x the pool's ledger). Uncovered bad debt is repaid from the realised profit first; the
-    /// rest of the profit is paid in full (ADL is what brings the profit back under the cap).
+    /// maxPnlFactor x the pool's ledger). The realised profit is paid as a close pays it: pro rata
+    /// (profit x cap / traders' PnL, rounded down, ProfitCapped emitted) while the traders' PnL, judged
+    /// with this position still in it, is above the cap. Uncovered bad debt is then repaid first from
+    /// that payable profit (the haircut); the trader gets the rest.
     /// @param id The position to close from.
     /// @param size Base units to close (absolute, at most the position).
     function autoDeleverage(uint256 id, uint256 size) external;

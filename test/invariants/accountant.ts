@@ -223,7 +223,7 @@ export class Accountant {
           case "BadDebt":
             badDebts.push(ev);
             break;
-          case "ProfitCapped": // precedes its close's Trade
+          case "ProfitCapped": // precedes its close's Trade or its AutoDeleveraged
             this.profitCaps.set(ev.args.id as bigint, ev);
             break;
           default:
@@ -235,7 +235,7 @@ export class Accountant {
       expect(ts.length, `position ${id}: every touch emitted PositionUpdated`).to.equal(0);
     for (const [id, us] of updates) expect(us.length, `position ${id}: no PositionUpdated without a touch`).to.equal(0);
     expect(badDebts.length, "every BadDebt event belongs to a touch").to.equal(0);
-    expect(this.profitCaps.size, "every ProfitCapped event belongs to a close").to.equal(0);
+    expect(this.profitCaps.size, "every ProfitCapped event belongs to a close or an ADL").to.equal(0);
     // Orders that rested: their margin and fee moved from the owner's free balance into escrow.
     for (const o of createdHere.values()) {
       this.credit(o.owner, -(o.margin + o.executionFee));
@@ -313,8 +313,22 @@ export class Accountant {
     this.uncoveredRunning.set(marketId, (this.uncoveredRunning.get(marketId) ?? 0n) + amount);
   }
 
-  /** ProfitCapped events of the transaction being booked, by position, until their Trade is. */
+  /** ProfitCapped events of the transaction being booked, by position, until their Trade or ADL is. */
   private readonly profitCaps = new Map<bigint, LogDescription>();
+
+  /**
+   * The profit a close or an ADL pays on `realized`: all of it, or, when the engine emitted ProfitCapped
+   * for the position (traders' profit above maxPnlFactor x ledger), its `paid`: less, never below 0.
+   */
+  private paidProfit(id: bigint, realized: bigint, who: string): bigint {
+    const capped = this.profitCaps.get(id);
+    if (!capped) return realized;
+    this.profitCaps.delete(id);
+    expect(capped.args.realizedPnl, `${who}: the capped profit is the PnL of the closed part`).to.equal(realized);
+    const paid = capped.args.paid as bigint;
+    expect(paid >= 0n && paid < realized, `${who}: a capped profit pays less, never below 0`).to.equal(true);
+    return paid;
+  }
 
   private touch(t: Touch, u: Updated, badDebts: LogDescription[]): void {
     const ev = t.event;
@@ -360,16 +374,7 @@ export class Accountant {
           const closed = -delta;
           const size = WadMath.abs(delta);
           const absSize = WadMath.abs(p.size);
-          let realized = PositionLib.pnl(closed, p.entryPrice, fill);
-          const capped = this.profitCaps.get(id);
-          if (capped) {
-            // traders' profit above maxPnlFactor x ledger: the profit is paid pro rata, never more
-            this.profitCaps.delete(id);
-            expect(capped.args.realizedPnl, `${who}: the capped profit is the PnL at the fill`).to.equal(realized);
-            const paid = capped.args.paid as bigint;
-            expect(paid >= 0n && paid < realized, `${who}: a capped profit pays less, never below 0`).to.equal(true);
-            realized = paid;
-          }
+          const realized = this.paidProfit(id, PositionLib.pnl(closed, p.entryPrice, fill), who);
           expect(a.realizedPnl, `${who}: realised PnL at the fill (pro rata above the cap), rounded down`).to.equal(
             realized,
           );
@@ -450,11 +455,11 @@ export class Accountant {
         kind = "adl";
         const closed = a.closedSize as bigint;
         const mark = a.markPrice as bigint;
-        const realized = PositionLib.pnl(closed, p.entryPrice, mark);
-        expect(a.realizedPnl, `${who}: realised PnL at mark`).to.equal(realized);
+        const realized = this.paidProfit(id, PositionLib.pnl(closed, p.entryPrice, mark), who);
+        expect(a.realizedPnl, `${who}: realised PnL at mark (pro rata above the cap, as a close)`).to.equal(realized);
         const haircut = a.haircut as bigint;
         const uncovered = this.uncoveredRunning.get(m.marketId) ?? 0n;
-        expect(haircut, `${who}: the profit repays uncovered bad debt first`).to.equal(
+        expect(haircut, `${who}: the paid profit repays uncovered bad debt first`).to.equal(
           realized > 0n ? WadMath.min(realized, uncovered) : 0n,
         );
         const value = net + realized - haircut;

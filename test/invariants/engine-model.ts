@@ -194,10 +194,29 @@ export function adlRefusal(
   if (profit <= 0n) return "NotProfitable";
   if (sidePnl(s.state, s.mark, isLong) <= 0n) return "NotWinningSide";
   const closed = isLong ? size : -size;
-  const realized = PositionLib.pnl(closed, p.entryPrice, s.mark);
+  const realized = payableProfit(m.cfg, s.state, s.mark, poolAssets, PositionLib.pnl(closed, p.entryPrice, s.mark));
   const haircut = realized > 0n ? WadMath.min(realized, s.state.uncoveredBadDebt) : 0n;
   if (net + realized - haircut <= 0n) return "NotProfitable";
   return undefined;
+}
+
+/**
+ * `PerpEngine._payableProfit`, the rule of a close and of ADL: a realised profit paid pro rata while the
+ * traders' net unrealised PnL at `mark` (the position still in the aggregates `st`) is above
+ * maxPnlFactor x `ledger`: profit x cap / traders' PnL, rounded down (both positive).
+ */
+export function payableProfit(
+  cfg: MarketConfig,
+  st: MarketState,
+  mark: bigint,
+  ledger: bigint,
+  realized: bigint,
+): bigint {
+  if (realized <= 0n) return realized;
+  const traderPnl = MarketLib.tradersPnl(st, mark);
+  if (traderPnl <= 0n) return realized;
+  const cap = WadMath.mulDown(ledger, cfg.maxPnlFactor);
+  return traderPnl <= cap ? realized : (realized * cap) / traderPnl;
 }
 
 /* ------------------------------------------------------------------ TRADES */

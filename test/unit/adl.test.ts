@@ -120,7 +120,7 @@ describe("auto-deleveraging (SPEC 5: profitable winners closed at mark, no fee, 
       .withArgs(wad(20_001), wad(20_000));
   });
 
-  it("closes a profitable winner at mark with no fee while traders' profit exceeds the pool share, lowering it each call", async () => {
+  it("closes a profitable winner at mark with no fee while traders' profit exceeds the pool share, paying its profit pro rata (SPEC 9.1) and lowering it each call", async () => {
     const { s, ids, alice } = await crowdedLongs();
     const mark = wad("2.4");
     const allIds = Object.values(ids);
@@ -138,27 +138,36 @@ describe("auto-deleveraging (SPEC 5: profitable winners closed at mark, no fee, 
     while ((await traderPnlAt(s, mark)) > (await threshold(s))) {
       const before = await s.ex.admin.position(ids.alice);
       const pnlBefore = (await s.ex.lens.market(s.marketId)).traderPnl;
+      const cap = await threshold(s);
       const free0 = await s.ex.vault.freeBalance(alice.address);
       const pool0 = await s.ex.vault.poolAssets();
       const insurance0 = await s.ex.vault.insuranceFund();
       const receipt = await adl(s, ids.alice, chunk);
       calls++;
 
-      // closed at mark, no fee, no bad debt to repay: the trader takes the PnL of the closed part
+      // closed at mark, no fee, no bad debt to repay: the trader takes the closed part's PnL as a close
+      // would be paid it, pro rata above the cap (judged with alice still in the aggregates), rounded down
       const realized = pnl(chunk, before.entryPrice, mark);
-      const value = BigInt(before.margin) + realized; // margin (no funding pending) + realised PnL
+      const paid = (realized * cap) / pnlBefore;
+      expect(paid).to.be.lt(realized);
+      const [capped] = eventsOf(receipt, s.ex, "ProfitCapped");
+      expect(capped.args.id).to.equal(ids.alice);
+      expect(capped.args.marketId).to.equal(s.marketId);
+      expect(capped.args.realizedPnl).to.equal(realized);
+      expect(capped.args.paid).to.equal(paid);
+      const value = BigInt(before.margin) + paid; // margin (no funding pending) + the profit paid
       const payout = (value * chunk) / before.size; // the closed part's share
       const [ev] = eventsOf(receipt, s.ex, "AutoDeleveraged");
       expect(ev.args.closedSize).to.equal(chunk);
       expect(ev.args.markPrice).to.equal(mark);
-      expect(ev.args.realizedPnl).to.equal(realized);
+      expect(ev.args.realizedPnl).to.equal(paid);
       expect(ev.args.haircut).to.equal(0n);
       expect(eventsOf(receipt, s.ex, "Trade")).to.have.length(0);
       const after = await s.ex.admin.position(ids.alice);
       expect(after.size).to.equal(before.size - chunk);
       expect(after.margin).to.equal(value - payout);
       expect((await s.ex.vault.freeBalance(alice.address)) - free0).to.equal(payout);
-      expect(pool0 - (await s.ex.vault.poolAssets())).to.equal(realized); // the pool pays the profit
+      expect(pool0 - (await s.ex.vault.poolAssets())).to.equal(paid); // the pool pays the capped profit
       expect(await s.ex.vault.insuranceFund()).to.equal(insurance0); // no fee
 
       // the traders' aggregate unrealised PnL falls by the closed part's PnL (to aggregate rounding)
@@ -171,6 +180,7 @@ describe("auto-deleveraging (SPEC 5: profitable winners closed at mark, no fee, 
         .and.lte(2n);
     }
     // about $7,200 of profit against a $5,000 line: two 5,000 ALT chunks of ~$1,980 each bring it under
+    // (paid ~$1,375 and ~$1,890: the pool keeps the rest)
     expect(calls).to.equal(2);
     await expect(s.ex.engine.autoDeleverage(ids.alice, chunk))
       .to.be.revertedWithCustomError(s.ex.engine, "AdlNotActive")
@@ -230,6 +240,45 @@ describe("auto-deleveraging (SPEC 5: profitable winners closed at mark, no fee, 
       .to.be.revertedWithCustomError(s.ex.engine, "AdlNotActive")
       .withArgs(s.marketId);
     await expectConserved(s, allIds);
+  });
+
+  it("above the cap with uncovered bad debt: pays the profit pro rata, then repays the bad debt from what it pays", async () => {
+    const { s, ids } = await crowdedLongs();
+    const mark = wad("2.4");
+    // gina shorts 10,000 from $2.4 on $2,000; at $2.8 she owes ~$4,000: ~$2,000 of bad debt beyond
+    // the $1,000 insurance fund
+    const [, , , , gina] = s.traders;
+    const ginaId = (await open(s, gina, wad(-10_000), wad(2_000))).id;
+    await setIndex(s, wad("2.8"));
+    await (await s.ex.engine.connect(s.keeper).liquidate(ginaId)).wait();
+    await setIndex(s, mark);
+    let uncovered = (await s.ex.admin.marketState(s.marketId)).uncoveredBadDebt;
+    expect(uncovered).to.be.gt(wad(500));
+
+    const before = await s.ex.admin.position(ids.alice);
+    const pnlBefore = (await s.ex.lens.market(s.marketId)).traderPnl;
+    const cap = await threshold(s);
+    expect(pnlBefore).to.be.gt(cap); // both ADL conditions hold
+    const pool0 = await s.ex.vault.poolAssets();
+    const size = wad(5_000);
+    const receipt = await adl(s, ids.alice, size);
+
+    const realized = pnl(size, before.entryPrice, mark); // ~$1,980
+    const paid = (realized * cap) / pnlBefore; // the close's pro-rata profit, ~$1,300
+    const haircut = paid < uncovered ? paid : uncovered; // taken from what the pool would pay
+    const [capped] = eventsOf(receipt, s.ex, "ProfitCapped");
+    expect(capped.args.realizedPnl).to.equal(realized);
+    expect(capped.args.paid).to.equal(paid);
+    const [ev] = eventsOf(receipt, s.ex, "AutoDeleveraged");
+    expect(ev.args.realizedPnl).to.equal(paid);
+    expect(ev.args.haircut).to.equal(haircut);
+    uncovered -= haircut;
+    expect((await s.ex.admin.marketState(s.marketId)).uncoveredBadDebt).to.equal(uncovered);
+    // the pool pays the capped profit less what it recovers of the bad debt
+    expect(pool0 - (await s.ex.vault.poolAssets())).to.equal(paid - haircut);
+    const value = BigInt(before.margin) + paid - haircut;
+    expect((await s.ex.admin.position(ids.alice)).margin).to.equal(value - (value * size) / before.size);
+    await expectConserved(s, [...Object.values(ids), ginaId]);
   });
 
   it("lowers traders' unrealised PnL with every call on a median-marked market too, where each close moves the mark", async () => {
