@@ -134,9 +134,9 @@ const SUBJECTS: Subject[] = [
     name: "PerpEngineAdmin (at the engine's address)",
     contract: (f) => f.ex.admin,
     table: {
-      "createMarket((bytes32,uint128,uint128,uint64,uint64,uint64,uint64,uint128,uint128,uint64,uint64,uint64,uint32,uint32,uint64,uint64,uint64,uint64,uint8,uint96,address,uint64,uint32),(uint128,uint128,uint128,uint128)[])":
+      "createMarket((bytes32,uint128,uint128,uint64,uint64,uint64,uint64,uint128,uint128,int64,uint64,uint64,uint32,uint32,uint64,uint64,uint64,uint64,uint8,uint96,address,uint64,uint32),(uint128,uint128,uint128,uint128)[])":
         role("CONFIG_ROLE"),
-      "setMarketConfig(uint256,(bytes32,uint128,uint128,uint64,uint64,uint64,uint64,uint128,uint128,uint64,uint64,uint64,uint32,uint32,uint64,uint64,uint64,uint64,uint8,uint96,address,uint64,uint32))":
+      "setMarketConfig(uint256,(bytes32,uint128,uint128,uint64,uint64,uint64,uint64,uint128,uint128,int64,uint64,uint64,uint32,uint32,uint64,uint64,uint64,uint64,uint8,uint96,address,uint64,uint32))":
         role("CONFIG_ROLE"),
       "setTiers(uint256,(uint128,uint128,uint128,uint128)[])": role("CONFIG_ROLE"),
       "setPaused(uint256,bool)": role("CONFIG_ROLE"),
