@@ -63,17 +63,9 @@ export function summaryJson(summary: Summary): string {
  * prices in USD per coin, open interest in USD face, the insurance fund and pool in the coin
  * (sim/types.ts CoinMarketStep).
  */
-export const TIMELINE_COIN_COLUMNS = [
-  "index",
-  "mark",
-  "last",
-  "fundingRate",
-  "oiLong",
-  "oiShort",
-  "insuranceFund",
-  "poolValue",
-  "liquidations",
-] as const satisfies readonly (keyof CoinMarketStep)[];
+export const TIMELINE_COIN_COLUMNS: readonly (keyof CoinMarketStep)[] = TIMELINE_MARKET_COLUMNS.filter(
+  (column): column is Exclude<typeof column, "spot"> => column !== "spot",
+);
 
 /** One group of a timeline's markets, USD or coin-margined: where a row holds them, and their columns. */
 interface ColumnGroup<S extends { symbol: string }> {

@@ -40,30 +40,14 @@ export interface MarketStep {
 }
 
 /**
- * One coin-margined market at the end of a step, in the trader's terms (SPEC 9.2): prices are USD per
- * coin (1/the engine's), sides are the trader's (the engine's long is the trader's short), open
- * interest is USD face (contracts * faceUsd) and money is in the coin.
+ * One coin-margined market at the end of a step, in the trader's terms (SPEC 9.2): a USD market's fields
+ * but spot (it has no pool of its own), with `index`, `mark` and `last` in USD per coin (1/the engine's:
+ * the index is 1/the underlying's), `fundingRate` > 0 when the traders' longs pay their shorts, the
+ * traders' sides (the engine's long is the trader's short) and open interest in USD face (contracts *
+ * faceUsd), and `insuranceFund` and `poolValue` (assets plus its PnL against traders) in the coin, from
+ * the coin's vault.
  */
-export interface CoinMarketStep {
-  symbol: string;
-  /** USD per coin: 1/the engine's index, which is 1/the underlying's index. */
-  index: Wad;
-  /** USD per coin: 1/the engine's mark. */
-  mark: Wad;
-  /** USD per coin: 1/the engine's last price. */
-  last: Wad;
-  /** Funding rate per interval the market would settle now; > 0: the traders' longs pay their shorts. */
-  fundingRate: Wad;
-  /** The traders' long and short open interest, USD face. */
-  oiLong: Wad;
-  oiShort: Wad;
-  /** The coin vault's insurance fund, in the coin. */
-  insuranceFund: Wad;
-  /** The coin LP pool's value (assets plus its PnL against traders), in the coin. */
-  poolValue: Wad;
-  /** Liquidations its keeper executed during this step. */
-  liquidations: number;
-}
+export type CoinMarketStep = Omit<MarketStep, "spot">;
 
 export interface TimelineRow {
   /** Seconds since the start. */
