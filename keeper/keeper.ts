@@ -147,6 +147,21 @@ export interface TickReport {
   complete: boolean;
 }
 
+/** A tick's report before any job has run: nothing done, complete. */
+export function emptyTickReport(block: number): TickReport {
+  return {
+    block,
+    positionsTracked: 0,
+    ordersTracked: 0,
+    liquidations: [],
+    lostRace: [],
+    funding: [],
+    orders: [],
+    adl: [],
+    complete: true,
+  };
+}
+
 export class Keeper {
   readonly book = new PositionBook();
   readonly orderList = new OrderList();
@@ -266,17 +281,7 @@ export class Keeper {
     this.from ||= await this.signer.getAddress();
     let head = await this.head();
     let markets = await this.refresh(head);
-    const report: TickReport = {
-      block: head.number,
-      positionsTracked: 0,
-      ordersTracked: 0,
-      liquidations: [],
-      lostRace: [],
-      funding: [],
-      orders: [],
-      adl: [],
-      complete: true,
-    };
+    const report = emptyTickReport(head.number);
 
     const first = await this.liquidationRounds(report, head, markets, true);
     if (first.rpcOutage) return this.finish(report, false);

@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { CircuitBreaker } from "../../keeper/chain/circuit";
-import { ChainGoneError } from "../../keeper/keeper";
+import { ChainGoneError, emptyTickReport } from "../../keeper/keeper";
 import type { Keeper, TickReport } from "../../keeper/keeper";
 import { createMemoryLogger, LOG_LEVELS } from "../../keeper/log";
 import { KeeperMetrics } from "../../keeper/metrics";
@@ -27,17 +27,7 @@ class FakeKeeper {
     this.ticks += 1;
     const error = this.fail();
     if (error !== undefined) throw error;
-    return {
-      block: this.head.number,
-      positionsTracked: 0,
-      ordersTracked: 0,
-      liquidations: [],
-      lostRace: [],
-      funding: [],
-      orders: [],
-      adl: [],
-      complete: true,
-    };
+    return emptyTickReport(this.head.number);
   }
 
   requestStop(): void {
