@@ -28,7 +28,7 @@ import {
   wholeArg,
   type TaskContext,
 } from "./common";
-import { acceptable, checkOpenInterest, closeWhole, maxLeverageOf, quoteFill } from "./trading";
+import { acceptable, checkOpenInterest, closeWhole, maxLeverageOf, quoteFill, type CloseSettlement } from "./trading";
 
 /* ------------------------------------------------------------------ TRANSLATIONS (pure) */
 
@@ -242,7 +242,8 @@ export async function openInverse(
 
 /* ------------------------------------------------------------------ perp:close */
 
-export interface InverseCloseResult {
+/** A close on an inverse market: its money (CloseSettlement) in the coin, WAD. */
+export interface InverseCloseResult extends CloseSettlement {
   market: string;
   coin: string;
   positionId: bigint;
@@ -250,14 +251,6 @@ export interface InverseCloseResult {
   contracts: bigint;
   /** USD */
   fillPrice: bigint;
-  /** coin, WAD */
-  fee: bigint;
-  realizedPnl: bigint;
-  fundingPaid: bigint;
-  returned: bigint;
-  freeBalance: bigint;
-  hash: string;
-  gasUsed: bigint;
 }
 
 /** Closes the whole position on an inverse market by a market order; PnL in the coin. */
@@ -267,9 +260,9 @@ export async function closeInverse(
   coin: string,
   slippage: bigint,
 ): Promise<InverseCloseResult> {
-  const { id, position: p, trade, freeBefore, freeBalance, sent } = await closeWhole(ctx, market, slippage);
+  const { id, position: p, fillPrice, settled } = await closeWhole(ctx, market, slippage);
   const { isLong, face } = traderSide(p.size);
-  const usdFill = reciprocal(trade.fillPrice);
+  const usdFill = reciprocal(fillPrice);
   const result: InverseCloseResult = {
     market: market.symbol,
     coin,
@@ -277,13 +270,7 @@ export async function closeInverse(
     isLong,
     contracts: face / faceOf(market),
     fillPrice: usdFill,
-    fee: trade.fee,
-    realizedPnl: trade.realizedPnl,
-    fundingPaid: trade.fundingPaid,
-    returned: freeBalance - freeBefore,
-    freeBalance,
-    hash: sent.hash,
-    gasUsed: sent.gasUsed,
+    ...settled,
   };
   out(
     `Closed the ${isLong ? "long" : "short"} on ${market.symbol} for ${accountLabel(ctx)}`,
@@ -295,8 +282,8 @@ export async function closeInverse(
       ],
       ["fee", coinWithUsd(result.fee, coin, usdFill)],
       ["funding paid", f.signedCoin(result.fundingPaid, coin)],
-      ["returned", `${f.coin(result.returned, coin)}; free balance ${f.coin(freeBalance, coin)}`],
-      ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
+      ["returned", `${f.coin(result.returned, coin)}; free balance ${f.coin(result.freeBalance, coin)}`],
+      ["tx", `${result.hash} (gas ${f.amount(result.gasUsed, 0, 0)})`],
     ]),
   );
   return result;

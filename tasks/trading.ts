@@ -318,13 +318,8 @@ export interface CloseArgs extends ConnectionArgs {
   slippage: string;
 }
 
-export interface CloseResult {
-  market: string;
-  positionId: bigint;
-  /** the closing order's signed size (opposite to the position) */
-  sizeDelta: bigint;
-  fillPrice: bigint;
-  acceptablePrice: bigint;
+/** What a whole close settled, read from its Trade event, the free balance around it and its receipt. */
+export interface CloseSettlement {
   fee: bigint;
   realizedPnl: bigint;
   fundingPaid: bigint;
@@ -335,6 +330,15 @@ export interface CloseResult {
   gasUsed: bigint;
 }
 
+export interface CloseResult extends CloseSettlement {
+  market: string;
+  positionId: bigint;
+  /** the closing order's signed size (opposite to the position) */
+  sizeDelta: bigint;
+  fillPrice: bigint;
+  acceptablePrice: bigint;
+}
+
 /** Closes the whole position by a market order at the quoted fill, `slippage` percent of tolerance. */
 export async function close(
   args: CloseArgs,
@@ -343,29 +347,14 @@ export async function close(
   const slippage = percentArg("slippage", args.slippage);
   const { ctx, market, coin } = marketVenueArg(await connect(hre, args), args.market);
   if (coin !== undefined) return closeInverse(ctx, market, coin, slippage);
-  const {
-    id,
-    position: p,
-    sizeDelta,
-    acceptablePrice,
-    trade,
-    freeBefore,
-    freeBalance,
-    sent,
-  } = await closeWhole(ctx, market, slippage);
+  const { id, position: p, sizeDelta, acceptablePrice, fillPrice, settled } = await closeWhole(ctx, market, slippage);
   const result: CloseResult = {
     market: market.symbol,
     positionId: id,
     sizeDelta,
-    fillPrice: trade.fillPrice,
+    fillPrice,
     acceptablePrice,
-    fee: trade.fee,
-    realizedPnl: trade.realizedPnl,
-    fundingPaid: trade.fundingPaid,
-    returned: freeBalance - freeBefore,
-    freeBalance,
-    hash: sent.hash,
-    gasUsed: sent.gasUsed,
+    ...settled,
   };
   out(
     `Closed the ${p.size > 0n ? "long" : "short"} on ${market.symbol} for ${accountLabel(ctx)}`,
@@ -374,8 +363,8 @@ export async function close(
       ["realised PnL", f.signedUsd(result.realizedPnl)],
       ["fee", f.usd(result.fee)],
       ["funding paid", f.signedUsd(result.fundingPaid)],
-      ["returned", `${f.usd(result.returned)}; free balance ${f.usd(freeBalance)}`],
-      ["tx", `${sent.hash} (gas ${f.amount(sent.gasUsed, 0, 0)})`],
+      ["returned", `${f.usd(result.returned)}; free balance ${f.usd(result.freeBalance)}`],
+      ["tx", `${result.hash} (gas ${f.amount(result.gasUsed, 0, 0)})`],
     ]),
   );
   return result;
@@ -383,7 +372,7 @@ export async function close(
 
 /**
  * Closes the account's whole position on `market` by a market order within `slippage` of the quoted fill
- * (engine terms, either kind of market): the position as it was, the Trade, the free balance around it.
+ * (engine terms, either kind of market): the position as it was, the fill and what the close settled.
  */
 export async function closeWhole(ctx: TaskContext, market: MarketHandles, slippage: bigint) {
   const { engine, admin, lens, vault } = ctx.exchange;
@@ -399,7 +388,16 @@ export async function closeWhole(ctx: TaskContext, market: MarketHandles, slippa
   const trade = eventArgs<TradeEvent.OutputObject>(sent.receipt, engine.interface, await engine.getAddress(), "Trade");
   if (!trade) fail("close: the transaction emitted no Trade event");
   const freeBalance = await vault.freeBalance(ctx.address);
-  return { id, position, sizeDelta, acceptablePrice, trade, freeBefore, freeBalance, sent };
+  const settled: CloseSettlement = {
+    fee: trade.fee,
+    realizedPnl: trade.realizedPnl,
+    fundingPaid: trade.fundingPaid,
+    returned: freeBalance - freeBefore,
+    freeBalance,
+    hash: sent.hash,
+    gasUsed: sent.gasUsed,
+  };
+  return { id, position, sizeDelta, acceptablePrice, fillPrice: trade.fillPrice, settled };
 }
 
 export interface MarginArgs extends ConnectionArgs {
