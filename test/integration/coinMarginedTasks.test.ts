@@ -11,7 +11,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { HardhatPluginError } from "hardhat/plugins";
 import { tiersOf } from "../../lib/deploy";
 import { deployToFile, describeDeployment } from "../../lib/deployment";
 import type { Deployment } from "../../lib/contracts";
@@ -19,7 +18,7 @@ import { InverseMath } from "../../lib/inverse";
 import { BTCUSD_INV } from "../../lib/markets";
 import { MAX_UINT256, type Tier } from "../../lib/math";
 import { wad, WAD } from "../../lib/units";
-import { setOutput } from "../../tasks/common";
+import { refusal, runTask } from "../helpers/tasks";
 import type { BalanceResult, FaucetResult, MarginResult } from "../../tasks/trading";
 import type { InverseCloseResult, InverseOpenResult, InversePanel } from "../../tasks/inverse";
 import type { LiquidateResult, SettleFundingResult } from "../../tasks/operations";
@@ -38,29 +37,10 @@ let deployments = 0;
 let deploymentFile = "";
 
 /** Runs a task against the current deployment; returns its result and the lines it printed. */
-async function run<T>(name: string, args: Record<string, unknown> = {}): Promise<{ result: T; lines: string[] }> {
-  const lines: string[] = [];
-  const restore = setOutput((line) => lines.push(line));
-  try {
-    const result = (await hre.run(`perp:${name}`, { deployment: deploymentFile, ...args })) as T;
-    return { result, lines };
-  } finally {
-    restore();
-  }
-}
+const run = <T>(name: string, args: Record<string, unknown> = {}) => runTask<T>(deploymentFile, name, args);
 
 async function task<T>(name: string, args: Record<string, unknown> = {}): Promise<T> {
   return (await run<T>(name, args)).result;
-}
-
-async function refusal(pending: Promise<unknown>): Promise<string> {
-  try {
-    await pending;
-  } catch (err) {
-    expect(HardhatPluginError.isHardhatPluginError(err), `not a clean task error: ${err}`).to.equal(true);
-    return (err as Error).message;
-  }
-  expect.fail("the task succeeded");
 }
 
 /** The default deployment in a temp file; the trader has 1 BTC from the faucet and 0.5 BTC deposited. */

@@ -8,10 +8,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { HardhatPluginError } from "hardhat/plugins";
 import { deployToFile } from "../../lib/deployment";
 import { usd6 } from "../../lib/units";
-import { setOutput } from "../../tasks/common";
+import { refusal, runTask } from "../helpers/tasks";
 import type { LpResult, PoolResult } from "../../tasks/lp";
 
 const LP = "3";
@@ -21,32 +20,14 @@ const USD6_SCALE = 10n ** 12n;
 const tmp = mkdtempSync(path.join(tmpdir(), "perpsim-pool-tasks-"));
 let deploymentFile = "";
 
+/** Runs a task against the current deployment; returns its result and the lines it printed. */
+const run = <T>(name: string, args: Record<string, unknown> = {}) => runTask<T>(deploymentFile, name, args);
+
 async function deployed() {
   const [deployer] = await hre.ethers.getSigners();
   const file = path.join(tmp, "deployment.json");
   const ex = await deployToFile(deployer, file);
   return { ex, file };
-}
-
-async function run<T>(name: string, args: Record<string, unknown> = {}): Promise<{ result: T; lines: string[] }> {
-  const lines: string[] = [];
-  const restore = setOutput((line) => lines.push(line));
-  try {
-    const result = (await hre.run(`perp:${name}`, { deployment: deploymentFile, ...args })) as T;
-    return { result, lines };
-  } finally {
-    restore();
-  }
-}
-
-async function refusal(pending: Promise<unknown>): Promise<string> {
-  try {
-    await pending;
-  } catch (err) {
-    expect(HardhatPluginError.isHardhatPluginError(err), `not a clean task error: ${err}`).to.equal(true);
-    return (err as Error).message;
-  }
-  expect.fail("the task succeeded");
 }
 
 describe("LP tasks: perp:pool, perp:lp-deposit, perp:lp-redeem", () => {

@@ -4,11 +4,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
-import { HardhatPluginError } from "hardhat/plugins";
 import { deployToFile } from "../../lib/deployment";
 import * as format from "../../lib/format";
 import { usd6, wad, WAD } from "../../lib/units";
-import { setOutput } from "../../tasks/common";
+import { refusal, runTask } from "../helpers/tasks";
 import type { BalanceResult, CloseResult, FaucetResult, MarginResult, OpenResult } from "../../tasks/trading";
 import type { InsuranceReport, MarketRow, PositionPanel } from "../../tasks/views";
 import type {
@@ -32,6 +31,9 @@ let deployments = 0;
 /** The deployment file of the fixture the running test loaded. */
 let deploymentFile = "";
 
+/** Runs a task against the current deployment; returns its result and the lines it printed. */
+const run = <T>(name: string, args: Record<string, unknown> = {}) => runTask<T>(deploymentFile, name, args);
+
 /** Loads a fixture and points the tasks at the deployment file it wrote. */
 async function use<T extends { file: string }>(fixture: () => Promise<T>): Promise<T> {
   const loaded = await loadFixture(fixture);
@@ -39,31 +41,8 @@ async function use<T extends { file: string }>(fixture: () => Promise<T>): Promi
   return loaded;
 }
 
-/** Runs a task against the current deployment; returns its result and the lines it printed. */
-async function run<T>(name: string, args: Record<string, unknown> = {}): Promise<{ result: T; lines: string[] }> {
-  const lines: string[] = [];
-  const restore = setOutput((line) => lines.push(line));
-  try {
-    const result = (await hre.run(`perp:${name}`, { deployment: deploymentFile, ...args })) as T;
-    return { result, lines };
-  } finally {
-    restore();
-  }
-}
-
 async function task<T>(name: string, args: Record<string, unknown> = {}): Promise<T> {
   return (await run<T>(name, args)).result;
-}
-
-/** The message of the clean (HardhatPluginError) failure a task stops with; fails the test if it succeeds. */
-async function refusal(pending: Promise<unknown>): Promise<string> {
-  try {
-    await pending;
-  } catch (err) {
-    expect(HardhatPluginError.isHardhatPluginError(err), `not a clean task error: ${err}`).to.equal(true);
-    return (err as Error).message;
-  }
-  expect.fail("the task succeeded");
 }
 
 /** a / b rounded up (a >= 0, b > 0), as WadMath.divRoundUp. */
