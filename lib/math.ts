@@ -85,8 +85,6 @@ export interface MarketState {
   lastSampleTime: bigint;
   premiumStart: bigint;
   emaBasis: bigint;
-  lastIndex: bigint;
-  lastIndexTime: bigint;
   uncoveredBadDebt: bigint;
   paused: boolean;
   /** the exact aggregates: sum = notional * WAD + remainder (MarketLib.aggregate) */
@@ -887,8 +885,6 @@ export function marketStateFromChain(s: MarketState): MarketState {
     lastSampleTime: s.lastSampleTime,
     premiumStart: s.premiumStart,
     emaBasis: s.emaBasis,
-    lastIndex: s.lastIndex,
-    lastIndexTime: s.lastIndexTime,
     uncoveredBadDebt: s.uncoveredBadDebt,
     paused: s.paused,
     longEntryRemainder: s.longEntryRemainder,

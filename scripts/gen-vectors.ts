@@ -113,8 +113,6 @@ function stateOf(over: Partial<MarketState> = {}): MarketState {
     lastSampleTime: T0 + 600n,
     premiumStart: T0,
     emaBasis: 0n,
-    lastIndex: wad(2),
-    lastIndexTime: T0 + 600n,
     uncoveredBadDebt: 0n,
     paused: false,
     longEntryRemainder: 0n,

@@ -474,8 +474,6 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
         if (fresh != 0) {
             c.index = index;
-            c.st.lastIndex = index.toUint96();
-            c.st.lastIndexTime = block.timestamp.toUint40();
             return c;
         }
         // No fresh source: no new risk; closing and liquidation use the oracle's last index for the grace

@@ -63,8 +63,6 @@ struct MarketState {
     uint40 premiumStart;
     // Stored as PerpEngineStorage.StoredState: the premium accumulator and the basis EMA share a word.
     int96 emaBasis;
-    uint96 lastIndex; // the fresh index the market last traded on (the pool values its reserve at it)
-    uint40 lastIndexTime; // when
     uint128 uncoveredBadDebt; // bad debt the insurance fund could not pay, absorbed by the pool
     bool paused;
     uint64 longEntryRemainder; // (sum of |size| * entry over longs) mod WAD

@@ -31,8 +31,7 @@ export function indexOf(read: MarketRead): bigint {
 /** `_load` + MarketLib.asOfNow at `nowTs`, with the oracle's answers at that timestamp. */
 export function syncAt(cfg: MarketConfig, read: MarketRead, nowTs: bigint): SyncedMarket {
   const index = indexOf(read);
-  const st = read.fresh ? { ...read.state, lastIndex: index, lastIndexTime: nowTs } : read.state;
-  const { state, mark } = MarketLib.asOfNow(cfg, st, index, nowTs);
+  const { state, mark } = MarketLib.asOfNow(cfg, read.state, index, nowTs);
   return { state, index, mark };
 }
 
