@@ -675,6 +675,15 @@ export const MarketLib = {
     return pnl > 0n && pnl > WadMath.mulDown(poolAssets, maxPnlFactor);
   },
 
+  /**
+   * A realised profit as paid while the traders' net unrealised PnL is above `cap` (maxPnlFactor x the
+   * pool's ledger): profit x cap / traders' PnL, rounded down; a loss, or a profit under the cap, in full.
+   */
+  payableProfit(realized: bigint, traderPnl: bigint, cap: bigint): bigint {
+    if (realized <= 0n || traderPnl <= 0n || traderPnl <= cap) return realized;
+    return (realized * cap) / traderPnl;
+  },
+
   /** The traders' PnL the pool counts: all of a loss, a profit up to maxPnlFactor x ledger. */
   cappedTradersPnl(pnl: bigint, ledger: bigint, maxPnlFactor: bigint): bigint {
     if (pnl <= 0n) return pnl;

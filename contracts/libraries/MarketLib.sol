@@ -318,6 +318,15 @@ library MarketLib {
         return uint256(pnl) > cap ? int256(cap) : pnl;
     }
 
+    /// @notice A realised profit as paid while the traders' net unrealised PnL `traderPnl` (the closing
+    /// position still in it) is above `cap` (maxPnlFactor x the pool's ledger): pro rata, profit x cap /
+    /// traders' PnL, rounded down; a loss, or any profit under the cap, in full. The rule of a trader's
+    /// close and of ADL (SPEC 9.1).
+    function payableProfit(int256 realized, int256 traderPnl, uint256 cap) internal pure returns (int256) {
+        if (realized <= 0 || traderPnl <= 0 || uint256(traderPnl) <= cap) return realized;
+        return (realized * int256(cap)) / traderPnl; // cap < traderPnl < 2^255
+    }
+
     /// @dev `x` + `amount` (`sign` +1) or - `amount` (-1), checked: below zero reverts (arithmetic underflow)
     /// and above uint128 SafeCast's overflow.
     function _addSigned(uint128 x, uint256 amount, int256 sign) private pure returns (uint128) {
