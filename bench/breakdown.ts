@@ -137,9 +137,9 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
   const config = find("config");
   if (config && config.readGas / per >= WORTH_IT) {
     fixes.push(
-      `MarketConfig: ${fmtCount(config.coldReads / per)} cold slots (${k(config.readGas / per)}): the three words every trade reads ` +
-        "(skew scale and cap; eight rates in 1e-9; funding, mark method, tier count, minimum notional), plus the minimums on the paths that check them. " +
-        "What is left: the skew scale and cap in whole units beside the rates, or the config as immutables of a per-market contract.",
+      `MarketConfig: ${fmtCount(config.coldReads / per)} cold slots (${k(config.readGas / per)}): the two words every trade reads ` +
+        "(skew scale and cap in whole base units with the three minimums; eight rates in 1e-7 with the funding clock, mark method and tier count), " +
+        "and the funding words when a boundary is due. What is left: the config as immutables of a per-market contract.",
     );
   }
   const tiers = find("tiers");

@@ -122,15 +122,29 @@ function decimalField<T>(bounds: Bounds, convert: (value: bigint) => Checked<T>)
 
 const wad = (bounds: Bounds = {}) => decimalField(bounds, (value) => ({ ok: true, value }));
 
-/** The engine stores a market's rates in units of 1e-9 (PerpEngineStorage.RATE_UNIT) and refuses finer. */
-const RATE_UNIT = 10n ** 9n;
+/**
+ * The engine stores a market's trade rates (fees, the price band, the PnL cap) in units of 1e-7
+ * (PerpEngineStorage.TRADE_RATE_UNIT) and refuses finer.
+ */
+const TRADE_RATE_UNIT = 10n ** 11n;
 
-/** A rate of the market's configuration: a fraction the engine's 1e-9 units hold exactly. */
+/** A rate of the market's configuration: a fraction the engine's 1e-7 units hold exactly. */
 const rate = (bounds: Bounds) =>
   decimalField(bounds, (value): Checked<bigint> =>
-    value % RATE_UNIT === 0n
+    value % TRADE_RATE_UNIT === 0n
       ? { ok: true, value }
-      : { ok: false, message: `must be a multiple of 0.000000001, the engine's rate unit (got ${formatWad(value)})` },
+      : { ok: false, message: `must be a multiple of 0.0000001, the engine's rate unit (got ${formatWad(value)})` },
+  );
+
+/** A skew scale or an open-interest cap: whole base units, as the engine stores them (BASE_UNIT). */
+const wholeUnits = (bounds: Bounds) =>
+  decimalField(bounds, (value): Checked<bigint> =>
+    value % WAD === 0n
+      ? { ok: true, value }
+      : {
+          ok: false,
+          message: `must be a whole number of base units, as the engine stores it (got ${formatWad(value)})`,
+        },
   );
 
 function wholeSeconds(secondsWad: bigint): Checked<number> {
@@ -280,10 +294,10 @@ const marketSchema = strict({
   initialPrice: wad({ gte: MIN_PRICE, lte: MAX_PRICE }),
   /** USD on each side of the constant-product spot pool at the start. */
   spotLiquidityUsd: usd,
-  /** Skew scale S, base units: P_last = index * (1 + K / S). */
-  skewScale: size,
-  /** Open-interest cap per side, base units. */
-  maxOpenInterest: size,
+  /** Skew scale S, whole base units: P_last = index * (1 + K / S). */
+  skewScale: wholeUnits({ gt: 0n, lte: MAX_SIZE }),
+  /** Open-interest cap per side, whole base units. */
+  maxOpenInterest: wholeUnits({ gt: 0n, lte: MAX_SIZE }),
   tiers: tiersSchema,
   fees: feesSchema,
   fundingIntervalHours: hoursAsSeconds({ gt: 0n, lte: MAX_FUNDING_INTERVAL_HOURS * WAD }),
@@ -294,8 +308,8 @@ const marketSchema = strict({
     priceBand: rate({ gte: 0n, lt: WAD }),
     /** Largest index change one oracle update may make, as a fraction; 0 = off. */
     maxPriceDeviationPerUpdate: fraction,
-    /** Tighter open-interest cap per side, base units, as a protection; 0 = off (maxOpenInterest applies). */
-    oiCap: wad({ gte: 0n, lte: MAX_SIZE }),
+    /** Tighter open-interest cap per side, whole base units, as a protection; 0 = off (maxOpenInterest applies). */
+    oiCap: wholeUnits({ gte: 0n, lte: MAX_SIZE }),
     /**
      * The PnL cap of SPEC 9.1 (GMX v2's PnL factor): traders' net profit the pool counts and pays is at
      * most this share of the pool; above it closing profits are paid pro rata. In (0, 1]; default 0.5.
@@ -398,14 +412,14 @@ const coinMarketSchema = strict({
   margin: z.literal("coin"),
   underlying: symbol,
   faceUsd: wad({ gte: MIN_FACE_USD, lte: MAX_FACE_USD }),
-  skewScale: size,
-  maxOpenInterest: size,
+  skewScale: wholeUnits({ gt: 0n, lte: MAX_SIZE }),
+  maxOpenInterest: wholeUnits({ gt: 0n, lte: MAX_SIZE }),
   tiers: tiersSchema,
   fees: feesSchema,
   fundingIntervalHours: hoursAsSeconds({ gt: 0n, lte: MAX_FUNDING_INTERVAL_HOURS * WAD }),
   protections: strict({
     priceBand: rate({ gte: 0n, lt: WAD }),
-    oiCap: wad({ gte: 0n, lte: MAX_SIZE }),
+    oiCap: wholeUnits({ gte: 0n, lte: MAX_SIZE }),
     maxPnlFactor,
   }),
   mechanisms: mechanismsSchema,

@@ -105,7 +105,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
             uint256 oi = WadMath.max(st.longOpenInterest, st.shortOpenInterest);
             if (oi == 0) continue; // no reserve, and no oracle read
             (uint256 index, ) = MarketLib.indexOf(valuationOracle, id);
-            reserved += oi.mulUp(index).mulUp(uint256(_configs[id].reserveFactor) * RATE_UNIT);
+            reserved += oi.mulUp(index).mulUp(uint256(_configs[id].reserveFactor) * TRADE_RATE_UNIT);
         }
     }
 
@@ -152,28 +152,37 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     /// @dev `cfg` in its stored units; a value they do not hold exactly is refused, naming the field.
     function _toStored(MarketConfig calldata cfg) private pure returns (StoredConfig memory s) {
         s.symbol = cfg.symbol;
-        (s.skewScale, s.maxOpenInterest) = (cfg.skewScale, cfg.maxOpenInterest);
-        s.takerFee = _rate(cfg.takerFee, "takerFee");
-        s.makerFee = _rate(cfg.makerFee, "makerFee");
-        s.liquidationFeeRate = _rate(cfg.liquidationFeeRate, "liquidationFeeRate");
-        s.insuranceFeeShare = _rate(cfg.insuranceFeeShare, "insuranceFeeShare");
-        s.markBand = _rate(cfg.markBand, "markBand");
-        s.reserveFactor = _rate(cfg.reserveFactor, "reserveFactor");
-        s.maxPnlFactor = _rate(cfg.maxPnlFactor, "maxPnlFactor");
-        s.partialLiquidationBuffer = _rate(cfg.partialLiquidationBuffer, "partialLiquidationBuffer");
+        s.skewScale = uint64(_narrow(cfg.skewScale, BASE_UNIT, 64, "skewScale"));
+        s.maxOpenInterest = uint64(_narrow(cfg.maxOpenInterest, BASE_UNIT, 64, "maxOpenInterest"));
+        s.minPositionNotional = uint40(_narrow(cfg.minPositionNotional, USD_UNIT, 40, "minPositionNotional"));
+        s.minLiquidationFee = uint40(_narrow(cfg.minLiquidationFee, USD_UNIT, 40, "minLiquidationFee"));
+        s.minMargin = uint40(_narrow(cfg.minMargin, USD_UNIT, 40, "minMargin"));
+        s.takerFee = _tradeRate(cfg.takerFee, "takerFee");
+        s.makerFee = _tradeRate(cfg.makerFee, "makerFee");
+        s.liquidationFeeRate = _tradeRate(cfg.liquidationFeeRate, "liquidationFeeRate");
+        s.insuranceFeeShare = _tradeRate(cfg.insuranceFeeShare, "insuranceFeeShare");
+        s.markBand = _tradeRate(cfg.markBand, "markBand");
+        s.reserveFactor = _tradeRate(cfg.reserveFactor, "reserveFactor");
+        s.maxPnlFactor = _tradeRate(cfg.maxPnlFactor, "maxPnlFactor");
+        s.partialLiquidationBuffer = _tradeRate(cfg.partialLiquidationBuffer, "partialLiquidationBuffer");
+        s.fundingInterval = uint24(_narrow(cfg.fundingInterval, 1, 24, "fundingInterval"));
+        s.emaHalfLife = uint24(_narrow(cfg.emaHalfLife, 1, 24, "emaHalfLife"));
+        s.markModel = uint8(cfg.markModel);
         s.fundingInterestRate = _signedRate(cfg.fundingInterestRate);
         s.fundingClamp = _rate(cfg.fundingClamp, "fundingClamp");
         s.fundingCap = _rate(cfg.fundingCap, "fundingCap");
-        (s.fundingInterval, s.emaHalfLife, s.markModel) = (cfg.fundingInterval, cfg.emaHalfLife, uint8(cfg.markModel));
-        s.minPositionNotional = uint64(_narrow(cfg.minPositionNotional, USD_UNIT, 64, "minPositionNotional"));
-        s.minLiquidationFee = uint56(_narrow(cfg.minLiquidationFee, USD_UNIT, 56, "minLiquidationFee"));
-        s.minMargin = uint56(_narrow(cfg.minMargin, USD_UNIT, 56, "minMargin"));
         s.fundingModel = address(cfg.fundingModel);
         (s.maxFundingVelocity, s.oracleGracePeriod) = (cfg.maxFundingVelocity, cfg.oracleGracePeriod);
     }
 
+    /// @dev A funding rate in RATE_UNIT, 32 bits.
     function _rate(uint256 value, bytes32 field) private pure returns (uint32) {
         return uint32(_narrow(value, RATE_UNIT, 32, field));
+    }
+
+    /// @dev A trade rate in TRADE_RATE_UNIT, 24 bits.
+    function _tradeRate(uint256 value, bytes32 field) private pure returns (uint24) {
+        return uint24(_narrow(value, TRADE_RATE_UNIT, 24, field));
     }
 
     /// @dev The interest rate in RATE_UNIT, signed (an inverse market charges the engine's shorts: its

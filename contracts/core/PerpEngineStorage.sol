@@ -29,8 +29,14 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     uint256 internal constant MAX_FEE = 0.1e18;
     uint256 internal constant MAX_FUNDING_CAP = 0.1e18;
 
-    /// @dev The unit of a rate as stored: 1e-9 (a WAD rate divided by RATE_UNIT fits a uint32 up to 4.29).
+    /// @dev The unit of a funding rate as stored: 1e-9 (a WAD rate divided by RATE_UNIT fits a uint32 up to
+    /// 4.29).
     uint256 internal constant RATE_UNIT = 1e9;
+    /// @dev The unit of a trade rate (fees, shares, bands, factors) as stored: 1e-7 (a WAD rate divided by
+    /// TRADE_RATE_UNIT fits a uint24 up to 1.677).
+    uint256 internal constant TRADE_RATE_UNIT = 1e11;
+    /// @dev The unit of the skew scale and the open-interest cap as stored: one whole base unit.
+    uint256 internal constant BASE_UNIT = 1e18;
     /// @dev The unit of the minimum position notional as stored: 1e-6 USD.
     uint256 internal constant USD_UNIT = 1e12;
 
@@ -42,33 +48,34 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         uint96 maxLeverage;
     }
 
-    /// @dev A market's configuration as stored: six slots, of which a trade reads three (1 to 3). Rates are
-    /// in RATE_UNIT and the minimums (notional, liquidation fee, margin) in USD_UNIT; setMarketConfig
-    /// refuses a value these units do not hold exactly. `tierCount` is the length of the market's tier
-    /// list, read with the trade config.
+    /// @dev A market's configuration as stored: five slots, of which a trade reads two (1 and 2). The skew
+    /// scale and the cap are in whole base units (BASE_UNIT), the minimums (notional, liquidation fee,
+    /// margin) in USD_UNIT, the eight trade rates in TRADE_RATE_UNIT and the funding model's in RATE_UNIT;
+    /// setMarketConfig refuses a value these units or widths do not hold exactly, naming the field.
+    /// `tierCount` is the length of the market's tier list, read with the trade config.
     struct StoredConfig {
         bytes32 symbol; // slot 0
-        uint128 skewScale; // slot 1
-        uint128 maxOpenInterest;
-        uint32 takerFee; // slot 2: the eight rates a trade may need
-        uint32 makerFee;
-        uint32 liquidationFeeRate;
-        uint32 insuranceFeeShare;
-        uint32 markBand;
-        uint32 reserveFactor;
-        uint32 maxPnlFactor;
-        uint32 partialLiquidationBuffer;
-        uint32 fundingInterval; // slot 3: the funding clock, mark method, tier count and the three minimums
-        uint32 emaHalfLife;
+        uint64 skewScale; // slot 1: the skew scale and cap, the three minimums
+        uint64 maxOpenInterest;
+        uint40 minPositionNotional;
+        uint40 minLiquidationFee;
+        uint40 minMargin;
+        uint24 takerFee; // slot 2: the eight rates a trade may need, the funding clock, mark method, tiers
+        uint24 makerFee;
+        uint24 liquidationFeeRate;
+        uint24 insuranceFeeShare;
+        uint24 markBand;
+        uint24 reserveFactor;
+        uint24 maxPnlFactor;
+        uint24 partialLiquidationBuffer;
+        uint24 fundingInterval;
+        uint24 emaHalfLife;
         uint8 markModel;
         uint8 tierCount;
-        uint64 minPositionNotional;
-        uint56 minLiquidationFee;
-        uint56 minMargin;
-        int32 fundingInterestRate; // slot 4: the funding model's rates, read when a boundary is due
+        int32 fundingInterestRate; // slot 3: the funding model's rates, read when a boundary is due
         uint32 fundingClamp;
         uint32 fundingCap;
-        address fundingModel; // slot 5: read when a funding boundary is due or the oracle is stale
+        address fundingModel; // slot 4: read when a funding boundary is due or the oracle is stale
         uint64 maxFundingVelocity;
         uint32 oracleGracePeriod;
     }
@@ -161,7 +168,7 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     /// notional `scaledNotional` / WAD (|size| x price, exact), or all of them when none does; and the
     /// market's tier count. Every MarginMath function returns on such a prefix what it returns on the
     /// whole list for that notional or a smaller one: none looks above the tier that holds its notional.
-    /// One cold slot per tier read; the count comes from config slot 3, which a trade has already read.
+    /// One cold slot per tier read; the count comes from config slot 2, which a trade has already read.
     /// The amounts are MarginMath.deriveMaintenanceAmounts' recurrence, in one pass over the stored words.
     function _loadTiers(uint256 marketId, uint256 scaledNotional) internal view returns (Tier[] memory t, uint256 n) {
         StoredTier[MAX_TIERS] storage stored = _tiers[marketId];
@@ -186,42 +193,41 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         }
     }
 
-    /// @dev The config words every call reads (StoredConfig slots 1 to 3: skew scale and cap, the eight
-    /// rates, the funding clock, mark method and the minimums), read whole and scaled back to WAD and wei.
-    /// Not loaded, left zero: `symbol` (slot 0; a market exists iff its skewScale is not zero) and slots 4
-    /// and 5 (the funding model, its rates and maximum velocity, the oracle grace period), which
+    /// @dev The config words every call reads (StoredConfig slots 1 and 2: skew scale and cap, the minimums,
+    /// the eight rates, the funding clock and mark method), read whole and scaled back to WAD and wei.
+    /// Not loaded, left zero: `symbol` (slot 0; a market exists iff its skewScale is not zero) and slots 3
+    /// and 4 (the funding model, its rates and maximum velocity, the oracle grace period), which
     /// `_loadFundingConfig` adds when a funding boundary is due. The layout is the compiler's for
     /// StoredConfig; `_loadConfig` reads the rest of it through the compiler.
     function _loadTradeConfig(uint256 marketId) internal view returns (MarketConfig memory cfg) {
         StoredConfig storage s = _configs[marketId];
-        uint256 unit = RATE_UNIT;
-        uint256 usd = USD_UNIT;
+        (uint256 base, uint256 rate, uint256 usd) = (BASE_UNIT, TRADE_RATE_UNIT, USD_UNIT);
         assembly ("memory-safe") {
-            let m32 := 0xffffffff
-            let m56 := sub(shl(56, 1), 1)
+            let m24 := 0xffffff
+            let m40 := 0xffffffffff
+            let m64 := 0xffffffffffffffff
             let w := sload(add(s.slot, 1))
-            mstore(add(cfg, 0x20), and(w, sub(shl(128, 1), 1))) // skewScale
-            mstore(add(cfg, 0x40), shr(128, w)) // maxOpenInterest
+            mstore(add(cfg, 0x20), mul(and(w, m64), base)) // skewScale
+            mstore(add(cfg, 0x40), mul(and(shr(64, w), m64), base)) // maxOpenInterest
+            mstore(add(cfg, 0x260), mul(and(shr(128, w), m40), usd)) // minPositionNotional
+            mstore(add(cfg, 0xe0), mul(and(shr(168, w), m40), usd)) // minLiquidationFee
+            mstore(add(cfg, 0x100), mul(and(shr(208, w), m40), usd)) // minMargin
             w := sload(add(s.slot, 2))
-            mstore(add(cfg, 0x60), mul(and(w, m32), unit)) // takerFee
-            mstore(add(cfg, 0x80), mul(and(shr(32, w), m32), unit)) // makerFee
-            mstore(add(cfg, 0xa0), mul(and(shr(64, w), m32), unit)) // liquidationFeeRate
-            mstore(add(cfg, 0xc0), mul(and(shr(96, w), m32), unit)) // insuranceFeeShare
-            mstore(add(cfg, 0x1c0), mul(and(shr(128, w), m32), unit)) // markBand
-            mstore(add(cfg, 0x1e0), mul(and(shr(160, w), m32), unit)) // reserveFactor
-            mstore(add(cfg, 0x200), mul(and(shr(192, w), m32), unit)) // maxPnlFactor
-            mstore(add(cfg, 0x220), mul(shr(224, w), unit)) // partialLiquidationBuffer
-            w := sload(add(s.slot, 3))
-            mstore(add(cfg, 0x180), and(w, m32)) // fundingInterval
-            mstore(add(cfg, 0x1a0), and(shr(32, w), m32)) // emaHalfLife
-            mstore(add(cfg, 0x240), and(shr(64, w), 0xff)) // markModel (a MarkMethod); tierCount at 72
-            mstore(add(cfg, 0x260), mul(and(shr(80, w), sub(shl(64, 1), 1)), usd)) // minPositionNotional
-            mstore(add(cfg, 0xe0), mul(and(shr(144, w), m56), usd)) // minLiquidationFee
-            mstore(add(cfg, 0x100), mul(shr(200, w), usd)) // minMargin
+            mstore(add(cfg, 0x60), mul(and(w, m24), rate)) // takerFee
+            mstore(add(cfg, 0x80), mul(and(shr(24, w), m24), rate)) // makerFee
+            mstore(add(cfg, 0xa0), mul(and(shr(48, w), m24), rate)) // liquidationFeeRate
+            mstore(add(cfg, 0xc0), mul(and(shr(72, w), m24), rate)) // insuranceFeeShare
+            mstore(add(cfg, 0x1c0), mul(and(shr(96, w), m24), rate)) // markBand
+            mstore(add(cfg, 0x1e0), mul(and(shr(120, w), m24), rate)) // reserveFactor
+            mstore(add(cfg, 0x200), mul(and(shr(144, w), m24), rate)) // maxPnlFactor
+            mstore(add(cfg, 0x220), mul(and(shr(168, w), m24), rate)) // partialLiquidationBuffer
+            mstore(add(cfg, 0x180), and(shr(192, w), m24)) // fundingInterval
+            mstore(add(cfg, 0x1a0), and(shr(216, w), m24)) // emaHalfLife
+            mstore(add(cfg, 0x240), and(shr(240, w), 0xff)) // markModel (a MarkMethod); tierCount at 248
         }
     }
 
-    /// @dev Adds StoredConfig's slots 4 and 5 (the funding model, its rates and maximum velocity, the oracle
+    /// @dev Adds StoredConfig's slots 3 and 4 (the funding model, its rates and maximum velocity, the oracle
     /// grace period) to a config from `_loadTradeConfig`.
     function _loadFundingConfig(uint256 marketId, MarketConfig memory cfg) internal view {
         StoredConfig storage s = _configs[marketId];

@@ -18,8 +18,10 @@ import { expectConservation } from "../helpers/conservation";
 
 const field = (name: string): string => ethers.encodeBytes32String(name);
 const USD6_TO_WAD = 10n ** 12n;
-/** The engine stores rates in units of 1e-9 (PerpEngineStorage.RATE_UNIT, in WAD wei). */
+/** The engine stores funding rates in units of 1e-9 (PerpEngineStorage.RATE_UNIT, in WAD wei). */
 const RATE_UNIT = 10n ** 9n;
+/** ... and trade rates (fees, shares, bands, factors) in units of 1e-7 (TRADE_RATE_UNIT). */
+const TRADE_RATE_UNIT = 10n ** 11n;
 
 async function configFixture() {
   const f = await exchangeFixture();
@@ -44,7 +46,23 @@ describe("adversarial edges", () => {
       },
       {
         name: "an open-interest cap above 2^96 - 1 (a side's stored width)",
-        change: (c) => ({ ...c, skewScale: 2n ** 128n - 1n, maxOpenInterest: 2n ** 96n }),
+        change: (c) => ({ ...c, skewScale: (2n ** 64n - 1n) * WAD, maxOpenInterest: (2n ** 96n / WAD + 1n) * WAD }),
+        field: "maxOpenInterest",
+      },
+      // Stored units: the skew scale and the cap in whole base units, 64 bits.
+      {
+        name: "a skew scale with a fraction of a base unit",
+        change: (c) => ({ ...c, skewScale: BigInt(c.skewScale) + 1n }),
+        field: "skewScale",
+      },
+      {
+        name: "a skew scale of 2^64 base units",
+        change: (c) => ({ ...c, skewScale: 2n ** 64n * WAD }),
+        field: "skewScale",
+      },
+      {
+        name: "an open-interest cap with a fraction of a base unit",
+        change: (c) => ({ ...c, maxOpenInterest: BigInt(c.maxOpenInterest) - 1n }),
         field: "maxOpenInterest",
       },
       { name: "a taker fee above 10%", change: (c) => ({ ...c, takerFee: wad("0.1") + 1n }), field: "fees" },
@@ -72,11 +90,27 @@ describe("adversarial edges", () => {
         change: (c) => ({ ...c, liquidationFeeRate: wad(ALT_USD.tiers[0].mmr) }),
         field: "liquidationFeeRate",
       },
-      // Stored units: rates in 1e-9, the minimums in 1e-6 USD; what they cannot hold is refused.
+      // Stored units: trade rates in 1e-7, funding rates in 1e-9, the minimums in 1e-6 USD, the funding
+      // clock in 24 bits of seconds; what they cannot hold is refused.
       {
-        name: "a taker fee finer than 1e-9",
-        change: (c) => ({ ...c, takerFee: BigInt(c.takerFee) + 1n }),
+        name: "a taker fee finer than 1e-7 (by 1e-9)",
+        change: (c) => ({ ...c, takerFee: BigInt(c.takerFee) + RATE_UNIT }),
         field: "takerFee",
+      },
+      {
+        name: "a maximum PnL factor finer than 1e-7",
+        change: (c) => ({ ...c, maxPnlFactor: BigInt(c.maxPnlFactor) - 1n }),
+        field: "maxPnlFactor",
+      },
+      {
+        name: "a funding interval of 2^24 seconds",
+        change: (c) => ({ ...c, fundingInterval: 2n ** 24n }),
+        field: "fundingInterval",
+      },
+      {
+        name: "an EMA half-life of 2^24 seconds",
+        change: (c) => ({ ...c, emaHalfLife: 2n ** 24n }),
+        field: "emaHalfLife",
       },
       {
         name: "a funding interest rate finer than 1e-9",
@@ -94,8 +128,8 @@ describe("adversarial edges", () => {
         field: "fundingInterestRate",
       },
       {
-        name: "a reserve factor of 2^32 stored units",
-        change: (c) => ({ ...c, reserveFactor: 2n ** 32n * RATE_UNIT }),
+        name: "a reserve factor of 2^24 stored units",
+        change: (c) => ({ ...c, reserveFactor: 2n ** 24n * TRADE_RATE_UNIT }),
         field: "reserveFactor",
       },
       {
@@ -109,8 +143,8 @@ describe("adversarial edges", () => {
         field: "minMargin",
       },
       {
-        name: "a minimum liquidation fee of 2^56 stored units",
-        change: (c) => ({ ...c, minLiquidationFee: 2n ** 56n * 10n ** 12n }),
+        name: "a minimum liquidation fee of 2^40 stored units",
+        change: (c) => ({ ...c, minLiquidationFee: 2n ** 40n * 10n ** 12n }),
         field: "minLiquidationFee",
       },
     ];
@@ -148,25 +182,26 @@ describe("adversarial edges", () => {
     it("stores every field in its packed slot and reads it back exactly, at the edges of its units", async () => {
       const { ex, alt, cfg, tiers } = await loadFixture(configFixture);
       const maxRate = (2n ** 32n - 1n) * RATE_UNIT;
+      const maxTradeRate = (2n ** 24n - 1n) * TRADE_RATE_UNIT;
       const edge: MarketConfigStruct = {
         ...cfg,
-        skewScale: 2n ** 128n - 1n,
-        maxOpenInterest: 2n ** 96n - 1n, // the widest cap a side's stored open interest holds
+        skewScale: (2n ** 64n - 1n) * WAD, // the largest uint64 in whole base units
+        maxOpenInterest: ((2n ** 96n - 1n) / WAD) * WAD, // the widest whole cap a side's stored open interest holds
         takerFee: wad("0.1"),
-        makerFee: RATE_UNIT,
+        makerFee: TRADE_RATE_UNIT,
         insuranceFeeShare: WAD,
-        markBand: WAD - RATE_UNIT,
-        reserveFactor: maxRate,
+        markBand: WAD - TRADE_RATE_UNIT,
+        reserveFactor: maxTradeRate,
         maxPnlFactor: WAD,
-        partialLiquidationBuffer: maxRate,
+        partialLiquidationBuffer: maxTradeRate,
         fundingInterestRate: -(2n ** 31n) * RATE_UNIT, // the most negative int32: its sign survives the slot
         fundingClamp: maxRate - RATE_UNIT,
         fundingCap: wad("0.1"),
-        fundingInterval: 2n ** 32n - 1n,
-        emaHalfLife: 2n ** 32n - 2n,
-        minPositionNotional: ((2n ** 96n - 1n) / 10n ** 12n) * 10n ** 12n, // the largest uint96 in 1e-6 USD
-        minLiquidationFee: (2n ** 56n - 1n) * 10n ** 12n, // the largest uint56 in 1e-6 USD
-        minMargin: (2n ** 56n - 3n) * 10n ** 12n,
+        fundingInterval: 2n ** 24n - 1n,
+        emaHalfLife: 2n ** 24n - 2n,
+        minPositionNotional: (2n ** 40n - 1n) * 10n ** 12n, // the largest uint40 in 1e-6 USD
+        minLiquidationFee: (2n ** 40n - 2n) * 10n ** 12n,
+        minMargin: (2n ** 40n - 3n) * 10n ** 12n,
         maxFundingVelocity: 2n ** 64n - 1n,
         oracleGracePeriod: 2n ** 32n - 1n,
       };

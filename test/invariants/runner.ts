@@ -780,7 +780,9 @@ export class Sequence {
         else if (c.change === "noBand") cfg.markBand = 0n;
         else if (c.change === "lowerOiCap") {
           const st = pre.markets.get(m.marketId)!.state;
-          cfg.maxOpenInterest = WadMath.max(WadMath.max(st.longOpenInterest, st.shortOpenInterest) / 2n, 1n);
+          // Half the larger side, in the whole base units the engine stores a cap in.
+          const half = WadMath.max(st.longOpenInterest, st.shortOpenInterest) / 2n;
+          cfg.maxOpenInterest = WadMath.max((half / WAD) * WAD, WAD);
         } else if (c.change === "restoreOiCap") cfg.maxOpenInterest = BigInt(spec.maxOpenInterest);
         else if (c.change === "doubleFees") {
           cfg.takerFee = 2n * BigInt(spec.takerFee);

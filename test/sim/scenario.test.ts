@@ -53,7 +53,7 @@ const MALFORMED: Record<string, string> = {
   "count-not-integer": "agents.retail[0].count: must be an integer",
   "maker-above-taker": "markets[0].fees.maker: must be <= taker (0.0006) (got 0.001)",
   "fee-finer-than-rate-unit":
-    "markets[0].fees.taker: must be a multiple of 0.000000001, the engine's rate unit (got 0.0000000005)",
+    "markets[0].fees.taker: must be a multiple of 0.0000001, the engine's rate unit (got 0.0000000005)",
   "short-take-profit-whole": "agents.retail[0].takeProfitPct: must be < 1 for a short (got 1)",
   "oi-cap-above-max": "markets[0].protections.oiCap: must be <= maxOpenInterest (10000000) (got 20000000)",
   "zero-funding-interval": "markets[0].fundingIntervalHours: must be > 0 (got 0)",
