@@ -91,7 +91,10 @@ library MarketLib {
     }
 
     function skew(MarketState memory st) internal pure returns (int256) {
-        return int256(uint256(st.longOpenInterest)) - int256(uint256(st.shortOpenInterest));
+        // Unchecked: both sides are below 2^128, so their difference cannot overflow int256.
+        unchecked {
+            return int256(uint256(st.longOpenInterest)) - int256(uint256(st.shortOpenInterest));
+        }
     }
 
     function lastPrice(MarketConfig memory cfg, MarketState memory st, uint256 index) internal pure returns (uint256) {
@@ -327,17 +330,27 @@ library MarketLib {
     }
 
     /// @dev (sum * WAD + rem) + delta, split again into floor and remainder: exact, never rounds.
+    /// Unchecked, and no overflow goes unseen: every caller passes a 128-bit `sum` and a 64-bit `rem`, so
+    /// |sum * WAD + rem| < 2^189 cannot overflow; adding `delta` can only when the exact total is beyond
+    /// +/-(2^255 - 2^189), and then the wrapped total is still beyond +/-2^254, so `q` is beyond 2^194 and
+    /// the caller's narrowing of it to 128 bits (SafeCast) reverts, as the checked sum would have.
     function _accumulate(int256 sum, uint256 rem, int256 delta) private pure returns (int256 q, uint256 r) {
-        int256 total = sum * IWAD + int256(rem) + delta;
+        int256 total;
+        unchecked {
+            total = sum * IWAD + int256(rem) + delta;
+        }
         (q, r) = WadMath.floorDivMod(total, IWAD);
     }
 
     /// @dev Exact sum of |size| * entry over one side, WAD^2.
+    /// Unchecked: a 128-bit notional times WAD plus a 64-bit remainder is below 2^189.
     function _entrySum(MarketState memory st, bool isLong) private pure returns (int256) {
-        return
-            isLong
-                ? int256(uint256(st.longEntryNotional)) * IWAD + int256(uint256(st.longEntryRemainder))
-                : int256(uint256(st.shortEntryNotional)) * IWAD + int256(uint256(st.shortEntryRemainder));
+        unchecked {
+            return
+                isLong
+                    ? int256(uint256(st.longEntryNotional)) * IWAD + int256(uint256(st.longEntryRemainder))
+                    : int256(uint256(st.shortEntryNotional)) * IWAD + int256(uint256(st.shortEntryRemainder));
+        }
     }
 
     /// @dev `lastRate` is the rate of the boundary before: a model that drifts (velocity) moves from it.
