@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {MarkMethod, MarkInputs, MarkPrice} from "./MarkPrice.sol";
+import {MarkMethod, MarkPrice} from "./MarkPrice.sol";
 import {IFundingModel, FundingInputs} from "../interfaces/IFundingModel.sol";
 import {IOracle} from "../interfaces/IOracle.sol";
 import {WadMath} from "./WadMath.sol";
@@ -182,8 +182,14 @@ library MarketLib {
     }
 
     /// @notice Re-samples the premium after the skew changed (a trade, a liquidation).
-    function samplePremium(MarketConfig memory cfg, MarketState memory st, uint256 index) internal pure {
-        st.lastPremium = Pricing.premium(lastPrice(cfg, st, index), index).toInt64();
+    /// @return last The last price it sampled at, for a mark of the market as it now stands (`markPrice`).
+    function samplePremium(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index
+    ) internal pure returns (uint256 last) {
+        last = lastPrice(cfg, st, index);
+        st.lastPremium = Pricing.premium(last, index).toInt64();
     }
 
     /// @notice Mark price by the market's method, then the optional band around the index.
@@ -194,18 +200,20 @@ library MarketLib {
         uint256 last,
         uint256 nowTs
     ) internal pure returns (uint256 mark) {
-        uint256 next = uint256(st.lastFundingTime) + cfg.fundingInterval;
-        mark = MarkPrice.compute(
-            cfg.markModel,
-            MarkInputs({
-                index: index,
-                lastPrice: last,
-                emaBasis: st.emaBasis,
-                lastFundingRate: st.lastFundingRate,
-                timeToNextFunding: next > nowTs ? next - nowTs : 0,
-                fundingInterval: cfg.fundingInterval
-            })
-        );
+        // MarkPrice.compute, with the median's inputs passed as values rather than a MarkInputs in memory.
+        if (cfg.markModel == MarkMethod.Index) {
+            mark = index;
+        } else {
+            uint256 next = uint256(st.lastFundingTime) + cfg.fundingInterval;
+            mark = MarkPrice.median(
+                index,
+                last,
+                st.emaBasis,
+                st.lastFundingRate,
+                next > nowTs ? next - nowTs : 0,
+                cfg.fundingInterval
+            );
+        }
         if (cfg.markBand != 0) {
             uint256 lo = index.mulUp(WadMath.WAD - cfg.markBand);
             uint256 hi = index.mulDown(WadMath.WAD + cfg.markBand);
