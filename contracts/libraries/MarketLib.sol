@@ -88,6 +88,7 @@ library MarketLib {
         uint256 intervals; // boundaries settled, 0 when none was due
         int256 rate; // F of the last boundary settled
         uint256 boundary; // its timestamp
+        uint256 last; // the market's last price (`lastPrice`), which sync reads and leaves as it was
     }
 
     function skew(MarketState memory st) internal pure returns (int256) {
@@ -114,7 +115,7 @@ library MarketLib {
         uint256 nowTs
     ) internal pure returns (FundingResult memory r, uint256 mark) {
         r = sync(cfg, st, index, nowTs);
-        mark = markOf(cfg, st, index, nowTs);
+        mark = markPrice(cfg, st, index, r.last, nowTs); // `markOf`: sync moves no open interest
     }
 
     /// @notice The mark of the market as it stands: its method on the index and the last price its skew
@@ -151,6 +152,7 @@ library MarketLib {
         uint256 nowTs
     ) internal pure returns (FundingResult memory r) {
         uint256 last = lastPrice(cfg, st, index);
+        r.last = last;
         uint256 dtSample = nowTs - st.lastSampleTime;
         if (dtSample > 0) {
             st.emaBasis = Ema.update(st.emaBasis, int256(last) - int256(index), dtSample, cfg.emaHalfLife).toInt96();
