@@ -157,7 +157,7 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
         `${fmtCount(state.writes / per)} SSTOREs (${k(state.writeGas / per)}) to ${fmtCount(state.slots / per)} slots: ` +
         (repeats
           ? "packed members written one at a time (a read-modify-write per member). Writing each slot once, as a whole word, saves the repeats."
-          : "each slot read and written once, as a whole word, and a trade changes only its own side's word (open interest and exact entry sum). What is left is the slot count: the last index and its time, which every trade writes and none reads, keep the sample word and the snapshot sum apart; the reserve valued at the oracle's last index instead would make the state five words."),
+          : "each slot read and written once, as a whole word, and a trade changes only its own side's word (open interest and exact entry sum). Five words: the two sides, the funding clock, the premium sample and the snapshot sum with the sample clock; what is left is the premium word, which only the premium sampling and the basis EMA move."),
     );
   }
   const position = root.storage.find((s) => s.label === "position" && s.writeGas > 0);

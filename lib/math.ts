@@ -85,8 +85,6 @@ export interface MarketState {
   lastSampleTime: bigint;
   premiumStart: bigint;
   emaBasis: bigint;
-  lastIndex: bigint;
-  lastIndexTime: bigint;
   uncoveredBadDebt: bigint;
   paused: boolean;
   /** the exact aggregates: sum = notional * WAD + remainder (MarketLib.aggregate) */
@@ -677,6 +675,15 @@ export const MarketLib = {
     return pnl > 0n && pnl > WadMath.mulDown(poolAssets, maxPnlFactor);
   },
 
+  /**
+   * A realised profit as paid while the traders' net unrealised PnL is above `cap` (maxPnlFactor x the
+   * pool's ledger): profit x cap / traders' PnL, rounded down; a loss, or a profit under the cap, in full.
+   */
+  payableProfit(realized: bigint, traderPnl: bigint, cap: bigint): bigint {
+    if (realized <= 0n || traderPnl <= 0n || traderPnl <= cap) return realized;
+    return (realized * cap) / traderPnl;
+  },
+
   /** The traders' PnL the pool counts: all of a loss, a profit up to maxPnlFactor x ledger. */
   cappedTradersPnl(pnl: bigint, ledger: bigint, maxPnlFactor: bigint): bigint {
     if (pnl <= 0n) return pnl;
@@ -887,8 +894,6 @@ export function marketStateFromChain(s: MarketState): MarketState {
     lastSampleTime: s.lastSampleTime,
     premiumStart: s.premiumStart,
     emaBasis: s.emaBasis,
-    lastIndex: s.lastIndex,
-    lastIndexTime: s.lastIndexTime,
     uncoveredBadDebt: s.uncoveredBadDebt,
     paused: s.paused,
     longEntryRemainder: s.longEntryRemainder,

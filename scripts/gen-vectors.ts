@@ -113,8 +113,6 @@ function stateOf(over: Partial<MarketState> = {}): MarketState {
     lastSampleTime: T0 + 600n,
     premiumStart: T0,
     emaBasis: 0n,
-    lastIndex: wad(2),
-    lastIndexTime: T0 + 600n,
     uncoveredBadDebt: 0n,
     paused: false,
     longEntryRemainder: 0n,
@@ -844,6 +842,18 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
       ["an empty pool counts no profit", wad(1), 0n],
     ] as const) {
       add("MarketLib.cappedTradersPnl", name, { pnl, ledger, maxPnlFactor: wad("0.5") });
+    }
+    // A close's profit above the cap: paid x cap / traders' PnL, rounded down (SPEC 9.1).
+    for (const [name, realized, traderPnl, cap] of [
+      ["a loss is paid in full", -wad(50), wad(2_000), wad(1_000)],
+      ["a profit under the cap in full", wad(50), wad(900), wad(1_000)],
+      ["a profit at the cap in full", wad(50), wad(1_000), wad(1_000)],
+      ["traders at a loss: in full", wad(50), -wad(10), 0n],
+      ["twice the cap: half", wad(50), wad(2_000), wad(1_000)],
+      ["one unit above the cap, rounded down", wad(3), wad(1_000) + 1n, wad(1_000)],
+      ["an empty pool pays no profit", wad(50), wad(2_000), 0n],
+    ] as const) {
+      add("MarketLib.payableProfit", name, { realized, traderPnl, cap });
     }
     // ADL: a long of 1,000 at 2 and a short of 400 at 2.1; at a mark of 2.5 the traders are up exactly 340.
     const book = MarketLib.aggregate(

@@ -454,18 +454,16 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         emit BadDebt(c.marketId, amount, cover, uncovered);
     }
 
-    /// @dev A realised profit scaled down pro rata while the market's traders' net unrealised profit at
-    /// `mark` (before this close left the aggregates) is above the cap: profit x cap / traders' PnL, rounded
-    /// down. The one rule for a trader's close and for ADL (`autoDeleverage`, which takes its haircut after).
-    function _payableProfit(Ctx memory c, uint256 id, int256 realized, uint256 mark) private returns (int256) {
+    /// @dev A realised profit as MarketLib.payableProfit pays it, against the market's traders' net
+    /// unrealised PnL at `mark` (before this close left the aggregates) and the cap on the pool's ledger.
+    /// The one rule for a trader's close and for ADL (`autoDeleverage`, which takes its haircut after). The
+    /// early returns are the library's own cases, taken before the vault is read.
+    function _payableProfit(Ctx memory c, uint256 id, int256 realized, uint256 mark) private returns (int256 paid) {
         if (realized <= 0) return realized;
         int256 traderPnl = MarketLib.tradersPnl(c.st, mark);
         if (traderPnl <= 0) return realized;
-        uint256 cap = vault.poolAssets().mulDown(c.cfg.maxPnlFactor);
-        if (uint256(traderPnl) <= cap) return realized;
-        int256 paid = (realized * int256(cap)) / traderPnl;
-        emit ProfitCapped(id, c.marketId, realized, paid);
-        return paid;
+        paid = MarketLib.payableProfit(realized, traderPnl, vault.poolAssets().mulDown(c.cfg.maxPnlFactor));
+        if (paid != realized) emit ProfitCapped(id, c.marketId, realized, paid);
     }
 
     /* ------------------------------------------------------------------ INTERNAL: SHARED */
@@ -481,8 +479,6 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
         if (fresh != 0) {
             c.index = index;
-            c.st.lastIndex = index.toUint96();
-            c.st.lastIndexTime = block.timestamp.toUint40();
             return c;
         }
         // No fresh source: no new risk; closing and liquidation use the oracle's last index for the grace

@@ -97,12 +97,15 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
     }
 
     /// @notice Pool assets reserved for open interest (WAD USD): per market, the larger side's notional
-    /// at the last good index times the market's reserve factor. LP redemptions cannot take them.
+    /// at the index the pool is valued at (the oracle's, or its last good one while stale: MarketLib.indexOf)
+    /// times the market's reserve factor. LP redemptions cannot take them.
     function reservedAssets() external view override returns (uint256 reserved) {
         for (uint256 id = 1; id <= marketCount; ++id) {
             StoredState storage st = _states[id];
             uint256 oi = WadMath.max(st.longOpenInterest, st.shortOpenInterest);
-            reserved += oi.mulUp(st.lastIndex).mulUp(uint256(_configs[id].reserveFactor) * RATE_UNIT);
+            if (oi == 0) continue; // no reserve, and no oracle read
+            (uint256 index, ) = MarketLib.indexOf(valuationOracle, id);
+            reserved += oi.mulUp(index).mulUp(uint256(_configs[id].reserveFactor) * RATE_UNIT);
         }
     }
 

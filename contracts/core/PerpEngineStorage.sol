@@ -82,12 +82,12 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         int128 fundingSnapshot;
     }
 
-    /// @dev A market's state as stored: MarketState's fields in six words a trade reads whole
-    /// (`_loadState`, `_storeState`), packed by what moves together, and a seventh that only bad debt and
+    /// @dev A market's state as stored: MarketState's fields in five words a trade reads whole
+    /// (`_loadState`, `_storeState`), packed by what moves together, and a sixth that only bad debt and
     /// ADL touch. Each side has one word: its open interest and its exact entry sum (sum of |size| x entry,
     /// WAD^2: MarketState's entry notional * WAD + remainder, one integer), so a trade changes its own side's
     /// word and leaves the other side's as it was. Slot 2 moves only at a funding boundary; a trade rewrites
-    /// its side's slot, slots 3 and 4 and, once the funding index is not zero, slot 5.
+    /// its side's slot and slots 3 and 4 (the premium sample, its clock and the snapshot sum).
     /// Widths: open interest in 96 bits (setMarketConfig refuses a cap above 2^96 - 1, and only a trade that
     /// grows a side under the cap adds to it); an entry sum in 160 bits (1.4e12 USD of entry notional per
     /// side; it grows only when a position does, and `_storeState` checks it: SafeCast); `fundingIndex` in
@@ -104,13 +104,11 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         int96 premiumCum; // slot 3: the premium accumulator and the basis EMA
         int64 lastPremium;
         int96 emaBasis;
-        uint96 lastIndex; // slot 4: the index and the sample clock, the pause flag
-        uint40 lastSampleTime;
-        uint40 lastIndexTime;
-        bool paused;
-        int128 fundingSnapshotSum; // slot 5: the snapshot sum
+        int128 fundingSnapshotSum; // slot 4: the snapshot sum, the sample clock and the pause flag
         uint64 fundingSnapshotRemainder;
-        uint128 uncoveredBadDebt; // slot 6: bad debt and ADL only (`_loadState` leaves it out)
+        uint40 lastSampleTime;
+        bool paused;
+        uint128 uncoveredBadDebt; // slot 5: bad debt and ADL only (`_loadState` leaves it out)
     }
 
     uint256 public marketCount;
@@ -253,9 +251,9 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         _loadFundingConfig(marketId, cfg);
     }
 
-    /// @dev StoredState's six trade words, read whole (the compiler's struct copy reads every packed member
+    /// @dev StoredState's five trade words, read whole (the compiler's struct copy reads every packed member
     /// on its own); each side's entry sum split back into MarketState's notional and remainder.
-    /// `uncoveredBadDebt` (slot 6) is left zero: no trade reads it; `_loadFullState` adds it for the views
+    /// `uncoveredBadDebt` (slot 5) is left zero: no trade reads it; `_loadFullState` adds it for the views
     /// and ADL, and bad debt is added to it in storage (`_addBadDebt`).
     function _loadState(uint256 marketId) internal view returns (MarketState memory st) {
         StoredState storage s = _states[marketId];
@@ -268,12 +266,12 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             mstore(st, and(w, m96)) // longOpenInterest
             let x := shr(96, w)
             mstore(add(st, 0x40), div(x, wad)) // longEntryNotional
-            mstore(add(st, 0x200), mod(x, wad)) // longEntryRemainder
+            mstore(add(st, 0x1c0), mod(x, wad)) // longEntryRemainder
             w := sload(add(s.slot, 1))
             mstore(add(st, 0x20), and(w, m96)) // shortOpenInterest
             x := shr(96, w)
             mstore(add(st, 0x60), div(x, wad)) // shortEntryNotional
-            mstore(add(st, 0x260), mod(x, wad)) // shortEntryRemainder
+            mstore(add(st, 0x220), mod(x, wad)) // shortEntryRemainder
             w := sload(add(s.slot, 2))
             mstore(add(st, 0x80), signextend(13, w)) // fundingIndex (int112)
             mstore(add(st, 0xa0), signextend(7, shr(112, w))) // lastFundingRate
@@ -284,13 +282,10 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             mstore(add(st, 0x100), signextend(7, shr(96, w))) // lastPremium
             mstore(add(st, 0x160), sar(160, w)) // emaBasis
             w := sload(add(s.slot, 4))
-            mstore(add(st, 0x180), and(w, m96)) // lastIndex
-            mstore(add(st, 0x120), and(shr(96, w), m40)) // lastSampleTime
-            mstore(add(st, 0x1a0), and(shr(136, w), m40)) // lastIndexTime
-            mstore(add(st, 0x1e0), and(shr(176, w), 0xff)) // paused
-            w := sload(add(s.slot, 5))
-            mstore(add(st, 0x220), signextend(15, w)) // fundingSnapshotSum
-            mstore(add(st, 0x240), and(shr(128, w), m64)) // fundingSnapshotRemainder
+            mstore(add(st, 0x1e0), signextend(15, w)) // fundingSnapshotSum
+            mstore(add(st, 0x200), and(shr(128, w), m64)) // fundingSnapshotRemainder
+            mstore(add(st, 0x120), and(shr(192, w), m40)) // lastSampleTime
+            mstore(add(st, 0x1a0), and(shr(232, w), 0xff)) // paused
         }
     }
 
@@ -300,7 +295,7 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         st.uncoveredBadDebt = _states[marketId].uncoveredBadDebt;
     }
 
-    /// @dev Writes `st`'s six trade words back whole, each slot once (see StoredState for the layout); the
+    /// @dev Writes `st`'s five trade words back whole, each slot once (see StoredState for the layout); the
     /// bad debt word is not written. The side words narrow here, checked (SafeCast); every other field was
     /// range-checked where it was computed (SafeCast, and `fundingIndex` to 112 bits in MarketLib.sync),
     /// so the masks only drop sign bits.
@@ -333,11 +328,10 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
             sstore(
                 add(s.slot, 4),
                 or(
-                    or(and(mload(add(st, 0x180)), m96), shl(96, and(mload(add(st, 0x120)), m40))),
-                    or(shl(136, and(mload(add(st, 0x1a0)), m40)), shl(176, and(mload(add(st, 0x1e0)), 0xff)))
+                    or(and(mload(add(st, 0x1e0)), m128), shl(128, and(mload(add(st, 0x200)), m64))),
+                    or(shl(192, and(mload(add(st, 0x120)), m40)), shl(232, and(mload(add(st, 0x1a0)), 0xff)))
                 )
             )
-            sstore(add(s.slot, 5), or(and(mload(add(st, 0x220)), m128), shl(128, and(mload(add(st, 0x240)), m64))))
         }
     }
 

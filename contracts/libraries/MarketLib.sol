@@ -63,8 +63,6 @@ struct MarketState {
     uint40 premiumStart;
     // Stored as PerpEngineStorage.StoredState: the premium accumulator and the basis EMA share a word.
     int96 emaBasis;
-    uint96 lastIndex; // the fresh index the market last traded on (the pool values its reserve at it)
-    uint40 lastIndexTime; // when
     uint128 uncoveredBadDebt; // bad debt the insurance fund could not pay, absorbed by the pool
     bool paused;
     uint64 longEntryRemainder; // (sum of |size| * entry over longs) mod WAD
@@ -331,6 +329,15 @@ library MarketLib {
         if (pnl <= 0) return pnl;
         uint256 cap = ledger.mulDown(maxPnlFactor);
         return uint256(pnl) > cap ? int256(cap) : pnl;
+    }
+
+    /// @notice A realised profit as paid while the traders' net unrealised PnL `traderPnl` (the closing
+    /// position still in it) is above `cap` (maxPnlFactor x the pool's ledger): pro rata, profit x cap /
+    /// traders' PnL, rounded down; a loss, or any profit under the cap, in full. The rule of a trader's
+    /// close and of ADL (SPEC 9.1).
+    function payableProfit(int256 realized, int256 traderPnl, uint256 cap) internal pure returns (int256) {
+        if (realized <= 0 || traderPnl <= 0 || uint256(traderPnl) <= cap) return realized;
+        return (realized * int256(cap)) / traderPnl; // cap < traderPnl < 2^255
     }
 
     /// @dev `x` + `amount` (`sign` +1) or - `amount` (-1), checked: below zero reverts (arithmetic underflow)

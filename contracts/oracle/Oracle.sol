@@ -224,15 +224,21 @@ contract Oracle is IOracle, IPriceRecorder, AccessControl {
     }
 
     /// @dev Inserts `p` into the sorted prefix prices[0..n) (insertion sort: at most MAX_SOURCES entries).
+    /// n < MAX_SOURCES (a market has at most MAX_SOURCES sources), so every word touched is in the array:
+    /// read and written without Solidity's bounds checks, as a trade pays for each.
     function _insert(uint256[MAX_SOURCES] memory prices, uint256 n, uint256 p) private pure {
-        uint256 j = n;
-        unchecked {
-            while (j > 0 && prices[j - 1] > p) {
-                prices[j] = prices[j - 1];
-                --j;
+        assembly ("memory-safe") {
+            let at := add(prices, shl(5, n))
+            for {} gt(at, prices) {} {
+                let prev := mload(sub(at, 32))
+                if iszero(gt(prev, p)) {
+                    break
+                }
+                mstore(at, prev)
+                at := sub(at, 32)
             }
+            mstore(at, p)
         }
-        prices[j] = p;
     }
 
     /// @dev The median of the sorted prices[0..n); the mean of the middle two for an even n; 0 for none.

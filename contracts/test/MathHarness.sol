@@ -309,4 +309,8 @@ contract MathHarness {
     function cappedTradersPnl(int256 traderPnl, uint256 ledger, uint256 maxPnlFactor) external pure returns (int256) {
         return MarketLib.cappedTradersPnl(traderPnl, ledger, maxPnlFactor);
     }
+
+    function payableProfit(int256 realized, int256 traderPnl, uint256 cap) external pure returns (int256) {
+        return MarketLib.payableProfit(realized, traderPnl, cap);
+    }
 }

@@ -100,15 +100,15 @@ describe("adversarial: oracle and spot manipulation", () => {
         ]);
         expect([swap.status, sync.status]).to.deep.equal([1, 1]);
         expect(await alt.spotPool.spotPrice()).to.equal(pumped);
-        const state = await ex.admin.marketState(alt.marketId);
-        expect(state.lastIndexTime).to.equal(BigInt((await ethers.provider.getBlock(sync.blockNumber))!.timestamp));
+        // The index the engine read in that block: nothing after the pump moves the oracle's sources.
+        const [seen] = await ex.oracle.indexPrice(alt.marketId, { blockTag: sync.blockNumber });
 
         if (window === 0n) {
-          expect(state.lastIndex, "index = the pumped spot").to.equal(pumped);
+          expect(seen, "index = the pumped spot").to.equal(pumped);
           expect(liquidation.status, "the victim is liquidated in the pump's block").to.equal(1);
         } else {
           // The pumped price has held for 0 s of the window: the TWAP is still exactly the seeded 2.
-          expect(state.lastIndex, "index = the pre-pump TWAP").to.equal(I);
+          expect(seen, "index = the pre-pump TWAP").to.equal(I);
           expect(liquidation.status).to.equal(0);
           const err = await revertOf(ex.engine.interface, liquidation.hash);
           expect(err.name).to.equal("PositionHealthy");
@@ -127,7 +127,7 @@ describe("adversarial: oracle and spot manipulation", () => {
       await time.setNextBlockTimestamp(tSwap + 60n);
       await (await ex.engine.connect(keeper).settleFunding(alt.marketId)).wait();
       const expected = (I * (TWAP_WINDOW - 60n) + pumped * 60n) / TWAP_WINDOW;
-      expect((await ex.admin.marketState(alt.marketId)).lastIndex).to.equal(expected);
+      expect((await ex.oracle.indexPrice(alt.marketId))[0]).to.equal(expected);
       // 10% of a +56% pump is +5.6%: below the victim's +9.4% liquidation distance.
       expect((await ex.lens.position(victim.id)).liquidatable).to.equal(false);
       await expectConservation(ex, [victim.id], accounts);
@@ -147,7 +147,7 @@ describe("adversarial: oracle and spot manipulation", () => {
       ]);
       expect([swap.status, sync.status]).to.deep.equal([1, 1]);
       expect(await alt.spotPool.spotPrice()).to.equal(pumped);
-      expect((await ex.admin.marketState(alt.marketId)).lastIndex, "index = the pre-pump TWAP").to.equal(I);
+      expect((await ex.oracle.indexPrice(alt.marketId))[0], "index = the pre-pump TWAP").to.equal(I);
       // A minute later the pump counts for its minute of the window, as before 2106.
       const tSwap = BigInt((await ethers.provider.getBlock(swap.blockNumber))!.timestamp);
       await time.increaseTo(tSwap + 60n);
@@ -291,7 +291,7 @@ describe("adversarial: oracle and spot manipulation", () => {
       const shortB = await openSize(ex, b, alt.marketId, wad(-5_000), wad(1_000)); // entry 1.997
       const longC = await openSize(ex, c, alt.marketId, wad(1_000), wad(100));
       const ids = [shortA.id, shortB.id, longC.id];
-      const engineSaw = (await ex.admin.marketState(alt.marketId)).lastIndex;
+      const [engineSaw] = await ex.oracle.indexPrice(alt.marketId); // what the three trades read
 
       // The feeds' last answer, 2.2, is one no transaction on the market ever saw (the engine last traded
       // at 2); the mark at 2.2, median(P1, P2, last) = last = 2.2 * (1 - 9,000 / 5,000,000), is past both

@@ -31,8 +31,7 @@ export function indexOf(read: MarketRead): bigint {
 /** `_load` + MarketLib.asOfNow at `nowTs`, with the oracle's answers at that timestamp. */
 export function syncAt(cfg: MarketConfig, read: MarketRead, nowTs: bigint): SyncedMarket {
   const index = indexOf(read);
-  const st = read.fresh ? { ...read.state, lastIndex: index, lastIndexTime: nowTs } : read.state;
-  const { state, mark } = MarketLib.asOfNow(cfg, st, index, nowTs);
+  const { state, mark } = MarketLib.asOfNow(cfg, read.state, index, nowTs);
   return { state, index, mark };
 }
 
@@ -201,9 +200,8 @@ export function adlRefusal(
 }
 
 /**
- * `PerpEngine._payableProfit`, the rule of a close and of ADL: a realised profit paid pro rata while the
- * traders' net unrealised PnL at `mark` (the position still in the aggregates `st`) is above
- * maxPnlFactor x `ledger`: profit x cap / traders' PnL, rounded down (both positive).
+ * `PerpEngine._payableProfit`, the rule of a close and of ADL: MarketLib.payableProfit against the traders'
+ * net unrealised PnL at `mark` (the position still in the aggregates `st`) and maxPnlFactor x `ledger`.
  */
 export function payableProfit(
   cfg: MarketConfig,
@@ -212,11 +210,8 @@ export function payableProfit(
   ledger: bigint,
   realized: bigint,
 ): bigint {
-  if (realized <= 0n) return realized;
-  const traderPnl = MarketLib.tradersPnl(st, mark);
-  if (traderPnl <= 0n) return realized;
   const cap = WadMath.mulDown(ledger, cfg.maxPnlFactor);
-  return traderPnl <= cap ? realized : (realized * cap) / traderPnl;
+  return MarketLib.payableProfit(realized, MarketLib.tradersPnl(st, mark), cap);
 }
 
 /* ------------------------------------------------------------------ TRADES */

@@ -416,7 +416,7 @@ function addStateReads(
 }
 
 const POSITION_WORDS = 6;
-const MARKET_STATE_WORDS = 20;
+const MARKET_STATE_WORDS = 18;
 
 /** PositionLib's Position from its six words. */
 export function positionOfWords(x: readonly bigint[]): Position {
@@ -430,7 +430,7 @@ export function positionOfWords(x: readonly bigint[]): Position {
   };
 }
 
-/** MarketLib's MarketState from its twenty words. */
+/** MarketLib's MarketState from its eighteen words. */
 export function marketStateOfWords(x: readonly bigint[]): MarketState {
   return {
     longOpenInterest: x[0],
@@ -445,14 +445,12 @@ export function marketStateOfWords(x: readonly bigint[]): MarketState {
     lastSampleTime: x[9],
     premiumStart: x[10],
     emaBasis: signed(x[11]),
-    lastIndex: x[12],
-    lastIndexTime: x[13],
-    uncoveredBadDebt: x[14],
-    paused: x[15] !== 0n,
-    longEntryRemainder: x[16],
-    fundingSnapshotSum: signed(x[17]),
-    fundingSnapshotRemainder: x[18],
-    shortEntryRemainder: x[19],
+    uncoveredBadDebt: x[12],
+    paused: x[13] !== 0n,
+    longEntryRemainder: x[14],
+    fundingSnapshotSum: signed(x[15]),
+    fundingSnapshotRemainder: x[16],
+    shortEntryRemainder: x[17],
   };
 }
 

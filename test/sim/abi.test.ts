@@ -43,8 +43,6 @@ describe("sim: calldata and results without ethers' per-call work", () => {
       lastSampleTime: 10n,
       premiumStart: 11n,
       emaBasis: -12n,
-      lastIndex: 13n,
-      lastIndexTime: 14n,
       uncoveredBadDebt: 15n,
       paused: true,
       longEntryRemainder: 16n,

@@ -47,8 +47,6 @@ function view(price: bigint, longOi = 0n, shortOi = 0n, skewScale = wad(40_000_0
     lastSampleTime: 0n,
     premiumStart: 0n,
     emaBasis: 0n,
-    lastIndex: price,
-    lastIndexTime: 0n,
     uncoveredBadDebt: 0n,
     paused: false,
   };

@@ -43,8 +43,6 @@ function view(price: bigint, longOi = 0n, shortOi = 0n): MarketView {
     lastSampleTime: zero,
     premiumStart: zero,
     emaBasis: zero,
-    lastIndex: price,
-    lastIndexTime: zero,
     uncoveredBadDebt: zero,
     paused: false,
   };

@@ -57,12 +57,13 @@ describe("liquidity pool", () => {
     });
     const ids = [short.id, long.id];
 
-    // reserve = sum over markets of max(long OI, short OI) * last index * 0.5
+    // reserve = sum over markets of max(long OI, short OI) * index * 0.5
     let reserved = 0n;
     for (const m of [alt, btc]) {
       const st = await ex.admin.marketState(m.marketId);
       const oi = st.longOpenInterest > st.shortOpenInterest ? st.longOpenInterest : st.shortOpenInterest;
-      reserved += mulUp(mulUp(oi, st.lastIndex), RESERVE_FACTOR);
+      const [index] = await ex.oracle.indexPrice(m.marketId);
+      reserved += mulUp(mulUp(oi, index), RESERVE_FACTOR);
     }
     expect(await ex.admin.reservedAssets()).to.equal(reserved);
     // (50,000 ALT short * 2 + 10 BTC long * 30,000) * 0.5 = 200,000

@@ -91,8 +91,6 @@ const STATE_KEYS = [
   "lastSampleTime",
   "premiumStart",
   "emaBasis",
-  "lastIndex",
-  "lastIndexTime",
   "uncoveredBadDebt",
   "paused",
   "longEntryRemainder",

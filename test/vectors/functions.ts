@@ -315,6 +315,10 @@ export const FUNCTIONS: Record<string, VectorFunction> = {
     mirror: (a) => MarketLib.adlActive(state(a), big(a, "mark"), big(a, "poolAssets"), big(a, "maxPnlFactor")),
     onChain: (c, a) => c.harness.adlActive(state(a), big(a, "mark"), big(a, "poolAssets"), big(a, "maxPnlFactor")),
   },
+  "MarketLib.payableProfit": {
+    mirror: (a) => MarketLib.payableProfit(big(a, "realized"), big(a, "traderPnl"), big(a, "cap")),
+    onChain: (c, a) => c.harness.payableProfit(big(a, "realized"), big(a, "traderPnl"), big(a, "cap")),
+  },
   "MarketLib.cappedTradersPnl": {
     mirror: (a) => MarketLib.cappedTradersPnl(big(a, "pnl"), big(a, "ledger"), big(a, "maxPnlFactor")),
     onChain: (c, a) => c.harness.cappedTradersPnl(big(a, "pnl"), big(a, "ledger"), big(a, "maxPnlFactor")),

@@ -175,8 +175,6 @@ const arbMarket = arbConfig.chain((cfg) =>
         lastSampleTime,
         premiumStart,
         emaBasis: r.emaBasis,
-        lastIndex: r.index,
-        lastIndexTime: lastSampleTime,
         uncoveredBadDebt: 0n,
         paused: false,
         longEntryRemainder: 0n,
