@@ -144,7 +144,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         Ctx memory c = _load(p.marketId, false);
         _asOfNow(c);
         Booking memory b;
-        if (!_liquidate(c, id, p, b)) revert PositionHealthy(id, c.mark);
+        (bool liquidated, ) = _liquidate(c, id, p, b);
+        if (!liquidated) revert PositionHealthy(id, c.mark);
         _storeState(c.marketId, c.st);
         reward = uint256(b.counterparty);
         _book(address(0), msg.sender, b);
@@ -162,9 +163,10 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
                 c = _load(p.marketId, false);
                 _asOfNow(c);
             }
-            if (!_liquidate(c, ids[i], p, b)) continue;
+            (bool liquidated, uint256 last) = _liquidate(c, ids[i], p, b);
+            if (!liquidated) continue;
             ++count;
-            if (i + 1 < ids.length) c.mark = _markOf(c); // the closed size left the skew: the cascade
+            if (i + 1 < ids.length) c.mark = _markAt(c, last); // the closed size left the skew: the cascade
         }
         if (c.marketId != 0) _storeState(c.marketId, c.st);
         if (count != 0) _book(address(0), msg.sender, b);
@@ -249,8 +251,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         _addOpenInterest(c, p, true);
         uint256 notional = WadMath.abs(p.size).mulDown(e.fill);
         if (notional < c.cfg.minPositionNotional) revert PositionTooSmall(notional, c.cfg.minPositionNotional);
-        MarketLib.samplePremium(c.cfg, c.st, c.index);
-        _checkInitialMargin(c, p);
+        uint256 last = MarketLib.samplePremium(c.cfg, c.st, c.index);
+        _checkInitialMargin(c, p, _markAt(c, last));
 
         _storePosition(id, p);
         _storeState(marketId, c.st);
@@ -294,8 +296,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
             b.account = (value * int256(size)) / int256(absSize);
             b.margin += value - b.account;
             b.insurance = int256(e.fee.mulDown(c.cfg.insuranceFeeShare));
-            _writeReduced(c, id, p, closed, uint256(value - b.account));
-            uint256 mark = _markOf(c);
+            uint256 mark = _markAt(c, _writeReduced(c, id, p, closed, uint256(value - b.account)));
             Tier[] memory t = _tiersFor(c, WadMath.abs(p.size), mark);
             if (MarginMath.isLiquidatable(t, p.size, p.entryPrice, int256(uint256(p.margin)), mark)) {
                 revert WouldBeLiquidatable(id);
@@ -321,7 +322,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
             revert MarginTooLow(margin, c.cfg.minMargin);
         }
         MarketLib.moveFundingSnapshot(c.st, p.size, snapshot, p.fundingSnapshot, 1);
-        if (amount < 0) _checkInitialMargin(c, p);
+        if (amount < 0) _checkInitialMargin(c, p, _markOf(c));
 
         _storePosition(id, p);
         _storeState(marketId, c.st);
@@ -344,13 +345,19 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
     }
 
     /// @dev Liquidates `p` if it is liquidatable at `c.mark`; books into `b`. `c.mark` is stale after a
-    /// liquidation (the closed size left the skew): a caller that checks another position re-marks first.
-    function _liquidate(Ctx memory c, uint256 id, Position memory p, Booking memory b) private returns (bool) {
+    /// liquidation (the closed size left the skew): a caller that checks another position re-marks first,
+    /// from `last`, the market's last price after the liquidation (`_markAt`).
+    function _liquidate(
+        Ctx memory c,
+        uint256 id,
+        Position memory p,
+        Booking memory b
+    ) private returns (bool liquidated, uint256 last) {
         // `update` acts on this copy, written only if the position is liquidated.
         (int256 locked, int256 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
         (, int256 net) = p.update(c.st.fundingIndex, 0);
         Tier[] memory t = _tiersFor(c, WadMath.abs(p.size), c.mark);
-        if (!MarginMath.isLiquidatable(t, p.size, p.entryPrice, net, c.mark)) return false;
+        if (!MarginMath.isLiquidatable(t, p.size, p.entryPrice, net, c.mark)) return (false, 0);
         int256 equity = net + PositionLib.pnl(p.size, p.entryPrice, c.mark);
         LiquidationPlan memory plan = _planLiquidation(c, p, net, equity);
 
@@ -361,9 +368,9 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
             if (equity > 0) b.insurance += equity - int256(plan.reward);
             else if (equity < 0) _coverBadDebt(c, uint256(-equity), b);
         }
-        _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
+        last = _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
         _emitLiquidation(c, id, p, plan, equity);
-        return true;
+        liquidated = true;
     }
 
     /// @dev The liquidation's one event: what it did and the position as it stands after it.
@@ -501,6 +508,12 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         return MarketLib.markOf(c.cfg, c.st, c.index, block.timestamp);
     }
 
+    /// @dev `_markOf` with the market's last price `last` already known (`MarketLib.samplePremium`'s, on
+    /// the skew as it still stands).
+    function _markAt(Ctx memory c, uint256 last) private view returns (uint256) {
+        return MarketLib.markPrice(c.cfg, c.st, c.index, last, block.timestamp);
+    }
+
     /// @dev The market's tiers up to the one that holds |size| x price (see `_loadTiers`), read on the
     /// first need and again only when a larger notional needs more of them.
     function _tiersFor(Ctx memory c, uint256 absSize, uint256 price) private view returns (Tier[] memory t) {
@@ -513,14 +526,21 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
     }
 
     /// @dev Shrinks `p`, its funding already realised (`PositionLib.update`), by the signed `closed` size
-    /// with `margin` left and writes it; the caller emits its state (Trade or PositionUpdated).
-    function _writeReduced(Ctx memory c, uint256 id, Position memory p, int256 closed, uint256 margin) private {
+    /// with `margin` left and writes it; the caller emits its state (Trade or PositionUpdated). Returns the
+    /// market's last price after it (`MarketLib.samplePremium`).
+    function _writeReduced(
+        Ctx memory c,
+        uint256 id,
+        Position memory p,
+        int256 closed,
+        uint256 margin
+    ) private returns (uint256 last) {
         p.size -= closed.toInt128();
         p.margin = margin.toUint128();
         if (p.size == 0) p.entryPrice = 0;
         else _addOpenInterest(c, p, false);
         _storePosition(id, p);
-        MarketLib.samplePremium(c.cfg, c.st, c.index);
+        last = MarketLib.samplePremium(c.cfg, c.st, c.index);
     }
 
     /// @dev Takes `p` whole out of the market's aggregates, which hold it with the funding `snapshot` it was
@@ -538,8 +558,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         if (oi > c.cfg.maxOpenInterest) revert OpenInterestCapExceeded(p.size > 0, oi, c.cfg.maxOpenInterest);
     }
 
-    function _checkInitialMargin(Ctx memory c, Position memory p) private view {
-        uint256 mark = _markOf(c);
+    /// @dev `mark`: the market's, after the change being checked.
+    function _checkInitialMargin(Ctx memory c, Position memory p, uint256 mark) private view {
         uint256 absSize = WadMath.abs(p.size);
         uint256 notional = absSize.mulUp(mark);
         Tier[] memory t = _tiersFor(c, absSize, mark);

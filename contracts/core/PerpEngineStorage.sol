@@ -173,7 +173,14 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     function _loadTiers(uint256 marketId, uint256 scaledNotional) internal view returns (Tier[] memory t, uint256 n) {
         StoredTier[MAX_TIERS] storage stored = _tiers[marketId];
         n = _configs[marketId].tierCount;
-        t = new Tier[](n);
+        // `new Tier[](n)` would allocate a zeroed Tier for each element, each replaced below: the array is
+        // allocated bare instead. Every element below the length is written before any read: the loop
+        // writes t[0..i] and shortens the array to i + 1 when it stops early, or writes all n.
+        assembly ("memory-safe") {
+            t := mload(0x40)
+            mstore(t, n)
+            mstore(0x40, add(t, shl(5, add(n, 1))))
+        }
         uint256 amount;
         uint256 prevCap;
         uint256 prevMmr;

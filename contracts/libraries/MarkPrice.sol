@@ -33,12 +33,24 @@ library MarkPrice {
     /// @notice median(P1, P2, last) with P1 = index * (1 + F_last * timeToNextFunding / interval) and
     /// P2 = index + EMA(basis); a P1 or P2 that is not positive counts as 1 wei.
     function median(MarkInputs memory m) internal pure returns (uint256) {
-        int256 index = int256(m.index);
+        return median(m.index, m.lastPrice, m.emaBasis, m.lastFundingRate, m.timeToNextFunding, m.fundingInterval);
+    }
+
+    /// @notice `median` on MarkInputs' fields as values (MarketLib.markPrice: no struct in memory).
+    function median(
+        uint256 indexPrice,
+        uint256 lastPrice,
+        int256 emaBasis,
+        int256 lastFundingRate,
+        uint256 timeToNextFunding,
+        uint256 fundingInterval
+    ) internal pure returns (uint256) {
+        int256 index = int256(indexPrice);
         int256 p1 = index +
-            (index * m.lastFundingRate * int256(m.timeToNextFunding)) /
-            (int256(m.fundingInterval) * WadMath.IWAD);
-        int256 p2 = index + m.emaBasis;
-        return WadMath.median3(_positive(p1), _positive(p2), m.lastPrice);
+            (index * lastFundingRate * int256(timeToNextFunding)) /
+            (int256(fundingInterval) * WadMath.IWAD);
+        int256 p2 = index + emaBasis;
+        return WadMath.median3(_positive(p1), _positive(p2), lastPrice);
     }
 
     /// @notice A method's name for reports, as lib/math names it.

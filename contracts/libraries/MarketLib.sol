@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
-import {MarkMethod, MarkInputs, MarkPrice} from "./MarkPrice.sol";
+import {MarkMethod, MarkPrice} from "./MarkPrice.sol";
 import {IFundingModel, FundingInputs} from "../interfaces/IFundingModel.sol";
 import {IOracle} from "../interfaces/IOracle.sol";
 import {WadMath} from "./WadMath.sol";
@@ -86,10 +86,14 @@ library MarketLib {
         uint256 intervals; // boundaries settled, 0 when none was due
         int256 rate; // F of the last boundary settled
         uint256 boundary; // its timestamp
+        uint256 last; // the market's last price (`lastPrice`), which sync reads and leaves as it was
     }
 
     function skew(MarketState memory st) internal pure returns (int256) {
-        return int256(uint256(st.longOpenInterest)) - int256(uint256(st.shortOpenInterest));
+        // Unchecked: both sides are below 2^128, so their difference cannot overflow int256.
+        unchecked {
+            return int256(uint256(st.longOpenInterest)) - int256(uint256(st.shortOpenInterest));
+        }
     }
 
     function lastPrice(MarketConfig memory cfg, MarketState memory st, uint256 index) internal pure returns (uint256) {
@@ -109,7 +113,7 @@ library MarketLib {
         uint256 nowTs
     ) internal pure returns (FundingResult memory r, uint256 mark) {
         r = sync(cfg, st, index, nowTs);
-        mark = markOf(cfg, st, index, nowTs);
+        mark = markPrice(cfg, st, index, r.last, nowTs); // `markOf`: sync moves no open interest
     }
 
     /// @notice The mark of the market as it stands: its method on the index and the last price its skew
@@ -146,6 +150,7 @@ library MarketLib {
         uint256 nowTs
     ) internal pure returns (FundingResult memory r) {
         uint256 last = lastPrice(cfg, st, index);
+        r.last = last;
         uint256 dtSample = nowTs - st.lastSampleTime;
         if (dtSample > 0) {
             st.emaBasis = Ema.update(st.emaBasis, int256(last) - int256(index), dtSample, cfg.emaHalfLife).toInt96();
@@ -177,8 +182,14 @@ library MarketLib {
     }
 
     /// @notice Re-samples the premium after the skew changed (a trade, a liquidation).
-    function samplePremium(MarketConfig memory cfg, MarketState memory st, uint256 index) internal pure {
-        st.lastPremium = Pricing.premium(lastPrice(cfg, st, index), index).toInt64();
+    /// @return last The last price it sampled at, for a mark of the market as it now stands (`markPrice`).
+    function samplePremium(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index
+    ) internal pure returns (uint256 last) {
+        last = lastPrice(cfg, st, index);
+        st.lastPremium = Pricing.premium(last, index).toInt64();
     }
 
     /// @notice Mark price by the market's method, then the optional band around the index.
@@ -189,18 +200,20 @@ library MarketLib {
         uint256 last,
         uint256 nowTs
     ) internal pure returns (uint256 mark) {
-        uint256 next = uint256(st.lastFundingTime) + cfg.fundingInterval;
-        mark = MarkPrice.compute(
-            cfg.markModel,
-            MarkInputs({
-                index: index,
-                lastPrice: last,
-                emaBasis: st.emaBasis,
-                lastFundingRate: st.lastFundingRate,
-                timeToNextFunding: next > nowTs ? next - nowTs : 0,
-                fundingInterval: cfg.fundingInterval
-            })
-        );
+        // MarkPrice.compute, with the median's inputs passed as values rather than a MarkInputs in memory.
+        if (cfg.markModel == MarkMethod.Index) {
+            mark = index;
+        } else {
+            uint256 next = uint256(st.lastFundingTime) + cfg.fundingInterval;
+            mark = MarkPrice.median(
+                index,
+                last,
+                st.emaBasis,
+                st.lastFundingRate,
+                next > nowTs ? next - nowTs : 0,
+                cfg.fundingInterval
+            );
+        }
         if (cfg.markBand != 0) {
             uint256 lo = index.mulUp(WadMath.WAD - cfg.markBand);
             uint256 hi = index.mulDown(WadMath.WAD + cfg.markBand);
@@ -334,17 +347,27 @@ library MarketLib {
     }
 
     /// @dev (sum * WAD + rem) + delta, split again into floor and remainder: exact, never rounds.
+    /// Unchecked, and no overflow goes unseen: every caller passes a 128-bit `sum` and a 64-bit `rem`, so
+    /// |sum * WAD + rem| < 2^189 cannot overflow; adding `delta` can only when the exact total is beyond
+    /// +/-(2^255 - 2^189), and then the wrapped total is still beyond +/-2^254, so `q` is beyond 2^194 and
+    /// the caller's narrowing of it to 128 bits (SafeCast) reverts, as the checked sum would have.
     function _accumulate(int256 sum, uint256 rem, int256 delta) private pure returns (int256 q, uint256 r) {
-        int256 total = sum * IWAD + int256(rem) + delta;
+        int256 total;
+        unchecked {
+            total = sum * IWAD + int256(rem) + delta;
+        }
         (q, r) = WadMath.floorDivMod(total, IWAD);
     }
 
     /// @dev Exact sum of |size| * entry over one side, WAD^2.
+    /// Unchecked: a 128-bit notional times WAD plus a 64-bit remainder is below 2^189.
     function _entrySum(MarketState memory st, bool isLong) private pure returns (int256) {
-        return
-            isLong
-                ? int256(uint256(st.longEntryNotional)) * IWAD + int256(uint256(st.longEntryRemainder))
-                : int256(uint256(st.shortEntryNotional)) * IWAD + int256(uint256(st.shortEntryRemainder));
+        unchecked {
+            return
+                isLong
+                    ? int256(uint256(st.longEntryNotional)) * IWAD + int256(uint256(st.longEntryRemainder))
+                    : int256(uint256(st.shortEntryNotional)) * IWAD + int256(uint256(st.shortEntryRemainder));
+        }
     }
 
     /// @dev `lastRate` is the rate of the boundary before: a model that drifts (velocity) moves from it.
