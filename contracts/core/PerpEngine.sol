@@ -132,7 +132,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
 
     /// @inheritdoc IPerpEngine
     function settleFunding(uint256 marketId) external nonReentrant {
-        Ctx memory c = _load(marketId, false);
+        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), new Tier[](0), 0, 0, 0);
+        _price(c, false);
         _sync(c);
         _storeState(marketId, c.st);
     }
@@ -141,7 +142,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
     function liquidate(uint256 id) external nonReentrant returns (uint256 reward) {
         Position memory p = _loadPosition(id);
         if (p.size == 0) revert PositionNotFound(id);
-        Ctx memory c = _load(p.marketId, false);
+        Ctx memory c = Ctx(p.marketId, _loadTradeConfig(p.marketId), _loadState(p.marketId), new Tier[](0), 0, 0, 0);
+        _price(c, false);
         _asOfNow(c);
         Booking memory b;
         (bool liquidated, ) = _liquidate(c, id, p, b);
@@ -160,7 +162,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
             if (p.size == 0) continue;
             if (p.marketId != c.marketId) {
                 if (c.marketId != 0) _storeState(c.marketId, c.st);
-                c = _load(p.marketId, false);
+                c = Ctx(p.marketId, _loadTradeConfig(p.marketId), _loadState(p.marketId), new Tier[](0), 0, 0, 0);
+                _price(c, false);
                 _asOfNow(c);
             }
             (bool liquidated, uint256 last) = _liquidate(c, ids[i], p, b);
@@ -179,7 +182,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         if (size == 0) revert ZeroSize();
         uint256 absSize = WadMath.abs(p.size);
         if (size > absSize) revert SizeExceedsPosition(size, absSize);
-        Ctx memory c = _load(p.marketId, false);
+        Ctx memory c = Ctx(p.marketId, _loadTradeConfig(p.marketId), _loadState(p.marketId), new Tier[](0), 0, 0, 0);
+        _price(c, false);
         c.st.uncoveredBadDebt = _states[c.marketId].uncoveredBadDebt; // the one path that reads it
         _asOfNow(c);
         // MarketLib.adlActive, with the vault call skipped when bad debt opens ADL by itself.
@@ -230,7 +234,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         uint256 acceptable
     ) private {
         if (sizeDelta == 0) revert ZeroSize();
-        Ctx memory c = _load(marketId, true);
+        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), new Tier[](0), 0, 0, 0);
+        _price(c, true);
         if (c.st.paused) revert MarketIsPaused(marketId);
         _sync(c);
         uint256 id = PositionLib.id(account, marketId);
@@ -273,7 +278,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         if (size == type(uint256).max) size = absSize;
         if (size == 0) revert ZeroSize();
         if (size > absSize) revert SizeExceedsPosition(size, absSize);
-        Ctx memory c = _load(marketId, false);
+        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), new Tier[](0), 0, 0, 0);
+        _price(c, false);
         _sync(c);
 
         int256 closed = p.size > 0 ? int256(size) : -int256(size);
@@ -312,7 +318,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         uint256 id = PositionLib.id(msg.sender, marketId);
         Position memory p = _loadPosition(id);
         if (p.size == 0) revert NoPosition(msg.sender, marketId);
-        Ctx memory c = _load(marketId, amount < 0);
+        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), new Tier[](0), 0, 0, 0);
+        _price(c, amount < 0);
         _sync(c);
         int256 snapshot = p.fundingSnapshot;
         (int256 owed, int256 margin) = p.update(c.st.fundingIndex, amount);
@@ -468,18 +475,21 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
 
     /* ------------------------------------------------------------------ INTERNAL: SHARED */
 
-    function _load(uint256 marketId, bool riskIncreasing) private view returns (Ctx memory c) {
-        c.cfg = _loadTradeConfig(marketId);
+    /// @dev Completes a market's context: refuses an unknown market, adds the funding config when a
+    /// boundary is due, and prices it (the oracle's index, or its last one in the grace period when
+    /// `riskIncreasing` is false). Callers build the context in one expression, `Ctx(id,
+    /// _loadTradeConfig(id), _loadState(id), new Tier[](0), 0, 0, 0)`: a function returning a Ctx would
+    /// zero-fill a config and a state first and throw them away (about 800 gas a call).
+    function _price(Ctx memory c, bool riskIncreasing) private view {
+        uint256 marketId = c.marketId;
         if (c.cfg.skewScale == 0) revert UnknownMarket(marketId);
-        c.marketId = marketId;
-        c.st = _loadState(marketId);
         // The funding model is read only when MarketLib.sync will settle a boundary.
         if (block.timestamp >= uint256(c.st.lastFundingTime) + c.cfg.fundingInterval)
             _loadFundingConfig(marketId, c.cfg);
         (uint256 index, uint256 fresh) = oracle.indexPrice(marketId);
         if (fresh != 0) {
             c.index = index;
-            return c;
+            return;
         }
         // No fresh source: no new risk; closing and liquidation use the oracle's last index for the grace
         // period, counted from the moment the oracle went stale.

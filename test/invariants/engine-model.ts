@@ -1,6 +1,6 @@
 /**
  * The engine's decisions, replayed in TypeScript on lib/math.ts: a market projected to a timestamp (the
- * engine's `_load` + `_sync`), the liquidation plan (full, or partial down to the size that restores
+ * engine's `_price` + `_sync`), the liquidation plan (full, or partial down to the size that restores
  * health), the liquidation loop of `liquidate`/`liquidateMany` with its cascade, and the ADL gate. The
  * fuzz predicts each keeper action with these before it sends it, then holds the chain to the prediction.
  */
@@ -16,19 +16,19 @@ import {
 } from "../../lib/math";
 import type { FuzzMarket, MarketRead } from "./world";
 
-/** A market as a transaction at `nowTs` sees it after `_load` and `_sync`. */
+/** A market as a transaction at `nowTs` sees it after `_price` and `_sync`. */
 export interface SyncedMarket {
   state: MarketState;
   index: bigint;
   mark: bigint;
 }
 
-/** The index `_load` uses: the oracle's while a source is fresh, else its last one. */
+/** The index `_price` uses: the oracle's while a source is fresh, else its last one. */
 export function indexOf(read: MarketRead): bigint {
   return read.fresh ? read.oracleIndex : read.lastIndex;
 }
 
-/** `_load` + MarketLib.asOfNow at `nowTs`, with the oracle's answers at that timestamp. */
+/** `_price` + MarketLib.asOfNow at `nowTs`, with the oracle's answers at that timestamp. */
 export function syncAt(cfg: MarketConfig, read: MarketRead, nowTs: bigint): SyncedMarket {
   const index = indexOf(read);
   const { state, mark } = MarketLib.asOfNow(cfg, read.state, index, nowTs);
@@ -40,7 +40,7 @@ export function markOf(cfg: MarketConfig, st: MarketState, index: bigint, nowTs:
 }
 
 /**
- * Whether the engine's `_load` refuses: no fresh source and (risk increasing, or the oracle went stale
+ * Whether the engine's `_price` refuses: no fresh source and (risk increasing, or the oracle went stale
  * longer than the grace period ago).
  */
 export function noFreshPrice(cfg: MarketConfig, read: MarketRead, nowTs: bigint, riskIncreasing: boolean): boolean {

@@ -836,7 +836,7 @@ export class Sequence {
   /* ------------------------------------------------------------------ RESOLUTION */
 
   /**
-   * Whether the engine refuses a transaction in the next block on `m` for want of a price (`_load`):
+   * Whether the engine refuses a transaction in the next block on `m` for want of a price (`_price`):
    * from the latest block's oracle reads, since only a push (a command of its own) makes a source fresh.
    */
   private refusesPrice(m: FuzzMarket, state: ChainState, riskIncreasing: boolean, T = this.clock.now + 1n): boolean {
