@@ -27,16 +27,34 @@ struct MarkInputs {
 library MarkPrice {
     /// @notice The mark by `method`.
     function compute(MarkMethod method, MarkInputs memory m) internal pure returns (uint256) {
-        return method == MarkMethod.Index ? m.index : median(m);
+        return
+            compute(
+                method,
+                m.index,
+                m.lastPrice,
+                m.emaBasis,
+                m.lastFundingRate,
+                m.timeToNextFunding,
+                m.fundingInterval
+            );
+    }
+
+    /// @notice `compute` on MarkInputs' fields as values (MarketLib.markPrice: no struct in memory).
+    function compute(
+        MarkMethod method,
+        uint256 indexPrice,
+        uint256 lastPrice,
+        int256 emaBasis,
+        int256 lastFundingRate,
+        uint256 timeToNextFunding,
+        uint256 fundingInterval
+    ) internal pure returns (uint256) {
+        if (method == MarkMethod.Index) return indexPrice;
+        return median(indexPrice, lastPrice, emaBasis, lastFundingRate, timeToNextFunding, fundingInterval);
     }
 
     /// @notice median(P1, P2, last) with P1 = index * (1 + F_last * timeToNextFunding / interval) and
     /// P2 = index + EMA(basis); a P1 or P2 that is not positive counts as 1 wei.
-    function median(MarkInputs memory m) internal pure returns (uint256) {
-        return median(m.index, m.lastPrice, m.emaBasis, m.lastFundingRate, m.timeToNextFunding, m.fundingInterval);
-    }
-
-    /// @notice `median` on MarkInputs' fields as values (MarketLib.markPrice: no struct in memory).
     function median(
         uint256 indexPrice,
         uint256 lastPrice,

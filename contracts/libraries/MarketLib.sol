@@ -200,20 +200,16 @@ library MarketLib {
         uint256 last,
         uint256 nowTs
     ) internal pure returns (uint256 mark) {
-        // MarkPrice.compute, with the median's inputs passed as values rather than a MarkInputs in memory.
-        if (cfg.markModel == MarkMethod.Index) {
-            mark = index;
-        } else {
-            uint256 next = uint256(st.lastFundingTime) + cfg.fundingInterval;
-            mark = MarkPrice.median(
-                index,
-                last,
-                st.emaBasis,
-                st.lastFundingRate,
-                next > nowTs ? next - nowTs : 0,
-                cfg.fundingInterval
-            );
-        }
+        uint256 next = uint256(st.lastFundingTime) + cfg.fundingInterval;
+        mark = MarkPrice.compute(
+            cfg.markModel,
+            index,
+            last,
+            st.emaBasis,
+            st.lastFundingRate,
+            next > nowTs ? next - nowTs : 0,
+            cfg.fundingInterval
+        );
         if (cfg.markBand != 0) {
             uint256 lo = index.mulUp(WadMath.WAD - cfg.markBand);
             uint256 hi = index.mulDown(WadMath.WAD + cfg.markBand);
