@@ -127,22 +127,24 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     mapping(uint256 positionId => StoredPosition) internal _positions;
 
     /// @dev The position `id` names, its two words read whole; owner and market from the id when it is
-    /// open (a closed or unknown id reads as all zero, as a deleted struct would).
+    /// open (a closed or unknown id reads as all zero, as a deleted struct would, from its first word alone).
     function _loadPosition(uint256 id) internal view returns (Position memory p) {
         StoredPosition storage s = _positions[id];
         assembly ("memory-safe") {
             let m128 := sub(shl(128, 1), 1)
             let w := sload(s.slot)
             let size := signextend(15, w)
+            // A zero size is a position never opened or deleted whole (`_storePosition`): its second word
+            // is zero too, and is not read (a cold slot an opening trade does not pay for).
             if size {
                 mstore(p, and(id, sub(shl(160, 1), 1))) // owner
                 mstore(add(p, 0x20), shr(160, id)) // marketId
+                mstore(add(p, 0x40), size)
+                mstore(add(p, 0x60), shr(128, w)) // entryPrice
+                w := sload(add(s.slot, 1))
+                mstore(add(p, 0x80), and(w, m128)) // margin
+                mstore(add(p, 0xa0), sar(128, w)) // fundingSnapshot
             }
-            mstore(add(p, 0x40), size)
-            mstore(add(p, 0x60), shr(128, w)) // entryPrice
-            w := sload(add(s.slot, 1))
-            mstore(add(p, 0x80), and(w, m128)) // margin
-            mstore(add(p, 0xa0), sar(128, w)) // fundingSnapshot
         }
     }
 
