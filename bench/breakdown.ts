@@ -191,7 +191,7 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
       fixes.push(
         `vault.settle: ${k(gas)}: the call (cold account ${COLD_ACCOUNT.toLocaleString("en-US")}), the free balance and ledger slots ` +
           `(${fmtCount(storage.cold / per)} cold SLOADs; the engine's operator check reads the margin word it writes), SSTOREs ` +
-          `${k(storage.writeGas / per)}, and the Settled event. Keeping the engine's ledgers (margin, pool, insurance) in the engine saves the call.`,
+          `${k(storage.writeGas / per)} (the operator's own event logs the movement). Keeping the engine's ledgers (margin, pool, insurance) in the engine would save the call.`,
       );
     } else {
       fixes.push(`${g.name}: ${k(gas)} (${fmtCount(g.calls / per)} calls; ${describeGroup(g, per)}).`);

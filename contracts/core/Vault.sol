@@ -17,6 +17,11 @@ import {IVault, Settlement} from "../interfaces/IVault.sol";
 ///   balanceOf(vault) * 10^(18 - decimals) == sum(free) + margin + escrow + pool + insurance.
 /// The vault keeps that sum (`_held`: it moves only when tokens cross) and the four ledgers besides the free
 /// balances; the free ledger is the difference, so a settlement, zero-sum, writes no total for it.
+/// Events: the vault logs what accounts do to it (deposits, withdrawals, pool entry and exit, insurance
+/// donations). A settlement is logged by the operator that books it, whose event for the action carries the
+/// movement (the engine's Trade, Liquidation, MarginChanged, AutoDeleveraged, BadDebt and ProfitCapped; the
+/// order book's order events): the fuzz's accountant rebuilds every ledger and free balance from those
+/// events alone, so a vault event per settlement would log each movement twice, at 3.4k gas a trade.
 contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
     using SafeERC20 for IERC20;
     using SafeCast for uint256;
@@ -44,16 +49,6 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
 
     event Deposited(address indexed account, uint256 amount, uint256 freeBalance);
     event Withdrawn(address indexed account, address indexed to, uint256 amount, uint256 freeBalance);
-    event Settled(
-        address indexed account,
-        int256 accountDelta,
-        address indexed counterparty,
-        int256 counterpartyDelta,
-        int256 marginDelta,
-        int256 escrowDelta,
-        int256 poolDelta,
-        int256 insuranceDelta
-    );
     event PoolCredited(uint256 amount, uint256 poolAssets);
     event PoolPaid(address indexed to, uint256 amount, uint256 poolAssets);
     event InsuranceFunded(address indexed from, uint256 amount, uint256 insuranceFund);
@@ -127,16 +122,6 @@ contract Vault is IVault, AccessControl, ReentrancyGuardTransient {
                 _apply(LEDGER_INSURANCE, _insurance, s.insuranceDelta).toUint128()
             );
         }
-        emit Settled(
-            s.account,
-            s.accountDelta,
-            s.counterparty,
-            s.counterpartyDelta,
-            s.marginDelta,
-            s.escrowDelta,
-            s.poolDelta,
-            s.insuranceDelta
-        );
     }
 
     /// @inheritdoc IVault

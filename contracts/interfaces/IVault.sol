@@ -18,7 +18,8 @@ struct Settlement {
 /// @title IVault
 /// @notice Custody of all collateral and the ledgers over it.
 interface IVault {
-    /// @notice Books a zero-sum settlement; callable by the engines (operator role).
+    /// @notice Books a zero-sum settlement; callable by the engines (operator role). No event: the operator's
+    /// own event for the action carries the movement.
     function settle(Settlement calldata s) external;
 
     /// @notice Credits the pool with collateral the pool has already moved into the vault (6 decimals).

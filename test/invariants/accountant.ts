@@ -1,6 +1,7 @@
 /**
  * Expected ledger movements, derived from the events of a command's transactions and SPEC formulas on the
- * positions as they were before, independently of the vault's own `Settled` bookings.
+ * positions as they were before, independently of the vault's bookings (which log no event of their own:
+ * these events are their record, and this accountant is what shows they are complete).
  *
  * For every position touch (a trade, a margin change, a liquidation, an ADL) the accountant pairs the
  * touch's event with the PositionUpdated it emitted, recomputes in TypeScript the funding the position owed
@@ -21,7 +22,7 @@ import { marketOf, type LiveOrder, type World } from "./world";
 
 export const ORDER_TYPE = { LimitOpen: 0n, LimitClose: 1n, TakeProfit: 2n, StopLoss: 3n } as const;
 
-/** topic0 of every event the accountant books; the rest (Settled, FundingSettled, ...) is skipped unparsed. */
+/** topic0 of every event the accountant books; the rest (FundingSettled, ...) is skipped unparsed. */
 const BOOKED_EVENTS = new Set<string>([
   ...(
     ["PositionUpdated", "Trade", "MarginChanged", "Liquidation", "AutoDeleveraged", "BadDebt", "ProfitCapped"] as const
@@ -268,7 +269,7 @@ export class Accountant {
         this.deltas.held += (a.amount as bigint) * this.w.toWad;
         break;
       default:
-        break; // Settled: the booking under test
+        break; // the vault's other events (roles) move no money
     }
   }
 
