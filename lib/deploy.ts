@@ -179,6 +179,9 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
  * over the USD oracle (an inverse market is the linear engine on 1/P: contracts/oracle/ReciprocalOracle.sol),
  * a lens and an order book; the deployer seeds the pool and the insurance fund with minted coins.
  */
+/** ReciprocalOracle.MAX_INITIAL_LISTINGS: the listings its constructor keeps in code. */
+const MAX_INITIAL_LISTINGS = 8;
+
 export async function deployCoinMargined(
   deployer: Signer,
   usd: Deployment,
@@ -195,7 +198,12 @@ export async function deployCoinMargined(
     throw new Error(`coin-margined ${spec.asset}: every market's underlying must be margined in ${spec.asset}`);
   }
   const vault = await new Vault__factory(deployer).deploy(coin, admin);
-  const oracle = await new ReciprocalOracle__factory(deployer).deploy(usd.contracts.oracle, admin);
+  // Market i + 1 of the coin engine inverts its underlying: the first eight listed in the oracle's code (a
+  // trade reads no storage for them), any further ones in its storage.
+  const listings = underlyings.map((u, i) => ({ marketId: i + 1, baseMarketId: u.marketId }));
+  const inCode = listings.slice(0, MAX_INITIAL_LISTINGS);
+  const oracle = await new ReciprocalOracle__factory(deployer).deploy(usd.contracts.oracle, admin, inCode);
+  for (const l of listings.slice(inCode.length)) await (await oracle.list(l.marketId, l.baseMarketId)).wait();
   const adminModule = await new PerpEngineAdmin__factory(deployer).deploy(vault, oracle);
   const engine = await new PerpEngine__factory(deployer).deploy(vault, oracle, adminModule, admin);
   const engineAdmin = PerpEngineAdmin__factory.connect(await engine.getAddress(), deployer);
@@ -210,8 +218,6 @@ export async function deployCoinMargined(
   const markets: MarketRecord[] = [];
   for (const [i, m] of spec.markets.entries()) {
     const u = underlyings[i];
-    const marketId = BigInt(i + 1);
-    await (await oracle.list(marketId, u.marketId)).wait();
     await (await engineAdmin.createMarket(await marketConfig(m, usd.contracts.fundingModel), tiersOf(m))).wait();
     const { symbol: _underlying, marketId: _id, ...shared } = u;
     markets.push({

@@ -14,7 +14,7 @@ async function deployed() {
   const feed = await new PushPriceFeed__factory(admin).deploy(18, "BTC", admin.address);
   await (await feed.setPrice(wad(30_000))).wait();
   await (await base.setSources(5, [await feed.getAddress()], [60])).wait();
-  const oracle = await new ReciprocalOracle__factory(admin).deploy(base, admin.address);
+  const oracle = await new ReciprocalOracle__factory(admin).deploy(base, admin.address, []);
   return { admin, outsider, base, feed, oracle };
 }
 
@@ -45,6 +45,44 @@ describe("ReciprocalOracle: the index of a coin-margined market", () => {
     await time.increase(61);
     expect([...(await oracle.indexPrice(1))]).to.deep.equal([0n, 0n]);
     expect([...(await oracle.lastIndexPrice(1))]).to.deep.equal([142_857_142_857_142_857n, freshUntil]);
+  });
+
+  it("lists markets at deployment in its code: final, read like the others, and checked", async () => {
+    const { admin, base, oracle: empty } = await deployed();
+    const factory = new ReciprocalOracle__factory(admin);
+    const listings = [
+      { marketId: 1, baseMarketId: 5 },
+      { marketId: 2, baseMarketId: 7 },
+    ];
+    const oracle = await factory.deploy(base, admin.address, listings);
+    await expect(oracle.deploymentTransaction()).to.emit(oracle, "MarketListed").withArgs(2n, 7n);
+    expect(await oracle.baseMarketOf(1)).to.equal(5n);
+    expect(await oracle.baseMarketOf(2)).to.equal(7n);
+    expect(await oracle.baseMarketOf(3)).to.equal(0n);
+    expect([...(await oracle.indexPrice(1))]).to.deep.equal([10n ** 36n / wad(30_000), 1n]);
+    await expect(oracle.list(1, 6)).to.be.revertedWithCustomError(oracle, "ListedAtDeployment").withArgs(1n);
+    await (await oracle.list(3, 5)).wait(); // later markets go to storage
+    expect(await oracle.baseMarketOf(3)).to.equal(5n);
+    await (await oracle.list(3, 6)).wait(); // and can move
+    expect(await oracle.baseMarketOf(3)).to.equal(6n);
+
+    const max = Number(await empty.MAX_INITIAL_LISTINGS());
+    const many = Array.from({ length: max + 1 }, (_, i) => ({ marketId: i + 1, baseMarketId: 5 }));
+    await expect(factory.deploy(base, admin.address, many))
+      .to.be.revertedWithCustomError(empty, "TooManyInitialListings")
+      .withArgs(max + 1, max);
+    const full = await factory.deploy(base, admin.address, many.slice(0, max));
+    expect(await full.baseMarketOf(max)).to.equal(5n);
+    await expect(factory.deploy(base, admin.address, [{ marketId: 1 << 16, baseMarketId: 5 }]))
+      .to.be.revertedWithCustomError(empty, "InitialListingOutOfRange")
+      .withArgs(1 << 16, 5);
+    await expect(factory.deploy(base, admin.address, [{ marketId: 0, baseMarketId: 5 }])).to.be.revertedWithCustomError(
+      empty,
+      "ZeroMarketId",
+    );
+    await expect(factory.deploy(base, admin.address, [listings[0], { marketId: 1, baseMarketId: 7 }]))
+      .to.be.revertedWithCustomError(empty, "ListedAtDeployment")
+      .withArgs(1n);
   });
 
   it("refuses a market it does not list", async () => {
