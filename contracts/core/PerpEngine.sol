@@ -343,60 +343,60 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
 
     /* ------------------------------------------------------------------ INTERNAL: LIQUIDATION */
 
-    /// @dev What a liquidation does to a position.
-    struct LiquidationPlan {
-        int256 closed; // signed size closed at mark
-        uint256 reward; // to the keeper
-        uint256 remainingMargin; // of a partial liquidation's remainder
-        bool full;
-    }
-
     /// @dev Liquidates `p` if it is liquidatable at `c.mark`; books into `b`. `c.mark` is stale after a
     /// liquidation (the closed size left the skew): a caller that checks another position re-marks first,
-    /// from `last`, the market's last price after the liquidation (`_markAt`).
+    /// from `last`, the market's last price after the liquidation (`_markAt`). |size|, the notional at mark
+    /// and the equity are computed here once and shared by the plan and the reward.
     function _liquidate(
         Ctx memory c,
         uint256 id,
         Position memory p,
         Booking memory b
     ) private returns (bool liquidated, uint256 last) {
-        // `update` acts on this copy, written only if the position is liquidated.
-        (int256 locked, int256 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
-        (, int256 net) = p.update(c.st.fundingIndex, 0);
-        Tier[] memory t = _tiersFor(c, WadMath.abs(p.size), c.mark);
-        if (!MarginMath.isLiquidatable(t, p.size, p.entryPrice, net, c.mark)) return (false, 0);
+        uint256 absSize = WadMath.abs(p.size);
+        int256 net;
+        {
+            // `update` acts on this copy, written only if the position is liquidated.
+            (int256 locked, int256 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
+            (, net) = p.update(c.st.fundingIndex, 0);
+            Tier[] memory t = _tiersFor(c, absSize, c.mark);
+            if (!MarginMath.isLiquidatable(t, p.size, p.entryPrice, net, c.mark)) return (false, 0);
+            _removeOpenInterest(c.st, p, snapshot);
+            b.margin -= locked;
+        }
         int256 equity = net + PositionLib.pnl(p.size, p.entryPrice, c.mark);
-        LiquidationPlan memory plan = _planLiquidation(c, p, net, equity);
-
-        _removeOpenInterest(c.st, p, snapshot);
-        b.counterparty += int256(plan.reward);
-        b.margin += int256(plan.remainingMargin) - locked;
-        if (plan.full) {
-            if (equity > 0) b.insurance += equity - int256(plan.reward);
+        (int256 closed, uint256 reward, uint256 remainingMargin) = _planLiquidation(c, p, absSize, net, equity);
+        b.counterparty += int256(reward);
+        b.margin += int256(remainingMargin);
+        // A full liquidation leaves no margin; a partial one leaves a positive remainder (`_planLiquidation`).
+        if (remainingMargin == 0) {
+            if (equity > 0) b.insurance += equity - int256(reward);
             else if (equity < 0) _coverBadDebt(c, uint256(-equity), b);
         }
-        last = _writeReduced(c, id, p, plan.closed, plan.remainingMargin);
-        _emitLiquidation(c, id, p, plan, equity);
+        last = _writeReduced(c, id, p, closed, remainingMargin);
+        _emitLiquidation(c, id, closed, reward, equity, p);
         liquidated = true;
     }
 
-    /// @dev The liquidation's one event: what it did and the position as it stands after it.
+    /// @dev The liquidation's one event: what it did and the position as it stands after it. `p` comes last
+    /// so that the legacy pipeline (OrderBook's build, which imports the engine) still reaches it.
     function _emitLiquidation(
         Ctx memory c,
         uint256 id,
-        Position memory p,
-        LiquidationPlan memory plan,
-        int256 equity
+        int256 closed,
+        uint256 reward,
+        int256 equity,
+        Position memory p
     ) private {
         emit Liquidation(
             id,
             p.owner,
             c.marketId,
             msg.sender,
-            plan.closed,
+            closed,
             c.mark,
             equity,
-            plan.reward,
+            reward,
             equity < 0 ? uint256(-equity) : 0,
             p.size,
             p.entryPrice,
@@ -405,44 +405,61 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         );
     }
 
-    /// @dev Closes all of `p`, unless it is above the first tier and a smaller size restores health with
-    /// the market's buffer: checked, not assumed, on the remainder as it will be after the reward. A
-    /// market with a zero buffer liquidates in full. `c.tiers` holds the tiers up to `p`'s (`_liquidate`).
+    /// @dev What a liquidation does to `p` (of size `absSize`, net margin `net` and equity `equity` at
+    /// `c.mark`): the signed size `closed` at mark, the keeper's `reward` and the `remainingMargin` of the
+    /// remainder, zero exactly when the liquidation is full. Closes all of `p`, unless it is above the
+    /// first tier and a smaller size restores health with the market's buffer (`_partialPlan`). A market
+    /// with a zero buffer liquidates in full. `c.tiers` holds the tiers up to `p`'s (`_liquidate`).
     function _planLiquidation(
+        Ctx memory c,
+        Position memory p,
+        uint256 absSize,
+        int256 net,
+        int256 equity
+    ) private pure returns (int256 closed, uint256 reward, uint256 remainingMargin) {
+        uint256 notional = absSize.mulDown(c.mark);
+        if (equity > 0 && c.cfg.partialLiquidationBuffer != 0 && notional > c.tiers[0].notionalCap) {
+            (closed, reward, remainingMargin) = _partialPlan(c, p, net, equity);
+            if (remainingMargin != 0) return (closed, reward, remainingMargin);
+        }
+        return (p.size, _liquidationReward(c, notional, equity), 0);
+    }
+
+    /// @dev The partial liquidation of `p` (`_planLiquidation`'s arguments), or a zero `remainingMargin` when
+    /// none restores health: the remainder is checked, not assumed, as it will be after the reward. The rare
+    /// path, so it derives |size| and the notional again rather than take them (the legacy pipeline's stack).
+    function _partialPlan(
         Ctx memory c,
         Position memory p,
         int256 net,
         int256 equity
-    ) private pure returns (LiquidationPlan memory plan) {
+    ) private pure returns (int256 closed, uint256 reward, uint256 remainingMargin) {
         uint256 absSize = WadMath.abs(p.size);
-        uint256 notional = absSize.mulDown(c.mark);
-        if (equity > 0 && c.cfg.partialLiquidationBuffer != 0 && notional > c.tiers[0].notionalCap) {
-            uint256 keep = MarginMath
-                .partialRemainder(c.tiers, notional, equity, c.cfg.liquidationFeeRate, c.cfg.partialLiquidationBuffer)
-                .divDown(c.mark);
-            if (keep != 0) {
-                plan.closed = p.size > 0 ? int256(absSize - keep) : -int256(absSize - keep);
-                plan.reward = _liquidationReward(c, absSize - keep, equity);
-                int256 remaining = net + PositionLib.pnl(plan.closed, p.entryPrice, c.mark) - int256(plan.reward);
-                if (
-                    remaining > 0 &&
-                    !MarginMath.isLiquidatable(c.tiers, p.size - plan.closed, p.entryPrice, remaining, c.mark)
-                ) {
-                    plan.remainingMargin = uint256(remaining);
-                    return plan;
-                }
-            }
+        uint256 keep = MarginMath
+            .partialRemainder(
+                c.tiers,
+                absSize.mulDown(c.mark),
+                equity,
+                c.cfg.liquidationFeeRate,
+                c.cfg.partialLiquidationBuffer
+            )
+            .divDown(c.mark);
+        if (keep == 0) return (0, 0, 0);
+        // keep < absSize: partialRemainder's n < notional <= absSize * mark / WAD, so n * WAD / mark < absSize.
+        closed = p.size > 0 ? int256(absSize - keep) : -int256(absSize - keep);
+        reward = _liquidationReward(c, (absSize - keep).mulDown(c.mark), equity);
+        int256 remaining = net + PositionLib.pnl(closed, p.entryPrice, c.mark) - int256(reward);
+        if (remaining > 0 && !MarginMath.isLiquidatable(c.tiers, p.size - closed, p.entryPrice, remaining, c.mark)) {
+            remainingMargin = uint256(remaining);
         }
-        plan.full = true;
-        plan.closed = p.size;
-        plan.reward = _liquidationReward(c, absSize, equity);
     }
 
     /// @dev min(equity, max(rate * closed notional, minimum fee)); nothing when equity is gone. A credit
     /// to the caller, so rounded down: the unit goes to the insurance fund (or stays in the remainder).
-    function _liquidationReward(Ctx memory c, uint256 closeSize, int256 equity) private pure returns (uint256) {
+    /// `closedNotional`: the closed size times the mark, rounded down (`mulDown`).
+    function _liquidationReward(Ctx memory c, uint256 closedNotional, int256 equity) private pure returns (uint256) {
         if (equity <= 0) return 0;
-        uint256 fee = WadMath.max(closeSize.mulDown(c.mark).mulDown(c.cfg.liquidationFeeRate), c.cfg.minLiquidationFee);
+        uint256 fee = WadMath.max(closedNotional.mulDown(c.cfg.liquidationFeeRate), c.cfg.minLiquidationFee);
         return WadMath.min(uint256(equity), fee);
     }
 
