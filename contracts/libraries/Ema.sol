@@ -20,6 +20,8 @@ library Ema {
         uint256 y = ((dt % halfLife) * LN2) / halfLife; // f * ln2 in WAD, in [0, ln2)
         // e^(-y) = sum (-y)^k / k! to k = 12, unrolled (a loop's counter and test cost more gas than its
         // terms): each odd term subtracted, the even one after it added.
+        // Each term is floor(floor(term * y / WAD) / k), taken as one division by the constant WAD * k:
+        // floor(floor(a / b) / c) = floor(a / (b * c)) for positive integers, so the terms are the same.
         // Unchecked, and the same integer steps as the checked form: term <= WAD and y < WAD, so term * y
         // < 2^120; the partial sums of this alternating series with falling terms stay within [1 - y, 1],
         // so sum never goes below zero.
@@ -28,27 +30,27 @@ library Ema {
         unchecked {
             term = (term * y) / WadMath.WAD;
             sum -= term;
-            term = (term * y) / WadMath.WAD / 2;
+            term = (term * y) / (WadMath.WAD * 2);
             sum += term;
-            term = (term * y) / WadMath.WAD / 3;
+            term = (term * y) / (WadMath.WAD * 3);
             sum -= term;
-            term = (term * y) / WadMath.WAD / 4;
+            term = (term * y) / (WadMath.WAD * 4);
             sum += term;
-            term = (term * y) / WadMath.WAD / 5;
+            term = (term * y) / (WadMath.WAD * 5);
             sum -= term;
-            term = (term * y) / WadMath.WAD / 6;
+            term = (term * y) / (WadMath.WAD * 6);
             sum += term;
-            term = (term * y) / WadMath.WAD / 7;
+            term = (term * y) / (WadMath.WAD * 7);
             sum -= term;
-            term = (term * y) / WadMath.WAD / 8;
+            term = (term * y) / (WadMath.WAD * 8);
             sum += term;
-            term = (term * y) / WadMath.WAD / 9;
+            term = (term * y) / (WadMath.WAD * 9);
             sum -= term;
-            term = (term * y) / WadMath.WAD / 10;
+            term = (term * y) / (WadMath.WAD * 10);
             sum += term;
-            term = (term * y) / WadMath.WAD / 11;
+            term = (term * y) / (WadMath.WAD * 11);
             sum -= term;
-            term = (term * y) / WadMath.WAD / 12;
+            term = (term * y) / (WadMath.WAD * 12);
             sum += term;
         }
         return sum >> halvings;
