@@ -344,7 +344,7 @@ contract OrderBook is AccessControl, ReentrancyGuardTransient, IOrderBook {
     function _markPrice(uint256 marketId) private view returns (uint256 mark) {
         MarketConfig memory cfg = _engineViews.marketConfig(marketId);
         MarketState memory st = _engineViews.marketState(marketId);
-        (, mark) = MarketLib.asOfNow(cfg, st, _index(marketId), block.timestamp);
+        (, , , mark) = MarketLib.asOfNow(cfg, st, _index(marketId), block.timestamp);
     }
 
     /// @dev The index a view projects the market at (MarketLib.indexOf: fresh, or the last one; the engine

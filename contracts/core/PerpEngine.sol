@@ -541,16 +541,21 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
 
     /// @dev The market as of now, and its mark in `c.mark` (MarketLib.asOfNow): liquidation and ADL.
     function _asOfNow(Ctx memory c) private {
-        (MarketLib.FundingResult memory r, uint256 mark) = MarketLib.asOfNow(c.cfg, c.st, c.index, block.timestamp);
+        (uint256 intervals, int256 rate, uint256 boundary, uint256 mark) = MarketLib.asOfNow(
+            c.cfg,
+            c.st,
+            c.index,
+            block.timestamp
+        );
         c.mark = mark;
-        if (r.intervals != 0) emit FundingSettled(c.marketId, r.rate, c.st.fundingIndex, r.boundary, r.intervals);
+        if (intervals != 0) emit FundingSettled(c.marketId, rate, c.st.fundingIndex, boundary, intervals);
     }
 
     /// @dev Advances the market to now without marking it: the trading paths mark after their trade
     /// (`_markOf`), so the mark of the untraded market would be spent gas.
     function _sync(Ctx memory c) private {
-        MarketLib.FundingResult memory r = MarketLib.sync(c.cfg, c.st, c.index, block.timestamp);
-        if (r.intervals != 0) emit FundingSettled(c.marketId, r.rate, c.st.fundingIndex, r.boundary, r.intervals);
+        (uint256 intervals, int256 rate, uint256 boundary, ) = MarketLib.sync(c.cfg, c.st, c.index, block.timestamp);
+        if (intervals != 0) emit FundingSettled(c.marketId, rate, c.st.fundingIndex, boundary, intervals);
     }
 
     function _markOf(Ctx memory c) private view returns (uint256) {

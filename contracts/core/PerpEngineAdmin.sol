@@ -119,7 +119,7 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
             MarketState memory st = _loadFullState(id);
             (uint256 index, bool fresh) = MarketLib.indexOf(valuationOracle, id);
             if (!fresh && v.staleMarketId == 0) v.staleMarketId = id;
-            (, uint256 mark) = MarketLib.asOfNow(cfg, st, index, block.timestamp);
+            (, , , uint256 mark) = MarketLib.asOfNow(cfg, st, index, block.timestamp);
             v.traderPnl += MarketLib.cappedTradersPnl(MarketLib.tradersPnl(st, mark), v.ledger, cfg.maxPnlFactor);
             v.fundingOwed += MarketLib.tradersFundingOwed(st);
         }

@@ -227,7 +227,7 @@ contract PerpLens {
         m.st = engine.marketState(marketId);
         m.tiers = engine.tiers(marketId);
         (m.index, m.fresh) = MarketLib.indexOf(oracle, marketId);
-        (, m.mark) = MarketLib.asOfNow(m.cfg, m.st, m.index, block.timestamp);
+        (, , , m.mark) = MarketLib.asOfNow(m.cfg, m.st, m.index, block.timestamp);
         m.last = MarketLib.lastPrice(m.cfg, m.st, m.index);
     }
 }

@@ -82,11 +82,15 @@ library MarketLib {
 
     int256 private constant IWAD = WadMath.IWAD;
 
+    /// @notice What a `sync` did, for a caller's event and tests: `intervals` boundaries settled (0 when none
+    /// was due), `rate` the F of the last one, `boundary` its timestamp, and `last` the market's last price
+    /// (`lastPrice`), which sync reads and leaves as it was. `sync` returns these as values (no struct in
+    /// memory on the trading paths); MathHarness returns them as this struct.
     struct FundingResult {
-        uint256 intervals; // boundaries settled, 0 when none was due
-        int256 rate; // F of the last boundary settled
-        uint256 boundary; // its timestamp
-        uint256 last; // the market's last price (`lastPrice`), which sync reads and leaves as it was
+        uint256 intervals;
+        int256 rate;
+        uint256 boundary;
+        uint256 last;
     }
 
     function skew(MarketState memory st) internal pure returns (int256) {
@@ -104,16 +108,19 @@ library MarketLib {
     /// its mark. The engine's liquidations and ADL, PerpLens, the order book's triggers and the pool's
     /// valuation all project a market with it; lib/math's projectMarket mirrors it. The engine's trading
     /// paths `sync` alone: they mark after their trade has moved the skew (`markOf`).
-    /// @return r The funding boundaries settled on the way.
+    /// @return intervals The funding boundaries settled on the way (`sync`'s).
+    /// @return rate The last one's rate.
+    /// @return boundary The last one's timestamp.
     /// @return mark The mark of the synced market.
     function asOfNow(
         MarketConfig memory cfg,
         MarketState memory st,
         uint256 index,
         uint256 nowTs
-    ) internal pure returns (FundingResult memory r, uint256 mark) {
-        r = sync(cfg, st, index, nowTs);
-        mark = markPrice(cfg, st, index, r.last, nowTs); // `markOf`: sync moves no open interest
+    ) internal pure returns (uint256 intervals, int256 rate, uint256 boundary, uint256 mark) {
+        uint256 last;
+        (intervals, rate, boundary, last) = sync(cfg, st, index, nowTs);
+        mark = markPrice(cfg, st, index, last, nowTs); // `markOf`: sync moves no open interest
     }
 
     /// @notice The mark of the market as it stands: its method on the index and the last price its skew
@@ -143,42 +150,59 @@ library MarketLib {
 
     /// @notice Advances state to `nowTs`: the basis EMA, every funding boundary passed (missed ones
     /// catch up at the current premium, O(1) however many), and the premium accumulator.
+    /// @return intervals Boundaries settled, 0 when none was due.
+    /// @return rate F of the last boundary settled.
+    /// @return settledTo Its timestamp.
+    /// @return last The market's last price (`lastPrice`), which sync reads and leaves as it was.
     function sync(
         MarketConfig memory cfg,
         MarketState memory st,
         uint256 index,
         uint256 nowTs
-    ) internal pure returns (FundingResult memory r) {
-        uint256 last = lastPrice(cfg, st, index);
-        r.last = last;
+    ) internal pure returns (uint256 intervals, int256 rate, uint256 settledTo, uint256 last) {
+        last = lastPrice(cfg, st, index);
         uint256 dtSample = nowTs - st.lastSampleTime;
         if (dtSample > 0) {
             st.emaBasis = Ema.update(st.emaBasis, int256(last) - int256(index), dtSample, cfg.emaHalfLife).toInt96();
         }
         uint256 boundary = uint256(st.lastFundingTime) + cfg.fundingInterval;
         if (nowTs >= boundary) {
-            int256 cum = st.premiumCum + int256(st.lastPremium) * int256(boundary - st.lastSampleTime);
-            uint256 elapsed = boundary - st.premiumStart;
-            int256 avgPremium = elapsed == 0 ? int256(st.lastPremium) : cum / int256(elapsed);
-            uint256 mark = markPrice(cfg, st, index, last, nowTs);
-            int256 firstRate = _fundingRate(cfg, avgPremium, st.lastFundingRate);
-            r.intervals = 1 + (nowTs - boundary) / cfg.fundingInterval;
-            r.rate = firstRate;
-            int256 growth = firstRate * int256(mark);
-            if (r.intervals > 1) {
-                r.rate = _fundingRate(cfg, st.lastPremium, firstRate);
-                growth += r.rate * int256(mark) * int256(r.intervals - 1);
-            }
-            r.boundary = boundary + (r.intervals - 1) * cfg.fundingInterval;
-            st.fundingIndex = (st.fundingIndex + growth / WadMath.IWAD).toInt112(); // stored in 112 bits
-            st.lastFundingRate = r.rate.toInt64();
-            st.lastFundingTime = r.boundary.toUint40();
-            st.premiumStart = r.boundary.toUint40();
-            st.premiumCum = (int256(st.lastPremium) * int256(nowTs - r.boundary)).toInt96();
+            (intervals, rate, settledTo) = _settleBoundaries(cfg, st, index, last, boundary, nowTs);
         } else {
             st.premiumCum = (st.premiumCum + int256(st.lastPremium) * int256(dtSample)).toInt96();
         }
         st.lastSampleTime = nowTs.toUint40();
+    }
+
+    /// @dev `sync`'s funding step, when `boundary` (the first one after the last settled) is at or before
+    /// `nowTs`: every boundary passed, the first at the interval's average premium, the missed ones at the
+    /// current premium; the premium accumulator restarts at the last. `last`: the market's last price.
+    function _settleBoundaries(
+        MarketConfig memory cfg,
+        MarketState memory st,
+        uint256 index,
+        uint256 last,
+        uint256 boundary,
+        uint256 nowTs
+    ) private pure returns (uint256 intervals, int256 rate, uint256 settledTo) {
+        int256 cum = st.premiumCum + int256(st.lastPremium) * int256(boundary - st.lastSampleTime);
+        uint256 elapsed = boundary - st.premiumStart;
+        int256 avgPremium = elapsed == 0 ? int256(st.lastPremium) : cum / int256(elapsed);
+        uint256 mark = markPrice(cfg, st, index, last, nowTs);
+        int256 firstRate = _fundingRate(cfg, avgPremium, st.lastFundingRate);
+        intervals = 1 + (nowTs - boundary) / cfg.fundingInterval;
+        rate = firstRate;
+        int256 growth = firstRate * int256(mark);
+        if (intervals > 1) {
+            rate = _fundingRate(cfg, st.lastPremium, firstRate);
+            growth += rate * int256(mark) * int256(intervals - 1);
+        }
+        settledTo = boundary + (intervals - 1) * cfg.fundingInterval;
+        st.fundingIndex = (st.fundingIndex + growth / WadMath.IWAD).toInt112(); // stored in 112 bits
+        st.lastFundingRate = rate.toInt64();
+        st.lastFundingTime = settledTo.toUint40();
+        st.premiumStart = settledTo.toUint40();
+        st.premiumCum = (int256(st.lastPremium) * int256(nowTs - settledTo)).toInt96();
     }
 
     /// @notice Re-samples the premium after the skew changed (a trade, a liquidation).

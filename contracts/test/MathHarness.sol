@@ -215,7 +215,7 @@ contract MathHarness {
         uint256 index,
         uint256 nowTs
     ) external pure returns (MarketState memory, MarketLib.FundingResult memory r) {
-        r = MarketLib.sync(cfg, st, index, nowTs);
+        (r.intervals, r.rate, r.boundary, r.last) = MarketLib.sync(cfg, st, index, nowTs);
         return (st, r);
     }
 
@@ -225,7 +225,8 @@ contract MathHarness {
         uint256 index,
         uint256 nowTs
     ) external pure returns (MarketState memory, MarketLib.FundingResult memory r, uint256 mark) {
-        (r, mark) = MarketLib.asOfNow(cfg, st, index, nowTs);
+        (r.intervals, r.rate, r.boundary, mark) = MarketLib.asOfNow(cfg, st, index, nowTs);
+        r.last = MarketLib.lastPrice(cfg, st, index); // sync's, left as it was
         return (st, r, mark);
     }
 
