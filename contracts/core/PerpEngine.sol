@@ -190,7 +190,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         if (c.st.uncoveredBadDebt == 0 && !MarketLib.adlActive(c.st, c.mark, vault.poolAssets(), c.cfg.maxPnlFactor)) {
             revert AdlNotActive(c.marketId);
         }
-        (int256 locked, int256 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
+        (int256 locked, int128 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
         int256 net;
         {
             int256 owed;
@@ -321,7 +321,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), new Tier[](0), 0, 0, 0);
         _price(c, amount < 0);
         _sync(c);
-        int256 snapshot = p.fundingSnapshot;
+        int128 snapshot = p.fundingSnapshot;
         (int256 owed, int256 margin) = p.update(c.st.fundingIndex, amount);
         if (amount < 0) {
             if (margin < int256(uint256(c.cfg.minMargin))) revert MarginTooLow(margin, c.cfg.minMargin);
@@ -357,7 +357,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         int256 net;
         {
             // `update` acts on this copy, written only if the position is liquidated.
-            (int256 locked, int256 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
+            (int256 locked, int128 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
             (, net) = p.update(c.st.fundingIndex, 0);
             Tier[] memory t = _tiersFor(c, absSize, c.mark);
             if (!MarginMath.isLiquidatable(t, p.size, p.entryPrice, net, c.mark)) return (false, 0);
@@ -599,7 +599,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
 
     /// @dev Takes `p` whole out of the market's aggregates, which hold it with the funding `snapshot` it was
     /// stored with (before `PositionLib.update`); `_writeReduced` or `_addOpenInterest` puts back what stays.
-    function _removeOpenInterest(MarketState memory st, Position memory p, int256 snapshot) private pure {
+    function _removeOpenInterest(MarketState memory st, Position memory p, int128 snapshot) private pure {
         MarketLib.aggregate(st, p.size, p.entryPrice, snapshot, -1);
     }
 

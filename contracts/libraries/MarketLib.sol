@@ -259,14 +259,21 @@ library MarketLib {
     /// @notice Adds a position (`sign` +1) to, or removes it (`sign` -1) from, its side's open size, exact
     /// entry notional and the market's exact size x funding-snapshot sum. Every path that changes a
     /// position's size, entry or snapshot removes the old position and adds the new one.
+    /// The amounts come at a position's widths (PositionLib's Position), which bound the products below.
     /// @param size Signed size (long > 0).
     /// @param entry Entry price (WAD).
     /// @param snapshot The position's funding snapshot.
     /// @param sign +1 to add, -1 to remove.
-    function aggregate(MarketState memory st, int256 size, uint256 entry, int256 snapshot, int256 sign) internal pure {
+    function aggregate(MarketState memory st, int128 size, uint128 entry, int128 snapshot, int256 sign) internal pure {
         if (size == 0) return;
         uint256 absSize = WadMath.abs(size);
-        int256 notional = sign * int256(absSize * entry); // WAD^2, exact
+        int256 notional; // WAD^2, exact
+        // Unchecked: |size| <= 2^127 and entry < 2^128, so |size| * entry <= 2^255 - 2^127 fits an int256,
+        // and so does its negation.
+        unchecked {
+            notional = int256(absSize * entry);
+            if (sign < 0) notional = -notional;
+        }
         if (size > 0) {
             st.longOpenInterest = _addSigned(st.longOpenInterest, absSize, sign);
             (int256 sum, uint256 rem) = _accumulate(
@@ -290,19 +297,23 @@ library MarketLib {
     }
 
     /// @notice Moves a position's term in the size x snapshot sum from snapshot `from` to `to` (times
-    /// `sign`): a margin change that realises funding rewrites the snapshot without touching the size.
+    /// `sign`, +1 or -1): a margin change that realises funding rewrites the snapshot without touching the
+    /// size. The amounts come at a position's widths, which bound the product below.
     function moveFundingSnapshot(
         MarketState memory st,
-        int256 size,
-        int256 from,
-        int256 to,
+        int128 size,
+        int128 from,
+        int128 to,
         int256 sign
     ) internal pure {
-        (int256 sum, uint256 rem) = _accumulate(
-            st.fundingSnapshotSum,
-            st.fundingSnapshotRemainder,
-            sign * size * (to - from)
-        );
+        int256 term;
+        // Unchecked: |to - from| <= 2^128 - 1 and |size| <= 2^127, so |size * (to - from)| <= 2^255 - 2^127
+        // fits an int256, and so does its negation.
+        unchecked {
+            term = int256(size) * (int256(to) - int256(from));
+            if (sign < 0) term = -term;
+        }
+        (int256 sum, uint256 rem) = _accumulate(st.fundingSnapshotSum, st.fundingSnapshotRemainder, term);
         st.fundingSnapshotSum = sum.toInt128();
         st.fundingSnapshotRemainder = rem.toUint64(); // < WAD
     }

@@ -8,6 +8,7 @@ import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {MarkMethod, MarkInputs, MarkPrice} from "../libraries/MarkPrice.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
+import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @title MathHarness
 /// @notice Test only: the math libraries as external functions, so the shared test vectors
@@ -270,7 +271,8 @@ contract MathHarness {
         int256 snapshot,
         int256 sign
     ) external pure returns (MarketState memory) {
-        MarketLib.aggregate(st, size, entry, snapshot, sign);
+        // The library takes a position's widths.
+        MarketLib.aggregate(st, SafeCast.toInt128(size), SafeCast.toUint128(entry), SafeCast.toInt128(snapshot), sign);
         return st;
     }
 
@@ -282,7 +284,13 @@ contract MathHarness {
         int256 to,
         int256 sign
     ) external pure returns (MarketState memory) {
-        MarketLib.moveFundingSnapshot(st, size, from, to, sign);
+        MarketLib.moveFundingSnapshot(
+            st,
+            SafeCast.toInt128(size),
+            SafeCast.toInt128(from),
+            SafeCast.toInt128(to),
+            sign
+        );
         return st;
     }
 
