@@ -132,7 +132,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
 
     /// @inheritdoc IPerpEngine
     function settleFunding(uint256 marketId) external nonReentrant {
-        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), new Tier[](0), 0, 0, 0);
+        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), _noTiers(), 0, 0, 0);
         _price(c, false);
         _sync(c);
         _storeState(marketId, c.st);
@@ -142,7 +142,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
     function liquidate(uint256 id) external nonReentrant returns (uint256 reward) {
         Position memory p = _loadPosition(id);
         if (p.size == 0) revert PositionNotFound(id);
-        Ctx memory c = Ctx(p.marketId, _loadTradeConfig(p.marketId), _loadState(p.marketId), new Tier[](0), 0, 0, 0);
+        Ctx memory c = Ctx(p.marketId, _loadTradeConfig(p.marketId), _loadState(p.marketId), _noTiers(), 0, 0, 0);
         _price(c, false);
         _asOfNow(c);
         Booking memory b;
@@ -162,7 +162,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
             if (p.size == 0) continue;
             if (p.marketId != c.marketId) {
                 if (c.marketId != 0) _storeState(c.marketId, c.st);
-                c = Ctx(p.marketId, _loadTradeConfig(p.marketId), _loadState(p.marketId), new Tier[](0), 0, 0, 0);
+                c = Ctx(p.marketId, _loadTradeConfig(p.marketId), _loadState(p.marketId), _noTiers(), 0, 0, 0);
                 _price(c, false);
                 _asOfNow(c);
             }
@@ -182,7 +182,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         if (size == 0) revert ZeroSize();
         uint256 absSize = WadMath.abs(p.size);
         if (size > absSize) revert SizeExceedsPosition(size, absSize);
-        Ctx memory c = Ctx(p.marketId, _loadTradeConfig(p.marketId), _loadState(p.marketId), new Tier[](0), 0, 0, 0);
+        Ctx memory c = Ctx(p.marketId, _loadTradeConfig(p.marketId), _loadState(p.marketId), _noTiers(), 0, 0, 0);
         _price(c, false);
         c.st.uncoveredBadDebt = _states[c.marketId].uncoveredBadDebt; // the one path that reads it
         _asOfNow(c);
@@ -234,7 +234,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         uint256 acceptable
     ) private {
         if (sizeDelta == 0) revert ZeroSize();
-        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), new Tier[](0), 0, 0, 0);
+        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), _noTiers(), 0, 0, 0);
         _price(c, true);
         if (c.st.paused) revert MarketIsPaused(marketId);
         _sync(c);
@@ -278,7 +278,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         if (size == type(uint256).max) size = absSize;
         if (size == 0) revert ZeroSize();
         if (size > absSize) revert SizeExceedsPosition(size, absSize);
-        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), new Tier[](0), 0, 0, 0);
+        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), _noTiers(), 0, 0, 0);
         _price(c, false);
         _sync(c);
 
@@ -318,7 +318,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         uint256 id = PositionLib.id(msg.sender, marketId);
         Position memory p = _loadPosition(id);
         if (p.size == 0) revert NoPosition(msg.sender, marketId);
-        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), new Tier[](0), 0, 0, 0);
+        Ctx memory c = Ctx(marketId, _loadTradeConfig(marketId), _loadState(marketId), _noTiers(), 0, 0, 0);
         _price(c, amount < 0);
         _sync(c);
         int128 snapshot = p.fundingSnapshot;
@@ -495,7 +495,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
     /// @dev Completes a market's context: refuses an unknown market, adds the funding config when a
     /// boundary is due, and prices it (the oracle's index, or its last one in the grace period when
     /// `riskIncreasing` is false). Callers build the context in one expression, `Ctx(id,
-    /// _loadTradeConfig(id), _loadState(id), new Tier[](0), 0, 0, 0)`: a function returning a Ctx would
+    /// _loadTradeConfig(id), _loadState(id), _noTiers(), 0, 0, 0)`: a function returning a Ctx would
     /// zero-fill a config and a state first and throw them away (about 800 gas a call).
     function _price(Ctx memory c, bool riskIncreasing) private view {
         uint256 marketId = c.marketId;
@@ -566,6 +566,12 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
     /// the skew as it still stands).
     function _markAt(Ctx memory c, uint256 last) private view returns (uint256) {
         return MarketLib.markPrice(c.cfg, c.st, c.index, last, block.timestamp);
+    }
+
+    /// @dev A context's tiers before any is read: the empty array every unassigned memory array points to
+    /// (the zero slot, a length of 0), so nothing is allocated; `_tiersFor` replaces it on the first need.
+    function _noTiers() private pure returns (Tier[] memory none) {
+        return none;
     }
 
     /// @dev The market's tiers up to the one that holds |size| x price (see `_loadTiers`), read on the
