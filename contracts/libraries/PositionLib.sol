@@ -42,9 +42,16 @@ library PositionLib {
         return positionId >> 160;
     }
 
-    /// @notice Funding owed since the snapshot (negative: owed to the position); rounded up.
-    function pendingFunding(int256 size, int256 snapshot, int256 fundingIndex) internal pure returns (int256) {
-        return WadMath.ceilDiv(size * (fundingIndex - snapshot), WadMath.IWAD);
+    /// @notice Funding owed since the snapshot (negative: owed to the position); rounded up. The amounts
+    /// come at a position's widths (and the market's index, held in 112 bits), which bound the product.
+    function pendingFunding(int128 size, int128 snapshot, int128 fundingIndex) internal pure returns (int256) {
+        int256 owed;
+        // Unchecked: |fundingIndex - snapshot| <= 2^128 - 1 and |size| <= 2^127, so the product's magnitude
+        // is at most 2^255 - 2^127 and fits an int256.
+        unchecked {
+            owed = int256(size) * (int256(fundingIndex) - int256(snapshot));
+        }
+        return WadMath.ceilDiv(owed, WadMath.IWAD);
     }
 
     /// @notice PnL of `size` entered at `entry` valued at `price`; rounded down.
@@ -54,7 +61,7 @@ library PositionLib {
 
     /// @notice Margin net of pending funding: what equity would be at the entry price. A read: `update`
     /// realises it.
-    function netMargin(Position memory p, int256 fundingIndex) internal pure returns (int256) {
+    function netMargin(Position memory p, int128 fundingIndex) internal pure returns (int256) {
         return int256(uint256(p.margin)) - pendingFunding(p.size, p.fundingSnapshot, fundingIndex);
     }
 

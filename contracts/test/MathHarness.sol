@@ -171,7 +171,12 @@ contract MathHarness {
     }
 
     function pendingFunding(int256 size, int256 snapshot, int256 fundingIndex) external pure returns (int256) {
-        return PositionLib.pendingFunding(size, snapshot, fundingIndex);
+        return
+            PositionLib.pendingFunding(
+                SafeCast.toInt128(size),
+                SafeCast.toInt128(snapshot),
+                SafeCast.toInt128(fundingIndex)
+            );
     }
 
     function pnl(int256 size, uint256 entry, uint256 price) external pure returns (int256) {
@@ -179,7 +184,7 @@ contract MathHarness {
     }
 
     function netMargin(Position memory p, int256 fundingIndex) external pure returns (int256) {
-        return PositionLib.netMargin(p, fundingIndex);
+        return PositionLib.netMargin(p, SafeCast.toInt128(fundingIndex));
     }
 
     function positionUpdate(
