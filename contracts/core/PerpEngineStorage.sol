@@ -344,9 +344,13 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     }
 
     /// @dev One side's stored word: its open interest (96 bits) under its exact entry sum, notional * WAD +
-    /// remainder (160 bits), both checked.
-    function _sideWord(uint256 openInterest, uint256 entryNotional, uint256 remainder) private pure returns (uint256) {
-        uint256 entrySum = entryNotional * WadMath.WAD + remainder; // < 2^188: notional < 2^128, remainder < WAD
+    /// remainder (160 bits), both checked. The sum is formed unchecked: MarketState's widths bound it,
+    /// notional < 2^128 and remainder < 2^64, so it is below 2^188.
+    function _sideWord(uint256 openInterest, uint128 entryNotional, uint64 remainder) private pure returns (uint256) {
+        uint256 entrySum;
+        unchecked {
+            entrySum = uint256(entryNotional) * WadMath.WAD + remainder;
+        }
         return openInterest.toUint96() | (uint256(entrySum.toUint160()) << 96);
     }
 
