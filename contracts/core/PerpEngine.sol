@@ -68,6 +68,11 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
     }
 
     constructor(IVault vault_, IOracle oracle_, address adminModule_, address admin) {
+        // `_book` and `_indexPrice` call the vault and the oracle in place, without a code-size check: a
+        // call to an address without code would succeed and book nothing.
+        if (address(vault_).code.length == 0) revert NotAContract(address(vault_));
+        if (address(oracle_).code.length == 0) revert NotAContract(address(oracle_));
+        if (adminModule_.code.length == 0) revert NotAContract(adminModule_);
         adminModule = adminModule_;
         vault = vault_;
         oracle = oracle_;

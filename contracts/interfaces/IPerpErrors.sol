@@ -8,6 +8,12 @@ import {OrderType, OrderStatus} from "./OrderTypes.sol";
 /// once: the order book raises the engine's refusals with the engine's signatures, and a keeper decodes
 /// either contract's revert with either ABI. Amounts WAD (USD, or base units for sizes) unless stated.
 interface IPerpErrors {
+    /* ------------------------------------------------------------------ DEPLOYMENT */
+
+    /// @notice The engine's vault, oracle or admin module is not a deployed contract: the engine calls the
+    /// vault and the oracle without the compiler's code-size check, so it refuses to start without them.
+    error NotAContract(address account);
+
     /* ------------------------------------------------------------------ MARKETS */
 
     /// @notice No market has this id.

@@ -8,7 +8,12 @@
 import { expect } from "chai";
 import { ethers } from "hardhat";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
-import { PremiumFundingModel__factory, SpotPool__factory, SpotTwapFeed__factory } from "../../typechain-types";
+import {
+  PerpEngine__factory,
+  PremiumFundingModel__factory,
+  SpotPool__factory,
+  SpotTwapFeed__factory,
+} from "../../typechain-types";
 import type { MarketConfigStruct, TierStruct } from "../../typechain-types/contracts/core/PerpEngineAdmin";
 import { deploySystem, marketConfig, symbolBytes, tiersOf } from "../../lib/deploy";
 import { ALT_USD } from "../../lib/markets";
@@ -31,6 +36,25 @@ async function configFixture() {
 }
 
 describe("adversarial edges", () => {
+  describe("deployment", () => {
+    it("refuses an engine whose vault, oracle or admin module is not a contract", async () => {
+      const { ex, deployer } = await loadFixture(exchangeFixture);
+      const [vault, oracle, module] = [ex.vault, ex.oracle, ex.deployment.contracts.engineAdmin];
+      const factory = new PerpEngine__factory(deployer);
+      const nobody = ethers.Wallet.createRandom().address;
+      for (const args of [
+        [nobody, oracle, module],
+        [vault, nobody, module],
+        [vault, oracle, nobody],
+      ] as const) {
+        await expect(factory.deploy(args[0], args[1], args[2], deployer.address))
+          .to.be.revertedWithCustomError(factory, "NotAContract")
+          .withArgs(nobody);
+      }
+      await (await factory.deploy(vault, oracle, module, deployer.address)).waitForDeployment();
+    });
+  });
+
   describe("market configuration", () => {
     const invalid: {
       name: string;
