@@ -679,7 +679,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
     /// pool, b.insurance))`, its calldata written in place: the struct is static, eight words in its field
     /// order after the selector, so no Settlement is built in memory and encoded again (about 300 gas a
     /// call). As the compiler's call does, a revert is bubbled; its code-size check before a call that
-    /// returns nothing is not needed: the vault is an immutable of this engine, a deployed contract.
+    /// returns nothing is not needed: the vault is an immutable of this engine, and the constructor refuses
+    /// one without code (`NotAContract`).
     function _book(address account, address counterparty, Booking memory b) private {
         int256 pool = -(b.account + b.counterparty + b.margin + b.insurance);
         (int256 accountDelta, int256 counterpartyDelta, int256 marginDelta, int256 insuranceDelta) = (
