@@ -111,7 +111,7 @@ export interface FundingResult {
   boundary: bigint;
 }
 
-/** MarkPrice.sol's MarkInputs. */
+/** MarkPrice.compute's inputs (MathHarness's MarkInputs). */
 export interface MarkInputs {
   index: bigint;
   lastPrice: bigint;

@@ -12,34 +12,12 @@ enum MarkMethod {
     Index // the index itself: the perp's own order flow cannot move it
 }
 
-/// @notice What a mark-price method may look at. Prices WAD USD, rates WAD, times in seconds.
-struct MarkInputs {
-    uint256 index;
-    uint256 lastPrice;
-    int256 emaBasis; // EMA of (last - index), already advanced to now
-    int256 lastFundingRate; // F of the last funding boundary, per interval
-    uint256 timeToNextFunding;
-    uint256 fundingInterval;
-}
-
 /// @title MarkPrice
 /// @notice The mark-price methods, before the market's optional price band (MarketLib.markPrice applies it).
 library MarkPrice {
-    /// @notice The mark by `method`.
-    function compute(MarkMethod method, MarkInputs memory m) internal pure returns (uint256) {
-        return
-            compute(
-                method,
-                m.index,
-                m.lastPrice,
-                m.emaBasis,
-                m.lastFundingRate,
-                m.timeToNextFunding,
-                m.fundingInterval
-            );
-    }
-
-    /// @notice `compute` on MarkInputs' fields as values (MarketLib.markPrice: no struct in memory).
+    /// @notice The mark by `method`, from what a method may look at, as values (no struct in memory): prices
+    /// WAD USD, rates WAD, times in seconds; `emaBasis` is the EMA of (last - index) already advanced to now,
+    /// `lastFundingRate` the F of the last funding boundary, per interval.
     function compute(
         MarkMethod method,
         uint256 indexPrice,

@@ -6,9 +6,19 @@ import {Pricing} from "../libraries/Pricing.sol";
 import {Ema} from "../libraries/Ema.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
-import {MarkMethod, MarkInputs, MarkPrice} from "../libraries/MarkPrice.sol";
+import {MarkMethod, MarkPrice} from "../libraries/MarkPrice.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
+
+/// @notice MarkPrice.compute's inputs as one argument, as the vectors and lib/math's MarkInputs give them.
+struct MarkInputs {
+    uint256 index;
+    uint256 lastPrice;
+    int256 emaBasis;
+    int256 lastFundingRate;
+    uint256 timeToNextFunding;
+    uint256 fundingInterval;
+}
 
 /// @title MathHarness
 /// @notice Test only: the math libraries as external functions, so the shared test vectors
@@ -247,7 +257,16 @@ contract MathHarness {
     }
 
     function markPriceOf(MarkMethod method, MarkInputs memory m) external pure returns (uint256) {
-        return MarkPrice.compute(method, m);
+        return
+            MarkPrice.compute(
+                method,
+                m.index,
+                m.lastPrice,
+                m.emaBasis,
+                m.lastFundingRate,
+                m.timeToNextFunding,
+                m.fundingInterval
+            );
     }
 
     function markPrice(
