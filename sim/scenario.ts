@@ -128,24 +128,17 @@ const wad = (bounds: Bounds = {}) => decimalField(bounds, (value) => ({ ok: true
  */
 const TRADE_RATE_UNIT = 10n ** 11n;
 
-/** A rate of the market's configuration: a fraction the engine's 1e-7 units hold exactly. */
-const rate = (bounds: Bounds) =>
+/** A field the engine stores in whole multiples of `unit` (WAD), refused otherwise with `must`. */
+const multipleOf = (unit: bigint, must: string) => (bounds: Bounds) =>
   decimalField(bounds, (value): Checked<bigint> =>
-    value % TRADE_RATE_UNIT === 0n
-      ? { ok: true, value }
-      : { ok: false, message: `must be a multiple of 0.0000001, the engine's rate unit (got ${formatWad(value)})` },
+    value % unit === 0n ? { ok: true, value } : { ok: false, message: `must ${must} (got ${formatWad(value)})` },
   );
 
+/** A rate of the market's configuration: a fraction the engine's 1e-7 units hold exactly. */
+const rate = multipleOf(TRADE_RATE_UNIT, "be a multiple of 0.0000001, the engine's rate unit");
+
 /** A skew scale or an open-interest cap: whole base units, as the engine stores them (BASE_UNIT). */
-const wholeUnits = (bounds: Bounds) =>
-  decimalField(bounds, (value): Checked<bigint> =>
-    value % WAD === 0n
-      ? { ok: true, value }
-      : {
-          ok: false,
-          message: `must be a whole number of base units, as the engine stores it (got ${formatWad(value)})`,
-        },
-  );
+const wholeUnits = multipleOf(WAD, "be a whole number of base units, as the engine stores it");
 
 function wholeSeconds(secondsWad: bigint): Checked<number> {
   if (secondsWad % WAD !== 0n)
