@@ -161,12 +161,12 @@ export function fixesFor(b: TxBreakdown, per = 1): string[] {
     );
   }
   const position = root.storage.find((s) => s.label === "position" && s.writeGas > 0);
-  // Two slots (size + entry, margin + snapshot; owner and market travel in the id) is the floor.
-  if (position && position.writeGas / per >= 3 * WORTH_IT && position.slots / per > 2) {
+  // One slot (size, margin, and the entry and snapshot to nine digits; owner and market in the id) is the floor.
+  if (position && position.writeGas / per >= 3 * WORTH_IT && position.slots / per > 1) {
     fixes.push(
       `Position: ${fmtCount(position.writes / per)} SSTOREs to ${fmtCount(position.slots / per)} slots (${k(position.writeGas / per)}); a new slot costs 20,000. ` +
-        "Owner and market are implied by the id (keccak(owner, market)) and are in the events, so the struct fits two slots (size + entry price, " +
-        "margin + funding snapshot): 20k less per open; the deleting write of a close refunds less accordingly.",
+        "Owner and market are implied by the id and are in the events, and the entry price and funding snapshot need nine significant " +
+        "digits (DecimalFloat), so the struct fits one slot: 20k less per open.",
     );
   }
   // In a batch the external calls are paid once for all positions (the summary says how much).

@@ -33,7 +33,7 @@ const ROLES_SLOT = 0n;
 
 /** Per-contract mapping slots (declaration order) and the struct size of each entry, in slots. */
 const ENGINE = { marketCount: 1n, marketIdBySymbol: 2n, configs: 3n, states: 4n, tiers: 5n, positions: 6n };
-const ENGINE_SIZES = { config: 6, state: 7, tier: 1, position: 2 };
+const ENGINE_SIZES = { config: 6, state: 7, tier: 1, position: 1 };
 const VAULT = { freeBalance: 1n, marginOperator: 2n, poolInsurance: 3n, escrowHeld: 4n };
 /** Oracle: each market's sources, a fixed array of MAX_SOURCES one-slot entries (no length slot). */
 const ORACLE = { sources: 1n, maxSources: 7 };

@@ -404,6 +404,43 @@ function rootInTier(t: Tier, isLong: boolean, absSize: bigint, entry: bigint, ne
   return numShort / (absSize * (WAD + t.mmr)) + 1n;
 }
 
+/* ------------------------------------------------------------------ DecimalFloat */
+
+/**
+ * contracts/libraries/DecimalFloat.sol: a price to nine significant digits, m x 10^e, as a position stores
+ * its entry (31-bit m) and funding snapshot (a sign and a 30-bit m). `round` picks the grid value on the
+ * side the caller names (up: toward positive infinity).
+ */
+export const DecimalFloat = {
+  ENTRY_MANTISSA: 1n << 31n,
+  SNAPSHOT_MANTISSA: 1n << 30n,
+
+  round(v: bigint, limit: bigint, up: boolean): bigint {
+    if (v < 0n) throw new RangeError(`DecimalFloat.round takes a value >= 0: ${v}`);
+    let [m, unit] = [v, 1n];
+    while (m >= limit) [m, unit] = [m / 10n, unit * 10n];
+    if (!up || m * unit === v) return m * unit;
+    if (++m === limit) [m, unit] = [(v - 1n) / (unit * 10n) + 1n, unit * 10n];
+    return m * unit;
+  },
+
+  roundSigned(v: bigint, up: boolean): bigint {
+    return v >= 0n
+      ? DecimalFloat.round(v, DecimalFloat.SNAPSHOT_MANTISSA, up)
+      : -DecimalFloat.round(-v, DecimalFloat.SNAPSHOT_MANTISSA, !up);
+  },
+
+  /** An entry price as stored: rounded up for a long (against the trader), down for a short. */
+  entry(v: bigint, long: boolean): bigint {
+    return DecimalFloat.round(v, DecimalFloat.ENTRY_MANTISSA, long);
+  },
+
+  /** A funding snapshot as stored: down for a long (which owes size x (index - snapshot)), up for a short. */
+  snapshot(fundingIndex: bigint, long: boolean): bigint {
+    return DecimalFloat.roundSigned(fundingIndex, !long);
+  },
+};
+
 /* ------------------------------------------------------------------ PositionLib */
 
 /** contracts/libraries/PositionLib.sol: what a position owes or has earned, in the protocol's favour. */
@@ -445,11 +482,20 @@ export const PositionLib = {
    * `marginDelta`, and the snapshot moves to `fundingIndex`. The margin is written as max(margin, 0);
    * `margin` is returned signed.
    */
-  update(p: Position, fundingIndex: bigint, marginDelta: bigint): { position: Position; owed: bigint; margin: bigint } {
+  update(
+    p: Position,
+    fundingIndex: bigint,
+    marginDelta: bigint,
+    long: boolean,
+  ): { position: Position; owed: bigint; margin: bigint } {
     const owed = PositionLib.pendingFunding(p.size, p.fundingSnapshot, fundingIndex);
     const margin = p.margin - owed + marginDelta;
-    const written = margin > 0n ? checkedUint128(margin, "margin") : 0n;
-    return { position: { ...p, margin: written, fundingSnapshot: fundingIndex }, owed, margin };
+    const written = margin > 0n ? checkedUint(88, margin, "margin") : 0n;
+    return {
+      position: { ...p, margin: written, fundingSnapshot: DecimalFloat.snapshot(fundingIndex, long) },
+      owed,
+      margin,
+    };
   },
 };
 

@@ -538,7 +538,52 @@ function buildCases(rng: Rng, tierSets: Record<TierSet, Tier[]>): Case[] {
       -wad(10) + 1n,
     ],
   ] as const) {
-    add("PositionLib.update", name, { position, fundingIndex, marginDelta });
+    add("PositionLib.update", name, { position, fundingIndex, marginDelta, long: position.size > 0n });
+  }
+  add("PositionLib.update", "a new short's snapshot rounds up", {
+    position: pos(0n, 0n, 0n),
+    fundingIndex: -wad("0.0123456789123"),
+    marginDelta: wad(10),
+    long: false,
+  });
+  add("PositionLib.update", "a new long's snapshot rounds down", {
+    position: pos(0n, 0n, 0n),
+    fundingIndex: -wad("0.0123456789123"),
+    marginDelta: wad(10),
+    long: true,
+  });
+
+  /* DecimalFloat: exact values, one unit off the grid, the carry into the next decade, the extremes */
+  const M31 = 1n << 31n;
+  const M30 = 1n << 30n;
+  for (const [name, value] of [
+    ["zero", 0n],
+    ["below the mantissa bound: kept whole", M31 - 1n],
+    ["30,000 USD: exact", wad(30_000)],
+    ["1/30,000 (an inverse entry)", WAD / 30_000n],
+    ["a fill with impact", wad("30012.345678912345")],
+    ["one unit above a grid value", wad(2) + 1n],
+    ["just below a decade whose next step is the bound", (M31 - 1n) * 10n ** 9n + 1n],
+    ["the largest uint128", (1n << 128n) - 1n],
+  ] as const) {
+    for (const up of [true, false]) add("DecimalFloat.entry", `${name}, ${up ? "up" : "down"}`, { value, up });
+  }
+  for (const [name, value] of [
+    ["zero", 0n],
+    ["a positive index", wad("0.0123456789123")],
+    ["a negative index", -wad("0.0123456789123")],
+    ["exact", -wad(3)],
+    ["the carry at the bound, negative", -((M30 - 1n) * 10n ** 5n + 1n)],
+    ["the largest int112", (1n << 111n) - 1n],
+    ["the smallest int112", -(1n << 111n)],
+  ] as const) {
+    for (const up of [true, false]) add("DecimalFloat.snapshot", `${name}, ${up ? "up" : "down"}`, { value, up });
+  }
+  const floats = new Rng(SEED + 1n); // its own stream: the vectors drawn after these keep theirs
+  for (let i = 0; i < 10; ++i) {
+    const up = i % 2 === 0;
+    add("DecimalFloat.entry", `random ${i}`, { value: floats.decades(0, 30), up });
+    add("DecimalFloat.snapshot", `random ${i}`, { value: floats.sign() * floats.decades(0, 28), up });
   }
 
   /* MarketLib */
@@ -984,6 +1029,7 @@ const FILE_OF: Record<string, string> = {
   Ema: "ema",
   MarginMath: "marginmath",
   PositionLib: "positionlib",
+  DecimalFloat: "positionlib",
   MarketLib: "marketlib",
   MedianMarkModel: "strategies",
   PremiumFundingModel: "strategies",

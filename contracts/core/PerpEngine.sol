@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IVault} from "../interfaces/IVault.sol";
 import {IOracle} from "../interfaces/IOracle.sol";
 import {WadMath} from "../libraries/WadMath.sol";
+import {DecimalFloat} from "../libraries/DecimalFloat.sol";
 import {Pricing} from "../libraries/Pricing.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
@@ -199,7 +200,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         int256 net;
         {
             int256 owed;
-            (owed, net) = p.update(c.st.fundingIndex, 0); // on this copy: written only by a successful call
+            (owed, net) = p.update(c.st.fundingIndex, 0, p.size > 0); // on this copy: written only by a successful call
             int256 profit = PositionLib.pnl(p.size, p.entryPrice, c.mark) - owed;
             if (profit <= 0) revert NotProfitable(id, profit);
         }
@@ -252,11 +253,11 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
 
         _removeOpenInterest(c.st, p, p.fundingSnapshot);
         int256 margin;
-        (e.owed, margin) = p.update(c.st.fundingIndex, marginIn.toInt256());
+        (e.owed, margin) = p.update(c.st.fundingIndex, marginIn.toInt256(), sizeDelta > 0);
         if (margin < int256(uint256(c.cfg.minMargin))) revert MarginTooLow(margin, c.cfg.minMargin);
         p.owner = account;
         p.marketId = marketId.toUint32();
-        p.size += sizeDelta.toInt128();
+        p.size = (p.size + sizeDelta).toInt96();
         p.entryPrice = entry.toUint128();
         _addOpenInterest(c, p, true);
         uint256 notional = WadMath.abs(p.size).mulDown(e.fill);
@@ -296,7 +297,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         Booking memory b;
         b.margin = -int256(uint256(p.margin));
         int256 value;
-        (e.owed, value) = p.update(c.st.fundingIndex, e.realized - int256(e.fee));
+        (e.owed, value) = p.update(c.st.fundingIndex, e.realized - int256(e.fee), p.size > 0);
         if (size == absSize) {
             b.account = value > 0 ? value : int256(0);
             if (value >= 0) b.insurance = int256(e.fee.mulDown(c.cfg.insuranceFeeShare));
@@ -327,7 +328,7 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         _price(c, amount < 0);
         _sync(c);
         int128 snapshot = p.fundingSnapshot;
-        (int256 owed, int256 margin) = p.update(c.st.fundingIndex, amount);
+        (int256 owed, int256 margin) = p.update(c.st.fundingIndex, amount, p.size > 0);
         if (amount < 0) {
             if (margin < int256(uint256(c.cfg.minMargin))) revert MarginTooLow(margin, c.cfg.minMargin);
         } else if (margin <= 0) {
@@ -359,24 +360,24 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         Booking memory b
     ) private returns (bool liquidated, uint256 last) {
         uint256 absSize = WadMath.abs(p.size);
-        int256 net;
+        int256 net = p.netMargin(c.st.fundingIndex);
         {
-            // `update` acts on this copy, written only if the position is liquidated.
-            (int256 locked, int128 snapshot) = (int256(uint256(p.margin)), p.fundingSnapshot);
-            (, net) = p.update(c.st.fundingIndex, 0);
             Tier[] memory t = _tiersFor(c, absSize, c.mark);
             if (!MarginMath.isLiquidatable(t, p.size, p.entryPrice, net, c.mark)) return (false, 0);
-            _removeOpenInterest(c.st, p, snapshot);
-            b.margin -= locked;
         }
+        _removeOpenInterest(c.st, p, p.fundingSnapshot);
+        b.margin -= int256(uint256(p.margin));
         int256 equity = net + PositionLib.pnl(p.size, p.entryPrice, c.mark);
         (int256 closed, uint256 reward, uint256 remainingMargin) = _planLiquidation(c, p, absSize, net, equity);
         b.counterparty += int256(reward);
         b.margin += int256(remainingMargin);
-        // A full liquidation leaves no margin; a partial one leaves a positive remainder (`_planLiquidation`).
+        // A full liquidation leaves no margin; a partial one leaves a positive remainder (`_planLiquidation`),
+        // whose funding is realised (its margin is then written whole) and snapshot moved.
         if (remainingMargin == 0) {
             if (equity > 0) b.insurance += equity - int256(reward);
             else if (equity < 0) _coverBadDebt(c, uint256(-equity), b);
+        } else {
+            p.update(c.st.fundingIndex, 0, p.size > 0);
         }
         last = _writeReduced(c, id, p, closed, remainingMargin);
         _emitLiquidation(c, id, closed, reward, equity, p);
@@ -601,8 +602,9 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         uint256 margin
     ) private returns (uint256 last) {
         p.size -= closed.toInt128();
-        p.margin = margin.toUint128();
-        if (p.size == 0) p.entryPrice = 0;
+        p.margin = margin.toUint88();
+        if (p.size == 0)
+            (p.entryPrice, p.fundingSnapshot) = (0, 0); // as deleted
         else _addOpenInterest(c, p, false);
         _storePosition(id, p);
         last = MarketLib.samplePremium(c.cfg, c.st, c.index);
@@ -643,12 +645,14 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
         e.fee = Pricing.fee(skew, delta, e.fill, c.cfg.takerFee, c.cfg.makerFee);
     }
 
-    /// @dev Size-weighted entry after adding `delta` at `fill`; rounds against the trader (up for a long).
+    /// @dev Size-weighted entry after adding `delta` at `fill`, on DecimalFloat's grid (nine significant
+    /// digits, what a position stores); rounds against the trader (up for a long).
     function _averageEntry(Position memory p, int256 delta, uint256 fill) private pure returns (uint256) {
         uint256 absOld = WadMath.abs(p.size);
         uint256 absNew = absOld + WadMath.abs(delta);
         uint256 num = absOld * p.entryPrice + WadMath.abs(delta) * fill;
-        return delta > 0 ? WadMath.divRoundUp(num, absNew) : num / absNew;
+        bool up = delta > 0;
+        return DecimalFloat.round(up ? WadMath.divRoundUp(num, absNew) : num / absNew, DecimalFloat.ENTRY_MANTISSA, up);
     }
 
     /// @dev The trade's one event: the order and the position as it stands after it.

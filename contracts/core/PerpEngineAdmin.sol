@@ -130,8 +130,9 @@ contract PerpEngineAdmin is PerpEngineStorage, IPoolValuation {
 
     function _setConfig(uint256 marketId, MarketConfig calldata cfg) private {
         if (cfg.skewScale == 0) revert InvalidConfig("skewScale");
-        // The cap bounds each side's open interest, stored in 96 bits (StoredState).
-        if (cfg.maxOpenInterest == 0 || cfg.maxOpenInterest >= cfg.skewScale || cfg.maxOpenInterest >> 96 != 0) {
+        // The cap bounds each side's open interest, stored in 96 bits (StoredState), and so each position's
+        // size, stored signed in 96 (PerpEngineStorage._positions).
+        if (cfg.maxOpenInterest == 0 || cfg.maxOpenInterest >= cfg.skewScale || cfg.maxOpenInterest >> 95 != 0) {
             revert InvalidConfig("maxOpenInterest");
         }
         if (cfg.takerFee > MAX_FEE || cfg.makerFee > cfg.takerFee) revert InvalidConfig("fees");

@@ -9,6 +9,7 @@ import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 import {MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {IFundingModel} from "../interfaces/IFundingModel.sol";
 import {Position} from "../libraries/PositionLib.sol";
+import {DecimalFloat} from "../libraries/DecimalFloat.sol";
 import {IPerpEngineEvents} from "../interfaces/IPerpEngine.sol";
 import {IPerpErrors} from "../interfaces/IPerpErrors.sol";
 
@@ -80,14 +81,16 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
         uint32 oracleGracePeriod;
     }
 
-    /// @dev A position as stored: two slots, (size, entry price) and (margin, funding snapshot). The owner
-    /// and the market are in the id (PositionLib.id); `_loadPosition` puts them back.
-    struct StoredPosition {
-        int128 size;
-        uint128 entryPrice;
-        uint128 margin;
-        int128 fundingSnapshot;
-    }
+    /// @dev A position as stored: one word, (size, margin, entry price, funding snapshot) from the low bits:
+    /// the size as an int96 (3.9e10 base units; a trade that grows a position checks it: SafeCast), the
+    /// margin as a uint88 (3.1e8 collateral units; checked where it is computed, PositionLib.update and
+    /// `_writeReduced`), the entry price and the snapshot as 36-bit DecimalFloat codes (nine significant
+    /// digits, rounded in the protocol's favour where they are computed). The owner and the market are in
+    /// the id (PositionLib.id); `_loadPosition` puts them back.
+    uint256 private constant SIZE_BITS = 96;
+    uint256 private constant MARGIN_BITS = 88;
+    uint256 private constant ENTRY_SHIFT = SIZE_BITS + MARGIN_BITS; // 184
+    uint256 private constant SNAPSHOT_SHIFT = ENTRY_SHIFT + 36; // 220
 
     /// @dev A market's state as stored: MarketState's fields in five words a trade reads whole
     /// (`_loadState`, `_storeState`), packed by what moves together, and a sixth that only bad debt and
@@ -124,46 +127,46 @@ abstract contract PerpEngineStorage is AccessControl, ReentrancyGuardTransient, 
     mapping(uint256 marketId => StoredState) internal _states;
     /// @dev A fixed array: its count is the config's `tierCount`, so no length slot is read.
     mapping(uint256 marketId => StoredTier[MAX_TIERS]) internal _tiers;
-    mapping(uint256 positionId => StoredPosition) internal _positions;
+    mapping(uint256 positionId => uint256 word) internal _positions;
 
-    /// @dev The position `id` names, its two words read whole; owner and market from the id when it is
-    /// open (a closed or unknown id reads as all zero, as a deleted struct would, from its first word alone).
+    /// @dev The position `id` names, its word read whole; owner and market from the id when it is open (a
+    /// closed or unknown id reads as all zero, as a deleted struct would).
     function _loadPosition(uint256 id) internal view returns (Position memory p) {
-        StoredPosition storage s = _positions[id];
+        uint256 w = _positions[id];
+        // DecimalFloat.decode and decodeSigned, in place: the entry is m (31 bits) x 10^e (5 bits above it);
+        // the snapshot is m (30 bits) x 10^e (5 bits), with the sign in the word's top bit.
         assembly ("memory-safe") {
-            let m128 := sub(shl(128, 1), 1)
-            let w := sload(s.slot)
-            let size := signextend(15, w)
-            // A zero size is a position never opened or deleted whole (`_storePosition`): its second word
-            // is zero too, and is not read (a cold slot an opening trade does not pay for).
+            let size := signextend(11, w) // the low 96 bits, signed
             if size {
                 mstore(p, and(id, sub(shl(160, 1), 1))) // owner
                 mstore(add(p, 0x20), shr(160, id)) // marketId
                 mstore(add(p, 0x40), size)
-                mstore(add(p, 0x60), shr(128, w)) // entryPrice
-                w := sload(add(s.slot, 1))
-                mstore(add(p, 0x80), and(w, m128)) // margin
-                mstore(add(p, 0xa0), sar(128, w)) // fundingSnapshot
+                mstore(add(p, 0x80), and(shr(96, w), sub(shl(88, 1), 1))) // margin: 88 bits above the size
+                let e := shr(184, w) // ENTRY_SHIFT
+                mstore(add(p, 0x60), mul(and(e, 0x7fffffff), exp(10, and(shr(31, e), 31)))) // entryPrice
+                e := shr(220, w) // SNAPSHOT_SHIFT
+                let v := mul(and(e, 0x3fffffff), exp(10, and(shr(30, e), 31)))
+                if shr(35, e) {
+                    v := sub(0, v)
+                }
+                mstore(add(p, 0xa0), v) // fundingSnapshot
             }
         }
     }
 
-    /// @dev Writes `p`'s amounts as two whole words; a zero size deletes the position. The amounts were
-    /// range-checked where they were computed (SafeCast), so the masks only drop sign bits.
+    /// @dev Writes `p`'s amounts as one word; a zero size deletes the position. The size and the margin were
+    /// range-checked where they were computed (SafeCast), and the entry and the snapshot rounded to
+    /// DecimalFloat's grid (`PerpEngine._averageEntry`, PositionLib.update), so every field fits its bits.
     function _storePosition(uint256 id, Position memory p) internal {
-        StoredPosition storage s = _positions[id];
-        assembly ("memory-safe") {
-            let m128 := sub(shl(128, 1), 1)
-            switch mload(add(p, 0x40))
-            case 0 {
-                sstore(s.slot, 0)
-                sstore(add(s.slot, 1), 0)
-            }
-            default {
-                sstore(s.slot, or(and(mload(add(p, 0x40)), m128), shl(128, mload(add(p, 0x60)))))
-                sstore(add(s.slot, 1), or(and(mload(add(p, 0x80)), m128), shl(128, mload(add(p, 0xa0)))))
-            }
+        if (p.size == 0) {
+            delete _positions[id];
+            return;
         }
+        _positions[id] =
+            (uint256(int256(p.size)) & ((1 << SIZE_BITS) - 1)) |
+            (uint256(p.margin) << SIZE_BITS) |
+            (DecimalFloat.encode(p.entryPrice, DecimalFloat.ENTRY_MANTISSA) << ENTRY_SHIFT) |
+            (DecimalFloat.encodeSigned(p.fundingSnapshot) << SNAPSHOT_SHIFT);
     }
 
     /// @dev A market's tiers with their maintenance amounts, from the first up to the one that holds the

@@ -2,14 +2,16 @@
 pragma solidity 0.8.28;
 
 import {WadMath} from "./WadMath.sol";
+import {DecimalFloat} from "./DecimalFloat.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
 /// @notice An isolated position. Signed size: positive is long, negative is short (base units, WAD).
 /// `margin` is the collateral locked for it (WAD USD), net of funding realised so far;
 /// `fundingSnapshot` is the market's funding index when funding was last realised into margin.
 /// One position per account and market (one-way mode); its id is `marketId << 160 | owner`, so the
-/// owner and the market travel in the id and storage keeps only the four amounts, two slots
-/// (PerpEngineStorage.StoredPosition). In memory and in views the struct carries them again.
+/// owner and the market travel in the id and storage keeps only the four amounts, in one slot
+/// (PerpEngineStorage._positions): the entry price and the snapshot to nine significant digits
+/// (DecimalFloat). In memory and in views the struct carries them again.
 struct Position {
     address owner;
     uint32 marketId;
@@ -66,25 +68,29 @@ library PositionLib {
     }
 
     /// @notice Realises `p`'s funding: what it owes since its snapshot leaves its margin, together with
-    /// `marginDelta`, and the snapshot moves to `fundingIndex`. The one place a position's funding is
-    /// settled (Uniswap v4's Position.update, for the funding accumulator). A path calls it once, after
-    /// taking the position out of the market's aggregates (they hold its old snapshot) and before putting
-    /// it back.
+    /// `marginDelta`, and the snapshot moves to `fundingIndex`, rounded to DecimalFloat's grid in the
+    /// protocol's favour: down for a long (which owes size x (index - snapshot)), up for a short. The one
+    /// place a position's funding is settled (Uniswap v4's Position.update, for the funding accumulator). A
+    /// path calls it once, after taking the position out of the market's aggregates (they hold its old
+    /// snapshot) and before putting it back; a full liquidation, which puts nothing back, reads `netMargin`.
     /// @param p The position, updated in place.
     /// @param fundingIndex The market's funding index now.
     /// @param marginDelta What else moves the margin in the same step: margin added or removed, realised
     /// PnL less fees; 0 when the caller writes the margin it ends with (a liquidation's remainder).
+    /// @param long The side the position is on after the step (an opening trade's, for a new position).
     /// @return owed The funding realised (negative: paid to the position), rounded up.
     /// @return margin The margin after funding and `marginDelta`, signed; written as `max(margin, 0)`, so
     /// a caller that may go below zero decides (a refusal, or bad debt on a full close).
     function update(
         Position memory p,
         int128 fundingIndex,
-        int256 marginDelta
+        int256 marginDelta,
+        bool long
     ) internal pure returns (int256 owed, int256 margin) {
         owed = pendingFunding(p.size, p.fundingSnapshot, fundingIndex);
         margin = int256(uint256(p.margin)) - owed + marginDelta;
-        p.margin = margin > 0 ? uint256(margin).toUint128() : 0;
-        p.fundingSnapshot = fundingIndex;
+        p.margin = margin > 0 ? uint256(margin).toUint88() : 0;
+        // |index| < 2^111, and rounding moves it by at most one step of its grid: an int128 holds it.
+        p.fundingSnapshot = int128(DecimalFloat.roundSigned(fundingIndex, !long));
     }
 }

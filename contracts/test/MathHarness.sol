@@ -7,6 +7,7 @@ import {Ema} from "../libraries/Ema.sol";
 import {MarginMath, Tier} from "../libraries/MarginMath.sol";
 import {MarketLib, MarketConfig, MarketState} from "../libraries/MarketLib.sol";
 import {MarkMethod, MarkPrice} from "../libraries/MarkPrice.sol";
+import {DecimalFloat} from "../libraries/DecimalFloat.sol";
 import {Position, PositionLib} from "../libraries/PositionLib.sol";
 import {SafeCast} from "@openzeppelin/contracts/utils/math/SafeCast.sol";
 
@@ -200,10 +201,28 @@ contract MathHarness {
     function positionUpdate(
         Position memory p,
         int128 fundingIndex,
-        int256 marginDelta
+        int256 marginDelta,
+        bool long
     ) external pure returns (Position memory, int256 owed, int256 margin) {
-        (owed, margin) = PositionLib.update(p, fundingIndex, marginDelta);
+        (owed, margin) = PositionLib.update(p, fundingIndex, marginDelta, long);
         return (p, owed, margin);
+    }
+
+    /* ------------------------------------------------------------------ DecimalFloat */
+
+    /// @dev An entry rounded to its grid, and its code decoded back (the stored value).
+    function entryRound(uint256 v, bool up) external pure returns (uint256 rounded, uint256 stored) {
+        rounded = DecimalFloat.round(v, DecimalFloat.ENTRY_MANTISSA, up);
+        stored = DecimalFloat.decode(
+            DecimalFloat.encode(rounded, DecimalFloat.ENTRY_MANTISSA),
+            DecimalFloat.ENTRY_MANTISSA
+        );
+    }
+
+    /// @dev A snapshot rounded to its grid, and its code decoded back (the stored value).
+    function snapshotRound(int256 v, bool up) external pure returns (int256 rounded, int256 stored) {
+        rounded = DecimalFloat.roundSigned(v, up);
+        stored = DecimalFloat.decodeSigned(DecimalFloat.encodeSigned(rounded));
     }
 
     /* ------------------------------------------------------------------ MarketLib */

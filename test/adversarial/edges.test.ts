@@ -69,8 +69,8 @@ describe("adversarial edges", () => {
         field: "maxOpenInterest",
       },
       {
-        name: "an open-interest cap above 2^96 - 1 (a side's stored width)",
-        change: (c) => ({ ...c, skewScale: (2n ** 64n - 1n) * WAD, maxOpenInterest: (2n ** 96n / WAD + 1n) * WAD }),
+        name: "an open-interest cap above 2^95 - 1 (a position's stored size, signed in 96 bits)",
+        change: (c) => ({ ...c, skewScale: (2n ** 64n - 1n) * WAD, maxOpenInterest: (2n ** 95n / WAD + 1n) * WAD }),
         field: "maxOpenInterest",
       },
       // Stored units: the skew scale and the cap in whole base units, 64 bits.
@@ -210,7 +210,7 @@ describe("adversarial edges", () => {
       const edge: MarketConfigStruct = {
         ...cfg,
         skewScale: (2n ** 64n - 1n) * WAD, // the largest uint64 in whole base units
-        maxOpenInterest: ((2n ** 96n - 1n) / WAD) * WAD, // the widest whole cap a side's stored open interest holds
+        maxOpenInterest: ((2n ** 95n - 1n) / WAD) * WAD, // the widest whole cap a position's stored size holds
         takerFee: wad("0.1"),
         makerFee: TRADE_RATE_UNIT,
         insuranceFeeShare: WAD,

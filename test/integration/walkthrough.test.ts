@@ -8,6 +8,7 @@ import { connectExchange } from "../../lib/contracts";
 import { ALT_USD } from "../../lib/markets";
 import { DEFAULT_MIN_EXECUTION_FEE_USD } from "../../lib/deploy";
 import { USD6_TO_WAD, wad, WAD } from "../../lib/units";
+import { DecimalFloat } from "../../lib/math";
 import { setOutput } from "../../tasks/common";
 import { runWalkthrough, type WalkthroughRecord } from "../../tasks/walkthrough";
 
@@ -89,7 +90,8 @@ describe("walkthrough: the trader's eight steps, in-process", () => {
 
   it("step 5: the liquidation price is the short's SPEC formula, about 9% above the mark", () => {
     const p = r.step5Prices;
-    expect(p.entryPrice).to.equal(r.step2Limit.fillPrice);
+    // the fill, to the nine significant digits a position stores, rounded against the short (down)
+    expect(p.entryPrice).to.equal(DecimalFloat.entry(r.step2Limit.fillPrice, false));
     // short: (entry * size + M + amt) / (size * (1 + mmr)), first tier (amt = 0), M = the 100 USD margin
     const size = -p.size;
     const num = ((p.entryPrice * size) / WAD + wad(100)) * WAD;

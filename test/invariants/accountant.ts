@@ -14,7 +14,7 @@
  */
 import { expect } from "chai";
 import type { LogDescription } from "ethers";
-import { MarginMath, PositionLib, WadMath, type Position } from "../../lib/math";
+import { DecimalFloat, MarginMath, PositionLib, WadMath, type Position } from "../../lib/math";
 import { OrderBook__factory, PerpEngine__factory, Vault__factory } from "../../typechain-types";
 import type { Receipt } from "./chain";
 import { averageEntry, planLiquidation } from "./engine-model";
@@ -22,10 +22,19 @@ import { marketOf, type LiveOrder, type World } from "./world";
 
 export const ORDER_TYPE = { LimitOpen: 0n, LimitClose: 1n, TakeProfit: 2n, StopLoss: 3n } as const;
 
-/** topic0 of every event the accountant books; the rest (FundingSettled, ...) is skipped unparsed. */
+/** topic0 of every event the accountant books or follows; the rest is skipped unparsed. */
 const BOOKED_EVENTS = new Set<string>([
   ...(
-    ["PositionUpdated", "Trade", "MarginChanged", "Liquidation", "AutoDeleveraged", "BadDebt", "ProfitCapped"] as const
+    [
+      "PositionUpdated",
+      "Trade",
+      "MarginChanged",
+      "Liquidation",
+      "AutoDeleveraged",
+      "BadDebt",
+      "ProfitCapped",
+      "FundingSettled",
+    ] as const
   ).map((name) => PerpEngine__factory.createInterface().getEvent(name)!.topicHash),
   ...(["OrderCreated", "OrderExecuted", "OrderCancelled", "OrderExpired"] as const).map(
     (name) => OrderBook__factory.createInterface().getEvent(name)!.topicHash,
@@ -102,10 +111,13 @@ export class Accountant {
   private readonly positions: Map<bigint, Position>;
   private insuranceRunning: bigint;
   private readonly uncoveredRunning = new Map<bigint, bigint>();
+  /** each market's funding index, as FundingSettled moves it: what a touch realises funding against */
+  private readonly fundingIndex: Map<bigint, bigint>;
 
   /**
    * @param positions every trader position before the command (mutated copies are kept here)
    * @param orders the model's live orders; updated as orders are created, executed and cancelled
+   * @param fundingIndex each market's funding index before the command
    * @param marginIn the margin a direct increasePosition of this command adds
    */
   constructor(
@@ -114,9 +126,11 @@ export class Accountant {
     private readonly orders: Map<bigint, LiveOrder>,
     insurance: bigint,
     uncoveredBadDebt: ReadonlyMap<bigint, bigint>,
+    fundingIndex: ReadonlyMap<bigint, bigint>,
     private readonly marginIn?: bigint,
   ) {
     this.positions = new Map(positions);
+    this.fundingIndex = new Map(fundingIndex);
     this.insuranceRunning = insurance;
     for (const [id, amount] of uncoveredBadDebt) this.uncoveredRunning.set(id, amount);
   }
@@ -227,8 +241,11 @@ export class Accountant {
           case "ProfitCapped": // precedes its close's Trade or its AutoDeleveraged
             this.profitCaps.set(ev.args.id as bigint, ev);
             break;
+          case "FundingSettled": // no money moves; the touches after it realise funding to its index
+            this.fundingIndex.set(ev.args.marketId as bigint, ev.args.fundingIndex as bigint);
+            break;
           default:
-            break; // FundingSettled, MarketPaused: no money moves
+            break;
         }
       }
     }
@@ -338,8 +355,12 @@ export class Accountant {
     this.touched.add(id);
     const p = this.positions.get(id) ?? zeroPosition(u.owner, u.marketId);
     const m = marketOf(this.w, u.marketId);
-    const fundingIndex = u.fundingSnapshot;
-    const owed = p.size === 0n ? 0n : PositionLib.pendingFunding(p.size, p.fundingSnapshot, fundingIndex);
+    const fundingIndex = this.fundingIndex.get(u.marketId);
+    expect(fundingIndex !== undefined, `market ${u.marketId}: a funding index before the touch`).to.equal(true);
+    const owed = p.size === 0n ? 0n : PositionLib.pendingFunding(p.size, p.fundingSnapshot, fundingIndex!);
+    expect(u.fundingSnapshot, `position ${id}: snapshot = the index, rounded in the protocol's favour`).to.equal(
+      u.size === 0n ? 0n : DecimalFloat.snapshot(fundingIndex!, u.size > 0n),
+    );
     const net = p.margin - owed;
     const who = `${ev.name} on position ${id}`;
     let marginDelta = 0n;

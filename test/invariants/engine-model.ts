@@ -5,6 +5,7 @@
  * fuzz predicts each keeper action with these before it sends it, then holds the chain to the prediction.
  */
 import {
+  DecimalFloat,
   MarginMath,
   MarketLib,
   PositionLib,
@@ -145,15 +146,20 @@ export function predictLiquidations(
     const plan = planLiquidation(m.cfg, m.tiers, p, net, equity, s.mark);
     out.push({ id, marketId: m.marketId, mark: s.mark, equity, plan });
     let st = removeOpenInterest(s.state, p);
-    const rest: Position = {
-      ...p,
-      size: p.size - plan.closed,
-      margin: plan.remainingMargin,
-      fundingSnapshot: st.fundingIndex,
-    };
+    const size = p.size - plan.closed;
+    // A partial remainder's snapshot moves to the index (PositionLib.update); a full liquidation deletes.
+    const rest: Position =
+      size === 0n
+        ? { ...p, size, entryPrice: 0n, margin: 0n, fundingSnapshot: 0n }
+        : {
+            ...p,
+            size,
+            margin: plan.remainingMargin,
+            fundingSnapshot: DecimalFloat.snapshot(st.fundingIndex, size > 0n),
+          };
     if (rest.size !== 0n) st = addOpenInterest(st, rest);
     st = MarketLib.samplePremium(m.cfg, st, s.index);
-    working.set(id, rest.size === 0n ? { ...rest, entryPrice: 0n } : rest);
+    working.set(id, rest);
     synced.set(m.marketId, { state: st, index: s.index, mark: markOf(m.cfg, st, s.index, nowTs) });
   }
   return out;
@@ -216,10 +222,14 @@ export function payableProfit(
 
 /* ------------------------------------------------------------------ TRADES */
 
-/** `_averageEntry`: size-weighted entry after adding `delta` at `fill`; up for a long, down for a short. */
+/**
+ * `_averageEntry`: size-weighted entry after adding `delta` at `fill`, on the grid a position stores (nine
+ * significant digits); up for a long, down for a short.
+ */
 export function averageEntry(p: Position, delta: bigint, fill: bigint): bigint {
   const absOld = WadMath.abs(p.size);
   const absNew = absOld + WadMath.abs(delta);
   const num = absOld * p.entryPrice + WadMath.abs(delta) * fill;
-  return delta > 0n ? WadMath.divRoundUp(num, absNew) : num / absNew;
+  const long = delta > 0n;
+  return DecimalFloat.entry(long ? WadMath.divRoundUp(num, absNew) : num / absNew, long);
 }

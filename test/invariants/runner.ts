@@ -243,7 +243,7 @@ export class Sequence {
     this.block = states[0].block;
     for (const [i, v] of this.venues.entries()) {
       v.state = states[i];
-      const acct = new Accountant(v.w, v.state.positions, v.orders, v.state.insurance, new Map());
+      const acct = new Accountant(v.w, v.state.positions, v.orders, v.state.insurance, new Map(), new Map());
       await this.checkAfter(v, v.state, v.state, acct, undefined, i === 0);
     }
   }
@@ -284,6 +284,7 @@ export class Sequence {
           v.orders,
           pres[i].insurance,
           new Map([...pres[i].markets].map(([id, m]) => [id, m.state.uncoveredBadDebt])),
+          new Map([...pres[i].markets].map(([id, m]) => [id, m.state.fundingIndex])),
           v === target ? step.marginIn : undefined,
         ),
     );

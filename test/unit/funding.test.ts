@@ -4,6 +4,7 @@ import { loadFixture, time } from "@nomicfoundation/hardhat-network-helpers";
 import type { ContractTransactionReceipt } from "ethers";
 import { PremiumFundingModel__factory } from "../../typechain-types";
 import { wad, WAD } from "../../lib/units";
+import { DecimalFloat } from "../../lib/math";
 import {
   ALT_START_PRICE,
   close,
@@ -328,7 +329,10 @@ describe("funding (SPEC 5: F = clamp(p + clamp(I - p, -0.05%, +0.05%), -cap, +ca
       delta: indexAtTouch - snapshots.get(c.address)!,
       paid: fundingPaidIn(s, touch),
     });
-    snapshots.set(c.address, indexAtTouch);
+    // the touch moves c's snapshot to the index, on the grid a position stores (up: c is short)
+    const cSnapshot = (await s.ex.admin.position(ids[2])).fundingSnapshot;
+    expect(cSnapshot).to.equal(DecimalFloat.snapshot(indexAtTouch, false));
+    snapshots.set(c.address, cSnapshot);
     receipts.push(await settleAt(s, b0 + 3n * FUNDING_INTERVAL + 3n));
     const finalIndex = (await state(s)).fundingIndex;
     for (const who of [a, b, c, d]) {

@@ -10,6 +10,7 @@ import { expect } from "chai";
 import { loadFixture } from "@nomicfoundation/hardhat-network-helpers";
 import type { HardhatEthersSigner } from "@nomicfoundation/hardhat-ethers/signers";
 import { wad, WAD } from "../../lib/units";
+import { DecimalFloat } from "../../lib/math";
 import type { Exchange } from "../../lib/contracts";
 import { exchangeFixture, openSize, tradeEvent } from "../helpers/fixtures";
 import { expectConservation } from "../helpers/conservation";
@@ -96,10 +97,14 @@ describe("pricing: fill price, fees and last price at several skews", () => {
 
     // 5. A sells 240,000 at K = 120,000, to K = -120,000 (|K+d| = |K|: not growing, maker).
     //    fill = 2 * (1 + (120,000 - 120,000) / 10,000,000) = 2; fee = 240,000 * 2 * 0.0002 = 96
-    //    A's entry averages down (a short rounds down): (70,000 * 1.98 + 240,000 * 2) / 310,000.
+    //    A's entry averages down (a short rounds down): (70,000 * 1.98 + 240,000 * 2) / 310,000 = 1.9954838709...
+    //    to the nine significant digits a position stores: 1.99548387.
     await increase(a, wad(-240_000), wad(60_000), wad(2), wad(96), wad(-120_000));
     const posA = await ex.admin.position(await ex.admin.positionId(a.address, id));
-    expect(posA.entryPrice).to.equal((wad(70_000) * wad("1.98") + wad(240_000) * wad(2)) / wad(310_000));
+    expect(posA.entryPrice).to.equal(wad("1.99548387"));
+    expect(posA.entryPrice).to.equal(
+      DecimalFloat.entry((wad(70_000) * wad("1.98") + wad(240_000) * wad(2)) / wad(310_000), false),
+    );
 
     // 6. B buys 1000/3 ALT (not a round number) at K = -120,000: maker, fill rounded up.
     const d6 = (wad(1_000) * WAD) / wad(3);

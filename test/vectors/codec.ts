@@ -64,6 +64,13 @@ export function big(args: Args, key: string): bigint {
   return v;
 }
 
+export function bool(args: Args, key: string): boolean {
+  const v = args[key];
+  if (typeof v !== "boolean")
+    throw new TypeError(`argument ${key} is ${JSON.stringify(encode(v))}, expected a boolean`);
+  return v;
+}
+
 export function str(args: Args, key: string): string {
   const v = args[key];
   if (typeof v !== "string") throw new TypeError(`argument ${key} is ${JSON.stringify(encode(v))}, expected a string`);

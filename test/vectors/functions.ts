@@ -6,6 +6,7 @@
  */
 import { AbiCoder, dataSlice, isHexString, type Signer } from "ethers";
 import {
+  DecimalFloat,
   Ema,
   MarginMath,
   MARK_METHOD,
@@ -32,7 +33,7 @@ import {
   type PremiumFundingModel as PremiumFundingModelContract,
   type VelocityFundingModel as VelocityFundingModelContract,
 } from "../../typechain-types";
-import { big, config, position, state, str, tiers, type Args, type Reverted } from "./codec";
+import { big, bool, config, position, state, str, tiers, type Args, type Reverted } from "./codec";
 
 export interface MathContracts {
   harness: MathHarness;
@@ -227,14 +228,37 @@ export const FUNCTIONS: Record<string, VectorFunction> = {
     onChain: (c, a) => c.harness.netMargin(position(a), big(a, "fundingIndex")),
   },
   "PositionLib.update": {
-    mirror: (a) => PositionLib.update(position(a), big(a, "fundingIndex"), big(a, "marginDelta")),
+    mirror: (a) => PositionLib.update(position(a), big(a, "fundingIndex"), big(a, "marginDelta"), bool(a, "long")),
     onChain: async (c, a) => {
       const [p, owed, margin] = await c.harness.positionUpdate(
         position(a),
         big(a, "fundingIndex"),
         big(a, "marginDelta"),
+        bool(a, "long"),
       );
       return { position: positionFromChain(p), owed, margin };
+    },
+  },
+
+  // The value a position stores is the rounded one: `stored` is its 36-bit code decoded back.
+  "DecimalFloat.entry": {
+    mirror: (a) => {
+      const rounded = DecimalFloat.round(big(a, "value"), DecimalFloat.ENTRY_MANTISSA, bool(a, "up"));
+      return { rounded, stored: rounded };
+    },
+    onChain: async (c, a) => {
+      const [rounded, stored] = await c.harness.entryRound(big(a, "value"), bool(a, "up"));
+      return { rounded, stored };
+    },
+  },
+  "DecimalFloat.snapshot": {
+    mirror: (a) => {
+      const rounded = DecimalFloat.roundSigned(big(a, "value"), bool(a, "up"));
+      return { rounded, stored: rounded };
+    },
+    onChain: async (c, a) => {
+      const [rounded, stored] = await c.harness.snapshotRound(big(a, "value"), bool(a, "up"));
+      return { rounded, stored };
     },
   },
 
