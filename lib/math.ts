@@ -492,7 +492,11 @@ export const PositionLib = {
     const margin = p.margin - owed + marginDelta;
     const written = margin > 0n ? checkedUint(88, margin, "margin") : 0n;
     return {
-      position: { ...p, margin: written, fundingSnapshot: DecimalFloat.snapshot(fundingIndex, long) },
+      position: {
+        ...p,
+        margin: written,
+        fundingSnapshot: checkedInt(128, DecimalFloat.snapshot(fundingIndex, long), "fundingSnapshot"),
+      },
       owed,
       margin,
     };

@@ -90,7 +90,7 @@ library PositionLib {
         owed = pendingFunding(p.size, p.fundingSnapshot, fundingIndex);
         margin = int256(uint256(p.margin)) - owed + marginDelta;
         p.margin = margin > 0 ? uint256(margin).toUint88() : 0;
-        // |index| < 2^111, and rounding moves it by at most one step of its grid: an int128 holds it.
-        p.fundingSnapshot = int128(DecimalFloat.roundSigned(fundingIndex, !long));
+        // Rounded, an index near +-2^127 would leave int128 (the engine's stays below 2^111: MarketLib.sync).
+        p.fundingSnapshot = DecimalFloat.roundSigned(fundingIndex, !long).toInt128();
     }
 }
