@@ -479,8 +479,8 @@ export const PositionLib = {
 
   /**
    * PositionLib.update: the funding owed since the snapshot leaves the margin together with
-   * `marginDelta`, and the snapshot moves to `fundingIndex`. The margin is written as max(margin, 0);
-   * `margin` is returned signed.
+   * `marginDelta`, and the snapshot moves to `fundingIndex`, on DecimalFloat's grid against the trader
+   * (`long`: the side after the step). The margin is written as max(margin, 0); `margin` is returned signed.
    */
   update(
     p: Position,
