@@ -173,15 +173,15 @@ export async function deploySystem(deployer: Signer, spec: SystemSpec = DEFAULT_
   return connectExchange(deployment, deployer);
 }
 
+/** ReciprocalOracle.MAX_INITIAL_LISTINGS: the listings its constructor keeps in code. */
+const MAX_INITIAL_LISTINGS = 8;
+
 /**
  * Deploys the coin-margined exchange of `spec.asset`, after the USD exchange `usd` whose coin, feeds and
  * funding model it shares: a vault and an LP pool of the coin, an engine whose oracle is a ReciprocalOracle
  * over the USD oracle (an inverse market is the linear engine on 1/P: contracts/oracle/ReciprocalOracle.sol),
  * a lens and an order book; the deployer seeds the pool and the insurance fund with minted coins.
  */
-/** ReciprocalOracle.MAX_INITIAL_LISTINGS: the listings its constructor keeps in code. */
-const MAX_INITIAL_LISTINGS = 8;
-
 export async function deployCoinMargined(
   deployer: Signer,
   usd: Deployment,

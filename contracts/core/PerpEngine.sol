@@ -603,8 +603,8 @@ contract PerpEngine is PerpEngineStorage, IPerpEngine {
     ) private returns (uint256 last) {
         p.size -= closed.toInt128();
         p.margin = margin.toUint88();
-        if (p.size == 0)
-            (p.entryPrice, p.fundingSnapshot) = (0, 0); // as deleted
+        // A closed position reads back as all zero (`_storePosition` deletes it); its event says so too.
+        if (p.size == 0) (p.entryPrice, p.fundingSnapshot) = (0, 0);
         else _addOpenInterest(c, p, false);
         _storePosition(id, p);
         last = MarketLib.samplePremium(c.cfg, c.st, c.index);

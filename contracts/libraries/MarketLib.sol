@@ -82,17 +82,6 @@ library MarketLib {
 
     int256 private constant IWAD = WadMath.IWAD;
 
-    /// @notice What a `sync` did, for a caller's event and tests: `intervals` boundaries settled (0 when none
-    /// was due), `rate` the F of the last one, `boundary` its timestamp, and `last` the market's last price
-    /// (`lastPrice`), which sync reads and leaves as it was. `sync` returns these as values (no struct in
-    /// memory on the trading paths); MathHarness returns them as this struct.
-    struct FundingResult {
-        uint256 intervals;
-        int256 rate;
-        uint256 boundary;
-        uint256 last;
-    }
-
     function skew(MarketState memory st) internal pure returns (int256) {
         // Unchecked: both sides are below 2^128, so their difference cannot overflow int256.
         unchecked {

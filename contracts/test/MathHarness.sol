@@ -21,6 +21,16 @@ struct MarkInputs {
     uint256 fundingInterval;
 }
 
+/// @notice What MarketLib.sync returns, as one value for the vectors and lib/math's FundingResult:
+/// `intervals` boundaries settled (0 when none was due), `rate` the F of the last one, `boundary` its
+/// timestamp, and `last` the market's last price, which sync reads and leaves as it was.
+struct FundingResult {
+    uint256 intervals;
+    int256 rate;
+    uint256 boundary;
+    uint256 last;
+}
+
 /// @title MathHarness
 /// @notice Test only: the math libraries as external functions, so the shared test vectors
 /// (test/vectors/) are evaluated by the contracts themselves and compared with lib/math.ts.
@@ -249,7 +259,7 @@ contract MathHarness {
         MarketState memory st,
         uint256 index,
         uint256 nowTs
-    ) external pure returns (MarketState memory, MarketLib.FundingResult memory r) {
+    ) external pure returns (MarketState memory, FundingResult memory r) {
         (r.intervals, r.rate, r.boundary, r.last) = MarketLib.sync(cfg, st, index, nowTs);
         return (st, r);
     }
@@ -259,7 +269,7 @@ contract MathHarness {
         MarketState memory st,
         uint256 index,
         uint256 nowTs
-    ) external pure returns (MarketState memory, MarketLib.FundingResult memory r, uint256 mark) {
+    ) external pure returns (MarketState memory, FundingResult memory r, uint256 mark) {
         (r.intervals, r.rate, r.boundary, mark) = MarketLib.asOfNow(cfg, st, index, nowTs);
         r.last = MarketLib.lastPrice(cfg, st, index); // sync's, left as it was
         return (st, r, mark);
